@@ -1,0 +1,147 @@
+//! What every command starts from: the effective configuration, the HTTP client and, with
+//! `--emulator`, an embedded emulator the configuration points at.
+
+use crate::cli::GlobalArgs;
+use crate::config::{self, Config, LoadOptions, ProcessEnv, Setting, Source};
+use crate::error::Error;
+use crate::secret::Secret;
+use crate::ui;
+
+/// A loaded configuration and the resources commands share.
+pub struct Context {
+    /// The effective configuration.
+    pub config: Config,
+    /// The process's HTTP client.
+    pub http: reqwest::Client,
+    /// The embedded emulator, kept alive for the command's duration.
+    #[cfg(feature = "emulator")]
+    _emulator: Option<crate::emulator::Emulator>,
+}
+
+impl Context {
+    /// Load the configuration for `global`.
+    pub fn load(global: &GlobalArgs) -> Result<Context, Error> {
+        let cwd = std::env::current_dir()
+            .map_err(|e| Error::input(format!("cannot read the current directory: {e}")))?;
+        let options = LoadOptions {
+            config_path: global.config.clone(),
+            manifest_path: global.manifest_path.clone(),
+            profile: global.profile.clone(),
+            cwd,
+        };
+        #[allow(unused_mut)]
+        let mut config = Config::load(&options, &ProcessEnv)?;
+        if let Some(file) = &config.file {
+            ui::debug(&format!("config: {}", file.display()));
+        }
+        #[cfg(feature = "emulator")]
+        let emulator = if global.emulator {
+            Some(point_at_emulator(&mut config)?)
+        } else {
+            None
+        };
+        Ok(Context {
+            config,
+            http: crate::net::client()?,
+            #[cfg(feature = "emulator")]
+            _emulator: emulator,
+        })
+    }
+
+    /// The management M2M app's client id and secret, asking on a terminal for what is missing.
+    pub fn management_credentials(&mut self) -> Result<(String, Secret), Error> {
+        let interactive = ui::settings().interactive;
+        let missing_id = self.config.management_client_id.is_none();
+        let missing_secret = self.config.management_client_secret.is_none();
+        if (missing_id || missing_secret) && !interactive {
+            let mut missing = Vec::new();
+            if missing_id {
+                missing.push("the management app's client id (KINDE_MANAGEMENT_CLIENT_ID, or `client_id` under [management] in kinde.toml)");
+            }
+            if missing_secret {
+                missing.push("its client secret (KINDE_MANAGEMENT_CLIENT_SECRET)");
+            }
+            return Err(Error::input(format!("missing {}", missing.join(" and ")))
+                .with_hint("set them in the environment or in .env next to kinde.toml (Settings > Applications > <M2M app> > App keys), or run in a terminal without --no-input / CI=true to be asked"));
+        }
+        let mut to_save: Vec<(&str, String)> = Vec::new();
+        if missing_id {
+            let id = ui::prompt::text("Management (M2M) app client id")?;
+            if id.is_empty() {
+                return Err(Error::input("no client id was entered"));
+            }
+            to_save.push(("KINDE_MANAGEMENT_CLIENT_ID", id.clone()));
+            self.config.management_client_id = Some(Setting::new(id, Source::Prompt));
+        }
+        if missing_secret {
+            let secret = ui::prompt::secret("Management (M2M) app client secret")?;
+            if secret.expose().is_empty() {
+                return Err(Error::input("no client secret was entered"));
+            }
+            to_save.push((
+                "KINDE_MANAGEMENT_CLIENT_SECRET",
+                secret.expose().to_string(),
+            ));
+            self.config.management_client_secret = Some(Setting::new(secret, Source::Prompt));
+        }
+        if !to_save.is_empty() {
+            offer_to_save(&self.config, &to_save)?;
+        }
+        match (
+            &self.config.management_client_id,
+            &self.config.management_client_secret,
+        ) {
+            (Some(id), Some(secret)) => Ok((id.value.clone(), secret.value.clone())),
+            _ => Err(Error::input("missing the management app's credentials")),
+        }
+    }
+}
+
+fn offer_to_save(config: &Config, values: &[(&str, String)]) -> Result<(), Error> {
+    let path = config.root.join(".env");
+    if !ui::prompt::confirm(&format!("Save to {} (mode 0600)?", path.display()), true)? {
+        return Ok(());
+    }
+    config::save_dotenv(&path, values)?;
+    ui::status(&format!(
+        "saved {} to {}",
+        values
+            .iter()
+            .map(|(k, _)| *k)
+            .collect::<Vec<_>>()
+            .join(", "),
+        path.display()
+    ));
+    if !config::gitignore_covers_dotenv(&config.root) {
+        ui::warn(&format!(
+            "{} is not in .gitignore: add a line `.env` so the secret is never committed",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(feature = "emulator")]
+fn point_at_emulator(config: &mut Config) -> Result<crate::emulator::Emulator, Error> {
+    let emulator = crate::emulator::Emulator::spawn(crate::emulator::Options::default())?;
+    ui::status(&format!("embedded emulator at {}", emulator.issuer()));
+    let tenant = emulator.state().tenant();
+    let issuer = config::Issuer::parse(emulator.issuer()).map_err(Error::input)?;
+    config.domain = Some(Setting::new(issuer, Source::Emulator));
+    config.custom_domain = None;
+    if let Some(app) = tenant.management_app() {
+        config.management_client_id = Some(Setting::new(app.id.clone(), Source::Emulator));
+        config.management_client_secret = app
+            .client_secret
+            .clone()
+            .map(|s| Setting::new(Secret::new(s), Source::Emulator));
+    }
+    if let Some(app) = tenant.user_app() {
+        config.app_client_id = Some(Setting::new(app.id.clone(), Source::Emulator));
+        config.app_client_secret = app
+            .client_secret
+            .clone()
+            .map(|s| Setting::new(Secret::new(s), Source::Emulator));
+    }
+    Ok(emulator)
+}

@@ -1,0 +1,179 @@
+//! The command line: global flags, subcommands, and the mapping of outcomes to exit codes.
+
+mod config;
+mod context;
+#[cfg(feature = "emulator")]
+mod emulator;
+mod token;
+mod verify;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::error::{Error, exit};
+use crate::ui;
+
+/// Configure, register and smoke-test Kinde auth from cargo.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo-kinde",
+    bin_name = "cargo kinde",
+    version,
+    propagate_version = true
+)]
+#[command(about = "Configure, register and smoke-test Kinde auth from cargo")]
+#[command(
+    after_help = "Exit codes: 0 ok, 1 a check failed, 2 bad input or config, 3 network or server error, 4 refused by Kinde."
+)]
+pub struct Cli {
+    /// Flags every subcommand accepts.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The subcommand.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// When to colour output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    /// On a terminal, unless NO_COLOR is set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Flags every subcommand accepts.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Read this kinde.toml instead of searching the workspace.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Apply [profiles.NAME] from kinde.toml [env: KINDE_PROFILE].
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Print results (and errors) as JSON on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More detail on stderr (requests, cache hits); never secrets.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Only results and errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Colour output.
+    #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
+    pub color: ColorWhen,
+    /// Never prompt; fail with a message naming the flag or variable instead (implied by CI=true).
+    #[arg(long, global = true)]
+    pub no_input: bool,
+    /// Cargo.toml of the workspace whose root holds kinde.toml.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    /// Run against an embedded emulator started for this command: no Kinde account needed.
+    #[cfg(feature = "emulator")]
+    #[arg(long, global = true)]
+    pub emulator: bool,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Get a machine-to-machine access token (client credentials).
+    Token(token::TokenArgs),
+    /// Verify a JWT against the issuer's JWKS: signature, issuer, audience, lifetime, scopes.
+    Verify(verify::VerifyArgs),
+    /// Show the effective configuration and where each value came from (secrets redacted).
+    Config(config::ConfigArgs),
+    /// Run a local Kinde: discovery, JWKS, tokens, with a seeded tenant.
+    #[cfg(feature = "emulator")]
+    Emulator(emulator::EmulatorArgs),
+}
+
+/// Parse the process arguments, run, and return the exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse_from(cargo_args(std::env::args_os())) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                exit::INPUT
+            } else {
+                exit::OK
+            });
+        }
+    };
+    let g = &cli.global;
+    ui::init(ui::Settings {
+        json: g.json,
+        verbosity: if g.quiet {
+            -1
+        } else {
+            i8::try_from(g.verbose).unwrap_or(i8::MAX)
+        },
+        color: match g.color {
+            ColorWhen::Auto => anstream::ColorChoice::Auto,
+            ColorWhen::Always => anstream::ColorChoice::Always,
+            ColorWhen::Never => anstream::ColorChoice::Never,
+        },
+        interactive: ui::detect_interactive(g.no_input),
+    });
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            ui::error(&e);
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// Drop the `kinde` that cargo passes when it runs `cargo-kinde` as `cargo kinde`, so the binary
+/// also works when called directly.
+fn cargo_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+    let mut args: Vec<OsString> = args.into_iter().collect();
+    if args.get(1).is_some_and(|a| a == "kinde") {
+        args.remove(1);
+    }
+    args
+}
+
+/// Run a parsed command line; `Ok` carries the exit code.
+pub fn run(cli: Cli) -> Result<u8, Error> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::network(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Token(args) => token::run(&cli.global, args).await,
+            Command::Verify(args) => verify::run(&cli.global, args).await,
+            Command::Config(args) => config::run(&cli.global, &args),
+            #[cfg(feature = "emulator")]
+            Command::Emulator(args) => emulator::run(&cli.global, args).await,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_cli() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn strips_the_cargo_subcommand_name() {
+        let args = cargo_args(["cargo-kinde", "kinde", "token"].map(OsString::from));
+        assert_eq!(args, ["cargo-kinde", "token"].map(OsString::from));
+        let args = cargo_args(["cargo-kinde", "token"].map(OsString::from));
+        assert_eq!(args, ["cargo-kinde", "token"].map(OsString::from));
+    }
+}

@@ -1,0 +1,123 @@
+//! `cargo kinde token`: an M2M access token by client credentials, cached until shortly before
+//! it expires.
+
+use clap::Args;
+use serde_json::json;
+
+use super::GlobalArgs;
+use super::context::Context;
+use super::verify;
+use crate::error::{Error, exit};
+use crate::oauth::{self, ClientCredentials, cache::TokenCache};
+use crate::ui;
+
+/// Arguments of `cargo kinde token`.
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// Audience to request (repeatable). Default: the Kinde Management API (<domain>/api).
+    #[arg(long = "audience", value_name = "AUD")]
+    pub audiences: Vec<String>,
+    /// Scope to request (repeatable, or space-separated). Default: every scope granted.
+    #[arg(long = "scope", value_name = "SCOPE")]
+    pub scopes: Vec<String>,
+    /// Print the decoded header and claims instead of the token.
+    #[arg(long)]
+    pub decode: bool,
+    /// Verify the token against the issuer's JWKS before printing it.
+    #[arg(long)]
+    pub verify: bool,
+    /// Always request a new token; do not read or write the cache.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+/// Run `token`.
+pub async fn run(global: &GlobalArgs, args: TokenArgs) -> Result<u8, Error> {
+    let mut ctx = Context::load(global)?;
+    // M2M tokens always come from the Kinde domain, even when a custom domain is configured:
+    // Kinde issues Management API tokens only from https://<subdomain>.kinde.com.
+    let issuer = ctx.config.issuer()?.clone();
+    let (client_id, client_secret) = ctx.management_credentials()?;
+    let audiences = if args.audiences.is_empty() {
+        vec![issuer.management_audience()]
+    } else {
+        args.audiences.clone()
+    };
+    let scopes: Vec<String> = args
+        .scopes
+        .iter()
+        .flat_map(|s| s.split_whitespace().map(String::from))
+        .collect();
+    let request = ClientCredentials {
+        issuer: issuer.clone(),
+        client_id,
+        client_secret,
+        audiences: audiences.clone(),
+        scopes: scopes.clone(),
+    };
+    let cache = if args.no_cache {
+        None
+    } else {
+        Some(TokenCache::open()?)
+    };
+    let token = oauth::client_credentials(&ctx.http, cache.as_ref(), &request).await?;
+    ui::debug(&format!(
+        "token for {} ({}; expires in {} s)",
+        audiences.join(", "),
+        if token.cached { "cached" } else { "new" },
+        token.expires_in()
+    ));
+    let report = if args.verify {
+        let expect = verify::expectations(&ctx.config, &issuer, &audiences, &scopes, None, 30);
+        Some(verify::verify_token(&ctx, &issuer, token.token.expose(), &expect).await?)
+    } else {
+        None
+    };
+    let decoded = crate::jwt::decode(token.token.expose()).ok();
+    if ui::settings().json {
+        ui::json(&json!({
+            "access_token": token.token.expose(),
+            "token_type": token.token_type,
+            "expires_in": token.expires_in(),
+            "expires_at": token.expires_at,
+            "scope": token.scope,
+            "cached": token.cached,
+            "header": decoded.as_ref().map(|d| &d.header),
+            "claims": decoded.as_ref().map(|d| &d.claims),
+            "verification": report.as_ref().map(verify::report_json),
+        }));
+    } else if args.decode {
+        let doc = json!({
+            "header": decoded.as_ref().map(|d| &d.header),
+            "claims": decoded.as_ref().map(|d| &d.claims),
+        });
+        ui::result(&serde_json::to_string_pretty(&doc).unwrap_or_default());
+    } else {
+        ui::result(token.token.expose());
+    }
+    if let Some(report) = report {
+        if let Some(failed) = report.first_failure() {
+            if !ui::settings().json {
+                ui::error(&Error::Check {
+                    message: format!(
+                        "the token failed verification: {}: {}",
+                        failed.name, failed.detail
+                    ),
+                });
+            }
+            return Ok(exit::CHECK_FAILED);
+        }
+        let passed: Vec<&str> = report
+            .checks
+            .iter()
+            .filter(|c| c.status == crate::jwt::verify::Status::Pass)
+            .map(|c| c.name)
+            .collect();
+        ui::status(&format!(
+            "{} verified: {}",
+            ui::paint(ui::style::OK, "✓"),
+            passed.join(", ")
+        ));
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,213 @@
+//! `cargo kinde verify [TOKEN|-]`: check a JWT against the issuer's JWKS.
+
+use std::io::{IsTerminal, Read};
+
+use clap::Args;
+use serde_json::{Value, json};
+
+use super::GlobalArgs;
+use super::context::Context;
+use crate::config::{Config, Issuer};
+use crate::error::{Error, exit};
+use crate::jwt::jwks::KeySource;
+use crate::jwt::verify::{self, Expectations, Report, Status};
+use crate::ui::{self, paint, style};
+
+/// Arguments of `cargo kinde verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The token, or `-` to read it from stdin (the default when stdin is not a terminal).
+    #[arg(value_name = "TOKEN|-")]
+    pub token: Option<String>,
+    /// Accept this audience (repeatable; any match). Default: the audiences kinde.toml implies.
+    #[arg(long = "audience", value_name = "AUD")]
+    pub audiences: Vec<String>,
+    /// Require this scope in `scp` or `scope` (repeatable, or space-separated).
+    #[arg(long = "scope", value_name = "SCOPE")]
+    pub scopes: Vec<String>,
+    /// Require this `azp` (the client id the token was issued to).
+    #[arg(long, value_name = "CLIENT_ID")]
+    pub azp: Option<String>,
+    /// Clock leeway for exp, nbf and iat, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub leeway: u64,
+    /// The issuer to verify against, instead of the configured domain.
+    #[arg(long, value_name = "URL")]
+    pub issuer: Option<String>,
+}
+
+/// Run `verify`.
+pub async fn run(global: &GlobalArgs, args: VerifyArgs) -> Result<u8, Error> {
+    let token = read_token(args.token.as_deref())?;
+    let ctx = Context::load(global)?;
+    let issuer = match &args.issuer {
+        Some(url) => Issuer::parse(url).map_err(|e| Error::input(format!("--issuer: {e}")))?,
+        None => ctx.config.issuer()?.clone(),
+    };
+    let expect = expectations(
+        &ctx.config,
+        &issuer,
+        &args.audiences,
+        &args.scopes,
+        args.azp.clone(),
+        args.leeway,
+    );
+    let report = verify_token(&ctx, &issuer, &token, &expect).await?;
+    Ok(print_report(&report))
+}
+
+/// The expectations for a token of `issuer` from flags, falling back on the configuration.
+pub fn expectations(
+    config: &Config,
+    issuer: &Issuer,
+    audiences: &[String],
+    scopes: &[String],
+    azp: Option<String>,
+    leeway: u64,
+) -> Expectations {
+    let mut issuers: Vec<String> = vec![issuer.as_str().to_string()];
+    for other in config.accepted_issuers() {
+        if !issuers.iter().any(|i| i == other.as_str()) {
+            issuers.push(other.as_str().to_string());
+        }
+    }
+    let audiences = if audiences.is_empty() {
+        config.implied_audiences()
+    } else {
+        audiences.to_vec()
+    };
+    Expectations {
+        issuers,
+        audiences,
+        scopes: scopes
+            .iter()
+            .flat_map(|s| s.split_whitespace().map(String::from))
+            .collect(),
+        azp,
+        leeway,
+        now: crate::oauth::now(),
+    }
+}
+
+/// Verify `token` with keys from `issuer`'s JWKS (cached on disk for a few minutes).
+pub async fn verify_token(
+    ctx: &Context,
+    issuer: &Issuer,
+    token: &str,
+    expect: &Expectations,
+) -> Result<Report, Error> {
+    let cache_dir = crate::oauth::cache::TokenCache::open()
+        .ok()
+        .and_then(|c| c.dir().parent().map(std::path::Path::to_path_buf));
+    let mut keys = KeySource::remote(ctx.http.clone(), issuer, cache_dir.as_deref());
+    verify::verify(token, expect, &mut keys).await
+}
+
+fn read_token(arg: Option<&str>) -> Result<String, Error> {
+    let from_stdin = match arg {
+        Some("-") => true,
+        Some(_) => false,
+        None if !std::io::stdin().is_terminal() => true,
+        None => {
+            return Err(Error::input("no token given")
+                .with_hint("pass it as an argument, `-` to read stdin, or pipe it: cargo kinde token | cargo kinde verify"));
+        }
+    };
+    let token = if from_stdin {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| Error::input(format!("cannot read the token from stdin: {e}")))?;
+        text
+    } else {
+        arg.unwrap_or_default().to_string()
+    };
+    let token = token.trim().to_string();
+    if token.is_empty() {
+        return Err(
+            Error::input("the token is empty").with_hint("pass a JWT, e.g. $(cargo kinde token)")
+        );
+    }
+    Ok(token)
+}
+
+/// Print a report (JSON or a table on stdout; the verdict on stderr) and return the exit code.
+pub fn print_report(report: &Report) -> u8 {
+    if ui::settings().json {
+        ui::json(&report_json(report));
+    } else {
+        print_human(report);
+    }
+    if report.valid {
+        exit::OK
+    } else {
+        if !ui::settings().json
+            && let Some(failed) = report.first_failure()
+        {
+            ui::error(&Error::Check {
+                message: format!("token rejected: {}: {}", failed.name, failed.detail),
+            });
+        }
+        exit::CHECK_FAILED
+    }
+}
+
+/// The report as JSON.
+pub fn report_json(report: &Report) -> Value {
+    json!({
+        "valid": report.valid,
+        "checks": report.checks,
+        "header": report.header,
+        "claims": report.claims,
+        "notes": report.notes,
+    })
+}
+
+fn print_human(report: &Report) {
+    let verdict = if report.valid {
+        paint(style::OK, "valid token")
+    } else {
+        paint(style::BAD, "invalid token")
+    };
+    ui::result(&verdict);
+    let width = report
+        .checks
+        .iter()
+        .map(|c| c.name.len())
+        .max()
+        .unwrap_or(0);
+    for check in &report.checks {
+        let mark = match check.status {
+            Status::Pass => paint(style::OK, "✓"),
+            Status::Fail => paint(style::BAD, "✗"),
+            Status::Skip => paint(style::DIM, "-"),
+        };
+        ui::result(&format!("  {mark} {:width$}  {}", check.name, check.detail));
+    }
+    for note in &report.notes {
+        ui::result(&format!("  {} {note}", paint(style::WARN, "!")));
+    }
+    if let Some(claims) = &report.claims {
+        ui::result(&paint(style::BOLD, "claims"));
+        let width = claims.keys().map(String::len).max().unwrap_or(0);
+        for (key, value) in claims {
+            ui::result(&format!("  {key:width$}  {}", shorten(value)));
+        }
+    }
+}
+
+/// A claim on one line: long lists are cut, with their length, so the table stays readable
+/// (`--json` has everything).
+fn shorten(value: &Value) -> String {
+    const MAX: usize = 100;
+    let (text, items) = match value {
+        Value::String(s) => (s.clone(), s.split_whitespace().count()),
+        Value::Array(a) => (value.to_string(), a.len()),
+        other => (other.to_string(), 1),
+    };
+    if text.chars().count() <= MAX {
+        return text;
+    }
+    let cut: String = text.chars().take(MAX).collect();
+    format!("{cut}… ({items} items; --json shows all)")
+}

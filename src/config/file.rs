@@ -1,0 +1,274 @@
+//! The `kinde.toml` file: its serde model and the diagnostics that point at a line and column.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::error::Error;
+
+/// One layer of `kinde.toml`: the top level, or one `[profiles.NAME]` table with the same shape.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Layer {
+    /// `[tenant]`
+    pub tenant: Option<TenantSection>,
+    /// `[management]`
+    pub management: Option<ManagementSection>,
+    /// `[app]`
+    pub app: Option<AppSection>,
+    /// `[[apis]]`
+    pub apis: Option<Vec<ApiSection>>,
+    /// `[login]`
+    pub login: Option<LoginSection>,
+    /// `[[smoke]]`
+    pub smoke: Option<Vec<SmokeSection>>,
+    /// `[profiles.NAME]`: only allowed at the top level.
+    pub profiles: Option<BTreeMap<String, Spanned<Layer>>>,
+}
+
+/// `[tenant]`: where the Kinde business lives.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantSection {
+    /// The Kinde domain, e.g. `https://acme.kinde.com`.
+    pub domain: Option<Spanned<String>>,
+    /// A custom domain for user sign-in, e.g. `https://auth.acme.com`.
+    pub custom_domain: Option<Spanned<String>>,
+}
+
+/// `[management]`: the M2M application authorised for the Kinde Management API.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManagementSection {
+    /// Its client id.
+    pub client_id: Option<Spanned<String>>,
+    /// Present only so the error can say where secrets belong.
+    pub client_secret: Option<Spanned<toml::Value>>,
+}
+
+/// `[app]`: the application users sign in to.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppSection {
+    /// Its client id.
+    pub client_id: Option<Spanned<String>>,
+    /// Present only so the error can say where secrets belong.
+    pub client_secret: Option<Spanned<toml::Value>>,
+    /// Allowed callback (redirect) URLs.
+    pub callback_urls: Option<Vec<Spanned<String>>>,
+    /// Allowed logout redirect URLs.
+    pub logout_urls: Option<Vec<Spanned<String>>>,
+}
+
+/// `[[apis]]`: an API registered in Kinde with its audience.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSection {
+    /// Display name (1-64 characters).
+    pub name: Spanned<String>,
+    /// Audience (1-64 characters, immutable once created).
+    pub audience: Spanned<String>,
+    /// Scopes the API defines.
+    #[serde(default)]
+    pub scopes: Vec<Spanned<String>>,
+    /// Applications to authorise: `app`, `management`, or client ids.
+    #[serde(default)]
+    pub authorize: Vec<Spanned<String>>,
+}
+
+/// `[login]`: user sign-in settings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginSection {
+    /// Scopes to request.
+    pub scopes: Option<Vec<String>>,
+    /// Audiences to request.
+    pub audiences: Option<Vec<String>>,
+    /// `login`, `create` or `none`.
+    pub prompt: Option<Spanned<String>>,
+    /// Loopback callback port.
+    pub port: Option<u16>,
+}
+
+/// `[[smoke]]`: one endpoint check.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmokeSection {
+    /// Name shown in reports.
+    pub name: String,
+    /// HTTP method, `GET` by default.
+    #[serde(default)]
+    pub method: Option<String>,
+    /// A Management API path or an absolute URL.
+    pub path: String,
+    /// Which token: `m2m`, `user` or `none`.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Expected status, 200 by default.
+    #[serde(default)]
+    pub expect_status: Option<u16>,
+}
+
+/// A parsed `kinde.toml`, kept with its text so later checks can point into it.
+#[derive(Debug)]
+pub struct File {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// Its text.
+    pub text: String,
+    /// Its contents.
+    pub layer: Layer,
+}
+
+impl File {
+    /// Read and parse `path`.
+    pub fn read(path: &Path) -> Result<File, Error> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::input(format!("cannot read {}: {e}", path.display())).with_hint(
+                "pass an existing file with --config, or remove the flag to search for kinde.toml",
+            )
+        })?;
+        Self::parse(path, text)
+    }
+
+    /// Parse `text` as the contents of `path`.
+    pub fn parse(path: &Path, text: String) -> Result<File, Error> {
+        let layer: Layer = toml::from_str(&text).map_err(|e| {
+            let span = e.span().unwrap_or(0..0);
+            Error::input(locate(path, &text, span, e.message()))
+                .with_hint("see the kinde.toml reference in the README for every key and its type")
+        })?;
+        let file = File {
+            path: path.to_path_buf(),
+            text,
+            layer,
+        };
+        file.reject_secrets_and_nesting()?;
+        Ok(file)
+    }
+
+    /// An error message pointing at `span` in this file.
+    pub fn error_at(&self, span: Range<usize>, message: &str) -> String {
+        locate(&self.path, &self.text, span, message)
+    }
+
+    /// `(line, column)`, both 1-based, of a byte offset.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        line_col(&self.text, offset)
+    }
+
+    fn reject_secrets_and_nesting(&self) -> Result<(), Error> {
+        let mut layers: Vec<(&Layer, Option<&str>)> = vec![(&self.layer, None)];
+        if let Some(profiles) = &self.layer.profiles {
+            for (name, layer) in profiles {
+                if layer.get_ref().profiles.is_some() {
+                    return Err(Error::input(self.error_at(
+                        layer.span(),
+                        &format!("profile `{name}` contains `profiles`: profiles cannot be nested"),
+                    )));
+                }
+                layers.push((layer.get_ref(), Some(name)));
+            }
+        }
+        for (layer, _) in layers {
+            let secrets = [
+                (
+                    layer
+                        .management
+                        .as_ref()
+                        .and_then(|m| m.client_secret.as_ref()),
+                    "KINDE_MANAGEMENT_CLIENT_SECRET",
+                ),
+                (
+                    layer.app.as_ref().and_then(|a| a.client_secret.as_ref()),
+                    "KINDE_CLIENT_SECRET",
+                ),
+            ];
+            for (secret, var) in secrets {
+                if let Some(secret) = secret {
+                    return Err(Error::input(self.error_at(
+                        secret.span(),
+                        "`client_secret` does not belong in kinde.toml: it is committed, and secrets must not be",
+                    ))
+                    .with_hint(format!(
+                        "delete the line, put {var}=... in .env (which .gitignore lists) or the environment, and rotate the secret if this file was ever committed"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = text[line_start..offset].chars().count() + 1;
+    (line, column)
+}
+
+/// `path:line:col: message`, then the line with a caret under the span, like rustc.
+pub fn locate(path: &Path, text: &str, span: Range<usize>, message: &str) -> String {
+    let (line, column) = line_col(text, span.start);
+    let source_line = text.lines().nth(line - 1).unwrap_or("");
+    let width = text
+        .get(span.clone())
+        .map_or(1, |s| s.lines().next().unwrap_or("").chars().count().max(1));
+    let gutter = line.to_string().len();
+    format!(
+        "{}:{line}:{column}: {message}\n{:gutter$} |\n{line} | {source_line}\n{:gutter$} | {}{}",
+        path.display(),
+        "",
+        "",
+        " ".repeat(column - 1),
+        "^".repeat(width),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn points_at_line_and_column() {
+        let text = "[tenant]\ndomain = 42\n";
+        let err = File::parse(Path::new("kinde.toml"), text.into()).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("kinde.toml:2:10: "), "{msg}");
+        assert!(msg.contains("2 | domain = 42"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let text = "[tenant]\ndomian = \"x\"\n";
+        let msg = File::parse(Path::new("k.toml"), text.into())
+            .unwrap_err()
+            .to_string();
+        assert!(msg.starts_with("k.toml:2:1: "), "{msg}");
+        assert!(msg.contains("domian"), "{msg}");
+    }
+
+    #[test]
+    fn secrets_are_refused_with_the_variable_to_use() {
+        let text = "[management]\nclient_id = \"abc\"\nclient_secret = \"s3cr3t\"\n";
+        let err = File::parse(Path::new("kinde.toml"), text.into()).unwrap_err();
+        assert!(err.to_string().starts_with("kinde.toml:3:17: "), "{err}");
+        assert!(
+            err.hint()
+                .unwrap()
+                .contains("KINDE_MANAGEMENT_CLIENT_SECRET")
+        );
+    }
+
+    #[test]
+    fn profiles_cannot_nest() {
+        let text = "[profiles.a.profiles.b.tenant]\ndomain = \"x\"\n";
+        let err = File::parse(Path::new("kinde.toml"), text.into()).unwrap_err();
+        assert!(err.to_string().contains("cannot be nested"), "{err}");
+    }
+}

@@ -1,0 +1,337 @@
+//! The local Kinde: discovery, JWKS, the token endpoint, with a seeded tenant, run as
+//! `cargo kinde emulator` or in-process (tests, `--emulator`).
+
+pub mod keys;
+mod oidc;
+pub mod tenant;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{Request, State as AxumState};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use crate::error::Error;
+use keys::SigningKey;
+use tenant::Tenant;
+
+/// One served request, for the request log.
+#[derive(Debug, Clone)]
+pub struct RequestLog {
+    /// Method.
+    pub method: String,
+    /// Path (no query: queries may carry tokens).
+    pub path: String,
+    /// Status code.
+    pub status: u16,
+    /// Time taken.
+    pub duration: Duration,
+}
+
+/// A callback receiving one [`RequestLog`] per request.
+pub type LogSink = Arc<dyn Fn(&RequestLog) + Send + Sync>;
+
+/// How to run the emulator.
+#[derive(Clone, Default)]
+pub struct Options {
+    /// Port on 127.0.0.1 (0: a free one).
+    pub port: u16,
+    /// Keep the tenant in this file across restarts.
+    pub state_file: Option<PathBuf>,
+    /// Access token lifetime in seconds (Kinde's default: 86400).
+    pub access_token_ttl: Option<u64>,
+    /// Where request log lines go.
+    pub log: Option<LogSink>,
+}
+
+/// Shared state of a running emulator.
+pub struct State {
+    issuer: String,
+    tenant: RwLock<Tenant>,
+    keys: RwLock<Vec<SigningKey>>,
+    state_file: Option<PathBuf>,
+    access_token_ttl: u64,
+    counts: Mutex<BTreeMap<String, u64>>,
+    log: Option<LogSink>,
+}
+
+impl State {
+    /// The issuer URL, e.g. `http://127.0.0.1:41234`.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// A copy of the tenant.
+    pub fn tenant(&self) -> Tenant {
+        self.tenant
+            .read()
+            .map(|t| t.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// Change the tenant and persist it.
+    pub fn update<T>(&self, change: impl FnOnce(&mut Tenant) -> T) -> T {
+        let mut tenant = self.tenant.write().unwrap_or_else(|p| p.into_inner());
+        let out = change(&mut tenant);
+        if let Some(path) = &self.state_file {
+            // The in-memory tenant stays authoritative; a failed save only loses persistence.
+            let _ = tenant.save(path);
+        }
+        out
+    }
+
+    /// How many requests `METHOD /path` received.
+    pub fn count(&self, route: &str) -> u64 {
+        self.counts
+            .lock()
+            .map(|c| c.get(route).copied().unwrap_or(0))
+            .unwrap_or(0)
+    }
+
+    /// Requests received per `METHOD /path`.
+    pub fn counts(&self) -> BTreeMap<String, u64> {
+        self.counts.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// Sign `claims` with the active key.
+    pub fn sign(&self, claims: &serde_json::Value) -> String {
+        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
+        keys.first().map(|k| k.sign_jwt(claims)).unwrap_or_default()
+    }
+
+    /// Publish a new signing key and sign with it from now on; old keys stay in the JWKS.
+    pub fn rotate_key(&self) -> Result<String, Error> {
+        let key = SigningKey::generate()?;
+        let kid = key.kid().to_string();
+        let stored = key.to_stored()?;
+        self.keys
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(0, key);
+        self.update(|t| t.keys.insert(0, stored));
+        Ok(kid)
+    }
+
+    /// The `.env` lines pointing cargo-kinde and Kinde's SDKs at this emulator.
+    pub fn env_file(&self) -> String {
+        let tenant = self.tenant();
+        let mut out = format!(
+            "# Written by `cargo kinde emulator`: a local tenant, not a real Kinde business.\nKINDE_DOMAIN={}\n",
+            self.issuer
+        );
+        if let Some(app) = tenant.management_app() {
+            out.push_str(&format!("KINDE_MANAGEMENT_CLIENT_ID={}\n", app.id));
+            out.push_str(&format!(
+                "KINDE_MANAGEMENT_CLIENT_SECRET={}\n",
+                app.client_secret.as_deref().unwrap_or("")
+            ));
+        }
+        if let Some(app) = tenant.user_app() {
+            out.push_str(&format!("KINDE_CLIENT_ID={}\n", app.id));
+            if let Some(secret) = &app.client_secret {
+                out.push_str(&format!("KINDE_CLIENT_SECRET={secret}\n"));
+            }
+        }
+        out
+    }
+}
+
+/// A running emulator on the caller's tokio runtime.
+pub struct Running {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its state.
+    pub state: Arc<State>,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// The issuer URL.
+    pub fn issuer(&self) -> &str {
+        self.state.issuer()
+    }
+
+    /// Stop serving and wait for in-flight requests.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(());
+        let _ = self.task.await;
+    }
+}
+
+/// Bind and start serving on the current tokio runtime.
+pub async fn start(options: Options) -> Result<Running, Error> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port))
+        .await
+        .map_err(|e| {
+            Error::input(format!("cannot listen on 127.0.0.1:{}: {e}", options.port))
+                .with_hint("pick another --port, or --port 0 for a free one")
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::network(format!("cannot read the bound address: {e}")))?;
+    let issuer = format!("http://{addr}");
+    let (tenant, keys) = load_or_seed(options.state_file.as_deref())?;
+    let state = Arc::new(State {
+        issuer,
+        tenant: RwLock::new(tenant),
+        keys: RwLock::new(keys),
+        state_file: options.state_file.clone(),
+        access_token_ttl: options.access_token_ttl.unwrap_or(86_400),
+        counts: Mutex::new(BTreeMap::new()),
+        log: options.log.clone(),
+    });
+    let app = router(state.clone());
+    let (shutdown, on_shutdown) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = on_shutdown.await;
+            })
+            .await;
+    });
+    Ok(Running {
+        addr,
+        state,
+        shutdown,
+        task,
+    })
+}
+
+fn load_or_seed(state_file: Option<&std::path::Path>) -> Result<(Tenant, Vec<SigningKey>), Error> {
+    if let Some(tenant) = state_file.map(Tenant::load).transpose()?.flatten() {
+        let keys = tenant
+            .keys
+            .iter()
+            .map(|k| SigningKey::from_stored(k))
+            .collect::<Result<Vec<_>, _>>()?;
+        if keys.is_empty() {
+            return Err(Error::input("the emulator state file has no signing key")
+                .with_hint("delete it to start afresh"));
+        }
+        return Ok((tenant, keys));
+    }
+    let key = SigningKey::generate()?;
+    let tenant = Tenant::seed(key.to_stored()?);
+    if let Some(path) = state_file {
+        tenant.save(path)?;
+    }
+    Ok((tenant, vec![key]))
+}
+
+fn router(state: Arc<State>) -> Router {
+    oidc::routes()
+        .fallback(oidc::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            count_and_log,
+        ))
+        .with_state(state)
+}
+
+async fn count_and_log(
+    AxumState(state): AxumState<Arc<State>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let method = request.method().to_string();
+    let path = request.uri().path().to_string();
+    if let Ok(mut counts) = state.counts.lock() {
+        *counts.entry(format!("{method} {path}")).or_default() += 1;
+    }
+    let response = next.run(request).await;
+    if let Some(log) = &state.log {
+        log(&RequestLog {
+            method,
+            path,
+            status: response.status().as_u16(),
+            duration: started.elapsed(),
+        });
+    }
+    response
+}
+
+/// An emulator on its own thread and runtime, stopped when dropped: for tests and `--emulator`.
+pub struct Emulator {
+    state: Arc<State>,
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Emulator {
+    /// Start on a background thread.
+    pub fn spawn(options: Options) -> Result<Emulator, Error> {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("kinde-emulator".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready_tx
+                            .send(Err(Error::network(format!("cannot start a runtime: {e}"))));
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    match start(options).await {
+                        Ok(running) => {
+                            let _ = ready_tx.send(Ok((running.state.clone(), running.addr)));
+                            let _ = stop_rx.await;
+                            running.stop().await;
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                        }
+                    }
+                });
+            })
+            .map_err(|e| Error::network(format!("cannot start the emulator thread: {e}")))?;
+        let (state, addr) = ready_rx
+            .recv()
+            .map_err(|_| Error::network("the emulator thread stopped before it was ready"))??;
+        Ok(Emulator {
+            state,
+            addr,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// The issuer URL.
+    pub fn issuer(&self) -> &str {
+        self.state.issuer()
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Its state: tenant, counters, keys.
+    pub fn state(&self) -> &Arc<State> {
+        &self.state
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,381 @@
+//! Verification of a Kinde access or ID token, check by check, so a failure names what failed.
+
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::jwks::KeySource;
+use crate::error::Error;
+
+/// What a token must satisfy.
+#[derive(Debug, Clone, Default)]
+pub struct Expectations {
+    /// Accepted `iss` values (no trailing slash); empty: not enforced.
+    pub issuers: Vec<String>,
+    /// Accepted audiences, any one suffices; empty: shown but not enforced.
+    pub audiences: Vec<String>,
+    /// Scopes that must all be present in `scp` or `scope`.
+    pub scopes: Vec<String>,
+    /// Required `azp` (client id).
+    pub azp: Option<String>,
+    /// Clock leeway in seconds for `exp`, `nbf` and `iat`.
+    pub leeway: u64,
+    /// The time to check against, seconds since the epoch.
+    pub now: u64,
+}
+
+/// The outcome of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Satisfied.
+    Pass,
+    /// Not satisfied: the token is invalid.
+    Fail,
+    /// Not enforced or not reached.
+    Skip,
+}
+
+/// One named check and what it found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    /// `format`, `algorithm`, `key`, `signature`, `issuer`, `audience`, `expiry`, `not_before`,
+    /// `issued_at`, `scopes` or `azp`.
+    pub name: &'static str,
+    /// Its outcome.
+    pub status: Status,
+    /// What was found.
+    pub detail: String,
+}
+
+/// The verdict on a token.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// True when no check failed.
+    pub valid: bool,
+    /// Every check, in order.
+    pub checks: Vec<Check>,
+    /// The header, when the token could be decoded.
+    pub header: Option<Map<String, Value>>,
+    /// The claims, when the token could be decoded.
+    pub claims: Option<Map<String, Value>>,
+    /// Things worth knowing that are not failures (ignored header parameters).
+    pub notes: Vec<String>,
+}
+
+impl Report {
+    /// The first failed check.
+    pub fn first_failure(&self) -> Option<&Check> {
+        self.checks.iter().find(|c| c.status == Status::Fail)
+    }
+}
+
+/// Header parameters that point at keys elsewhere. Following them lets the token choose its own
+/// key; they are never used, only reported.
+const KEY_POINTERS: &[&str] = &["jku", "jwk", "x5u", "x5c"];
+
+/// Verify `token` against the keys from `keys` and `expect`. Errors are only for failures to
+/// fetch keys; everything about the token itself is in the report.
+pub async fn verify(
+    token: &str,
+    expect: &Expectations,
+    keys: &mut KeySource,
+) -> Result<Report, Error> {
+    let mut report = Report {
+        valid: false,
+        checks: Vec::new(),
+        header: None,
+        claims: None,
+        notes: Vec::new(),
+    };
+    let decoded = match super::decode(token) {
+        Ok(d) => d,
+        Err(e) => {
+            report.checks.push(fail("format", e));
+            return Ok(report);
+        }
+    };
+    report.checks.push(pass(
+        "format",
+        "three base64url parts, JSON header and claims".into(),
+    ));
+    for pointer in KEY_POINTERS {
+        if decoded.header.contains_key(*pointer) {
+            report.notes.push(format!(
+                "header parameter `{pointer}` ignored: keys come only from the issuer's JWKS"
+            ));
+        }
+    }
+    let signature_ok = check_signature(&decoded, keys, &mut report.checks).await?;
+    let claims = &decoded.claims;
+    report.checks.push(check_issuer(claims, &expect.issuers));
+    report
+        .checks
+        .push(check_audience(claims, &expect.audiences));
+    report.checks.extend(check_times(claims, expect));
+    report.checks.push(check_scopes(claims, &expect.scopes));
+    if let Some(azp) = &expect.azp {
+        report
+            .checks
+            .push(match claims.get("azp").and_then(Value::as_str) {
+                Some(got) if got == azp => pass("azp", format!("`{got}`")),
+                Some(got) => fail("azp", format!("`{got}`, expected `{azp}`")),
+                None => fail("azp", format!("no azp claim, expected `{azp}`")),
+            });
+    }
+    report.valid = signature_ok && report.checks.iter().all(|c| c.status != Status::Fail);
+    report.header = Some(decoded.header);
+    report.claims = Some(decoded.claims);
+    Ok(report)
+}
+
+async fn check_signature(
+    decoded: &super::Decoded,
+    keys: &mut KeySource,
+    checks: &mut Vec<Check>,
+) -> Result<bool, Error> {
+    let alg = decoded
+        .header
+        .get("alg")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let verdict = match alg {
+        "RS256" => pass("algorithm", "RS256".into()),
+        "" => fail("algorithm", "the header has no `alg`".into()),
+        a if a.eq_ignore_ascii_case("none") => fail(
+            "algorithm",
+            "`alg: none` (an unsigned token) is never accepted".into(),
+        ),
+        a if a.starts_with("HS") => fail(
+            "algorithm",
+            format!(
+                "`{a}` is an HMAC algorithm; Kinde signs only with RS256, so an HMAC token is forged"
+            ),
+        ),
+        a => fail(
+            "algorithm",
+            format!("`{a}` is not accepted; Kinde signs only with RS256"),
+        ),
+    };
+    let alg_ok = verdict.status == Status::Pass;
+    checks.push(verdict);
+    if !alg_ok {
+        checks.push(skip(
+            "signature",
+            "not checked: the algorithm is not accepted".into(),
+        ));
+        return Ok(false);
+    }
+    let Some(kid) = decoded.header.get("kid").and_then(Value::as_str) else {
+        checks.push(fail(
+            "key",
+            "the header has no `kid`, so no key of the issuer can be chosen".into(),
+        ));
+        return Ok(false);
+    };
+    let Some(key) = keys.key(kid).await? else {
+        checks.push(fail("key", format!("`{kid}` is not among the issuer's signing keys (JWKS), even after fetching it again")));
+        return Ok(false);
+    };
+    if key.kty != "RSA" || key.use_.as_deref().is_some_and(|u| u != "sig") {
+        checks.push(fail(
+            "key",
+            format!(
+                "`{kid}` is not an RSA signing key (kty {}, use {:?})",
+                key.kty, key.use_
+            ),
+        ));
+        return Ok(false);
+    }
+    checks.push(pass("key", format!("`{kid}` from the issuer's JWKS")));
+    let ok = DecodingKey::from_rsa_components(&key.n, &key.e)
+        .and_then(|k| {
+            jsonwebtoken::crypto::verify(
+                &decoded.signature,
+                decoded.signing_input.as_bytes(),
+                &k,
+                Algorithm::RS256,
+            )
+        })
+        .unwrap_or(false);
+    checks.push(if ok {
+        pass("signature", "RS256 signature matches the key".into())
+    } else {
+        fail("signature", format!("the signature does not match key `{kid}`: the token was altered or signed by another key"))
+    });
+    Ok(ok)
+}
+
+fn check_issuer(claims: &Map<String, Value>, issuers: &[String]) -> Check {
+    let Some(iss) = claims.get("iss").and_then(Value::as_str) else {
+        return fail("issuer", "the token has no `iss` claim".into());
+    };
+    if issuers.is_empty() {
+        return skip(
+            "issuer",
+            format!("`{iss}` (not enforced: no issuer configured)"),
+        );
+    }
+    let normalised = iss.trim_end_matches('/');
+    if issuers.iter().any(|i| i == normalised) {
+        pass("issuer", format!("`{iss}`"))
+    } else {
+        fail("issuer", format!("`{iss}`, expected {}", quoted(issuers)))
+    }
+}
+
+/// `aud` as a list, whether the token carries a string or an array.
+pub fn audiences_of(claims: &Map<String, Value>) -> Vec<String> {
+    match claims.get("aud") {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(String::from)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn check_audience(claims: &Map<String, Value>, expected: &[String]) -> Check {
+    let got = audiences_of(claims);
+    let shown = if got.is_empty() {
+        "none".to_string()
+    } else {
+        quoted(&got)
+    };
+    if expected.is_empty() {
+        return skip(
+            "audience",
+            format!("{shown} (not enforced: no audience given or configured; pass --audience)"),
+        );
+    }
+    if got.iter().any(|a| expected.contains(a)) {
+        pass("audience", shown)
+    } else {
+        fail(
+            "audience",
+            format!("{shown}, expected one of {}", quoted(expected)),
+        )
+    }
+}
+
+fn check_times(claims: &Map<String, Value>, expect: &Expectations) -> Vec<Check> {
+    let now = expect.now;
+    let leeway = expect.leeway;
+    let time = |name: &str| claims.get(name).and_then(Value::as_u64);
+    let mut checks = Vec::new();
+    checks.push(match time("exp") {
+        None => fail("expiry", "the token has no numeric `exp` claim".into()),
+        Some(exp) if now > exp + leeway => fail(
+            "expiry",
+            format!("expired {} ago ({})", span(now - exp), rfc3339(exp)),
+        ),
+        Some(exp) => pass(
+            "expiry",
+            format!(
+                "expires in {} ({})",
+                span(exp.saturating_sub(now)),
+                rfc3339(exp)
+            ),
+        ),
+    });
+    checks.push(match time("nbf") {
+        None => skip("not_before", "no `nbf` claim".into()),
+        Some(nbf) if nbf > now + leeway => fail(
+            "not_before",
+            format!("not valid for another {}", span(nbf - now)),
+        ),
+        Some(nbf) => pass("not_before", rfc3339(nbf)),
+    });
+    checks.push(match time("iat") {
+        None => skip("issued_at", "no `iat` claim".into()),
+        Some(iat) if iat > now + leeway => fail(
+            "issued_at",
+            format!("issued {} in the future: check the clock", span(iat - now)),
+        ),
+        Some(iat) => pass(
+            "issued_at",
+            format!("{} ({} ago)", rfc3339(iat), span(now.saturating_sub(iat))),
+        ),
+    });
+    checks
+}
+
+/// Scopes a token carries: `scp` (array) and `scope` (space-separated).
+pub fn scopes_of(claims: &Map<String, Value>) -> Vec<String> {
+    let mut scopes: Vec<String> = Vec::new();
+    if let Some(Value::Array(scp)) = claims.get("scp") {
+        scopes.extend(scp.iter().filter_map(Value::as_str).map(String::from));
+    }
+    if let Some(Value::String(scope)) = claims.get("scope") {
+        scopes.extend(scope.split_whitespace().map(String::from));
+    }
+    scopes.sort();
+    scopes.dedup();
+    scopes
+}
+
+fn check_scopes(claims: &Map<String, Value>, required: &[String]) -> Check {
+    let got = scopes_of(claims);
+    if required.is_empty() {
+        return skip(
+            "scopes",
+            format!(
+                "{} scope(s) present; none required (pass --scope)",
+                got.len()
+            ),
+        );
+    }
+    let missing: Vec<String> = required
+        .iter()
+        .filter(|s| !got.contains(s))
+        .cloned()
+        .collect();
+    if missing.is_empty() {
+        pass("scopes", format!("has {}", quoted(required)))
+    } else {
+        fail("scopes", format!("missing {}", quoted(&missing)))
+    }
+}
+
+fn quoted(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|i| format!("`{i}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn span(secs: u64) -> String {
+    humantime::format_duration(std::time::Duration::from_secs(secs)).to_string()
+}
+
+fn rfc3339(secs: u64) -> String {
+    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+        .to_string()
+}
+
+fn pass(name: &'static str, detail: String) -> Check {
+    Check {
+        name,
+        status: Status::Pass,
+        detail,
+    }
+}
+
+fn fail(name: &'static str, detail: String) -> Check {
+    Check {
+        name,
+        status: Status::Fail,
+        detail,
+    }
+}
+
+fn skip(name: &'static str, detail: String) -> Check {
+    Check {
+        name,
+        status: Status::Skip,
+        detail,
+    }
+}

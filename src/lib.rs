@@ -1,0 +1,20 @@
+//! cargo-kinde: configure, register and smoke-test Kinde auth from cargo.
+//!
+//! The library is usable without the CLI: load a [`config::Config`], fetch tokens with
+//! [`oauth`], verify them with [`jwt`], or run a local Kinde with [`emulator`].
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod config;
+#[cfg(feature = "emulator")]
+pub mod emulator;
+pub mod error;
+pub mod jwt;
+pub mod kinde;
+pub mod net;
+pub mod oauth;
+pub mod secret;
+pub mod ui;
+
+pub use error::{Error, Result};

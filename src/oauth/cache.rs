@@ -1,0 +1,234 @@
+//! The token cache: one JSON file per (issuer, client, secret, audiences, scopes) in the user's
+//! cache directory, mode 0600, used until shortly before the token expires.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{AccessToken, ClientCredentials, now};
+use crate::error::Error;
+use crate::secret::Secret;
+
+/// Overrides the cache directory (tests, CI sandboxes).
+pub const CACHE_DIR_ENV: &str = "CARGO_KINDE_CACHE_DIR";
+
+/// A cached token is used only while it has more than this many seconds left.
+pub const EXPIRY_MARGIN_SECS: u64 = 60;
+
+/// The directory holding cached tokens.
+#[derive(Debug, Clone)]
+pub struct TokenCache {
+    dir: PathBuf,
+}
+
+/// What identifies a cached token: a digest, so file names reveal nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheKey(String);
+
+impl CacheKey {
+    /// The key of a client-credentials request. The secret is part of it, so a rotated secret
+    /// never reuses a token obtained with the old one.
+    pub fn new(request: &ClientCredentials) -> Self {
+        let mut audiences = request.audiences.clone();
+        audiences.sort();
+        let mut scopes = request.scopes.clone();
+        scopes.sort();
+        let material = [
+            "m2m",
+            request.issuer.as_str(),
+            &request.client_id,
+            request.client_secret.expose(),
+            &audiences.join(" "),
+            &scopes.join(" "),
+        ]
+        .join("\n");
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, material.as_bytes());
+        CacheKey(digest.as_ref().iter().map(|b| format!("{b:02x}")).collect())
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Entry {
+    access_token: String,
+    token_type: String,
+    expires_at: u64,
+    scope: Option<String>,
+}
+
+impl TokenCache {
+    /// The cache in `$CARGO_KINDE_CACHE_DIR`, or the platform's cache directory.
+    pub fn open() -> Result<Self, Error> {
+        if let Some(dir) = std::env::var_os(CACHE_DIR_ENV).filter(|d| !d.is_empty()) {
+            return Ok(TokenCache {
+                dir: PathBuf::from(dir).join("tokens"),
+            });
+        }
+        use etcetera::BaseStrategy;
+        let base = etcetera::choose_base_strategy().map_err(|e| {
+            Error::input(format!("cannot find a cache directory: {e}"))
+                .with_hint(format!("set {CACHE_DIR_ENV}, or pass --no-cache"))
+        })?;
+        Ok(TokenCache {
+            dir: base.cache_dir().join("cargo-kinde").join("tokens"),
+        })
+    }
+
+    /// A cache rooted at `dir`.
+    pub fn at(dir: impl Into<PathBuf>) -> Self {
+        TokenCache { dir: dir.into() }
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn path(&self, key: &CacheKey) -> PathBuf {
+        self.dir.join(format!("{}.json", key.0))
+    }
+
+    /// A fresh token for `key`, if one is cached.
+    pub fn get(&self, key: &CacheKey) -> Option<AccessToken> {
+        let text = fs::read_to_string(self.path(key)).ok()?;
+        let entry: Entry = serde_json::from_str(&text).ok()?;
+        if entry.expires_at <= now() + EXPIRY_MARGIN_SECS {
+            return None;
+        }
+        Some(AccessToken {
+            token: Secret::new(entry.access_token),
+            token_type: entry.token_type,
+            expires_at: entry.expires_at,
+            scope: entry.scope,
+            cached: true,
+        })
+    }
+
+    /// Store `token` under `key`: written to a private temporary file, then renamed into place.
+    pub fn put(&self, key: &CacheKey, token: &AccessToken) -> std::io::Result<()> {
+        create_private_dir(&self.dir)?;
+        let entry = Entry {
+            access_token: token.token.expose().to_string(),
+            token_type: token.token_type.clone(),
+            expires_at: token.expires_at,
+            scope: token.scope.clone(),
+        };
+        let text = serde_json::to_vec(&entry)?;
+        let target = self.path(key);
+        let temp = self
+            .dir
+            .join(format!(".{}.{}.tmp", key.0, std::process::id()));
+        let mut file = private_file(&temp)?;
+        file.write_all(&text)?;
+        file.sync_all()?;
+        fs::rename(&temp, &target)
+    }
+
+    /// Remove every cached token. Returns how many were removed.
+    pub fn clear(&self) -> std::io::Result<usize> {
+        let mut removed = 0;
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "json") {
+                fs::remove_file(path)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+#[cfg(unix)]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+#[cfg(not(unix))]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    fs::create_dir_all(dir)
+}
+
+/// Create (or truncate) a file readable only by its owner.
+#[cfg(unix)]
+pub fn private_file(path: &Path) -> std::io::Result<fs::File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    // An existing file keeps its old mode through `open`; make sure it is private.
+    file.set_permissions(fs::Permissions::from_mode(0o600))?;
+    Ok(file)
+}
+
+/// Create (or truncate) a file readable only by its owner.
+#[cfg(not(unix))]
+pub fn private_file(path: &Path) -> std::io::Result<fs::File> {
+    fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Issuer;
+
+    fn request(secret: &str) -> ClientCredentials {
+        ClientCredentials {
+            issuer: Issuer::parse("https://a.kinde.com").unwrap(),
+            client_id: "c".into(),
+            client_secret: Secret::new(secret),
+            audiences: vec!["https://a.kinde.com/api".into()],
+            scopes: vec![],
+        }
+    }
+
+    #[test]
+    fn stores_privately_and_expires() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = TokenCache::at(dir.path().join("t"));
+        let key = CacheKey::new(&request("s1"));
+        let token = |expires_at| AccessToken {
+            token: Secret::new("tok"),
+            token_type: "Bearer".into(),
+            expires_at,
+            scope: None,
+            cached: false,
+        };
+        cache.put(&key, &token(now() + 3600)).unwrap();
+        let hit = cache.get(&key).unwrap();
+        assert!(hit.cached);
+        assert_eq!(hit.token.expose(), "tok");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(cache.path(&key)).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert!(
+            cache.get(&CacheKey::new(&request("s2"))).is_none(),
+            "another secret must miss"
+        );
+        cache.put(&key, &token(now() + 30)).unwrap();
+        assert!(
+            cache.get(&key).is_none(),
+            "a token about to expire is not reused"
+        );
+        assert_eq!(cache.clear().unwrap(), 1);
+    }
+}

@@ -1,0 +1,209 @@
+//! OAuth 2.0 against Kinde: client credentials (M2M) and the token cache.
+
+pub mod cache;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Deserialize;
+
+use crate::config::Issuer;
+use crate::error::Error;
+use crate::net;
+use crate::secret::Secret;
+use crate::ui;
+
+/// A client-credentials token request.
+#[derive(Debug, Clone)]
+pub struct ClientCredentials {
+    /// The issuer whose `/oauth2/token` is called.
+    pub issuer: Issuer,
+    /// The M2M app's client id.
+    pub client_id: String,
+    /// The M2M app's client secret.
+    pub client_secret: Secret,
+    /// Audiences (at least one; Kinde requires it).
+    pub audiences: Vec<String>,
+    /// Scopes (empty: all the app was granted).
+    pub scopes: Vec<String>,
+}
+
+/// An access token and what is known about it.
+#[derive(Debug, Clone)]
+pub struct AccessToken {
+    /// The token.
+    pub token: Secret,
+    /// `token_type` (Bearer).
+    pub token_type: String,
+    /// Expiry, seconds since the epoch.
+    pub expires_at: u64,
+    /// `scope` as the server returned it.
+    pub scope: Option<String>,
+    /// Whether it came from the cache.
+    pub cached: bool,
+}
+
+impl AccessToken {
+    /// Seconds until expiry (0 when expired).
+    pub fn expires_in(&self) -> u64 {
+        self.expires_at.saturating_sub(now())
+    }
+}
+
+/// The token endpoint's success body.
+#[derive(Debug, Deserialize)]
+pub struct TokenResponse {
+    /// The access token.
+    pub access_token: Secret,
+    /// Usually `Bearer`.
+    #[serde(default = "bearer")]
+    pub token_type: String,
+    /// Lifetime in seconds.
+    pub expires_in: Option<u64>,
+    /// Granted scopes.
+    pub scope: Option<String>,
+}
+
+fn bearer() -> String {
+    "Bearer".into()
+}
+
+/// The token endpoint's error body (RFC 6749 §5.2).
+#[derive(Debug, Deserialize)]
+pub struct TokenError {
+    /// The error code.
+    pub error: String,
+    /// A description.
+    pub error_description: Option<String>,
+}
+
+/// Seconds since the epoch.
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Fetch an M2M token, from the cache when a fresh one is there.
+pub async fn client_credentials(
+    http: &reqwest::Client,
+    cache: Option<&cache::TokenCache>,
+    request: &ClientCredentials,
+) -> Result<AccessToken, Error> {
+    let key = cache::CacheKey::new(request);
+    if let Some(cache) = cache {
+        if let Some(token) = cache.get(&key) {
+            ui::debug(&format!("token cache hit ({} s left)", token.expires_in()));
+            return Ok(token);
+        }
+        ui::debug("token cache miss");
+    }
+    let token = request_client_credentials(http, request).await?;
+    if let Some(cache) = cache
+        && let Err(e) = cache.put(&key, &token)
+    {
+        ui::warn(&format!("could not cache the token: {e}"));
+    }
+    Ok(token)
+}
+
+async fn request_client_credentials(
+    http: &reqwest::Client,
+    request: &ClientCredentials,
+) -> Result<AccessToken, Error> {
+    if request.audiences.is_empty() {
+        return Err(Error::input("no audience to request a token for")
+            .with_hint("pass --audience, or set KINDE_AUDIENCE"));
+    }
+    let url = request.issuer.endpoint("/oauth2/token");
+    let mut form: Vec<(&str, &str)> = vec![
+        ("grant_type", "client_credentials"),
+        ("client_id", &request.client_id),
+        ("client_secret", request.client_secret.expose()),
+    ];
+    for audience in &request.audiences {
+        form.push(("audience", audience));
+    }
+    let scope = request.scopes.join(" ");
+    if !scope.is_empty() {
+        form.push(("scope", &scope));
+    }
+    let started = std::time::Instant::now();
+    let response = http
+        .post(&url)
+        .header(reqwest::header::ACCEPT, "application/json")
+        .form(&form)
+        .send()
+        .await
+        .map_err(|e| net::transport_error(&url, &e))?;
+    let status = response.status();
+    ui::debug(&format!(
+        "POST {url} -> {} ({} ms)",
+        status.as_u16(),
+        started.elapsed().as_millis()
+    ));
+    let body = response
+        .text()
+        .await
+        .map_err(|e| net::transport_error(&url, &e))?;
+    if status.is_success() {
+        let parsed: TokenResponse = serde_json::from_str(&body).map_err(|e| {
+            Error::network(format!(
+                "{url} answered {status} but not with a token ({e})"
+            ))
+            .with_hint("is the domain a Kinde issuer? `cargo kinde config` shows the domain in use")
+        })?;
+        let expires_at = expiry_of(parsed.access_token.expose())
+            .or_else(|| parsed.expires_in.map(|s| now() + s))
+            .unwrap_or_else(|| now() + 3600);
+        return Ok(AccessToken {
+            token: parsed.access_token,
+            token_type: parsed.token_type,
+            expires_at,
+            scope: parsed.scope,
+            cached: false,
+        });
+    }
+    Err(token_error(&url, status, &body, request))
+}
+
+/// The `exp` claim of a JWT, read without verification (only to time the cache).
+fn expiry_of(token: &str) -> Option<u64> {
+    crate::jwt::decode(token).ok()?.claims.get("exp")?.as_u64()
+}
+
+fn token_error(
+    url: &str,
+    status: reqwest::StatusCode,
+    body: &str,
+    request: &ClientCredentials,
+) -> Error {
+    let Ok(err) = serde_json::from_str::<TokenError>(body) else {
+        return Error::network(format!(
+            "{url} answered {status}: {}",
+            net::excerpt(body, 200)
+        ))
+        .with_hint("the server did not answer like a Kinde token endpoint; check the domain");
+    };
+    let description = err.error_description.as_deref().unwrap_or("no description");
+    let message = format!(
+        "the token request was refused: {} ({description})",
+        err.error
+    );
+    let audiences = request.audiences.join(", ");
+    match err.error.as_str() {
+        "invalid_client" => Error::auth(message).with_hint(format!(
+            "check the client id `{}` and its secret (KINDE_MANAGEMENT_CLIENT_ID / KINDE_MANAGEMENT_CLIENT_SECRET); copy them from Settings > Applications > <app> > App keys",
+            request.client_id
+        )),
+        "unauthorized_client" => Error::auth(message).with_hint(format!(
+            "authorise application `{}` for {audiences}: Settings > APIs > <API> > Applications (for the Management API: Kinde Management API), or list it under `authorize` in kinde.toml and run `cargo kinde register`",
+            request.client_id
+        )),
+        "invalid_scope" => Error::auth(message).with_hint(format!(
+            "request only scopes granted to `{}` for {audiences} (Settings > APIs > <API> > Applications > scopes), or drop --scope to get all granted scopes",
+            request.client_id
+        )),
+        _ if status.is_server_error() => Error::network(message).with_hint("Kinde had a problem; try again shortly"),
+        _ => Error::input(message).with_hint("check the audience (--audience, KINDE_AUDIENCE) and the domain"),
+    }
+}

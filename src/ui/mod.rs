@@ -1,0 +1,138 @@
+//! All output: results on stdout, messages on stderr, colour by `--color` / `NO_COLOR`, and
+//! prompts only when a person is there to answer.
+
+pub mod prompt;
+
+use std::io::{IsTerminal, Write};
+use std::sync::OnceLock;
+
+use anstyle::{AnsiColor, Style};
+
+use crate::error::Error;
+
+/// Output settings for the process.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// `--json`.
+    pub json: bool,
+    /// -1 for `-q`, 0 normal, 1+ for `-v`.
+    pub verbosity: i8,
+    /// Colour choice for stdout and stderr.
+    pub color: anstream::ColorChoice,
+    /// Whether prompts may be shown.
+    pub interactive: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            json: false,
+            verbosity: 0,
+            color: anstream::ColorChoice::Never,
+            interactive: false,
+        }
+    }
+}
+
+static SETTINGS: OnceLock<Settings> = OnceLock::new();
+
+/// Set the output settings once, at start-up. Later calls are ignored.
+pub fn init(settings: Settings) {
+    let _ = SETTINGS.set(settings);
+}
+
+/// The current settings.
+pub fn settings() -> Settings {
+    SETTINGS.get().copied().unwrap_or_default()
+}
+
+/// Whether a person can answer prompts: a terminal on stdin and stderr, no `--no-input`, not CI.
+pub fn detect_interactive(no_input: bool) -> bool {
+    let ci = std::env::var("CI")
+        .is_ok_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"));
+    !no_input && !ci && std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
+/// Styles used in human output.
+pub mod style {
+    use super::*;
+    /// Success marks.
+    pub const OK: Style = AnsiColor::Green.on_default().bold();
+    /// Failure marks.
+    pub const BAD: Style = AnsiColor::Red.on_default().bold();
+    /// Warnings.
+    pub const WARN: Style = AnsiColor::Yellow.on_default().bold();
+    /// Headings and keys.
+    pub const BOLD: Style = Style::new().bold();
+    /// Secondary text.
+    pub const DIM: Style = Style::new().dimmed();
+}
+
+/// Paint `text` with `style`.
+pub fn paint(style: Style, text: &str) -> String {
+    format!("{style}{text}{style:#}")
+}
+
+fn stdout() -> anstream::AutoStream<std::io::Stdout> {
+    anstream::AutoStream::new(std::io::stdout(), settings().color)
+}
+
+fn stderr() -> anstream::AutoStream<std::io::Stderr> {
+    anstream::AutoStream::new(std::io::stderr(), settings().color)
+}
+
+/// Print a result line on stdout.
+pub fn result(text: &str) {
+    let _ = writeln!(stdout(), "{text}");
+}
+
+/// Print a JSON document on stdout: pretty on a terminal, one line when piped.
+pub fn json(value: &serde_json::Value) {
+    let text = if std::io::stdout().is_terminal() {
+        serde_json::to_string_pretty(value)
+    } else {
+        serde_json::to_string(value)
+    };
+    let _ = writeln!(std::io::stdout(), "{}", text.unwrap_or_default());
+}
+
+/// A progress or status message on stderr (hidden by `-q`).
+pub fn status(text: &str) {
+    if settings().verbosity >= 0 {
+        let _ = writeln!(stderr(), "{text}");
+    }
+}
+
+/// A warning on stderr (hidden by `-q`).
+pub fn warn(text: &str) {
+    if settings().verbosity >= 0 {
+        let _ = writeln!(stderr(), "{} {text}", paint(style::WARN, "warning:"));
+    }
+}
+
+/// A debug line on stderr, shown with `-v`. Never pass secrets here.
+pub fn debug(text: &str) {
+    if settings().verbosity >= 1 {
+        let _ = writeln!(stderr(), "{} {text}", paint(style::DIM, "debug:"));
+    }
+}
+
+/// Report a fatal error: JSON on stdout with `--json`, else `error: ...` and `help: ...` on stderr.
+pub fn error(err: &Error) {
+    if settings().json {
+        json(&serde_json::json!({
+            "error": {
+                "kind": err.kind(),
+                "message": err.to_string(),
+                "hint": err.hint(),
+                "exit_code": err.exit_code(),
+            }
+        }));
+        return;
+    }
+    let mut out = stderr();
+    let _ = writeln!(out, "{} {err}", paint(style::BAD, "error:"));
+    if let Some(hint) = err.hint() {
+        let _ = writeln!(out, "{} {hint}", paint(style::BOLD, "help:"));
+    }
+}

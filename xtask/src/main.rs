@@ -1,0 +1,94 @@
+//! Project tasks: `cargo xtask ci | codegen [--check] | interop | bench`.
+
+mod bench;
+mod codegen;
+mod interop;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        Some("codegen") => codegen::run(args.iter().any(|a| a == "--check")),
+        Some("interop") => interop::run(),
+        Some("bench") => bench::run(),
+        _ => Err("usage: cargo xtask <ci | codegen [--check] | interop | bench>".into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (xtask's parent directory).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// `cargo` as the `CARGO` variable names it, so the same toolchain runs every step.
+pub fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(root());
+    cmd
+}
+
+/// Run a command, failing with its name when it fails.
+pub fn run_step(name: &str, mut cmd: Command) -> Result<(), String> {
+    eprintln!("==> {name}");
+    let started = std::time::Instant::now();
+    let status = cmd
+        .status()
+        .map_err(|e| format!("{name}: cannot start: {e}"))?;
+    eprintln!(
+        "    {name}: {} in {:.1}s",
+        if status.success() { "ok" } else { "FAILED" },
+        started.elapsed().as_secs_f64()
+    );
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{name} failed ({status})"))
+    }
+}
+
+fn ci() -> Result<(), String> {
+    let mut fmt = cargo();
+    fmt.args(["fmt", "--all", "--", "--check"]);
+    run_step("cargo fmt --check", fmt)?;
+    let mut clippy = cargo();
+    clippy.args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    run_step("cargo clippy -D warnings", clippy)?;
+    let mut slim = cargo();
+    slim.args([
+        "clippy",
+        "--no-default-features",
+        "--lib",
+        "--bins",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    run_step("cargo clippy --no-default-features", slim)?;
+    codegen::run(true)?;
+    let mut test = cargo();
+    test.args(["test", "--workspace"]);
+    run_step("cargo test --workspace", test)?;
+    interop::run()?;
+    eprintln!("==> ci passed");
+    Ok(())
+}
