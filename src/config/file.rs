@@ -189,9 +189,11 @@ impl File {
             ];
             for (secret, var) in secrets {
                 if let Some(secret) = secret {
-                    return Err(Error::input(self.error_at(
-                        secret.span(),
-                        "`client_secret` does not belong in kinde.toml: it is committed, and secrets must not be",
+                    // Only the position: the usual source excerpt would print the secret itself.
+                    let (line, column) = self.line_col(secret.span().start);
+                    return Err(Error::input(format!(
+                        "{}:{line}:{column}: `client_secret` does not belong in kinde.toml: it is committed, and secrets must not be",
+                        self.path.display()
                     ))
                     .with_hint(format!(
                         "delete the line, put {var}=... in .env (which .gitignore lists) or the environment, and rotate the secret if this file was ever committed"

@@ -1,0 +1,196 @@
+use predicates::prelude::*;
+
+use crate::{World, json, stderr, stdout};
+
+#[test]
+fn bad_domain_in_kinde_toml_names_file_line_and_column() {
+    let w = World::new();
+    w.write(
+        "kinde.toml",
+        "[tenant]\ndomain = \"http://acme.kinde.com\"\n",
+    );
+    w.bare()
+        .arg("token")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("kinde.toml:2:10: `domain`"))
+        .stderr(predicate::str::contains("plain http"))
+        .stderr(predicate::str::contains(
+            "2 | domain = \"http://acme.kinde.com\"",
+        ));
+}
+
+#[test]
+fn unknown_keys_and_wrong_types_name_file_line_and_column() {
+    let w = World::new();
+    w.write(
+        "kinde.toml",
+        "[tenant]\ndomain = \"acme.kinde.com\"\n\n[login]\nport = \"fifty\"\n",
+    );
+    w.bare()
+        .arg("config")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("kinde.toml:5:8: "));
+    w.write(
+        "kinde.toml",
+        "[[apis]]\nname = \"A\"\naudience = \"https://a\"\nscopez = []\n",
+    );
+    w.bare()
+        .arg("config")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("kinde.toml:4:1: "))
+        .stderr(predicate::str::contains("scopez"));
+}
+
+#[test]
+fn a_secret_in_kinde_toml_is_refused_and_never_echoed() {
+    let w = World::new();
+    w.write(
+        "kinde.toml",
+        "[management]\nclient_id = \"abc\"\nclient_secret = \"sup3r-s3cret-value\"\n",
+    );
+    let out = w.bare().arg("config").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("kinde.toml:3:17: "), "{err}");
+    assert!(err.contains("KINDE_MANAGEMENT_CLIENT_SECRET"), "{err}");
+    assert!(
+        !err.contains("sup3r-s3cret-value"),
+        "the secret must not be echoed: {err}"
+    );
+}
+
+#[test]
+fn bad_callback_url_is_an_error_at_its_position() {
+    let w = World::new();
+    w.write(
+        "kinde.toml",
+        "[app]\ncallback_urls = [\n  \"http://app.acme.com/callback\",\n]\n",
+    );
+    w.bare()
+        .arg("config")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("kinde.toml:3:3: "))
+        .stderr(predicate::str::contains("http only for localhost"));
+}
+
+#[test]
+fn config_shows_values_sources_and_redacts_secrets() {
+    let w = World::new();
+    w.write(
+        "kinde.toml",
+        "[tenant]\ndomain = \"acme.kinde.com\"\n[management]\nclient_id = \"m2m-id\"\n[profiles.staging.tenant]\ndomain = \"acme-staging.kinde.com\"\n",
+    );
+    let out = w
+        .bare()
+        .env("KINDE_MANAGEMENT_CLIENT_SECRET", "very-secret-value-1")
+        .arg("config")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("https://acme.kinde.com"), "{text}");
+    assert!(text.contains("kinde.toml:2:10"), "{text}");
+    assert!(
+        text.contains("environment (KINDE_MANAGEMENT_CLIENT_SECRET)"),
+        "{text}"
+    );
+    assert!(text.contains("***"), "{text}");
+    assert!(!text.contains("very-secret-value-1"));
+
+    let out = w
+        .bare()
+        .args(["--json", "--profile", "staging", "config"])
+        .output()
+        .unwrap();
+    let doc = json(&out);
+    assert_eq!(doc["profile"], "staging");
+    assert_eq!(
+        doc["values"]["tenant.domain"]["value"],
+        "https://acme-staging.kinde.com"
+    );
+    assert!(
+        doc["values"]["tenant.domain"]["source"]
+            .as_str()
+            .unwrap()
+            .contains("(profile staging)")
+    );
+    assert_eq!(doc["values"]["management.client_id"]["value"], "m2m-id");
+}
+
+#[test]
+fn an_unknown_profile_lists_the_known_ones() {
+    let w = World::new();
+    w.write(
+        "kinde.toml",
+        "[profiles.staging.tenant]\ndomain = \"a.kinde.com\"\n",
+    );
+    w.bare()
+        .args(["--profile", "prod", "config"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no profile `prod`"))
+        .stderr(predicate::str::contains("staging"));
+    w.bare()
+        .env("KINDE_PROFILE", "prod")
+        .arg("config")
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn kinde_toml_is_found_from_a_subdirectory_and_by_manifest_path() {
+    let w = World::new();
+    w.write("kinde.toml", "[tenant]\ndomain = \"acme.kinde.com\"\n");
+    w.write("Cargo.toml", "[package]\nname = \"demo\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[lib]\npath = \"lib.rs\"\n");
+    w.write("lib.rs", "");
+    std::fs::create_dir_all(w.path("src/deep")).unwrap();
+    let out = w
+        .bare()
+        .current_dir(w.path("src/deep"))
+        .args(["--json", "config"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        json(&out)["values"]["tenant.domain"]["value"],
+        "https://acme.kinde.com"
+    );
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = w
+        .bare()
+        .current_dir(elsewhere.path())
+        .args(["--json", "config", "--manifest-path"])
+        .arg(w.path("Cargo.toml"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        json(&out)["values"]["tenant.domain"]["value"],
+        "https://acme.kinde.com"
+    );
+    w.bare()
+        .args(["config", "--manifest-path", "/nonexistent/Cargo.toml"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--manifest-path"));
+}
+
+#[test]
+fn works_as_cargo_subcommand_and_directly() {
+    let w = World::new();
+    w.bare()
+        .arg("--version")
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with("cargo-kinde "));
+    let mut direct = assert_cmd::Command::cargo_bin("cargo-kinde").unwrap();
+    direct
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Usage: cargo kinde"));
+    w.bare().arg("frobnicate").assert().code(2);
+}

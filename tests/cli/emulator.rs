@@ -1,0 +1,319 @@
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+use crate::World;
+
+/// A `cargo kinde emulator` process, killed when dropped.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(args: &[&str]) -> (Process, String) {
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("cargo-kinde"))
+        .args(["kinde", "emulator", "--port", "0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    (Process(child), line.trim().to_string())
+}
+
+fn get(url: &str, auth: Option<&str>) -> (u16, Value) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut req = reqwest::Client::new().get(url);
+        if let Some(auth) = auth {
+            req = req.header("authorization", auth);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    })
+}
+
+fn post_form(url: &str, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> (u16, Value) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut req = reqwest::Client::new().post(url).form(form);
+        if let Some((user, pass)) = basic {
+            req = req.basic_auth(user, Some(pass));
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    })
+}
+
+#[test]
+fn serves_discovery_and_jwks_at_both_paths() {
+    let w = World::new();
+    let iss = w.issuer();
+    let (status, doc) = get(&format!("{iss}/.well-known/openid-configuration"), None);
+    assert_eq!(status, 200);
+    assert_eq!(doc["issuer"], iss);
+    assert_eq!(doc["token_endpoint"], format!("{iss}/oauth2/token"));
+    assert_eq!(doc["authorization_endpoint"], format!("{iss}/oauth2/auth"));
+    assert_eq!(
+        doc["userinfo_endpoint"],
+        format!("{iss}/oauth2/v2/user_profile")
+    );
+    assert_eq!(doc["end_session_endpoint"], format!("{iss}/logout"));
+    assert_eq!(
+        doc["id_token_signing_alg_values_supported"],
+        serde_json::json!(["RS256"])
+    );
+    for path in ["/.well-known/jwks", "/.well-known/jwks.json"] {
+        let (status, jwks) = get(&format!("{iss}{path}"), None);
+        assert_eq!(status, 200);
+        let key = &jwks["keys"][0];
+        assert_eq!(key["kty"], "RSA");
+        assert_eq!(key["use"], "sig");
+        assert_eq!(key["alg"], "RS256");
+        assert_eq!(key["e"], "AQAB");
+        assert_eq!(key["kid"].as_str().unwrap().split(':').count(), 16);
+        // 2048-bit modulus: 256 bytes, 342 base64url characters.
+        assert_eq!(key["n"].as_str().unwrap().len(), 342);
+    }
+    let (status, _) = get(&format!("{iss}/.well-known/jwks.json"), Some("Bearer x"));
+    assert_eq!(
+        status, 403,
+        "Kinde's JWKS refuses requests with credentials"
+    );
+    let (status, body) = get(&format!("{iss}/no/such/route"), None);
+    assert_eq!(status, 404);
+    assert_eq!(body["errors"]["code"], "ROUTE_NOT_FOUND");
+}
+
+#[test]
+fn token_endpoint_follows_kindes_rules() {
+    let w = World::new();
+    let url = format!("{}/oauth2/token", w.issuer());
+    let id = w.management_id();
+    let secret = w.management_secret();
+    let aud = format!("{}/api", w.issuer());
+    fn with<'a>(
+        base: &[(&'a str, &'a str)],
+        extra: &[(&'a str, &'a str)],
+    ) -> Vec<(&'a str, &'a str)> {
+        base.iter().chain(extra).copied().collect()
+    }
+    let base = [
+        ("grant_type", "client_credentials"),
+        ("client_id", id.as_str()),
+        ("client_secret", secret.as_str()),
+    ];
+    let (status, body) = post_form(&url, &with(&base, &[]), None);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("audience")
+    );
+
+    let (status, body) = post_form(&url, &with(&base, &[("audience", &aud)]), None);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 86_400);
+
+    let (status, body) = post_form(
+        &url,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", &id),
+            ("client_secret", "wrong"),
+            ("audience", &aud),
+        ],
+        None,
+    );
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+
+    let (status, body) = post_form(
+        &url,
+        &[("grant_type", "client_credentials"), ("audience", &aud)],
+        Some((&id, &secret)),
+    );
+    assert_eq!(status, 200, "HTTP Basic client authentication: {body}");
+
+    let (status, body) = post_form(
+        &url,
+        &with(&base, &[("audience", "https://unknown.example")]),
+        None,
+    );
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("unauthorized_client"))
+    );
+
+    let (status, body) = post_form(
+        &url,
+        &with(
+            &base,
+            &[("audience", &aud), ("scope", "read:users nope:nope")],
+        ),
+        None,
+    );
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_scope"))
+    );
+
+    let (status, body) = post_form(&url, &[("grant_type", "password")], None);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("unsupported_grant_type"))
+    );
+
+    let (status, body) = post_form(&url, &[("client_id", &id)], None);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+
+    // A user-facing (back-end) app cannot use client credentials.
+    let tenant = w.emulator.state().tenant();
+    let web = tenant.user_app().unwrap();
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", web.id.as_str()),
+        ("client_secret", web.client_secret.as_deref().unwrap()),
+        ("audience", aud.as_str()),
+    ];
+    let (status, body) = post_form(&url, &form, None);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("unauthorized_client"))
+    );
+}
+
+#[test]
+fn the_cli_writes_an_env_file_and_keeps_state_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let env_file = dir.path().join("emulator.env");
+    let state = dir.path().join("tenant.json");
+    let env_arg = env_file.to_str().unwrap();
+    let state_arg = state.to_str().unwrap();
+    let (first, issuer) = start(&["--env-file", env_arg, "--state", state_arg]);
+    assert!(issuer.starts_with("http://127.0.0.1:"), "{issuer}");
+    let env = std::fs::read_to_string(&env_file).unwrap();
+    assert!(env.contains(&format!("KINDE_DOMAIN={issuer}\n")), "{env}");
+    for var in [
+        "KINDE_MANAGEMENT_CLIENT_ID=",
+        "KINDE_MANAGEMENT_CLIENT_SECRET=",
+        "KINDE_CLIENT_ID=",
+        "KINDE_CLIENT_SECRET=",
+    ] {
+        assert!(env.contains(var), "{var} missing from {env}");
+    }
+    #[cfg(unix)]
+    {
+        assert_eq!(crate::mode(&env_file), 0o600);
+        assert_eq!(crate::mode(&state), 0o600);
+    }
+    let (_, jwks) = get(&format!("{issuer}/.well-known/jwks.json"), None);
+    let kid = jwks["keys"][0]["kid"].clone();
+    let id_line = |env: &str| {
+        env.lines()
+            .find(|l| l.starts_with("KINDE_MANAGEMENT_CLIENT_ID="))
+            .unwrap()
+            .to_string()
+    };
+    let first_id = id_line(&env);
+
+    // cargo-kinde picks the tenant up from the .env file next to it.
+    let project = tempfile::tempdir().unwrap();
+    std::fs::copy(&env_file, project.path().join(".env")).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let out = Command::new(assert_cmd::cargo::cargo_bin("cargo-kinde"))
+        .args(["kinde", "token", "--verify"])
+        .current_dir(project.path())
+        .env("CARGO_KINDE_CACHE_DIR", cache.path())
+        .env_remove("KINDE_DOMAIN")
+        .env_remove("KINDE_MANAGEMENT_CLIENT_ID")
+        .env_remove("KINDE_MANAGEMENT_CLIENT_SECRET")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(first);
+
+    let (_second, issuer2) = start(&["--env-file", env_arg, "--state", state_arg]);
+    let (_, jwks2) = get(&format!("{issuer2}/.well-known/jwks.json"), None);
+    assert_eq!(
+        jwks2["keys"][0]["kid"], kid,
+        "the signing key survives a restart"
+    );
+    assert_eq!(
+        id_line(&std::fs::read_to_string(&env_file).unwrap()),
+        first_id,
+        "so do the apps"
+    );
+}
+
+#[test]
+fn logs_one_line_per_request_without_query_strings() {
+    let (mut process, issuer) = start(&[]);
+    let _ = get(&format!("{issuer}/.well-known/jwks?token=abc"), None);
+    let _ = process.0.kill();
+    let output = process.0.wait_with_output_stderr();
+    assert!(output.contains("GET /.well-known/jwks 200"), "{output}");
+    assert!(!output.contains("token=abc"));
+}
+
+trait StderrOf {
+    fn wait_with_output_stderr(&mut self) -> String;
+}
+
+impl StderrOf for Child {
+    fn wait_with_output_stderr(&mut self) -> String {
+        let _ = self.wait();
+        let mut text = String::new();
+        if let Some(stderr) = self.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut text);
+        }
+        text
+    }
+}
+
+#[test]
+fn a_busy_port_is_a_clear_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = Command::new(assert_cmd::cargo::cargo_bin("cargo-kinde"))
+        .args(["kinde", "emulator", "--port", &port])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{err}"
+    );
+    assert!(err.contains("--port 0"), "{err}");
+}

@@ -1,0 +1,268 @@
+use predicates::prelude::*;
+
+use crate::{World, json, stderr, stdout};
+
+#[test]
+fn prints_only_the_token_on_stdout() {
+    let w = World::new();
+    let out = w.cmd().arg("token").output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert_eq!(text.trim().split('.').count(), 3, "not a JWT: {text}");
+    assert_eq!(w.count("POST /oauth2/token"), 1);
+}
+
+#[test]
+fn a_second_call_within_the_lifetime_makes_no_request() {
+    let w = World::new();
+    let first = w.cmd().arg("token").output().unwrap();
+    let second = w.cmd().args(["token", "-v"]).output().unwrap();
+    assert!(second.status.success());
+    assert_eq!(stdout(&first), stdout(&second));
+    assert!(
+        stderr(&second).contains("token cache hit"),
+        "{}",
+        stderr(&second)
+    );
+    assert_eq!(
+        w.count("POST /oauth2/token"),
+        1,
+        "the cache must answer the second call"
+    );
+    w.cmd().args(["token", "--no-cache"]).assert().success();
+    assert_eq!(
+        w.count("POST /oauth2/token"),
+        2,
+        "--no-cache forces a request"
+    );
+    // Another audience or scope set is another cache entry.
+    w.cmd()
+        .args(["token", "--scope", "read:users"])
+        .assert()
+        .success();
+    assert_eq!(w.count("POST /oauth2/token"), 3);
+}
+
+#[cfg(unix)]
+#[test]
+fn the_cache_is_private() {
+    let w = World::new();
+    w.cmd().arg("token").assert().success();
+    let dir = w.cache.path().join("tokens");
+    assert_eq!(crate::mode(&dir), 0o700);
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1);
+    assert_eq!(crate::mode(&files[0]), 0o600);
+}
+
+#[test]
+fn json_has_the_claims_of_a_kinde_m2m_token() {
+    let w = World::new();
+    let out = w
+        .cmd()
+        .args(["--json", "token", "--scope", "read:users read:apis"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc = json(&out);
+    let claims = &doc["claims"];
+    assert_eq!(
+        claims["aud"],
+        serde_json::json!([format!("{}/api", w.issuer())])
+    );
+    assert_eq!(claims["azp"], w.management_id());
+    assert_eq!(claims["gty"], serde_json::json!(["client_credentials"]));
+    assert_eq!(claims["iss"], w.issuer());
+    assert_eq!(claims["scope"], "read:users read:apis");
+    assert_eq!(
+        claims["scp"],
+        serde_json::json!(["read:users", "read:apis"])
+    );
+    assert_eq!(claims["v"], "2");
+    assert!(claims.get("sub").is_none(), "M2M tokens have no sub");
+    assert_eq!(claims["jti"].as_str().unwrap().len(), 36);
+    assert_eq!(
+        claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(),
+        86_400
+    );
+    assert_eq!(doc["header"]["alg"], "RS256");
+    assert!(doc["header"]["kid"].as_str().unwrap().split(':').count() == 16);
+    assert_eq!(doc["token_type"], "Bearer");
+    assert_eq!(doc["cached"], false);
+}
+
+#[test]
+fn decode_prints_header_and_claims() {
+    let w = World::new();
+    let out = w.cmd().args(["token", "--decode"]).output().unwrap();
+    assert!(out.status.success());
+    let doc = json(&out);
+    assert_eq!(doc["header"]["alg"], "RS256");
+    assert_eq!(doc["claims"]["gty"][0], "client_credentials");
+}
+
+#[test]
+fn verify_flag_checks_the_token_it_got() {
+    let w = World::new();
+    w.cmd()
+        .args(["token", "--verify"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "verified: format, algorithm, key, signature, issuer, audience, expiry",
+        ));
+}
+
+#[test]
+fn a_wrong_secret_is_refused_with_exit_4_and_what_to_check() {
+    let w = World::new();
+    w.cmd()
+        .env("KINDE_MANAGEMENT_CLIENT_SECRET", "not-the-secret")
+        .arg("token")
+        .assert()
+        .code(4)
+        .stdout("")
+        .stderr(predicate::str::contains("invalid_client"))
+        .stderr(predicate::str::contains("KINDE_MANAGEMENT_CLIENT_SECRET"));
+}
+
+#[test]
+fn an_audience_the_app_is_not_authorised_for_is_unauthorized_client() {
+    let w = World::new();
+    w.cmd()
+        .args(["token", "--audience", "https://api.unknown.example"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("unauthorized_client"))
+        .stderr(predicate::str::contains("Applications"));
+}
+
+#[test]
+fn a_scope_not_granted_is_invalid_scope() {
+    let w = World::new();
+    w.cmd()
+        .args(["token", "--scope", "write:everything"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("invalid_scope"))
+        .stderr(predicate::str::contains("write:everything"));
+}
+
+#[test]
+fn an_unreachable_domain_is_a_network_error() {
+    let w = World::new();
+    // A port nothing listens on: bind one, note it, free it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    w.cmd()
+        .env("KINDE_DOMAIN", format!("http://127.0.0.1:{port}"))
+        .arg("token")
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains(format!(
+            "127.0.0.1:{port}/oauth2/token"
+        )))
+        .stderr(predicate::str::contains("could not connect"));
+}
+
+#[test]
+fn missing_credentials_without_a_terminal_name_every_variable_at_once() {
+    let w = World::new();
+    w.bare()
+        .env("KINDE_DOMAIN", w.issuer())
+        .arg("token")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("KINDE_MANAGEMENT_CLIENT_ID"))
+        .stderr(predicate::str::contains("KINDE_MANAGEMENT_CLIENT_SECRET"));
+    assert_eq!(w.count("POST /oauth2/token"), 0);
+}
+
+#[test]
+fn missing_domain_says_how_to_set_it() {
+    let w = World::new();
+    w.bare()
+        .arg("token")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("KINDE_DOMAIN"));
+}
+
+#[test]
+fn plain_http_is_refused_for_non_loopback_domains() {
+    let w = World::new();
+    w.cmd()
+        .env("KINDE_DOMAIN", "http://acme.kinde.com")
+        .arg("token")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("plain http"));
+}
+
+#[test]
+fn the_domain_may_omit_the_scheme_and_come_from_dotenv() {
+    let w = World::new();
+    let issuer = w.issuer();
+    // From .env next to kinde.toml; the process environment has nothing.
+    w.write("kinde.toml", "[tenant]\n");
+    w.write(
+        ".env",
+        &format!(
+            "KINDE_DOMAIN={issuer}\nKINDE_MANAGEMENT_CLIENT_ID={}\nKINDE_MANAGEMENT_CLIENT_SECRET={}\n",
+            w.management_id(),
+            w.management_secret()
+        ),
+    );
+    w.bare().arg("token").assert().success();
+}
+
+#[test]
+fn a_custom_domain_does_not_move_the_m2m_token_request() {
+    let w = World::new();
+    w.write(
+        "kinde.toml",
+        &format!(
+            "[tenant]\ndomain = \"{}\"\ncustom_domain = \"https://auth.acme.example\"\n",
+            w.issuer()
+        ),
+    );
+    w.cmd()
+        .env_remove("KINDE_DOMAIN")
+        .args(["token", "--verify"])
+        .assert()
+        .success();
+    assert_eq!(w.count("POST /oauth2/token"), 1);
+}
+
+#[test]
+fn json_errors_are_json() {
+    let w = World::new();
+    let out = w.bare().args(["--json", "token"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let doc = json(&out);
+    assert_eq!(doc["error"]["kind"], "input");
+    assert_eq!(doc["error"]["exit_code"], 2);
+    assert!(
+        doc["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("KINDE_DOMAIN")
+    );
+}
+
+#[test]
+fn the_embedded_emulator_needs_no_account() {
+    let w = World::new();
+    w.bare()
+        .args(["--emulator", "token", "--verify"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("verified"));
+}
