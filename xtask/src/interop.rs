@@ -1,3 +1,117 @@
+//! `cargo xtask interop`: Kinde's official JS packages (from npm) against the emulator, run by the
+//! built `cargo-kinde` binary. `@kinde/jwt-validator` must accept the emulator's tokens through
+//! its JWKS, and reject a forged one.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use crate::{cargo, root, run_step};
+
+/// Stops the emulator however the task ends.
+struct Emulator(Child);
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 pub fn run() -> Result<(), String> {
-    Ok(())
+    if Command::new("node").arg("--version").output().is_err()
+        || Command::new("npm").arg("--version").output().is_err()
+    {
+        install_node()?;
+    }
+    let work = root().join("target/interop");
+    std::fs::create_dir_all(&work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
+    for file in ["package.json", "jwt-validator.mjs"] {
+        std::fs::copy(root().join("xtask/interop").join(file), work.join(file))
+            .map_err(|e| format!("cannot copy {file}: {e}"))?;
+    }
+    if !work.join("node_modules/@kinde/jwt-validator").is_dir() {
+        let mut npm = Command::new("npm");
+        npm.args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&work);
+        run_step("npm install @kinde/jwt-validator", npm)?;
+    }
+    let mut build = cargo();
+    build.args(["build", "--quiet", "--bin", "cargo-kinde"]);
+    run_step("cargo build --bin cargo-kinde", build)?;
+    let binary = root().join("target/debug/cargo-kinde");
+    let env_file = work.join("emulator.env");
+    let (emulator, issuer) = start_emulator(&binary, &env_file)?;
+    let token = token_from(&binary, &env_file, &work)?;
+    let mut node = Command::new("node");
+    node.arg("jwt-validator.mjs")
+        .arg(&issuer)
+        .arg(&token)
+        .current_dir(&work);
+    let result = run_step("@kinde/jwt-validator validates the emulator's token", node);
+    drop(emulator);
+    result
+}
+
+fn start_emulator(binary: &Path, env_file: &Path) -> Result<(Emulator, String), String> {
+    let mut child = Command::new(binary)
+        .args(["kinde", "emulator", "--port", "0", "--env-file"])
+        .arg(env_file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start the emulator: {e}"))?;
+    let stdout = child.stdout.take().ok_or("no emulator stdout")?;
+    let emulator = Emulator(child);
+    let mut issuer = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut issuer)
+        .map_err(|e| format!("emulator: {e}"))?;
+    let issuer = issuer.trim().to_string();
+    if !issuer.starts_with("http://127.0.0.1:") {
+        return Err(format!(
+            "the emulator did not print its issuer (got `{issuer}`)"
+        ));
+    }
+    Ok((emulator, issuer))
+}
+
+fn token_from(binary: &Path, env_file: &Path, work: &Path) -> Result<String, String> {
+    let project = work.join("project");
+    std::fs::create_dir_all(&project).map_err(|e| e.to_string())?;
+    std::fs::copy(env_file, project.join(".env")).map_err(|e| e.to_string())?;
+    let out = Command::new(binary)
+        .args(["kinde", "token", "--no-cache"])
+        .current_dir(&project)
+        .env_remove("KINDE_DOMAIN")
+        .env_remove("KINDE_MANAGEMENT_CLIENT_ID")
+        .env_remove("KINDE_MANAGEMENT_CLIENT_SECRET")
+        .output()
+        .map_err(|e| format!("cannot run cargo-kinde token: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "cargo-kinde token failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// CI machines run as root with Debian's packages reachable: install Node.js and npm there.
+fn install_node() -> Result<(), String> {
+    let root_user = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0"));
+    if !root_user {
+        return Err("node and npm are needed for the interop check: install them (Debian: apt-get install nodejs npm)".into());
+    }
+    let mut update = Command::new("apt-get");
+    update.arg("update").arg("-qq");
+    run_step("apt-get update", update)?;
+    let mut install = Command::new("apt-get");
+    install
+        .args(["install", "-y", "-qq", "nodejs", "npm"])
+        .env("DEBIAN_FRONTEND", "noninteractive");
+    run_step("apt-get install nodejs npm", install)
 }

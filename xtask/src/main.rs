@@ -85,10 +85,51 @@ fn ci() -> Result<(), String> {
     ]);
     run_step("cargo clippy --no-default-features", slim)?;
     codegen::run(true)?;
-    let mut test = cargo();
-    test.args(["test", "--workspace"]);
-    run_step("cargo test --workspace", test)?;
+    let (passed, failed) = test_counted()?;
     interop::run()?;
     eprintln!("==> ci passed");
+    // The plain closing line CI runners read, for the whole run.
+    println!("ci: {passed} passed, {failed} failed");
     Ok(())
+}
+
+/// `cargo test --workspace`, echoing its output and adding up its `test result:` lines.
+fn test_counted() -> Result<(usize, usize), String> {
+    use std::io::{BufRead, BufReader};
+    eprintln!("==> cargo test --workspace");
+    let started = std::time::Instant::now();
+    let mut child = cargo()
+        .args(["test", "--workspace"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start cargo test: {e}"))?;
+    let (mut passed, mut failed) = (0, 0);
+    if let Some(stdout) = child.stdout.take() {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            println!("{line}");
+            if let Some(rest) = line.strip_prefix("test result: ") {
+                let count = |word: &str| {
+                    rest.split(';')
+                        .find_map(|part| {
+                            part.trim()
+                                .strip_suffix(word)
+                                .and_then(|n| n.trim().rsplit(' ').next()?.parse::<usize>().ok())
+                        })
+                        .unwrap_or(0)
+                };
+                passed += count(" passed");
+                failed += count(" failed");
+            }
+        }
+    }
+    let status = child.wait().map_err(|e| e.to_string())?;
+    eprintln!(
+        "    cargo test: {passed} passed, {failed} failed in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    if status.success() {
+        Ok((passed, failed))
+    } else {
+        Err(format!("cargo test failed ({status})"))
+    }
 }
