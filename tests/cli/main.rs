@@ -5,6 +5,8 @@ mod config;
 mod emulator;
 mod secrets;
 mod token;
+#[cfg(unix)]
+mod tty;
 mod verify;
 
 use std::path::Path;
