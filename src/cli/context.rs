@@ -97,6 +97,37 @@ impl Context {
     }
 }
 
+impl Context {
+    /// A Management API client with the management app's credentials and the token cache.
+    pub fn management_client(&mut self) -> Result<crate::kinde::client::Client, Error> {
+        let issuer = self.config.issuer()?.clone();
+        let (client_id, client_secret) = self.management_credentials()?;
+        let credentials = crate::oauth::ClientCredentials {
+            issuer,
+            client_id,
+            client_secret,
+            audiences: Vec::new(),
+            scopes: Vec::new(),
+        };
+        let cache = crate::oauth::cache::TokenCache::open().ok();
+        let mut client = crate::kinde::client::Client::new(self.http.clone(), credentials, cache);
+        if let Some(ms) = std::env::var(RETRY_DELAY_ENV)
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            let policy = crate::kinde::client::RetryPolicy {
+                base_delay: std::time::Duration::from_millis(ms),
+                ..Default::default()
+            };
+            client = client.with_retry(policy);
+        }
+        Ok(client)
+    }
+}
+
+/// Overrides the first retry delay in milliseconds (tests keep backoff short).
+pub const RETRY_DELAY_ENV: &str = "CARGO_KINDE_RETRY_DELAY_MS";
+
 fn offer_to_save(config: &Config, values: &[(&str, String)]) -> Result<(), Error> {
     let path = config.root.join(".env");
     if !ui::prompt::confirm(&format!("Save to {} (mode 0600)?", path.display()), true)? {

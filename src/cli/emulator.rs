@@ -29,6 +29,14 @@ pub struct EmulatorArgs {
     /// Access token lifetime in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 86_400)]
     pub token_ttl: u64,
+    /// Inject a fault (repeatable): KIND[:VALUE][@PATH][*TIMES], KIND one of latency[:MS],
+    /// 429[:RESET_SECS], 5xx (e.g. 503) or drop. E.g. `--fault 429:2@/api/v1/users*1`.
+    #[arg(long = "fault", value_name = "SPEC", value_parser = parse_fault)]
+    pub faults: Vec<emulator::faults::Fault>,
+}
+
+fn parse_fault(spec: &str) -> Result<emulator::faults::Fault, String> {
+    emulator::faults::Fault::parse(spec)
 }
 
 /// Run `emulator` until Ctrl-C or SIGTERM.
@@ -52,6 +60,7 @@ pub async fn run(_global: &GlobalArgs, args: EmulatorArgs) -> Result<u8, Error> 
         state_file: args.state.clone(),
         access_token_ttl: Some(args.token_ttl),
         log: Some(log),
+        faults: args.faults.clone(),
     };
     let running = emulator::start(options).await?;
     let tenant = running.state.tenant();

@@ -1,9 +1,11 @@
 //! The command line: global flags, subcommands, and the mapping of outcomes to exit codes.
 
+mod api;
 mod config;
 mod context;
 #[cfg(feature = "emulator")]
 mod emulator;
+mod register;
 mod token;
 mod verify;
 
@@ -63,8 +65,8 @@ pub struct GlobalArgs {
     /// More detail on stderr (requests, cache hits); never secrets.
     #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
-    /// Only results and errors.
-    #[arg(short, long, global = true)]
+    /// Only results and errors. (No `-q`: `cargo kinde api` uses it for query parameters.)
+    #[arg(long, global = true)]
     pub quiet: bool,
     /// Colour output.
     #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
@@ -88,6 +90,10 @@ pub enum Command {
     Token(token::TokenArgs),
     /// Verify a JWT against the issuer's JWKS: signature, issuer, audience, lifetime, scopes.
     Verify(verify::VerifyArgs),
+    /// Make the tenant match kinde.toml: callback and logout URLs, APIs, scopes, authorisations.
+    Register(register::RegisterArgs),
+    /// Call any Management API endpoint with the cached M2M token.
+    Api(api::ApiArgs),
     /// Show the effective configuration and where each value came from (secrets redacted).
     Config(config::ConfigArgs),
     /// Run a local Kinde: discovery, JWKS, tokens, with a seeded tenant.
@@ -153,6 +159,8 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
             Command::Token(args) => token::run(&cli.global, args).await,
             Command::Verify(args) => verify::run(&cli.global, args).await,
             Command::Config(args) => config::run(&cli.global, &args),
+            Command::Register(args) => register::run(&cli.global, args).await,
+            Command::Api(args) => api::run(&cli.global, args).await,
             #[cfg(feature = "emulator")]
             Command::Emulator(args) => emulator::run(&cli.global, args).await,
         }

@@ -1,7 +1,9 @@
 //! The local Kinde: discovery, JWKS, the token endpoint, with a seeded tenant, run as
 //! `cargo kinde emulator` or in-process (tests, `--emulator`).
 
+pub mod faults;
 pub mod keys;
+mod management;
 mod oidc;
 pub mod tenant;
 
@@ -47,6 +49,8 @@ pub struct Options {
     pub access_token_ttl: Option<u64>,
     /// Where request log lines go.
     pub log: Option<LogSink>,
+    /// Faults injected from the start (`--fault`).
+    pub faults: Vec<faults::Fault>,
 }
 
 /// Shared state of a running emulator.
@@ -58,6 +62,19 @@ pub struct State {
     access_token_ttl: u64,
     counts: Mutex<BTreeMap<String, u64>>,
     log: Option<LogSink>,
+    faults: Mutex<Vec<faults::Fault>>,
+    recorded: Mutex<Vec<Recorded>>,
+}
+
+/// A Management API write as received, for tests that check request shapes.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// Method.
+    pub method: String,
+    /// Path.
+    pub path: String,
+    /// The JSON body, if any.
+    pub body: Option<serde_json::Value>,
 }
 
 impl State {
@@ -96,6 +113,67 @@ impl State {
     /// Requests received per `METHOD /path`.
     pub fn counts(&self) -> BTreeMap<String, u64> {
         self.counts.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// Requests that could change the tenant: Management API calls other than GET.
+    pub fn writes(&self) -> u64 {
+        self.counts()
+            .iter()
+            .filter(|(route, _)| !route.starts_with("GET ") && route.contains(" /api/"))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// The Management API writes received so far (the last 1000).
+    pub fn recorded(&self) -> Vec<Recorded> {
+        self.recorded.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// Add a fault rule.
+    pub fn inject(&self, fault: faults::Fault) {
+        self.faults
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(fault);
+    }
+
+    /// Remove every fault rule.
+    pub fn clear_faults(&self) {
+        self.faults
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    /// The claims of `token` if one of this emulator's keys signed it. RS256 (PKCS#1 v1.5)
+    /// signatures are deterministic, so re-signing the input with the named key and comparing
+    /// proves it without a verifier of its own.
+    pub fn check_signature(
+        &self,
+        token: &str,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, &'static str> {
+        use base64::Engine as _;
+        let decoded = crate::jwt::decode(token).map_err(|_| "The access token is malformed")?;
+        if decoded.header.get("alg").and_then(|a| a.as_str()) != Some("RS256") {
+            return Err("The access token is not signed with RS256");
+        }
+        let kid = decoded
+            .header
+            .get("kid")
+            .and_then(|k| k.as_str())
+            .ok_or("The access token has no key id")?;
+        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
+        let key = keys
+            .iter()
+            .find(|k| k.kid() == kid)
+            .ok_or("The access token was signed by an unknown key")?;
+        let given = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(decoded.signature.trim_end_matches('='))
+            .map_err(|_| "The access token signature is malformed")?;
+        let expected = key.sign(decoded.signing_input.as_bytes());
+        aws_lc_rs::constant_time::verify_slices_are_equal(&given, &expected)
+            .map_err(|_| "The access token signature is invalid")?;
+        Ok(decoded.claims)
     }
 
     /// Sign `claims` with the active key.
@@ -185,6 +263,8 @@ pub async fn start(options: Options) -> Result<Running, Error> {
         access_token_ttl: options.access_token_ttl.unwrap_or(86_400),
         counts: Mutex::new(BTreeMap::new()),
         log: options.log.clone(),
+        faults: Mutex::new(options.faults.clone()),
+        recorded: Mutex::new(Vec::new()),
     });
     let app = router(state.clone());
     let (shutdown, on_shutdown) = tokio::sync::oneshot::channel::<()>();
@@ -226,12 +306,71 @@ fn load_or_seed(state_file: Option<&std::path::Path>) -> Result<(Tenant, Vec<Sig
 
 fn router(state: Arc<State>) -> Router {
     oidc::routes()
+        .merge(management::routes(state.clone()))
         .fallback(oidc::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            inject_faults,
+        ))
+        .merge(admin_routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             count_and_log,
         ))
         .with_state(state)
+}
+
+/// Test-only controls, outside Kinde's paths: `POST /_emulator/faults` (a fault rule as JSON),
+/// `DELETE /_emulator/faults`, `GET /_emulator/stats` (request counts).
+fn admin_routes() -> Router<Arc<State>> {
+    use axum::routing::{get, post};
+    Router::new()
+        .route(
+            "/_emulator/faults",
+            post(
+                |AxumState(state): AxumState<Arc<State>>,
+                 axum::Json(fault): axum::Json<faults::Fault>| async move {
+                    state.inject(fault);
+                    axum::http::StatusCode::NO_CONTENT
+                },
+            )
+            .delete(|AxumState(state): AxumState<Arc<State>>| async move {
+                state.clear_faults();
+                axum::http::StatusCode::NO_CONTENT
+            }),
+        )
+        .route(
+            "/_emulator/stats",
+            get(|AxumState(state): AxumState<Arc<State>>| async move {
+                axum::Json(
+                    serde_json::json!({"requests": state.counts(), "writes": state.writes()}),
+                )
+            }),
+        )
+}
+
+async fn inject_faults(
+    AxumState(state): AxumState<Arc<State>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let action = {
+        let mut rules = state.faults.lock().unwrap_or_else(|p| p.into_inner());
+        faults::decide(&mut rules, request.method().as_str(), request.uri().path())
+    };
+    match action {
+        faults::Action::Pass(delay) => {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            next.run(request).await
+        }
+        faults::Action::Respond(response) => response,
+        // Unwinding out of the connection's task makes hyper drop the socket without an answer,
+        // which is what a dropped connection looks like to a client. `resume_unwind` skips the
+        // panic hook, so nothing is printed.
+        faults::Action::Drop => std::panic::resume_unwind(Box::new("injected connection drop")),
+    }
 }
 
 async fn count_and_log(
@@ -242,6 +381,11 @@ async fn count_and_log(
     let started = Instant::now();
     let method = request.method().to_string();
     let path = request.uri().path().to_string();
+    let request = if path.starts_with("/api/") && method != "GET" {
+        record(&state, request).await
+    } else {
+        request
+    };
     if let Ok(mut counts) = state.counts.lock() {
         *counts.entry(format!("{method} {path}")).or_default() += 1;
     }
@@ -255,6 +399,25 @@ async fn count_and_log(
         });
     }
     response
+}
+
+/// Keep a copy of a write's body, then pass the request on unchanged.
+async fn record(state: &State, request: Request) -> Request {
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .unwrap_or_default();
+    if let Ok(mut recorded) = state.recorded.lock() {
+        if recorded.len() >= 1000 {
+            recorded.remove(0);
+        }
+        recorded.push(Recorded {
+            method: parts.method.to_string(),
+            path: parts.uri.path().to_string(),
+            body: serde_json::from_slice(&bytes).ok(),
+        });
+    }
+    Request::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 /// An emulator on its own thread and runtime, stopped when dropped: for tests and `--emulator`.

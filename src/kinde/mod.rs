@@ -1,7 +1,10 @@
-//! The Kinde Management API: the operation table generated from Kinde's OpenAPI spec.
+//! The Kinde Management API: the operation table generated from Kinde's OpenAPI spec, the
+//! client, and typed operations for what cargo-kinde changes.
 
+pub mod client;
 #[rustfmt::skip]
 mod operations;
+pub mod resources;
 
 pub use operations::OPERATIONS;
 

@@ -1,9 +1,12 @@
 //! Integration tests: the `cargo-kinde` binary against an emulator started in-process, one per
 //! test, on 127.0.0.1 with a free port.
 
+mod api;
 mod config;
 mod emulator;
+mod register;
 mod secrets;
+mod spec;
 mod token;
 #[cfg(unix)]
 mod tty;
@@ -100,6 +103,47 @@ impl World {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    pub fn web_app_id(&self) -> String {
+        self.emulator
+            .state()
+            .tenant()
+            .user_app()
+            .unwrap()
+            .id
+            .clone()
+    }
+
+    /// Add an M2M app authorised for the Management API with only `scopes`; returns (id, secret).
+    pub fn limited_m2m_app(&self, scopes: &[&str]) -> (String, String) {
+        use cargo_kinde::emulator::tenant::{
+            Application, Authorization, random_hex, random_secret,
+        };
+        let (id, secret) = (random_hex(16), random_secret());
+        let app = Application {
+            id: id.clone(),
+            name: "limited".into(),
+            kind: "m2m".into(),
+            client_secret: Some(secret.clone()),
+            redirect_urls: vec![],
+            logout_urls: vec![],
+        };
+        self.emulator.state().update(|t| {
+            t.applications.push(app);
+            let api = t.apis.iter_mut().find(|a| a.is_management_api).unwrap();
+            api.applications.push(Authorization {
+                client_id: id.clone(),
+                scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            });
+        });
+        (id, secret)
+    }
+
+    pub fn inject(&self, spec: &str) {
+        self.emulator
+            .state()
+            .inject(cargo_kinde::emulator::faults::Fault::parse(spec).unwrap());
     }
 
     pub fn count(&self, route: &str) -> u64 {

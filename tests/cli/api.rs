@@ -1,0 +1,353 @@
+use predicates::prelude::*;
+
+use crate::{World, json, stderr};
+
+#[test]
+fn paginate_returns_every_user_across_pages() {
+    let w = World::new();
+    let out = w
+        .cmd()
+        .args([
+            "api",
+            "get",
+            "/api/v1/users",
+            "--paginate",
+            "-q",
+            "page_size=2",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc = json(&out);
+    let users = doc["users"].as_array().unwrap();
+    assert_eq!(users.len(), 5, "all seeded users");
+    assert!(doc.get("next_token").is_none());
+    assert_eq!(w.count("GET /api/v1/users"), 3, "pages of 2, 2 and 1");
+    // Without --paginate, one page and its next_token.
+    let out = w
+        .cmd()
+        .args(["api", "GET", "users?page_size=2"])
+        .output()
+        .unwrap();
+    let doc = json(&out);
+    assert_eq!(doc["users"].as_array().unwrap().len(), 2);
+    assert!(doc["next_token"].is_string());
+}
+
+#[test]
+fn page_size_over_the_limit_is_kindes_error() {
+    let w = World::new();
+    w.cmd()
+        .args(["api", "get", "/api/v1/users", "-q", "page_size=501"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("PAGE_SIZE_LIMIT_EXCEEDED"));
+}
+
+#[test]
+fn a_403_names_the_missing_scope_and_where_to_grant_it() {
+    let w = World::new();
+    let (id, secret) = w.limited_m2m_app(&["read:apis"]);
+    w.cmd()
+        .env("KINDE_MANAGEMENT_CLIENT_ID", &id)
+        .env("KINDE_MANAGEMENT_CLIENT_SECRET", &secret)
+        .args(["api", "get", "/api/v1/users"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("403 Forbidden"))
+        .stderr(predicate::str::contains("lacks the scope `read:users`"))
+        .stderr(predicate::str::contains(format!("Settings > Applications > <M2M app {id}> > APIs > Kinde Management API > scopes, tick `read:users`")));
+}
+
+#[test]
+fn a_cached_token_refused_once_is_replaced() {
+    let w = World::new();
+    w.cmd().arg("token").assert().success();
+    w.inject("401@/api/v1/users*1");
+    w.cmd()
+        .args(["api", "get", "/api/v1/users"])
+        .assert()
+        .success();
+    assert_eq!(
+        w.count("POST /oauth2/token"),
+        2,
+        "the refused cached token was replaced"
+    );
+    assert_eq!(w.count("GET /api/v1/users"), 2);
+}
+
+#[test]
+fn a_401_says_the_token_was_refused_and_whether_it_was_cached() {
+    let w = World::new();
+    w.inject("401@/api/v1/users");
+    w.cmd()
+        .args(["api", "get", "/api/v1/users"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains(
+            "401 Unauthorized, the Management API refused the token (the token was new",
+        ));
+    w.cmd()
+        .args(["api", "get", "/api/v1/users"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains(
+            "a cached token was refused, and so was a new one",
+        ));
+}
+
+#[test]
+fn a_429_is_retried_after_ratelimit_reset() {
+    let w = World::new();
+    w.inject("429:1@/api/v1/users*1");
+    let out = w
+        .cmd()
+        .args(["api", "get", "/api/v1/users"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("429 Too Many Requests; retrying in 1000 ms (1/3)"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(w.count("GET /api/v1/users"), 2);
+}
+
+#[test]
+fn server_errors_are_retried_then_reported() {
+    let w = World::new();
+    w.inject("503@/api/v1/users");
+    w.cmd()
+        .args(["api", "get", "/api/v1/users"])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("503 Service Unavailable"))
+        .stderr(predicate::str::contains("retrying"));
+    assert_eq!(
+        w.count("GET /api/v1/users"),
+        4,
+        "one attempt and three retries"
+    );
+}
+
+#[test]
+fn writes_are_not_retried_on_server_errors() {
+    let w = World::new();
+    w.inject("500@/api/v1/apis");
+    w.cmd()
+        .args([
+            "api",
+            "post",
+            "/api/v1/apis",
+            "-d",
+            r#"{"name":"A","audience":"https://a.example"}"#,
+        ])
+        .assert()
+        .code(3);
+    assert_eq!(w.count("POST /api/v1/apis"), 1);
+}
+
+#[test]
+fn a_dropped_connection_on_a_read_is_retried() {
+    let w = World::new();
+    w.inject("drop@/api/v1/apis*1");
+    let out = w
+        .cmd()
+        .args(["api", "get", "/api/v1/apis"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(json(&out)["apis"].is_array());
+    assert_eq!(w.count("GET /api/v1/apis"), 2);
+}
+
+#[test]
+fn unknown_paths_get_a_suggestion_and_no_request() {
+    let w = World::new();
+    w.cmd()
+        .args(["api", "get", "/api/v1/usrs"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("did you mean /api/v1/users"));
+    w.cmd()
+        .args(["api", "patch", "/api/v1/users"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("it supports GET"));
+    w.cmd()
+        .args(["api", "fetch", "/api/v1/users"])
+        .assert()
+        .code(2);
+    assert_eq!(w.count("GET /api/v1/users"), 0);
+}
+
+#[test]
+fn bodies_come_from_flags_files_and_stdin() {
+    let w = World::new();
+    let app = w.web_app_id();
+    let path = format!("/api/v1/applications/{app}/auth_redirect_urls");
+    w.cmd()
+        .args([
+            "api",
+            "post",
+            &path,
+            "-d",
+            r#"{"urls":["https://one.example/cb"]}"#,
+        ])
+        .assert()
+        .success();
+    w.write("body.json", r#"{"urls":["https://two.example/cb"]}"#);
+    w.cmd()
+        .args(["api", "post", &path, "-d", "@body.json"])
+        .assert()
+        .success();
+    w.cmd()
+        .args(["api", "post", &path])
+        .write_stdin(r#"{"urls":["https://three.example/cb"]}"#)
+        .assert()
+        .success();
+    let urls = w
+        .emulator
+        .state()
+        .tenant()
+        .user_app()
+        .unwrap()
+        .redirect_urls
+        .clone();
+    for url in [
+        "https://one.example/cb",
+        "https://two.example/cb",
+        "https://three.example/cb",
+    ] {
+        assert!(
+            urls.contains(&url.to_string()),
+            "{url} missing from {urls:?}"
+        );
+    }
+    w.cmd()
+        .args(["api", "post", &path, "-d", "{nope"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("the body is not JSON"));
+    w.cmd()
+        .args([
+            "api",
+            "post",
+            &path,
+            "-d",
+            r#"{"urls":["http://evil.example/cb"]}"#,
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("INVALID_URL"));
+}
+
+#[test]
+fn delete_needs_yes_without_a_terminal() {
+    let w = World::new();
+    let app = w.web_app_id();
+    let path = format!("/api/v1/applications/{app}/auth_logout_urls");
+    w.cmd()
+        .args(["api", "delete", &path, "-q", "urls=http://localhost:3000"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--yes"));
+    assert_eq!(w.emulator.state().writes(), 0);
+    w.cmd()
+        .args([
+            "api",
+            "delete",
+            &path,
+            "-q",
+            "urls=http://localhost:3000",
+            "--yes",
+        ])
+        .assert()
+        .success();
+    assert!(
+        w.emulator
+            .state()
+            .tenant()
+            .user_app()
+            .unwrap()
+            .logout_urls
+            .is_empty()
+    );
+}
+
+#[test]
+fn secrets_in_responses_are_redacted() {
+    let w = World::new();
+    let app = w.web_app_id();
+    let secret = w
+        .emulator
+        .state()
+        .tenant()
+        .user_app()
+        .unwrap()
+        .client_secret
+        .clone()
+        .unwrap();
+    let out = w
+        .cmd()
+        .args(["api", "get", &format!("/api/v1/applications/{app}")])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(json(&out)["application"]["client_secret"], "***");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(&secret));
+    let out = w
+        .cmd()
+        .args([
+            "api",
+            "get",
+            &format!("/api/v1/applications/{app}"),
+            "--show-secrets",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(json(&out)["application"]["client_secret"], secret);
+}
+
+#[test]
+fn the_management_api_requires_a_valid_token() {
+    let w = World::new();
+    let other = cargo_kinde::emulator::keys::SigningKey::generate().unwrap();
+    let now = cargo_kinde::oauth::now();
+    let forged = other.sign_jwt(&serde_json::json!({
+        "aud": [format!("{}/api", w.issuer())], "iss": w.issuer(), "exp": now + 60, "scp": ["read:users"],
+    }));
+    let expired = w.emulator.state().sign(&serde_json::json!({
+        "aud": [format!("{}/api", w.issuer())], "iss": w.issuer(), "exp": now - 60, "scp": ["read:users"],
+    }));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let status = |auth: Option<String>| {
+        runtime.block_on(async {
+            let mut req = reqwest::Client::new().get(format!("{}/api/v1/users", w.issuer()));
+            if let Some(auth) = auth {
+                req = req.header("authorization", auth);
+            }
+            let res = req.send().await.unwrap();
+            let status = res.status().as_u16();
+            let body: serde_json::Value = res.json().await.unwrap();
+            (
+                status,
+                body["errors"][0]["message"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+            )
+        })
+    };
+    assert_eq!(status(None).0, 401);
+    let (code, message) = status(Some(format!("Bearer {forged}")));
+    assert_eq!(code, 401);
+    assert!(message.contains("unknown key"), "{message}");
+    let (code, message) = status(Some(format!("Bearer {expired}")));
+    assert_eq!(code, 401);
+    assert!(message.contains("expired"), "{message}");
+}

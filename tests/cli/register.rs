@@ -1,0 +1,248 @@
+use predicates::prelude::*;
+
+use crate::{World, json, stderr, stdout};
+
+const KINDE_TOML: &str = r#"
+[app]
+callback_urls = ["http://localhost:3000/api/auth/kinde_callback", "https://app.acme.example/callback"]
+logout_urls = ["https://app.acme.example"]
+
+[[apis]]
+name = "Acme API"
+audience = "https://api.acme.example"
+scopes = ["read:orders", "write:orders"]
+authorize = ["app", "management"]
+"#;
+
+fn world() -> World {
+    let w = World::new();
+    w.write("kinde.toml", KINDE_TOML);
+    w
+}
+
+fn register(w: &World) -> assert_cmd::Command {
+    let mut cmd = w.cmd();
+    cmd.env("KINDE_CLIENT_ID", w.web_app_id()).arg("register");
+    cmd
+}
+
+#[test]
+fn applies_the_file_then_a_second_run_changes_nothing() {
+    let w = world();
+    let out = register(&w).arg("--yes").output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("+ create API `Acme API` (https://api.acme.example)"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stderr(&out).contains("applied 9 change(s)"),
+        "{}",
+        stderr(&out)
+    );
+
+    let tenant = w.emulator.state().tenant();
+    let web = tenant.user_app().unwrap();
+    assert_eq!(
+        web.redirect_urls,
+        [
+            "http://localhost:3000/api/auth/kinde_callback",
+            "https://app.acme.example/callback"
+        ]
+    );
+    assert!(
+        web.logout_urls
+            .contains(&"https://app.acme.example".to_string())
+    );
+    let api = tenant
+        .apis
+        .iter()
+        .find(|a| a.audience.as_deref() == Some("https://api.acme.example"))
+        .unwrap();
+    assert_eq!(api.name, "Acme API");
+    let keys: Vec<&str> = api.scopes.iter().map(|s| s.key.as_str()).collect();
+    assert_eq!(keys, ["read:orders", "write:orders"]);
+    assert!(
+        api.authorization(&web.id).is_some(),
+        "the app is authorised"
+    );
+    let m2m = api.authorization(&w.management_id()).unwrap();
+    assert_eq!(
+        m2m.scopes,
+        ["read:orders", "write:orders"],
+        "M2M apps get the API's scopes"
+    );
+
+    // The management app can now get a token for the API with its scopes.
+    w.cmd()
+        .args([
+            "token",
+            "--audience",
+            "https://api.acme.example",
+            "--scope",
+            "write:orders",
+        ])
+        .assert()
+        .success();
+
+    let writes = w.emulator.state().writes();
+    let again = register(&w).output().unwrap();
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(stderr(&again).contains("no changes"), "{}", stderr(&again));
+    assert!(stdout(&again).contains("0 to change"), "{}", stdout(&again));
+    assert_eq!(
+        w.emulator.state().writes(),
+        writes,
+        "a second run sends no writes"
+    );
+}
+
+#[test]
+fn dry_run_and_missing_yes_change_nothing() {
+    let w = world();
+    register(&w)
+        .arg("--dry-run")
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("dry run"));
+    register(&w)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("applying needs confirmation"))
+        .stderr(predicate::str::contains("--yes"));
+    assert_eq!(w.emulator.state().writes(), 0);
+}
+
+#[test]
+fn json_prints_the_plan_and_the_result() {
+    let w = world();
+    let out = register(&w).args(["--json", "--yes"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc = json(&out);
+    assert_eq!(doc["changed"], true);
+    assert_eq!(doc["applied"].as_array().unwrap().len(), 9);
+    assert_eq!(doc["plan"]["changes"][0]["action"], "add_urls");
+    let out = register(&w).args(["--json"]).output().unwrap();
+    assert_eq!(json(&out)["changed"], false);
+}
+
+#[test]
+fn a_changed_audience_is_a_conflict_not_a_recreation() {
+    let w = world();
+    register(&w).arg("--yes").assert().success();
+    w.write(
+        "kinde.toml",
+        &KINDE_TOML.replace("https://api.acme.example", "https://api2.acme.example"),
+    );
+    let writes = w.emulator.state().writes();
+    register(&w)
+        .arg("--yes")
+        .assert()
+        .code(2)
+        .stdout(predicate::str::contains("audiences cannot change in Kinde"))
+        .stderr(predicate::str::contains("conflict"));
+    assert_eq!(
+        w.emulator.state().writes(),
+        writes,
+        "nothing is written when there is a conflict"
+    );
+}
+
+#[test]
+fn a_bad_url_in_kinde_toml_fails_before_any_request() {
+    let w = World::new();
+    w.write(
+        "kinde.toml",
+        "[app]\ncallback_urls = [\"http://app.acme.example/cb\"]\n",
+    );
+    register(&w)
+        .arg("--yes")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("kinde.toml:2:18: "))
+        .stderr(predicate::str::contains("plain http"));
+    assert!(
+        w.emulator.state().counts().is_empty(),
+        "no request was made"
+    );
+}
+
+#[test]
+fn a_failure_midway_reports_what_was_applied_and_a_rerun_converges() {
+    let w = world();
+    // The first scope creation fails; POSTs are not retried.
+    let fault = cargo_kinde::emulator::faults::Fault::new(
+        "/api/v1/apis/",
+        cargo_kinde::emulator::faults::FaultKind::Status { status: 500 },
+    )
+    .method("POST")
+    .times(1);
+    w.emulator.state().inject(fault);
+    let out = register(&w).arg("--yes").output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("applied 3 of 9"), "{err}");
+    assert!(err.contains("500"), "{err}");
+    assert!(
+        err.contains("- create scope `read:orders`"),
+        "not applied changes are listed: {err}"
+    );
+    assert!(err.contains("run `cargo kinde register` again"), "{err}");
+
+    let out = register(&w).arg("--yes").output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("= API `Acme API`"),
+        "the API from the first run is reused: {}",
+        stdout(&out)
+    );
+    let tenant = w.emulator.state().tenant();
+    assert_eq!(
+        tenant
+            .apis
+            .iter()
+            .filter(|a| a.audience.as_deref() == Some("https://api.acme.example"))
+            .count(),
+        1
+    );
+    register(&w)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("no changes"));
+}
+
+#[test]
+fn urls_not_in_the_file_are_left_alone_unless_pruned() {
+    let w = world();
+    register(&w).arg("--yes").assert().success();
+    // The seeded logout URL is not in kinde.toml.
+    register(&w)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "? logout URL http://localhost:3000: not in kinde.toml, left alone",
+        ));
+    register(&w).args(["--prune", "--yes"]).assert().success();
+    let tenant = w.emulator.state().tenant();
+    assert_eq!(
+        tenant.user_app().unwrap().logout_urls,
+        ["https://app.acme.example"]
+    );
+}
+
+#[test]
+fn a_missing_scope_names_the_scope_and_where_to_grant_it() {
+    let w = world();
+    let (id, secret) = w.limited_m2m_app(&["read:apis"]);
+    register(&w)
+        .env("KINDE_MANAGEMENT_CLIENT_ID", &id)
+        .env("KINDE_MANAGEMENT_CLIENT_SECRET", &secret)
+        .arg("--yes")
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains(
+            "`read:applications_redirect_uris`",
+        ))
+        .stderr(predicate::str::contains("Settings > Applications >"));
+}
