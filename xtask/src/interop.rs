@@ -1,6 +1,7 @@
 //! `cargo xtask interop`: Kinde's official JS packages (from npm) against the emulator, run by the
 //! built `cargo-kinde` binary. `@kinde/jwt-validator` must accept the emulator's tokens through
-//! its JWKS, and reject a forged one.
+//! its JWKS, and reject a forged one; `@kinde/management-api-js` must work unchanged for users,
+//! callback URLs and APIs.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -26,15 +27,21 @@ pub fn run() -> Result<(), String> {
     }
     let work = root().join("target/interop");
     std::fs::create_dir_all(&work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
-    for file in ["package.json", "jwt-validator.mjs"] {
+    for file in ["package.json", "jwt-validator.mjs", "management-api.mjs"] {
         std::fs::copy(root().join("xtask/interop").join(file), work.join(file))
             .map_err(|e| format!("cannot copy {file}: {e}"))?;
     }
-    if !work.join("node_modules/@kinde/jwt-validator").is_dir() {
+    let installed = ["jwt-validator", "management-api-js"]
+        .iter()
+        .all(|p| work.join("node_modules/@kinde").join(p).is_dir());
+    if !installed {
         let mut npm = Command::new("npm");
         npm.args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
             .current_dir(&work);
-        run_step("npm install @kinde/jwt-validator", npm)?;
+        run_step(
+            "npm install @kinde/jwt-validator @kinde/management-api-js",
+            npm,
+        )?;
     }
     let mut build = cargo();
     build.args(["build", "--quiet", "--bin", "cargo-kinde"]);
@@ -48,9 +55,24 @@ pub fn run() -> Result<(), String> {
         .arg(&issuer)
         .arg(&token)
         .current_dir(&work);
-    let result = run_step("@kinde/jwt-validator validates the emulator's token", node);
+    let validated = run_step("@kinde/jwt-validator validates the emulator's token", node);
+    let env = std::fs::read_to_string(&env_file).map_err(|e| e.to_string())?;
+    let var = |name: &str| {
+        env.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let mut sdk = Command::new("node");
+    sdk.arg("management-api.mjs")
+        .arg(&issuer)
+        .arg(var("KINDE_MANAGEMENT_CLIENT_ID"))
+        .arg(var("KINDE_MANAGEMENT_CLIENT_SECRET"))
+        .arg(var("KINDE_CLIENT_ID"))
+        .current_dir(&work);
+    let managed = run_step("@kinde/management-api-js against the emulator", sdk);
     drop(emulator);
-    result
+    validated.and(managed)
 }
 
 fn start_emulator(binary: &Path, env_file: &Path) -> Result<(Emulator, String), String> {

@@ -1,0 +1,55 @@
+// Kinde's official Management API SDK, unchanged, against the emulator.
+// Usage: node management-api.mjs <issuer> <m2m client id> <m2m client secret> <app client id>
+import { init, Users, Callbacks, Apis } from "@kinde/management-api-js";
+
+const [kindeDomain, clientId, clientSecret, appId] = process.argv.slice(2);
+// The SDK prefixes `https://` to KINDE_DOMAIN; an explicit kindeDomain is used as given.
+delete process.env.KINDE_DOMAIN;
+init({ kindeDomain, clientId, clientSecret });
+
+const failures = [];
+const check = (what, ok, detail) => {
+  console.log(`${ok ? "ok  " : "FAIL"} ${what}${ok ? "" : `: ${JSON.stringify(detail)}`}`);
+  if (!ok) failures.push(what);
+};
+
+const users = await Users.getUsers({ pageSize: 2 });
+check("Users.getUsers returns a page with next_token", users.users?.length === 2 && !!users.next_token, users);
+const rest = await Users.getUsers({ pageSize: 10, nextToken: users.next_token });
+check("Users.getUsers follows next_token", rest.users?.length === 3, rest);
+
+const url = "https://sdk.interop.example/callback";
+await Callbacks.addRedirectCallbackUrls({ appId, requestBody: { urls: [url] } });
+const callbacks = await Callbacks.getCallbackUrls({ appId });
+check("Callbacks add + get", callbacks.redirect_urls?.includes(url), callbacks);
+await Callbacks.replaceRedirectCallbackUrls({ appId, requestBody: { urls: [url, `${url}2`] } });
+await Callbacks.deleteCallbackUrls({ appId, urls: `${url}2` });
+const after = await Callbacks.getCallbackUrls({ appId });
+check("Callbacks replace + delete", JSON.stringify(after.redirect_urls) === JSON.stringify([url]), after);
+const logout = await Callbacks.getLogoutUrls({ appId });
+check("Callbacks.getLogoutUrls", Array.isArray(logout.logout_urls), logout);
+
+const created = await Apis.addApis({ requestBody: { name: "SDK API", audience: "https://sdk.interop.example" } });
+const apiId = created.api?.id;
+check("Apis.addApis", typeof apiId === "string", created);
+await Apis.addApiScope({ apiId, requestBody: { key: "read:things", description: "Read things" } });
+await Apis.updateApiApplications({ apiId, requestBody: { applications: [{ id: appId }] } });
+const api = await Apis.getApi({ apiId });
+check("Apis.getApi shows the scope", api.api?.scopes?.some((s) => s.key === "read:things"), api);
+check("Apis.getApi shows the authorised app", api.api?.applications?.some((a) => a.id === appId && a.is_active), api);
+const apis = await Apis.getApis();
+check("Apis.getApis lists it", apis.apis?.some((a) => a.id === apiId), apis);
+await Apis.deleteApi({ apiId });
+const gone = await Apis.getApis();
+check("Apis.deleteApi", !gone.apis?.some((a) => a.id === apiId), gone);
+
+let refused = false;
+try {
+  await Apis.addApis({ requestBody: { name: "", audience: "" } });
+} catch (e) {
+  refused = e.status === 400;
+}
+check("a bad request is an ApiError with status 400", refused, {});
+
+console.log(failures.length ? `${failures.length} failed` : "all passed");
+process.exit(failures.length ? 1 : 0);
