@@ -15,6 +15,7 @@ pub mod kinde;
 pub mod net;
 pub mod oauth;
 pub mod secret;
+pub mod smoke;
 pub mod ui;
 
 pub use error::{Error, Result};

@@ -6,6 +6,7 @@ mod context;
 #[cfg(feature = "emulator")]
 mod emulator;
 mod register;
+mod smoke;
 mod token;
 mod verify;
 
@@ -94,6 +95,8 @@ pub enum Command {
     Register(register::RegisterArgs),
     /// Call any Management API endpoint with the cached M2M token.
     Api(api::ApiArgs),
+    /// Run endpoint smoke tests and API protection probes (exit 1 when one fails).
+    Smoke(smoke::SmokeArgs),
     /// Show the effective configuration and where each value came from (secrets redacted).
     Config(config::ConfigArgs),
     /// Run a local Kinde: discovery, JWKS, tokens, with a seeded tenant.
@@ -161,6 +164,7 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
             Command::Config(args) => config::run(&cli.global, &args),
             Command::Register(args) => register::run(&cli.global, args).await,
             Command::Api(args) => api::run(&cli.global, args).await,
+            Command::Smoke(args) => smoke::run(&cli.global, args).await,
             #[cfg(feature = "emulator")]
             Command::Emulator(args) => emulator::run(&cli.global, args).await,
         }

@@ -160,7 +160,22 @@ pub async fn run(global: &GlobalArgs, args: RegisterArgs) -> Result<u8, Error> {
             return Ok(exit::OK);
         }
     }
-    apply(&client, plan).await
+    apply(&client, plan, true).await
+}
+
+/// Make the tenant match the configuration without printing a plan: for `smoke --emulator`,
+/// which registers `kinde.toml` in the fresh emulator before checking it. Returns the number of
+/// changes applied.
+pub async fn sync(config: &Config, client: &Client) -> Result<usize, Error> {
+    let plan = make_plan(config, client, false).await?;
+    if let Some(conflict) = plan.conflicts.first() {
+        return Err(Error::input(format!(
+            "cannot register kinde.toml in the emulator: {conflict}"
+        )));
+    }
+    let count = plan.changes.len();
+    apply(client, plan, false).await?;
+    Ok(count)
 }
 
 /// Resolve `app`, `management` or a client id.
@@ -462,7 +477,7 @@ fn print_plan(plan: &Plan, client: &Client) {
 }
 
 /// Apply in order; on the first failure, report what was and was not applied.
-async fn apply(client: &Client, plan: Plan) -> Result<u8, Error> {
+async fn apply(client: &Client, plan: Plan, report: bool) -> Result<u8, Error> {
     let mut ids: BTreeMap<String, String> = BTreeMap::new();
     let mut scope_ids: BTreeMap<(String, String), String> = BTreeMap::new();
     let mut applied: Vec<String> = Vec::new();
@@ -470,13 +485,16 @@ async fn apply(client: &Client, plan: Plan) -> Result<u8, Error> {
     for (index, change) in plan.changes.iter().enumerate() {
         match apply_one(client, change, &mut ids, &mut scope_ids).await {
             Ok(()) => {
-                ui::status(&format!(
-                    "  {} {}",
-                    paint(style::OK, "✓"),
-                    change.describe()
-                ));
+                if report {
+                    ui::status(&format!(
+                        "  {} {}",
+                        paint(style::OK, "✓"),
+                        change.describe()
+                    ));
+                }
                 applied.push(change.describe());
             }
+            Err(e) if !report => return Err(e),
             Err(e) => {
                 let not_applied: Vec<String> =
                     plan.changes[index..].iter().map(Change::describe).collect();
@@ -512,9 +530,9 @@ async fn apply(client: &Client, plan: Plan) -> Result<u8, Error> {
             }
         }
     }
-    if ui::settings().json {
+    if report && ui::settings().json {
         ui::json(&json!({"plan": plan, "applied": applied, "changed": true}));
-    } else {
+    } else if report {
         ui::status(&format!(
             "{} applied {total} change(s)",
             paint(style::OK, "✓")

@@ -24,7 +24,11 @@ pub struct Layer {
     /// `[login]`
     pub login: Option<LoginSection>,
     /// `[[smoke]]`
-    pub smoke: Option<Vec<SmokeSection>>,
+    pub smoke: Option<Vec<Spanned<SmokeSection>>>,
+    /// `[tokens.NAME]`
+    pub tokens: Option<BTreeMap<String, TokenSection>>,
+    /// `[[protect]]`
+    pub protect: Option<Vec<Spanned<ProtectSection>>>,
     /// `[profiles.NAME]`: only allowed at the top level.
     pub profiles: Option<BTreeMap<String, Spanned<Layer>>>,
 }
@@ -102,14 +106,102 @@ pub struct SmokeSection {
     /// HTTP method, `GET` by default.
     #[serde(default)]
     pub method: Option<String>,
-    /// A Management API path or an absolute URL.
-    pub path: String,
-    /// Which token: `m2m`, `user` or `none`.
+    /// A Management API path (`/api/v1/users`) or an absolute URL of your own API.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// An absolute URL (the same as an absolute `path`).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Which token: `m2m` (default), `user`, `none`, or a `[tokens.NAME]`.
     #[serde(default)]
     pub token: Option<String>,
-    /// Expected status, 200 by default.
+    /// Extra request headers.
     #[serde(default)]
-    pub expect_status: Option<u16>,
+    pub headers: BTreeMap<String, String>,
+    /// A JSON body, written as TOML (a table or array), or a string sent as is.
+    #[serde(default)]
+    pub body: Option<toml::Value>,
+    /// Expected status, or a list of accepted ones; 200 by default.
+    #[serde(default)]
+    pub expect_status: Option<StatusSpec>,
+    /// JSON assertions on the response body.
+    #[serde(default, rename = "assert")]
+    pub asserts: Vec<AssertSection>,
+    /// Fail when the response takes longer than this.
+    #[serde(default)]
+    pub max_latency_ms: Option<u64>,
+    /// Tags for `--tag`.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Also run the API protection probes against this URL.
+    #[serde(default)]
+    pub protect: bool,
+}
+
+/// One accepted status or several.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum StatusSpec {
+    /// Exactly this status.
+    One(u16),
+    /// Any of these.
+    Any(Vec<u16>),
+}
+
+/// `[[smoke.assert]]`: a JSON Pointer into the response and what must hold there.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssertSection {
+    /// JSON Pointer (RFC 6901), e.g. `/users/0/email`; `""` is the whole body.
+    pub pointer: String,
+    /// The value must equal this.
+    #[serde(default)]
+    pub equals: Option<toml::Value>,
+    /// The value must exist (`true`) or be absent (`false`).
+    #[serde(default)]
+    pub exists: Option<bool>,
+    /// The value (a string, or a number's text) must match this regular expression.
+    #[serde(default)]
+    pub matches: Option<String>,
+    /// The array (or string, or object) must have exactly this length.
+    #[serde(default)]
+    pub length: Option<usize>,
+    /// ... at least this length.
+    #[serde(default)]
+    pub min_length: Option<usize>,
+}
+
+/// `[tokens.NAME]`: an M2M token with its own audiences and scopes, for `token = "NAME"`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSection {
+    /// Audiences to request.
+    #[serde(default)]
+    pub audience: Vec<String>,
+    /// Scopes to request.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+/// `[[protect]]`: an endpoint of your API that must refuse bad tokens.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProtectSection {
+    /// Name shown in reports (default: the URL).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The absolute URL.
+    pub url: String,
+    /// HTTP method, `GET` by default.
+    #[serde(default)]
+    pub method: Option<String>,
+    /// The API's audience: forged tokens are made for it, and a token for another audience must
+    /// be refused.
+    #[serde(default)]
+    pub audience: Option<String>,
+    /// Tags for `--tag`.
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
 
 /// A parsed `kinde.toml`, kept with its text so later checks can point into it.

@@ -196,6 +196,10 @@ pub struct Config {
     pub login: Login,
     /// Smoke checks.
     pub smoke: Vec<file::SmokeSection>,
+    /// Named token configurations.
+    pub tokens: BTreeMap<String, file::TokenSection>,
+    /// Protection probes.
+    pub protect: Vec<file::ProtectSection>,
 }
 
 /// How to find and read the configuration.
@@ -292,6 +296,8 @@ impl Config {
             apis: Vec::new(),
             login: Login::default(),
             smoke: Vec::new(),
+            tokens: BTreeMap::new(),
+            protect: Vec::new(),
         }
     }
 
@@ -402,8 +408,30 @@ impl Config {
                 self.login.port = port;
             }
         }
+        if let Some(tokens) = &layer.tokens {
+            self.tokens
+                .extend(tokens.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
         if let Some(smoke) = &layer.smoke {
-            self.smoke.clone_from(smoke);
+            for check in smoke {
+                check_smoke(
+                    file,
+                    check,
+                    self.tokens.keys().map(String::as_str).collect(),
+                )?;
+            }
+            self.smoke = smoke.iter().map(|c| c.get_ref().clone()).collect();
+        }
+        if let Some(protect) = &layer.protect {
+            for probe in protect {
+                if !is_absolute_http(&probe.get_ref().url) {
+                    return Err(Error::input(file.error_at(
+                        probe.span(),
+                        "`url` of a [[protect]] must be an absolute http(s) URL of your API",
+                    )));
+                }
+            }
+            self.protect = protect.iter().map(|c| c.get_ref().clone()).collect();
         }
         Ok(())
     }
@@ -641,6 +669,99 @@ fn redirect_urls_at(
                 .map_err(|e| Error::input(file.error_at(url.span(), &e)))
         })
         .collect()
+}
+
+fn is_absolute_http(url: &str) -> bool {
+    // `{issuer}` is expanded when checks run.
+    let url = url.replace("{issuer}", "https://issuer.example");
+    url::Url::parse(&url)
+        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+}
+
+/// A `[[smoke]]` check that cannot run is an error at load time, pointing at the check.
+fn check_smoke(
+    file: &File,
+    check: &Spanned<file::SmokeSection>,
+    tokens: Vec<&str>,
+) -> Result<(), Error> {
+    let c = check.get_ref();
+    let at = |message: String| {
+        Error::input(file.error_at(
+            check.span(),
+            &format!("smoke check `{}`: {message}", c.name),
+        ))
+    };
+    match (&c.path, &c.url) {
+        (Some(_), Some(_)) => return Err(at("give `path` or `url`, not both".into())),
+        (None, None) => {
+            return Err(at(
+                "needs `path` (a Management API path such as /api/v1/users) or `url`".into(),
+            ));
+        }
+        (Some(p), None) if !p.starts_with('/') && !is_absolute_http(p) => {
+            return Err(at(format!(
+                "`path` `{p}` must start with / or be an absolute http(s) URL"
+            )));
+        }
+        (None, Some(u)) if !is_absolute_http(u) => {
+            return Err(at(format!("`url` `{u}` must be an absolute http(s) URL")));
+        }
+        _ => {}
+    }
+    if let Some(method) = &c.method
+        && !["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+            .contains(&method.to_ascii_uppercase().as_str())
+    {
+        return Err(at(format!("`method` `{method}` is not an HTTP method")));
+    }
+    if let Some(token) = &c.token
+        && !["m2m", "user", "none"].contains(&token.as_str())
+        && !tokens.contains(&token.as_str())
+    {
+        return Err(at(format!(
+            "`token` `{token}` is not m2m, user, none, or a [tokens.NAME] table"
+        ))
+        .with_hint(format!(
+            "define it: [tokens.{token}] with audience = [...] and scopes = [...]"
+        )));
+    }
+    let statuses = match &c.expect_status {
+        Some(file::StatusSpec::One(s)) => vec![*s],
+        Some(file::StatusSpec::Any(list)) => list.clone(),
+        None => vec![],
+    };
+    if let Some(bad) = statuses.iter().find(|s| !(100..=599).contains(*s)) {
+        return Err(at(format!("`expect_status` {bad} is not an HTTP status")));
+    }
+    for assertion in &c.asserts {
+        if !(assertion.pointer.is_empty() || assertion.pointer.starts_with('/')) {
+            return Err(at(format!(
+                "assert pointer `{}` must be empty or start with / (JSON Pointer)",
+                assertion.pointer
+            )));
+        }
+        if let Some(pattern) = &assertion.matches
+            && let Err(e) = regex_lite::Regex::new(pattern)
+        {
+            return Err(at(format!(
+                "assert `matches` `{pattern}` is not a regular expression: {e}"
+            )));
+        }
+        let kinds = [
+            assertion.equals.is_some(),
+            assertion.exists.is_some(),
+            assertion.matches.is_some(),
+            assertion.length.is_some(),
+            assertion.min_length.is_some(),
+        ];
+        if !kinds.contains(&true) {
+            return Err(at(format!(
+                "assert on `{}` says nothing: add equals, exists, matches, length or min_length",
+                assertion.pointer
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn api_at(file: &File, api: &file::ApiSection) -> Result<Api, Error> {

@@ -5,6 +5,7 @@ pub mod faults;
 pub mod keys;
 mod management;
 mod oidc;
+pub mod sample;
 pub mod tenant;
 
 use std::collections::BTreeMap;
@@ -307,12 +308,14 @@ fn load_or_seed(state_file: Option<&std::path::Path>) -> Result<(Tenant, Vec<Sig
 fn router(state: Arc<State>) -> Router {
     oidc::routes()
         .merge(management::routes(state.clone()))
+        .merge(sample::routes())
         .fallback(oidc::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             inject_faults,
         ))
         .merge(admin_routes())
+        .merge(sample::admin_routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             count_and_log,

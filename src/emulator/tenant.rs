@@ -171,7 +171,7 @@ const SEED_USERS: &[(&str, &str, &str)] = &[
 
 impl Tenant {
     /// A new tenant: one signing key, a management M2M app authorised for the Management API
-    /// with every scope, a back-end web app, and a few users.
+    /// with every scope and for the sample API, a back-end web app, and a few users.
     pub fn seed(key: String) -> Tenant {
         let management = Application {
             id: random_hex(16),
@@ -219,10 +219,26 @@ impl Tenant {
                     .to_string(),
             })
             .collect();
+        let sample_scope = ApiScope {
+            id: format!("api_scope_{}", random_hex(16)),
+            key: super::sample::SAMPLE_SCOPE.into(),
+            description: "Read the sample API".into(),
+        };
+        let sample_api = Api {
+            id: random_hex(16),
+            name: "Sample API".into(),
+            audience: Some(super::sample::SAMPLE_AUDIENCE.into()),
+            is_management_api: false,
+            applications: vec![Authorization {
+                client_id: management.id.clone(),
+                scopes: vec![sample_scope.key.clone()],
+            }],
+            scopes: vec![sample_scope],
+        };
         Tenant {
             keys: vec![key],
             applications: vec![management, web],
-            apis: vec![management_api],
+            apis: vec![management_api, sample_api],
             users,
         }
     }

@@ -6,6 +6,7 @@ mod config;
 mod emulator;
 mod register;
 mod secrets;
+mod smoke;
 mod spec;
 mod token;
 #[cfg(unix)]

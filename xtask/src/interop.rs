@@ -49,7 +49,7 @@ pub fn run() -> Result<(), String> {
     let binary = root().join("target/debug/cargo-kinde");
     let env_file = work.join("emulator.env");
     let (emulator, issuer) = start_emulator(&binary, &env_file)?;
-    let token = token_from(&binary, &env_file, &work)?;
+    let token = token_from(&binary, &env_file)?;
     let mut node = Command::new("node");
     node.arg("jwt-validator.mjs")
         .arg(&issuer)
@@ -98,8 +98,9 @@ fn start_emulator(binary: &Path, env_file: &Path) -> Result<(Emulator, String), 
     Ok((emulator, issuer))
 }
 
-fn token_from(binary: &Path, env_file: &Path, work: &Path) -> Result<String, String> {
-    let project = work.join("project");
+fn token_from(binary: &Path, env_file: &Path) -> Result<String, String> {
+    // Outside the repository: its own kinde.toml (the README demo) must not be picked up.
+    let project = std::env::temp_dir().join(format!("cargo-kinde-interop-{}", std::process::id()));
     std::fs::create_dir_all(&project).map_err(|e| e.to_string())?;
     std::fs::copy(env_file, project.join(".env")).map_err(|e| e.to_string())?;
     let out = Command::new(binary)

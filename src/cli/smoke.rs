@@ -1,0 +1,223 @@
+//! `cargo kinde smoke`: endpoint smoke tests and API protection probes, before every deploy.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Args, ValueEnum};
+
+use super::GlobalArgs;
+use super::context::Context;
+use crate::config::Source;
+use crate::error::{Error, exit};
+use crate::smoke::report::{self, Summary};
+use crate::smoke::runner::{self, Options, Shared, Status};
+use crate::smoke::{self, Check};
+use crate::ui::{self, paint, style};
+
+/// Report formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A line per check.
+    Human,
+    /// One JSON document.
+    Json,
+    /// JUnit XML.
+    Junit,
+}
+
+/// Arguments of `cargo kinde smoke`.
+#[derive(Debug, Args)]
+pub struct SmokeArgs {
+    /// Run only the check with this name (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub only: Vec<String>,
+    /// Run only checks with this tag (repeatable; any match).
+    #[arg(long, value_name = "TAG")]
+    pub tag: Vec<String>,
+    /// List the checks and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Checks to run at once.
+    #[arg(long, short = 'j', default_value_t = 8, value_name = "N")]
+    pub jobs: usize,
+    /// Time limit for one check, in seconds.
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    pub timeout: f64,
+    /// Time limit for the whole run, in seconds.
+    #[arg(long, default_value_t = 120.0, value_name = "SECS")]
+    pub total_timeout: f64,
+    /// Stop at the first failed check (the rest are reported as skipped).
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Report format (default: human, or json with --json).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<Format>,
+    /// Write the report to this file instead of stdout (a one-line summary still goes to stderr).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Run `smoke`.
+pub async fn run(global: &GlobalArgs, args: SmokeArgs) -> Result<u8, Error> {
+    let format = args.format.unwrap_or(if ui::settings().json {
+        Format::Json
+    } else {
+        Format::Human
+    });
+    let positive = |secs: f64, flag: &str| {
+        if secs.is_finite() && secs > 0.0 {
+            Ok(Duration::from_secs_f64(secs))
+        } else {
+            Err(Error::input(format!(
+                "{flag} must be a positive number of seconds"
+            )))
+        }
+    };
+    let options = Options {
+        jobs: args.jobs.max(1),
+        timeout: positive(args.timeout, "--timeout")?,
+        total_timeout: positive(args.total_timeout, "--total-timeout")?,
+        fail_fast: args.fail_fast,
+    };
+    let mut ctx = Context::load(global)?;
+    let issuer = ctx.config.issuer()?.clone();
+    let all = smoke::checks(&ctx.config, &issuer);
+    let checks = select(all, &args.only, &args.tag)?;
+    if args.list {
+        for check in &checks {
+            ui::result(&format!("{}  [{}]", check.name, check.tags.join(", ")));
+        }
+        return Ok(exit::OK);
+    }
+    let needs_m2m = checks.iter().any(|c| c.step.needs_m2m());
+    let credentials = if needs_m2m {
+        Some(ctx.management_credentials()?)
+    } else {
+        None
+    };
+    let kinde = if needs_m2m {
+        Some(ctx.management_client()?)
+    } else {
+        None
+    };
+    if let Some((client_id, client_secret)) = &credentials {
+        // A refused M2M app is an auth error (exit 4) before any check runs, not N failed checks.
+        let request = crate::oauth::ClientCredentials {
+            issuer: issuer.clone(),
+            client_id: client_id.clone(),
+            client_secret: client_secret.clone(),
+            audiences: vec![issuer.management_audience()],
+            scopes: Vec::new(),
+        };
+        let cache = crate::oauth::cache::TokenCache::open().ok();
+        crate::oauth::client_credentials(&ctx.http, cache.as_ref(), &request).await?;
+    }
+    let from_emulator = ctx
+        .config
+        .domain
+        .as_ref()
+        .is_some_and(|d| d.source == Source::Emulator);
+    if let (true, Some(client)) = (from_emulator, &kinde) {
+        let changes = super::register::sync(&ctx.config, client).await?;
+        ui::status(&format!(
+            "registered kinde.toml in the embedded emulator ({changes} change(s))"
+        ));
+    }
+    ui::status(&format!(
+        "running {} check(s) against {issuer}",
+        checks.len()
+    ));
+    let shared = Arc::new(Shared::new(
+        ctx.http.clone(),
+        issuer,
+        ctx.config.clone(),
+        credentials,
+        kinde,
+        &checks,
+    ));
+    let started = Instant::now();
+    let outcomes = runner::run(shared, checks, &options).await;
+    let summary = Summary::of(
+        &outcomes,
+        u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    );
+    let text = match format {
+        Format::Human => report::human(&outcomes, summary, &|status, mark| match status {
+            Status::Pass => paint(style::OK, mark),
+            Status::Fail => paint(style::BAD, mark),
+            Status::Skip => paint(style::DIM, mark),
+        }),
+        Format::Json => {
+            serde_json::to_string_pretty(&report::json(&outcomes, summary)).unwrap_or_default()
+        }
+        Format::Junit => report::junit(&outcomes, summary),
+    };
+    let line = format!(
+        "{} passed, {} failed, {} skipped in {} ms",
+        summary.passed, summary.failed, summary.skipped, summary.wall_ms
+    );
+    match &args.output {
+        Some(path) => {
+            let text = if format == Format::Human {
+                strip_colour(&text)
+            } else {
+                text
+            };
+            std::fs::write(path, text)
+                .map_err(|e| Error::input(format!("cannot write {}: {e}", path.display())))?;
+            ui::status(&format!("{line}; report written to {}", path.display()));
+        }
+        None if format == Format::Json && ui::settings().json => {
+            ui::json(&report::json(&outcomes, summary))
+        }
+        None => ui::result(&text),
+    }
+    if summary.failed > 0 {
+        if format == Format::Human && args.output.is_none() && !ui::settings().json {
+            ui::error(&Error::Check {
+                message: format!("{} smoke check(s) failed", summary.failed),
+            });
+        }
+        return Ok(exit::CHECK_FAILED);
+    }
+    Ok(exit::OK)
+}
+
+fn strip_colour(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn select(all: Vec<Check>, only: &[String], tags: &[String]) -> Result<Vec<Check>, Error> {
+    for name in only {
+        if !all.iter().any(|c| &c.name == name) {
+            let names: Vec<&str> = all.iter().map(|c| c.name.as_str()).collect();
+            return Err(Error::input(format!("--only `{name}`: no such check"))
+                .with_hint(format!("checks: {}", names.join(", "))));
+        }
+    }
+    let chosen: Vec<Check> = all
+        .into_iter()
+        .filter(|c| only.is_empty() || only.contains(&c.name))
+        .filter(|c| tags.is_empty() || c.tags.iter().any(|t| tags.contains(t)))
+        .collect();
+    if chosen.is_empty() {
+        return Err(Error::input("no checks to run").with_hint(
+            "add [[smoke]] checks to kinde.toml, or loosen --only / --tag (`--list` shows them)",
+        ));
+    }
+    Ok(chosen)
+}

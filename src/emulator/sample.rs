@@ -1,0 +1,118 @@
+//! A tiny sample "protected API" served by the emulator, and a deliberately vulnerable twin, for
+//! trying (and testing) `cargo kinde smoke`'s protection probes.
+//!
+//! - `GET /sample/protected` checks the token properly: RS256 signature by one of the emulator's
+//!   keys, expiry, and the sample API's audience.
+//! - `GET /sample/vulnerable` only checks that a bearer token decodes: the kind of hole the
+//!   probes exist to find.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State as AxumState;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use super::State;
+
+/// The audience of the seeded sample API.
+pub const SAMPLE_AUDIENCE: &str = "urn:cargo-kinde:sample-api";
+
+/// The scope the sample API defines.
+pub const SAMPLE_SCOPE: &str = "read:samples";
+
+pub(super) fn routes() -> Router<Arc<State>> {
+    Router::new()
+        .route("/sample/protected", get(protected))
+        .route("/sample/vulnerable", get(vulnerable))
+}
+
+/// `POST /_emulator/tokens`: sign arbitrary claims with the active key (tests and the expired
+/// token probe; not a Kinde endpoint).
+pub(super) fn admin_routes() -> Router<Arc<State>> {
+    Router::new().route(
+        "/_emulator/tokens",
+        post(
+            |AxumState(state): AxumState<Arc<State>>, Json(claims): Json<Value>| async move {
+                Json(json!({ "token": state.sign(&claims) }))
+            },
+        ),
+    )
+}
+
+fn refuse(reason: &str) -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(
+            header::WWW_AUTHENTICATE,
+            format!("Bearer error=\"invalid_token\", error_description=\"{reason}\""),
+        )],
+        Json(json!({ "error": "invalid_token", "error_description": reason })),
+    )
+        .into_response()
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+async fn protected(AxumState(state): AxumState<Arc<State>>, headers: HeaderMap) -> Response {
+    let Some(token) = bearer(&headers) else {
+        return refuse("a bearer token is required");
+    };
+    let claims = match state.check_signature(token) {
+        Ok(claims) => claims,
+        Err(reason) => return refuse(reason),
+    };
+    if claims.get("iss").and_then(Value::as_str) != Some(state.issuer()) {
+        return refuse("the token was issued by another issuer");
+    }
+    if claims
+        .get("exp")
+        .and_then(Value::as_u64)
+        .is_none_or(|exp| exp <= crate::oauth::now())
+    {
+        return refuse("the token has expired");
+    }
+    if !crate::jwt::verify::audiences_of(&claims)
+        .iter()
+        .any(|a| a == SAMPLE_AUDIENCE)
+    {
+        return refuse("the token is not for this API's audience");
+    }
+    Json(json!({ "message": "hello from the protected sample API", "azp": claims.get("azp") }))
+        .into_response()
+}
+
+async fn vulnerable(headers: HeaderMap) -> Response {
+    // Deliberately wrong: reads the claims without checking signature, algorithm, expiry or
+    // audience.
+    use base64::Engine as _;
+    let Some(token) = bearer(&headers) else {
+        return refuse("a bearer token is required");
+    };
+    let claims = token
+        .split('.')
+        .nth(1)
+        .and_then(|payload| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .ok()
+        })
+        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok());
+    match claims {
+        Some(claims) => Json(
+            json!({ "message": "hello from the vulnerable sample API", "azp": claims.get("azp") }),
+        )
+        .into_response(),
+        None => refuse("the token does not decode"),
+    }
+}

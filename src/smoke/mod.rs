@@ -1,0 +1,481 @@
+//! Smoke checks: the model, the default suite, and turning `kinde.toml` into checks.
+
+pub mod probes;
+pub mod report;
+pub mod runner;
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::config::file::{AssertSection, SmokeSection, StatusSpec};
+use crate::config::{self, Config, Issuer};
+use probes::Probe;
+
+/// Which token a check sends.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenChoice {
+    /// None.
+    None,
+    /// The management M2M app's token for the Management API.
+    M2m,
+    /// A user token from `cargo kinde login`.
+    User,
+    /// A `[tokens.NAME]` M2M token.
+    Named(String),
+}
+
+impl TokenChoice {
+    fn parse(text: Option<&str>) -> TokenChoice {
+        match text {
+            None | Some("m2m") => TokenChoice::M2m,
+            Some("none") => TokenChoice::None,
+            Some("user") => TokenChoice::User,
+            Some(name) => TokenChoice::Named(name.to_string()),
+        }
+    }
+}
+
+/// A JSON assertion.
+#[derive(Debug, Clone)]
+pub struct Assertion {
+    /// JSON Pointer.
+    pub pointer: String,
+    /// What must hold.
+    pub rule: Rule,
+}
+
+/// What must hold at a pointer.
+#[derive(Debug, Clone)]
+pub enum Rule {
+    /// Equal to this value.
+    Equals(Value),
+    /// Present (`true`) or absent.
+    Exists(bool),
+    /// Matches a regular expression.
+    Matches(String),
+    /// Exactly this length.
+    Length(usize),
+    /// At least this length.
+    MinLength(usize),
+}
+
+/// An HTTP request and what its answer must be.
+#[derive(Debug, Clone)]
+pub struct HttpCheck {
+    /// Method.
+    pub method: reqwest::Method,
+    /// Absolute URL.
+    pub url: String,
+    /// Token to send.
+    pub token: TokenChoice,
+    /// Extra headers.
+    pub headers: Vec<(String, String)>,
+    /// JSON (or text) body.
+    pub body: Option<Value>,
+    /// Accepted statuses.
+    pub expect: Vec<u16>,
+    /// JSON assertions.
+    pub asserts: Vec<Assertion>,
+    /// Latency limit.
+    pub max_latency: Option<Duration>,
+}
+
+/// What a check does.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// A configured request.
+    Http(HttpCheck),
+    /// The discovery document answers for this issuer.
+    Discovery,
+    /// The JWKS is reachable, holds RS256 signing keys, and matches discovery's `jwks_uri`.
+    Jwks,
+    /// An M2M token is issued with the expected audience and scopes, and verifies.
+    M2mToken,
+    /// Get users returns 200 with a `users` array.
+    GetUsers,
+    /// A configured API is registered with its audience and authorised for its apps.
+    ApiRegistered(config::Api),
+    /// A configured callback URL is registered for the app.
+    CallbackRegistered(String),
+    /// A protection probe against an endpoint of the user's API.
+    Probe {
+        /// Method.
+        method: reqwest::Method,
+        /// Absolute URL.
+        url: String,
+        /// The API's audience, if known.
+        audience: Option<String>,
+        /// Which bad token.
+        probe: Probe,
+    },
+}
+
+impl Step {
+    /// Whether the step needs the management M2M credentials.
+    pub fn needs_m2m(&self) -> bool {
+        match self {
+            Step::Http(h) => matches!(h.token, TokenChoice::M2m | TokenChoice::Named(_)),
+            Step::Discovery | Step::Jwks => false,
+            Step::Probe { probe, .. } => *probe != Probe::NoToken,
+            _ => true,
+        }
+    }
+}
+
+/// A named check.
+#[derive(Debug, Clone)]
+pub struct Check {
+    /// Name.
+    pub name: String,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// What it does.
+    pub step: Step,
+}
+
+/// The checks for `config`: its `[[smoke]]` and `[[protect]]` entries, or the default suite when
+/// it has none.
+pub fn checks(config: &Config, issuer: &Issuer) -> Vec<Check> {
+    let mut out = Vec::new();
+    if config.smoke.is_empty() && config.protect.is_empty() {
+        out.extend(default_suite(config));
+    }
+    for section in &config.smoke {
+        let check = http_check(section, issuer);
+        if section.protect {
+            let audience = match &check.token {
+                TokenChoice::Named(name) => config
+                    .tokens
+                    .get(name)
+                    .and_then(|t| t.audience.first().cloned()),
+                _ => None,
+            };
+            out.extend(probe_checks(
+                &section.name,
+                &check.method,
+                &check.url,
+                audience,
+                &section.tags,
+            ));
+        }
+        out.push(Check {
+            name: section.name.clone(),
+            tags: section.tags.clone(),
+            step: Step::Http(check),
+        });
+    }
+    for section in &config.protect {
+        let method = parse_method(section.method.as_deref());
+        let name = section.name.clone().unwrap_or_else(|| section.url.clone());
+        out.extend(probe_checks(
+            &name,
+            &method,
+            &expand(&section.url, issuer),
+            section.audience.clone(),
+            &section.tags,
+        ));
+    }
+    out
+}
+
+fn probe_checks(
+    name: &str,
+    method: &reqwest::Method,
+    url: &str,
+    audience: Option<String>,
+    tags: &[String],
+) -> Vec<Check> {
+    Probe::ALL
+        .iter()
+        .map(|probe| Check {
+            name: format!("{name}: refuses {}", probe.label()),
+            tags: tags
+                .iter()
+                .cloned()
+                .chain(["protect".to_string()])
+                .collect(),
+            step: Step::Probe {
+                method: method.clone(),
+                url: url.to_string(),
+                audience: audience.clone(),
+                probe: *probe,
+            },
+        })
+        .collect()
+}
+
+fn default_suite(config: &Config) -> Vec<Check> {
+    let tag = |t: &str| vec!["default".to_string(), t.to_string()];
+    let mut out = vec![
+        Check {
+            name: "discovery document".into(),
+            tags: tag("oidc"),
+            step: Step::Discovery,
+        },
+        Check {
+            name: "JWKS".into(),
+            tags: tag("oidc"),
+            step: Step::Jwks,
+        },
+        Check {
+            name: "M2M token".into(),
+            tags: tag("token"),
+            step: Step::M2mToken,
+        },
+        Check {
+            name: "get users".into(),
+            tags: tag("management"),
+            step: Step::GetUsers,
+        },
+    ];
+    for api in &config.apis {
+        out.push(Check {
+            name: format!("API {} registered", api.audience),
+            tags: tag("register"),
+            step: Step::ApiRegistered(api.clone()),
+        });
+    }
+    for url in &config.callback_urls {
+        out.push(Check {
+            name: format!("callback URL {} registered", url.value),
+            tags: tag("register"),
+            step: Step::CallbackRegistered(url.value.clone()),
+        });
+    }
+    out
+}
+
+fn parse_method(method: Option<&str>) -> reqwest::Method {
+    method
+        .and_then(|m| reqwest::Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok())
+        .unwrap_or(reqwest::Method::GET)
+}
+
+/// `{issuer}` in a URL stands for the tenant's issuer (handy with the emulator, whose port changes).
+pub const ISSUER_PLACEHOLDER: &str = "{issuer}";
+
+fn expand(url: &str, issuer: &Issuer) -> String {
+    url.replace(ISSUER_PLACEHOLDER, issuer.as_str())
+}
+
+fn http_check(section: &SmokeSection, issuer: &Issuer) -> HttpCheck {
+    let target = expand(
+        section
+            .url
+            .as_deref()
+            .or(section.path.as_deref())
+            .unwrap_or("/"),
+        issuer,
+    );
+    let url = if target.starts_with('/') {
+        issuer.endpoint(&target)
+    } else {
+        target
+    };
+    let expect = match &section.expect_status {
+        None => vec![200],
+        Some(StatusSpec::One(s)) => vec![*s],
+        Some(StatusSpec::Any(list)) => list.clone(),
+    };
+    HttpCheck {
+        method: parse_method(section.method.as_deref()),
+        url,
+        token: TokenChoice::parse(section.token.as_deref()),
+        headers: section
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        body: section.body.as_ref().map(toml_to_json),
+        expect,
+        asserts: section.asserts.iter().flat_map(assertions).collect(),
+        max_latency: section.max_latency_ms.map(Duration::from_millis),
+    }
+}
+
+fn assertions(section: &AssertSection) -> Vec<Assertion> {
+    let at = |rule| Assertion {
+        pointer: section.pointer.clone(),
+        rule,
+    };
+    let mut out = Vec::new();
+    if let Some(v) = &section.equals {
+        out.push(at(Rule::Equals(toml_to_json(v))));
+    }
+    if let Some(e) = section.exists {
+        out.push(at(Rule::Exists(e)));
+    }
+    if let Some(m) = &section.matches {
+        out.push(at(Rule::Matches(m.clone())));
+    }
+    if let Some(n) = section.length {
+        out.push(at(Rule::Length(n)));
+    }
+    if let Some(n) = section.min_length {
+        out.push(at(Rule::MinLength(n)));
+    }
+    out
+}
+
+/// TOML values as JSON (dates become strings).
+pub fn toml_to_json(value: &toml::Value) -> Value {
+    match value {
+        toml::Value::String(s) => Value::String(s.clone()),
+        toml::Value::Integer(i) => Value::from(*i),
+        toml::Value::Float(f) => {
+            serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number)
+        }
+        toml::Value::Boolean(b) => Value::Bool(*b),
+        toml::Value::Datetime(d) => Value::String(d.to_string()),
+        toml::Value::Array(a) => Value::Array(a.iter().map(toml_to_json).collect()),
+        toml::Value::Table(t) => Value::Object(
+            t.iter()
+                .map(|(k, v)| (k.clone(), toml_to_json(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// Check one assertion against a body; `Err` says what failed.
+pub fn check_assertion(body: Option<&Value>, assertion: &Assertion) -> Result<(), String> {
+    let pointer = &assertion.pointer;
+    let found = body.and_then(|b| b.pointer(pointer));
+    let shown = |v: &Value| crate::net::excerpt(&v.to_string(), 80);
+    match &assertion.rule {
+        Rule::Exists(true) => found
+            .map(drop)
+            .ok_or_else(|| format!("`{pointer}` does not exist")),
+        Rule::Exists(false) => match found {
+            Some(v) => Err(format!("`{pointer}` exists ({}) but should not", shown(v))),
+            None => Ok(()),
+        },
+        Rule::Equals(expected) => match found {
+            Some(v) if v == expected => Ok(()),
+            Some(v) => Err(format!(
+                "`{pointer}` is {}, expected {}",
+                shown(v),
+                shown(expected)
+            )),
+            None => Err(format!(
+                "`{pointer}` does not exist, expected {}",
+                shown(expected)
+            )),
+        },
+        Rule::Matches(pattern) => {
+            let text = match found {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Number(n)) => n.to_string(),
+                Some(Value::Bool(b)) => b.to_string(),
+                Some(other) => {
+                    return Err(format!(
+                        "`{pointer}` is {}, not a string to match",
+                        shown(other)
+                    ));
+                }
+                None => return Err(format!("`{pointer}` does not exist")),
+            };
+            let regex = regex_lite::Regex::new(pattern)
+                .map_err(|e| format!("bad pattern `{pattern}`: {e}"))?;
+            if regex.is_match(&text) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "`{pointer}` is \"{text}\", which does not match /{pattern}/"
+                ))
+            }
+        }
+        Rule::Length(n) | Rule::MinLength(n) => {
+            let len = match found {
+                Some(Value::Array(a)) => a.len(),
+                Some(Value::String(s)) => s.chars().count(),
+                Some(Value::Object(o)) => o.len(),
+                Some(other) => {
+                    return Err(format!(
+                        "`{pointer}` is {}, which has no length",
+                        shown(other)
+                    ));
+                }
+                None => return Err(format!("`{pointer}` does not exist")),
+            };
+            let exact = matches!(assertion.rule, Rule::Length(_));
+            match (exact, len) {
+                (true, l) if l == *n => Ok(()),
+                (false, l) if l >= *n => Ok(()),
+                (true, l) => Err(format!("`{pointer}` has length {l}, expected {n}")),
+                (false, l) => Err(format!("`{pointer}` has length {l}, expected at least {n}")),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn check(pointer: &str, rule: Rule) -> Result<(), String> {
+        let body = json!({"users": [{"email": "a@b.c", "n": 3}], "ok": true});
+        check_assertion(
+            Some(&body),
+            &Assertion {
+                pointer: pointer.into(),
+                rule,
+            },
+        )
+    }
+
+    #[test]
+    fn each_assertion_passes_and_fails() {
+        assert!(check("/ok", Rule::Equals(json!(true))).is_ok());
+        assert!(
+            check("/ok", Rule::Equals(json!(false)))
+                .unwrap_err()
+                .contains("expected false")
+        );
+        assert!(check("/users", Rule::Exists(true)).is_ok());
+        assert!(
+            check("/nope", Rule::Exists(true))
+                .unwrap_err()
+                .contains("does not exist")
+        );
+        assert!(check("/nope", Rule::Exists(false)).is_ok());
+        assert!(check("/ok", Rule::Exists(false)).is_err());
+        assert!(check("/users/0/email", Rule::Matches("^[^@]+@".into())).is_ok());
+        assert!(check("/users/0/n", Rule::Matches("^3$".into())).is_ok());
+        assert!(
+            check("/users/0/email", Rule::Matches("^x".into()))
+                .unwrap_err()
+                .contains("does not match")
+        );
+        assert!(check("/users", Rule::Length(1)).is_ok());
+        assert!(
+            check("/users", Rule::Length(2))
+                .unwrap_err()
+                .contains("length 1, expected 2")
+        );
+        assert!(check("/users", Rule::MinLength(1)).is_ok());
+        assert!(
+            check("/users", Rule::MinLength(5))
+                .unwrap_err()
+                .contains("at least 5")
+        );
+        assert!(
+            check("/ok", Rule::Length(1))
+                .unwrap_err()
+                .contains("no length")
+        );
+        assert!(
+            check_assertion(
+                None,
+                &Assertion {
+                    pointer: "/a".into(),
+                    rule: Rule::Exists(true)
+                }
+            )
+            .is_err()
+        );
+    }
+}

@@ -1,0 +1,187 @@
+//! Reports: a line per check for people, JSON for tools, JUnit XML for CI servers.
+
+use serde_json::json;
+
+use super::runner::{Outcome, Status};
+
+/// Pass / fail / skip counts and the total time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Summary {
+    /// Passed.
+    pub passed: usize,
+    /// Failed.
+    pub failed: usize,
+    /// Skipped.
+    pub skipped: usize,
+    /// Wall time of the run, in milliseconds.
+    pub wall_ms: u64,
+}
+
+impl Summary {
+    /// Count `outcomes`.
+    pub fn of(outcomes: &[Outcome], wall_ms: u64) -> Summary {
+        let count = |s| outcomes.iter().filter(|o| o.status == s).count();
+        Summary {
+            passed: count(Status::Pass),
+            failed: count(Status::Fail),
+            skipped: count(Status::Skip),
+            wall_ms,
+        }
+    }
+}
+
+/// The human report: one line per check, failure details indented, then the summary.
+pub fn human(
+    outcomes: &[Outcome],
+    summary: Summary,
+    paint: &dyn Fn(Status, &str) -> String,
+) -> String {
+    let mut out = String::new();
+    for o in outcomes {
+        let mark = match o.status {
+            Status::Pass => paint(Status::Pass, "✓"),
+            Status::Fail => paint(Status::Fail, "✗"),
+            Status::Skip => paint(Status::Skip, "-"),
+        };
+        out.push_str(&format!(
+            "{mark} {} ({} ms): {}\n",
+            o.name, o.duration_ms, o.detail
+        ));
+        if o.status == Status::Fail {
+            if let Some(request) = &o.request {
+                out.push_str(&format!("    request: {request}\n"));
+            }
+            if let Some(status) = o.http_status {
+                out.push_str(&format!("    status:  {status}\n"));
+            }
+            if let Some(body) = &o.body {
+                out.push_str(&format!("    body:    {body}\n"));
+            }
+        }
+    }
+    out.push_str(&format!(
+        "{} passed, {} failed, {} skipped in {} ms",
+        summary.passed, summary.failed, summary.skipped, summary.wall_ms
+    ));
+    out
+}
+
+/// The JSON report.
+pub fn json(outcomes: &[Outcome], summary: Summary) -> serde_json::Value {
+    json!({
+        "passed": summary.passed,
+        "failed": summary.failed,
+        "skipped": summary.skipped,
+        "duration_ms": summary.wall_ms,
+        "checks": outcomes,
+    })
+}
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // Control characters other than tab and newlines are not allowed in XML 1.0.
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// JUnit XML, as GitHub, GitLab and Jenkins read it.
+pub fn junit(outcomes: &[Outcome], summary: Summary) -> String {
+    let secs = |ms: u64| format!("{:.3}", ms as f64 / 1000.0);
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let total = outcomes.len();
+    out.push_str(&format!(
+        "<testsuites name=\"cargo kinde smoke\" tests=\"{total}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" time=\"{}\">\n",
+        summary.failed,
+        summary.skipped,
+        secs(summary.wall_ms)
+    ));
+    out.push_str(&format!(
+        "  <testsuite name=\"smoke\" tests=\"{total}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" time=\"{}\" timestamp=\"{}\">\n",
+        summary.failed,
+        summary.skipped,
+        secs(summary.wall_ms),
+        humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+    ));
+    for o in outcomes {
+        let classname = o
+            .tags
+            .first()
+            .map_or("smoke".to_string(), |t| format!("smoke.{t}"));
+        out.push_str(&format!(
+            "    <testcase name=\"{}\" classname=\"{}\" time=\"{}\"",
+            escape(&o.name),
+            escape(&classname),
+            secs(o.duration_ms)
+        ));
+        match o.status {
+            Status::Pass => out.push_str("/>\n"),
+            Status::Skip => out.push_str(&format!(
+                ">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
+                escape(&o.detail)
+            )),
+            Status::Fail => {
+                let mut details = o.detail.clone();
+                for (label, value) in [
+                    ("request", o.request.clone()),
+                    ("status", o.http_status.map(|s| s.to_string())),
+                    ("body", o.body.clone()),
+                ] {
+                    if let Some(value) = value {
+                        details.push_str(&format!("\n{label}: {value}"));
+                    }
+                }
+                out.push_str(&format!(
+                    ">\n      <failure message=\"{}\" type=\"smoke\">{}</failure>\n    </testcase>\n",
+                    escape(&o.detail),
+                    escape(&details)
+                ));
+            }
+        }
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(name: &str, status: Status) -> Outcome {
+        Outcome {
+            name: name.into(),
+            tags: vec![],
+            status,
+            duration_ms: 12,
+            request: Some("GET https://x/?a=1&b=2".into()),
+            http_status: Some(500),
+            detail: "status 500, expected <200>".into(),
+            body: Some("{\"e\":\"\u{1}\"}".into()),
+        }
+    }
+
+    #[test]
+    fn junit_counts_and_escapes() {
+        let outcomes = [
+            outcome("a & b", Status::Pass),
+            outcome("c", Status::Fail),
+            outcome("d", Status::Skip),
+        ];
+        let xml = junit(&outcomes, Summary::of(&outcomes, 30));
+        assert!(xml.contains("tests=\"3\" failures=\"1\" errors=\"0\" skipped=\"1\""));
+        assert!(xml.contains("name=\"a &amp; b\""));
+        assert!(xml.contains("expected &lt;200&gt;"));
+        assert!(xml.contains("a=1&amp;b=2"));
+        assert!(!xml.contains('\u{1}'));
+        assert_eq!(xml.matches("<testcase ").count(), 3);
+    }
+}

@@ -1,0 +1,834 @@
+//! The runner: checks run concurrently (bounded), tokens fetched once per token configuration and
+//! shared, a per-check timeout and an overall one, and fail-fast.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::{OnceCell, Semaphore};
+
+use super::probes::{self, Probe};
+use super::{Check, HttpCheck, Step, TokenChoice};
+use crate::config::{Config, Issuer};
+use crate::jwt::jwks::{Jwk, Jwks, KeySource};
+use crate::jwt::verify::{self, Expectations};
+use crate::kinde::client::Client;
+use crate::oauth::{self, ClientCredentials};
+use crate::secret::Secret;
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Checks at once.
+    pub jobs: usize,
+    /// Limit for one check.
+    pub timeout: Duration,
+    /// Limit for the whole run.
+    pub total_timeout: Duration,
+    /// Stop at the first failure.
+    pub fail_fast: bool,
+}
+
+/// A check's outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Passed.
+    Pass,
+    /// Failed.
+    Fail,
+    /// Not run.
+    Skip,
+}
+
+/// What happened to one check.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    /// The check's name.
+    pub name: String,
+    /// Its tags.
+    pub tags: Vec<String>,
+    /// Pass, fail or skip.
+    pub status: Status,
+    /// Time taken, in milliseconds.
+    pub duration_ms: u64,
+    /// The request, secrets redacted (`GET https://... (Authorization: Bearer ***)`).
+    pub request: Option<String>,
+    /// The response status.
+    pub http_status: Option<u16>,
+    /// What was found, or why it failed or was skipped.
+    pub detail: String,
+    /// An excerpt of the response body, on failure.
+    pub body: Option<String>,
+}
+
+/// Everything a run shares.
+pub struct Shared {
+    /// HTTP client.
+    pub http: reqwest::Client,
+    /// The tenant.
+    pub issuer: Issuer,
+    /// The configuration.
+    pub config: Config,
+    /// Management app credentials, when available.
+    pub credentials: Option<(String, Secret)>,
+    /// The Management API client, when credentials are available.
+    pub kinde: Option<Client>,
+    tokens: HashMap<TokenChoice, OnceCell<Result<String, String>>>,
+    jwks: OnceCell<Result<Jwks, String>>,
+}
+
+impl Shared {
+    /// Shared state for `checks`.
+    pub fn new(
+        http: reqwest::Client,
+        issuer: Issuer,
+        config: Config,
+        credentials: Option<(String, Secret)>,
+        kinde: Option<Client>,
+        checks: &[Check],
+    ) -> Self {
+        let mut tokens = HashMap::new();
+        for check in checks {
+            if let Step::Http(HttpCheck { token, .. }) = &check.step {
+                tokens.entry(token.clone()).or_insert_with(OnceCell::new);
+            }
+        }
+        tokens.entry(TokenChoice::M2m).or_insert_with(OnceCell::new);
+        Shared {
+            http,
+            issuer,
+            config,
+            credentials,
+            kinde,
+            tokens,
+            jwks: OnceCell::new(),
+        }
+    }
+
+    /// The token for `choice`, fetched once for the whole run.
+    async fn token(&self, choice: &TokenChoice) -> Result<Option<String>, String> {
+        let (audiences, scopes) = match choice {
+            TokenChoice::None => return Ok(None),
+            TokenChoice::User => {
+                return Err("user tokens come from `cargo kinde login`, which is not available in this version; use token = \"m2m\" or a [tokens.NAME]".into());
+            }
+            TokenChoice::M2m => (vec![self.issuer.management_audience()], Vec::new()),
+            TokenChoice::Named(name) => {
+                let t = self
+                    .config
+                    .tokens
+                    .get(name)
+                    .ok_or_else(|| format!("no [tokens.{name}]"))?;
+                let audiences = if t.audience.is_empty() {
+                    vec![self.issuer.management_audience()]
+                } else {
+                    t.audience.clone()
+                };
+                (audiences, t.scopes.clone())
+            }
+        };
+        let cell = self
+            .tokens
+            .get(choice)
+            .ok_or("token configuration not prepared")?;
+        cell.get_or_init(|| self.fetch(audiences, scopes))
+            .await
+            .clone()
+            .map(Some)
+    }
+
+    async fn fetch(&self, audiences: Vec<String>, scopes: Vec<String>) -> Result<String, String> {
+        let (client_id, client_secret) = self
+            .credentials
+            .clone()
+            .ok_or("no management (M2M) credentials configured")?;
+        let request = ClientCredentials {
+            issuer: self.issuer.clone(),
+            client_id,
+            client_secret,
+            audiences,
+            scopes,
+        };
+        let cache = oauth::cache::TokenCache::open().ok();
+        oauth::client_credentials(&self.http, cache.as_ref(), &request)
+            .await
+            .map(|t| t.token.expose().to_string())
+            .map_err(|e| e.to_string())
+    }
+
+    async fn jwks(&self) -> Result<Jwks, String> {
+        self.jwks
+            .get_or_init(|| async {
+                let url = self.issuer.endpoint("/.well-known/jwks.json");
+                let response = self
+                    .http
+                    .get(&url)
+                    .send()
+                    .await
+                    .map_err(|e| crate::net::transport_error(&url, &e).to_string())?;
+                let status = response.status();
+                let text = response.text().await.unwrap_or_default();
+                if !status.is_success() {
+                    return Err(format!("GET {url} answered {status}"));
+                }
+                serde_json::from_str(&text).map_err(|e| format!("GET {url}: not a JWKS ({e})"))
+            })
+            .await
+            .clone()
+    }
+}
+
+/// Run `checks` and return their outcomes in order.
+pub async fn run(shared: Arc<Shared>, checks: Vec<Check>, options: &Options) -> Vec<Outcome> {
+    let semaphore = Arc::new(Semaphore::new(options.jobs.max(1)));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut set = tokio::task::JoinSet::new();
+    for (index, check) in checks.iter().cloned().enumerate() {
+        let (shared, semaphore, stop) = (shared.clone(), semaphore.clone(), stop.clone());
+        let (timeout, fail_fast) = (options.timeout, options.fail_fast);
+        set.spawn(async move {
+            let _permit = semaphore.acquire_owned().await;
+            if stop.load(Ordering::SeqCst) {
+                return (
+                    index,
+                    skipped(&check, "not run: an earlier check failed (--fail-fast)"),
+                );
+            }
+            let started = Instant::now();
+            let mut outcome = match tokio::time::timeout(timeout, run_one(&shared, &check)).await {
+                Ok(outcome) => outcome,
+                Err(_) => fail(
+                    &check,
+                    format!("timed out after {} s (--timeout)", timeout.as_secs_f64()),
+                ),
+            };
+            outcome.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            if fail_fast && outcome.status == Status::Fail {
+                stop.store(true, Ordering::SeqCst);
+            }
+            (index, outcome)
+        });
+    }
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; checks.len()];
+    let deadline = tokio::time::sleep(options.total_timeout);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            next = set.join_next() => match next {
+                Some(Ok((index, outcome))) => {
+                    outcomes[index] = Some(outcome);
+                    if options.fail_fast && stop.load(Ordering::SeqCst) {
+                        set.abort_all();
+                    }
+                }
+                Some(Err(_)) => {}
+                None => break,
+            },
+            () = &mut deadline => {
+                set.abort_all();
+                for (index, slot) in outcomes.iter_mut().enumerate() {
+                    if slot.is_none() {
+                        *slot = Some(fail(&checks[index], format!("not finished when the run's time limit ({} s, --total-timeout) ran out", options.total_timeout.as_secs())));
+                    }
+                }
+                break;
+            }
+        }
+    }
+    outcomes
+        .into_iter()
+        .enumerate()
+        .map(|(index, o)| {
+            o.unwrap_or_else(|| {
+                skipped(
+                    &checks[index],
+                    "not run: an earlier check failed (--fail-fast)",
+                )
+            })
+        })
+        .collect()
+}
+
+fn outcome(check: &Check, status: Status, detail: String) -> Outcome {
+    Outcome {
+        name: check.name.clone(),
+        tags: check.tags.clone(),
+        status,
+        duration_ms: 0,
+        request: None,
+        http_status: None,
+        detail,
+        body: None,
+    }
+}
+
+fn pass(check: &Check, detail: String) -> Outcome {
+    outcome(check, Status::Pass, detail)
+}
+
+fn fail(check: &Check, detail: String) -> Outcome {
+    outcome(check, Status::Fail, detail)
+}
+
+fn skipped(check: &Check, detail: &str) -> Outcome {
+    outcome(check, Status::Skip, detail.to_string())
+}
+
+/// The answer to one request.
+struct Answer {
+    status: u16,
+    json: Option<Value>,
+    text: String,
+    latency: Duration,
+}
+
+async fn send(
+    shared: &Shared,
+    method: &Method,
+    url: &str,
+    token: Option<&str>,
+    headers: &[(String, String)],
+    body: Option<&Value>,
+) -> Result<Answer, String> {
+    let mut request = shared.http.request(method.clone(), url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    for (k, v) in headers {
+        request = request.header(k, v);
+    }
+    match body {
+        Some(Value::String(text)) => request = request.body(text.clone()),
+        Some(json) => request = request.json(json),
+        None => {}
+    }
+    let started = Instant::now();
+    let response = request
+        .send()
+        .await
+        .map_err(|e| crate::net::transport_error(url, &e).to_string())?;
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap_or_default();
+    Ok(Answer {
+        status,
+        json: serde_json::from_str(&text).ok(),
+        text,
+        latency: started.elapsed(),
+    })
+}
+
+fn describe_request(method: &Method, url: &str, token: bool) -> String {
+    if token {
+        format!("{method} {url} (Authorization: Bearer ***)")
+    } else {
+        format!("{method} {url}")
+    }
+}
+
+fn excerpt(answer: &Answer) -> String {
+    match &answer.json {
+        Some(json) => crate::net::excerpt(&redact(json.clone()).to_string(), 300),
+        None => crate::net::excerpt(&answer.text, 300),
+    }
+}
+
+/// Secrets in response bodies never reach a report.
+fn redact(value: Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let secret = ["client_secret", "access_token", "refresh_token", "id_token"]
+                        .contains(&k.as_str());
+                    if secret && v.is_string() {
+                        (k, Value::String("***".into()))
+                    } else {
+                        (k, redact(v))
+                    }
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(redact).collect()),
+        other => other,
+    }
+}
+
+async fn run_one(shared: &Shared, check: &Check) -> Outcome {
+    match &check.step {
+        Step::Http(http) => run_http(shared, check, http).await,
+        Step::Discovery => discovery(shared, check).await,
+        Step::Jwks => jwks_check(shared, check).await,
+        Step::M2mToken => m2m_token(shared, check).await,
+        Step::GetUsers => {
+            let http = HttpCheck {
+                method: Method::GET,
+                url: shared.issuer.endpoint("/api/v1/users"),
+                token: TokenChoice::M2m,
+                headers: Vec::new(),
+                body: None,
+                expect: vec![200],
+                asserts: vec![super::Assertion {
+                    pointer: "/users".into(),
+                    rule: super::Rule::MinLength(0),
+                }],
+                max_latency: None,
+            };
+            run_http(shared, check, &http).await
+        }
+        Step::ApiRegistered(api) => api_registered(shared, check, api).await,
+        Step::CallbackRegistered(url) => callback_registered(shared, check, url).await,
+        Step::Probe {
+            method,
+            url,
+            audience,
+            probe,
+        } => run_probe(shared, check, method, url, audience.as_deref(), *probe).await,
+    }
+}
+
+async fn run_http(shared: &Shared, check: &Check, http: &HttpCheck) -> Outcome {
+    let token = match shared.token(&http.token).await {
+        Ok(t) => t,
+        Err(e) if http.token == TokenChoice::User => return skipped(check, &e),
+        Err(e) => {
+            return fail(
+                check,
+                format!("could not get the {:?} token: {e}", http.token),
+            );
+        }
+    };
+    let request = describe_request(&http.method, &http.url, token.is_some());
+    let answer = match send(
+        shared,
+        &http.method,
+        &http.url,
+        token.as_deref(),
+        &http.headers,
+        http.body.as_ref(),
+    )
+    .await
+    {
+        Ok(a) => a,
+        Err(e) => {
+            return Outcome {
+                request: Some(request),
+                ..fail(check, e)
+            };
+        }
+    };
+    let mut out = Outcome {
+        request: Some(request),
+        http_status: Some(answer.status),
+        ..pass(check, String::new())
+    };
+    let latency_ms = answer.latency.as_millis();
+    let failure = if !http.expect.contains(&answer.status) {
+        let expected: Vec<String> = http.expect.iter().map(u16::to_string).collect();
+        Some(format!(
+            "status {}, expected {}",
+            answer.status,
+            expected.join(" or ")
+        ))
+    } else if let Some(limit) = http.max_latency.filter(|l| answer.latency > *l) {
+        Some(format!(
+            "took {latency_ms} ms, more than max_latency_ms = {}",
+            limit.as_millis()
+        ))
+    } else {
+        http.asserts
+            .iter()
+            .find_map(|a| super::check_assertion(answer.json.as_ref(), a).err())
+    };
+    match failure {
+        Some(reason) => {
+            out.status = Status::Fail;
+            out.detail = reason;
+            out.body = Some(excerpt(&answer));
+        }
+        None => {
+            let asserts = if http.asserts.is_empty() {
+                String::new()
+            } else {
+                format!(", {} assertion(s) hold", http.asserts.len())
+            };
+            out.detail = format!("status {} in {latency_ms} ms{asserts}", answer.status);
+        }
+    }
+    out
+}
+
+async fn discovery(shared: &Shared, check: &Check) -> Outcome {
+    let url = shared.issuer.endpoint("/.well-known/openid-configuration");
+    let request = Some(describe_request(&Method::GET, &url, false));
+    let answer = match send(shared, &Method::GET, &url, None, &[], None).await {
+        Ok(a) => a,
+        Err(e) => {
+            return Outcome {
+                request,
+                ..fail(check, e)
+            };
+        }
+    };
+    let doc = answer.json.clone().unwrap_or(Value::Null);
+    let issuer = doc.get("issuer").and_then(Value::as_str).unwrap_or("");
+    let reason = if answer.status != 200 {
+        Some(format!("status {}, expected 200", answer.status))
+    } else if issuer.trim_end_matches('/') != shared.issuer.as_str() {
+        Some(format!(
+            "`issuer` is `{issuer}`, expected `{}`",
+            shared.issuer
+        ))
+    } else if doc.get("jwks_uri").and_then(Value::as_str).is_none()
+        || doc.get("token_endpoint").and_then(Value::as_str).is_none()
+    {
+        Some("`jwks_uri` or `token_endpoint` is missing".into())
+    } else {
+        None
+    };
+    match reason {
+        Some(r) => Outcome {
+            request,
+            http_status: Some(answer.status),
+            body: Some(excerpt(&answer)),
+            ..fail(check, r)
+        },
+        None => Outcome {
+            request,
+            http_status: Some(200),
+            ..pass(check, format!("issuer {issuer}"))
+        },
+    }
+}
+
+async fn jwks_check(shared: &Shared, check: &Check) -> Outcome {
+    let jwks = match shared.jwks().await {
+        Ok(j) => j,
+        Err(e) => return fail(check, e),
+    };
+    let signing: Vec<&Jwk> = jwks
+        .keys
+        .iter()
+        .filter(|k| k.kty == "RSA" && k.use_.as_deref() != Some("enc"))
+        .collect();
+    if signing.is_empty() {
+        return fail(check, "the JWKS holds no RSA signing key".into());
+    }
+    if let Some(bad) = signing.iter().find(|k| {
+        k.use_.as_deref() != Some("sig") || k.alg.as_deref().is_some_and(|a| a != "RS256")
+    }) {
+        return fail(
+            check,
+            format!(
+                "key {:?} lacks `use: sig` / `alg: RS256` (Kinde's validators reject it)",
+                bad.kid
+            ),
+        );
+    }
+    // discovery's jwks_uri must serve the same keys.
+    let url = shared.issuer.endpoint("/.well-known/openid-configuration");
+    let jwks_uri = match send(shared, &Method::GET, &url, None, &[], None).await {
+        Ok(a) => a
+            .json
+            .and_then(|d| d.get("jwks_uri").and_then(Value::as_str).map(String::from)),
+        Err(e) => return fail(check, e),
+    };
+    if let Some(uri) = jwks_uri {
+        match send(shared, &Method::GET, &uri, None, &[], None).await {
+            Ok(a) => {
+                let kids = |j: &Jwks| {
+                    j.keys
+                        .iter()
+                        .filter_map(|k| k.kid.clone())
+                        .collect::<Vec<_>>()
+                };
+                let other: Option<Jwks> = a.json.and_then(|v| serde_json::from_value(v).ok());
+                if other.as_ref().map(kids) != Some(kids(&jwks)) {
+                    return fail(
+                        check,
+                        format!(
+                            "{uri} (discovery's jwks_uri) serves other keys than /.well-known/jwks.json"
+                        ),
+                    );
+                }
+            }
+            Err(e) => return fail(check, e),
+        }
+    }
+    pass(
+        check,
+        format!(
+            "{} RS256 signing key(s), the same at discovery's jwks_uri",
+            signing.len()
+        ),
+    )
+}
+
+async fn m2m_token(shared: &Shared, check: &Check) -> Outcome {
+    let token = match shared.token(&TokenChoice::M2m).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return fail(check, "no token".into()),
+        Err(e) => return fail(check, e),
+    };
+    let audience = shared.issuer.management_audience();
+    let expect = Expectations {
+        issuers: vec![shared.issuer.as_str().to_string()],
+        audiences: vec![audience.clone()],
+        scopes: vec!["read:users".into()],
+        azp: shared.credentials.as_ref().map(|(id, _)| id.clone()),
+        leeway: 30,
+        now: oauth::now(),
+    };
+    let keys = match shared.jwks().await {
+        Ok(j) => j,
+        Err(e) => return fail(check, e),
+    };
+    match verify::verify(&token, &expect, &mut KeySource::fixed(keys)).await {
+        Ok(report) if report.valid => pass(
+            check,
+            format!("verified: audience {audience}, scope read:users"),
+        ),
+        Ok(report) => {
+            let failed = report
+                .first_failure()
+                .map(|c| format!("{}: {}", c.name, c.detail))
+                .unwrap_or_default();
+            fail(
+                check,
+                format!("the M2M token failed verification: {failed}"),
+            )
+        }
+        Err(e) => fail(check, e.to_string()),
+    }
+}
+
+async fn api_registered(shared: &Shared, check: &Check, api: &crate::config::Api) -> Outcome {
+    let Some(kinde) = &shared.kinde else {
+        return fail(check, "no management credentials to read the tenant".into());
+    };
+    let apis = match kinde.apis().await {
+        Ok(a) => a,
+        Err(e) => return fail(check, e.to_string()),
+    };
+    let Some(found) = apis.iter().find(|a| a.audience == api.audience) else {
+        return fail(
+            check,
+            format!(
+                "no API with audience {} in the tenant: run `cargo kinde register`",
+                api.audience
+            ),
+        );
+    };
+    let authorised: Vec<String> = match kinde.api_applications(&found.id).await {
+        Ok(apps) => apps
+            .into_iter()
+            .filter(|a| a.is_active != Some(false))
+            .map(|a| a.id)
+            .collect(),
+        Err(e) => return fail(check, e.to_string()),
+    };
+    let mut missing = Vec::new();
+    for who in &api.authorize {
+        let id = match who.as_str() {
+            "app" => shared
+                .config
+                .app_client_id
+                .as_ref()
+                .map(|s| s.value.clone()),
+            "management" => shared
+                .config
+                .management_client_id
+                .as_ref()
+                .map(|s| s.value.clone()),
+            id => Some(id.to_string()),
+        };
+        match id {
+            Some(id) if authorised.contains(&id) => {}
+            Some(id) => missing.push(id),
+            None => missing.push(format!("{who} (no client id configured)")),
+        }
+    }
+    if missing.is_empty() {
+        pass(
+            check,
+            format!(
+                "`{}` registered, authorised for {} application(s)",
+                found.name,
+                api.authorize.len()
+            ),
+        )
+    } else {
+        fail(
+            check,
+            format!(
+                "not authorised for {}: run `cargo kinde register`",
+                missing.join(", ")
+            ),
+        )
+    }
+}
+
+async fn callback_registered(shared: &Shared, check: &Check, url: &str) -> Outcome {
+    let (Some(kinde), Some(app)) = (&shared.kinde, &shared.config.app_client_id) else {
+        return fail(
+            check,
+            "needs management credentials and the app's client id (KINDE_CLIENT_ID)".into(),
+        );
+    };
+    match kinde
+        .urls(crate::kinde::resources::UrlKind::Callback, &app.value)
+        .await
+    {
+        Ok(urls) if urls.iter().any(|u| u == url) => {
+            pass(check, format!("registered for application {}", app.value))
+        }
+        Ok(_) => fail(
+            check,
+            format!(
+                "not among application {}'s callback URLs: run `cargo kinde register`",
+                app.value
+            ),
+        ),
+        Err(e) => fail(check, e.to_string()),
+    }
+}
+
+async fn run_probe(
+    shared: &Shared,
+    check: &Check,
+    method: &Method,
+    url: &str,
+    audience: Option<&str>,
+    probe: Probe,
+) -> Outcome {
+    let token = match forge(shared, audience, probe).await {
+        Ok(t) => t,
+        Err(reason) => return skipped(check, &reason),
+    };
+    let request = describe_request(method, url, token.is_some());
+    let answer = match send(shared, method, url, token.as_deref(), &[], None).await {
+        Ok(a) => a,
+        Err(e) => {
+            return Outcome {
+                request: Some(request),
+                ..fail(check, e)
+            };
+        }
+    };
+    let base = Outcome {
+        request: Some(request),
+        http_status: Some(answer.status),
+        ..pass(check, String::new())
+    };
+    match answer.status {
+        401 | 403 => Outcome {
+            detail: format!("refused with {}", answer.status),
+            ..base
+        },
+        s if s >= 500 => Outcome {
+            status: Status::Fail,
+            detail: format!(
+                "answered {s} instead of 401: a bad token makes the endpoint fail rather than refuse"
+            ),
+            body: Some(excerpt(&answer)),
+            ..base
+        },
+        s => Outcome {
+            status: Status::Fail,
+            detail: format!("answered {s} instead of 401 or 403: {}", probe.hole()),
+            body: Some(excerpt(&answer)),
+            ..base
+        },
+    }
+}
+
+/// The bad token for `probe`; `Err` when it cannot be made here (the probe is skipped).
+async fn forge(
+    shared: &Shared,
+    audience: Option<&str>,
+    probe: Probe,
+) -> Result<Option<String>, String> {
+    if probe == Probe::NoToken {
+        return Ok(None);
+    }
+    let m2m = shared
+        .token(&TokenChoice::M2m)
+        .await?
+        .ok_or("no M2M token")?;
+    // A real token for the API when the M2M app is authorised for it, else the management one.
+    let base = match audience {
+        Some(aud) => shared
+            .fetch(vec![aud.to_string()], Vec::new())
+            .await
+            .unwrap_or_else(|_| m2m.clone()),
+        None => m2m.clone(),
+    };
+    let forged = match probe {
+        Probe::NoToken => None,
+        Probe::TamperedSignature => probes::tampered(&base),
+        Probe::AlgNone => probes::alg_none(&base),
+        Probe::Hs256PublicKey => {
+            let jwks = shared.jwks().await?;
+            let kid = crate::jwt::decode(&base).ok().and_then(|d| {
+                d.header
+                    .get("kid")
+                    .and_then(Value::as_str)
+                    .map(String::from)
+            });
+            let key = kid
+                .and_then(|k| jwks.find(&k).cloned())
+                .or_else(|| jwks.keys.first().cloned())
+                .ok_or("the JWKS has no key")?;
+            probes::hs256_with_public_key(&base, &key)
+        }
+        Probe::Expired => return expired_token(shared, &base).await.map(Some),
+        Probe::OtherAudience => {
+            let Some(aud) = audience else {
+                return Err("skipped: set `audience` on the [[protect]] entry (or use a [tokens.NAME] check) so a token for another audience can be told apart".into());
+            };
+            if aud == shared.issuer.management_audience() {
+                return Err("skipped: the API's audience is the Management API's".into());
+            }
+            Some(m2m)
+        }
+    };
+    forged
+        .map(Some)
+        .ok_or_else(|| "the base token does not decode".into())
+}
+
+/// An expired copy of `base`'s claims, signed by the issuer: only an emulator can make one.
+async fn expired_token(shared: &Shared, base: &str) -> Result<String, String> {
+    let unavailable = || {
+        "skipped: signing an expired token needs the emulator (the tenant is not one)".to_string()
+    };
+    if !shared.issuer.is_loopback() {
+        return Err(unavailable());
+    }
+    let mut claims = crate::jwt::decode(base)
+        .map(|d| Value::Object(d.claims))
+        .map_err(|e| e.clone())?;
+    let now = oauth::now();
+    claims["iat"] = Value::from(now - 7200);
+    claims["exp"] = Value::from(now - 3600);
+    let url = shared.issuer.endpoint("/_emulator/tokens");
+    let response = shared
+        .http
+        .post(&url)
+        .json(&claims)
+        .send()
+        .await
+        .map_err(|_| unavailable())?;
+    if !response.status().is_success() {
+        return Err(unavailable());
+    }
+    let doc: Value = response.json().await.map_err(|_| unavailable())?;
+    doc.get("token")
+        .and_then(Value::as_str)
+        .map(String::from)
+        .ok_or_else(unavailable)
+}

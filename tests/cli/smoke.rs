@@ -1,0 +1,381 @@
+use predicates::prelude::*;
+
+use crate::{World, json, stderr, stdout};
+
+const REGISTERED: &str = r#"
+[app]
+callback_urls = ["https://app.acme.example/callback"]
+
+[[apis]]
+name = "Acme API"
+audience = "https://api.acme.example"
+scopes = ["read:orders"]
+authorize = ["app", "management"]
+"#;
+
+fn smoke(w: &World) -> assert_cmd::Command {
+    let mut cmd = w.cmd();
+    cmd.env("KINDE_CLIENT_ID", w.web_app_id()).arg("smoke");
+    cmd
+}
+
+#[test]
+fn the_default_suite_passes_against_a_registered_tenant() {
+    let w = World::new();
+    w.write("kinde.toml", REGISTERED);
+    w.cmd()
+        .env("KINDE_CLIENT_ID", w.web_app_id())
+        .args(["register", "--yes"])
+        .assert()
+        .success();
+    let out = smoke(&w).output().unwrap();
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    for name in [
+        "discovery document",
+        "JWKS",
+        "M2M token",
+        "get users",
+        "API https://api.acme.example registered",
+        "callback URL https://app.acme.example/callback registered",
+    ] {
+        assert!(
+            text.contains(&format!("✓ {name} (")),
+            "{name} should pass:\n{text}"
+        );
+    }
+    assert!(text.contains("6 passed, 0 failed, 0 skipped"), "{text}");
+}
+
+#[test]
+fn the_default_suite_fails_with_the_fix_when_not_registered() {
+    let w = World::new();
+    w.write("kinde.toml", REGISTERED);
+    let out = smoke(&w).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("✗ API https://api.acme.example registered"),
+        "{text}"
+    );
+    assert!(text.contains("run `cargo kinde register`"), "{text}");
+    assert!(text.contains("4 passed, 2 failed"), "{text}");
+    assert!(stderr(&out).contains("2 smoke check(s) failed"));
+}
+
+const CHECKS: &str = r#"
+[tokens.sample]
+audience = ["urn:cargo-kinde:sample-api"]
+
+[[smoke]]
+name = "users pass"
+path = "/api/v1/users"
+tags = ["pass"]
+[[smoke.assert]]
+pointer = "/users"
+length = 5
+[[smoke.assert]]
+pointer = "/users/0/email"
+matches = "^alice@"
+[[smoke.assert]]
+pointer = "/code"
+equals = "OK"
+[[smoke.assert]]
+pointer = "/next_token"
+exists = false
+
+[[smoke]]
+name = "wrong length"
+path = "/api/v1/users"
+tags = ["fail"]
+[[smoke.assert]]
+pointer = "/users"
+length = 3
+
+[[smoke]]
+name = "wrong equals"
+path = "/api/v1/users"
+tags = ["fail"]
+[[smoke.assert]]
+pointer = "/code"
+equals = "NOPE"
+
+[[smoke]]
+name = "wrong status"
+path = "/api/v1/users"
+token = "none"
+tags = ["fail"]
+
+[[smoke]]
+name = "sample API with its token"
+url = "{issuer}/sample/protected"
+token = "sample"
+tags = ["pass"]
+[[smoke.assert]]
+pointer = "/message"
+matches = "protected"
+"#;
+
+#[test]
+fn each_assertion_kind_passes_and_fails_with_its_reason() {
+    let w = World::new();
+    w.write("kinde.toml", CHECKS);
+    let out = smoke(&w).args(["--tag", "pass"]).output().unwrap();
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("2 passed, 0 failed"),
+        "{}",
+        stdout(&out)
+    );
+    let out = smoke(&w)
+        .args(["--tag", "fail", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let doc = json(&out);
+    assert_eq!(doc["failed"], 3);
+    let detail = |name: &str| {
+        doc["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap()["detail"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(detail("wrong length"), "`/users` has length 5, expected 3");
+    assert_eq!(
+        detail("wrong equals"),
+        "`/code` is \"OK\", expected \"NOPE\""
+    );
+    assert_eq!(detail("wrong status"), "status 401, expected 200");
+    let failed = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "wrong status")
+        .unwrap();
+    assert_eq!(
+        failed["request"],
+        format!("GET {}/api/v1/users", w.issuer())
+    );
+    assert!(failed["body"].as_str().unwrap().contains("UNAUTHORIZED"));
+}
+
+#[test]
+fn probes_catch_the_vulnerable_route_and_pass_the_protected_one() {
+    let w = World::new();
+    w.write(
+        "kinde.toml",
+        "[[protect]]\nname = \"good\"\nurl = \"{issuer}/sample/protected\"\naudience = \"urn:cargo-kinde:sample-api\"\n\n[[protect]]\nname = \"bad\"\nurl = \"{issuer}/sample/vulnerable\"\naudience = \"urn:cargo-kinde:sample-api\"\n",
+    );
+    let out = smoke(&w).arg("--json").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let doc = json(&out);
+    let status = |name: &str| {
+        let check = doc["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no {name}"));
+        (
+            check["status"].as_str().unwrap().to_string(),
+            check["detail"].as_str().unwrap().to_string(),
+        )
+    };
+    for probe in [
+        "no token",
+        "a tampered signature",
+        "alg: none",
+        "HS256 signed with the public key",
+        "an expired token",
+        "a token for another audience",
+    ] {
+        let (good, detail) = status(&format!("good: refuses {probe}"));
+        assert_eq!(good, "pass", "protected route, {probe}: {detail}");
+    }
+    assert_eq!(status("bad: refuses no token").0, "pass");
+    let holes = [
+        ("a tampered signature", "signatures are not verified"),
+        ("alg: none", "alg: none"),
+        ("HS256 signed with the public key", "algorithm confusion"),
+        ("an expired token", "`exp` is not checked"),
+        ("a token for another audience", "`aud` is not checked"),
+    ];
+    for (probe, hole) in holes {
+        let (bad, detail) = status(&format!("bad: refuses {probe}"));
+        assert_eq!(bad, "fail", "vulnerable route, {probe}");
+        assert!(
+            detail.contains("answered 200 instead of 401 or 403") && detail.contains(hole),
+            "{detail}"
+        );
+    }
+    assert_eq!(doc["failed"], 5);
+}
+
+#[test]
+fn junit_is_valid_xml_with_the_right_counts() {
+    let w = World::new();
+    w.write("kinde.toml", CHECKS);
+    let report = w.path("report.xml");
+    let out = smoke(&w)
+        .args(["--format", "junit", "--output"])
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("2 passed, 3 failed, 0 skipped"),
+        "{}",
+        stderr(&out)
+    );
+    let xml = std::fs::read_to_string(&report).unwrap();
+    let doc = roxmltree::Document::parse(&xml).expect("valid XML");
+    let suites = doc.root_element();
+    assert_eq!(suites.tag_name().name(), "testsuites");
+    assert_eq!(suites.attribute("tests"), Some("5"));
+    assert_eq!(suites.attribute("failures"), Some("3"));
+    let cases: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    assert_eq!(cases.len(), 5);
+    let failures: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("failure"))
+        .collect();
+    assert_eq!(failures.len(), 3);
+    assert!(
+        failures
+            .iter()
+            .any(|f| f.attribute("message") == Some("status 401, expected 200"))
+    );
+}
+
+#[test]
+fn only_tag_and_list_select_checks() {
+    let w = World::new();
+    w.write("kinde.toml", CHECKS);
+    let out = smoke(&w).arg("--list").output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(stdout(&out).lines().count(), 5);
+    assert_eq!(w.count("GET /api/v1/users"), 0, "--list runs nothing");
+    smoke(&w)
+        .args(["--only", "users pass"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("1 passed, 0 failed"));
+    smoke(&w)
+        .args(["--only", "nope"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no such check"))
+        .stderr(predicate::str::contains("users pass"));
+    smoke(&w)
+        .args(["--tag", "nothing"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no checks to run"));
+}
+
+#[test]
+fn fail_fast_skips_the_rest_and_timeouts_fail_a_check() {
+    let w = World::new();
+    w.write("kinde.toml", CHECKS);
+    let out = smoke(&w)
+        .args(["--tag", "fail", "--fail-fast", "--jobs", "1", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let doc = json(&out);
+    assert_eq!(
+        (doc["failed"].as_u64(), doc["skipped"].as_u64()),
+        (Some(1), Some(2)),
+        "{doc}"
+    );
+    w.inject("latency:3000@/api/v1/users");
+    let out = smoke(&w)
+        .args(["--only", "users pass", "--timeout", "0.3"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("timed out after 0.3 s"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn latency_limits_fail_slow_checks() {
+    let w = World::new();
+    w.write(
+        "kinde.toml",
+        "[[smoke]]\nname = \"slow\"\npath = \"/api/v1/users\"\nmax_latency_ms = 50\n",
+    );
+    w.inject("latency:200@/api/v1/users");
+    smoke(&w)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("more than max_latency_ms = 50"));
+}
+
+#[test]
+fn bad_checks_in_kinde_toml_are_config_errors() {
+    let w = World::new();
+    w.write(
+        "kinde.toml",
+        "[[smoke]]\nname = \"x\"\npath = \"/api/v1/users\"\ntoken = \"mystery\"\n",
+    );
+    smoke(&w)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "kinde.toml:1:1: smoke check `x`: `token` `mystery`",
+        ))
+        .stderr(predicate::str::contains("[tokens.mystery]"));
+    w.write("kinde.toml", "[[smoke]]\nname = \"x\"\n");
+    smoke(&w)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("needs `path`"));
+    w.write("kinde.toml", "[[smoke]]\nname = \"x\"\npath = \"/a\"\n[[smoke.assert]]\npointer = \"/a\"\nmatches = \"(\"\n");
+    smoke(&w)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not a regular expression"));
+}
+
+#[test]
+fn refused_credentials_are_an_auth_error_before_any_check() {
+    let w = World::new();
+    smoke(&w)
+        .env("KINDE_MANAGEMENT_CLIENT_SECRET", "wrong")
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("invalid_client"));
+}
+
+#[test]
+fn smoke_emulator_registers_kinde_toml_and_passes() {
+    // The README's main job, with the repository's own kinde.toml.
+    let w = World::new();
+    let root_toml =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/kinde.toml")).unwrap();
+    w.write("kinde.toml", &root_toml);
+    let out = w.bare().args(["smoke", "--emulator"]).output().unwrap();
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(
+        stderr(&out).contains("registered kinde.toml in the embedded emulator"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("9 passed, 0 failed, 0 skipped"),
+        "{}",
+        stdout(&out)
+    );
+}
