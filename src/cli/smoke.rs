@@ -38,8 +38,8 @@ pub struct SmokeArgs {
     /// List the checks and exit.
     #[arg(long)]
     pub list: bool,
-    /// Checks to run at once.
-    #[arg(long, short = 'j', default_value_t = 8, value_name = "N")]
+    /// Checks to run at once. High by default so a run takes about as long as its slowest check.
+    #[arg(long, short = 'j', default_value_t = 32, value_name = "N")]
     pub jobs: usize,
     /// Time limit for one check, in seconds.
     #[arg(long, default_value_t = 10.0, value_name = "SECS")]

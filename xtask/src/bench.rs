@@ -4,7 +4,10 @@
 //! - cold start: `cargo-kinde kinde --version` against `git --version` and `curl --version`;
 //! - emulator start-up: spawn to issuer printed (RSA-2048 key generation included);
 //! - M2M token: `cargo kinde token --no-cache` against `curl` posting the same form, and a cache
-//!   hit against the same `curl`.
+//!   hit against the same `curl`;
+//! - smoke: 20 checks against the emulator with 200 ms injected latency each, against Postman's
+//!   CLI runner `newman` running the same token request and 20 requests, and against the
+//!   latency-bound target of 1.3 x (one token round trip + one check round trip).
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -178,5 +181,147 @@ fn measure(bin: &Path, dir: &Path) -> Result<(), String> {
     println!("| verify (JWKS cached on disk) | {} | | | |", ms(verify));
     let _ = child.kill();
     let _ = child.wait();
+    smoke_vs_newman(bin, dir)
+}
+
+fn spawn_emulator(
+    bin: &Path,
+    env_file: &Path,
+    extra: &[&str],
+) -> Result<(std::process::Child, String), String> {
+    let mut child = Command::new(bin)
+        .args(["kinde", "emulator", "--port", "0", "--env-file"])
+        .arg(env_file)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let mut issuer = String::new();
+    BufReader::new(child.stdout.take().ok_or("stdout")?)
+        .read_line(&mut issuer)
+        .map_err(|e| e.to_string())?;
+    Ok((child, issuer.trim().to_string()))
+}
+
+const CHECKS: usize = 20;
+const LATENCY_MS: u64 = 200;
+
+fn smoke_vs_newman(bin: &Path, dir: &Path) -> Result<(), String> {
+    let env_file = dir.join(".env");
+    let (mut child, issuer) = spawn_emulator(
+        bin,
+        &env_file,
+        &["--fault", &format!("latency:{LATENCY_MS}@/api/v1/users")],
+    )?;
+    let env = std::fs::read_to_string(&env_file).map_err(|e| e.to_string())?;
+    let var = |name: &str| {
+        env.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (id, secret) = (
+        var("KINDE_MANAGEMENT_CLIENT_ID"),
+        var("KINDE_MANAGEMENT_CLIENT_SECRET"),
+    );
+    let mut toml = String::new();
+    for i in 0..CHECKS {
+        toml.push_str(&format!("[[smoke]]\nname = \"users {i}\"\npath = \"/api/v1/users\"\n[[smoke.assert]]\npointer = \"/users\"\nmin_length = 1\n\n"));
+    }
+    std::fs::write(dir.join("kinde.toml"), toml).map_err(|e| e.to_string())?;
+
+    // The two round trips the target is made of, measured with curl.
+    let token_rt = time(5, || {
+        run_quiet(
+            Command::new("curl")
+                .args(["-sf", "-o", "/dev/null", "-X", "POST"])
+                .arg(format!("{issuer}/oauth2/token"))
+                .args(["-d", "grant_type=client_credentials", "-d"])
+                .arg(format!("client_id={id}"))
+                .arg("-d")
+                .arg(format!("client_secret={secret}"))
+                .arg("-d")
+                .arg(format!("audience={issuer}/api")),
+        )
+    })?;
+    let check_rt = time(5, || {
+        run_quiet(
+            Command::new("curl")
+                .args(["-s", "-o", "/dev/null"])
+                .arg(format!("{issuer}/api/v1/users")),
+        )
+    })?;
+    let mut run = 0;
+    let smoke = time(5, || {
+        run += 1;
+        // A fresh token cache each run: the token round trip is part of what is measured.
+        run_quiet(
+            Command::new(bin)
+                .args(["kinde", "smoke", "--format", "json"])
+                .current_dir(dir)
+                .env("CARGO_KINDE_CACHE_DIR", dir.join(format!("cache-{run}"))),
+        )
+    })?;
+    let target = (token_rt + check_rt).mul_f64(1.3);
+    println!(
+        "| smoke, {CHECKS} checks at {LATENCY_MS} ms latency | {} | target 1.3 x (token {} + check {}) | {} | {:.2} |",
+        ms(smoke),
+        ms(token_rt),
+        ms(check_rt),
+        ms(target),
+        smoke.as_secs_f64() / target.as_secs_f64()
+    );
+    match newman(dir, &issuer, &id, &secret) {
+        Ok(theirs) => line(
+            &format!("smoke, {CHECKS} checks at {LATENCY_MS} ms latency"),
+            smoke,
+            "`newman run` (same requests)",
+            theirs,
+        ),
+        Err(e) => println!("| newman | | not measured: {e} | | |"),
+    }
+    let _ = child.kill();
+    let _ = child.wait();
     Ok(())
+}
+
+/// The same token request and 20 checks as a Postman collection run by newman (from npm).
+fn newman(dir: &Path, issuer: &str, id: &str, secret: &str) -> Result<Duration, String> {
+    let work = root().join("target/bench");
+    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    std::fs::copy(
+        root().join("xtask/bench/package.json"),
+        work.join("package.json"),
+    )
+    .map_err(|e| e.to_string())?;
+    if !work.join("node_modules/.bin/newman").exists() {
+        let mut npm = Command::new("npm");
+        npm.args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&work);
+        run_step("npm install newman", npm)?;
+    }
+    let token_item = format!(
+        r#"{{"name":"token","event":[{{"listen":"test","script":{{"exec":["pm.environment.set('token', pm.response.json().access_token); pm.test('200', () => pm.response.to.have.status(200));"]}}}}],"request":{{"method":"POST","header":[],"body":{{"mode":"urlencoded","urlencoded":[{{"key":"grant_type","value":"client_credentials"}},{{"key":"client_id","value":"{id}"}},{{"key":"client_secret","value":"{secret}"}},{{"key":"audience","value":"{issuer}/api"}}]}},"url":"{issuer}/oauth2/token"}}}}"#
+    );
+    let mut items = vec![token_item];
+    for i in 0..CHECKS {
+        items.push(format!(
+            r#"{{"name":"users {i}","event":[{{"listen":"test","script":{{"exec":["pm.test('200', () => pm.response.to.have.status(200)); pm.test('users', () => pm.expect(pm.response.json().users.length).to.be.above(0));"]}}}}],"request":{{"method":"GET","header":[{{"key":"Authorization","value":"Bearer {{{{token}}}}"}}],"url":"{issuer}/api/v1/users"}}}}"#
+        ));
+    }
+    let collection = format!(
+        r#"{{"info":{{"name":"cargo-kinde bench","schema":"https://schema.getpostman.com/json/collection/v2.1.0/collection.json"}},"item":[{}]}}"#,
+        items.join(",")
+    );
+    let file = dir.join("collection.json");
+    std::fs::write(&file, collection).map_err(|e| e.to_string())?;
+    let newman = work.join("node_modules/.bin/newman");
+    time(3, || {
+        run_quiet(Command::new(&newman).arg("run").arg(&file).args([
+            "--reporters",
+            "cli",
+            "--bail",
+        ]))
+    })
 }
