@@ -33,6 +33,10 @@ pub struct EmulatorArgs {
     /// 429[:RESET_SECS], 5xx (e.g. 503) or drop. E.g. `--fault 429:2@/api/v1/users*1`.
     #[arg(long = "fault", value_name = "SPEC", value_parser = parse_fault)]
     pub faults: Vec<emulator::faults::Fault>,
+    /// Sign in the login_hint user (or the first seeded user) at once and redirect without a
+    /// page, so scripts and CI can complete `cargo kinde login` with a plain HTTP client.
+    #[arg(long)]
+    pub auto_login: bool,
 }
 
 fn parse_fault(spec: &str) -> Result<emulator::faults::Fault, String> {
@@ -61,6 +65,7 @@ pub async fn run(_global: &GlobalArgs, args: EmulatorArgs) -> Result<u8, Error> 
         access_token_ttl: Some(args.token_ttl),
         log: Some(log),
         faults: args.faults.clone(),
+        auto_login: args.auto_login,
     };
     let running = emulator::start(options).await?;
     let tenant = running.state.tenant();

@@ -5,6 +5,7 @@ mod config;
 mod context;
 #[cfg(feature = "emulator")]
 mod emulator;
+mod login;
 mod register;
 mod smoke;
 mod token;
@@ -95,6 +96,10 @@ pub enum Command {
     Register(register::RegisterArgs),
     /// Call any Management API endpoint with the cached M2M token.
     Api(api::ApiArgs),
+    /// Sign a user in through the browser (Authorization Code + PKCE) and print the access token.
+    Login(login::LoginArgs),
+    /// Forget this tenant's cached tokens (and with --everywhere, the Kinde session).
+    Logout(login::LogoutArgs),
     /// Run endpoint smoke tests and API protection probes (exit 1 when one fails).
     Smoke(smoke::SmokeArgs),
     /// Show the effective configuration and where each value came from (secrets redacted).
@@ -165,6 +170,8 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
             Command::Register(args) => register::run(&cli.global, args).await,
             Command::Api(args) => api::run(&cli.global, args).await,
             Command::Smoke(args) => smoke::run(&cli.global, args).await,
+            Command::Login(args) => login::run(&cli.global, args).await,
+            Command::Logout(args) => login::logout(&cli.global, args).await,
             #[cfg(feature = "emulator")]
             Command::Emulator(args) => emulator::run(&cli.global, args).await,
         }

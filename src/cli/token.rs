@@ -29,10 +29,26 @@ pub struct TokenArgs {
     /// Always request a new token; do not read or write the cache.
     #[arg(long)]
     pub no_cache: bool,
+    /// A user token instead (cached, refreshed, or by browser sign-in like `login`).
+    #[arg(long)]
+    pub user: bool,
+    /// With --user: print the sign-in URL instead of opening a browser.
+    #[arg(long, requires = "user")]
+    pub no_browser: bool,
 }
 
 /// Run `token`.
 pub async fn run(global: &GlobalArgs, args: TokenArgs) -> Result<u8, Error> {
+    if args.user {
+        let login = super::login::LoginArgs {
+            scopes: args.scopes.clone(),
+            audiences: args.audiences.clone(),
+            no_browser: args.no_browser,
+            timeout: 300,
+            ..Default::default()
+        };
+        return super::login::user_token(global, login, args.no_cache).await;
+    }
     let mut ctx = Context::load(global)?;
     // M2M tokens always come from the Kinde domain, even when a custom domain is configured:
     // Kinde issues Management API tokens only from https://<subdomain>.kinde.com.

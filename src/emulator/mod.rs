@@ -3,6 +3,7 @@
 
 pub mod faults;
 pub mod keys;
+mod login;
 mod management;
 mod oidc;
 pub mod sample;
@@ -52,6 +53,8 @@ pub struct Options {
     pub log: Option<LogSink>,
     /// Faults injected from the start (`--fault`).
     pub faults: Vec<faults::Fault>,
+    /// Sign in the `login_hint` user (or the first user) at once, without a page.
+    pub auto_login: bool,
 }
 
 /// Shared state of a running emulator.
@@ -65,6 +68,8 @@ pub struct State {
     log: Option<LogSink>,
     faults: Mutex<Vec<faults::Fault>>,
     recorded: Mutex<Vec<Recorded>>,
+    logins: Mutex<login::Logins>,
+    auto_login: bool,
 }
 
 /// A Management API write as received, for tests that check request shapes.
@@ -266,6 +271,8 @@ pub async fn start(options: Options) -> Result<Running, Error> {
         log: options.log.clone(),
         faults: Mutex::new(options.faults.clone()),
         recorded: Mutex::new(Vec::new()),
+        logins: Mutex::new(login::Logins::default()),
+        auto_login: options.auto_login,
     });
     let app = router(state.clone());
     let (shutdown, on_shutdown) = tokio::sync::oneshot::channel::<()>();
@@ -309,6 +316,7 @@ fn router(state: Arc<State>) -> Router {
     oidc::routes()
         .merge(management::routes(state.clone()))
         .merge(sample::routes())
+        .merge(login::routes())
         .fallback(oidc::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

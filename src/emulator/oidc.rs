@@ -76,7 +76,7 @@ async fn jwks(AxumState(state): AxumState<Shared>, headers: HeaderMap) -> Respon
 }
 
 /// An OAuth error response (RFC 6749 §5.2); `invalid_client` is 401, the rest 400.
-fn oauth_error(error: &str, description: &str) -> Response {
+pub(super) fn oauth_error(error: &str, description: &str) -> Response {
     let status = if error == "invalid_client" {
         StatusCode::UNAUTHORIZED
     } else {
@@ -91,10 +91,10 @@ fn oauth_error(error: &str, description: &str) -> Response {
 }
 
 /// The form fields, keeping repeated ones (`audience` may repeat).
-struct Form(Vec<(String, String)>);
+pub(super) struct Form(pub(super) Vec<(String, String)>);
 
 impl Form {
-    fn get(&self, name: &str) -> Option<&str> {
+    pub(super) fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(k, _)| k == name)
@@ -131,6 +131,8 @@ async fn token(AxumState(state): AxumState<Shared>, headers: HeaderMap, body: By
     };
     match grant_type {
         "client_credentials" => client_credentials(&state, &headers, &form),
+        "authorization_code" => super::login::authorization_code(&state, &headers, &form),
+        "refresh_token" => super::login::refresh_token(&state, &headers, &form),
         other => oauth_error(
             "unsupported_grant_type",
             &format!("The grant type {other} is not supported by this endpoint"),
@@ -139,7 +141,7 @@ async fn token(AxumState(state): AxumState<Shared>, headers: HeaderMap, body: By
 }
 
 /// Client id and secret from the body, or from HTTP Basic authentication.
-fn client_auth(headers: &HeaderMap, form: &Form) -> Option<(String, Option<String>)> {
+pub(super) fn client_auth(headers: &HeaderMap, form: &Form) -> Option<(String, Option<String>)> {
     if let Some(basic) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

@@ -25,7 +25,7 @@ pub struct TokenCache {
 
 /// What identifies a cached token: a digest, so file names reveal nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CacheKey(String);
+pub struct CacheKey(String, String);
 
 impl CacheKey {
     /// The key of a client-credentials request. The secret is part of it, so a rotated secret
@@ -44,8 +44,36 @@ impl CacheKey {
             &scopes.join(" "),
         ]
         .join("\n");
+        Self::digest(&material, request.issuer.as_str())
+    }
+
+    /// The key of a user token for `client_id` at `issuer` with these audiences and scopes.
+    pub fn user(
+        issuer: &crate::config::Issuer,
+        client_id: &str,
+        audiences: &[String],
+        scopes: &[String],
+    ) -> Self {
+        let (mut audiences, mut scopes) = (audiences.to_vec(), scopes.to_vec());
+        audiences.sort();
+        scopes.sort();
+        let material = [
+            "user",
+            issuer.as_str(),
+            client_id,
+            &audiences.join(" "),
+            &scopes.join(" "),
+        ]
+        .join("\n");
+        Self::digest(&material, issuer.as_str())
+    }
+
+    fn digest(material: &str, issuer: &str) -> Self {
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, material.as_bytes());
-        CacheKey(digest.as_ref().iter().map(|b| format!("{b:02x}")).collect())
+        CacheKey(
+            digest.as_ref().iter().map(|b| format!("{b:02x}")).collect(),
+            issuer.to_string(),
+        )
     }
 }
 
@@ -55,6 +83,11 @@ struct Entry {
     token_type: String,
     expires_at: u64,
     scope: Option<String>,
+    #[serde(default)]
+    refresh_token: Option<String>,
+    /// The issuer, so `logout` can clear one tenant's tokens.
+    #[serde(default)]
+    issuer: Option<String>,
 }
 
 impl TokenCache {
@@ -91,18 +124,27 @@ impl TokenCache {
 
     /// A fresh token for `key`, if one is cached.
     pub fn get(&self, key: &CacheKey) -> Option<AccessToken> {
+        self.get_any(key)
+            .filter(|t| t.expires_at > now() + EXPIRY_MARGIN_SECS)
+    }
+
+    /// The token for `key` even when it has expired (its refresh token may still work).
+    pub fn get_any(&self, key: &CacheKey) -> Option<AccessToken> {
         let text = fs::read_to_string(self.path(key)).ok()?;
         let entry: Entry = serde_json::from_str(&text).ok()?;
-        if entry.expires_at <= now() + EXPIRY_MARGIN_SECS {
-            return None;
-        }
         Some(AccessToken {
             token: Secret::new(entry.access_token),
             token_type: entry.token_type,
             expires_at: entry.expires_at,
             scope: entry.scope,
             cached: true,
+            refresh_token: entry.refresh_token.map(Secret::new),
         })
+    }
+
+    /// Forget the token for `key`.
+    pub fn remove(&self, key: &CacheKey) {
+        let _ = fs::remove_file(self.path(key));
     }
 
     /// Store `token` under `key`: written to a private temporary file, then renamed into place.
@@ -113,6 +155,8 @@ impl TokenCache {
             token_type: token.token_type.clone(),
             expires_at: token.expires_at,
             scope: token.scope.clone(),
+            refresh_token: token.refresh_token.as_ref().map(|s| s.expose().to_string()),
+            issuer: Some(key.1.clone()),
         };
         let text = serde_json::to_vec(&entry)?;
         let target = self.path(key);
@@ -127,6 +171,20 @@ impl TokenCache {
 
     /// Remove every cached token. Returns how many were removed.
     pub fn clear(&self) -> std::io::Result<usize> {
+        self.clear_where(|_| true)
+    }
+
+    /// Remove the cached tokens of one issuer. Returns how many were removed.
+    pub fn clear_issuer(&self, issuer: &str) -> std::io::Result<usize> {
+        self.clear_where(|path| {
+            let entry = fs::read_to_string(path)
+                .ok()
+                .and_then(|t| serde_json::from_str::<Entry>(&t).ok());
+            entry.is_some_and(|e| e.issuer.as_deref() == Some(issuer))
+        })
+    }
+
+    fn clear_where(&self, keep_if_false: impl Fn(&Path) -> bool) -> std::io::Result<usize> {
         let mut removed = 0;
         let entries = match fs::read_dir(&self.dir) {
             Ok(entries) => entries,
@@ -135,7 +193,7 @@ impl TokenCache {
         };
         for entry in entries {
             let path = entry?.path();
-            if path.extension().is_some_and(|e| e == "json") {
+            if path.extension().is_some_and(|e| e == "json") && keep_if_false(&path) {
                 fs::remove_file(path)?;
                 removed += 1;
             }
@@ -209,6 +267,7 @@ mod tests {
             expires_at,
             scope: None,
             cached: false,
+            refresh_token: None,
         };
         cache.put(&key, &token(now() + 3600)).unwrap();
         let hit = cache.get(&key).unwrap();

@@ -1,6 +1,7 @@
 //! OAuth 2.0 against Kinde: client credentials (M2M) and the token cache.
 
 pub mod cache;
+pub mod login;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -40,6 +41,8 @@ pub struct AccessToken {
     pub scope: Option<String>,
     /// Whether it came from the cache.
     pub cached: bool,
+    /// The refresh token, for user tokens requested with `offline`.
+    pub refresh_token: Option<Secret>,
 }
 
 impl AccessToken {
@@ -161,6 +164,7 @@ async fn request_client_credentials(
             expires_at,
             scope: parsed.scope,
             cached: false,
+            refresh_token: None,
         });
     }
     Err(token_error(&url, status, &body, request))

@@ -1,0 +1,341 @@
+//! `cargo kinde login` / `logout`, and user tokens for `token --user`: Authorization Code + PKCE
+//! through the browser, cached (0600) and refreshed without a browser while the refresh token
+//! lasts.
+
+use std::time::Duration;
+
+use clap::Args;
+use serde_json::{Value, json};
+
+use super::GlobalArgs;
+use super::context::Context;
+use crate::error::{Error, exit};
+use crate::oauth::cache::{CacheKey, TokenCache};
+use crate::oauth::login::{self, Loopback, Request, Tokens};
+use crate::ui;
+
+/// Arguments of `cargo kinde login` (and the user-token part of `token --user`).
+#[derive(Debug, Args, Default)]
+pub struct LoginArgs {
+    /// Loopback callback port (default: [login] port in kinde.toml, else 53180; 0 = any free one).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Print the sign-in URL instead of opening a browser.
+    #[arg(long)]
+    pub no_browser: bool,
+    /// How long to wait for the browser, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub timeout: u64,
+    /// Scope to request (repeatable; default: [login] scopes, else `openid email offline`).
+    #[arg(long = "scope", value_name = "SCOPE")]
+    pub scopes: Vec<String>,
+    /// Audience to request (repeatable; default: [login] audiences).
+    #[arg(long = "audience", value_name = "AUD")]
+    pub audiences: Vec<String>,
+    /// `login`, `create` or `none` (default: [login] prompt, else `login`).
+    #[arg(long)]
+    pub prompt: Option<String>,
+    /// Kinde's `org_code`.
+    #[arg(long)]
+    pub org_code: Option<String>,
+    /// Kinde's `connection_id`.
+    #[arg(long)]
+    pub connection_id: Option<String>,
+    /// Pre-fill the email (`login_hint`).
+    #[arg(long)]
+    pub login_hint: Option<String>,
+    /// Language of the sign-in page (`lang`).
+    #[arg(long)]
+    pub lang: Option<String>,
+    /// Include the refresh token in --json output.
+    #[arg(long)]
+    pub show_refresh_token: bool,
+}
+
+/// Arguments of `cargo kinde logout`.
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// Also end the browser session at Kinde (opens its /logout).
+    #[arg(long)]
+    pub everywhere: bool,
+}
+
+fn request(ctx: &Context, args: &LoginArgs) -> Result<Request, Error> {
+    let config = &ctx.config;
+    // User sign-in happens on the custom domain when there is one.
+    let issuer = config
+        .custom_domain
+        .as_ref()
+        .map(|s| s.value.clone())
+        .map_or_else(|| config.issuer().cloned(), Ok)?;
+    let client_id = config
+        .app_client_id
+        .as_ref()
+        .map(|s| s.value.clone())
+        .ok_or_else(|| {
+            Error::input("no application to sign in to")
+                .with_hint("set `client_id` under [app] in kinde.toml, or KINDE_CLIENT_ID")
+        })?;
+    let prompt = args
+        .prompt
+        .clone()
+        .unwrap_or_else(|| config.login.prompt.clone());
+    if !["login", "create", "none"].contains(&prompt.as_str()) {
+        return Err(Error::input(format!(
+            "--prompt `{prompt}`: Kinde accepts login, create or none"
+        )));
+    }
+    let mut extra = Vec::new();
+    for (name, value) in [
+        ("org_code", &args.org_code),
+        ("connection_id", &args.connection_id),
+        ("login_hint", &args.login_hint),
+        ("lang", &args.lang),
+    ] {
+        if let Some(v) = value {
+            extra.push((name.to_string(), v.clone()));
+        }
+    }
+    let split = |v: &[String]| {
+        v.iter()
+            .flat_map(|s| s.split_whitespace().map(String::from))
+            .collect::<Vec<_>>()
+    };
+    Ok(Request {
+        issuer,
+        client_id,
+        client_secret: config.app_client_secret.as_ref().map(|s| s.value.clone()),
+        scopes: if args.scopes.is_empty() {
+            config.login.scopes.clone()
+        } else {
+            split(&args.scopes)
+        },
+        audiences: if args.audiences.is_empty() {
+            config.login.audiences.clone()
+        } else {
+            split(&args.audiences)
+        },
+        prompt: Some(prompt),
+        extra,
+        timeout: Duration::from_secs(args.timeout.max(1)),
+    })
+}
+
+/// Before sending anyone to the browser: is the loopback callback allowed for the app? (Only
+/// checked when the management credentials can read the app.)
+async fn check_callback_registered(
+    ctx: &mut Context,
+    client_id: &str,
+    redirect_uri: &str,
+) -> Result<(), Error> {
+    if ctx.config.management_client_id.is_none() || ctx.config.management_client_secret.is_none() {
+        return Ok(());
+    }
+    let client = ctx.management_client()?;
+    match client.urls(crate::kinde::resources::UrlKind::Callback, client_id).await {
+        Ok(urls) if urls.iter().any(|u| u == redirect_uri) => Ok(()),
+        Ok(_) => Err(Error::input(format!("{redirect_uri} is not an allowed callback URL of application {client_id}"))
+            .with_hint("add it to `callback_urls` under [app] in kinde.toml (or set [login] port) and run `cargo kinde register`; or pass --port with a port whose callback is registered")),
+        Err(e) => {
+            ui::debug(&format!("could not read the app's callback URLs: {e}"));
+            Ok(())
+        }
+    }
+}
+
+fn open_browser(url: &str) -> bool {
+    let graphical = cfg!(target_os = "macos")
+        || cfg!(windows)
+        || std::env::var_os("DISPLAY").is_some()
+        || std::env::var_os("WAYLAND_DISPLAY").is_some();
+    if !graphical || std::env::var_os("SSH_CONNECTION").is_some() {
+        return false;
+    }
+    let mut cmd = if cfg!(target_os = "macos") {
+        std::process::Command::new("open")
+    } else if cfg!(windows) {
+        let mut c = std::process::Command::new("cmd");
+        c.args(["/C", "start", ""]);
+        c
+    } else {
+        std::process::Command::new("xdg-open")
+    };
+    cmd.arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+async fn browser_sign_in(
+    ctx: &mut Context,
+    req: &Request,
+    args: &LoginArgs,
+) -> Result<Tokens, Error> {
+    let port = args.port.unwrap_or(ctx.config.login.port);
+    let loopback = Loopback::bind(port).await?;
+    check_callback_registered(ctx, &req.client_id, &loopback.redirect_uri).await?;
+    let no_browser = args.no_browser;
+    login::sign_in(&ctx.http, req, loopback, |url| {
+        if !no_browser && open_browser(url) {
+            ui::status("Opened the sign-in page in your browser. If it did not open, visit:");
+        } else {
+            ui::status("Open this URL in a browser to sign in:");
+        }
+        // The URL carries no secret (PKCE keeps the verifier here); printed for copy and paste.
+        ui::status(url);
+        ui::status(&format!(
+            "Waiting for the sign-in (up to {} s; Ctrl-C cancels)…",
+            req.timeout.as_secs()
+        ));
+    })
+    .await
+}
+
+fn cache_key(req: &Request) -> CacheKey {
+    CacheKey::user(&req.issuer, &req.client_id, &req.audiences, &req.scopes)
+}
+
+fn save(cache: Option<&TokenCache>, req: &Request, tokens: &Tokens) {
+    if let Some(cache) = cache
+        && let Err(e) = cache.put(&cache_key(req), &tokens.access)
+    {
+        ui::warn(&format!("could not cache the user token: {e}"));
+    }
+}
+
+fn print(tokens: &Tokens, show_refresh_token: bool, source: &str) {
+    if !ui::settings().json {
+        ui::result(tokens.access.token.expose());
+        return;
+    }
+    let claims = |t: &str| crate::jwt::decode(t).ok().map(|d| Value::Object(d.claims));
+    let mut doc = json!({
+        "access_token": tokens.access.token.expose(),
+        "token_type": tokens.access.token_type,
+        "expires_in": tokens.access.expires_in(),
+        "expires_at": tokens.access.expires_at,
+        "scope": tokens.access.scope,
+        "source": source,
+        "access_token_claims": claims(tokens.access.token.expose()),
+        "id_token_claims": tokens.id_token.as_ref().and_then(|t| claims(t.expose())),
+        "has_refresh_token": tokens.access.refresh_token.is_some(),
+    });
+    if show_refresh_token && let Some(refresh) = &tokens.access.refresh_token {
+        doc["refresh_token"] = json!(refresh.expose());
+    }
+    ui::json(&doc);
+}
+
+/// Run `login`: always a fresh browser sign-in.
+pub async fn run(global: &GlobalArgs, args: LoginArgs) -> Result<u8, Error> {
+    let mut ctx = Context::load(global)?;
+    let req = request(&ctx, &args)?;
+    let tokens = browser_sign_in(&mut ctx, &req, &args).await?;
+    save(TokenCache::open().ok().as_ref(), &req, &tokens);
+    ui::status(&format!(
+        "{} signed in; the token is cached for `cargo kinde token --user`",
+        ui::paint(ui::style::OK, "✓")
+    ));
+    print(&tokens, args.show_refresh_token, "login");
+    Ok(exit::OK)
+}
+
+/// A user token: from the cache, else by refresh, else by a browser sign-in (only when a person
+/// can do it).
+pub async fn user_token(global: &GlobalArgs, args: LoginArgs, no_cache: bool) -> Result<u8, Error> {
+    let mut ctx = Context::load(global)?;
+    let req = request(&ctx, &args)?;
+    let cache = if no_cache {
+        None
+    } else {
+        TokenCache::open().ok()
+    };
+    let key = cache_key(&req);
+    if let Some(cache) = &cache {
+        if let Some(token) = cache.get(&key) {
+            ui::debug("user token cache hit");
+            print(
+                &Tokens {
+                    access: token,
+                    id_token: None,
+                },
+                args.show_refresh_token,
+                "cache",
+            );
+            return Ok(exit::OK);
+        }
+        if let Some(refresh_token) = cache.get_any(&key).and_then(|t| t.refresh_token) {
+            match login::refresh(&ctx.http, &req, &refresh_token).await {
+                Ok(mut tokens) => {
+                    // Rotation: keep the new refresh token, or the old one if none came back.
+                    tokens.access.refresh_token =
+                        tokens.access.refresh_token.or(Some(refresh_token));
+                    save(Some(cache), &req, &tokens);
+                    ui::status("refreshed the user token");
+                    print(&tokens, args.show_refresh_token, "refresh");
+                    return Ok(exit::OK);
+                }
+                Err(Error::Auth { message, .. }) => {
+                    cache.remove(&key);
+                    if !ui::settings().interactive {
+                        return Err(Error::auth(format!(
+                            "the cached sign-in could not be refreshed: {message}"
+                        ))
+                        .with_hint("sign in again with `cargo kinde login` in a terminal"));
+                    }
+                    ui::warn(&format!(
+                        "the refresh token was refused ({message}); signing in again"
+                    ));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    if !ui::settings().interactive && !args.no_browser {
+        return Err(Error::input("no cached user token, and no one here to sign in")
+            .with_hint("run `cargo kinde login` in a terminal first, or pass --no-browser to print the sign-in URL"));
+    }
+    let tokens = browser_sign_in(&mut ctx, &req, &args).await?;
+    if let Some(cache) = &cache {
+        save(Some(cache), &req, &tokens);
+    }
+    print(&tokens, args.show_refresh_token, "login");
+    Ok(exit::OK)
+}
+
+/// Run `logout`: forget this tenant's cached tokens; with `--everywhere`, end the Kinde session.
+pub async fn logout(global: &GlobalArgs, args: LogoutArgs) -> Result<u8, Error> {
+    let ctx = Context::load(global)?;
+    let cache = TokenCache::open()?;
+    let mut removed = 0;
+    for issuer in ctx.config.accepted_issuers() {
+        removed += cache
+            .clear_issuer(issuer.as_str())
+            .map_err(|e| Error::input(format!("cannot clear {}: {e}", cache.dir().display())))?;
+    }
+    ui::status(&format!("removed {removed} cached token(s)"));
+    if args.everywhere {
+        let issuer = ctx
+            .config
+            .custom_domain
+            .as_ref()
+            .map(|s| s.value.clone())
+            .map_or_else(|| ctx.config.issuer().cloned(), Ok)?;
+        let mut url = issuer.endpoint("/logout");
+        if let Some(target) = ctx.config.logout_urls.first() {
+            url = format!(
+                "{url}?redirect={}",
+                url::form_urlencoded::byte_serialize(target.value.as_bytes()).collect::<String>()
+            );
+        }
+        if open_browser(&url) {
+            ui::status("Opened Kinde's logout page in your browser");
+        } else {
+            ui::status("Open this URL to end the Kinde session:");
+        }
+        ui::result(&url);
+    }
+    Ok(exit::OK)
+}
