@@ -204,23 +204,20 @@ fn resolve_app(config: &Config, name: &str) -> Result<String, Error> {
 
 async fn make_plan(config: &Config, client: &Client, prune: bool) -> Result<Plan, Error> {
     let mut plan = Plan::default();
-    let wants_urls = !config.callback_urls.is_empty() || !config.logout_urls.is_empty();
+    let callbacks = config.wanted_callback_urls();
+    let logouts: Vec<String> = config.logout_urls.iter().map(|s| s.value.clone()).collect();
+    let wants_urls = !callbacks.is_empty() || !logouts.is_empty();
     if wants_urls || prune {
         match &config.app_client_id {
             Some(app) => {
-                for (kind, wanted) in [
-                    (UrlKind::Callback, &config.callback_urls),
-                    (UrlKind::Logout, &config.logout_urls),
-                ] {
-                    let wanted: Vec<String> = wanted.iter().map(|s| s.value.clone()).collect();
-                    plan_urls(&mut plan, client, kind, &app.value, &wanted, prune).await?;
+                for (kind, wanted) in [(UrlKind::Callback, &callbacks), (UrlKind::Logout, &logouts)]
+                {
+                    plan_urls(&mut plan, client, kind, &app.value, wanted, prune).await?;
                 }
             }
             None if wants_urls => {
-                return Err(Error::input(
-                    "kinde.toml lists callback or logout URLs, but no app client id is configured",
-                )
-                .with_hint("set `client_id` under [app] in kinde.toml, or KINDE_CLIENT_ID"));
+                return Err(Error::input("kinde.toml lists callback or logout URLs (or a [login] port), but no app client id is configured")
+                    .with_hint("set `client_id` under [app] in kinde.toml, or KINDE_CLIENT_ID"));
             }
             None => {}
         }

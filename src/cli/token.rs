@@ -35,6 +35,9 @@ pub struct TokenArgs {
     /// With --user: print the sign-in URL instead of opening a browser.
     #[arg(long, requires = "user")]
     pub no_browser: bool,
+    /// With --user --json: include the refresh token.
+    #[arg(long, requires = "user")]
+    pub show_refresh_token: bool,
 }
 
 /// Run `token`.
@@ -44,6 +47,7 @@ pub async fn run(global: &GlobalArgs, args: TokenArgs) -> Result<u8, Error> {
             scopes: args.scopes.clone(),
             audiences: args.audiences.clone(),
             no_browser: args.no_browser,
+            show_refresh_token: args.show_refresh_token,
             timeout: 300,
             ..Default::default()
         };

@@ -194,6 +194,9 @@ pub struct Config {
     pub apis: Vec<Api>,
     /// Login settings.
     pub login: Login,
+    /// Whether kinde.toml has a `[login]` section (then `register` also registers the loopback
+    /// callback of `[login] port`).
+    pub login_configured: bool,
     /// Smoke checks.
     pub smoke: Vec<file::SmokeSection>,
     /// Named token configurations.
@@ -295,6 +298,7 @@ impl Config {
             logout_urls: Vec::new(),
             apis: Vec::new(),
             login: Login::default(),
+            login_configured: false,
             smoke: Vec::new(),
             tokens: BTreeMap::new(),
             protect: Vec::new(),
@@ -316,6 +320,19 @@ impl Config {
             .chain(self.custom_domain.iter())
             .map(|s| &s.value)
             .collect()
+    }
+
+    /// The callback URLs to register: `[app] callback_urls`, plus the loopback callback of
+    /// `[login] port` when `[login]` is configured (port 0 means any port: nothing to register).
+    pub fn wanted_callback_urls(&self) -> Vec<String> {
+        let mut urls: Vec<String> = self.callback_urls.iter().map(|s| s.value.clone()).collect();
+        if self.login_configured && self.login.port != 0 {
+            let loopback = format!("http://127.0.0.1:{}/callback", self.login.port);
+            if !urls.contains(&loopback) {
+                urls.push(loopback);
+            }
+        }
+        urls
     }
 
     /// Audiences this configuration implies: `KINDE_AUDIENCE`, `[login] audiences`, each API's
@@ -386,6 +403,7 @@ impl Config {
                 .collect::<Result<_, _>>()?;
         }
         if let Some(login) = &layer.login {
+            self.login_configured = true;
             if let Some(scopes) = &login.scopes {
                 self.login.scopes.clone_from(scopes);
             }

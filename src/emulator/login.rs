@@ -331,7 +331,8 @@ fn sign_in_page(
         &format!(
             "<p class=\"muted\">Kinde emulator: pick a user, or type an email to sign in (a new email creates the user).</p>{buttons}\
              <form method=\"post\" action=\"/oauth2/auth/sign_in\"><input type=\"hidden\" name=\"request\" value=\"{pending}\">\
-             <p><label for=\"email\">Email</label><input id=\"email\" name=\"email\" type=\"email\" required></p><button type=\"submit\">Continue</button></form>{auto}"
+             <p><label for=\"email\">Email</label><input id=\"email\" name=\"email\" type=\"email\" required></p><button type=\"submit\">Continue</button></form>\
+             <form method=\"post\" action=\"/oauth2/auth/sign_in\"><input type=\"hidden\" name=\"request\" value=\"{pending}\"><input type=\"hidden\" name=\"deny\" value=\"1\"><button type=\"submit\">Cancel</button></form>{auto}"
         ),
     )
 }
@@ -347,6 +348,16 @@ async fn sign_in(AxumState(state): AxumState<Arc<State>>, body: Bytes) -> Respon
             "<p>This sign-in request is unknown or was used already. Start again from your application.</p>",
         );
     };
+    if one(&form, "deny").is_some() {
+        return back_to_client(
+            &request.redirect_uri,
+            &[
+                ("error", "access_denied"),
+                ("error_description", "The user cancelled the sign-in"),
+            ],
+            request.state.as_deref(),
+        );
+    }
     let Some(email) = one(&form, "email")
         .map(|e| e.trim().to_string())
         .filter(|e| e.contains('@'))

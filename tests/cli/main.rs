@@ -4,6 +4,7 @@
 mod api;
 mod config;
 mod emulator;
+mod login;
 mod register;
 mod secrets;
 mod smoke;
@@ -66,7 +67,12 @@ impl World {
 
     /// `cargo-kinde kinde` in the project directory, with no ambient configuration.
     pub fn bare(&self) -> Command {
-        let mut cmd = Command::cargo_bin("cargo-kinde").unwrap();
+        Command::from_std(self.std_bare())
+    }
+
+    /// [`World::bare`] as a `std::process::Command` (for tests that stream its output).
+    pub fn std_bare(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("cargo-kinde"));
         cmd.arg("kinde").current_dir(self.dir.path());
         for (key, _) in std::env::vars() {
             if key.starts_with("KINDE_") || key == "NO_COLOR" || key == "CLICOLOR_FORCE" {
@@ -74,13 +80,19 @@ impl World {
             }
         }
         cmd.env("CARGO_KINDE_CACHE_DIR", self.cache.path())
-            .env("CI", "true");
+            .env("CI", "true")
+            .env("CARGO_KINDE_RETRY_DELAY_MS", "5");
         cmd
     }
 
     /// [`World::bare`] pointed at the emulator with the management app's credentials.
     pub fn cmd(&self) -> Command {
-        let mut cmd = self.bare();
+        Command::from_std(self.std_cmd())
+    }
+
+    /// [`World::cmd`] as a `std::process::Command`.
+    pub fn std_cmd(&self) -> std::process::Command {
+        let mut cmd = self.std_bare();
         cmd.env("KINDE_DOMAIN", self.issuer())
             .env("KINDE_MANAGEMENT_CLIENT_ID", self.management_id())
             .env("KINDE_MANAGEMENT_CLIENT_SECRET", self.management_secret());

@@ -1,0 +1,493 @@
+//! `login` against the emulator with `--auto-login`: the test plays the browser with a plain
+//! HTTP client (authorize, then follow the redirect to the loopback).
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+
+use cargo_kinde::emulator::Options;
+
+use crate::World;
+
+fn world(ttl: Option<u64>) -> World {
+    World::with(Options {
+        auto_login: true,
+        access_token_ttl: ttl,
+        ..Default::default()
+    })
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Allow the loopback callback on `port` for the web app.
+fn allow(w: &World, port: u16) {
+    let id = w.web_app_id();
+    w.emulator.state().update(|t| {
+        let app = t.applications.iter_mut().find(|a| a.id == id).unwrap();
+        app.redirect_urls
+            .push(format!("http://127.0.0.1:{port}/callback"));
+    });
+}
+
+/// GET without following redirects: (status, Location).
+fn get(url: &str) -> (u16, Option<String>) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let res = client.get(url).send().await.unwrap();
+        let location = res
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_string());
+        (res.status().as_u16(), location)
+    })
+}
+
+struct Running {
+    child: Child,
+    url: String,
+    err: Arc<Mutex<String>>,
+}
+
+impl Running {
+    fn finish(mut self) -> (i32, String, String) {
+        let status = self.child.wait().unwrap();
+        let mut out = String::new();
+        self.child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let err = self.err.lock().unwrap().clone();
+        (status.code().unwrap_or(-1), out, err)
+    }
+
+    fn param(&self, name: &str) -> String {
+        url::Url::parse(&self.url)
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == name)
+            .unwrap()
+            .1
+            .into_owned()
+    }
+
+    fn port(&self) -> u16 {
+        url::Url::parse(&self.param("redirect_uri"))
+            .unwrap()
+            .port()
+            .unwrap()
+    }
+}
+
+fn start(w: &World, args: &[&str]) -> Running {
+    let mut child = w
+        .std_cmd()
+        .env("KINDE_CLIENT_ID", w.web_app_id())
+        .args(["login", "--no-browser"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let err = Arc::new(Mutex::new(String::new()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let sink = err.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.starts_with("http") {
+                let _ = tx.send(line.clone());
+            }
+            sink.lock().unwrap().push_str(&format!("{line}\n"));
+        }
+        let _ = tx.send(String::new());
+    });
+    let url = rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .unwrap_or_default();
+    Running { child, url, err }
+}
+
+/// Authorize (auto-login) and deliver the redirect to the loopback.
+fn complete(run: &Running) {
+    assert!(
+        run.url.starts_with("http"),
+        "no sign-in URL printed: {}",
+        run.err.lock().unwrap()
+    );
+    let (status, location) = get(&run.url);
+    assert_eq!(status, 303, "the emulator redirects back");
+    let location = location.unwrap();
+    assert!(
+        location.starts_with(&format!("http://127.0.0.1:{}/callback?code=", run.port())),
+        "{location}"
+    );
+    let (status, _) = get(&location);
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn signs_in_with_pkce_and_prints_a_verified_user_token() {
+    let w = world(None);
+    let port = free_port();
+    allow(&w, port);
+    let run = start(
+        &w,
+        &[
+            "--port",
+            &port.to_string(),
+            "--json",
+            "--audience",
+            "urn:cargo-kinde:sample-api",
+        ],
+    );
+    for (k, v) in [
+        ("response_type", "code"),
+        ("code_challenge_method", "S256"),
+        ("prompt", "login"),
+        ("scope", "openid email offline"),
+    ] {
+        assert_eq!(run.param(k), v);
+    }
+    assert_eq!(run.param("code_challenge").len(), 43);
+    assert!(run.param("state").len() >= 8);
+    assert!(!run.param("nonce").is_empty());
+    assert!(!run.url.contains("code_verifier"));
+    complete(&run);
+    let (code, out, err) = run.finish();
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let claims = &doc["access_token_claims"];
+    assert!(claims["sub"].as_str().unwrap().starts_with("kp_"));
+    assert_eq!(claims["azp"], w.web_app_id());
+    assert_eq!(
+        claims["scp"],
+        serde_json::json!(["openid", "email", "offline"])
+    );
+    assert_eq!(
+        claims["aud"],
+        serde_json::json!([]),
+        "the sample API is not authorised for the web app"
+    );
+    assert_eq!(doc["id_token_claims"]["email"], "alice@example.com");
+    assert_eq!(
+        doc["id_token_claims"]["aud"],
+        serde_json::json!([w.web_app_id()])
+    );
+    assert_eq!(doc["has_refresh_token"], true);
+    assert!(
+        doc.get("refresh_token").is_none(),
+        "never printed without --show-refresh-token"
+    );
+    // The cached token serves `token --user` with no browser and no request.
+    let before = w.count("POST /oauth2/token");
+    let out = w
+        .cmd()
+        .env("KINDE_CLIENT_ID", w.web_app_id())
+        .args([
+            "token",
+            "--user",
+            "--audience",
+            "urn:cargo-kinde:sample-api",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        doc["access_token"].as_str().unwrap()
+    );
+    assert_eq!(w.count("POST /oauth2/token"), before);
+}
+
+#[test]
+fn a_forged_state_is_refused() {
+    let w = world(None);
+    let port = free_port();
+    allow(&w, port);
+    let run = start(&w, &["--port", &port.to_string()]);
+    // (The M2M token that checked the callback registration was fetched before the URL.)
+    let before = w.count("POST /oauth2/token");
+    let (status, _) = get(&format!(
+        "http://127.0.0.1:{port}/callback?code=stolen&state=not-the-state"
+    ));
+    assert_eq!(status, 400);
+    let (code, _, err) = run.finish();
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("state does not match"), "{err}");
+    assert_eq!(
+        w.count("POST /oauth2/token"),
+        before,
+        "nothing was exchanged"
+    );
+}
+
+#[test]
+fn a_provider_error_is_reported() {
+    let w = world(None);
+    let port = free_port();
+    allow(&w, port);
+    let run = start(&w, &["--port", &port.to_string()]);
+    let state = run.param("state");
+    get(&format!(
+        "http://127.0.0.1:{port}/callback?error=access_denied&error_description=The+user+cancelled&state={state}"
+    ));
+    let (code, _, err) = run.finish();
+    assert_eq!(code, 4, "{err}");
+    assert!(
+        err.contains("the provider refused the sign-in: access_denied (The user cancelled)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn other_paths_on_the_loopback_are_ignored() {
+    let w = world(None);
+    let port = free_port();
+    allow(&w, port);
+    let run = start(&w, &["--port", &port.to_string()]);
+    assert_eq!(get(&format!("http://127.0.0.1:{port}/favicon.ico")).0, 404);
+    assert_eq!(get(&format!("http://127.0.0.1:{port}/")).0, 404);
+    complete(&run);
+    let (code, out, err) = run.finish();
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim().split('.').count(), 3);
+}
+
+#[test]
+fn waiting_ends_with_a_timeout() {
+    let w = world(None);
+    let port = free_port();
+    allow(&w, port);
+    let run = start(&w, &["--port", &port.to_string(), "--timeout", "1"]);
+    let (code, _, err) = run.finish();
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no sign-in within 1 s"), "{err}");
+}
+
+#[test]
+fn a_port_in_use_is_a_clear_error() {
+    let w = world(None);
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = w
+        .cmd()
+        .env("KINDE_CLIENT_ID", w.web_app_id())
+        .args(["login", "--no-browser", "--port", &port])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "cannot listen for the sign-in callback on 127.0.0.1:{port}"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("--port 0"), "{err}");
+}
+
+#[test]
+fn an_unregistered_loopback_callback_is_named_with_the_fix() {
+    let w = world(None);
+    let port = free_port().to_string();
+    let out = w
+        .cmd()
+        .env("KINDE_CLIENT_ID", w.web_app_id())
+        .args(["login", "--no-browser", "--port", &port])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "http://127.0.0.1:{port}/callback is not an allowed callback URL"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("cargo kinde register"), "{err}");
+    // And `register` picks it up from [login] port.
+    w.write("kinde.toml", &format!("[login]\nport = {port}\n"));
+    w.cmd()
+        .env("KINDE_CLIENT_ID", w.web_app_id())
+        .args(["register", "--yes"])
+        .assert()
+        .success();
+    let urls = w
+        .emulator
+        .state()
+        .tenant()
+        .user_app()
+        .unwrap()
+        .redirect_urls
+        .clone();
+    assert!(
+        urls.contains(&format!("http://127.0.0.1:{port}/callback")),
+        "{urls:?}"
+    );
+}
+
+#[test]
+fn an_id_token_with_another_nonce_is_rejected() {
+    let w = world(None);
+    let port = free_port();
+    allow(&w, port);
+    let run = start(&w, &["--port", &port.to_string()]);
+    // Someone in the middle swaps the nonce: the ID token then carries a nonce the CLI never sent.
+    let nonce = run.param("nonce");
+    let (_, location) = get(&run
+        .url
+        .replace(&format!("nonce={nonce}"), "nonce=someone-elses-nonce"));
+    get(&location.unwrap());
+    let (code, out, err) = run.finish();
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("nonce does not match"), "{err}");
+    assert!(out.is_empty(), "no token is printed");
+}
+
+#[test]
+fn an_expired_token_is_refreshed_without_a_browser_and_rotated() {
+    // Tokens live 30 s: inside the cache's 60 s margin, so the next use must refresh.
+    let w = world(Some(30));
+    let port = free_port();
+    allow(&w, port);
+    let run = start(
+        &w,
+        &[
+            "--port",
+            &port.to_string(),
+            "--json",
+            "--show-refresh-token",
+        ],
+    );
+    complete(&run);
+    let (code, out, err) = run.finish();
+    assert_eq!(code, 0, "{err}");
+    let first: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let first_refresh = first["refresh_token"].as_str().unwrap().to_string();
+    let auths = w.count("GET /oauth2/auth");
+    let user_token = || {
+        w.cmd()
+            .env("KINDE_CLIENT_ID", w.web_app_id())
+            .args(["--json", "token", "--user", "--show-refresh-token"])
+            .output()
+            .unwrap()
+    };
+    let out = user_token();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let second: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(second["source"], "refresh");
+    assert_ne!(second["access_token"], first["access_token"]);
+    assert_ne!(
+        second["refresh_token"].as_str().unwrap(),
+        first_refresh,
+        "refresh tokens rotate"
+    );
+    assert_eq!(w.count("GET /oauth2/auth"), auths, "no browser sign-in");
+
+    // Put the spent refresh token back: the provider refuses it, and without a terminal the
+    // command says how to sign in again.
+    let issuer = cargo_kinde::config::Issuer::parse(&w.issuer()).unwrap();
+    let scopes: Vec<String> = ["openid", "email", "offline"].map(String::from).to_vec();
+    let key = cargo_kinde::oauth::cache::CacheKey::user(&issuer, &w.web_app_id(), &[], &scopes);
+    let cache = cargo_kinde::oauth::cache::TokenCache::at(w.cache.path().join("tokens"));
+    let mut stale = cache.get_any(&key).unwrap();
+    stale.expires_at = 1;
+    stale.refresh_token = Some(cargo_kinde::secret::Secret::new(first_refresh));
+    cache.put(&key, &stale).unwrap();
+    let out = w
+        .cmd()
+        .env("KINDE_CLIENT_ID", w.web_app_id())
+        .args(["token", "--user"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("could not be refreshed") && err.contains("invalid_grant"),
+        "{err}"
+    );
+    assert!(err.contains("cargo kinde login"), "{err}");
+}
+
+#[test]
+fn logout_clears_this_tenants_tokens() {
+    let w = world(None);
+    w.cmd().arg("token").assert().success();
+    let port = free_port();
+    allow(&w, port);
+    let run = start(&w, &["--port", &port.to_string()]);
+    complete(&run);
+    assert_eq!(run.finish().0, 0);
+    let files = || {
+        std::fs::read_dir(w.cache.path().join("tokens"))
+            .unwrap()
+            .count()
+    };
+    assert_eq!(files(), 2);
+    w.cmd()
+        .arg("logout")
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("removed 2 cached token(s)"));
+    assert_eq!(files(), 0);
+    let out = w.cmd().args(["logout", "--everywhere"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with(&format!("{}/logout", w.issuer())));
+}
+
+#[test]
+fn the_emulator_follows_kindes_authorize_rules() {
+    let w = World::new();
+    let app = w.web_app_id();
+    let iss = w.issuer();
+    let base = format!(
+        "{iss}/oauth2/auth?response_type=code&client_id={app}&code_challenge=abcdefghijabcdefghijabcdefghijabcdefghij123&code_challenge_method=S256"
+    );
+    // Unregistered redirect_uri: an error page, no redirect.
+    let (status, location) = get(&format!(
+        "{base}&redirect_uri=https://evil.example/cb&state=12345678"
+    ));
+    assert_eq!((status, location), (400, None));
+    // prompt=none without a session: back to the client with login_required.
+    let cb = "http://localhost:3000/api/auth/kinde_callback";
+    let (status, location) = get(&format!(
+        "{base}&redirect_uri={cb}&state=12345678&prompt=none"
+    ));
+    assert_eq!(status, 303);
+    let location = location.unwrap();
+    assert!(
+        location.starts_with(cb)
+            && location.contains("error=login_required")
+            && location.contains("state=12345678"),
+        "{location}"
+    );
+    // A short state is refused.
+    let (_, location) = get(&format!("{base}&redirect_uri={cb}&state=short"));
+    assert!(location.unwrap().contains("error=invalid_request"));
+    // Without auto-login, a sign-in page that works without JavaScript.
+    let (status, _) = get(&format!("{base}&redirect_uri={cb}&state=12345678"));
+    assert_eq!(status, 200);
+}
