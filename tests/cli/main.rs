@@ -2,6 +2,7 @@
 //! test, on 127.0.0.1 with a free port.
 
 mod api;
+mod browser;
 mod config;
 mod emulator;
 mod login;

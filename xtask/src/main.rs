@@ -85,12 +85,44 @@ fn ci() -> Result<(), String> {
     ]);
     run_step("cargo clippy --no-default-features", slim)?;
     codegen::run(true)?;
+    ensure_chromium()?;
     let (passed, failed) = test_counted()?;
     interop::run()?;
     eprintln!("==> ci passed");
     // The plain closing line CI runners read, for the whole run.
     println!("ci: {passed} passed, {failed} failed");
     Ok(())
+}
+
+/// The browser test needs Debian's chromium; CI machines run as root and can install it.
+fn ensure_chromium() -> Result<(), String> {
+    if [
+        "/usr/bin/chromium",
+        "/usr/bin/chromium-browser",
+        "/usr/bin/google-chrome",
+    ]
+    .iter()
+    .any(|p| Path::new(p).exists())
+    {
+        return Ok(());
+    }
+    let root_user = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0"));
+    if !root_user {
+        return Err(
+            "the browser test needs chromium: install it (Debian: apt-get install chromium)".into(),
+        );
+    }
+    let mut update = Command::new("apt-get");
+    update.args(["update", "-qq"]);
+    run_step("apt-get update", update)?;
+    let mut install = Command::new("apt-get");
+    install
+        .args(["install", "-y", "-qq", "chromium"])
+        .env("DEBIAN_FRONTEND", "noninteractive");
+    run_step("apt-get install chromium", install)
 }
 
 /// `cargo test --workspace`, echoing its output and adding up its `test result:` lines.
