@@ -114,9 +114,7 @@ impl Shared {
     async fn token(&self, choice: &TokenChoice) -> Result<Option<String>, String> {
         let (audiences, scopes) = match choice {
             TokenChoice::None => return Ok(None),
-            TokenChoice::User => {
-                return Err("user tokens come from `cargo kinde login`, which is not available in this version; use token = \"m2m\" or a [tokens.NAME]".into());
-            }
+            TokenChoice::User => return self.user_token().map(Some),
             TokenChoice::M2m => (vec![self.issuer.management_audience()], Vec::new()),
             TokenChoice::Named(name) => {
                 let t = self
@@ -140,6 +138,32 @@ impl Shared {
             .await
             .clone()
             .map(Some)
+    }
+
+    /// The user token `cargo kinde login` cached for `[app]` with the `[login]` audiences and
+    /// scopes (smoke never opens a browser).
+    fn user_token(&self) -> Result<String, String> {
+        let app = self
+            .config
+            .app_client_id
+            .as_ref()
+            .ok_or("no app client id (KINDE_CLIENT_ID) for a user token")?;
+        let issuer = self
+            .config
+            .custom_domain
+            .as_ref()
+            .map_or(&self.issuer, |s| &s.value);
+        let key = oauth::cache::CacheKey::user(
+            issuer,
+            &app.value,
+            &self.config.login.audiences,
+            &self.config.login.scopes,
+        );
+        oauth::cache::TokenCache::open()
+            .ok()
+            .and_then(|cache| cache.get(&key))
+            .map(|t| t.token.expose().to_string())
+            .ok_or_else(|| "skipped: no cached user token; run `cargo kinde login` (or `cargo kinde token --user`) first".to_string())
     }
 
     async fn fetch(&self, audiences: Vec<String>, scopes: Vec<String>) -> Result<String, String> {
@@ -394,7 +418,9 @@ async fn run_one(shared: &Shared, check: &Check) -> Outcome {
 async fn run_http(shared: &Shared, check: &Check, http: &HttpCheck) -> Outcome {
     let token = match shared.token(&http.token).await {
         Ok(t) => t,
-        Err(e) if http.token == TokenChoice::User => return skipped(check, &e),
+        Err(e) if http.token == TokenChoice::User => {
+            return skipped(check, e.trim_start_matches("skipped: "));
+        }
         Err(e) => {
             return fail(
                 check,

@@ -491,3 +491,38 @@ fn the_emulator_follows_kindes_authorize_rules() {
     let (status, _) = get(&format!("{base}&redirect_uri={cb}&state=12345678"));
     assert_eq!(status, 200);
 }
+
+#[test]
+fn smoke_uses_the_cached_user_token() {
+    let w = world(None);
+    w.write(
+        "kinde.toml",
+        "[[smoke]]\nname = \"my profile\"\npath = \"/oauth2/v2/user_profile\"\ntoken = \"user\"\n[[smoke.assert]]\npointer = \"/email\"\nequals = \"alice@example.com\"\n",
+    );
+    let smoke = || {
+        w.cmd()
+            .env("KINDE_CLIENT_ID", w.web_app_id())
+            .args(["smoke"])
+            .output()
+            .unwrap()
+    };
+    let out = smoke();
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("no cached user token; run `cargo kinde login`")
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 passed, 0 failed, 1 skipped"));
+    let port = free_port();
+    allow(&w, port);
+    let run = start(&w, &["--port", &port.to_string()]);
+    complete(&run);
+    assert_eq!(run.finish().0, 0);
+    let out = smoke();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 passed, 0 failed, 0 skipped"));
+}
