@@ -14,6 +14,7 @@ pub mod jwt;
 pub mod kinde;
 pub mod net;
 pub mod oauth;
+pub mod scaffold;
 pub mod secret;
 pub mod smoke;
 pub mod ui;

@@ -5,6 +5,7 @@ mod config;
 mod context;
 #[cfg(feature = "emulator")]
 mod emulator;
+mod init;
 mod login;
 mod register;
 mod smoke;
@@ -96,6 +97,8 @@ pub enum Command {
     Register(register::RegisterArgs),
     /// Call any Management API endpoint with the cached M2M token.
     Api(api::ApiArgs),
+    /// Scaffold kinde.toml, .env, .env.example and .gitignore (and an xtask crate, a CI workflow).
+    Init(init::InitArgs),
     /// Sign a user in through the browser (Authorization Code + PKCE) and print the access token.
     Login(login::LoginArgs),
     /// Forget this tenant's cached tokens (and with --everywhere, the Kinde session).
@@ -111,7 +114,13 @@ pub enum Command {
 
 /// Parse the process arguments, run, and return the exit code.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse_from(cargo_args(std::env::args_os())) {
+    main_with_args(std::env::args_os())
+}
+
+/// Run with these arguments (the first is the program name): what an xtask calls to run
+/// cargo-kinde from a workspace's lock file.
+pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(cargo_args(args)) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -171,6 +180,7 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
             Command::Api(args) => api::run(&cli.global, args).await,
             Command::Smoke(args) => smoke::run(&cli.global, args).await,
             Command::Login(args) => login::run(&cli.global, args).await,
+            Command::Init(args) => init::run(&cli.global, args).await,
             Command::Logout(args) => login::logout(&cli.global, args).await,
             #[cfg(feature = "emulator")]
             Command::Emulator(args) => emulator::run(&cli.global, args).await,

@@ -808,38 +808,57 @@ pub fn save_dotenv(path: &Path, values: &[(&str, String)]) -> Result<(), Error> 
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(Error::input(format!("cannot read {}: {e}", path.display()))),
     };
-    let mut lines: Vec<String> = existing
-        .lines()
-        .filter(|line| {
-            let name = line
-                .trim_start()
-                .trim_start_matches("export ")
-                .split('=')
-                .next()
-                .unwrap_or("")
-                .trim();
-            !values.iter().any(|(k, _)| *k == name)
-        })
-        .map(String::from)
-        .collect();
-    for (name, value) in values {
-        let needs_quotes = value
-            .chars()
-            .any(|c| c.is_whitespace() || "#'\"\\$".contains(c));
-        let value = if needs_quotes {
-            format!("'{value}'")
-        } else {
-            value.clone()
-        };
-        lines.push(format!("{name}={value}"));
-    }
-    let mut text = lines.join("\n");
-    text.push('\n');
+    let text = dotenv_with(&existing, values);
     let write = || -> std::io::Result<()> {
         let mut file = crate::oauth::cache::private_file(path)?;
         file.write_all(text.as_bytes())
     };
     write().map_err(|e| Error::input(format!("cannot write {}: {e}", path.display())))
+}
+
+/// `.env` text with `values` set: lines for other names are kept in place, a line for a name
+/// being set is replaced where it stands, new names are appended.
+pub fn dotenv_with(existing: &str, values: &[(&str, String)]) -> String {
+    let quote = |value: &str| {
+        let needs_quotes = value
+            .chars()
+            .any(|c| c.is_whitespace() || "#'\"\\$".contains(c));
+        if needs_quotes {
+            format!("'{value}'")
+        } else {
+            value.to_string()
+        }
+    };
+    let name_of = |line: &str| {
+        line.trim_start()
+            .trim_start_matches("export ")
+            .split('=')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string()
+    };
+    let mut done: Vec<&str> = Vec::new();
+    let mut lines: Vec<String> = Vec::new();
+    for line in existing.lines() {
+        let name = name_of(line);
+        match values.iter().find(|(k, _)| *k == name) {
+            Some((k, v)) if !done.contains(k) => {
+                lines.push(format!("{k}={}", quote(v)));
+                done.push(k);
+            }
+            Some(_) => {}
+            None => lines.push(line.to_string()),
+        }
+    }
+    for (k, v) in values {
+        if !done.contains(k) {
+            lines.push(format!("{k}={}", quote(v)));
+        }
+    }
+    let mut text = lines.join("\n");
+    text.push('\n');
+    text
 }
 
 /// Whether `.gitignore` in `root` ignores `.env`.

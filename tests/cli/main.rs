@@ -5,6 +5,7 @@ mod api;
 mod browser;
 mod config;
 mod emulator;
+mod init;
 mod login;
 mod register;
 mod secrets;
@@ -12,7 +13,7 @@ mod smoke;
 mod spec;
 mod token;
 #[cfg(unix)]
-mod tty;
+pub mod tty;
 mod verify;
 
 use std::path::Path;

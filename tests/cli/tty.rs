@@ -15,6 +15,9 @@ pub struct Terminal {
     child: Child,
     master: File,
     pub seen: String,
+    /// Where in the (ANSI-stripped) output the last expected text ended: each `expect` looks
+    /// only at what came after, so a prompt shown twice is waited for twice.
+    cursor: usize,
 }
 
 impl Terminal {
@@ -64,23 +67,27 @@ impl Terminal {
             child,
             master,
             seen: String::new(),
+            cursor: 0,
         }
     }
 
-    /// Read until `text` has appeared, or panic after 10 s with what was seen.
+    /// Read until `text` has appeared after the previous match, or panic after 10 s.
     pub fn expect(&mut self, text: &str) {
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut buf = [0u8; 4096];
-        while !strip_ansi(&self.seen).contains(text) {
+        loop {
+            let plain = strip_ansi(&self.seen);
+            if let Some(at) = plain.get(self.cursor..).and_then(|rest| rest.find(text)) {
+                self.cursor += at + text.len();
+                return;
+            }
             assert!(
                 Instant::now() < deadline,
-                "timed out waiting for {text:?}; saw:\n{}",
-                strip_ansi(&self.seen)
+                "timed out waiting for {text:?}; saw:\n{plain}"
             );
             match self.master.read(&mut buf) {
-                Ok(0) => std::thread::sleep(Duration::from_millis(20)),
-                Ok(n) => self.seen.push_str(&String::from_utf8_lossy(&buf[..n])),
-                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                Ok(n @ 1..) => self.seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+                _ => std::thread::sleep(Duration::from_millis(20)),
             }
         }
     }

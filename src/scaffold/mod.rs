@@ -1,0 +1,532 @@
+//! `init`: embedded templates rendered into the user's repository. Every file is computed before
+//! anything is written, so an interrupted `init` leaves nothing half-done; existing files are
+//! edited in place (keeping comments) or left alone unless the user agrees or passes `--force`.
+
+use std::path::{Path, PathBuf};
+
+use include_dir::{Dir, include_dir};
+use minijinja::Environment;
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::secret::Secret;
+
+static TEMPLATES: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/templates");
+
+/// Template names.
+pub mod template {
+    /// `kinde.toml`.
+    pub const KINDE_TOML: &str = "kinde.toml.j2";
+    /// `.env.example`.
+    pub const ENV_EXAMPLE: &str = "env.example.j2";
+    /// `xtask/Cargo.toml`.
+    pub const XTASK_MANIFEST: &str = "xtask/Cargo.toml.j2";
+    /// `xtask/src/main.rs`.
+    pub const XTASK_MAIN: &str = "xtask/main.rs.j2";
+    /// `.github/workflows/kinde-smoke.yml`.
+    pub const GITHUB_WORKFLOW: &str = "github-workflow.yml.j2";
+}
+
+/// An API to register.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiValue {
+    /// Name.
+    pub name: String,
+    /// Audience.
+    pub audience: String,
+}
+
+/// Everything `init` asks for.
+#[derive(Debug, Clone, Serialize)]
+pub struct Values {
+    /// Kinde domain.
+    pub domain: String,
+    /// Management M2M client id.
+    pub management_client_id: String,
+    /// Its secret (goes to `.env` only).
+    #[serde(skip)]
+    pub management_client_secret: Option<Secret>,
+    /// The user-facing app's client id.
+    pub app_client_id: String,
+    /// Its secret, for back-end apps (goes to `.env` only).
+    #[serde(skip)]
+    pub app_client_secret: Option<Secret>,
+    /// Callback URLs.
+    pub callback_urls: Vec<String>,
+    /// Logout URLs.
+    pub logout_urls: Vec<String>,
+    /// APIs.
+    pub apis: Vec<ApiValue>,
+    /// `[login] port`.
+    pub login_port: u16,
+}
+
+/// What else to write.
+#[derive(Debug, Clone, Default)]
+pub struct Extras {
+    /// An `xtask` crate running cargo-kinde from the workspace's lock file, with this dependency
+    /// line (e.g. `cargo-kinde = "0.1.0"`).
+    pub xtask: Option<String>,
+    /// A GitHub Actions workflow.
+    pub github: bool,
+    /// Lines `.gitignore` must have besides `.env` (e.g. the emulator's state directory).
+    pub ignore: Vec<String>,
+}
+
+/// One file `init` would write.
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// Relative to the workspace root.
+    pub path: PathBuf,
+    /// The current contents, if the file exists.
+    pub old: Option<String>,
+    /// The new contents.
+    pub new: String,
+    /// Written mode 0600 and never shown in diffs (it holds secrets).
+    pub private: bool,
+    /// Only appends to the file (never loses anything): no confirmation needed.
+    pub append_only: bool,
+}
+
+impl Change {
+    /// Whether writing it changes anything.
+    pub fn changes(&self) -> bool {
+        self.old.as_deref() != Some(self.new.as_str())
+    }
+
+    /// Whether it replaces or edits content that exists.
+    pub fn overwrites(&self) -> bool {
+        self.old.is_some() && self.changes() && !self.append_only
+    }
+
+    /// A line diff of old and new; values of private files are masked.
+    pub fn diff(&self) -> String {
+        let mask = |line: &str| match line.split_once('=') {
+            Some((k, v)) if self.private && !v.is_empty() && !k.trim_start().starts_with('#') => {
+                format!("{k}=***")
+            }
+            _ => line.to_string(),
+        };
+        let old: Vec<String> = self
+            .old
+            .as_deref()
+            .unwrap_or("")
+            .lines()
+            .map(mask)
+            .collect();
+        let new: Vec<String> = self.new.lines().map(mask).collect();
+        let mut out = String::new();
+        for line in &old {
+            if !new.contains(line) {
+                out.push_str(&format!("- {line}\n"));
+            }
+        }
+        for line in &new {
+            if !old.contains(line) {
+                out.push_str(&format!("+ {line}\n"));
+            }
+        }
+        out
+    }
+}
+
+fn render(name: &str, context: minijinja::Value) -> Result<String, Error> {
+    let source = TEMPLATES
+        .get_file(name)
+        .and_then(|f| f.contents_utf8())
+        .ok_or_else(|| Error::input(format!("template {name} is missing from this build")))?;
+    let mut env = Environment::new();
+    let syntax = minijinja::syntax::SyntaxConfig::builder()
+        .keep_trailing_newline(true)
+        .build()
+        .map_err(|e| Error::input(format!("template syntax: {e}")))?;
+    env.set_syntax(syntax);
+    env.render_str(source, context)
+        .map_err(|e| Error::input(format!("cannot render {name}: {e}")))
+}
+
+fn read(root: &Path, path: &str) -> Option<String> {
+    std::fs::read_to_string(root.join(path)).ok()
+}
+
+fn change(root: &Path, path: &str, new: String) -> Change {
+    Change {
+        path: PathBuf::from(path),
+        old: read(root, path),
+        new,
+        private: false,
+        append_only: false,
+    }
+}
+
+/// Every file `init` would write for `values` in the workspace at `root`.
+pub fn plan(root: &Path, values: &Values, extras: &Extras) -> Result<Vec<Change>, Error> {
+    let context = minijinja::Value::from(minijinja::value::Serde(values));
+    let mut changes = Vec::new();
+    let kinde_toml = match read(root, crate::config::FILE_NAME) {
+        Some(existing) => edit_kinde_toml(&existing, values)?,
+        None => render(template::KINDE_TOML, context.clone())?,
+    };
+    changes.push(change(root, crate::config::FILE_NAME, kinde_toml));
+    changes.push(Change {
+        private: true,
+        ..change(root, ".env", dotenv(root, values))
+    });
+    changes.push(change(
+        root,
+        ".env.example",
+        render(template::ENV_EXAMPLE, context)?,
+    ));
+    let mut ignore = vec![".env".to_string()];
+    ignore.extend(extras.ignore.iter().cloned());
+    changes.push(Change {
+        append_only: true,
+        ..change(
+            root,
+            ".gitignore",
+            gitignore(read(root, ".gitignore"), &ignore),
+        )
+    });
+    if let Some(dependency) = &extras.xtask {
+        let ctx = minijinja::context! { dependency => dependency };
+        changes.push(change(
+            root,
+            "xtask/Cargo.toml",
+            render(template::XTASK_MANIFEST, ctx.clone())?,
+        ));
+        changes.push(change(
+            root,
+            "xtask/src/main.rs",
+            render(template::XTASK_MAIN, ctx)?,
+        ));
+        // Both only add an entry to files that exist (formatting kept): asked for by --xtask.
+        if let Some(manifest) = read(root, "Cargo.toml") {
+            changes.push(Change {
+                append_only: true,
+                ..change(
+                    root,
+                    "Cargo.toml",
+                    add_workspace_member(&manifest, "xtask")?,
+                )
+            });
+        }
+        let config = read(root, ".cargo/config.toml").unwrap_or_default();
+        changes.push(Change {
+            append_only: true,
+            ..change(root, ".cargo/config.toml", add_alias(&config)?)
+        });
+    }
+    if extras.github {
+        let ctx = minijinja::context! { xtask => extras.xtask.is_some(), version => env!("CARGO_PKG_VERSION") };
+        changes.push(change(
+            root,
+            ".github/workflows/kinde-smoke.yml",
+            render(template::GITHUB_WORKFLOW, ctx)?,
+        ));
+    }
+    Ok(changes)
+}
+
+/// `kinde.toml` with the values set, keeping the user's comments, order and other keys.
+pub fn edit_kinde_toml(existing: &str, values: &Values) -> Result<String, Error> {
+    use toml_edit::{Array, ArrayOfTables, DocumentMut, Item, Table, value};
+    let mut doc: DocumentMut = existing.parse().map_err(|e| {
+        Error::input(format!("kinde.toml is not valid TOML: {e}"))
+            .with_hint("fix it, or move it away and run init again")
+    })?;
+    for table in ["tenant", "management", "app"] {
+        if doc.get(table).is_none() {
+            doc[table] = Item::Table(Table::new());
+        }
+    }
+    let mut set = |table: &str, key: &str, v: &str| {
+        let current = doc.get(table).and_then(|t| t.get(key));
+        if current.and_then(Item::as_str) == Some(v) {
+            return;
+        }
+        // Keep a trailing comment on the line being changed.
+        let decor = current
+            .and_then(Item::as_value)
+            .map(|old| old.decor().clone());
+        let mut new = value(v);
+        if let (Some(decor), Some(val)) = (decor, new.as_value_mut()) {
+            *val.decor_mut() = decor;
+        }
+        doc[table][key] = new;
+    };
+    set("tenant", "domain", &values.domain);
+    set("management", "client_id", &values.management_client_id);
+    set("app", "client_id", &values.app_client_id);
+    for (key, urls) in [
+        ("callback_urls", &values.callback_urls),
+        ("logout_urls", &values.logout_urls),
+    ] {
+        if doc.get("app").and_then(|a| a.get(key)).is_none() {
+            doc["app"][key] = value(urls.iter().map(String::as_str).collect::<Array>());
+        }
+    }
+    let known: Vec<String> = doc
+        .get("apis")
+        .and_then(Item::as_array_of_tables)
+        .map(|apis| {
+            apis.iter()
+                .filter_map(|t| t.get("audience").and_then(Item::as_str).map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    for api in values.apis.iter().filter(|a| !known.contains(&a.audience)) {
+        let mut table = Table::new();
+        table["name"] = value(api.name.as_str());
+        table["audience"] = value(api.audience.as_str());
+        table["scopes"] = value(Array::new());
+        table["authorize"] = value(["app", "management"].into_iter().collect::<Array>());
+        match doc.get_mut("apis").and_then(Item::as_array_of_tables_mut) {
+            Some(apis) => apis.push(table),
+            None => {
+                let mut apis = ArrayOfTables::new();
+                apis.push(table);
+                doc["apis"] = Item::ArrayOfTables(apis);
+            }
+        }
+    }
+    Ok(doc.to_string())
+}
+
+/// `.env` with the values set, other lines kept.
+fn dotenv(root: &Path, values: &Values) -> String {
+    let mut set: Vec<(&str, String)> = vec![
+        ("KINDE_DOMAIN", values.domain.clone()),
+        (
+            "KINDE_MANAGEMENT_CLIENT_ID",
+            values.management_client_id.clone(),
+        ),
+        ("KINDE_CLIENT_ID", values.app_client_id.clone()),
+    ];
+    if let Some(secret) = &values.management_client_secret {
+        set.push((
+            "KINDE_MANAGEMENT_CLIENT_SECRET",
+            secret.expose().to_string(),
+        ));
+    }
+    if let Some(secret) = &values.app_client_secret {
+        set.push(("KINDE_CLIENT_SECRET", secret.expose().to_string()));
+    }
+    crate::config::dotenv_with(&read(root, ".env").unwrap_or_default(), &set)
+}
+
+/// `.gitignore` with `lines` appended where missing (never duplicated).
+fn gitignore(existing: Option<String>, lines: &[String]) -> String {
+    let mut text = existing.unwrap_or_default();
+    let has = |text: &str, line: &str| {
+        text.lines()
+            .any(|l| l.trim() == line || l.trim() == format!("/{line}"))
+    };
+    let missing: Vec<&String> = lines.iter().filter(|l| !has(&text, l)).collect();
+    if missing.is_empty() {
+        return text;
+    }
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str("# Kinde secrets and local state (cargo kinde init)\n");
+    for line in missing {
+        text.push_str(line);
+        text.push('\n');
+    }
+    text
+}
+
+/// The workspace manifest with `member` added, formatting kept.
+pub fn add_workspace_member(manifest: &str, member: &str) -> Result<String, Error> {
+    use toml_edit::{Array, DocumentMut, Item, value};
+    let mut doc: DocumentMut = manifest
+        .parse()
+        .map_err(|e| Error::input(format!("Cargo.toml is not valid TOML: {e}")))?;
+    let has_package = doc.get("package").is_some();
+    let members = doc
+        .get_mut("workspace")
+        .and_then(|w| w.get_mut("members"))
+        .and_then(Item::as_array_mut);
+    match members {
+        Some(members) => {
+            if !members.iter().any(|m| m.as_str() == Some(member)) {
+                members.push(member);
+            }
+        }
+        None => {
+            let mut list = Array::new();
+            if has_package {
+                list.push(".");
+            }
+            list.push(member);
+            if doc.get("workspace").is_none() {
+                doc["workspace"] = Item::Table(toml_edit::Table::new());
+            }
+            doc["workspace"]["members"] = value(list);
+        }
+    }
+    Ok(doc.to_string())
+}
+
+/// `.cargo/config.toml` with the `xtask` alias, everything else kept.
+fn add_alias(config: &str) -> Result<String, Error> {
+    use toml_edit::{DocumentMut, value};
+    let mut doc: DocumentMut = config
+        .parse()
+        .map_err(|e| Error::input(format!(".cargo/config.toml is not valid TOML: {e}")))?;
+    if doc.get("alias").is_none() {
+        doc["alias"] = toml_edit::Item::Table(toml_edit::Table::new());
+    }
+    if doc.get("alias").and_then(|a| a.get("xtask")).is_none() {
+        doc["alias"]["xtask"] = value("run --package xtask --");
+    }
+    Ok(doc.to_string())
+}
+
+/// What happened to a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Created.
+    Created,
+    /// Edited or replaced.
+    Updated,
+    /// Already as wanted.
+    Unchanged,
+    /// Left alone: it differs and the change was not confirmed.
+    Skipped,
+}
+
+/// Write the changes `approve` accepts (it sees only those that would overwrite something).
+pub fn write(
+    root: &Path,
+    changes: &[Change],
+    mut approve: impl FnMut(&Change) -> Result<bool, Error>,
+) -> Result<Vec<(PathBuf, Outcome)>, Error> {
+    // Decide everything first: a refusal or Ctrl-C at a prompt leaves every file as it was.
+    let mut decided = Vec::new();
+    for change in changes {
+        let outcome = if !change.changes() {
+            Outcome::Unchanged
+        } else if change.overwrites() && !approve(change)? {
+            Outcome::Skipped
+        } else if change.old.is_some() {
+            Outcome::Updated
+        } else {
+            Outcome::Created
+        };
+        decided.push((change, outcome));
+    }
+    let mut done = Vec::new();
+    for (change, outcome) in decided {
+        if matches!(outcome, Outcome::Created | Outcome::Updated) {
+            write_file(&root.join(&change.path), &change.new, change.private)?;
+        }
+        done.push((change.path.clone(), outcome));
+    }
+    Ok(done)
+}
+
+fn write_file(path: &Path, text: &str, private: bool) -> Result<(), Error> {
+    use std::io::Write;
+    let fail = |e: std::io::Error| Error::input(format!("cannot write {}: {e}", path.display()));
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(fail)?;
+    }
+    let temp = path.with_extension("cargo-kinde.tmp");
+    let mut file = if private {
+        crate::oauth::cache::private_file(&temp).map_err(fail)?
+    } else {
+        std::fs::File::create(&temp).map_err(fail)?
+    };
+    file.write_all(text.as_bytes()).map_err(fail)?;
+    file.sync_all().map_err(fail)?;
+    std::fs::rename(&temp, path).map_err(fail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values() -> Values {
+        Values {
+            domain: "https://acme.kinde.com".into(),
+            management_client_id: "m2m".into(),
+            management_client_secret: Some(Secret::new("s3cret")),
+            app_client_id: "app".into(),
+            app_client_secret: None,
+            callback_urls: vec!["http://localhost:3000/api/auth/kinde_callback".into()],
+            logout_urls: vec!["http://localhost:3000".into()],
+            apis: vec![ApiValue {
+                name: "Acme API".into(),
+                audience: "https://api.acme.com".into(),
+            }],
+            login_port: 53180,
+        }
+    }
+
+    #[test]
+    fn the_rendered_kinde_toml_is_valid_configuration() {
+        let dir = tempfile::tempdir().unwrap();
+        let changes = plan(dir.path(), &values(), &Extras::default()).unwrap();
+        let toml = &changes[0].new;
+        assert!(!toml.contains("s3cret"));
+        let file = crate::config::file::File::parse(Path::new("kinde.toml"), toml.clone()).unwrap();
+        assert_eq!(
+            file.layer.apis.unwrap()[0].audience.get_ref(),
+            "https://api.acme.com"
+        );
+        assert!(
+            !changes[2].new.contains("s3cret"),
+            ".env.example has no secret"
+        );
+        assert!(
+            changes[1]
+                .new
+                .contains("KINDE_MANAGEMENT_CLIENT_SECRET=s3cret")
+        );
+        assert!(
+            changes[1]
+                .diff()
+                .contains("KINDE_MANAGEMENT_CLIENT_SECRET=***")
+        );
+    }
+
+    #[test]
+    fn edits_keep_comments_and_other_keys() {
+        let existing =
+            "# my notes\n[tenant]\ndomain = \"https://old.kinde.com\" # old\n\n[custom]\nx = 1\n";
+        let edited = edit_kinde_toml(existing, &values()).unwrap();
+        assert!(edited.starts_with("# my notes\n"), "{edited}");
+        assert!(
+            edited.contains("domain = \"https://acme.kinde.com\" # old"),
+            "{edited}"
+        );
+        assert!(
+            edited.contains("\n[management]\nclient_id = \"m2m\""),
+            "{edited}"
+        );
+        assert!(edited.contains("[custom]\nx = 1"));
+        assert!(edited.contains("audience = \"https://api.acme.com\""));
+        assert_eq!(
+            edit_kinde_toml(&edited, &values()).unwrap(),
+            edited,
+            "a second edit changes nothing"
+        );
+    }
+
+    #[test]
+    fn workspace_members_and_gitignore_are_added_once() {
+        let manifest = "[package]\nname = \"app\" # mine\nversion = \"0.1.0\"\n";
+        let once = add_workspace_member(manifest, "xtask").unwrap();
+        assert!(once.contains("name = \"app\" # mine"));
+        assert!(once.contains("members = [\".\", \"xtask\"]"));
+        assert_eq!(add_workspace_member(&once, "xtask").unwrap(), once);
+        let ignore = gitignore(Some("target".into()), &[".env".into()]);
+        assert_eq!(
+            ignore,
+            "target\n# Kinde secrets and local state (cargo kinde init)\n.env\n"
+        );
+        assert_eq!(gitignore(Some(ignore.clone()), &[".env".into()]), ignore);
+    }
+}

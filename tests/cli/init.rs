@@ -1,0 +1,274 @@
+use std::process::Command;
+
+use predicates::prelude::*;
+
+use crate::{World, json, stderr, stdout};
+
+/// A cargo project in the world's directory.
+fn project(w: &World) {
+    w.write("Cargo.toml", "[package]\nname = \"demo\" # the demo\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\n");
+    std::fs::create_dir_all(w.path("src")).unwrap();
+    w.write("src/lib.rs", "");
+}
+
+fn init(w: &World) -> assert_cmd::Command {
+    let mut cmd = w.cmd();
+    cmd.env("KINDE_CLIENT_ID", w.web_app_id()).arg("init");
+    cmd
+}
+
+#[test]
+fn non_interactive_init_writes_every_file_and_no_secret_where_it_does_not_belong() {
+    let w = World::new();
+    project(&w);
+    w.write(".gitignore", "/target\n# keep me\n");
+    let secret = w.management_secret();
+    let out = init(&w)
+        .args(["--api", "Orders API=https://api.acme.example"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for line in [
+        "+ kinde.toml created",
+        "+ .env created",
+        "+ .env.example created",
+        "~ .gitignore updated",
+        "cargo kinde register --dry-run",
+        "cargo kinde smoke",
+    ] {
+        assert!(text.contains(line), "{line} missing from:\n{text}");
+    }
+    let toml = std::fs::read_to_string(w.path("kinde.toml")).unwrap();
+    assert!(toml.contains(&format!("domain = \"{}\"", w.issuer())));
+    assert!(toml.contains("audience = \"https://api.acme.example\""));
+    assert!(
+        toml.contains("# Where Kinde may send users"),
+        "comments explain each key"
+    );
+    let dotenv = std::fs::read_to_string(w.path(".env")).unwrap();
+    assert!(dotenv.contains(&format!("KINDE_MANAGEMENT_CLIENT_SECRET={secret}")));
+    assert_eq!(crate::mode(&w.path(".env")), 0o600);
+    for file in ["kinde.toml", ".env.example", ".gitignore"] {
+        assert!(
+            !std::fs::read_to_string(w.path(file))
+                .unwrap()
+                .contains(&secret),
+            "secret in {file}"
+        );
+    }
+    assert!(!text.contains(&secret) && !stderr(&out).contains(&secret));
+    assert_eq!(
+        std::fs::read_to_string(w.path(".gitignore")).unwrap(),
+        "/target\n# keep me\n# Kinde secrets and local state (cargo kinde init)\n.env\n"
+    );
+    // The result is a working configuration: register and smoke pass from the files alone.
+    w.bare().args(["register", "--yes"]).assert().success();
+    w.bare()
+        .arg("smoke")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("1 passed, 0 failed"));
+    // A rerun changes nothing.
+    let again = init(&w)
+        .args(["--api", "Orders API=https://api.acme.example"])
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+    assert!(
+        !stdout(&again).contains("created") && !stdout(&again).contains("updated"),
+        "{}",
+        stdout(&again)
+    );
+    assert_eq!(
+        std::fs::read_to_string(w.path(".gitignore"))
+            .unwrap()
+            .matches(".env")
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn missing_values_are_listed_at_once() {
+    let w = World::new();
+    project(&w);
+    w.bare()
+        .arg("init")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("missing 4 value(s)"))
+        .stderr(predicate::str::contains("--domain or KINDE_DOMAIN"))
+        .stderr(predicate::str::contains("KINDE_MANAGEMENT_CLIENT_SECRET"))
+        .stderr(predicate::str::contains(
+            "--app-client-id or KINDE_CLIENT_ID",
+        ));
+    assert!(!w.path("kinde.toml").exists());
+}
+
+#[test]
+fn an_existing_kinde_toml_is_left_alone_or_edited_keeping_comments() {
+    let w = World::new();
+    project(&w);
+    let mine = "# Our Kinde setup: ask Sam before changing.\n[tenant]\ndomain = \"https://old.kinde.com\" # old tenant\n\n[[smoke]]\nname = \"ours\"\npath = \"/api/v1/users\"\n";
+    w.write("kinde.toml", mine);
+    let out = init(&w).output().unwrap();
+    assert!(out.status.success());
+    assert!(
+        stdout(&out).contains("! kinde.toml differs; left alone (--force overwrites)"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(w.path("kinde.toml")).unwrap(),
+        mine,
+        "never overwritten silently"
+    );
+    init(&w)
+        .arg("--force")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("~ kinde.toml updated"));
+    let edited = std::fs::read_to_string(w.path("kinde.toml")).unwrap();
+    assert!(
+        edited.starts_with("# Our Kinde setup: ask Sam before changing.\n"),
+        "{edited}"
+    );
+    assert!(
+        edited.contains(&format!("domain = \"{}\" # old tenant", w.issuer())),
+        "{edited}"
+    );
+    assert!(edited.contains("name = \"ours\""));
+}
+
+#[test]
+fn json_reports_the_files_and_outside_a_workspace_is_an_error() {
+    let w = World::new();
+    init(&w)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not in a cargo workspace"));
+    project(&w);
+    let out = init(&w).arg("--json").output().unwrap();
+    let doc = json(&out);
+    let files: Vec<(&str, &str)> = doc["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["path"].as_str().unwrap(), f["outcome"].as_str().unwrap()))
+        .collect();
+    assert!(
+        files.contains(&("kinde.toml", "created")) && files.contains(&(".env", "created")),
+        "{files:?}"
+    );
+}
+
+#[test]
+fn the_generated_xtask_compiles_and_runs_smoke_against_the_emulator() {
+    let w = World::new();
+    project(&w);
+    let root = env!("CARGO_MANIFEST_DIR");
+    init(&w)
+        .args(["--xtask", "--ci", "github", "--xtask-path", root])
+        .assert()
+        .success();
+    let manifest = std::fs::read_to_string(w.path("Cargo.toml")).unwrap();
+    assert!(
+        manifest.contains("name = \"demo\" # the demo")
+            && manifest.contains("members = [\".\", \"xtask\"]"),
+        "{manifest}"
+    );
+    let workflow = std::fs::read_to_string(w.path(".github/workflows/kinde-smoke.yml")).unwrap();
+    assert!(
+        workflow.contains("cargo xtask kinde smoke")
+            && workflow.contains("${{ secrets.KINDE_MANAGEMENT_CLIENT_SECRET }}"),
+        "{workflow}"
+    );
+    // Same dependency versions as this repository, and a target directory of its own (the
+    // generated crate is also called xtask).
+    std::fs::copy(format!("{root}/Cargo.lock"), w.path("Cargo.lock")).unwrap();
+    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["xtask", "kinde", "smoke"])
+        .current_dir(w.dir.path())
+        .env("CARGO_TARGET_DIR", format!("{root}/target/init-xtask"))
+        .env("CARGO_KINDE_CACHE_DIR", w.cache.path())
+        .env_remove("KINDE_DOMAIN")
+        .env_remove("KINDE_MANAGEMENT_CLIENT_ID")
+        .env_remove("KINDE_MANAGEMENT_CLIENT_SECRET")
+        .env("CI", "true")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("1 passed, 0 failed"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn interactive_init_asks_checks_live_and_re_asks_a_bad_domain() {
+    use crate::tty::Terminal;
+    let w = World::new();
+    project(&w);
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("cargo-kinde"));
+    cmd.args(["kinde", "init"])
+        .current_dir(w.dir.path())
+        .env_clear();
+    for var in [
+        "PATH",
+        "HOME",
+        "CARGO",
+        "RUSTUP_HOME",
+        "CARGO_HOME",
+        "RUSTUP_TOOLCHAIN",
+    ] {
+        if let Some(v) = std::env::var_os(var) {
+            cmd.env(var, v);
+        }
+    }
+    cmd.env("TERM", "xterm")
+        .env("CARGO_KINDE_CACHE_DIR", w.cache.path());
+    let mut term = Terminal::spawn(cmd);
+    term.expect("Kinde domain");
+    term.send_line("http://acme.kinde.example");
+    term.expect("plain http");
+    term.expect("Kinde domain");
+    term.send_line(&w.issuer());
+    term.expect("answers like a Kinde issuer");
+    term.expect("Management (M2M) app client id");
+    term.send_line(&w.management_id());
+    term.expect("client secret");
+    term.send_line("wrong-secret");
+    term.expect("invalid_client");
+    term.expect("Management (M2M) app client id");
+    term.send_line(&w.management_id());
+    term.expect("client secret");
+    term.send_line(&w.management_secret());
+    term.expect("can get a Management API token");
+    term.expect("Application your users sign in to");
+    term.send_line("");
+    term.expect("Callback URL of your app");
+    term.send_line("");
+    term.expect("Logout URL");
+    term.send_line("");
+    term.expect("Register an API");
+    term.send_line("n");
+    let (code, seen) = term.finish();
+    assert_eq!(code, 0, "{seen}");
+    assert!(
+        !seen.contains(&w.management_secret()),
+        "the secret was echoed"
+    );
+    let toml = std::fs::read_to_string(w.path("kinde.toml")).unwrap();
+    assert!(
+        toml.contains(&format!("client_id = \"{}\"", w.web_app_id())),
+        "the picked app: {toml}"
+    );
+    assert!(
+        std::fs::read_to_string(w.path(".env"))
+            .unwrap()
+            .contains(&w.management_secret())
+    );
+}
