@@ -16,7 +16,15 @@ fn no_command_prints_a_client_secret() {
         .clone()
         .unwrap();
     let token = w.token();
+    w.write("kinde.toml", "[app]\ncallback_urls = [\"https://app.example/cb\"]\n[[apis]]\nname = \"A\"\naudience = \"https://a.example\"\nauthorize = [\"app\"]\n");
+    let app_path = format!("/api/v1/applications/{}", w.web_app_id());
     let runs: Vec<Vec<&str>> = vec![
+        vec!["-vv", "api", "get", &app_path],
+        vec!["-v", "--json", "api", "get", "/api/v1/applications"],
+        vec!["-v", "register", "--dry-run"],
+        vec!["-v", "--json", "register", "--yes"],
+        vec!["-v", "smoke"],
+        vec!["-v", "smoke", "--format", "junit"],
         vec!["-v", "token"],
         vec!["-vv", "--json", "token"],
         vec!["-v", "token", "--decode", "--verify"],
