@@ -44,8 +44,6 @@ async fn discovery(AxumState(state): AxumState<Shared>) -> Json<Value> {
         "token_endpoint": format!("{iss}/oauth2/token"),
         "userinfo_endpoint": format!("{iss}/oauth2/v2/user_profile"),
         "end_session_endpoint": format!("{iss}/logout"),
-        "introspection_endpoint": format!("{iss}/oauth2/introspect"),
-        "revocation_endpoint": format!("{iss}/oauth2/revoke"),
         "jwks_uri": format!("{iss}/.well-known/jwks"),
         "response_types_supported": ["code"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
