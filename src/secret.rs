@@ -40,6 +40,35 @@ impl<'de> serde::Deserialize<'de> for Secret {
     }
 }
 
+/// Names of JSON fields whose string values are secrets in Kinde's responses.
+const SECRET_FIELDS: &[&str] = &[
+    "client_secret",
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "secret",
+];
+
+/// A JSON document with every secret field's value replaced by `***` (for printing responses).
+pub fn redact_json(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    if SECRET_FIELDS.contains(&k.as_str()) && v.is_string() {
+                        (k, Value::String("***".into()))
+                    } else {
+                        (k, redact_json(v))
+                    }
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(redact_json).collect()),
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -87,7 +87,7 @@ pub async fn run(global: &GlobalArgs, args: ApiArgs) -> Result<u8, Error> {
     let value = if args.show_secrets {
         value
     } else {
-        redact(value)
+        crate::secret::redact_json(value)
     };
     if !value.is_null() {
         ui::json(&value);
@@ -248,32 +248,6 @@ async fn paginate(
     }
 }
 
-/// Replace secrets in a response with `***`.
-pub fn redact(value: Value) -> Value {
-    const SECRET_KEYS: &[&str] = &[
-        "client_secret",
-        "access_token",
-        "refresh_token",
-        "id_token",
-        "secret",
-    ];
-    match value {
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| {
-                    if SECRET_KEYS.contains(&k.as_str()) && v.is_string() {
-                        (k, Value::String("***".into()))
-                    } else {
-                        (k, redact(v))
-                    }
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.into_iter().map(redact).collect()),
-        other => other,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,7 +273,7 @@ mod tests {
 
     #[test]
     fn secrets_are_redacted() {
-        let v = redact(
+        let v = crate::secret::redact_json(
             serde_json::json!({"application": {"client_secret": "s", "name": "n"}, "list": [{"access_token": "t"}]}),
         );
         assert_eq!(v["application"]["client_secret"], "***");

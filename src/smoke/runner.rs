@@ -356,29 +356,10 @@ fn describe_request(method: &Method, url: &str, token: bool) -> String {
 
 fn excerpt(answer: &Answer) -> String {
     match &answer.json {
-        Some(json) => crate::net::excerpt(&redact(json.clone()).to_string(), 300),
+        Some(json) => {
+            crate::net::excerpt(&crate::secret::redact_json(json.clone()).to_string(), 300)
+        }
         None => crate::net::excerpt(&answer.text, 300),
-    }
-}
-
-/// Secrets in response bodies never reach a report.
-fn redact(value: Value) -> Value {
-    match value {
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| {
-                    let secret = ["client_secret", "access_token", "refresh_token", "id_token"]
-                        .contains(&k.as_str());
-                    if secret && v.is_string() {
-                        (k, Value::String("***".into()))
-                    } else {
-                        (k, redact(v))
-                    }
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.into_iter().map(redact).collect()),
-        other => other,
     }
 }
 

@@ -14,6 +14,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::emulator::Emulator;
 use crate::{cargo, root, run_step};
 
 const RUNS: usize = 30;
@@ -115,28 +116,11 @@ fn measure(bin: &Path, dir: &Path) -> Result<(), String> {
     );
 
     let env_file = dir.join(".env");
-    let mut child = Command::new(bin)
-        .args(["kinde", "emulator", "--port", "0", "--env-file"])
-        .arg(&env_file)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    let mut issuer = String::new();
-    BufReader::new(child.stdout.take().ok_or("stdout")?)
-        .read_line(&mut issuer)
-        .map_err(|e| e.to_string())?;
-    let issuer = issuer.trim().to_string();
-    let env = std::fs::read_to_string(&env_file).map_err(|e| e.to_string())?;
-    let var = |name: &str| {
-        env.lines()
-            .find_map(|l| l.strip_prefix(&format!("{name}=")))
-            .unwrap_or_default()
-            .to_string()
-    };
+    let emulator = Emulator::start(bin, &env_file, &[])?;
+    let issuer = emulator.issuer.clone();
     let (id, secret) = (
-        var("KINDE_MANAGEMENT_CLIENT_ID"),
-        var("KINDE_MANAGEMENT_CLIENT_SECRET"),
+        emulator.var("KINDE_MANAGEMENT_CLIENT_ID"),
+        emulator.var("KINDE_MANAGEMENT_CLIENT_SECRET"),
     );
     let cache = dir.join("cache");
     let kinde = |args: &[&str]| {
@@ -179,29 +163,8 @@ fn measure(bin: &Path, dir: &Path) -> Result<(), String> {
     .to_string();
     let verify = time(RUNS, || run_quiet(&mut kinde(&["verify", &token])))?;
     println!("| verify (JWKS cached on disk) | {} | | | |", ms(verify));
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(emulator);
     smoke_vs_newman(bin, dir)
-}
-
-fn spawn_emulator(
-    bin: &Path,
-    env_file: &Path,
-    extra: &[&str],
-) -> Result<(std::process::Child, String), String> {
-    let mut child = Command::new(bin)
-        .args(["kinde", "emulator", "--port", "0", "--env-file"])
-        .arg(env_file)
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    let mut issuer = String::new();
-    BufReader::new(child.stdout.take().ok_or("stdout")?)
-        .read_line(&mut issuer)
-        .map_err(|e| e.to_string())?;
-    Ok((child, issuer.trim().to_string()))
 }
 
 const CHECKS: usize = 20;
@@ -209,21 +172,15 @@ const LATENCY_MS: u64 = 200;
 
 fn smoke_vs_newman(bin: &Path, dir: &Path) -> Result<(), String> {
     let env_file = dir.join(".env");
-    let (mut child, issuer) = spawn_emulator(
+    let emulator = Emulator::start(
         bin,
         &env_file,
         &["--fault", &format!("latency:{LATENCY_MS}@/api/v1/users")],
     )?;
-    let env = std::fs::read_to_string(&env_file).map_err(|e| e.to_string())?;
-    let var = |name: &str| {
-        env.lines()
-            .find_map(|l| l.strip_prefix(&format!("{name}=")))
-            .unwrap_or_default()
-            .to_string()
-    };
+    let issuer = emulator.issuer.clone();
     let (id, secret) = (
-        var("KINDE_MANAGEMENT_CLIENT_ID"),
-        var("KINDE_MANAGEMENT_CLIENT_SECRET"),
+        emulator.var("KINDE_MANAGEMENT_CLIENT_ID"),
+        emulator.var("KINDE_MANAGEMENT_CLIENT_SECRET"),
     );
     let mut toml = String::new();
     for i in 0..CHECKS {
@@ -281,8 +238,7 @@ fn smoke_vs_newman(bin: &Path, dir: &Path) -> Result<(), String> {
         ),
         Err(e) => println!("| newman | | not measured: {e} | | |"),
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(emulator);
     Ok(())
 }
 

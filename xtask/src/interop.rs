@@ -3,21 +3,11 @@
 //! its JWKS, and reject a forged one; `@kinde/management-api-js` must work unchanged for users,
 //! callback URLs and APIs.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
+use crate::emulator::Emulator;
 use crate::{cargo, root, run_step};
-
-/// Stops the emulator however the task ends.
-struct Emulator(Child);
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 pub fn run() -> Result<(), String> {
     if Command::new("node").arg("--version").output().is_err()
@@ -48,7 +38,8 @@ pub fn run() -> Result<(), String> {
     run_step("cargo build --bin cargo-kinde", build)?;
     let binary = root().join("target/debug/cargo-kinde");
     let env_file = work.join("emulator.env");
-    let (emulator, issuer) = start_emulator(&binary, &env_file)?;
+    let emulator = Emulator::start(&binary, &env_file, &[])?;
+    let issuer = emulator.issuer.clone();
     let token = token_from(&binary, &env_file)?;
     let mut node = Command::new("node");
     node.arg("jwt-validator.mjs")
@@ -56,46 +47,16 @@ pub fn run() -> Result<(), String> {
         .arg(&token)
         .current_dir(&work);
     let validated = run_step("@kinde/jwt-validator validates the emulator's token", node);
-    let env = std::fs::read_to_string(&env_file).map_err(|e| e.to_string())?;
-    let var = |name: &str| {
-        env.lines()
-            .find_map(|l| l.strip_prefix(&format!("{name}=")))
-            .unwrap_or_default()
-            .to_string()
-    };
     let mut sdk = Command::new("node");
     sdk.arg("management-api.mjs")
         .arg(&issuer)
-        .arg(var("KINDE_MANAGEMENT_CLIENT_ID"))
-        .arg(var("KINDE_MANAGEMENT_CLIENT_SECRET"))
-        .arg(var("KINDE_CLIENT_ID"))
+        .arg(emulator.var("KINDE_MANAGEMENT_CLIENT_ID"))
+        .arg(emulator.var("KINDE_MANAGEMENT_CLIENT_SECRET"))
+        .arg(emulator.var("KINDE_CLIENT_ID"))
         .current_dir(&work);
     let managed = run_step("@kinde/management-api-js against the emulator", sdk);
     drop(emulator);
     validated.and(managed)
-}
-
-fn start_emulator(binary: &Path, env_file: &Path) -> Result<(Emulator, String), String> {
-    let mut child = Command::new(binary)
-        .args(["kinde", "emulator", "--port", "0", "--env-file"])
-        .arg(env_file)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot start the emulator: {e}"))?;
-    let stdout = child.stdout.take().ok_or("no emulator stdout")?;
-    let emulator = Emulator(child);
-    let mut issuer = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut issuer)
-        .map_err(|e| format!("emulator: {e}"))?;
-    let issuer = issuer.trim().to_string();
-    if !issuer.starts_with("http://127.0.0.1:") {
-        return Err(format!(
-            "the emulator did not print its issuer (got `{issuer}`)"
-        ));
-    }
-    Ok((emulator, issuer))
 }
 
 fn token_from(binary: &Path, env_file: &Path) -> Result<String, String> {

@@ -2,6 +2,7 @@
 
 mod bench;
 mod codegen;
+mod emulator;
 mod interop;
 
 use std::path::{Path, PathBuf};
