@@ -107,7 +107,7 @@ pub enum Command {
     Smoke(smoke::SmokeArgs),
     /// Show the effective configuration and where each value came from (secrets redacted).
     Config(config::ConfigArgs),
-    /// Run a local Kinde: discovery, JWKS, tokens, with a seeded tenant.
+    /// Run a local Kinde (OIDC, sign-in, Management API) with a seeded tenant: no account needed.
     #[cfg(feature = "emulator")]
     Emulator(emulator::EmulatorArgs),
 }

@@ -118,7 +118,7 @@ fn start(w: &World, args: &[&str]) -> Running {
         let _ = tx.send(String::new());
     });
     let url = rx
-        .recv_timeout(std::time::Duration::from_secs(20))
+        .recv_timeout(std::time::Duration::from_secs(60))
         .unwrap_or_default();
     Running { child, url, err }
 }

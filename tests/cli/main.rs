@@ -5,6 +5,7 @@ mod api;
 mod browser;
 mod config;
 mod emulator;
+mod help;
 mod init;
 mod login;
 mod register;

@@ -71,9 +71,9 @@ impl Terminal {
         }
     }
 
-    /// Read until `text` has appeared after the previous match, or panic after 10 s.
+    /// Read until `text` has appeared after the previous match, or panic after 60 s.
     pub fn expect(&mut self, text: &str) {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(60);
         let mut buf = [0u8; 4096];
         loop {
             let plain = strip_ansi(&self.seen);
@@ -100,7 +100,7 @@ impl Terminal {
 
     /// Wait for exit, collecting the rest of the output; returns the exit code.
     pub fn finish(mut self) -> (i32, String) {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(60);
         let mut buf = [0u8; 4096];
         loop {
             if let Ok(n @ 1..) = self.master.read(&mut buf) {
