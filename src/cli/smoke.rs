@@ -137,7 +137,20 @@ pub async fn run(global: &GlobalArgs, args: SmokeArgs) -> Result<u8, Error> {
         &checks,
     ));
     let started = Instant::now();
-    let outcomes = runner::run(shared, checks, &options).await;
+    // On a terminal, one line that counts checks as they finish (no dependency needed for it);
+    // elsewhere only the report.
+    let live = format == Format::Human
+        && std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && ui::settings().verbosity >= 0;
+    let progress = |done: usize, total: usize, outcome: &runner::Outcome| {
+        if live {
+            ui::progress(&format!("[{done}/{total}] {}", outcome.name));
+        }
+    };
+    let outcomes = runner::run(shared, checks, &options, &progress).await;
+    if live {
+        ui::progress("");
+    }
     let summary = Summary::of(
         &outcomes,
         u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),

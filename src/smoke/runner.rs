@@ -207,8 +207,15 @@ impl Shared {
     }
 }
 
-/// Run `checks` and return their outcomes in order.
-pub async fn run(shared: Arc<Shared>, checks: Vec<Check>, options: &Options) -> Vec<Outcome> {
+/// Run `checks` and return their outcomes in order; `progress` hears of each as it finishes.
+pub async fn run(
+    shared: Arc<Shared>,
+    checks: Vec<Check>,
+    options: &Options,
+    progress: &dyn Fn(usize, usize, &Outcome),
+) -> Vec<Outcome> {
+    let total = checks.len();
+    let mut finished = 0;
     let semaphore = Arc::new(Semaphore::new(options.jobs.max(1)));
     let stop = Arc::new(AtomicBool::new(false));
     let mut set = tokio::task::JoinSet::new();
@@ -245,6 +252,8 @@ pub async fn run(shared: Arc<Shared>, checks: Vec<Check>, options: &Options) -> 
         tokio::select! {
             next = set.join_next() => match next {
                 Some(Ok((index, outcome))) => {
+                    finished += 1;
+                    progress(finished, total, &outcome);
                     outcomes[index] = Some(outcome);
                     if options.fail_fast && stop.load(Ordering::SeqCst) {
                         set.abort_all();

@@ -103,6 +103,14 @@ pub fn status(text: &str) {
     }
 }
 
+/// Rewrite the current stderr line (a terminal's progress line); an empty text clears it.
+pub fn progress(text: &str) {
+    let width = 80;
+    let shown: String = text.chars().take(width).collect();
+    let _ = write!(stderr(), "\r\x1b[2K{shown}");
+    let _ = stderr().flush();
+}
+
 /// A warning on stderr (hidden by `-q`).
 pub fn warn(text: &str) {
     if settings().verbosity >= 0 {

@@ -241,3 +241,20 @@ fn no_prompt_under_no_input_even_on_a_terminal() {
     assert_eq!(code, 2, "{seen}");
     assert!(seen.contains("KINDE_MANAGEMENT_CLIENT_SECRET"), "{seen}");
 }
+
+#[test]
+fn smoke_shows_progress_on_a_terminal_only() {
+    let w = World::new();
+    let mut cmd = command(&w);
+    cmd.args(["smoke", "--emulator"]);
+    let mut term = Terminal::spawn(cmd);
+    term.expect("[4/4] ");
+    let (code, seen) = term.finish();
+    assert_eq!(code, 0, "{seen}");
+    assert!(seen.contains("4 passed, 0 failed"), "{seen}");
+    let piped = w.bare().args(["smoke", "--emulator"]).output().unwrap();
+    assert!(
+        !String::from_utf8_lossy(&piped.stderr).contains("[1/4]"),
+        "no progress line without a terminal"
+    );
+}
