@@ -191,6 +191,7 @@ fn print_human(report: &Report) {
         ui::result(&paint(style::BOLD, "claims"));
         let width = claims.keys().map(String::len).max().unwrap_or(0);
         for (key, value) in claims {
+            let key = crate::jwt::verify::printable(key);
             ui::result(&format!("  {key:width$}  {}", shorten(value)));
         }
     }
@@ -205,6 +206,7 @@ fn shorten(value: &Value) -> String {
         Value::Array(a) => (value.to_string(), a.len()),
         other => (other.to_string(), 1),
     };
+    let text = crate::jwt::verify::printable(&text);
     if text.chars().count() <= MAX {
         return text;
     }

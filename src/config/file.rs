@@ -230,7 +230,19 @@ impl File {
     pub fn parse(path: &Path, text: String) -> Result<File, Error> {
         let layer: Layer = toml::from_str(&text).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
-            Error::input(locate(path, &text, span, e.message()))
+            let (line, column) = line_col(&text, span.start);
+            let source_line = text.lines().nth(line - 1).unwrap_or("");
+            // A line that may hold a secret is located, never shown.
+            let message = if source_line.to_ascii_lowercase().contains("secret") {
+                format!(
+                    "{}:{line}:{column}: {} (the line is not shown: it may hold a secret)",
+                    path.display(),
+                    e.message()
+                )
+            } else {
+                locate(path, &text, span, e.message())
+            };
+            Error::input(message)
                 .with_hint("see the kinde.toml reference in the README for every key and its type")
         })?;
         let file = File {

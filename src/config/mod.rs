@@ -352,6 +352,10 @@ impl Config {
         if let Some(domain) = &self.domain {
             push(&domain.value.management_audience());
         }
+        // ID tokens are for the app itself.
+        if let Some(app) = &self.app_client_id {
+            push(&app.value);
+        }
         out
     }
 

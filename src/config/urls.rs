@@ -17,6 +17,17 @@ impl Issuer {
         if trimmed.is_empty() {
             return Err("the domain is empty".into());
         }
+        // Credentials never belong in a domain, and are never echoed back.
+        if let Some(rest) = trimmed
+            .split_once("://")
+            .map_or(Some(trimmed), |(_, r)| Some(r))
+            && rest
+                .split('/')
+                .next()
+                .is_some_and(|authority| authority.contains('@'))
+        {
+            return Err("the domain contains credentials (user:password@); the domain is only scheme and host, e.g. https://acme.kinde.com".into());
+        }
         let with_scheme = if trimmed.contains("://") {
             trimmed.to_string()
         } else {

@@ -559,7 +559,7 @@ fn tokens(state: &State, grant: &Grant) -> Response {
     let access = json!({
         "aud": audiences,
         "azp": request.client_id,
-        "exp": now + state.access_token_ttl,
+        "exp": now.saturating_add(state.access_token_ttl),
         "feature_flags": {},
         "iat": now,
         "iss": iss,

@@ -138,6 +138,18 @@ async fn token(AxumState(state): AxumState<Shared>, headers: HeaderMap, body: By
     }
 }
 
+/// `items` without repeats, first occurrence kept: a repeated audience or scope appears once in
+/// the token, as at Kinde.
+fn unique(items: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(items.len());
+    for item in items {
+        if !out.contains(&item) {
+            out.push(item);
+        }
+    }
+    out
+}
+
 /// Client id and secret from the body, or from HTTP Basic authentication.
 pub(super) fn client_auth(headers: &HeaderMap, form: &Form) -> Option<(String, Option<String>)> {
     if let Some(basic) = headers
@@ -194,7 +206,7 @@ fn client_credentials(state: &State, headers: &HeaderMap, form: &Form) -> Respon
             "The client is not authorized to use the client_credentials grant: it is not a machine-to-machine application",
         );
     }
-    let audiences = form.all("audience");
+    let audiences = unique(form.all("audience"));
     if audiences.is_empty() {
         return oauth_error(
             "invalid_request",
@@ -218,7 +230,7 @@ fn client_credentials(state: &State, headers: &HeaderMap, form: &Form) -> Respon
     }
     granted.sort();
     granted.dedup();
-    let requested = form.all("scope");
+    let requested = unique(form.all("scope"));
     let scopes = if requested.is_empty() {
         granted
     } else {
@@ -237,7 +249,7 @@ fn client_credentials(state: &State, headers: &HeaderMap, form: &Form) -> Respon
     let claims = json!({
         "aud": audiences,
         "azp": app.id,
-        "exp": now + ttl,
+        "exp": now.saturating_add(ttl),
         "gty": ["client_credentials"],
         "iat": now,
         "iss": state.issuer(),

@@ -260,18 +260,41 @@ fn check_audience(claims: &Map<String, Value>, expected: &[String]) -> Check {
     }
 }
 
+/// A time claim: absent, a non-negative integer, or present but unusable (all untrusted input).
+enum Time {
+    Absent,
+    At(u64),
+    Bad(String),
+}
+
+fn time_claim(claims: &Map<String, Value>, name: &str) -> Time {
+    match claims.get(name) {
+        None => Time::Absent,
+        Some(v) => v.as_u64().map_or_else(
+            || {
+                Time::Bad(format!(
+                    "`{name}` is {}, not a whole number of seconds",
+                    printable(&v.to_string())
+                ))
+            },
+            Time::At,
+        ),
+    }
+}
+
 fn check_times(claims: &Map<String, Value>, expect: &Expectations) -> Vec<Check> {
     let now = expect.now;
     let leeway = expect.leeway;
-    let time = |name: &str| claims.get(name).and_then(Value::as_u64);
     let mut checks = Vec::new();
-    checks.push(match time("exp") {
-        None => fail("expiry", "the token has no numeric `exp` claim".into()),
-        Some(exp) if now > exp + leeway => fail(
+    // Saturating arithmetic throughout: the claims and the leeway come from outside.
+    checks.push(match time_claim(claims, "exp") {
+        Time::Absent => fail("expiry", "the token has no numeric `exp` claim".into()),
+        Time::Bad(why) => fail("expiry", why),
+        Time::At(exp) if now > exp.saturating_add(leeway) => fail(
             "expiry",
             format!("expired {} ago ({})", span(now - exp), rfc3339(exp)),
         ),
-        Some(exp) => pass(
+        Time::At(exp) => pass(
             "expiry",
             format!(
                 "expires in {} ({})",
@@ -280,21 +303,23 @@ fn check_times(claims: &Map<String, Value>, expect: &Expectations) -> Vec<Check>
             ),
         ),
     });
-    checks.push(match time("nbf") {
-        None => skip("not_before", "no `nbf` claim".into()),
-        Some(nbf) if nbf > now + leeway => fail(
+    checks.push(match time_claim(claims, "nbf") {
+        Time::Absent => skip("not_before", "no `nbf` claim".into()),
+        Time::Bad(why) => fail("not_before", why),
+        Time::At(nbf) if nbf > now.saturating_add(leeway) => fail(
             "not_before",
             format!("not valid for another {}", span(nbf - now)),
         ),
-        Some(nbf) => pass("not_before", rfc3339(nbf)),
+        Time::At(nbf) => pass("not_before", rfc3339(nbf)),
     });
-    checks.push(match time("iat") {
-        None => skip("issued_at", "no `iat` claim".into()),
-        Some(iat) if iat > now + leeway => fail(
+    checks.push(match time_claim(claims, "iat") {
+        Time::Absent => skip("issued_at", "no `iat` claim".into()),
+        Time::Bad(why) => fail("issued_at", why),
+        Time::At(iat) if iat > now.saturating_add(leeway) => fail(
             "issued_at",
             format!("issued {} in the future: check the clock", span(iat - now)),
         ),
-        Some(iat) => pass(
+        Time::At(iat) => pass(
             "issued_at",
             format!("{} ({} ago)", rfc3339(iat), span(now.saturating_sub(iat))),
         ),
@@ -351,16 +376,42 @@ fn span(secs: u64) -> String {
     humantime::format_duration(std::time::Duration::from_secs(secs)).to_string()
 }
 
+/// RFC 3339 for the times humantime can show (years 1970-9999); the raw number otherwise.
 fn rfc3339(secs: u64) -> String {
-    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
-        .to_string()
+    const YEAR_10000: u64 = 253_402_300_800;
+    if secs >= YEAR_10000 {
+        return format!("{secs} s after 1970, beyond year 9999");
+    }
+    let mut out = String::new();
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+    match std::fmt::write(
+        &mut out,
+        format_args!("{}", humantime::format_rfc3339_seconds(at)),
+    ) {
+        Ok(()) => out,
+        Err(_) => format!("{secs} s after 1970"),
+    }
+}
+
+/// Untrusted text with control characters (terminal escapes) shown as `\u{..}`, so a token
+/// cannot rewrite the verdict on screen.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 fn pass(name: &'static str, detail: String) -> Check {
     Check {
         name,
         status: Status::Pass,
-        detail,
+        detail: printable(&detail),
     }
 }
 
@@ -368,7 +419,7 @@ fn fail(name: &'static str, detail: String) -> Check {
     Check {
         name,
         status: Status::Fail,
-        detail,
+        detail: printable(&detail),
     }
 }
 
@@ -376,6 +427,6 @@ fn skip(name: &'static str, detail: String) -> Check {
     Check {
         name,
         status: Status::Skip,
-        detail,
+        detail: printable(&detail),
     }
 }

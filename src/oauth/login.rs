@@ -286,7 +286,7 @@ async fn exchange(
     let expires_at = crate::jwt::decode(body.access_token.expose())
         .ok()
         .and_then(|d| d.claims.get("exp").and_then(Value::as_u64))
-        .or_else(|| body.expires_in.map(|s| now() + s))
+        .or_else(|| body.expires_in.map(|s| now().saturating_add(s)))
         .unwrap_or_else(|| now() + 3600);
     Ok(Tokens {
         access: AccessToken {

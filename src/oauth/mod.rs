@@ -156,7 +156,7 @@ async fn request_client_credentials(
             .with_hint("is the domain a Kinde issuer? `cargo kinde config` shows the domain in use")
         })?;
         let expires_at = expiry_of(parsed.access_token.expose())
-            .or_else(|| parsed.expires_in.map(|s| now() + s))
+            .or_else(|| parsed.expires_in.map(|s| now().saturating_add(s)))
             .unwrap_or_else(|| now() + 3600);
         return Ok(AccessToken {
             token: parsed.access_token,

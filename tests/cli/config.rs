@@ -194,3 +194,36 @@ fn works_as_cargo_subcommand_and_directly() {
         .stdout(predicate::str::contains("Usage: cargo kinde"));
     w.bare().arg("frobnicate").assert().code(2);
 }
+
+#[test]
+fn errors_on_lines_that_may_hold_secrets_do_not_show_them() {
+    let w = World::new();
+    w.write(
+        "kinde.toml",
+        "[management]\nclient_id = \"abc\"\nsecret = \"hunter2-do-not-print\"\n",
+    );
+    let out = w.bare().arg("config").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("kinde.toml:3:1: "), "{err}");
+    assert!(!err.contains("hunter2-do-not-print"), "{err}");
+    w.write(
+        "kinde.toml",
+        "[management]\nclient_secret = hunter2-unquoted\n",
+    );
+    let err = stderr(&w.bare().arg("config").output().unwrap());
+    assert!(!err.contains("hunter2-unquoted"), "{err}");
+    std::fs::remove_file(w.path("kinde.toml")).unwrap();
+    let out = w
+        .bare()
+        .env("KINDE_DOMAIN", "https://user:pa55word@acme.kinde.com")
+        .arg("config")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        !stderr(&out).contains("pa55word") && stderr(&out).contains("credentials"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -181,6 +181,26 @@ fn token_endpoint_follows_kindes_rules() {
         (400, Some("invalid_scope"))
     );
 
+    // Repeated audiences and scopes appear once in the token.
+    let (status, body) = post_form(
+        &url,
+        &with(
+            &base,
+            &[
+                ("audience", &aud),
+                ("audience", &aud),
+                ("scope", "read:users read:users"),
+            ],
+        ),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let claims = cargo_kinde::jwt::decode(body["access_token"].as_str().unwrap())
+        .unwrap()
+        .claims;
+    assert_eq!(claims["aud"], serde_json::json!([aud]));
+    assert_eq!(claims["scp"], serde_json::json!(["read:users"]));
+
     let (status, body) = post_form(&url, &[("grant_type", "password")], None);
     assert_eq!(
         (status, body["error"].as_str()),

@@ -409,3 +409,62 @@ fn an_unreachable_jwks_is_a_network_error() {
         .code(3)
         .stderr(predicate::str::contains("jwks.json"));
 }
+
+#[test]
+fn hostile_claims_and_flags_never_crash_it() {
+    let w = World::new();
+    let state = w.emulator.state();
+    let signed = |exp: Value| {
+        let mut c = claims(&w);
+        c["exp"] = exp;
+        state.sign(&c)
+    };
+    // Far-future expiries: valid as far as time goes, and printed without overflowing.
+    for exp in [json!(u64::MAX), json!(253_402_300_800u64)] {
+        let out = w
+            .cmd()
+            .args(["verify", &signed(exp.clone())])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "exp {exp}: {}", stderr(&out));
+    }
+    let out = w
+        .cmd()
+        .args([
+            "verify",
+            &signed(json!(now() - 600)),
+            "--leeway",
+            &u64::MAX.to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Non-integer times are failures, not "absent".
+    let mut c = claims(&w);
+    c["nbf"] = json!(-5.5);
+    rejects(
+        &w,
+        &state.sign(&c),
+        &[],
+        "not_before",
+        "not a whole number of seconds",
+    );
+    rejects(
+        &w,
+        &signed(json!("tomorrow")),
+        &[],
+        "expiry",
+        "not a whole number of seconds",
+    );
+    // Terminal escapes in token data are shown escaped, never sent to the terminal.
+    let header = json!({"alg": "RS256", "kid": "\u{1b}[1A\u{1b}[2Kvalid token"});
+    let token = cargo_kinde::jwt::encode(&header, &claims(&w), |_| vec![1; 256]);
+    let out = w
+        .cmd()
+        .args(["--color", "always", "verify", &token])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!stdout(&out).contains("\u{1b}[1A"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("\\u{1b}[1A"), "{}", stdout(&out));
+}
