@@ -460,6 +460,19 @@ impl Config {
 
     fn apply_env(&mut self, env: &Layered<'_>) -> Result<(), Error> {
         if let Some((value, source)) = env.get(env::DOMAIN) {
+            if let Some(Setting {
+                source:
+                    Source::File {
+                        profile: Some(profile),
+                        ..
+                    },
+                ..
+            }) = &self.domain
+            {
+                crate::ui::warn(&format!(
+                    "{source} overrides the domain of profile `{profile}` (the environment and .env come after profiles); unset it to use the profile's"
+                ));
+            }
             let issuer = Issuer::parse(&value).map_err(|e| {
                 Error::input(format!("{source}: {e}"))
                     .with_hint("set KINDE_DOMAIN to your Kinde domain, e.g. https://acme.kinde.com")
@@ -625,7 +638,10 @@ fn read_dotenv(path: &Path) -> Result<Option<BTreeMap<String, String>>, Error> {
     let mut map = BTreeMap::new();
     for item in iter {
         let (k, v) = item.map_err(|e| {
-            Error::input(format!("{}: {}", path.display(), dotenv_error(&e)))
+            let line = failing_line(path)
+                .map(|n| format!(":{n}"))
+                .unwrap_or_default();
+            Error::input(format!("{}{line}: {}", path.display(), dotenv_error(&e)))
                 .with_hint("each line of .env is NAME=value; quote values with spaces or #")
         })?;
         map.insert(k, v);
@@ -633,10 +649,21 @@ fn read_dotenv(path: &Path) -> Result<Option<BTreeMap<String, String>>, Error> {
     Ok(Some(map))
 }
 
+/// The 1-based number of the first line of a `.env` that does not parse on its own (dotenvy's
+/// error gives a position within the line, not the line).
+fn failing_line(path: &Path) -> Option<usize> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines()
+        .position(|line| dotenvy::from_read_iter(line.as_bytes()).any(|item| item.is_err()))
+        .map(|i| i + 1)
+}
+
 /// dotenvy's parse errors carry the offending line, which may hold a secret: say where, not what.
 fn dotenv_error(e: &dotenvy::Error) -> String {
     match e {
-        dotenvy::Error::LineParse(_, index) => format!("cannot parse the line at byte {index}"),
+        dotenvy::Error::LineParse(_, index) => {
+            format!("cannot parse this line (at character {index})")
+        }
         dotenvy::Error::Io(io) => io.to_string(),
         _ => "cannot parse the file".into(),
     }

@@ -30,6 +30,12 @@ impl Issuer {
         }
         let with_scheme = if trimmed.contains("://") {
             trimmed.to_string()
+        } else if ["localhost", "127.", "[::1]"]
+            .iter()
+            .any(|p| trimmed.starts_with(p))
+        {
+            // A bare loopback host is the emulator, which speaks plain http.
+            format!("http://{trimmed}")
         } else {
             format!("https://{trimmed}")
         };

@@ -227,3 +227,37 @@ fn errors_on_lines_that_may_hold_secrets_do_not_show_them() {
         stderr(&out)
     );
 }
+
+#[test]
+fn dotenv_errors_name_the_line_and_profiles_overridden_by_dotenv_are_flagged() {
+    let w = World::new();
+    w.write(".env", "KINDE_DOMAIN=a.kinde.com\nBAD LINE secret=zzz\n");
+    let out = w.bare().arg("config").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains(".env:2: cannot parse this line"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("zzz"));
+    w.write(".env", "KINDE_DOMAIN=localhost:5380\n");
+    w.write(
+        "kinde.toml",
+        "[profiles.staging.tenant]\ndomain = \"acme-staging.kinde.com\"\n",
+    );
+    let out = w
+        .bare()
+        .args(["--json", "--profile", "staging", "config"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        json(&out)["values"]["tenant.domain"]["value"],
+        "http://localhost:5380",
+        "a bare loopback host is plain http"
+    );
+    assert!(
+        stderr(&out).contains("overrides the domain of profile `staging`"),
+        "{}",
+        stderr(&out)
+    );
+}
