@@ -22,7 +22,7 @@ pub struct Layer {
     /// `[[apis]]`
     pub apis: Option<Vec<ApiSection>>,
     /// `[login]`
-    pub login: Option<LoginSection>,
+    pub login: Option<Spanned<LoginSection>>,
     /// `[[smoke]]`
     pub smoke: Option<Vec<Spanned<SmokeSection>>>,
     /// `[tokens.NAME]`

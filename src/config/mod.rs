@@ -197,6 +197,10 @@ pub struct Config {
     /// Whether kinde.toml has a `[login]` section (then `register` also registers the loopback
     /// callback of `[login] port`).
     pub login_configured: bool,
+    /// Where `[login]` came from (`None`: defaults).
+    pub login_source: Option<Source>,
+    /// Where `[[apis]]` came from.
+    pub apis_source: Option<Source>,
     /// Smoke checks.
     pub smoke: Vec<file::SmokeSection>,
     /// Named token configurations.
@@ -299,6 +303,8 @@ impl Config {
             apis: Vec::new(),
             login: Login::default(),
             login_configured: false,
+            login_source: None,
+            apis_source: None,
             smoke: Vec::new(),
             tokens: BTreeMap::new(),
             protect: Vec::new(),
@@ -401,13 +407,18 @@ impl Config {
             }
         }
         if let Some(apis) = &layer.apis {
+            if let Some(first) = apis.first() {
+                self.apis_source = Some(src(first.name.span()));
+            }
             self.apis = apis
                 .iter()
                 .map(|api| api_at(file, api))
                 .collect::<Result<_, _>>()?;
         }
-        if let Some(login) = &layer.login {
+        if let Some(spanned) = &layer.login {
             self.login_configured = true;
+            self.login_source = Some(src(spanned.span()));
+            let login = spanned.get_ref();
             if let Some(scopes) = &login.scopes {
                 self.login.scopes.clone_from(scopes);
             }
@@ -537,6 +548,11 @@ impl Config {
                 url.source.to_string(),
             );
         }
+        let apis_source = self
+            .apis_source
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
         for (i, api) in self.apis.iter().enumerate() {
             let scopes = if api.scopes.is_empty() {
                 String::new()
@@ -546,17 +562,29 @@ impl Config {
             row(
                 &format!("apis[{i}]"),
                 format!("{} ({}){scopes}", api.name, api.audience),
-                "kinde.toml".into(),
+                apis_source.clone(),
             );
         }
-        row("login.scopes", self.login.scopes.join(" "), String::new());
+        let login_source = self
+            .login_source
+            .as_ref()
+            .map_or_else(|| "default".to_string(), ToString::to_string);
+        row(
+            "login.scopes",
+            self.login.scopes.join(" "),
+            login_source.clone(),
+        );
         row(
             "login.audiences",
             self.login.audiences.join(" "),
-            String::new(),
+            login_source.clone(),
         );
-        row("login.prompt", self.login.prompt.clone(), String::new());
-        row("login.port", self.login.port.to_string(), String::new());
+        row(
+            "login.prompt",
+            self.login.prompt.clone(),
+            login_source.clone(),
+        );
+        row("login.port", self.login.port.to_string(), login_source);
         rows
     }
 }
