@@ -207,14 +207,7 @@ fn bodies_come_from_flags_files_and_stdin() {
         .write_stdin(r#"{"urls":["https://three.example/cb"]}"#)
         .assert()
         .success();
-    let urls = w
-        .emulator
-        .state()
-        .tenant()
-        .user_app()
-        .unwrap()
-        .redirect_urls
-        .clone();
+    let urls = w.web_app().redirect_urls;
     for url in [
         "https://one.example/cb",
         "https://two.example/cb",
@@ -265,30 +258,14 @@ fn delete_needs_yes_without_a_terminal() {
         ])
         .assert()
         .success();
-    assert!(
-        w.emulator
-            .state()
-            .tenant()
-            .user_app()
-            .unwrap()
-            .logout_urls
-            .is_empty()
-    );
+    assert!(w.web_app().logout_urls.is_empty());
 }
 
 #[test]
 fn secrets_in_responses_are_redacted() {
     let w = World::new();
     let app = w.web_app_id();
-    let secret = w
-        .emulator
-        .state()
-        .tenant()
-        .user_app()
-        .unwrap()
-        .client_secret
-        .clone()
-        .unwrap();
+    let secret = w.web_app().client_secret.unwrap();
     let out = w
         .cmd()
         .args(["api", "get", &format!("/api/v1/applications/{app}")])
@@ -321,27 +298,16 @@ fn the_management_api_requires_a_valid_token() {
     let expired = w.emulator.state().sign(&serde_json::json!({
         "aud": [format!("{}/api", w.issuer())], "iss": w.issuer(), "exp": now - 60, "scp": ["read:users"],
     }));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let url = format!("{}/api/v1/users", w.issuer());
     let status = |auth: Option<String>| {
-        runtime.block_on(async {
-            let mut req = reqwest::Client::new().get(format!("{}/api/v1/users", w.issuer()));
-            if let Some(auth) = auth {
-                req = req.header("authorization", auth);
-            }
-            let res = req.send().await.unwrap();
-            let status = res.status().as_u16();
-            let body: serde_json::Value = res.json().await.unwrap();
-            (
-                status,
-                body["errors"][0]["message"]
-                    .as_str()
-                    .unwrap_or("")
-                    .to_string(),
-            )
-        })
+        let (status, body) = crate::http::get_json(&url, auth.as_deref());
+        (
+            status,
+            body["errors"][0]["message"]
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
+        )
     };
     assert_eq!(status(None).0, 401);
     let (code, message) = status(Some(format!("Bearer {forged}")));

@@ -1,9 +1,8 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-use serde_json::Value;
-
 use crate::World;
+use crate::http::{get_json as get, post_form};
 
 /// A `cargo kinde emulator` process, killed when dropped.
 struct Process(Child);
@@ -27,38 +26,6 @@ fn start(args: &[&str]) -> (Process, String) {
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line).unwrap();
     (Process(child), line.trim().to_string())
-}
-
-fn get(url: &str, auth: Option<&str>) -> (u16, Value) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let mut req = reqwest::Client::new().get(url);
-        if let Some(auth) = auth {
-            req = req.header("authorization", auth);
-        }
-        let res = req.send().await.unwrap();
-        let status = res.status().as_u16();
-        (status, res.json().await.unwrap_or(Value::Null))
-    })
-}
-
-fn post_form(url: &str, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> (u16, Value) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let mut req = reqwest::Client::new().post(url).form(form);
-        if let Some((user, pass)) = basic {
-            req = req.basic_auth(user, Some(pass));
-        }
-        let res = req.send().await.unwrap();
-        let status = res.status().as_u16();
-        (status, res.json().await.unwrap_or(Value::Null))
-    })
 }
 
 #[test]

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use cargo_kinde::emulator::Options;
 
 use crate::World;
+use crate::http::get_no_redirect as get;
 
 fn world(ttl: Option<u64>) -> World {
     World::with(Options {
@@ -33,26 +34,6 @@ fn allow(w: &World, port: u16) {
         app.redirect_urls
             .push(format!("http://127.0.0.1:{port}/callback"));
     });
-}
-
-/// GET without following redirects: (status, Location).
-fn get(url: &str) -> (u16, Option<String>) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let res = client.get(url).send().await.unwrap();
-        let location = res
-            .headers()
-            .get("location")
-            .map(|l| l.to_str().unwrap().to_string());
-        (res.status().as_u16(), location)
-    })
 }
 
 struct Running {
@@ -332,14 +313,7 @@ fn an_unregistered_loopback_callback_is_named_with_the_fix() {
         .args(["register", "--yes"])
         .assert()
         .success();
-    let urls = w
-        .emulator
-        .state()
-        .tenant()
-        .user_app()
-        .unwrap()
-        .redirect_urls
-        .clone();
+    let urls = w.web_app().redirect_urls;
     assert!(
         urls.contains(&format!("http://127.0.0.1:{port}/callback")),
         "{urls:?}"

@@ -121,14 +121,13 @@ impl World {
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
 
+    /// The seeded user-facing (back-end web) app, as it is now.
+    pub fn web_app(&self) -> cargo_kinde::emulator::tenant::Application {
+        self.emulator.state().tenant().user_app().unwrap().clone()
+    }
+
     pub fn web_app_id(&self) -> String {
-        self.emulator
-            .state()
-            .tenant()
-            .user_app()
-            .unwrap()
-            .id
-            .clone()
+        self.web_app().id
     }
 
     /// Add an M2M app authorised for the Management API with only `scopes`; returns (id, secret).
@@ -184,4 +183,63 @@ pub fn json(out: &std::process::Output) -> serde_json::Value {
 pub fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// Plain HTTP from tests (the test plays a browser or a third-party client).
+pub mod http {
+    use serde_json::Value;
+
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    /// GET with an optional `Authorization` header: (status, JSON body or null).
+    pub fn get_json(url: &str, authorization: Option<&str>) -> (u16, Value) {
+        block_on(async {
+            let mut req = reqwest::Client::new().get(url);
+            if let Some(value) = authorization {
+                req = req.header("authorization", value);
+            }
+            let res = req.send().await.unwrap();
+            let status = res.status().as_u16();
+            (status, res.json().await.unwrap_or(Value::Null))
+        })
+    }
+
+    /// POST a form, optionally with HTTP Basic credentials: (status, JSON body or null).
+    pub fn post_form(
+        url: &str,
+        form: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+    ) -> (u16, Value) {
+        block_on(async {
+            let mut req = reqwest::Client::new().post(url).form(form);
+            if let Some((user, pass)) = basic {
+                req = req.basic_auth(user, Some(pass));
+            }
+            let res = req.send().await.unwrap();
+            let status = res.status().as_u16();
+            (status, res.json().await.unwrap_or(Value::Null))
+        })
+    }
+
+    /// GET without following redirects: (status, Location).
+    pub fn get_no_redirect(url: &str) -> (u16, Option<String>) {
+        block_on(async {
+            let client = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap();
+            let res = client.get(url).send().await.unwrap();
+            let location = res
+                .headers()
+                .get("location")
+                .map(|l| l.to_str().unwrap().to_string());
+            (res.status().as_u16(), location)
+        })
+    }
 }

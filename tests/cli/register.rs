@@ -224,11 +224,7 @@ fn urls_not_in_the_file_are_left_alone_unless_pruned() {
             "? logout URL http://localhost:3000: not in kinde.toml, left alone",
         ));
     register(&w).args(["--prune", "--yes"]).assert().success();
-    let tenant = w.emulator.state().tenant();
-    assert_eq!(
-        tenant.user_app().unwrap().logout_urls,
-        ["https://app.acme.example"]
-    );
+    assert_eq!(w.web_app().logout_urls, ["https://app.acme.example"]);
 }
 
 #[test]

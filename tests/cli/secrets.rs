@@ -6,15 +6,7 @@ use crate::World;
 fn no_command_prints_a_client_secret() {
     let w = World::new();
     let secret = w.management_secret();
-    let app_secret = w
-        .emulator
-        .state()
-        .tenant()
-        .user_app()
-        .unwrap()
-        .client_secret
-        .clone()
-        .unwrap();
+    let app_secret = w.web_app().client_secret.unwrap();
     let token = w.token();
     w.write("kinde.toml", "[app]\ncallback_urls = [\"https://app.example/cb\"]\n[[apis]]\nname = \"A\"\naudience = \"https://a.example\"\nauthorize = [\"app\"]\n");
     let app_path = format!("/api/v1/applications/{}", w.web_app_id());

@@ -123,19 +123,10 @@ fn check_response(spec: &Yaml, method: &str, template: &str, status: u16, body: 
 }
 
 fn get(w: &World, token: &str, path: &str) -> (u16, Value) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let res = reqwest::Client::new()
-            .get(format!("{}{path}", w.issuer()))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        (res.status().as_u16(), res.json().await.unwrap())
-    })
+    crate::http::get_json(
+        &format!("{}{path}", w.issuer()),
+        Some(&format!("Bearer {token}")),
+    )
 }
 
 #[test]
