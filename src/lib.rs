@@ -6,10 +6,12 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod clock;
 pub mod config;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod error;
+pub mod files;
 pub mod jwt;
 pub mod kinde;
 pub mod net;
@@ -18,5 +20,6 @@ pub mod scaffold;
 pub mod secret;
 pub mod smoke;
 pub mod ui;
+pub mod urls;
 
 pub use error::{Error, Result};

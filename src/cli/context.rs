@@ -157,7 +157,7 @@ fn point_at_emulator(config: &mut Config) -> Result<crate::emulator::Emulator, E
     let emulator = crate::emulator::Emulator::spawn(crate::emulator::Options::default())?;
     ui::status(&format!("embedded emulator at {}", emulator.issuer()));
     let tenant = emulator.state().tenant();
-    let issuer = config::Issuer::parse(emulator.issuer()).map_err(Error::input)?;
+    let issuer = crate::urls::Issuer::parse(emulator.issuer()).map_err(Error::input)?;
     config.domain = Some(Setting::new(issuer, Source::Emulator));
     config.custom_domain = None;
     if let Some(app) = tenant.management_app() {

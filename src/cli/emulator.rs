@@ -110,12 +110,7 @@ pub async fn run(_global: &GlobalArgs, args: EmulatorArgs) -> Result<u8, Error> 
 }
 
 fn write_env_file(path: &std::path::Path, contents: &str) -> Result<(), Error> {
-    use std::io::Write;
-    let write = || -> std::io::Result<()> {
-        let mut file = crate::oauth::cache::private_file(path)?;
-        file.write_all(contents.as_bytes())
-    };
-    write().map_err(|e| Error::input(format!("cannot write {}: {e}", path.display())))
+    crate::files::write_private(path, contents.as_bytes())
 }
 
 async fn shutdown_signal() {

@@ -8,12 +8,13 @@ use clap::{Args, ValueEnum};
 use serde_json::json;
 
 use super::GlobalArgs;
-use crate::config::{self, EnvReader, Issuer, ProcessEnv};
+use crate::config::{EnvReader, ProcessEnv};
 use crate::error::{Error, exit};
 use crate::oauth::{self, ClientCredentials};
 use crate::scaffold::{self, ApiValue, Extras, Outcome, Values};
 use crate::secret::Secret;
 use crate::ui::{self, paint, style};
+use crate::urls::Issuer;
 
 /// CI systems a workflow can be written for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -227,7 +228,7 @@ pub async fn run(global: &GlobalArgs, args: InitArgs) -> Result<u8, Error> {
         logout_urls.push(DEFAULT_LOGOUT.into());
     }
     for url in callback_urls.iter().chain(&logout_urls) {
-        config::urls::check_redirect_url(url)
+        crate::urls::check_redirect_url(url)
             .map_err(|e| Error::input(format!("--callback-url / --logout-url: {e}")))?;
     }
     let values = Values {
@@ -389,7 +390,7 @@ async fn pick_app(
                         .items(&labels)
                         .default(0)
                         .interact()
-                        .map_err(|e| Error::input(format!("prompt cancelled: {e}")))?;
+                        .map_err(ui::prompt::cancelled)?;
                 return Ok(apps[choice].id.clone());
             }
         }
@@ -423,7 +424,7 @@ fn ask_callbacks() -> Result<Vec<String>, Error> {
         .items(&labels)
         .default(0)
         .interact()
-        .map_err(|e| Error::input(format!("prompt cancelled: {e}")))?;
+        .map_err(ui::prompt::cancelled)?;
     let url = match choices.get(pick) {
         Some((url, _)) => (*url).to_string(),
         None => ask_url("Callback URL", DEFAULT_CALLBACK)?,
@@ -437,8 +438,8 @@ fn ask_url(label: &str, default: &str) -> Result<String, Error> {
             .with_prompt(label)
             .default(default.to_string())
             .interact_text()
-            .map_err(|e| Error::input(format!("prompt cancelled: {e}")))?;
-        match config::urls::check_redirect_url(url.trim()) {
+            .map_err(ui::prompt::cancelled)?;
+        match crate::urls::check_redirect_url(url.trim()) {
             Ok(()) => return Ok(url.trim().to_string()),
             Err(reason) => ui::warn(&reason),
         }

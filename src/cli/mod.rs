@@ -170,7 +170,7 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::network(format!("cannot start the async runtime: {e}")))?;
+        .map_err(|e| Error::local("cannot start the async runtime", e))?;
     runtime.block_on(async move {
         match cli.command {
             Command::Token(args) => token::run(&cli.global, args).await,

@@ -513,17 +513,10 @@ async fn apply(client: &Client, plan: Plan, report: bool) -> Result<u8, Error> {
                         ui::status(&format!("  - {item}"));
                     }
                 }
-                let message = format!(
-                    "{} (applied {} of {total} changes; run `cargo kinde register` again to finish)",
-                    e,
+                return Err(e.context(format!(
+                    "applied {} of {total} changes; run `cargo kinde register` again to finish",
                     applied.len()
-                );
-                return Err(match e {
-                    Error::Auth { hint, .. } => Error::Auth { message, hint },
-                    Error::Input { hint, .. } => Error::Input { message, hint },
-                    Error::Network { hint, .. } => Error::Network { message, hint },
-                    Error::Check { .. } => Error::Check { message },
-                });
+                )));
             }
         }
     }

@@ -177,8 +177,7 @@ pub async fn run(global: &GlobalArgs, args: SmokeArgs) -> Result<u8, Error> {
             } else {
                 text
             };
-            std::fs::write(path, text)
-                .map_err(|e| Error::input(format!("cannot write {}: {e}", path.display())))?;
+            crate::files::write(path, text.as_bytes(), crate::files::Access::Shared)?;
             ui::status(&format!("{line}; report written to {}", path.display()));
         }
         None if format == Format::Json && ui::settings().json => {

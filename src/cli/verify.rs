@@ -7,11 +7,12 @@ use serde_json::{Value, json};
 
 use super::GlobalArgs;
 use super::context::Context;
-use crate::config::{Config, Issuer};
+use crate::config::Config;
 use crate::error::{Error, exit};
 use crate::jwt::jwks::KeySource;
 use crate::jwt::verify::{self, Expectations, Report, Status};
 use crate::ui::{self, paint, style};
+use crate::urls::Issuer;
 
 /// Arguments of `cargo kinde verify`.
 #[derive(Debug, Args)]
@@ -85,7 +86,7 @@ pub fn expectations(
             .collect(),
         azp,
         leeway,
-        now: crate::oauth::now(),
+        now: crate::clock::now(),
     }
 }
 

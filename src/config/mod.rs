@@ -3,7 +3,6 @@
 //! came from.
 
 pub mod file;
-pub mod urls;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -14,8 +13,8 @@ use toml::Spanned;
 
 use crate::error::Error;
 use crate::secret::Secret;
+use crate::urls::Issuer;
 use file::{File, Layer};
-pub use urls::Issuer;
 
 /// The file name looked for in the workspace root and its ancestors.
 pub const FILE_NAME: &str = "kinde.toml";
@@ -741,7 +740,7 @@ fn redirect_urls_at(
 ) -> Result<Vec<Setting<String>>, Error> {
     urls.iter()
         .map(|url| {
-            urls::check_redirect_url(url.get_ref())
+            crate::urls::check_redirect_url(url.get_ref())
                 .map(|()| Setting::new(url.get_ref().clone(), src(url.span())))
                 .map_err(|e| Error::input(file.error_at(url.span(), &e)))
         })
@@ -861,18 +860,13 @@ fn api_at(file: &File, api: &file::ApiSection) -> Result<Api, Error> {
 
 /// Set `values` in the `.env` at `path`, keeping its other lines; the file is made mode 0600.
 pub fn save_dotenv(path: &Path, values: &[(&str, String)]) -> Result<(), Error> {
-    use std::io::Write;
     let existing = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(Error::input(format!("cannot read {}: {e}", path.display()))),
+        Err(e) => return Err(Error::file("read", path, e)),
     };
     let text = dotenv_with(&existing, values);
-    let write = || -> std::io::Result<()> {
-        let mut file = crate::oauth::cache::private_file(path)?;
-        file.write_all(text.as_bytes())
-    };
-    write().map_err(|e| Error::input(format!("cannot write {}: {e}", path.display())))
+    crate::files::write_private(path, text.as_bytes())
 }
 
 /// `.env` text with `values` set: lines for other names are kept in place, a line for a name

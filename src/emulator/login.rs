@@ -189,9 +189,7 @@ async fn authorize(
     };
     // Kinde shows an error page for an unregistered (or plain-http, non-loopback) callback and
     // never redirects to it.
-    if crate::config::urls::check_redirect_url(&redirect_uri).is_err()
-        || !registered(app, &redirect_uri)
-    {
+    if crate::urls::check_redirect_url(&redirect_uri).is_err() || !registered(app, &redirect_uri) {
         return page(
             StatusCode::BAD_REQUEST,
             "Invalid callback URL",
@@ -401,7 +399,7 @@ async fn sign_in(AxumState(state): AxumState<Arc<State>>, body: Bytes) -> Respon
 
 fn issue_code(state: &State, request: AuthRequest, user_id: &str) -> Response {
     let code = random_hex(24);
-    let now = crate::oauth::now();
+    let now = crate::clock::now();
     let (redirect_uri, client_state) = (request.redirect_uri.clone(), request.state.clone());
     if let Ok(mut logins) = state.logins.lock() {
         logins.codes.insert(
@@ -469,7 +467,7 @@ pub(super) fn authorization_code(state: &State, headers: &HeaderMap, form: &Form
         .lock()
         .ok()
         .and_then(|mut l| l.codes.remove(code));
-    let Some(grant) = grant.filter(|g| g.expires_at > crate::oauth::now()) else {
+    let Some(grant) = grant.filter(|g| g.expires_at > crate::clock::now()) else {
         return oauth_error(
             "invalid_grant",
             "The authorization code is invalid, expired, or was already used",
@@ -521,7 +519,7 @@ pub(super) fn refresh_token(state: &State, headers: &HeaderMap, form: &Form) -> 
         .lock()
         .ok()
         .and_then(|mut l| l.refresh.remove(token));
-    let Some(grant) = grant.filter(|g| g.expires_at > crate::oauth::now()) else {
+    let Some(grant) = grant.filter(|g| g.expires_at > crate::clock::now()) else {
         return oauth_error(
             "invalid_grant",
             "The refresh token is invalid, expired, or was already used",
@@ -539,7 +537,7 @@ fn tokens(state: &State, grant: &Grant) -> Response {
         return oauth_error("invalid_grant", "The user no longer exists");
     };
     let request = &grant.request;
-    let now = crate::oauth::now();
+    let now = crate::clock::now();
     let iss = state.issuer();
     // A registered API's audience appears only when requested and the API is authorised for
     // the application.
@@ -645,7 +643,7 @@ async fn user_profile(AxumState(state): AxumState<Arc<State>>, headers: HeaderMa
     if claims
         .get("exp")
         .and_then(Value::as_u64)
-        .is_none_or(|exp| exp <= crate::oauth::now())
+        .is_none_or(|exp| exp <= crate::clock::now())
     {
         return super::management::error(
             StatusCode::UNAUTHORIZED,
@@ -671,7 +669,7 @@ async fn user_profile(AxumState(state): AxumState<Arc<State>>, headers: HeaderMa
         "family_name": user.last_name,
         "email": user.email,
         "picture": null,
-        "updated_at": crate::oauth::now(),
+        "updated_at": crate::clock::now(),
     }))
     .into_response()
 }

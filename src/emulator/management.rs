@@ -95,7 +95,7 @@ fn ok(extra: Value) -> Response {
 
 /// Bearer token checks (401) and the operation's scope (403).
 async fn authorize(AxumState(state): AxumState<Shared>, request: Request, next: Next) -> Response {
-    let now = crate::oauth::now();
+    let now = crate::clock::now();
     let token = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -387,7 +387,7 @@ fn urls_of(body: &Bytes) -> Result<Vec<String>, Response> {
         })
         .collect::<Result<_, _>>()?;
     for url in &urls {
-        if let Err(reason) = crate::config::urls::check_redirect_url(url) {
+        if let Err(reason) = crate::urls::check_redirect_url(url) {
             return Err(bad_request("INVALID_URL", &reason));
         }
     }

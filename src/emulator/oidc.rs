@@ -244,7 +244,7 @@ fn client_credentials(state: &State, headers: &HeaderMap, form: &Form) -> Respon
         }
         requested
     };
-    let now = crate::oauth::now();
+    let now = crate::clock::now();
     let ttl = state.access_token_ttl;
     let claims = json!({
         "aud": audiences,

@@ -78,7 +78,7 @@ async fn protected(AxumState(state): AxumState<Arc<State>>, headers: HeaderMap) 
     if claims
         .get("exp")
         .and_then(Value::as_u64)
-        .is_none_or(|exp| exp <= crate::oauth::now())
+        .is_none_or(|exp| exp <= crate::clock::now())
     {
         return refuse("the token has expired");
     }

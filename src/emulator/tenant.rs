@@ -290,25 +290,9 @@ impl Tenant {
 
     /// Save to `path` (mode 0600: it holds client secrets and private keys).
     pub fn save(&self, path: &Path) -> Result<(), Error> {
-        use std::io::Write;
-        let text = serde_json::to_vec_pretty(self)
-            .map_err(|e| Error::input(format!("cannot encode state: {e}")))?;
-        let temp = path.with_extension("tmp");
-        let write = || -> std::io::Result<()> {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)?;
-            }
-            let mut file = crate::oauth::cache::private_file(&temp)?;
-            file.write_all(&text)?;
-            file.sync_all()?;
-            std::fs::rename(&temp, path)
-        };
-        write().map_err(|e| {
-            Error::input(format!(
-                "cannot write emulator state {}: {e}",
-                path.display()
-            ))
-        })
+        let text =
+            serde_json::to_vec_pretty(self).map_err(|e| Error::file("write", path, e.into()))?;
+        crate::files::write_private(path, &text).map_err(|e| e.context("saving the emulator state"))
     }
 }
 

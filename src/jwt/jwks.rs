@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Issuer;
 use crate::error::Error;
 use crate::net;
 use crate::ui;
+use crate::urls::Issuer;
 
 /// A JWKS document.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -131,19 +131,21 @@ impl KeySource {
     fn read_disk(&self) -> Option<Jwks> {
         let text = std::fs::read_to_string(self.disk.as_ref()?).ok()?;
         let entry: DiskEntry = serde_json::from_str(&text).ok()?;
-        (crate::oauth::now().saturating_sub(entry.fetched_at) < DISK_TTL_SECS).then_some(entry.jwks)
+        (crate::clock::now().saturating_sub(entry.fetched_at) < DISK_TTL_SECS).then_some(entry.jwks)
     }
 
     fn write_disk(&self, jwks: &Jwks) {
         let Some(path) = &self.disk else { return };
         let entry = DiskEntry {
-            fetched_at: crate::oauth::now(),
+            fetched_at: crate::clock::now(),
             jwks: jwks.clone(),
         };
         let written = path
             .parent()
-            .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| std::fs::write(path, serde_json::to_vec(&entry).unwrap_or_default()));
+            .map_or(Ok(()), crate::files::create_private_dir)
+            .and_then(|()| {
+                crate::files::write_private(path, &serde_json::to_vec(&entry).unwrap_or_default())
+            });
         if let Err(e) = written {
             ui::debug(&format!(
                 "could not cache the JWKS at {}: {e}",

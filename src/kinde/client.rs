@@ -7,12 +7,12 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tokio::sync::Mutex;
 
-use crate::config::Issuer;
 use crate::error::Error;
 use crate::net;
 use crate::oauth::cache::{CacheKey, TokenCache};
 use crate::oauth::{self, AccessToken, ClientCredentials};
 use crate::ui;
+use crate::urls::Issuer;
 
 /// How often and how long to retry.
 #[derive(Debug, Clone, Copy)]

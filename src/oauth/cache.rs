@@ -2,12 +2,12 @@
 //! cache directory, mode 0600, used until shortly before the token expires.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{AccessToken, ClientCredentials, now};
+use super::{AccessToken, ClientCredentials};
+use crate::clock::now;
 use crate::error::Error;
 use crate::secret::Secret;
 
@@ -49,7 +49,7 @@ impl CacheKey {
 
     /// The key of a user token for `client_id` at `issuer` with these audiences and scopes.
     pub fn user(
-        issuer: &crate::config::Issuer,
+        issuer: &crate::urls::Issuer,
         client_id: &str,
         audiences: &[String],
         scopes: &[String],
@@ -147,9 +147,9 @@ impl TokenCache {
         let _ = fs::remove_file(self.path(key));
     }
 
-    /// Store `token` under `key`: written to a private temporary file, then renamed into place.
-    pub fn put(&self, key: &CacheKey, token: &AccessToken) -> std::io::Result<()> {
-        create_private_dir(&self.dir)?;
+    /// Store `token` under `key` (mode 0600, through the one safe writer).
+    pub fn put(&self, key: &CacheKey, token: &AccessToken) -> Result<(), crate::error::Error> {
+        crate::files::create_private_dir(&self.dir)?;
         let entry = Entry {
             access_token: token.token.expose().to_string(),
             token_type: token.token_type.clone(),
@@ -158,15 +158,9 @@ impl TokenCache {
             refresh_token: token.refresh_token.as_ref().map(|s| s.expose().to_string()),
             issuer: Some(key.1.clone()),
         };
-        let text = serde_json::to_vec(&entry)?;
-        let target = self.path(key);
-        let temp = self
-            .dir
-            .join(format!(".{}.{}.tmp", key.0, std::process::id()));
-        let mut file = private_file(&temp)?;
-        file.write_all(&text)?;
-        file.sync_all()?;
-        fs::rename(&temp, &target)
+        let text = serde_json::to_vec(&entry)
+            .map_err(|e| crate::error::Error::file("write", self.path(key), e.into()))?;
+        crate::files::write_private(&self.path(key), &text)
     }
 
     /// Remove every cached token. Returns how many were removed.
@@ -202,49 +196,10 @@ impl TokenCache {
     }
 }
 
-#[cfg(unix)]
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-}
-
-#[cfg(not(unix))]
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    fs::create_dir_all(dir)
-}
-
-/// Create (or truncate) a file readable only by its owner.
-#[cfg(unix)]
-pub fn private_file(path: &Path) -> std::io::Result<fs::File> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let file = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    // An existing file keeps its old mode through `open`; make sure it is private.
-    file.set_permissions(fs::Permissions::from_mode(0o600))?;
-    Ok(file)
-}
-
-/// Create (or truncate) a file readable only by its owner.
-#[cfg(not(unix))]
-pub fn private_file(path: &Path) -> std::io::Result<fs::File> {
-    fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(path)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Issuer;
+    use crate::urls::Issuer;
 
     fn request(secret: &str) -> ClientCredentials {
         ClientCredentials {

@@ -10,12 +10,13 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use super::{AccessToken, TokenError, now};
-use crate::config::Issuer;
+use super::{AccessToken, TokenError};
+use crate::clock::now;
 use crate::error::Error;
 use crate::net;
 use crate::secret::Secret;
 use crate::ui;
+use crate::urls::Issuer;
 
 /// The endpoints of an OIDC provider, from its discovery document.
 #[derive(Debug, Clone, Deserialize)]
@@ -204,7 +205,7 @@ pub async fn sign_in(
             return Err(Error::input(format!("no sign-in within {} s", request.timeout.as_secs()))
                 .with_hint("open the URL above in a browser and sign in, or pass a longer --timeout"));
         }
-        _ = tokio::signal::ctrl_c() => return Err(Error::input("sign-in cancelled")),
+        _ = tokio::signal::ctrl_c() => return Err(Error::cancelled("sign-in")),
     };
     drop(loopback);
     let mut form = vec![

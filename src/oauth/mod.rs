@@ -3,15 +3,15 @@
 pub mod cache;
 pub mod login;
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use crate::clock::now;
 
 use serde::Deserialize;
 
-use crate::config::Issuer;
 use crate::error::Error;
 use crate::net;
 use crate::secret::Secret;
 use crate::ui;
+use crate::urls::Issuer;
 
 /// A client-credentials token request.
 #[derive(Debug, Clone)]
@@ -77,13 +77,6 @@ pub struct TokenError {
     pub error: String,
     /// A description.
     pub error_description: Option<String>,
-}
-
-/// Seconds since the epoch.
-pub fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// Fetch an M2M token, from the cache when a fresh one is there.

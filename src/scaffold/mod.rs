@@ -428,20 +428,15 @@ pub fn write(
 }
 
 fn write_file(path: &Path, text: &str, private: bool) -> Result<(), Error> {
-    use std::io::Write;
-    let fail = |e: std::io::Error| Error::input(format!("cannot write {}: {e}", path.display()));
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(fail)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| Error::file("create directory", dir, e))?;
     }
-    let temp = path.with_extension("cargo-kinde.tmp");
-    let mut file = if private {
-        crate::oauth::cache::private_file(&temp).map_err(fail)?
+    let access = if private {
+        crate::files::Access::Private
     } else {
-        std::fs::File::create(&temp).map_err(fail)?
+        crate::files::Access::Shared
     };
-    file.write_all(text.as_bytes()).map_err(fail)?;
-    file.sync_all().map_err(fail)?;
-    std::fs::rename(&temp, path).map_err(fail)
+    crate::files::write(path, text.as_bytes(), access)
 }
 
 #[cfg(test)]

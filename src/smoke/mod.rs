@@ -10,7 +10,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::file::{AssertSection, SmokeSection, StatusSpec};
-use crate::config::{self, Config, Issuer};
+use crate::config::{self, Config};
+use crate::urls::Issuer;
 use probes::Probe;
 
 /// Which token a check sends.

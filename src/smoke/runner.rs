@@ -13,12 +13,13 @@ use tokio::sync::{OnceCell, Semaphore};
 
 use super::probes::{self, Probe};
 use super::{Check, HttpCheck, Step, TokenChoice};
-use crate::config::{Config, Issuer};
+use crate::config::Config;
 use crate::jwt::jwks::{Jwk, Jwks, KeySource};
 use crate::jwt::verify::{self, Expectations};
 use crate::kinde::client::Client;
 use crate::oauth::{self, ClientCredentials};
 use crate::secret::Secret;
+use crate::urls::Issuer;
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -597,7 +598,7 @@ async fn m2m_token(shared: &Shared, check: &Check) -> Outcome {
         scopes: vec!["read:users".into()],
         azp: shared.credentials.as_ref().map(|(id, _)| id.clone()),
         leeway: 30,
-        now: oauth::now(),
+        now: crate::clock::now(),
     };
     let keys = match shared.jwks().await {
         Ok(j) => j,
@@ -828,7 +829,7 @@ async fn expired_token(shared: &Shared, base: &str) -> Result<String, String> {
     let mut claims = crate::jwt::decode(base)
         .map(|d| Value::Object(d.claims))
         .map_err(|e| e.clone())?;
-    let now = oauth::now();
+    let now = crate::clock::now();
     claims["iat"] = Value::from(now - 7200);
     claims["exp"] = Value::from(now - 3600);
     let url = shared.issuer.endpoint("/_emulator/tokens");

@@ -6,8 +6,10 @@ use dialoguer::{Confirm, Input, Password};
 use crate::error::Error;
 use crate::secret::Secret;
 
-fn cancelled(e: dialoguer::Error) -> Error {
-    Error::input(format!("prompt cancelled: {e}"))
+/// A prompt that could not be answered (Ctrl-C, Esc, a closed terminal).
+pub fn cancelled(e: dialoguer::Error) -> Error {
+    crate::ui::debug(&format!("prompt ended: {e}"));
+    Error::cancelled("prompt")
 }
 
 /// Ask for a visible value.

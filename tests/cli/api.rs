@@ -291,7 +291,7 @@ fn secrets_in_responses_are_redacted() {
 fn the_management_api_requires_a_valid_token() {
     let w = World::new();
     let other = cargo_kinde::emulator::keys::SigningKey::generate().unwrap();
-    let now = cargo_kinde::oauth::now();
+    let now = cargo_kinde::clock::now();
     let forged = other.sign_jwt(&serde_json::json!({
         "aud": [format!("{}/api", w.issuer())], "iss": w.issuer(), "exp": now + 60, "scp": ["read:users"],
     }));

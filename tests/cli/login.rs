@@ -384,7 +384,7 @@ fn an_expired_token_is_refreshed_without_a_browser_and_rotated() {
 
     // Put the spent refresh token back: the provider refuses it, and without a terminal the
     // command says how to sign in again.
-    let issuer = cargo_kinde::config::Issuer::parse(&w.issuer()).unwrap();
+    let issuer = cargo_kinde::urls::Issuer::parse(&w.issuer()).unwrap();
     let scopes: Vec<String> = ["openid", "email", "offline"].map(String::from).to_vec();
     let key = cargo_kinde::oauth::cache::CacheKey::user(&issuer, &w.web_app_id(), &[], &scopes);
     let cache = cargo_kinde::oauth::cache::TokenCache::at(w.cache.path().join("tokens"));

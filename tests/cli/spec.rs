@@ -9,7 +9,7 @@ use crate::World;
 fn spec() -> Yaml {
     let path = std::env::var("KINDE_SPEC").unwrap_or_else(|_| {
         format!(
-            "{}/../shared/reference/kinde/kinde-mgmt-api-specs.yaml",
+            "{}/spec/kinde-management-api.yaml",
             env!("CARGO_MANIFEST_DIR")
         )
     });

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use crate::{World, json as json_of, stderr, stdout};
 
 fn now() -> u64 {
-    cargo_kinde::oauth::now()
+    cargo_kinde::clock::now()
 }
 
 /// Claims of a well-formed M2M token from `w`, to be altered by a test and signed by the emulator.

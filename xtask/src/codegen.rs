@@ -7,13 +7,12 @@ use std::path::PathBuf;
 
 use serde_norway::Value;
 
-/// The spec, from `KINDE_SPEC` or `../shared/reference/kinde/` beside the repository.
+/// The spec kept in the repository (`spec/`, with Kinde's MIT notice), or `KINDE_SPEC` to try a
+/// newer one.
 pub fn spec_path() -> PathBuf {
     std::env::var_os("KINDE_SPEC")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            crate::root().join("../shared/reference/kinde/kinde-mgmt-api-specs.yaml")
-        })
+        .unwrap_or_else(|| crate::root().join("spec/kinde-management-api.yaml"))
 }
 
 /// The generated file.

@@ -88,10 +88,75 @@ fn ci() -> Result<(), String> {
     codegen::run(true)?;
     ensure_chromium()?;
     let (passed, failed) = test_counted()?;
+    fresh_copy()?;
     interop::run()?;
     eprintln!("==> ci passed");
     // The plain closing line CI runners read, for the whole run.
     println!("ci: {passed} passed, {failed} failed");
+    Ok(())
+}
+
+/// The repository's files (tracked and new, not ignored) copied to a directory with nothing beside
+/// it, where codegen's check and the spec conformance tests run again: a user's clone has no
+/// `../shared`, so nothing may read outside the repository.
+fn fresh_copy() -> Result<(), String> {
+    eprintln!("==> fresh copy: codegen --check and spec tests with nothing beside the repository");
+    let started = std::time::Instant::now();
+    let base = std::env::temp_dir().join(format!("cargo-kinde-fresh-{}", std::process::id()));
+    let copy = base.join("cargo-kinde");
+    let _ = std::fs::remove_dir_all(&base);
+    let listed = Command::new("git")
+        .args([
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+        ])
+        .current_dir(root())
+        .output()
+        .map_err(|e| format!("cannot run git ls-files: {e}"))?;
+    if !listed.status.success() {
+        return Err("git ls-files failed: the fresh-copy check needs a git checkout".into());
+    }
+    for name in listed.stdout.split(|b| *b == 0).filter(|n| !n.is_empty()) {
+        let name = String::from_utf8_lossy(name);
+        let from = root().join(name.as_ref());
+        if !from.is_file() {
+            continue; // deleted in the work tree but still in the index
+        }
+        let to = copy.join(name.as_ref());
+        if let Some(dir) = to.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        std::fs::copy(&from, &to).map_err(|e| format!("{}: {e}", from.display()))?;
+    }
+    // Share the build directory so only the workspace's own crates build again.
+    let target = root().join("target");
+    let run = |args: &[&str]| -> Result<(), String> {
+        let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+        cmd.args(args)
+            .current_dir(&copy)
+            .env("CARGO_TARGET_DIR", &target)
+            .env_remove("KINDE_SPEC");
+        run_step(&format!("(fresh copy) cargo {}", args.join(" ")), cmd)
+    };
+    let result = run(&[
+        "run",
+        "--quiet",
+        "--package",
+        "xtask",
+        "--",
+        "codegen",
+        "--check",
+    ])
+    .and_then(|()| run(&["test", "--quiet", "--test", "cli", "spec::"]));
+    let _ = std::fs::remove_dir_all(&base);
+    result?;
+    eprintln!(
+        "    fresh copy: ok in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 

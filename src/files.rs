@@ -1,0 +1,279 @@
+//! The one way cargo-kinde writes a file for the user: `.env`, `kinde.toml`, token and JWKS
+//! caches, emulator state, everything `init` scaffolds.
+//!
+//! A write never goes through a symlink and never leaves a half-written file: the new contents go
+//! to a temporary file created exclusively (`O_CREAT | O_EXCL | O_NOFOLLOW`) beside the target,
+//! with mode 0600 when it holds secrets, are synced, and the temporary file is renamed over the
+//! target. A target that is a symlink is refused with an error naming it.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+
+/// Who may read the written file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Only its owner (mode 0600): files holding secrets (`.env`, caches, emulator state).
+    Private,
+    /// The mode an existing file had, or the umask's default for a new one (`kinde.toml`, CI
+    /// workflows, `.gitignore`).
+    Shared,
+}
+
+/// Write `contents` to `path` atomically with the given access. The parent directory must exist.
+pub fn write(path: &Path, contents: &[u8], access: Access) -> Result<(), Error> {
+    refuse_symlink(path)?;
+    let dir = parent_of(path);
+    let previous_mode = existing_mode(path);
+    let (temp_path, mut file) = create_temp(&dir, path, access)?;
+    let result = (|| {
+        file.write_all(contents)?;
+        if access == Access::Shared {
+            keep_mode(&file, previous_mode)?;
+        }
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&temp_path, path)
+    })();
+    if let Err(source) = result {
+        let _ = fs::remove_file(&temp_path);
+        return Err(Error::file("write", path, source));
+    }
+    sync_dir(&dir);
+    Ok(())
+}
+
+/// Write a file only its owner can read (mode 0600).
+pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), Error> {
+    write(path, contents, Access::Private)
+}
+
+/// Create `dir` and its parents; the last component is created only-owner (mode 0700) when new.
+pub fn create_private_dir(dir: &Path) -> Result<(), Error> {
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent).map_err(|e| Error::file("create directory", parent, e))?;
+    }
+    let mut builder = fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    match builder.create(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        Err(e) => Err(Error::file("create directory", dir, e)),
+    }
+}
+
+/// Refuse a path whose last component is a symlink: writing through it would change a file
+/// somewhere else, perhaps outside the repository.
+pub fn refuse_symlink(path: &Path) -> Result<(), Error> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => Err(Error::unsafe_path(
+            path,
+            "is a symbolic link; cargo-kinde never writes through a link",
+        )
+        .with_hint(format!(
+            "replace the link with a regular file (e.g. `cp --remove-destination \"$(readlink -f {0})\" {0}`) or remove it",
+            path.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn parent_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// A new temporary file beside `target`, created exclusively and without following links, so a
+/// link planted at a predictable name cannot redirect the write.
+fn create_temp(dir: &Path, target: &Path, access: Access) -> Result<(PathBuf, fs::File), Error> {
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
+    let mut last_error = None;
+    for attempt in 0..16u32 {
+        let temp = dir.join(format!(
+            ".{name}.{}.{}.tmp",
+            std::process::id(),
+            unique_suffix(attempt)
+        ));
+        match open_exclusive(&temp, access) {
+            Ok(file) => return Ok((temp, file)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last_error = Some(e),
+            Err(e) => return Err(Error::file("write", target, e)),
+        }
+    }
+    Err(Error::file(
+        "write",
+        target,
+        last_error.unwrap_or_else(|| std::io::Error::other("no free temporary file name")),
+    ))
+}
+
+fn unique_suffix(attempt: u32) -> String {
+    let mut bytes = [0u8; 6];
+    if aws_lc_rs::rand::fill(&mut bytes).is_err() {
+        // The time still differs between attempts; exclusivity is what makes the write safe.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        bytes[..4].copy_from_slice(&nanos.to_le_bytes());
+    }
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{hex}{attempt}")
+}
+
+#[cfg(unix)]
+fn open_exclusive(path: &Path, access: Access) -> std::io::Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        // `create_new` already refuses an existing link; O_NOFOLLOW says so to the kernel too.
+        .custom_flags(libc::O_NOFOLLOW)
+        .mode(match access {
+            Access::Private => 0o600,
+            Access::Shared => 0o666,
+        })
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn open_exclusive(path: &Path, _access: Access) -> std::io::Result<fs::File> {
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+}
+
+#[cfg(unix)]
+fn existing_mode(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(path).ok().map(|m| m.permissions().mode())
+}
+
+#[cfg(not(unix))]
+fn existing_mode(_path: &Path) -> Option<u32> {
+    None
+}
+
+#[cfg(unix)]
+fn keep_mode(file: &fs::File, mode: Option<u32>) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    match mode {
+        Some(mode) => file.set_permissions(fs::Permissions::from_mode(mode & 0o7777)),
+        None => Ok(()),
+    }
+}
+
+#[cfg(not(unix))]
+fn keep_mode(_file: &fs::File, _mode: Option<u32>) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// Make the rename durable; a failure here loses nothing already written, so it is ignored.
+fn sync_dir(dir: &Path) {
+    #[cfg(unix)]
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    fn mode(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn private_files_are_0600_even_over_a_readable_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".env");
+        fs::write(&path, "OLD=1\n").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        write_private(&path, b"NEW=2\n").unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "NEW=2\n");
+        #[cfg(unix)]
+        assert_eq!(mode(&path), 0o600);
+        let leftovers: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn shared_files_keep_their_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.sh");
+        fs::write(&path, "echo\n").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o750)).unwrap();
+        write(&path, b"echo hi\n", Access::Shared).unwrap();
+        assert_eq!(mode(&path), 0o750);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_target_is_refused_and_its_target_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside.txt");
+        fs::write(&outside, "precious\n").unwrap();
+        let link = dir.path().join(".env");
+        std::os::unix::fs::symlink(&outside, &link).unwrap();
+        let err = write_private(&link, b"KINDE_DOMAIN=x\n").unwrap_err();
+        assert_eq!(err.exit_code(), crate::error::exit::INPUT);
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert_eq!(fs::read_to_string(&outside).unwrap(), "precious\n");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_planted_temp_link_is_never_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside.txt");
+        fs::write(&outside, "precious\n").unwrap();
+        // Plant links at every name an old, predictable writer would have used.
+        for name in [".env.tmp", &format!(".env.{}.tmp", std::process::id())] {
+            std::os::unix::fs::symlink(&outside, dir.path().join(name)).unwrap();
+        }
+        write_private(&dir.path().join(".env"), b"A=1\n").unwrap();
+        assert_eq!(fs::read_to_string(&outside).unwrap(), "precious\n");
+        assert_eq!(
+            fs::read_to_string(dir.path().join(".env")).unwrap(),
+            "A=1\n"
+        );
+    }
+
+    #[test]
+    fn a_missing_directory_is_a_file_error_naming_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing").join("x.json");
+        let err = write_private(&path, b"{}").unwrap_err();
+        assert_eq!(err.exit_code(), crate::error::exit::LOCAL);
+        assert!(err.to_string().contains("x.json"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn private_dirs_are_0700() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("a").join("cache");
+        create_private_dir(&cache).unwrap();
+        assert_eq!(mode(&cache), 0o700);
+        create_private_dir(&cache).unwrap();
+    }
+}
