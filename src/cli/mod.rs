@@ -31,7 +31,7 @@ use crate::ui;
 )]
 #[command(about = "Configure, register and smoke-test Kinde auth from cargo")]
 #[command(
-    after_help = "Exit codes: 0 ok, 1 a check failed, 2 bad input or config, 3 network or server error, 4 refused by Kinde."
+    after_help = "Exit codes: 0 ok, 1 a check failed, 2 bad input or config, 3 network or server error, 4 refused by Kinde, 5 local file or runtime failure, 130 cancelled."
 )]
 pub struct Cli {
     /// Flags every subcommand accepts.
