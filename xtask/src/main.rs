@@ -97,8 +97,8 @@ fn ci() -> Result<(), String> {
 }
 
 /// The repository's files (tracked and new, not ignored) copied to a directory with nothing beside
-/// it, where codegen's check and the spec conformance tests run again: a user's clone has no
-/// `../shared`, so nothing may read outside the repository.
+/// it, where codegen's check and the spec conformance tests run again: a user's clone has
+/// nothing beside it, so nothing may read outside the repository.
 fn fresh_copy() -> Result<(), String> {
     eprintln!("==> fresh copy: codegen --check and spec tests with nothing beside the repository");
     let started = std::time::Instant::now();
