@@ -1,41 +1,49 @@
 //! The command-line interface as text: `--help` of every command is checked in, so a change to
-//! the interface is a visible diff. `UPDATE_SNAPSHOTS=1 cargo test --test cli help` rewrites them.
+//! the interface is a visible diff. `SNAPSHOTS=overwrite cargo test --test cli help` rewrites them.
 
-const COMMANDS: &[&str] = &[
-    "", "token", "verify", "config", "register", "api", "smoke", "login", "logout", "init",
-    "emulator",
-];
+use clap::CommandFactory;
+use snapbox::{Data, assert::Assert};
+
+/// Every command's path, taken from clap so a new subcommand cannot be forgotten: the top level,
+/// then each subcommand and its own subcommands.
+fn command_paths() -> Vec<Vec<String>> {
+    fn walk(cmd: &clap::Command, prefix: &[String], out: &mut Vec<Vec<String>>) {
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            let mut path = prefix.to_vec();
+            path.push(sub.get_name().to_string());
+            out.push(path.clone());
+            walk(sub, &path, out);
+        }
+    }
+    let mut out = vec![Vec::new()];
+    walk(&cargo_kinde::cli::Cli::command(), &[], &mut out);
+    out
+}
 
 #[test]
 fn help_texts_match_the_snapshots() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cli/snapshots");
-    let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some();
-    let mut stale = Vec::new();
-    for command in COMMANDS {
+    let paths = command_paths();
+    assert!(paths.len() > 10, "clap lists the subcommands: {paths:?}");
+    let assert = Assert::new().action_env("SNAPSHOTS");
+    for path in paths {
         let mut cmd = assert_cmd::Command::cargo_bin("cargo-kinde").unwrap();
         cmd.arg("kinde")
+            .args(&path)
+            .arg("--help")
             .env("COLUMNS", "100")
             .env_remove("KINDE_PROFILE");
-        if !command.is_empty() {
-            cmd.arg(command);
-        }
-        let out = cmd.arg("--help").output().unwrap();
-        assert!(out.status.success());
-        let text = String::from_utf8(out.stdout).unwrap();
-        let name = if command.is_empty() {
-            "cargo-kinde"
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{path:?} --help failed");
+        let name = if path.is_empty() {
+            "cargo-kinde".to_string()
         } else {
-            command
+            path.join("-")
         };
-        let path = dir.join(format!("{name}.help.txt"));
-        if update {
-            std::fs::write(&path, &text).unwrap();
-        } else if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
-            stale.push(path.display().to_string());
-        }
+        let snapshot = dir.join(format!("{name}.help.txt"));
+        assert.eq(
+            Data::text(String::from_utf8(out.stdout).unwrap()),
+            Data::read_from(&snapshot, None).raw(),
+        );
     }
-    assert!(
-        stale.is_empty(),
-        "help text changed (run `UPDATE_SNAPSHOTS=1 cargo test --test cli help` and review the diff): {stale:?}"
-    );
 }
