@@ -1,9 +1,10 @@
-//! Project tasks: `cargo xtask ci | codegen [--check] | interop | bench`.
+//! Project tasks: `cargo xtask ci | codegen [--check] | interop | bench | tidy`.
 
 mod bench;
 mod codegen;
 mod emulator;
 mod interop;
+mod tidy;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -15,7 +16,8 @@ fn main() -> ExitCode {
         Some("codegen") => codegen::run(args.iter().any(|a| a == "--check")),
         Some("interop") => interop::run(),
         Some("bench") => bench::run(),
-        _ => Err("usage: cargo xtask <ci | codegen [--check] | interop | bench>".into()),
+        Some("tidy") => tidy::run(),
+        _ => Err("usage: cargo xtask <ci | codegen [--check] | interop | bench | tidy>".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
