@@ -176,7 +176,7 @@ async fn authorize(
             client_state.as_deref(),
         )
     };
-    if params.get("response_type").map(String::from).as_deref() != Some("code") {
+    if params.get("response_type") != Some("code") {
         return fail(
             "unsupported_response_type",
             "Only response_type=code is supported",
@@ -189,13 +189,7 @@ async fn authorize(
         );
     }
     let challenge = params.get("code_challenge").map(String::from);
-    match (
-        challenge.is_some(),
-        params
-            .get("code_challenge_method")
-            .map(String::from)
-            .as_deref(),
-    ) {
+    match (challenge.is_some(), params.get("code_challenge_method")) {
         (true, Some("S256")) | (false, None) => {}
         (true, _) => return fail("invalid_request", "code_challenge_method must be S256"),
         (false, Some(_)) => {
@@ -230,9 +224,9 @@ async fn authorize(
         login_hint: params.get("login_hint").map(String::from),
         org_code: params.get("org_code").map(String::from),
     };
-    let prompt = params.get("prompt").map(String::from);
+    let prompt = params.get("prompt");
     let session = session_user(&state, &headers);
-    if prompt.as_deref() == Some("none") {
+    if prompt == Some("none") {
         return match session {
             Some(user) => issue_code(&state, request, &user),
             None => fail("login_required", "User authentication is required"),
@@ -309,8 +303,7 @@ async fn sign_in(AxumState(state): AxumState<Arc<State>>, body: Bytes) -> Respon
     let form = Form::parse(&body);
     let request = form
         .get("request")
-        .map(String::from)
-        .and_then(|id| state.logins.lock().ok()?.pending.remove(&id));
+        .and_then(|id| state.logins.lock().ok()?.pending.remove(id));
     let Some(request) = request else {
         return page(
             StatusCode::BAD_REQUEST,
@@ -318,7 +311,7 @@ async fn sign_in(AxumState(state): AxumState<Arc<State>>, body: Bytes) -> Respon
             "<p>This sign-in request is unknown or was used already. Start again from your application.</p>",
         );
     };
-    if form.get("deny").map(String::from).is_some() {
+    if form.get("deny").is_some() {
         return back_to_client(
             &request.redirect_uri,
             &[
@@ -330,7 +323,6 @@ async fn sign_in(AxumState(state): AxumState<Arc<State>>, body: Bytes) -> Respon
     }
     let Some(email) = form
         .get("email")
-        .map(String::from)
         .map(|e| e.trim().to_string())
         .filter(|e| e.contains('@'))
     else {

@@ -1,5 +1,12 @@
 //! The local Kinde: discovery, JWKS, the token endpoint, with a seeded tenant, run as
 //! `cargo kinde emulator` or in-process (tests, `--emulator`).
+//!
+//! It is the oracle the client is tested against, so it implements Kinde's rules itself and
+//! shares only wire types with the client. Where to look: `oidc` (discovery, JWKS, token
+//! endpoint) and `login` (sign-in, code and refresh grants) over `protocol` (forms, client
+//! authentication, OAuth errors); `management/` (one file per resource family, with the token
+//! check, paging and body envelopes); `jws` (its own tokens), `redirect` (URL rules), `error`
+//! (Kinde's error bodies), `tenant` (the state), `faults` (injected failures).
 
 mod error;
 pub mod faults;
