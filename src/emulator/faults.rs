@@ -3,10 +3,11 @@
 
 use std::time::Duration;
 
-use axum::Json;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+
+use super::error::ApiError;
 
 /// What a fault does.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -171,11 +172,12 @@ pub(super) fn decide(rules: &mut [Fault], method: &str, path: &str) -> Action {
         match &rule.kind {
             FaultKind::Latency { ms } => delay += Duration::from_millis(*ms),
             FaultKind::RateLimit { reset_secs } => {
-                let mut response = (
+                let mut response = ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,
-                    Json(serde_json::json!({"errors": [{"code": "TOO_MANY_REQUESTS", "message": "Request was throttled."}]})),
+                    "TOO_MANY_REQUESTS",
+                    "Request was throttled.",
                 )
-                    .into_response();
+                .into_response();
                 if let Ok(value) = HeaderValue::from_str(&reset_secs.to_string()) {
                     response.headers_mut().insert("ratelimit-reset", value);
                 }
@@ -190,7 +192,7 @@ pub(super) fn decide(rules: &mut [Fault], method: &str, path: &str) -> Action {
                     .to_ascii_uppercase()
                     .replace(' ', "_");
                 return Action::Respond(
-                    (status, Json(serde_json::json!({"errors": [{"code": code, "message": "Injected by the emulator"}]}))).into_response(),
+                    ApiError::new(status, code, "Injected by the emulator").into_response(),
                 );
             }
             FaultKind::Drop => return Action::Drop,

@@ -2,7 +2,9 @@
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::{KeyPair, KeySize, PublicKeyComponents};
-use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
+use aws_lc_rs::signature::{
+    KeyPair as _, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, UnparsedPublicKey,
+};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 
@@ -99,9 +101,15 @@ impl SigningKey {
         signature
     }
 
+    /// Whether `signature` is this key's RS256 signature over `message`.
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, self.pair.public_key().as_ref())
+            .verify(message, signature)
+            .is_ok()
+    }
+
     /// A signed JWT with this key's `kid`.
-    pub fn sign_jwt(&self, claims: &serde_json::Value) -> String {
-        let header = serde_json::json!({ "alg": "RS256", "typ": "JWT", "kid": self.kid });
-        crate::jwt::encode(&header, claims, |input| self.sign(input))
+    pub fn sign_jwt<T: serde::Serialize + ?Sized>(&self, claims: &T) -> String {
+        super::jws::encode(self, claims)
     }
 }

@@ -2,9 +2,6 @@
 //! `authorization_code` and `refresh_token` grants with PKCE, user and ID tokens with Kinde's
 //! claims, `/oauth2/v2/user_profile` and `/logout`.
 
-// As in the Management API handlers: helpers return the ready error response as `Err`.
-#![allow(clippy::result_large_err)]
-
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -17,10 +14,12 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use super::State;
-use super::oidc::{Form, client_auth, oauth_error};
+use super::error::ApiError;
+use super::protocol::{ClientCredentials, Form, OAuthError, bearer, no_store};
+use super::redirect;
 use super::tenant::{Application, User, random_hex, random_uuid};
 
 /// ID token lifetime (Kinde: 3600 s).
@@ -114,41 +113,6 @@ fn back_to_client(redirect_uri: &str, params: &[(&str, &str)], state: Option<&st
     Redirect::to(url.as_str()).into_response()
 }
 
-/// Whether `uri` is one of `app`'s callback URLs (one leftmost `*` label allowed).
-fn registered(app: &Application, uri: &str) -> bool {
-    app.redirect_urls.iter().any(|allowed| {
-        if allowed == uri {
-            return true;
-        }
-        let Some((scheme, rest)) = allowed.split_once("://*.") else {
-            return false;
-        };
-        let Some((uri_scheme, uri_rest)) = uri.split_once("://") else {
-            return false;
-        };
-        scheme == uri_scheme
-            && uri_rest
-                .split_once('.')
-                .is_some_and(|(label, tail)| !label.is_empty() && tail == rest)
-    })
-}
-
-fn all(params: &[(String, String)], name: &str) -> Vec<String> {
-    params
-        .iter()
-        .filter(|(k, _)| k == name)
-        .flat_map(|(_, v)| v.split_whitespace().map(String::from).collect::<Vec<_>>())
-        .collect()
-}
-
-fn one(params: &[(String, String)], name: &str) -> Option<String> {
-    params
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.clone())
-        .filter(|v| !v.is_empty())
-}
-
 fn session_user(state: &State, headers: &HeaderMap) -> Option<String> {
     let cookies = headers.get(header::COOKIE)?.to_str().ok()?;
     let id = cookies
@@ -162,8 +126,9 @@ async fn authorize(
     headers: HeaderMap,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Response {
+    let params = Form::from_pairs(params);
     let tenant = state.tenant();
-    let Some(client_id) = one(&params, "client_id") else {
+    let Some(client_id) = params.get("client_id").map(String::from) else {
         return page(
             StatusCode::BAD_REQUEST,
             "Missing client_id",
@@ -180,7 +145,7 @@ async fn authorize(
             ),
         );
     };
-    let Some(redirect_uri) = one(&params, "redirect_uri") else {
+    let Some(redirect_uri) = params.get("redirect_uri").map(String::from) else {
         return page(
             StatusCode::BAD_REQUEST,
             "Missing redirect_uri",
@@ -189,7 +154,9 @@ async fn authorize(
     };
     // Kinde shows an error page for an unregistered (or plain-http, non-loopback) callback and
     // never redirects to it.
-    if crate::urls::check_redirect_url(&redirect_uri).is_err() || !registered(app, &redirect_uri) {
+    if redirect::check(&redirect_uri).is_err()
+        || !redirect::allowed(&app.redirect_urls, &redirect_uri)
+    {
         return page(
             StatusCode::BAD_REQUEST,
             "Invalid callback URL",
@@ -201,7 +168,7 @@ async fn authorize(
             ),
         );
     }
-    let client_state = one(&params, "state");
+    let client_state = params.get("state").map(String::from);
     let fail = |error: &str, description: &str| {
         back_to_client(
             &redirect_uri,
@@ -209,7 +176,7 @@ async fn authorize(
             client_state.as_deref(),
         )
     };
-    if one(&params, "response_type").as_deref() != Some("code") {
+    if params.get("response_type") != Some("code") {
         return fail(
             "unsupported_response_type",
             "Only response_type=code is supported",
@@ -221,11 +188,8 @@ async fn authorize(
             "The state parameter must be at least 8 characters",
         );
     }
-    let challenge = one(&params, "code_challenge");
-    match (
-        challenge.is_some(),
-        one(&params, "code_challenge_method").as_deref(),
-    ) {
+    let challenge = params.get("code_challenge").map(String::from);
+    match (challenge.is_some(), params.get("code_challenge_method")) {
         (true, Some("S256")) | (false, None) => {}
         (true, _) => return fail("invalid_request", "code_challenge_method must be S256"),
         (false, Some(_)) => {
@@ -242,7 +206,7 @@ async fn authorize(
         );
     }
     let scopes = {
-        let s = all(&params, "scope");
+        let s = params.all("scope");
         if s.is_empty() {
             vec!["openid".to_string()]
         } else {
@@ -254,15 +218,15 @@ async fn authorize(
         redirect_uri: redirect_uri.clone(),
         state: client_state.clone(),
         scopes,
-        audiences: all(&params, "audience"),
+        audiences: params.all("audience"),
         code_challenge: challenge,
-        nonce: one(&params, "nonce"),
-        login_hint: one(&params, "login_hint"),
-        org_code: one(&params, "org_code"),
+        nonce: params.get("nonce").map(String::from),
+        login_hint: params.get("login_hint").map(String::from),
+        org_code: params.get("org_code").map(String::from),
     };
-    let prompt = one(&params, "prompt");
+    let prompt = params.get("prompt");
     let session = session_user(&state, &headers);
-    if prompt.as_deref() == Some("none") {
+    if prompt == Some("none") {
         return match session {
             Some(user) => issue_code(&state, request, &user),
             None => fail("login_required", "User authentication is required"),
@@ -336,9 +300,10 @@ fn sign_in_page(
 }
 
 async fn sign_in(AxumState(state): AxumState<Arc<State>>, body: Bytes) -> Response {
-    let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
-    let request =
-        one(&form, "request").and_then(|id| state.logins.lock().ok()?.pending.remove(&id));
+    let form = Form::parse(&body);
+    let request = form
+        .get("request")
+        .and_then(|id| state.logins.lock().ok()?.pending.remove(id));
     let Some(request) = request else {
         return page(
             StatusCode::BAD_REQUEST,
@@ -346,7 +311,7 @@ async fn sign_in(AxumState(state): AxumState<Arc<State>>, body: Bytes) -> Respon
             "<p>This sign-in request is unknown or was used already. Start again from your application.</p>",
         );
     };
-    if one(&form, "deny").is_some() {
+    if form.get("deny").is_some() {
         return back_to_client(
             &request.redirect_uri,
             &[
@@ -356,7 +321,8 @@ async fn sign_in(AxumState(state): AxumState<Arc<State>>, body: Bytes) -> Respon
             request.state.as_deref(),
         );
     }
-    let Some(email) = one(&form, "email")
+    let Some(email) = form
+        .get("email")
         .map(|e| e.trim().to_string())
         .filter(|e| e.contains('@'))
     else {
@@ -366,22 +332,18 @@ async fn sign_in(AxumState(state): AxumState<Arc<State>>, body: Bytes) -> Respon
             "<p>Type an email address.</p>",
         );
     };
-    let existing = state
-        .tenant()
-        .users
-        .iter()
-        .find(|u| u.email.eq_ignore_ascii_case(&email))
-        .map(|u| u.id.clone());
-    let user_id = existing.unwrap_or_else(|| {
-        let user = User {
-            id: format!("kp_{}", random_hex(16)),
-            email: email.clone(),
-            first_name: email.split('@').next().unwrap_or("").to_string(),
-            last_name: String::new(),
-            created_on: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
-        };
+    // Found or added under one lock: two sign-ins of a new email make one user.
+    let user_id = state.update(|t| {
+        if let Some(user) = t
+            .users
+            .iter()
+            .find(|u| u.email.eq_ignore_ascii_case(&email))
+        {
+            return user.id.clone();
+        }
+        let user = User::new(&email, email.split('@').next().unwrap_or(""), "");
         let id = user.id.clone();
-        state.update(|t| t.users.push(user));
+        t.users.push(user);
         id
     });
     let session = random_hex(16);
@@ -419,129 +381,176 @@ fn issue_code(state: &State, request: AuthRequest, user_id: &str) -> Response {
 /// required by a missing PKCE challenge), and PKCE's verifier when a challenge was sent.
 fn check_client(
     state: &State,
-    headers: &HeaderMap,
-    form: &Form,
+    credentials: Option<&ClientCredentials>,
     grant_client: &str,
-) -> Result<(), Response> {
-    let (client_id, secret) = client_auth(headers, form).ok_or_else(|| {
-        oauth_error(
-            "invalid_client",
-            "Client authentication failed: no client_id",
-        )
-    })?;
-    if client_id != grant_client {
-        return Err(oauth_error(
-            "invalid_grant",
+) -> Result<(), OAuthError> {
+    let credentials = credentials
+        .ok_or_else(|| OAuthError::invalid_client("Client authentication failed: no client_id"))?;
+    if credentials.id != grant_client {
+        return Err(OAuthError::invalid_grant(
             "The grant was issued to another client",
         ));
     }
     let tenant = state.tenant();
     let app = tenant
-        .application(&client_id)
-        .ok_or_else(|| oauth_error("invalid_client", "Client authentication failed"))?;
-    if let Some(given) = secret {
-        let ok = app.client_secret.as_ref().is_some_and(|s| {
-            aws_lc_rs::constant_time::verify_slices_are_equal(s.as_bytes(), given.as_bytes())
-                .is_ok()
-        });
-        if !ok {
-            return Err(oauth_error(
-                "invalid_client",
-                "Client authentication failed",
-            ));
-        }
+        .application(&credentials.id)
+        .ok_or_else(|| OAuthError::invalid_client("Client authentication failed"))?;
+    if credentials.secret.is_some() && !credentials.secret_matches(app.client_secret.as_deref()) {
+        return Err(OAuthError::invalid_client("Client authentication failed"));
     }
     Ok(())
 }
 
-pub(super) fn authorization_code(state: &State, headers: &HeaderMap, form: &Form) -> Response {
-    let Some(code) = form.get("code") else {
-        return oauth_error(
-            "invalid_request",
-            "The request is missing the required parameter code",
-        );
-    };
+/// The `authorization_code` grant.
+pub(super) fn authorization_code(
+    state: &State,
+    headers: &HeaderMap,
+    form: &Form,
+) -> Result<Response, OAuthError> {
+    let code = form.get("code").ok_or_else(|| {
+        OAuthError::invalid_request("The request is missing the required parameter code")
+    })?;
     // Single use: the code is gone whatever happens next.
     let grant = state
         .logins
         .lock()
         .ok()
-        .and_then(|mut l| l.codes.remove(code));
-    let Some(grant) = grant.filter(|g| g.expires_at > crate::clock::now()) else {
-        return oauth_error(
-            "invalid_grant",
-            "The authorization code is invalid, expired, or was already used",
-        );
-    };
-    if let Err(response) = check_client(state, headers, form, &grant.request.client_id) {
-        return response;
-    }
+        .and_then(|mut l| l.codes.remove(code))
+        .filter(|g| g.expires_at > crate::clock::now())
+        .ok_or_else(|| {
+            OAuthError::invalid_grant(
+                "The authorization code is invalid, expired, or was already used",
+            )
+        })?;
+    let credentials = ClientCredentials::from_request(headers, form);
+    check_client(state, credentials.as_ref(), &grant.request.client_id)?;
     if form.get("redirect_uri") != Some(grant.request.redirect_uri.as_str()) {
-        return oauth_error(
-            "invalid_grant",
+        return Err(OAuthError::invalid_grant(
             "redirect_uri does not match the authorization request",
-        );
+        ));
     }
     match (&grant.request.code_challenge, form.get("code_verifier")) {
         (Some(challenge), Some(verifier)) => {
             let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes());
             if URL_SAFE_NO_PAD.encode(digest.as_ref()) != *challenge {
-                return oauth_error(
-                    "invalid_grant",
+                return Err(OAuthError::invalid_grant(
                     "PKCE verification failed: the code_verifier does not match the code_challenge",
-                );
+                ));
             }
         }
         (Some(_), None) => {
-            return oauth_error(
-                "invalid_grant",
+            return Err(OAuthError::invalid_grant(
                 "PKCE verification failed: code_verifier is required",
-            );
+            ));
         }
-        (None, _) if client_auth(headers, form).and_then(|(_, s)| s).is_none() => {
-            return oauth_error("invalid_client", "client_secret is required without PKCE");
+        (None, _) if credentials.and_then(|c| c.secret).is_none() => {
+            return Err(OAuthError::invalid_client(
+                "client_secret is required without PKCE",
+            ));
         }
         (None, _) => {}
     }
     tokens(state, &grant)
 }
 
-pub(super) fn refresh_token(state: &State, headers: &HeaderMap, form: &Form) -> Response {
-    let Some(token) = form.get("refresh_token") else {
-        return oauth_error(
-            "invalid_request",
-            "The request is missing the required parameter refresh_token",
-        );
-    };
+/// The `refresh_token` grant.
+pub(super) fn refresh_token(
+    state: &State,
+    headers: &HeaderMap,
+    form: &Form,
+) -> Result<Response, OAuthError> {
+    let token = form.get("refresh_token").ok_or_else(|| {
+        OAuthError::invalid_request("The request is missing the required parameter refresh_token")
+    })?;
     // Rotation: the presented refresh token is spent.
     let grant = state
         .logins
         .lock()
         .ok()
-        .and_then(|mut l| l.refresh.remove(token));
-    let Some(grant) = grant.filter(|g| g.expires_at > crate::clock::now()) else {
-        return oauth_error(
-            "invalid_grant",
-            "The refresh token is invalid, expired, or was already used",
-        );
-    };
-    if let Err(response) = check_client(state, headers, form, &grant.request.client_id) {
-        return response;
-    }
+        .and_then(|mut l| l.refresh.remove(token))
+        .filter(|g| g.expires_at > crate::clock::now())
+        .ok_or_else(|| {
+            OAuthError::invalid_grant("The refresh token is invalid, expired, or was already used")
+        })?;
+    let credentials = ClientCredentials::from_request(headers, form);
+    check_client(state, credentials.as_ref(), &grant.request.client_id)?;
     tokens(state, &grant)
 }
 
-fn tokens(state: &State, grant: &Grant) -> Response {
+/// A user's access token claims.
+#[derive(Serialize)]
+struct AccessClaims<'a> {
+    aud: Vec<&'a str>,
+    azp: &'a str,
+    exp: u64,
+    feature_flags: Empty,
+    iat: u64,
+    iss: &'a str,
+    jti: String,
+    org_code: &'a str,
+    permissions: [&'static str; 0],
+    scp: &'a [String],
+    sub: &'a str,
+}
+
+/// `{}`.
+#[derive(Serialize)]
+struct Empty {}
+
+/// ID token claims.
+#[derive(Serialize)]
+struct IdClaims<'a> {
+    at_hash: String,
+    aud: [&'a str; 1],
+    auth_time: u64,
+    azp: &'a str,
+    email: &'a str,
+    exp: u64,
+    family_name: &'a str,
+    given_name: &'a str,
+    iat: u64,
+    iss: &'a str,
+    jti: String,
+    name: String,
+    org_codes: [&'a str; 1],
+    picture: Option<&'a str>,
+    sub: &'a str,
+    updated_at: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nonce: Option<&'a str>,
+}
+
+/// The token response of the sign-in grants.
+#[derive(Serialize)]
+struct UserTokens {
+    access_token: String,
+    expires_in: u64,
+    id_token: String,
+    scope: String,
+    token_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+}
+
+fn full_name(user: &User) -> String {
+    format!("{} {}", user.first_name, user.last_name)
+        .trim()
+        .to_string()
+}
+
+fn tokens(state: &State, grant: &Grant) -> Result<Response, OAuthError> {
     let tenant = state.tenant();
-    let Some(user) = tenant.users.iter().find(|u| u.id == grant.user_id) else {
-        return oauth_error("invalid_grant", "The user no longer exists");
-    };
+    let user = tenant
+        .users
+        .iter()
+        .find(|u| u.id == grant.user_id)
+        .ok_or_else(|| OAuthError::invalid_grant("The user no longer exists"))?;
     let request = &grant.request;
     let now = crate::clock::now();
     let iss = state.issuer();
     // A registered API's audience appears only when requested and the API is authorised for
     // the application.
-    let audiences: Vec<&String> = request
+    let audiences: Vec<&str> = request
         .audiences
         .iter()
         .filter(|aud| {
@@ -549,62 +558,50 @@ fn tokens(state: &State, grant: &Grant) -> Response {
                 .api_by_audience(iss, aud)
                 .is_some_and(|api| api.authorization(&request.client_id).is_some())
         })
+        .map(String::as_str)
         .collect();
     let org_code = request
         .org_code
         .clone()
-        .unwrap_or_else(|| format!("org_{}", &user.id[3..14]));
-    let access = json!({
-        "aud": audiences,
-        "azp": request.client_id,
-        "exp": now.saturating_add(state.access_token_ttl),
-        "feature_flags": {},
-        "iat": now,
-        "iss": iss,
-        "jti": random_uuid(),
-        "org_code": org_code,
-        "permissions": [],
-        "scp": request.scopes,
-        "sub": user.id,
+        .unwrap_or_else(|| format!("org_{}", user.id.get(3..14).unwrap_or_default()));
+    let access_token = state.sign(&AccessClaims {
+        aud: audiences,
+        azp: &request.client_id,
+        exp: now.saturating_add(state.access_token_ttl),
+        feature_flags: Empty {},
+        iat: now,
+        iss,
+        jti: random_uuid(),
+        org_code: &org_code,
+        permissions: [],
+        scp: &request.scopes,
+        sub: &user.id,
     });
-    let access_token = state.sign(&access);
-    let name = format!("{} {}", user.first_name, user.last_name)
-        .trim()
-        .to_string();
     let at_hash = {
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, access_token.as_bytes());
         URL_SAFE_NO_PAD.encode(&digest.as_ref()[..16])
     };
-    let mut id = json!({
-        "at_hash": at_hash,
-        "aud": [request.client_id],
-        "auth_time": grant.auth_time,
-        "azp": request.client_id,
-        "email": user.email,
-        "exp": now + ID_TOKEN_TTL,
-        "family_name": user.last_name,
-        "given_name": user.first_name,
-        "iat": now,
-        "iss": iss,
-        "jti": random_uuid(),
-        "name": name,
-        "org_codes": [org_code],
-        "picture": null,
-        "sub": user.id,
-        "updated_at": now,
-    });
-    if let Some(nonce) = &request.nonce {
-        id["nonce"] = json!(nonce);
-    }
-    let mut body = json!({
-        "access_token": access_token,
-        "expires_in": state.access_token_ttl,
-        "id_token": state.sign(&id),
-        "scope": request.scopes.join(" "),
-        "token_type": "Bearer",
+    let id_token = state.sign(&IdClaims {
+        at_hash,
+        aud: [&request.client_id],
+        auth_time: grant.auth_time,
+        azp: &request.client_id,
+        email: &user.email,
+        exp: now + ID_TOKEN_TTL,
+        family_name: &user.last_name,
+        given_name: &user.first_name,
+        iat: now,
+        iss,
+        jti: random_uuid(),
+        name: full_name(user),
+        org_codes: [&org_code],
+        picture: None,
+        sub: &user.id,
+        updated_at: now,
+        nonce: request.nonce.as_deref(),
     });
     // `offline` (not `offline_access`) asks for a refresh token.
-    if request.scopes.iter().any(|s| s == "offline") {
+    let refresh_token = request.scopes.iter().any(|s| s == "offline").then(|| {
         let refresh = random_hex(32);
         if let Ok(mut logins) = state.logins.lock() {
             logins.refresh.insert(
@@ -615,63 +612,64 @@ fn tokens(state: &State, grant: &Grant) -> Response {
                 },
             );
         }
-        body["refresh_token"] = json!(refresh);
-    }
-    (
-        StatusCode::OK,
-        [(header::CACHE_CONTROL, "no-store")],
-        Json(body),
-    )
-        .into_response()
+        refresh
+    });
+    Ok(no_store(UserTokens {
+        access_token,
+        expires_in: state.access_token_ttl,
+        id_token,
+        scope: request.scopes.join(" "),
+        token_type: "Bearer",
+        refresh_token,
+    }))
 }
 
-async fn user_profile(AxumState(state): AxumState<Arc<State>>, headers: HeaderMap) -> Response {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let claims = match token.map(|t| state.check_signature(t.trim())) {
-        Some(Ok(claims)) => claims,
-        _ => {
-            return super::management::error(
-                StatusCode::UNAUTHORIZED,
-                "UNAUTHORIZED",
-                "A valid user access token is required",
-            );
-        }
-    };
-    if claims
-        .get("exp")
-        .and_then(Value::as_u64)
-        .is_none_or(|exp| exp <= crate::clock::now())
-    {
-        return super::management::error(
-            StatusCode::UNAUTHORIZED,
+/// `/oauth2/v2/user_profile`.
+#[derive(Serialize)]
+struct Profile {
+    id: String,
+    sub: String,
+    provided_id: Option<String>,
+    name: String,
+    given_name: String,
+    family_name: String,
+    email: String,
+    picture: Option<String>,
+    updated_at: u64,
+}
+
+async fn user_profile(
+    AxumState(state): AxumState<Arc<State>>,
+    headers: HeaderMap,
+) -> Result<Json<Profile>, ApiError> {
+    let claims = bearer(&headers)
+        .and_then(|token| state.check_signature(token).ok())
+        .ok_or_else(|| {
+            ApiError::unauthorized("UNAUTHORIZED", "A valid user access token is required")
+        })?;
+    if !claims.live_at(crate::clock::now()) {
+        return Err(ApiError::unauthorized(
             "TOKEN_EXPIRED",
             "The access token has expired",
-        );
+        ));
     }
-    let sub = claims.get("sub").and_then(Value::as_str).unwrap_or("");
     let tenant = state.tenant();
-    let Some(user) = tenant.users.iter().find(|u| u.id == sub) else {
-        return super::management::error(
-            StatusCode::UNAUTHORIZED,
-            "UNAUTHORIZED",
-            "The token is not a user's token",
-        );
-    };
-    Json(json!({
-        "id": user.id,
-        "sub": user.id,
-        "provided_id": null,
-        "name": format!("{} {}", user.first_name, user.last_name).trim(),
-        "given_name": user.first_name,
-        "family_name": user.last_name,
-        "email": user.email,
-        "picture": null,
-        "updated_at": crate::clock::now(),
+    let user = tenant
+        .users
+        .iter()
+        .find(|u| Some(u.id.as_str()) == claims.subject())
+        .ok_or_else(|| ApiError::unauthorized("UNAUTHORIZED", "The token is not a user's token"))?;
+    Ok(Json(Profile {
+        id: user.id.clone(),
+        sub: user.id.clone(),
+        provided_id: None,
+        name: full_name(user),
+        given_name: user.first_name.clone(),
+        family_name: user.last_name.clone(),
+        email: user.email.clone(),
+        picture: None,
+        updated_at: crate::clock::now(),
     }))
-    .into_response()
 }
 
 async fn logout(
@@ -679,7 +677,7 @@ async fn logout(
     headers: HeaderMap,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Response {
-    let redirect = one(&params, "redirect");
+    let redirect = Form::from_pairs(params).get("redirect").map(String::from);
     let tenant = state.tenant();
     if let Some(target) = &redirect
         && !tenant

@@ -1,11 +1,22 @@
 //! The local Kinde: discovery, JWKS, the token endpoint, with a seeded tenant, run as
 //! `cargo kinde emulator` or in-process (tests, `--emulator`).
+//!
+//! It is the oracle the client is tested against, so it implements Kinde's rules itself and
+//! shares only wire types with the client. Where to look: `oidc` (discovery, JWKS, token
+//! endpoint) and `login` (sign-in, code and refresh grants) over `protocol` (forms, client
+//! authentication, OAuth errors); `management/` (one file per resource family, with the token
+//! check, paging and body envelopes); `jws` (its own tokens), `redirect` (URL rules), `error`
+//! (Kinde's error bodies), `tenant` (the state), `faults` (injected failures).
 
+mod error;
 pub mod faults;
+pub mod jws;
 pub mod keys;
 mod login;
 mod management;
 mod oidc;
+mod protocol;
+mod redirect;
 pub mod sample;
 pub mod tenant;
 
@@ -151,39 +162,15 @@ impl State {
             .clear();
     }
 
-    /// The claims of `token` if one of this emulator's keys signed it. RS256 (PKCS#1 v1.5)
-    /// signatures are deterministic, so re-signing the input with the named key and comparing
-    /// proves it without a verifier of its own.
-    pub fn check_signature(
-        &self,
-        token: &str,
-    ) -> Result<serde_json::Map<String, serde_json::Value>, &'static str> {
-        use base64::Engine as _;
-        let decoded = crate::jwt::decode(token).map_err(|_| "The access token is malformed")?;
-        if decoded.header.get("alg").and_then(|a| a.as_str()) != Some("RS256") {
-            return Err("The access token is not signed with RS256");
-        }
-        let kid = decoded
-            .header
-            .get("kid")
-            .and_then(|k| k.as_str())
-            .ok_or("The access token has no key id")?;
+    /// The claims of `token` if one of this emulator's keys signed it with RS256; otherwise
+    /// why not.
+    pub fn check_signature(&self, token: &str) -> Result<jws::Claims, &'static str> {
         let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
-        let key = keys
-            .iter()
-            .find(|k| k.kid() == kid)
-            .ok_or("The access token was signed by an unknown key")?;
-        let given = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(decoded.signature.trim_end_matches('='))
-            .map_err(|_| "The access token signature is malformed")?;
-        let expected = key.sign(decoded.signing_input.as_bytes());
-        aws_lc_rs::constant_time::verify_slices_are_equal(&given, &expected)
-            .map_err(|_| "The access token signature is invalid")?;
-        Ok(decoded.claims)
+        jws::verify(token, &keys)
     }
 
     /// Sign `claims` with the active key.
-    pub fn sign(&self, claims: &serde_json::Value) -> String {
+    pub fn sign<T: serde::Serialize + ?Sized>(&self, claims: &T) -> String {
         let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
         keys.first().map(|k| k.sign_jwt(claims)).unwrap_or_default()
     }
@@ -353,11 +340,19 @@ fn admin_routes() -> Router<Arc<State>> {
         .route(
             "/_emulator/stats",
             get(|AxumState(state): AxumState<Arc<State>>| async move {
-                axum::Json(
-                    serde_json::json!({"requests": state.counts(), "writes": state.writes()}),
-                )
+                axum::Json(Stats {
+                    requests: state.counts(),
+                    writes: state.writes(),
+                })
             }),
         )
+}
+
+/// `GET /_emulator/stats`.
+#[derive(serde::Serialize)]
+struct Stats {
+    requests: BTreeMap<String, u64>,
+    writes: u64,
 }
 
 async fn inject_faults(

@@ -14,9 +14,11 @@ use axum::extract::State as AxumState;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::State;
+use super::protocol::bearer;
 
 /// The audience of the seeded sample API.
 pub const SAMPLE_AUDIENCE: &str = "urn:cargo-kinde:sample-api";
@@ -37,10 +39,30 @@ pub(super) fn admin_routes() -> Router<Arc<State>> {
         "/_emulator/tokens",
         post(
             |AxumState(state): AxumState<Arc<State>>, Json(claims): Json<Value>| async move {
-                Json(json!({ "token": state.sign(&claims) }))
+                Json(Minted {
+                    token: state.sign(&claims),
+                })
             },
         ),
     )
+}
+
+/// The sample APIs' answer to a good enough token.
+#[derive(Serialize)]
+struct Hello {
+    message: &'static str,
+    azp: Option<Value>,
+}
+
+#[derive(Serialize)]
+struct Refusal<'a> {
+    error: &'static str,
+    error_description: &'a str,
+}
+
+#[derive(Serialize)]
+struct Minted {
+    token: String,
 }
 
 fn refuse(reason: &str) -> Response {
@@ -50,18 +72,12 @@ fn refuse(reason: &str) -> Response {
             header::WWW_AUTHENTICATE,
             format!("Bearer error=\"invalid_token\", error_description=\"{reason}\""),
         )],
-        Json(json!({ "error": "invalid_token", "error_description": reason })),
+        Json(Refusal {
+            error: "invalid_token",
+            error_description: reason,
+        }),
     )
         .into_response()
-}
-
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
 }
 
 async fn protected(AxumState(state): AxumState<Arc<State>>, headers: HeaderMap) -> Response {
@@ -72,24 +88,20 @@ async fn protected(AxumState(state): AxumState<Arc<State>>, headers: HeaderMap) 
         Ok(claims) => claims,
         Err(reason) => return refuse(reason),
     };
-    if claims.get("iss").and_then(Value::as_str) != Some(state.issuer()) {
+    if claims.issuer() != Some(state.issuer()) {
         return refuse("the token was issued by another issuer");
     }
-    if claims
-        .get("exp")
-        .and_then(Value::as_u64)
-        .is_none_or(|exp| exp <= crate::clock::now())
-    {
+    if !claims.live_at(crate::clock::now()) {
         return refuse("the token has expired");
     }
-    if !crate::jwt::verify::audiences_of(&claims)
-        .iter()
-        .any(|a| a == SAMPLE_AUDIENCE)
-    {
+    if !claims.audiences().contains(&SAMPLE_AUDIENCE) {
         return refuse("the token is not for this API's audience");
     }
-    Json(json!({ "message": "hello from the protected sample API", "azp": claims.get("azp") }))
-        .into_response()
+    Json(Hello {
+        message: "hello from the protected sample API",
+        azp: claims.authorized_party().cloned(),
+    })
+    .into_response()
 }
 
 async fn vulnerable(headers: HeaderMap) -> Response {
@@ -109,9 +121,10 @@ async fn vulnerable(headers: HeaderMap) -> Response {
         })
         .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok());
     match claims {
-        Some(claims) => Json(
-            json!({ "message": "hello from the vulnerable sample API", "azp": claims.get("azp") }),
-        )
+        Some(claims) => Json(Hello {
+            message: "hello from the vulnerable sample API",
+            azp: claims.get("azp").cloned(),
+        })
         .into_response(),
         None => refuse("the token does not decode"),
     }

@@ -109,6 +109,19 @@ pub struct User {
     pub created_on: String,
 }
 
+impl User {
+    /// A new user with a fresh `kp_` id, created now.
+    pub fn new(email: &str, first_name: &str, last_name: &str) -> User {
+        User {
+            id: format!("kp_{}", random_hex(16)),
+            email: email.into(),
+            first_name: first_name.into(),
+            last_name: last_name.into(),
+            created_on: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        }
+    }
+}
+
 impl Api {
     /// The audience, the Management API's computed from the issuer.
     pub fn audience(&self, issuer: &str) -> String {
@@ -210,14 +223,7 @@ impl Tenant {
         };
         let users = SEED_USERS
             .iter()
-            .map(|(email, first, last)| User {
-                id: format!("kp_{}", random_hex(16)),
-                email: (*email).into(),
-                first_name: (*first).into(),
-                last_name: (*last).into(),
-                created_on: humantime::format_rfc3339_seconds(std::time::SystemTime::now())
-                    .to_string(),
-            })
+            .map(|(email, first, last)| User::new(email, first, last))
             .collect();
         let sample_scope = ApiScope {
             id: format!("api_scope_{}", random_hex(16)),

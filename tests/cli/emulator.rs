@@ -304,3 +304,72 @@ fn a_busy_port_is_a_clear_error() {
     );
     assert!(err.contains("--port 0"), "{err}");
 }
+
+#[test]
+fn concurrent_creates_of_one_email_make_one_user() {
+    let w = World::new();
+    let iss = w.issuer();
+    let (status, token) = post_form(
+        &format!("{iss}/oauth2/token"),
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", &w.management_id()),
+            ("client_secret", &w.management_secret()),
+            ("audience", &format!("{iss}/api")),
+        ],
+        None,
+    );
+    assert_eq!(status, 200);
+    let token = token["access_token"].as_str().unwrap().to_string();
+    let body = serde_json::json!({
+        "profile": {"given_name": "Zed", "family_name": "Zane"},
+        "identities": [{"type": "email", "details": {"email": "zed@example.com"}}],
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let answers: Vec<(u16, serde_json::Value)> = runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..16 {
+            let request = client
+                .post(format!("{iss}/api/v1/user"))
+                .bearer_auth(&token)
+                .json(&body);
+            tasks.spawn(async move {
+                let res = request.send().await.unwrap();
+                (res.status().as_u16(), res.json().await.unwrap())
+            });
+        }
+        tasks.join_all().await
+    });
+    let created = answers.iter().filter(|(status, _)| *status == 200).count();
+    assert_eq!(created, 1, "{answers:?}");
+    for (status, body) in answers.iter().filter(|(status, _)| *status != 200) {
+        assert_eq!(*status, 400);
+        assert_eq!(body["errors"][0]["code"], "USER_ALREADY_EXISTS", "{body}");
+    }
+    let tenant = w.emulator.state().tenant();
+    let users: Vec<_> = tenant
+        .users
+        .iter()
+        .filter(|u| u.email == "zed@example.com")
+        .collect();
+    assert_eq!(users.len(), 1);
+}
+
+#[test]
+fn management_errors_are_kindes_error_list() {
+    let w = World::new();
+    let iss = w.issuer();
+    let (status, body) = get(&format!("{iss}/api/v1/users"), None);
+    assert_eq!(status, 401);
+    assert_eq!(body["errors"][0]["code"], "UNAUTHORIZED", "{body}");
+    let (status, body) = get(&format!("{iss}/api/v1/users"), Some("Bearer not.a.token"));
+    assert_eq!(status, 401);
+    assert_eq!(
+        body["errors"][0]["message"], "The access token is malformed",
+        "{body}"
+    );
+}

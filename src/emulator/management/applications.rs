@@ -1,0 +1,251 @@
+//! Applications: list (sorted, paged), get one, and their callback and logout URL lists.
+
+use axum::extract::{Path, Query, State as AxumState};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::Shared;
+use super::body::{Body, Nothing, Success, success};
+use super::page::PageQuery;
+use crate::emulator::error::ApiError;
+use crate::emulator::redirect;
+use crate::emulator::tenant::{Application, Tenant};
+
+pub(super) fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/api/v1/applications", get(list_applications))
+        .route("/api/v1/applications/{id}", get(get_application))
+        .route(
+            "/api/v1/applications/{id}/auth_redirect_urls",
+            get(list_callback_urls)
+                .post(|s, p, b| add_urls(s, p, b, Urls::Callback))
+                .put(|s, p, b| replace_urls(s, p, b, Urls::Callback))
+                .delete(|s, p, q| delete_urls(s, p, q, Urls::Callback)),
+        )
+        .route(
+            "/api/v1/applications/{id}/auth_logout_urls",
+            get(list_logout_urls)
+                .post(|s, p, b| add_urls(s, p, b, Urls::Logout))
+                .put(|s, p, b| replace_urls(s, p, b, Urls::Logout))
+                .delete(|s, p, q| delete_urls(s, p, q, Urls::Logout)),
+        )
+}
+
+/// Kinde's answer for an unknown application id.
+pub(super) fn not_found(id: &str) -> ApiError {
+    ApiError::bad_request(
+        "APPLICATION_NOT_FOUND",
+        format!("No application with id {id}"),
+    )
+}
+
+#[derive(Deserialize)]
+struct Sort {
+    sort: Option<String>,
+}
+
+#[derive(Serialize)]
+struct AppSummary {
+    id: String,
+    name: String,
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+#[derive(Serialize)]
+struct AppList {
+    applications: Vec<AppSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+}
+
+async fn list_applications(
+    AxumState(state): AxumState<Shared>,
+    Query(paging): Query<PageQuery>,
+    Query(sort): Query<Sort>,
+) -> Result<Json<Success<AppList>>, ApiError> {
+    let window = paging.window()?;
+    let mut apps = state.tenant().applications;
+    match sort.sort.as_deref() {
+        Some("name_desc") => apps.sort_by(|a, b| b.name.cmp(&a.name)),
+        Some("name_asc") => apps.sort_by(|a, b| a.name.cmp(&b.name)),
+        _ => {}
+    }
+    let (applications, next_token) = window.cut(apps.into_iter().map(|a| AppSummary {
+        id: a.id,
+        name: a.name,
+        kind: a.kind,
+    }));
+    Ok(success(AppList {
+        applications,
+        next_token,
+    }))
+}
+
+#[derive(Serialize)]
+struct AppDetail {
+    application: AppBody,
+}
+
+/// One application; Kinde does not return its URLs here (they have their own endpoints).
+#[derive(Serialize)]
+struct AppBody {
+    id: String,
+    name: String,
+    #[serde(rename = "type")]
+    kind: String,
+    client_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_secret: Option<String>,
+}
+
+async fn get_application(
+    AxumState(state): AxumState<Shared>,
+    Path(id): Path<String>,
+) -> Result<Json<Success<AppDetail>>, ApiError> {
+    let tenant = state.tenant();
+    let app = tenant.application(&id).ok_or_else(|| not_found(&id))?;
+    Ok(success(AppDetail {
+        application: AppBody {
+            id: app.id.clone(),
+            name: app.name.clone(),
+            kind: app.kind.clone(),
+            client_id: app.id.clone(),
+            client_secret: app.client_secret.clone(),
+        },
+    }))
+}
+
+/// Which URL list of an application.
+#[derive(Clone, Copy)]
+enum Urls {
+    Callback,
+    Logout,
+}
+
+impl Urls {
+    fn of(self, app: &mut Application) -> &mut Vec<String> {
+        match self {
+            Urls::Callback => &mut app.redirect_urls,
+            Urls::Logout => &mut app.logout_urls,
+        }
+    }
+}
+
+fn application<'t>(tenant: &'t Tenant, id: &str) -> Result<&'t Application, ApiError> {
+    tenant.application(id).ok_or_else(|| not_found(id))
+}
+
+/// The callback list is the one answer here without Kinde's `code` and `message`.
+#[derive(Serialize)]
+struct CallbackUrls {
+    redirect_urls: Vec<String>,
+}
+
+async fn list_callback_urls(
+    AxumState(state): AxumState<Shared>,
+    Path(id): Path<String>,
+) -> Result<Json<CallbackUrls>, ApiError> {
+    let tenant = state.tenant();
+    let redirect_urls = application(&tenant, &id)?.redirect_urls.clone();
+    Ok(Json(CallbackUrls { redirect_urls }))
+}
+
+#[derive(Serialize)]
+struct LogoutUrls {
+    logout_urls: Vec<String>,
+}
+
+async fn list_logout_urls(
+    AxumState(state): AxumState<Shared>,
+    Path(id): Path<String>,
+) -> Result<Json<Success<LogoutUrls>>, ApiError> {
+    let tenant = state.tenant();
+    let logout_urls = application(&tenant, &id)?.logout_urls.clone();
+    Ok(success(LogoutUrls { logout_urls }))
+}
+
+/// The body of adding or replacing URLs.
+#[derive(Deserialize)]
+struct UrlsBody {
+    urls: Option<Vec<String>>,
+}
+
+impl UrlsBody {
+    /// The URLs, each checked against Kinde's rules.
+    fn checked(self) -> Result<Vec<String>, ApiError> {
+        let urls = self.urls.ok_or_else(|| {
+            ApiError::bad_request("INVALID_REQUEST_BODY", "The body must have a `urls` array")
+        })?;
+        for url in &urls {
+            redirect::check(url).map_err(|reason| ApiError::bad_request("INVALID_URL", reason))?;
+        }
+        Ok(urls)
+    }
+}
+
+/// Change one URL list of application `id`, under one lock.
+fn change_urls(
+    state: &Shared,
+    id: &str,
+    which: Urls,
+    change: impl FnOnce(&mut Vec<String>),
+) -> Result<Json<Success<Nothing>>, ApiError> {
+    state.update(|t| {
+        let app = t
+            .applications
+            .iter_mut()
+            .find(|a| a.id == id)
+            .ok_or_else(|| not_found(id))?;
+        change(which.of(app));
+        Ok(success(Nothing {}))
+    })
+}
+
+async fn add_urls(
+    AxumState(state): AxumState<Shared>,
+    Path(id): Path<String>,
+    Body(body): Body<UrlsBody>,
+    which: Urls,
+) -> Result<Json<Success<Nothing>>, ApiError> {
+    let urls = body.checked()?;
+    change_urls(&state, &id, which, |list| {
+        for url in urls {
+            if !list.contains(&url) {
+                list.push(url);
+            }
+        }
+    })
+}
+
+async fn replace_urls(
+    AxumState(state): AxumState<Shared>,
+    Path(id): Path<String>,
+    Body(body): Body<UrlsBody>,
+    which: Urls,
+) -> Result<Json<Success<Nothing>>, ApiError> {
+    let urls = body.checked()?;
+    change_urls(&state, &id, which, |list| *list = urls)
+}
+
+/// `DELETE ...?urls=a,b`.
+#[derive(Deserialize)]
+struct UrlsQuery {
+    urls: Option<String>,
+}
+
+async fn delete_urls(
+    AxumState(state): AxumState<Shared>,
+    Path(id): Path<String>,
+    Query(query): Query<UrlsQuery>,
+    which: Urls,
+) -> Result<Json<Success<Nothing>>, ApiError> {
+    let urls = query.urls.filter(|u| !u.is_empty()).ok_or_else(|| {
+        ApiError::bad_request("URLS_REQUIRED", "The urls query parameter is required")
+    })?;
+    let remove: Vec<String> = urls.split(',').map(|u| u.trim().to_string()).collect();
+    change_urls(&state, &id, which, |list| {
+        list.retain(|u| !remove.contains(u))
+    })
+}

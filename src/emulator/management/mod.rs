@@ -1,0 +1,28 @@
+//! The Management API: Kinde's paths, bodies, status codes and error shapes, one file per
+//! resource family. Every request needs an M2M token for `<issuer>/api` carrying the scope the
+//! generated operation table (`crate::kinde::operations`) names for it ([`auth`]).
+
+mod apis;
+mod applications;
+mod auth;
+mod body;
+mod page;
+mod users;
+
+use std::sync::Arc;
+
+use axum::Router;
+
+use super::State;
+
+/// The state every handler gets.
+type Shared = Arc<State>;
+
+/// Every Management API route, behind the token and scope check.
+pub(super) fn routes(state: Shared) -> Router<Shared> {
+    Router::new()
+        .merge(users::routes())
+        .merge(applications::routes())
+        .merge(apis::routes())
+        .route_layer(axum::middleware::from_fn_with_state(state, auth::authorize))
+}

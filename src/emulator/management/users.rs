@@ -1,0 +1,217 @@
+//! Users: list (filtered, paged), get one, create.
+
+use axum::extract::{Query, State as AxumState};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::Shared;
+use super::body::{Body, Success, success};
+use super::page::PageQuery;
+use crate::emulator::error::ApiError;
+use crate::emulator::tenant::User;
+
+pub(super) fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/api/v1/users", get(list_users))
+        .route("/api/v1/user", get(get_user).post(create_user))
+}
+
+/// A user as the Management API shows it, built here only. The list calls the address `email`,
+/// the single-user endpoint `preferred_email`.
+#[derive(Serialize)]
+struct UserBody {
+    id: String,
+    #[serde(flatten)]
+    email: Email,
+    first_name: String,
+    last_name: String,
+    is_suspended: bool,
+    created_on: String,
+    total_sign_ins: u64,
+    failed_sign_ins: u64,
+    identities: [Identity; 1],
+}
+
+/// The name the address goes by.
+#[derive(Serialize)]
+enum Email {
+    #[serde(rename = "email")]
+    Listed(String),
+    #[serde(rename = "preferred_email")]
+    Preferred(String),
+}
+
+#[derive(Serialize)]
+struct Identity {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    identity: String,
+}
+
+impl UserBody {
+    fn of(user: &User, email: fn(String) -> Email) -> Self {
+        UserBody {
+            id: user.id.clone(),
+            email: email(user.email.clone()),
+            first_name: user.first_name.clone(),
+            last_name: user.last_name.clone(),
+            is_suspended: false,
+            created_on: user.created_on.clone(),
+            total_sign_ins: 0,
+            failed_sign_ins: 0,
+            identities: [Identity {
+                kind: "email",
+                identity: user.email.clone(),
+            }],
+        }
+    }
+}
+
+/// `GET /api/v1/users` filters.
+#[derive(Deserialize)]
+struct UserFilter {
+    email: Option<String>,
+    user_id: Option<String>,
+}
+
+#[derive(Serialize)]
+struct UserList {
+    users: Vec<UserBody>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+}
+
+async fn list_users(
+    AxumState(state): AxumState<Shared>,
+    Query(paging): Query<PageQuery>,
+    Query(filter): Query<UserFilter>,
+) -> Result<Json<Success<UserList>>, ApiError> {
+    let window = paging.window()?;
+    let tenant = state.tenant();
+    let matching = tenant
+        .users
+        .iter()
+        .filter(|u| {
+            filter
+                .email
+                .as_deref()
+                .is_none_or(|e| u.email.eq_ignore_ascii_case(e))
+        })
+        .filter(|u| filter.user_id.as_deref().is_none_or(|id| u.id == id))
+        .map(|u| UserBody::of(u, Email::Listed));
+    let (users, next_token) = window.cut(matching);
+    Ok(success(UserList { users, next_token }))
+}
+
+#[derive(Deserialize)]
+struct UserId {
+    id: Option<String>,
+}
+
+async fn get_user(
+    AxumState(state): AxumState<Shared>,
+    Query(query): Query<UserId>,
+) -> Result<Json<UserBody>, ApiError> {
+    let id = query.id.ok_or_else(|| {
+        ApiError::bad_request("USER_ID_REQUIRED", "The id query parameter is required")
+    })?;
+    let tenant = state.tenant();
+    let user =
+        tenant.users.iter().find(|u| u.id == id).ok_or_else(|| {
+            ApiError::bad_request("USER_INVALID", format!("No user with id {id}"))
+        })?;
+    Ok(Json(UserBody::of(user, Email::Preferred)))
+}
+
+/// `POST /api/v1/user`, the fields the emulator reads.
+#[derive(Deserialize)]
+struct CreateUser {
+    profile: Option<Profile>,
+    #[serde(default)]
+    identities: Vec<NewIdentity>,
+}
+
+#[derive(Deserialize)]
+struct Profile {
+    given_name: Option<String>,
+    family_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct NewIdentity {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    details: Option<IdentityDetails>,
+}
+
+#[derive(Deserialize)]
+struct IdentityDetails {
+    email: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Created {
+    id: String,
+    created: bool,
+    identities: Vec<CreatedIdentity>,
+}
+
+#[derive(Serialize)]
+struct CreatedIdentity {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    result: CreatedResult,
+}
+
+#[derive(Serialize)]
+struct CreatedResult {
+    created: bool,
+}
+
+async fn create_user(
+    AxumState(state): AxumState<Shared>,
+    Body(body): Body<CreateUser>,
+) -> Result<Json<Created>, ApiError> {
+    let email = body
+        .identities
+        .iter()
+        .find(|i| i.kind.as_deref() == Some("email"))
+        .and_then(|i| i.details.as_ref()?.email.clone())
+        .unwrap_or_default();
+    let (first, last) = body
+        .profile
+        .map(|p| {
+            (
+                p.given_name.unwrap_or_default(),
+                p.family_name.unwrap_or_default(),
+            )
+        })
+        .unwrap_or_default();
+    let user = User::new(&email, &first, &last);
+    let id = user.id.clone();
+    // Checked and added under one lock: two creates of one email make one user.
+    state.update(|t| {
+        if !email.is_empty() && t.users.iter().any(|u| u.email.eq_ignore_ascii_case(&email)) {
+            return Err(ApiError::bad_request(
+                "USER_ALREADY_EXISTS",
+                format!("A user with email {email} already exists"),
+            ));
+        }
+        t.users.push(user);
+        Ok(())
+    })?;
+    let identities = if email.is_empty() {
+        Vec::new()
+    } else {
+        vec![CreatedIdentity {
+            kind: "email",
+            result: CreatedResult { created: true },
+        }]
+    };
+    Ok(Json(Created {
+        id,
+        created: true,
+        identities,
+    }))
+}
