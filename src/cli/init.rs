@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 use serde_json::json;
 
 use super::GlobalArgs;
-use crate::config::{EnvReader, ProcessEnv};
+use crate::config::env::{EnvReader, ProcessEnv};
 use crate::error::{Error, exit};
 use crate::oauth::{self, ClientCredentials};
 use crate::scaffold::{self, ApiValue, Extras, Outcome, Values};

@@ -311,7 +311,7 @@ fn dotenv(root: &Path, values: &Values) -> String {
     if let Some(secret) = &values.app_client_secret {
         set.push(("KINDE_CLIENT_SECRET", secret.expose().to_string()));
     }
-    crate::config::dotenv_with(&read(root, ".env").unwrap_or_default(), &set)
+    crate::config::dotenv::merge(&read(root, ".env").unwrap_or_default(), &set)
 }
 
 /// `.gitignore` with `lines` appended where missing (never duplicated).
