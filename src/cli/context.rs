@@ -2,7 +2,8 @@
 //! `--emulator`, an embedded emulator the configuration points at.
 
 use crate::cli::GlobalArgs;
-use crate::config::{self, Config, LoadOptions, ProcessEnv, Setting, Source};
+use crate::config::env::ProcessEnv;
+use crate::config::{Config, LoadOptions, Setting, Source, dotenv};
 use crate::error::Error;
 use crate::secret::Secret;
 use crate::ui;
@@ -33,6 +34,9 @@ impl Context {
         let mut config = Config::load(&options, &ProcessEnv)?;
         if let Some(file) = &config.file {
             ui::debug(&format!("config: {}", file.display()));
+        }
+        for warning in &config.warnings {
+            ui::warn(&warning.to_string());
         }
         #[cfg(feature = "emulator")]
         let emulator = if global.emulator {
@@ -133,7 +137,7 @@ fn offer_to_save(config: &Config, values: &[(&str, String)]) -> Result<(), Error
     if !ui::prompt::confirm(&format!("Save to {} (mode 0600)?", path.display()), true)? {
         return Ok(());
     }
-    config::save_dotenv(&path, values)?;
+    dotenv::save(&path, values, "")?;
     ui::status(&format!(
         "saved {} to {}",
         values
@@ -143,7 +147,7 @@ fn offer_to_save(config: &Config, values: &[(&str, String)]) -> Result<(), Error
             .join(", "),
         path.display()
     ));
-    if !config::gitignore_covers_dotenv(&config.root) {
+    if !dotenv::gitignore_covers(&config.root) {
         ui::warn(&format!(
             "{} is not in .gitignore: add a line `.env` so the secret is never committed",
             path.display()

@@ -7,6 +7,7 @@ use clap::Args;
 use serde_json::json;
 
 use super::GlobalArgs;
+use crate::config::dotenv;
 use crate::emulator::{self, Options, RequestLog};
 use crate::error::{Error, exit};
 use crate::ui::{self, paint, style};
@@ -109,8 +110,14 @@ pub async fn run(_global: &GlobalArgs, args: EmulatorArgs) -> Result<u8, Error> 
     Ok(exit::OK)
 }
 
+/// Merge the tenant's variables into the file at `path` (created from `contents` when missing):
+/// the user's other variables and comments stay (a project's `.env` holds more than Kinde's).
 fn write_env_file(path: &std::path::Path, contents: &str) -> Result<(), Error> {
-    crate::files::write_private(path, contents.as_bytes())
+    let pairs = dotenv::parse(contents).map_err(|(line, reason)| {
+        Error::input(format!("the emulator's .env text, line {line}: {reason}"))
+    })?;
+    let values: Vec<(&str, String)> = pairs.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    dotenv::save(path, &values, contents)
 }
 
 async fn shutdown_signal() {

@@ -8,10 +8,11 @@ use clap::{Args, ValueEnum};
 use serde_json::json;
 
 use super::GlobalArgs;
-use crate::config::{EnvReader, ProcessEnv};
+use crate::config::env::ProcessEnv;
+use crate::config::{Config, Setting, Source};
 use crate::error::{Error, exit};
 use crate::oauth::{self, ClientCredentials};
-use crate::scaffold::{self, ApiValue, Extras, Outcome, Values};
+use crate::scaffold::{self, ApiValue, Extras, Outcome, Values, XtaskDependency};
 use crate::secret::Secret;
 use crate::ui::{self, paint, style};
 use crate::urls::Issuer;
@@ -65,56 +66,37 @@ const EMULATOR_STATE: &str = ".kinde/emulator.json";
 
 /// Run `init`.
 pub async fn run(global: &GlobalArgs, args: InitArgs) -> Result<u8, Error> {
-    let manifest = global.manifest_path.clone();
-    let root = workspace(manifest.as_deref())?;
+    let root = workspace(global.manifest_path.as_deref())?;
     let interactive = ui::settings().interactive;
-    let dotenv = read_dotenv(&root.join(".env"));
-    let env = |name: &str| {
-        ProcessEnv.var(name).or_else(|| {
-            dotenv
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        })
-    };
     let http = crate::net::client()?;
     #[cfg(feature = "emulator")]
     let use_emulator = global.emulator;
     #[cfg(not(feature = "emulator"))]
     let use_emulator = false;
+    // Environment and .env < the emulator's tenant < flags (kinde.toml is what init writes).
+    let mut config = Config::from_environment(root.clone(), &ProcessEnv)?;
     #[cfg(feature = "emulator")]
-    let from_emulator = if use_emulator {
-        emulator_values(&root)?
-    } else {
-        Partial::default()
-    };
-    #[cfg(not(feature = "emulator"))]
-    let from_emulator = Partial::default();
-
+    if use_emulator {
+        use_emulator_tenant(&root, &mut config)?;
+    }
+    for warning in &config.warnings {
+        ui::warn(&warning.to_string());
+    }
+    let value = |s: &Option<Setting<String>>| s.as_ref().map(|s| s.value.clone());
     let mut domain = args
         .domain
         .clone()
-        .or(from_emulator.domain.clone())
-        .or_else(|| env("KINDE_DOMAIN"))
-        .or_else(|| env("KINDE_ISSUER_URL"));
+        .or_else(|| config.domain.as_ref().map(|d| d.value.as_str().to_string()));
     let mut m2m_id = args
         .management_client_id
         .clone()
-        .or(from_emulator.m2m_id.clone())
-        .or_else(|| env("KINDE_MANAGEMENT_CLIENT_ID"));
-    let mut m2m_secret = from_emulator
-        .m2m_secret
-        .clone()
-        .or_else(|| env("KINDE_MANAGEMENT_CLIENT_SECRET").map(Secret::new));
+        .or_else(|| value(&config.management_client_id));
+    let mut m2m_secret = config.management_client_secret.map(|s| s.value);
     let mut app_id = args
         .app_client_id
         .clone()
-        .or(from_emulator.app_id.clone())
-        .or_else(|| env("KINDE_CLIENT_ID"));
-    let app_secret = from_emulator
-        .app_secret
-        .clone()
-        .or_else(|| env("KINDE_CLIENT_SECRET").map(Secret::new));
+        .or_else(|| value(&config.app_client_id));
+    let app_secret = config.app_client_secret.map(|s| s.value);
 
     if !interactive {
         let mut missing = Vec::new();
@@ -198,7 +180,7 @@ pub async fn run(global: &GlobalArgs, args: InitArgs) -> Result<u8, Error> {
     let mut apis: Vec<ApiValue> = args
         .apis
         .iter()
-        .map(|a| parse_api(a))
+        .map(|a| ApiValue::parse(a))
         .collect::<Result<_, _>>()?;
     if interactive && callback_urls.is_empty() {
         callback_urls = ask_callbacks()?;
@@ -218,7 +200,7 @@ pub async fn run(global: &GlobalArgs, args: InitArgs) -> Result<u8, Error> {
             let name = ui::prompt::text("API name (1-64 characters)")?;
             let audience =
                 ui::prompt::text("Audience (a unique id, usually its URL; cannot change later)")?;
-            apis.push(parse_api(&format!("{name}={audience}"))?);
+            apis.push(ApiValue::parse(&format!("{name}={audience}"))?);
         }
     }
     if callback_urls.is_empty() {
@@ -243,11 +225,8 @@ pub async fn run(global: &GlobalArgs, args: InitArgs) -> Result<u8, Error> {
         login_port: 53180,
     };
     let dependency = match &args.xtask_path {
-        Some(path) => format!(
-            "cargo-kinde = {{ path = {:?} }}",
-            path.display().to_string()
-        ),
-        None => format!("cargo-kinde = \"{}\"", env!("CARGO_PKG_VERSION")),
+        Some(path) => XtaskDependency::Path(path.clone()),
+        None => XtaskDependency::Version(env!("CARGO_PKG_VERSION").into()),
     };
     let extras = Extras {
         xtask: args.xtask.then_some(dependency),
@@ -333,12 +312,6 @@ fn workspace(manifest: Option<&Path>) -> Result<PathBuf, Error> {
     })
 }
 
-fn read_dotenv(path: &Path) -> Vec<(String, String)> {
-    dotenvy::from_path_iter(path)
-        .map(|iter| iter.filter_map(Result::ok).collect())
-        .unwrap_or_default()
-}
-
 /// The domain must parse and, on a terminal, answer like a Kinde issuer.
 async fn check_domain(http: &reqwest::Client, text: &str, live: bool) -> Result<Issuer, Error> {
     let issuer = Issuer::parse(text).map_err(Error::input)?;
@@ -384,13 +357,7 @@ async fn pick_app(
                     .iter()
                     .map(|a| format!("{} ({}, {})", a.name, a.kind, a.id))
                     .collect();
-                let choice =
-                    dialoguer::Select::with_theme(&dialoguer::theme::ColorfulTheme::default())
-                        .with_prompt("Application your users sign in to")
-                        .items(&labels)
-                        .default(0)
-                        .interact()
-                        .map_err(ui::prompt::cancelled)?;
+                let choice = ui::prompt::select("Application your users sign in to", &labels)?;
                 return Ok(apps[choice].id.clone());
             }
         }
@@ -419,12 +386,7 @@ fn ask_callbacks() -> Result<Vec<String>, Error> {
         .map(|(url, what)| format!("{url}   ({what})"))
         .collect();
     labels.push("another URL…".into());
-    let pick = dialoguer::Select::with_theme(&dialoguer::theme::ColorfulTheme::default())
-        .with_prompt("Callback URL of your app")
-        .items(&labels)
-        .default(0)
-        .interact()
-        .map_err(ui::prompt::cancelled)?;
+    let pick = ui::prompt::select("Callback URL of your app", &labels)?;
     let url = match choices.get(pick) {
         Some((url, _)) => (*url).to_string(),
         None => ask_url("Callback URL", DEFAULT_CALLBACK)?,
@@ -434,52 +396,19 @@ fn ask_callbacks() -> Result<Vec<String>, Error> {
 
 fn ask_url(label: &str, default: &str) -> Result<String, Error> {
     loop {
-        let url: String = dialoguer::Input::with_theme(&dialoguer::theme::ColorfulTheme::default())
-            .with_prompt(label)
-            .default(default.to_string())
-            .interact_text()
-            .map_err(ui::prompt::cancelled)?;
-        match crate::urls::check_redirect_url(url.trim()) {
-            Ok(()) => return Ok(url.trim().to_string()),
+        let url = ui::prompt::text_or(label, default)?;
+        match crate::urls::check_redirect_url(&url) {
+            Ok(()) => return Ok(url),
             Err(reason) => ui::warn(&reason),
         }
     }
 }
 
-fn parse_api(text: &str) -> Result<ApiValue, Error> {
-    let (name, audience) = text.split_once('=').ok_or_else(|| {
-        Error::input(format!(
-            "--api `{text}`: expected NAME=AUDIENCE, e.g. --api 'Orders API=https://api.acme.com'"
-        ))
-    })?;
-    let (name, audience) = (name.trim(), audience.trim());
-    for (value, what) in [(name, "name"), (audience, "audience")] {
-        if !(1..=64).contains(&value.chars().count()) {
-            return Err(Error::input(format!(
-                "the API {what} `{value}` must be 1 to 64 characters"
-            )));
-        }
-    }
-    Ok(ApiValue {
-        name: name.into(),
-        audience: audience.into(),
-    })
-}
-
-/// Values an emulator provides.
-#[derive(Debug, Default, Clone)]
-struct Partial {
-    domain: Option<String>,
-    m2m_id: Option<String>,
-    m2m_secret: Option<Secret>,
-    app_id: Option<String>,
-    app_secret: Option<Secret>,
-}
-
 /// `init --emulator`: the tenant of the emulator kept in `.kinde/emulator.json` (created if
-/// missing), served at the emulator's default port once `cargo kinde emulator --state` runs.
+/// missing), served at the emulator's default port once `cargo kinde emulator --state` runs. Its
+/// values replace the environment's.
 #[cfg(feature = "emulator")]
-fn emulator_values(root: &Path) -> Result<Partial, Error> {
+fn use_emulator_tenant(root: &Path, config: &mut Config) -> Result<(), Error> {
     use crate::emulator::tenant::Tenant;
     let path = root.join(EMULATOR_STATE);
     let tenant = match Tenant::load(&path)? {
@@ -492,16 +421,25 @@ fn emulator_values(root: &Path) -> Result<Partial, Error> {
             tenant
         }
     };
+    fn set<T>(slot: &mut Option<Setting<T>>, value: Option<T>) {
+        if let Some(value) = value {
+            *slot = Some(Setting::new(value, Source::Emulator));
+        }
+    }
+    let issuer = Issuer::parse(&format!(
+        "http://127.0.0.1:{}",
+        super::emulator::DEFAULT_PORT
+    ))
+    .map_err(Error::input)?;
+    set(&mut config.domain, Some(issuer));
     let m2m = tenant.management_app();
     let app = tenant.user_app();
-    Ok(Partial {
-        domain: Some(format!(
-            "http://127.0.0.1:{}",
-            super::emulator::DEFAULT_PORT
-        )),
-        m2m_id: m2m.map(|a| a.id.clone()),
-        m2m_secret: m2m.and_then(|a| a.client_secret.clone()).map(Secret::new),
-        app_id: app.map(|a| a.id.clone()),
-        app_secret: app.and_then(|a| a.client_secret.clone()).map(Secret::new),
-    })
+    set(&mut config.management_client_id, m2m.map(|a| a.id.clone()));
+    let secret = |a: Option<&crate::emulator::tenant::Application>| {
+        a.and_then(|a| a.client_secret.clone()).map(Secret::new)
+    };
+    set(&mut config.management_client_secret, secret(m2m));
+    set(&mut config.app_client_id, app.map(|a| a.id.clone()));
+    set(&mut config.app_client_secret, secret(app));
+    Ok(())
 }

@@ -2,7 +2,10 @@
 //! defaults < kinde.toml < profile < .env < environment < flags, each value remembering where it
 //! came from.
 
+pub mod dotenv;
+pub mod env;
 pub mod file;
+pub mod locate;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -14,30 +17,12 @@ use toml::Spanned;
 use crate::error::Error;
 use crate::secret::Secret;
 use crate::urls::Issuer;
+use env::{DotEnv, EnvReader};
 use file::{File, Layer};
+use locate::locate;
 
 /// The file name looked for in the workspace root and its ancestors.
 pub const FILE_NAME: &str = "kinde.toml";
-
-/// Environment variables read, with Kinde's own names (first match wins).
-pub mod env {
-    /// The Kinde domain.
-    pub const DOMAIN: &[&str] = &["KINDE_DOMAIN", "KINDE_ISSUER_URL"];
-    /// The management M2M app's client id.
-    pub const MANAGEMENT_CLIENT_ID: &[&str] =
-        &["KINDE_MANAGEMENT_CLIENT_ID", "KINDE_M2M_CLIENT_ID"];
-    /// The management M2M app's client secret.
-    pub const MANAGEMENT_CLIENT_SECRET: &[&str] =
-        &["KINDE_MANAGEMENT_CLIENT_SECRET", "KINDE_M2M_CLIENT_SECRET"];
-    /// The user-facing app's client id.
-    pub const CLIENT_ID: &[&str] = &["KINDE_CLIENT_ID"];
-    /// The user-facing app's client secret (back-end apps).
-    pub const CLIENT_SECRET: &[&str] = &["KINDE_CLIENT_SECRET"];
-    /// Audiences, space-separated.
-    pub const AUDIENCE: &[&str] = &["KINDE_AUDIENCE"];
-    /// The profile to use.
-    pub const PROFILE: &str = "KINDE_PROFILE";
-}
 
 /// Where a value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -206,6 +191,37 @@ pub struct Config {
     pub tokens: BTreeMap<String, file::TokenSection>,
     /// Protection probes.
     pub protect: Vec<file::ProtectSection>,
+    /// What loading noticed but did not refuse; the caller shows them.
+    pub warnings: Vec<Warning>,
+}
+
+/// Something worth telling the user about a configuration that loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Warning {
+    /// The environment or `.env` sets the domain a selected profile also sets.
+    EnvOverridesProfileDomain {
+        /// The variable that wins.
+        source: Source,
+        /// The profile whose domain is not used.
+        profile: String,
+    },
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Warning::EnvOverridesProfileDomain { source, profile } => write!(
+                f,
+                "{source} overrides the domain of profile `{profile}` (the environment and .env come after profiles); unset it to use the profile's"
+            ),
+        }
+    }
+}
+
+impl Serialize for Warning {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 /// How to find and read the configuration.
@@ -221,42 +237,19 @@ pub struct LoadOptions {
     pub cwd: PathBuf,
 }
 
-/// Reads variables: the process environment, or a fixed map in tests.
-pub trait EnvReader {
-    /// The value of `name`, if set and not empty.
-    fn var(&self, name: &str) -> Option<String>;
-}
-
-/// The real process environment.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ProcessEnv;
-
-impl EnvReader for ProcessEnv {
-    fn var(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-    }
-}
-
-impl EnvReader for BTreeMap<String, String> {
-    fn var(&self, name: &str) -> Option<String> {
-        self.get(name).filter(|v| !v.trim().is_empty()).cloned()
-    }
-}
-
 impl Config {
     /// Find, read and layer the configuration.
     pub fn load(options: &LoadOptions, process_env: &dyn EnvReader) -> Result<Config, Error> {
         let (file_path, root) = locate(options)?;
         let file = file_path.as_deref().map(File::read).transpose()?;
-        let dotenv_path = root.join(".env");
-        let dotenv = read_dotenv(&dotenv_path)?;
+        let dotenv = DotEnv::read(&root)?;
         let profile = options
             .profile
             .clone()
             .or_else(|| process_env.var(env::PROFILE));
         let mut config = Config::empty(root);
         config.file = file_path;
-        config.dotenv = dotenv.as_ref().map(|_| dotenv_path.clone());
+        config.dotenv = dotenv.path().map(Path::to_path_buf);
         config.profile = profile.clone();
         if let Some(file) = &file {
             config.apply_layer(file, &file.layer, None)?;
@@ -275,11 +268,7 @@ impl Config {
                 "create {FILE_NAME} with [profiles.{name}], or drop --profile / KINDE_PROFILE"
             )));
         }
-        let layered = Layered {
-            dotenv: dotenv.as_ref().map(|m| (dotenv_path.as_path(), m)),
-            process: process_env,
-        };
-        config.apply_env(&layered)?;
+        config.apply_env(&dotenv, process_env)?;
         Ok(config)
     }
 
@@ -307,6 +296,7 @@ impl Config {
             smoke: Vec::new(),
             tokens: BTreeMap::new(),
             protect: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -467,233 +457,6 @@ impl Config {
         }
         Ok(())
     }
-
-    fn apply_env(&mut self, env: &Layered<'_>) -> Result<(), Error> {
-        if let Some((value, source)) = env.get(env::DOMAIN) {
-            if let Some(Setting {
-                source:
-                    Source::File {
-                        profile: Some(profile),
-                        ..
-                    },
-                ..
-            }) = &self.domain
-            {
-                crate::ui::warn(&format!(
-                    "{source} overrides the domain of profile `{profile}` (the environment and .env come after profiles); unset it to use the profile's"
-                ));
-            }
-            let issuer = Issuer::parse(&value).map_err(|e| {
-                Error::input(format!("{source}: {e}"))
-                    .with_hint("set KINDE_DOMAIN to your Kinde domain, e.g. https://acme.kinde.com")
-            })?;
-            self.domain = Some(Setting::new(issuer, source));
-        }
-        if let Some((value, source)) = env.get(env::MANAGEMENT_CLIENT_ID) {
-            self.management_client_id = Some(Setting::new(value, source));
-        }
-        if let Some((value, source)) = env.get(env::MANAGEMENT_CLIENT_SECRET) {
-            self.management_client_secret = Some(Setting::new(Secret::new(value), source));
-        }
-        if let Some((value, source)) = env.get(env::CLIENT_ID) {
-            self.app_client_id = Some(Setting::new(value, source));
-        }
-        if let Some((value, source)) = env.get(env::CLIENT_SECRET) {
-            self.app_client_secret = Some(Setting::new(Secret::new(value), source));
-        }
-        if let Some((value, source)) = env.get(env::AUDIENCE) {
-            let audiences = value.split_whitespace().map(String::from).collect();
-            self.audience = Some(Setting::new(audiences, source));
-        }
-        Ok(())
-    }
-
-    /// Every effective value with its source, secrets redacted: what `cargo kinde config` shows.
-    pub fn entries(&self) -> Vec<(String, String, String)> {
-        let mut rows = Vec::new();
-        let mut row =
-            |key: &str, value: String, source: String| rows.push((key.to_string(), value, source));
-        fn opt<T: fmt::Display>(s: &Option<Setting<T>>) -> (String, String) {
-            s.as_ref().map_or(("(not set)".into(), String::new()), |s| {
-                (s.value.to_string(), s.source.to_string())
-            })
-        }
-        let (v, s) = opt(&self.domain);
-        row("tenant.domain", v, s);
-        let (v, s) = opt(&self.custom_domain);
-        row("tenant.custom_domain", v, s);
-        let (v, s) = opt(&self.management_client_id);
-        row("management.client_id", v, s);
-        let (v, s) = opt(&self.management_client_secret);
-        row("management.client_secret", v, s);
-        let (v, s) = opt(&self.app_client_id);
-        row("app.client_id", v, s);
-        let (v, s) = opt(&self.app_client_secret);
-        row("app.client_secret", v, s);
-        if let Some(a) = &self.audience {
-            row("audience", a.value.join(" "), a.source.to_string());
-        }
-        for (i, url) in self.callback_urls.iter().enumerate() {
-            row(
-                &format!("app.callback_urls[{i}]"),
-                url.value.clone(),
-                url.source.to_string(),
-            );
-        }
-        for (i, url) in self.logout_urls.iter().enumerate() {
-            row(
-                &format!("app.logout_urls[{i}]"),
-                url.value.clone(),
-                url.source.to_string(),
-            );
-        }
-        let apis_source = self
-            .apis_source
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default();
-        for (i, api) in self.apis.iter().enumerate() {
-            let scopes = if api.scopes.is_empty() {
-                String::new()
-            } else {
-                format!(" scopes: {}", api.scopes.join(" "))
-            };
-            row(
-                &format!("apis[{i}]"),
-                format!("{} ({}){scopes}", api.name, api.audience),
-                apis_source.clone(),
-            );
-        }
-        let login_source = self
-            .login_source
-            .as_ref()
-            .map_or_else(|| "default".to_string(), ToString::to_string);
-        row(
-            "login.scopes",
-            self.login.scopes.join(" "),
-            login_source.clone(),
-        );
-        row(
-            "login.audiences",
-            self.login.audiences.join(" "),
-            login_source.clone(),
-        );
-        row(
-            "login.prompt",
-            self.login.prompt.clone(),
-            login_source.clone(),
-        );
-        row("login.port", self.login.port.to_string(), login_source);
-        rows
-    }
-}
-
-/// `.env` then the process environment, the latter winning.
-struct Layered<'a> {
-    dotenv: Option<(&'a Path, &'a BTreeMap<String, String>)>,
-    process: &'a dyn EnvReader,
-}
-
-impl Layered<'_> {
-    fn get(&self, names: &[&str]) -> Option<(String, Source)> {
-        for name in names {
-            if let Some(v) = self.process.var(name) {
-                return Some((v, Source::Env((*name).to_string())));
-            }
-        }
-        let (path, map) = self.dotenv?;
-        for name in names {
-            if let Some(v) = map.var(name) {
-                return Some((
-                    v,
-                    Source::DotEnv {
-                        path: path.to_path_buf(),
-                        var: (*name).to_string(),
-                    },
-                ));
-            }
-        }
-        None
-    }
-}
-
-/// Find `kinde.toml` and the project root.
-fn locate(options: &LoadOptions) -> Result<(Option<PathBuf>, PathBuf), Error> {
-    if let Some(path) = &options.config_path {
-        let root = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .map_or_else(|| options.cwd.clone(), Path::to_path_buf);
-        return Ok((Some(path.clone()), root));
-    }
-    if let Some(manifest) = &options.manifest_path {
-        let root = workspace_root(manifest)?;
-        let candidate = root.join(FILE_NAME);
-        return Ok((candidate.is_file().then_some(candidate), root));
-    }
-    for dir in options.cwd.ancestors() {
-        let candidate = dir.join(FILE_NAME);
-        if candidate.is_file() {
-            return Ok((Some(candidate), dir.to_path_buf()));
-        }
-    }
-    Ok((None, options.cwd.clone()))
-}
-
-/// The workspace root of the cargo project owning `manifest`.
-pub fn workspace_root(manifest: &Path) -> Result<PathBuf, Error> {
-    let metadata = cargo_metadata::MetadataCommand::new()
-        .manifest_path(manifest)
-        .no_deps()
-        .exec()
-        .map_err(|e| {
-            Error::input(format!(
-                "cannot read the cargo workspace at {}: {e}",
-                manifest.display()
-            ))
-            .with_hint("pass the path of a Cargo.toml with --manifest-path")
-        })?;
-    Ok(metadata.workspace_root.into_std_path_buf())
-}
-
-fn read_dotenv(path: &Path) -> Result<Option<BTreeMap<String, String>>, Error> {
-    if !path.is_file() {
-        return Ok(None);
-    }
-    let iter = dotenvy::from_path_iter(path)
-        .map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?;
-    let mut map = BTreeMap::new();
-    for item in iter {
-        let (k, v) = item.map_err(|e| {
-            let line = failing_line(path)
-                .map(|n| format!(":{n}"))
-                .unwrap_or_default();
-            Error::input(format!("{}{line}: {}", path.display(), dotenv_error(&e)))
-                .with_hint("each line of .env is NAME=value; quote values with spaces or #")
-        })?;
-        map.insert(k, v);
-    }
-    Ok(Some(map))
-}
-
-/// The 1-based number of the first line of a `.env` that does not parse on its own (dotenvy's
-/// error gives a position within the line, not the line).
-fn failing_line(path: &Path) -> Option<usize> {
-    let text = std::fs::read_to_string(path).ok()?;
-    text.lines()
-        .position(|line| dotenvy::from_read_iter(line.as_bytes()).any(|item| item.is_err()))
-        .map(|i| i + 1)
-}
-
-/// dotenvy's parse errors carry the offending line, which may hold a secret: say where, not what.
-fn dotenv_error(e: &dotenvy::Error) -> String {
-    match e {
-        dotenvy::Error::LineParse(_, index) => {
-            format!("cannot parse this line (at character {index})")
-        }
-        dotenvy::Error::Io(io) => io.to_string(),
-        _ => "cannot parse the file".into(),
-    }
 }
 
 fn unknown_profile(name: &str, file: &File) -> Error {
@@ -840,15 +603,23 @@ fn check_smoke(
     Ok(())
 }
 
+/// Kinde's rule for an API's `name` and `audience` (`key`): 1 to 64 characters. Checked here,
+/// before anything is sent, so the error can point at the value.
+pub fn check_api_field(key: &str, value: &str) -> Result<(), String> {
+    let len = value.chars().count();
+    if (1..=64).contains(&len) {
+        Ok(())
+    } else {
+        Err(format!(
+            "API `{key}` must be 1 to 64 characters (it is {len})"
+        ))
+    }
+}
+
 fn api_at(file: &File, api: &file::ApiSection) -> Result<Api, Error> {
     for (value, key) in [(&api.name, "name"), (&api.audience, "audience")] {
-        let len = value.get_ref().chars().count();
-        if !(1..=64).contains(&len) {
-            return Err(Error::input(file.error_at(
-                value.span(),
-                &format!("API `{key}` must be 1 to 64 characters (it is {len})"),
-            )));
-        }
+        check_api_field(key, value.get_ref())
+            .map_err(|e| Error::input(file.error_at(value.span(), &e)))?;
     }
     Ok(Api {
         name: api.name.get_ref().clone(),
@@ -858,185 +629,5 @@ fn api_at(file: &File, api: &file::ApiSection) -> Result<Api, Error> {
     })
 }
 
-/// Set `values` in the `.env` at `path`, keeping its other lines; the file is made mode 0600.
-pub fn save_dotenv(path: &Path, values: &[(&str, String)]) -> Result<(), Error> {
-    let existing = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(Error::file("read", path, e)),
-    };
-    let text = dotenv_with(&existing, values);
-    crate::files::write_private(path, text.as_bytes())
-}
-
-/// `.env` text with `values` set: lines for other names are kept in place, a line for a name
-/// being set is replaced where it stands, new names are appended.
-pub fn dotenv_with(existing: &str, values: &[(&str, String)]) -> String {
-    let quote = |value: &str| {
-        let needs_quotes = value
-            .chars()
-            .any(|c| c.is_whitespace() || "#'\"\\$".contains(c));
-        if needs_quotes {
-            format!("'{value}'")
-        } else {
-            value.to_string()
-        }
-    };
-    let name_of = |line: &str| {
-        line.trim_start()
-            .trim_start_matches("export ")
-            .split('=')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_string()
-    };
-    let mut done: Vec<&str> = Vec::new();
-    let mut lines: Vec<String> = Vec::new();
-    for line in existing.lines() {
-        let name = name_of(line);
-        match values.iter().find(|(k, _)| *k == name) {
-            Some((k, v)) if !done.contains(k) => {
-                lines.push(format!("{k}={}", quote(v)));
-                done.push(k);
-            }
-            Some(_) => {}
-            None => lines.push(line.to_string()),
-        }
-    }
-    for (k, v) in values {
-        if !done.contains(k) {
-            lines.push(format!("{k}={}", quote(v)));
-        }
-    }
-    let mut text = lines.join("\n");
-    text.push('\n');
-    text
-}
-
-/// Whether `.gitignore` in `root` ignores `.env`.
-pub fn gitignore_covers_dotenv(root: &Path) -> bool {
-    std::fs::read_to_string(root.join(".gitignore"))
-        .map(|text| {
-            text.lines()
-                .map(str::trim)
-                .any(|l| matches!(l, ".env" | "/.env" | ".env*" | "*.env"))
-        })
-        .unwrap_or(false)
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn load(toml: &str, env: &[(&str, &str)], profile: Option<&str>) -> Result<Config, Error> {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(FILE_NAME), toml).unwrap();
-        let env: BTreeMap<String, String> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let options = LoadOptions {
-            profile: profile.map(String::from),
-            cwd: dir.path().into(),
-            ..Default::default()
-        };
-        Config::load(&options, &env)
-    }
-
-    #[test]
-    fn layers_file_profile_and_env() {
-        let toml = "[tenant]\ndomain = \"acme.kinde.com\"\n[management]\nclient_id = \"m1\"\n[profiles.staging.tenant]\ndomain = \"https://acme-staging.kinde.com\"\n";
-        let c = load(toml, &[], None).unwrap();
-        assert_eq!(c.issuer().unwrap().as_str(), "https://acme.kinde.com");
-        assert!(matches!(
-            c.domain.unwrap().source,
-            Source::File {
-                line: 2,
-                column: 10,
-                ..
-            }
-        ));
-        let c = load(toml, &[], Some("staging")).unwrap();
-        assert_eq!(
-            c.issuer().unwrap().as_str(),
-            "https://acme-staging.kinde.com"
-        );
-        assert_eq!(c.management_client_id.unwrap().value, "m1");
-        let c = load(toml, &[("KINDE_DOMAIN", "env.kinde.com")], Some("staging")).unwrap();
-        assert_eq!(c.issuer().unwrap().as_str(), "https://env.kinde.com");
-        assert_eq!(c.domain.unwrap().source, Source::Env("KINDE_DOMAIN".into()));
-    }
-
-    #[test]
-    fn unknown_profile_lists_known_ones() {
-        let err = load(
-            "[profiles.staging.tenant]\ndomain = \"a.kinde.com\"\n",
-            &[],
-            Some("prod"),
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("no profile `prod`"));
-        assert!(err.hint().unwrap().contains("staging"));
-    }
-
-    #[test]
-    fn bad_callback_url_points_at_it() {
-        let err = load(
-            "[app]\ncallback_urls = [\"https://ok.com/cb\", \"http://evil.com/cb\"]\n",
-            &[],
-            None,
-        )
-        .unwrap_err();
-        let msg = err.to_string();
-        assert!(msg.contains("kinde.toml:2:39: "), "{msg}");
-        assert!(msg.contains("plain http"), "{msg}");
-    }
-
-    #[test]
-    fn environment_alone_is_enough() {
-        let dir = tempfile::tempdir().unwrap();
-        let env: BTreeMap<String, String> = [
-            ("KINDE_DOMAIN", "https://a.kinde.com"),
-            ("KINDE_MANAGEMENT_CLIENT_SECRET", "s"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        let options = LoadOptions {
-            cwd: dir.path().into(),
-            ..Default::default()
-        };
-        let c = Config::load(&options, &env).unwrap();
-        assert!(c.file.is_none());
-        assert_eq!(c.management_client_secret.unwrap().value.expose(), "s");
-    }
-
-    #[test]
-    fn dotenv_is_below_the_environment() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join(".env"),
-            "KINDE_DOMAIN=dotenv.kinde.com\nKINDE_CLIENT_ID=fromfile\n",
-        )
-        .unwrap();
-        let env: BTreeMap<String, String> =
-            [("KINDE_DOMAIN".to_string(), "env.kinde.com".to_string())].into();
-        let options = LoadOptions {
-            cwd: dir.path().into(),
-            ..Default::default()
-        };
-        let c = Config::load(&options, &env).unwrap();
-        assert_eq!(c.issuer().unwrap().as_str(), "https://env.kinde.com");
-        assert_eq!(c.app_client_id.unwrap().value, "fromfile");
-    }
-
-    #[test]
-    fn implied_audiences_include_management_api() {
-        let c = load("[tenant]\ndomain = \"a.kinde.com\"\n[[apis]]\nname = \"A\"\naudience = \"https://api.a.com\"\n", &[], None).unwrap();
-        assert_eq!(
-            c.implied_audiences(),
-            vec!["https://api.a.com", "https://a.kinde.com/api"]
-        );
-    }
-}
+mod tests;

@@ -2,30 +2,14 @@
 //! anything is written, so an interrupted `init` leaves nothing half-done; existing files are
 //! edited in place (keeping comments) or left alone unless the user agrees or passes `--force`.
 
+pub mod templates;
+
 use std::path::{Path, PathBuf};
 
-use include_dir::{Dir, include_dir};
-use minijinja::Environment;
 use serde::Serialize;
 
 use crate::error::Error;
 use crate::secret::Secret;
-
-static TEMPLATES: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/templates");
-
-/// Template names.
-pub mod template {
-    /// `kinde.toml`.
-    pub const KINDE_TOML: &str = "kinde.toml.j2";
-    /// `.env.example`.
-    pub const ENV_EXAMPLE: &str = "env.example.j2";
-    /// `xtask/Cargo.toml`.
-    pub const XTASK_MANIFEST: &str = "xtask/Cargo.toml.j2";
-    /// `xtask/src/main.rs`.
-    pub const XTASK_MAIN: &str = "xtask/main.rs.j2";
-    /// `.github/workflows/kinde-smoke.yml`.
-    pub const GITHUB_WORKFLOW: &str = "github-workflow.yml.j2";
-}
 
 /// An API to register.
 #[derive(Debug, Clone, Serialize)]
@@ -34,6 +18,35 @@ pub struct ApiValue {
     pub name: String,
     /// Audience.
     pub audience: String,
+}
+
+impl ApiValue {
+    /// `NAME=AUDIENCE`, as `init --api` takes it, checked by Kinde's rules.
+    pub fn parse(text: &str) -> Result<ApiValue, Error> {
+        let (name, audience) = text.split_once('=').ok_or_else(|| {
+            Error::input(format!(
+                "--api `{text}`: expected NAME=AUDIENCE, e.g. --api 'Orders API=https://api.acme.com'"
+            ))
+        })?;
+        let (name, audience) = (name.trim(), audience.trim());
+        for (value, key) in [(name, "name"), (audience, "audience")] {
+            crate::config::check_api_field(key, value)
+                .map_err(|e| Error::input(format!("--api `{text}`: {e}")))?;
+        }
+        Ok(ApiValue {
+            name: name.into(),
+            audience: audience.into(),
+        })
+    }
+}
+
+/// How the generated xtask depends on cargo-kinde.
+#[derive(Debug, Clone)]
+pub enum XtaskDependency {
+    /// A version from crates.io.
+    Version(String),
+    /// A local checkout (for developing cargo-kinde itself).
+    Path(PathBuf),
 }
 
 /// Everything `init` asks for.
@@ -64,9 +77,8 @@ pub struct Values {
 /// What else to write.
 #[derive(Debug, Clone, Default)]
 pub struct Extras {
-    /// An `xtask` crate running cargo-kinde from the workspace's lock file, with this dependency
-    /// line (e.g. `cargo-kinde = "0.1.0"`).
-    pub xtask: Option<String>,
+    /// An `xtask` crate running cargo-kinde from the workspace's lock file, depending on it so.
+    pub xtask: Option<XtaskDependency>,
     /// A GitHub Actions workflow.
     pub github: bool,
     /// Lines `.gitignore` must have besides `.env` (e.g. the emulator's state directory).
@@ -99,50 +111,29 @@ impl Change {
         self.old.is_some() && self.changes() && !self.append_only
     }
 
-    /// A line diff of old and new; values of private files are masked.
+    /// A unified line diff of old and new with three lines of context; values of private files
+    /// are masked.
     pub fn diff(&self) -> String {
-        let mask = |line: &str| match line.split_once('=') {
-            Some((k, v)) if self.private && !v.is_empty() && !k.trim_start().starts_with('#') => {
-                format!("{k}=***")
-            }
-            _ => line.to_string(),
+        let mask = |text: &str| -> String {
+            text.lines()
+                .map(|line| match line.split_once('=') {
+                    Some((k, v))
+                        if self.private && !v.is_empty() && !k.trim_start().starts_with('#') =>
+                    {
+                        format!("{k}=***\n")
+                    }
+                    _ => format!("{line}\n"),
+                })
+                .collect()
         };
-        let old: Vec<String> = self
-            .old
-            .as_deref()
-            .unwrap_or("")
-            .lines()
-            .map(mask)
-            .collect();
-        let new: Vec<String> = self.new.lines().map(mask).collect();
-        let mut out = String::new();
-        for line in &old {
-            if !new.contains(line) {
-                out.push_str(&format!("- {line}\n"));
-            }
-        }
-        for line in &new {
-            if !old.contains(line) {
-                out.push_str(&format!("+ {line}\n"));
-            }
-        }
-        out
+        let (old, new) = (mask(self.old.as_deref().unwrap_or("")), mask(&self.new));
+        let path = self.path.display().to_string();
+        similar::TextDiff::from_lines(&old, &new)
+            .unified_diff()
+            .context_radius(3)
+            .header(&path, &path)
+            .to_string()
     }
-}
-
-fn render(name: &str, context: minijinja::Value) -> Result<String, Error> {
-    let source = TEMPLATES
-        .get_file(name)
-        .and_then(|f| f.contents_utf8())
-        .ok_or_else(|| Error::input(format!("template {name} is missing from this build")))?;
-    let mut env = Environment::new();
-    let syntax = minijinja::syntax::SyntaxConfig::builder()
-        .keep_trailing_newline(true)
-        .build()
-        .map_err(|e| Error::input(format!("template syntax: {e}")))?;
-    env.set_syntax(syntax);
-    env.render_str(source, context)
-        .map_err(|e| Error::input(format!("cannot render {name}: {e}")))
 }
 
 fn read(root: &Path, path: &str) -> Option<String> {
@@ -165,7 +156,7 @@ pub fn plan(root: &Path, values: &Values, extras: &Extras) -> Result<Vec<Change>
     let mut changes = Vec::new();
     let kinde_toml = match read(root, crate::config::FILE_NAME) {
         Some(existing) => edit_kinde_toml(&existing, values)?,
-        None => render(template::KINDE_TOML, context.clone())?,
+        None => templates::render(templates::KINDE_TOML, context.clone())?,
     };
     changes.push(change(root, crate::config::FILE_NAME, kinde_toml));
     changes.push(Change {
@@ -175,7 +166,7 @@ pub fn plan(root: &Path, values: &Values, extras: &Extras) -> Result<Vec<Change>
     changes.push(change(
         root,
         ".env.example",
-        render(template::ENV_EXAMPLE, context)?,
+        templates::render(templates::ENV_EXAMPLE, context)?,
     ));
     let mut ignore = vec![".env".to_string()];
     ignore.extend(extras.ignore.iter().cloned());
@@ -188,16 +179,20 @@ pub fn plan(root: &Path, values: &Values, extras: &Extras) -> Result<Vec<Change>
         )
     });
     if let Some(dependency) = &extras.xtask {
-        let ctx = minijinja::context! { dependency => dependency };
+        let (version, path) = match dependency {
+            XtaskDependency::Version(v) => (Some(v.as_str()), None),
+            XtaskDependency::Path(p) => (None, Some(p.display().to_string())),
+        };
+        let ctx = minijinja::context! { version => version, path => path };
         changes.push(change(
             root,
             "xtask/Cargo.toml",
-            render(template::XTASK_MANIFEST, ctx.clone())?,
+            templates::render(templates::XTASK_MANIFEST, ctx.clone())?,
         ));
         changes.push(change(
             root,
             "xtask/src/main.rs",
-            render(template::XTASK_MAIN, ctx)?,
+            templates::render(templates::XTASK_MAIN, ctx)?,
         ));
         // Both only add an entry to files that exist (formatting kept): asked for by --xtask.
         if let Some(manifest) = read(root, "Cargo.toml") {
@@ -221,7 +216,7 @@ pub fn plan(root: &Path, values: &Values, extras: &Extras) -> Result<Vec<Change>
         changes.push(change(
             root,
             ".github/workflows/kinde-smoke.yml",
-            render(template::GITHUB_WORKFLOW, ctx)?,
+            templates::render(templates::GITHUB_WORKFLOW, ctx)?,
         ));
     }
     Ok(changes)
@@ -311,7 +306,7 @@ fn dotenv(root: &Path, values: &Values) -> String {
     if let Some(secret) = &values.app_client_secret {
         set.push(("KINDE_CLIENT_SECRET", secret.expose().to_string()));
     }
-    crate::config::dotenv_with(&read(root, ".env").unwrap_or_default(), &set)
+    crate::config::dotenv::merge(&read(root, ".env").unwrap_or_default(), &set)
 }
 
 /// `.gitignore` with `lines` appended where missing (never duplicated).
@@ -523,5 +518,48 @@ mod tests {
             "target\n# Kinde secrets and local state (cargo kinde init)\n.env\n"
         );
         assert_eq!(gitignore(Some(ignore.clone()), &[".env".into()]), ignore);
+    }
+
+    #[test]
+    fn the_diff_is_a_unified_diff_with_context_and_masked_secrets() {
+        let change = Change {
+            path: PathBuf::from(".env"),
+            old: Some("A=1\nB=2\nC=3\nD=4\nSECRET=old\n".into()),
+            new: "A=1\nB=2\nC=3\nD=4\nSECRET=new\nE=5\n".into(),
+            private: true,
+            append_only: false,
+        };
+        let diff = change.diff();
+        assert!(diff.starts_with("--- .env\n+++ .env\n"), "{diff}");
+        assert!(
+            diff.contains("@@ -3,3 +3,4 @@\n C=***\n D=***\n SECRET=***\n+E=***\n"),
+            "context lines around the change: {diff}"
+        );
+        assert!(!diff.contains("old") && !diff.contains("new"), "{diff}");
+        let toml = Change {
+            path: PathBuf::from("kinde.toml"),
+            old: Some("a = 1\nb = 2\n".into()),
+            new: "a = 1\nb = 3\n".into(),
+            private: false,
+            append_only: false,
+        };
+        let diff = toml.diff();
+        assert!(diff.contains(" a = 1\n-b = 2\n+b = 3\n"), "{diff}");
+    }
+
+    #[test]
+    fn api_names_with_quotes_are_escaped_in_kinde_toml() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut values = values();
+        values.apis = vec![ApiValue::parse(r#"Orders "v2" \ #1=https://api.acme.com"#).unwrap()];
+        let changes = plan(dir.path(), &values, &Extras::default()).unwrap();
+        let file =
+            crate::config::file::File::parse(Path::new("kinde.toml"), changes[0].new.clone())
+                .unwrap();
+        assert_eq!(
+            file.layer.apis.unwrap()[0].name.get_ref(),
+            r#"Orders "v2" \ #1"#
+        );
+        assert!(ApiValue::parse(&format!("{}=aud", "x".repeat(65))).is_err());
     }
 }

@@ -1,7 +1,7 @@
 //! Prompts on the terminal, shown only when [`super::settings`] says a person is there.
 
 use dialoguer::theme::ColorfulTheme;
-use dialoguer::{Confirm, Input, Password};
+use dialoguer::{Confirm, Input, Password, Select};
 
 use crate::error::Error;
 use crate::secret::Secret;
@@ -35,6 +35,26 @@ pub fn confirm(label: &str, default: bool) -> Result<bool, Error> {
     Confirm::with_theme(&ColorfulTheme::default())
         .with_prompt(label)
         .default(default)
+        .interact()
+        .map_err(cancelled)
+}
+
+/// Ask for a visible value, offering `default` (taken on Enter).
+pub fn text_or(label: &str, default: &str) -> Result<String, Error> {
+    let value: String = Input::with_theme(&ColorfulTheme::default())
+        .with_prompt(label)
+        .default(default.to_string())
+        .interact_text()
+        .map_err(cancelled)?;
+    Ok(value.trim().to_string())
+}
+
+/// Pick one of `items` (their index), the first highlighted.
+pub fn select(label: &str, items: &[String]) -> Result<usize, Error> {
+    Select::with_theme(&ColorfulTheme::default())
+        .with_prompt(label)
+        .items(items)
+        .default(0)
         .interact()
         .map_err(cancelled)
 }

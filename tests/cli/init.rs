@@ -272,3 +272,19 @@ fn interactive_init_asks_checks_live_and_re_asks_a_bad_domain() {
             .contains(&w.management_secret())
     );
 }
+
+#[test]
+fn an_api_name_with_quotes_is_escaped_in_kinde_toml() {
+    let w = World::new();
+    project(&w);
+    init(&w)
+        .args(["--api", r#"Orders "v2" \ #1=https://api.acme.example"#])
+        .assert()
+        .success();
+    let out = w.cmd().args(["--json", "config"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        json(&out)["values"]["apis[0]"]["value"],
+        r#"Orders "v2" \ #1 (https://api.acme.example)"#
+    );
+}

@@ -4,6 +4,7 @@
 mod api;
 mod browser;
 mod config;
+mod dotenv;
 mod emulator;
 mod help;
 mod init;

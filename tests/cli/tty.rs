@@ -207,6 +207,59 @@ fn missing_credentials_are_asked_for_hidden_and_saved_to_dotenv() {
     );
 }
 
+/// A secret with quotes, `#`, `$`, spaces and a backslash is saved so it reads back unchanged,
+/// next to the user's own lines.
+#[test]
+fn an_awkward_secret_is_saved_quoted_and_read_back() {
+    use cargo_kinde::emulator::tenant::{Application, Authorization, random_hex};
+    let w = World::new();
+    w.write(".env", "# mine\nDATABASE_URL=postgres://me@localhost/db\n");
+    let (id, secret) = (random_hex(16), r#"it's "q" #1 $HOME \x"#.to_string());
+    let app = Application {
+        id: id.clone(),
+        name: "awkward".into(),
+        kind: "m2m".into(),
+        client_secret: Some(secret.clone()),
+        redirect_urls: vec![],
+        logout_urls: vec![],
+    };
+    w.emulator.state().update(|t| {
+        t.applications.push(app);
+        let api = t.apis.iter_mut().find(|a| a.is_management_api).unwrap();
+        api.applications.push(Authorization {
+            client_id: id.clone(),
+            scopes: vec!["read:users".into()],
+        });
+    });
+    let mut term = Terminal::spawn({
+        let mut cmd = command(&w);
+        cmd.env("KINDE_MANAGEMENT_CLIENT_ID", &id).arg("token");
+        cmd
+    });
+    term.expect("Management (M2M) app client secret");
+    term.send_line(&secret);
+    term.expect("Save to");
+    term.send_line("y");
+    let (code, seen) = term.finish();
+    assert_eq!(code, 0, "{seen}");
+    let text = std::fs::read_to_string(w.path(".env")).unwrap();
+    assert!(
+        text.starts_with("# mine\nDATABASE_URL=postgres://me@localhost/db\n"),
+        "{text}"
+    );
+    let out = command(&w)
+        .args(["--no-input", "token", "--no-cache"])
+        .env("KINDE_MANAGEMENT_CLIENT_ID", &id)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn declining_to_save_writes_nothing() {
     let w = World::new();

@@ -1,0 +1,292 @@
+//! `.env` files: one reader (dotenvy's grammar, errors naming the line but never its text) and
+//! one editor that merges keys into an existing file, keeping every other line and comment where
+//! it stands. Values are written so dotenvy reads back exactly what was written.
+
+use std::path::Path;
+
+use crate::error::Error;
+
+/// The `.env` at `path` as ordered (name, value) pairs; `None` when there is no such file.
+/// A line that does not parse is an error naming the file and line (not its text: it may hold a
+/// secret).
+pub fn read(path: &Path) -> Result<Option<Vec<(String, String)>>, Error> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::file("read", path, e)),
+    };
+    parse(&text).map(Some).map_err(|(line, reason)| {
+        Error::input(format!("{}:{line}: {reason}", path.display()))
+            .with_hint("each line of .env is NAME=value; quote values with spaces or #")
+    })
+}
+
+/// Parse `.env` text with dotenvy: (name, value) pairs in file order, or the 1-based line that
+/// does not parse and why.
+pub fn parse(text: &str) -> Result<Vec<(String, String)>, (usize, String)> {
+    let mut pairs = Vec::new();
+    for item in dotenvy::from_read_iter(text.as_bytes()) {
+        match item {
+            Ok(pair) => pairs.push(pair),
+            Err(e) => return Err((failing_line(text).unwrap_or(1), describe(&e))),
+        }
+    }
+    Ok(pairs)
+}
+
+/// The 1-based number of the first entry of a `.env` that does not parse on its own (dotenvy's
+/// error gives a position within the entry, not the line).
+fn failing_line(text: &str) -> Option<usize> {
+    entries(text)
+        .iter()
+        .find(|entry| dotenvy::from_read_iter(entry.text.as_bytes()).any(|item| item.is_err()))
+        .map(|entry| entry.line)
+}
+
+/// dotenvy's parse errors carry the offending line, which may hold a secret: say where, not what.
+fn describe(e: &dotenvy::Error) -> String {
+    match e {
+        dotenvy::Error::LineParse(_, index) => {
+            format!("cannot parse this line (at character {index})")
+        }
+        dotenvy::Error::Io(io) => io.to_string(),
+        _ => "cannot parse the file".into(),
+    }
+}
+
+/// `value` as dotenvy reads it back unchanged: bare when it has nothing dotenvy treats specially,
+/// else in double quotes with `\`, `"`, `$` and newlines escaped (single quotes cannot hold `'`,
+/// and dotenvy's line splitter treats a `\` before the closing `'` as an escape).
+pub fn quote(value: &str) -> String {
+    let bare = value
+        .chars()
+        .all(|c| !c.is_whitespace() && !c.is_control() && !"#'\"\\$".contains(c));
+    if bare {
+        return value.to_string();
+    }
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '\\' | '"' | '$' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' => out.push_str("\\n"),
+            _ => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// One entry of a `.env`: a (possibly multi-line, when a quote spans lines) run of text.
+struct Entry<'a> {
+    /// 1-based line it starts on.
+    line: usize,
+    /// Its text, line ends included.
+    text: &'a str,
+    /// The name it sets, if it is a `NAME=...` entry.
+    name: Option<&'a str>,
+}
+
+/// Split `.env` text into entries the way dotenvy groups lines: a quote left open continues on
+/// the next line. A quote never closed does not swallow the rest of the file: that line stands
+/// alone (it is kept as it is, and reported by [`parse`]).
+fn entries(text: &str) -> Vec<Entry<'_>> {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let mut out = Vec::new();
+    let mut offsets = Vec::with_capacity(lines.len() + 1);
+    let mut at = 0;
+    for line in &lines {
+        offsets.push(at);
+        at += line.len();
+    }
+    offsets.push(at);
+    let mut i = 0;
+    while i < lines.len() {
+        let mut open = open_quote(None, lines[i]);
+        let mut end = i + 1;
+        while open.is_some() && end < lines.len() {
+            open = open_quote(open, lines[end]);
+            end += 1;
+        }
+        if open.is_some() {
+            end = i + 1;
+        }
+        let chunk = &text[offsets[i]..offsets[end]];
+        out.push(Entry {
+            line: i + 1,
+            text: chunk,
+            name: name_of(chunk),
+        });
+        i = end;
+    }
+    out
+}
+
+/// The quote still open at the end of `line`, given the one open at its start (dotenvy's rules:
+/// a backslash escapes the next character, also inside quotes; `#` after a space ends the line).
+fn open_quote(mut open: Option<char>, line: &str) -> Option<char> {
+    if open.is_none() && line.trim_start().starts_with('#') {
+        return None;
+    }
+    let mut after_space = false;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match (open, c) {
+            (_, '\\') => {
+                chars.next();
+            }
+            (None, '#') if after_space => return None,
+            (None, '"' | '\'') => open = Some(c),
+            (Some(q), c) if c == q => open = None,
+            _ => {}
+        }
+        after_space = open.is_none() && c.is_whitespace() && c != '\n';
+    }
+    open
+}
+
+/// The name an entry sets: `NAME=` or `export NAME=`, as dotenvy reads names.
+fn name_of(entry: &str) -> Option<&str> {
+    let rest = entry.trim_start();
+    let rest = match rest.strip_prefix("export") {
+        Some(after) if after.starts_with([' ', '\t']) => after.trim_start(),
+        _ => rest,
+    };
+    let end = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+        .unwrap_or(rest.len());
+    let (name, after) = rest.split_at(end);
+    let starts_well = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
+    (starts_well && after.trim_start_matches([' ', '\t']).starts_with('=')).then_some(name)
+}
+
+/// `.env` text with `values` set: every other line (comments, blank lines, lines that do not
+/// parse) is kept as it is, an entry for a name being set is replaced where it stands (later
+/// entries for the same name are dropped, as they would win), new names are appended.
+pub fn merge(existing: &str, values: &[(&str, String)]) -> String {
+    let mut done: Vec<&str> = Vec::new();
+    let mut out = String::with_capacity(existing.len());
+    for entry in entries(existing) {
+        match entry
+            .name
+            .and_then(|name| values.iter().find(|(k, _)| *k == name))
+        {
+            Some((k, v)) if !done.contains(k) => {
+                out.push_str(&format!("{k}={}\n", quote(v)));
+                done.push(k);
+            }
+            Some(_) => {}
+            None => out.push_str(entry.text),
+        }
+    }
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    for (k, v) in values {
+        if !done.contains(k) {
+            out.push_str(&format!("{k}={}\n", quote(v)));
+            done.push(k);
+        }
+    }
+    out
+}
+
+/// Set `values` in the `.env` at `path`, keeping its other lines; the file is made mode 0600.
+/// `fresh` is the text to start from when there is no file yet.
+pub fn save(path: &Path, values: &[(&str, String)], fresh: &str) -> Result<(), Error> {
+    let existing = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => fresh.to_string(),
+        Err(e) => return Err(Error::file("read", path, e)),
+    };
+    crate::files::write_private(path, merge(&existing, values).as_bytes())
+}
+
+/// Whether `.gitignore` in `root` ignores `.env`.
+pub fn gitignore_covers(root: &Path) -> bool {
+    std::fs::read_to_string(root.join(".gitignore"))
+        .map(|text| {
+            text.lines()
+                .map(str::trim)
+                .any(|l| matches!(l, ".env" | "/.env" | ".env*" | "*.env"))
+        })
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const AWKWARD: &[&str] = &[
+        "",
+        "plain",
+        "it's",
+        "say \"hi\"",
+        "a # not a comment",
+        "#start",
+        "  spaced  ",
+        "$HOME and ${HOME}",
+        "back\\slash",
+        "ends with \\",
+        "\\'",
+        "'quoted'",
+        "line one\nline two",
+        "tab\there",
+        "mixed 'single' \"double\" $x \\ # end",
+        "ünïcødé ✓",
+        "https://acme.kinde.com/path?a=1&b=2",
+    ];
+
+    #[test]
+    fn awkward_values_round_trip_through_dotenvy() {
+        let values: Vec<(String, String)> = AWKWARD
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (format!("KEY_{i}"), (*v).to_string()))
+            .collect();
+        let set: Vec<(&str, String)> = values
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect();
+        let text = merge("# mine\nOTHER=1\n", &set);
+        let read = parse(&text).unwrap_or_else(|(line, e)| panic!("line {line}: {e}\n{text}"));
+        let mut expected = vec![("OTHER".to_string(), "1".to_string())];
+        expected.extend(values.clone());
+        assert_eq!(read, expected, "{text}");
+        // And dotenvy itself, as Kinde's SDKs and other tools read it.
+        let direct: Vec<(String, String)> = dotenvy::from_read_iter(text.as_bytes())
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(direct, expected);
+        // Setting the same values again changes nothing.
+        assert_eq!(merge(&text, &set), text);
+    }
+
+    #[test]
+    fn merge_keeps_other_lines_and_replaces_in_place() {
+        let existing = "# header\nDATABASE_URL=postgres://x\n\nexport KINDE_DOMAIN=old # note\nBAD LINE secret=zzz\nMULTI=\"a\nb\"\nKINDE_DOMAIN=dup\nLAST=1";
+        let merged = merge(
+            existing,
+            &[
+                ("KINDE_DOMAIN", "https://new.kinde.com".into()),
+                ("MULTI", "one".into()),
+                ("NEW", "v".into()),
+            ],
+        );
+        assert_eq!(
+            merged,
+            "# header\nDATABASE_URL=postgres://x\n\nKINDE_DOMAIN=https://new.kinde.com\nBAD LINE secret=zzz\nMULTI=one\nLAST=1\nNEW=v\n"
+        );
+    }
+
+    #[test]
+    fn an_unclosed_quote_does_not_swallow_the_file() {
+        let existing = "A=\"open\nB=2\n";
+        assert_eq!(merge(existing, &[("A", "x".into())]), "A=x\nB=2\n");
+        assert_eq!(parse(existing).unwrap_err().0, 1);
+        assert_eq!(parse("A=1\nB=2 3\n").unwrap_err().0, 2);
+    }
+}
