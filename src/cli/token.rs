@@ -81,6 +81,9 @@ pub async fn run(global: &GlobalArgs, args: TokenArgs) -> Result<u8, Error> {
         Some(TokenCache::open()?)
     };
     let token = oauth::client_credentials(&ctx.http, cache.as_ref(), &request).await?;
+    if let Some(why) = &token.unsaved {
+        ui::warn(&format!("could not cache the token: {why}"));
+    }
     ui::debug(&format!(
         "token for {} ({}; expires in {} s)",
         audiences.join(", "),

@@ -337,6 +337,19 @@ fn bad_checks_in_kinde_toml_are_config_errors() {
             "kinde.toml:1:1: smoke check `x`: `token` `mystery`",
         ))
         .stderr(predicate::str::contains("[tokens.mystery]"));
+    // `method` is typed when the file is read, pointing at the value.
+    w.write(
+        "kinde.toml",
+        "[[smoke]]\nname = \"x\"\npath = \"/a\"\nmethod = \"FETCH\"\n",
+    );
+    smoke(&w).assert().code(2).stderr(predicate::str::contains(
+        "kinde.toml:4:10: `method` `FETCH` is not an HTTP method",
+    ));
+    w.write(
+        "kinde.toml",
+        "[[protect]]\nurl = \"https://api.example/x\"\nmethod = \"get\"\n",
+    );
+    smoke(&w).arg("--list").assert().success();
     w.write("kinde.toml", "[[smoke]]\nname = \"x\"\n");
     smoke(&w)
         .assert()
