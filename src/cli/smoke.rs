@@ -158,9 +158,8 @@ pub async fn run(global: &GlobalArgs, args: SmokeArgs) -> Result<u8, Error> {
             Status::Fail => paint(style::BAD, mark),
             Status::Skip => paint(style::DIM, mark),
         }),
-        Format::Json => {
-            serde_json::to_string_pretty(&report::json(&outcomes, summary)).unwrap_or_default()
-        }
+        Format::Json => serde_json::to_string_pretty(&report::Report::new(&outcomes, summary))
+            .unwrap_or_default(),
         Format::Junit => report::junit(&outcomes, summary),
     };
     let line = format!(
@@ -178,7 +177,7 @@ pub async fn run(global: &GlobalArgs, args: SmokeArgs) -> Result<u8, Error> {
             ui::status(&format!("{line}; report written to {}", path.display()));
         }
         None if format == Format::Json && ui::settings().json => {
-            ui::json(&report::json(&outcomes, summary))
+            ui::report(&report::Report::new(&outcomes, summary))
         }
         None => ui::result(&text),
     }

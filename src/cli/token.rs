@@ -2,7 +2,8 @@
 //! it expires.
 
 use clap::Args;
-use serde_json::json;
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 use super::GlobalArgs;
 use super::context::Context;
@@ -38,6 +39,27 @@ pub struct TokenArgs {
     /// With --user --json: include the refresh token.
     #[arg(long, requires = "user")]
     pub show_refresh_token: bool,
+}
+
+/// A token's header and claims, decoded without trust (`--decode`).
+#[derive(Debug, Serialize)]
+struct Decoded<'a> {
+    header: Option<&'a Map<String, Value>>,
+    claims: Option<&'a Map<String, Value>>,
+}
+
+/// What `token --json` prints. The token is the command's result, so it is printed on purpose.
+#[derive(Debug, Serialize)]
+struct TokenReport<'a> {
+    access_token: &'a str,
+    token_type: &'a str,
+    expires_in: u64,
+    expires_at: u64,
+    scope: Option<&'a str>,
+    cached: bool,
+    #[serde(flatten)]
+    decoded: Decoded<'a>,
+    verification: Option<&'a crate::jwt::verify::Report>,
 }
 
 /// Run `token`.
@@ -97,24 +119,23 @@ pub async fn run(global: &GlobalArgs, args: TokenArgs) -> Result<u8, Error> {
         None
     };
     let decoded = crate::jwt::decode(token.token.expose()).ok();
+    let parts = Decoded {
+        header: decoded.as_ref().map(|d| &d.header),
+        claims: decoded.as_ref().map(|d| &d.claims),
+    };
     if ui::settings().json {
-        ui::json(&json!({
-            "access_token": token.token.expose(),
-            "token_type": token.token_type,
-            "expires_in": token.expires_in(),
-            "expires_at": token.expires_at,
-            "scope": token.scope,
-            "cached": token.cached,
-            "header": decoded.as_ref().map(|d| &d.header),
-            "claims": decoded.as_ref().map(|d| &d.claims),
-            "verification": report.as_ref().map(verify::report_json),
-        }));
-    } else if args.decode {
-        let doc = json!({
-            "header": decoded.as_ref().map(|d| &d.header),
-            "claims": decoded.as_ref().map(|d| &d.claims),
+        ui::report(&TokenReport {
+            access_token: token.token.expose(),
+            token_type: &token.token_type,
+            expires_in: token.expires_in(),
+            expires_at: token.expires_at,
+            scope: token.scope.as_deref(),
+            cached: token.cached,
+            decoded: parts,
+            verification: report.as_ref(),
         });
-        ui::result(&serde_json::to_string_pretty(&doc).unwrap_or_default());
+    } else if args.decode {
+        ui::result(&serde_json::to_string_pretty(&parts).unwrap_or_default());
     } else {
         ui::result(token.token.expose());
     }

@@ -96,6 +96,14 @@ pub fn json(value: &serde_json::Value) {
     let _ = writeln!(std::io::stdout(), "{}", text.unwrap_or_default());
 }
 
+/// Print a command's report (any serialisable type) as JSON on stdout, as [`json`] does.
+pub fn report<T: serde::Serialize>(report: &T) {
+    match serde_json::to_value(report) {
+        Ok(value) => json(&value),
+        Err(e) => debug(&format!("the report could not be serialised: {e}")),
+    }
+}
+
 /// A progress or status message on stderr (hidden by `-q`).
 pub fn status(text: &str) {
     if settings().verbosity >= 0 {
