@@ -207,12 +207,8 @@ fn save(cache: Option<&TokenCache>, req: &Request, tokens: &Tokens) {
 }
 
 fn print(tokens: &Tokens, show_refresh_token: bool, source: &str) {
-    if !ui::settings().json {
-        ui::result(tokens.access.token.expose());
-        return;
-    }
     let claims = |t: &str| crate::jwt::decode(t).ok().map(|d| Value::Object(d.claims));
-    ui::report(&LoginReport {
+    let report = LoginReport {
         access_token: tokens.access.token.expose(),
         token_type: &tokens.access.token_type,
         expires_in: tokens.access.expires_in(),
@@ -228,7 +224,8 @@ fn print(tokens: &Tokens, show_refresh_token: bool, source: &str) {
             .as_ref()
             .filter(|_| show_refresh_token)
             .map(|r| r.expose()),
-    });
+    };
+    ui::show(&report, |r| ui::result(r.access_token));
 }
 
 /// What `login --json` and `token --user --json` print. The refresh token only with
@@ -361,11 +358,11 @@ pub async fn logout(global: &GlobalArgs, args: LogoutArgs) -> Result<u8, Error> 
         }
         report.logout_url = Some(url);
     }
-    if ui::settings().json {
-        ui::report(&report);
-    } else if let Some(url) = &report.logout_url {
-        ui::result(url);
-    }
+    ui::show(&report, |r| {
+        if let Some(url) = &r.logout_url {
+            ui::result(url);
+        }
+    });
     Ok(exit::OK)
 }
 

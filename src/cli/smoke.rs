@@ -182,10 +182,8 @@ pub async fn run(global: &GlobalArgs, args: SmokeArgs) -> Result<u8, Error> {
         None => ui::result(&text),
     }
     if summary.failed > 0 {
-        if format == Format::Human && args.output.is_none() && !ui::settings().json {
-            ui::error(&Error::Check {
-                message: format!("{} smoke check(s) failed", summary.failed),
-            });
+        if format == Format::Human && args.output.is_none() {
+            ui::failed(format!("{} smoke check(s) failed", summary.failed));
         }
         return Ok(exit::CHECK_FAILED);
     }

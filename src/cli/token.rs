@@ -123,32 +123,29 @@ pub async fn run(global: &GlobalArgs, args: TokenArgs) -> Result<u8, Error> {
         header: decoded.as_ref().map(|d| &d.header),
         claims: decoded.as_ref().map(|d| &d.claims),
     };
-    if ui::settings().json {
-        ui::report(&TokenReport {
-            access_token: token.token.expose(),
-            token_type: &token.token_type,
-            expires_in: token.expires_in(),
-            expires_at: token.expires_at,
-            scope: token.scope.as_deref(),
-            cached: token.cached,
-            decoded: parts,
-            verification: report.as_ref(),
-        });
-    } else if args.decode {
-        ui::result(&serde_json::to_string_pretty(&parts).unwrap_or_default());
-    } else {
-        ui::result(token.token.expose());
-    }
+    let shown = TokenReport {
+        access_token: token.token.expose(),
+        token_type: &token.token_type,
+        expires_in: token.expires_in(),
+        expires_at: token.expires_at,
+        scope: token.scope.as_deref(),
+        cached: token.cached,
+        decoded: parts,
+        verification: report.as_ref(),
+    };
+    ui::show(&shown, |r| {
+        if args.decode {
+            ui::result(&serde_json::to_string_pretty(&r.decoded).unwrap_or_default());
+        } else {
+            ui::result(r.access_token);
+        }
+    });
     if let Some(report) = report {
         if let Some(failed) = report.first_failure() {
-            if !ui::settings().json {
-                ui::error(&Error::Check {
-                    message: format!(
-                        "the token failed verification: {}: {}",
-                        failed.name, failed.detail
-                    ),
-                });
-            }
+            ui::failed(format!(
+                "the token failed verification: {}: {}",
+                failed.name, failed.detail
+            ));
             return Ok(exit::CHECK_FAILED);
         }
         let passed: Vec<&str> = report

@@ -134,20 +134,15 @@ fn read_token(arg: Option<&str>) -> Result<String, Error> {
 
 /// Print a report (JSON or a table on stdout; the verdict on stderr) and return the exit code.
 pub fn print_report(report: &Report) -> u8 {
-    if ui::settings().json {
-        ui::report(report);
-    } else {
-        print_human(report);
-    }
+    ui::show(report, print_human);
     if report.valid {
         exit::OK
     } else {
-        if !ui::settings().json
-            && let Some(failed) = report.first_failure()
-        {
-            ui::error(&Error::Check {
-                message: format!("token rejected: {}: {}", failed.name, failed.detail),
-            });
+        if let Some(failed) = report.first_failure() {
+            ui::failed(format!(
+                "token rejected: {}: {}",
+                failed.name, failed.detail
+            ));
         }
         exit::CHECK_FAILED
     }
