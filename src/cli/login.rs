@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use clap::Args;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::GlobalArgs;
 use super::context::Context;
@@ -206,26 +207,42 @@ fn save(cache: Option<&TokenCache>, req: &Request, tokens: &Tokens) {
 }
 
 fn print(tokens: &Tokens, show_refresh_token: bool, source: &str) {
-    if !ui::settings().json {
-        ui::result(tokens.access.token.expose());
-        return;
-    }
     let claims = |t: &str| crate::jwt::decode(t).ok().map(|d| Value::Object(d.claims));
-    let mut doc = json!({
-        "access_token": tokens.access.token.expose(),
-        "token_type": tokens.access.token_type,
-        "expires_in": tokens.access.expires_in(),
-        "expires_at": tokens.access.expires_at,
-        "scope": tokens.access.scope,
-        "source": source,
-        "access_token_claims": claims(tokens.access.token.expose()),
-        "id_token_claims": tokens.id_token.as_ref().and_then(|t| claims(t.expose())),
-        "has_refresh_token": tokens.access.refresh_token.is_some(),
-    });
-    if show_refresh_token && let Some(refresh) = &tokens.access.refresh_token {
-        doc["refresh_token"] = json!(refresh.expose());
-    }
-    ui::json(&doc);
+    let report = LoginReport {
+        access_token: tokens.access.token.expose(),
+        token_type: &tokens.access.token_type,
+        expires_in: tokens.access.expires_in(),
+        expires_at: tokens.access.expires_at,
+        scope: tokens.access.scope.as_deref(),
+        source,
+        access_token_claims: claims(tokens.access.token.expose()),
+        id_token_claims: tokens.id_token.as_ref().and_then(|t| claims(t.expose())),
+        has_refresh_token: tokens.access.refresh_token.is_some(),
+        refresh_token: tokens
+            .access
+            .refresh_token
+            .as_ref()
+            .filter(|_| show_refresh_token)
+            .map(|r| r.expose()),
+    };
+    ui::show(&report, |r| ui::result(r.access_token));
+}
+
+/// What `login --json` and `token --user --json` print. The refresh token only with
+/// `--show-refresh-token`.
+#[derive(Debug, Serialize)]
+struct LoginReport<'a> {
+    access_token: &'a str,
+    token_type: &'a str,
+    expires_in: u64,
+    expires_at: u64,
+    scope: Option<&'a str>,
+    source: &'a str,
+    access_token_claims: Option<Value>,
+    id_token_claims: Option<Value>,
+    has_refresh_token: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<&'a str>,
 }
 
 /// Run `login`: always a fresh browser sign-in.
@@ -316,6 +333,10 @@ pub async fn logout(global: &GlobalArgs, args: LogoutArgs) -> Result<u8, Error> 
             .map_err(|e| Error::input(format!("cannot clear {}: {e}", cache.dir().display())))?;
     }
     ui::status(&format!("removed {removed} cached token(s)"));
+    let mut report = LogoutReport {
+        removed,
+        logout_url: None,
+    };
     if args.everywhere {
         let issuer = ctx
             .config
@@ -335,7 +356,21 @@ pub async fn logout(global: &GlobalArgs, args: LogoutArgs) -> Result<u8, Error> 
         } else {
             ui::status("Open this URL to end the Kinde session:");
         }
-        ui::result(&url);
+        report.logout_url = Some(url);
     }
+    ui::show(&report, |r| {
+        if let Some(url) = &r.logout_url {
+            ui::result(url);
+        }
+    });
     Ok(exit::OK)
+}
+
+/// What `logout --json` prints.
+#[derive(Debug, Serialize)]
+struct LogoutReport {
+    /// Cached tokens removed.
+    removed: usize,
+    /// Kinde's logout URL, with `--everywhere`.
+    logout_url: Option<String>,
 }

@@ -101,24 +101,26 @@ pub async fn run(global: &GlobalArgs, args: SmokeArgs) -> Result<u8, Error> {
     } else {
         None
     };
-    if let Some((client_id, client_secret)) = &credentials {
-        // A refused M2M app is an auth error (exit 4) before any check runs, not N failed checks.
-        let request = crate::oauth::ClientCredentials {
-            issuer: issuer.clone(),
-            client_id: client_id.clone(),
-            client_secret: client_secret.clone(),
-            audiences: vec![issuer.management_audience()],
-            scopes: Vec::new(),
-        };
-        let cache = crate::oauth::cache::TokenCache::open().ok();
-        crate::oauth::client_credentials(&ctx.http, cache.as_ref(), &request).await?;
+    let has_credentials = credentials.is_some();
+    let shared = Arc::new(Shared::new(
+        ctx.http.clone(),
+        issuer.clone(),
+        ctx.config.clone(),
+        credentials,
+        kinde,
+        &checks,
+    ));
+    if has_credentials {
+        // A refused M2M app is an auth error (exit 4) before any check runs, not N failed checks;
+        // the token is kept for the checks.
+        shared.management_token().await?;
     }
     let from_emulator = ctx
         .config
         .domain
         .as_ref()
         .is_some_and(|d| d.source == Source::Emulator);
-    if let (true, Some(client)) = (from_emulator, &kinde) {
+    if let (true, Some(client)) = (from_emulator, shared.kinde.as_ref()) {
         let changes = super::register::sync(&ctx.config, client).await?;
         ui::status(&format!(
             "registered kinde.toml in the embedded emulator ({changes} change(s))"
@@ -127,14 +129,6 @@ pub async fn run(global: &GlobalArgs, args: SmokeArgs) -> Result<u8, Error> {
     ui::status(&format!(
         "running {} check(s) against {issuer}",
         checks.len()
-    ));
-    let shared = Arc::new(Shared::new(
-        ctx.http.clone(),
-        issuer,
-        ctx.config.clone(),
-        credentials,
-        kinde,
-        &checks,
     ));
     let started = Instant::now();
     // On a terminal, one line that counts checks as they finish (no dependency needed for it);
@@ -147,9 +141,12 @@ pub async fn run(global: &GlobalArgs, args: SmokeArgs) -> Result<u8, Error> {
             ui::progress(&format!("[{done}/{total}] {}", outcome.name));
         }
     };
-    let outcomes = runner::run(shared, checks, &options, &progress).await;
+    let outcomes = runner::run(shared.clone(), checks, &options, &progress).await;
     if live {
         ui::progress("");
+    }
+    for warning in shared.warnings() {
+        ui::warn(&warning);
     }
     let summary = Summary::of(
         &outcomes,
@@ -161,9 +158,8 @@ pub async fn run(global: &GlobalArgs, args: SmokeArgs) -> Result<u8, Error> {
             Status::Fail => paint(style::BAD, mark),
             Status::Skip => paint(style::DIM, mark),
         }),
-        Format::Json => {
-            serde_json::to_string_pretty(&report::json(&outcomes, summary)).unwrap_or_default()
-        }
+        Format::Json => serde_json::to_string_pretty(&report::Report::new(&outcomes, summary))
+            .unwrap_or_default(),
         Format::Junit => report::junit(&outcomes, summary),
     };
     let line = format!(
@@ -173,7 +169,7 @@ pub async fn run(global: &GlobalArgs, args: SmokeArgs) -> Result<u8, Error> {
     match &args.output {
         Some(path) => {
             let text = if format == Format::Human {
-                strip_colour(&text)
+                anstream::adapter::strip_str(&text).to_string()
             } else {
                 text
             };
@@ -181,36 +177,17 @@ pub async fn run(global: &GlobalArgs, args: SmokeArgs) -> Result<u8, Error> {
             ui::status(&format!("{line}; report written to {}", path.display()));
         }
         None if format == Format::Json && ui::settings().json => {
-            ui::json(&report::json(&outcomes, summary))
+            ui::report(&report::Report::new(&outcomes, summary))
         }
         None => ui::result(&text),
     }
     if summary.failed > 0 {
-        if format == Format::Human && args.output.is_none() && !ui::settings().json {
-            ui::error(&Error::Check {
-                message: format!("{} smoke check(s) failed", summary.failed),
-            });
+        if format == Format::Human && args.output.is_none() {
+            ui::failed(format!("{} smoke check(s) failed", summary.failed));
         }
         return Ok(exit::CHECK_FAILED);
     }
     Ok(exit::OK)
-}
-
-fn strip_colour(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 fn select(all: Vec<Check>, only: &[String], tags: &[String]) -> Result<Vec<Check>, Error> {

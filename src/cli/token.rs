@@ -2,7 +2,8 @@
 //! it expires.
 
 use clap::Args;
-use serde_json::json;
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 use super::GlobalArgs;
 use super::context::Context;
@@ -38,6 +39,27 @@ pub struct TokenArgs {
     /// With --user --json: include the refresh token.
     #[arg(long, requires = "user")]
     pub show_refresh_token: bool,
+}
+
+/// A token's header and claims, decoded without trust (`--decode`).
+#[derive(Debug, Serialize)]
+struct Decoded<'a> {
+    header: Option<&'a Map<String, Value>>,
+    claims: Option<&'a Map<String, Value>>,
+}
+
+/// What `token --json` prints. The token is the command's result, so it is printed on purpose.
+#[derive(Debug, Serialize)]
+struct TokenReport<'a> {
+    access_token: &'a str,
+    token_type: &'a str,
+    expires_in: u64,
+    expires_at: u64,
+    scope: Option<&'a str>,
+    cached: bool,
+    #[serde(flatten)]
+    decoded: Decoded<'a>,
+    verification: Option<&'a crate::jwt::verify::Report>,
 }
 
 /// Run `token`.
@@ -81,6 +103,9 @@ pub async fn run(global: &GlobalArgs, args: TokenArgs) -> Result<u8, Error> {
         Some(TokenCache::open()?)
     };
     let token = oauth::client_credentials(&ctx.http, cache.as_ref(), &request).await?;
+    if let Some(why) = &token.unsaved {
+        ui::warn(&format!("could not cache the token: {why}"));
+    }
     ui::debug(&format!(
         "token for {} ({}; expires in {} s)",
         audiences.join(", "),
@@ -94,37 +119,33 @@ pub async fn run(global: &GlobalArgs, args: TokenArgs) -> Result<u8, Error> {
         None
     };
     let decoded = crate::jwt::decode(token.token.expose()).ok();
-    if ui::settings().json {
-        ui::json(&json!({
-            "access_token": token.token.expose(),
-            "token_type": token.token_type,
-            "expires_in": token.expires_in(),
-            "expires_at": token.expires_at,
-            "scope": token.scope,
-            "cached": token.cached,
-            "header": decoded.as_ref().map(|d| &d.header),
-            "claims": decoded.as_ref().map(|d| &d.claims),
-            "verification": report.as_ref().map(verify::report_json),
-        }));
-    } else if args.decode {
-        let doc = json!({
-            "header": decoded.as_ref().map(|d| &d.header),
-            "claims": decoded.as_ref().map(|d| &d.claims),
-        });
-        ui::result(&serde_json::to_string_pretty(&doc).unwrap_or_default());
-    } else {
-        ui::result(token.token.expose());
-    }
+    let parts = Decoded {
+        header: decoded.as_ref().map(|d| &d.header),
+        claims: decoded.as_ref().map(|d| &d.claims),
+    };
+    let shown = TokenReport {
+        access_token: token.token.expose(),
+        token_type: &token.token_type,
+        expires_in: token.expires_in(),
+        expires_at: token.expires_at,
+        scope: token.scope.as_deref(),
+        cached: token.cached,
+        decoded: parts,
+        verification: report.as_ref(),
+    };
+    ui::show(&shown, |r| {
+        if args.decode {
+            ui::result(&serde_json::to_string_pretty(&r.decoded).unwrap_or_default());
+        } else {
+            ui::result(r.access_token);
+        }
+    });
     if let Some(report) = report {
         if let Some(failed) = report.first_failure() {
-            if !ui::settings().json {
-                ui::error(&Error::Check {
-                    message: format!(
-                        "the token failed verification: {}: {}",
-                        failed.name, failed.detail
-                    ),
-                });
-            }
+            ui::failed(format!(
+                "the token failed verification: {}: {}",
+                failed.name, failed.detail
+            ));
             return Ok(exit::CHECK_FAILED);
         }
         let passed: Vec<&str> = report

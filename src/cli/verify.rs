@@ -3,7 +3,7 @@
 use std::io::{IsTerminal, Read};
 
 use clap::Args;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::GlobalArgs;
 use super::context::Context;
@@ -134,34 +134,18 @@ fn read_token(arg: Option<&str>) -> Result<String, Error> {
 
 /// Print a report (JSON or a table on stdout; the verdict on stderr) and return the exit code.
 pub fn print_report(report: &Report) -> u8 {
-    if ui::settings().json {
-        ui::json(&report_json(report));
-    } else {
-        print_human(report);
-    }
+    ui::show(report, print_human);
     if report.valid {
         exit::OK
     } else {
-        if !ui::settings().json
-            && let Some(failed) = report.first_failure()
-        {
-            ui::error(&Error::Check {
-                message: format!("token rejected: {}: {}", failed.name, failed.detail),
-            });
+        if let Some(failed) = report.first_failure() {
+            ui::failed(format!(
+                "token rejected: {}: {}",
+                failed.name, failed.detail
+            ));
         }
         exit::CHECK_FAILED
     }
-}
-
-/// The report as JSON.
-pub fn report_json(report: &Report) -> Value {
-    json!({
-        "valid": report.valid,
-        "checks": report.checks,
-        "header": report.header,
-        "claims": report.claims,
-        "notes": report.notes,
-    })
 }
 
 fn print_human(report: &Report) {

@@ -105,7 +105,7 @@ pub struct SmokeSection {
     pub name: String,
     /// HTTP method, `GET` by default.
     #[serde(default)]
-    pub method: Option<String>,
+    pub method: HttpMethod,
     /// A Management API path (`/api/v1/users`) or an absolute URL of your own API.
     #[serde(default)]
     pub path: Option<String>,
@@ -114,7 +114,7 @@ pub struct SmokeSection {
     pub url: Option<String>,
     /// Which token: `m2m` (default), `user`, `none`, or a `[tokens.NAME]`.
     #[serde(default)]
-    pub token: Option<String>,
+    pub token: TokenChoice,
     /// Extra request headers.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
@@ -136,6 +136,102 @@ pub struct SmokeSection {
     /// Also run the API protection probes against this URL.
     #[serde(default)]
     pub protect: bool,
+}
+
+/// The HTTP method of a check, read in any case (`get`, `GET`) and checked when the file is read,
+/// so a typo is a `kinde.toml:LINE:COL` error rather than a silent `GET`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum HttpMethod {
+    /// `GET` (the default).
+    #[default]
+    Get,
+    /// `POST`.
+    Post,
+    /// `PUT`.
+    Put,
+    /// `PATCH`.
+    Patch,
+    /// `DELETE`.
+    Delete,
+    /// `HEAD`.
+    Head,
+    /// `OPTIONS`.
+    Options,
+}
+
+impl HttpMethod {
+    /// Every method, with its name as sent on the wire.
+    pub const ALL: [(HttpMethod, &'static str); 7] = [
+        (HttpMethod::Get, "GET"),
+        (HttpMethod::Post, "POST"),
+        (HttpMethod::Put, "PUT"),
+        (HttpMethod::Patch, "PATCH"),
+        (HttpMethod::Delete, "DELETE"),
+        (HttpMethod::Head, "HEAD"),
+        (HttpMethod::Options, "OPTIONS"),
+    ];
+
+    /// The method's name as sent on the wire (`GET`).
+    pub fn as_str(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(m, _)| *m == self)
+            .map_or("GET", |(_, name)| name)
+    }
+}
+
+impl TryFrom<String> for HttpMethod {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        let upper = text.to_ascii_uppercase();
+        Self::ALL
+            .iter()
+            .find(|(_, name)| *name == upper)
+            .map(|(m, _)| *m)
+            .ok_or_else(|| {
+                format!("`method` `{text}` is not an HTTP method (GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS)")
+            })
+    }
+}
+
+/// Which token a smoke check sends: `m2m` (the default), `user`, `none`, or the name of a
+/// `[tokens.NAME]` table (whether that table exists is checked when the file is loaded).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(from = "String")]
+pub enum TokenChoice {
+    /// No `Authorization` header.
+    None,
+    /// The management M2M app's token for the Management API.
+    #[default]
+    M2m,
+    /// A user token from `cargo kinde login`.
+    User,
+    /// A `[tokens.NAME]` M2M token.
+    Named(String),
+}
+
+impl From<String> for TokenChoice {
+    fn from(text: String) -> Self {
+        match text.as_str() {
+            "m2m" => TokenChoice::M2m,
+            "none" => TokenChoice::None,
+            "user" => TokenChoice::User,
+            _ => TokenChoice::Named(text),
+        }
+    }
+}
+
+impl std::fmt::Display for TokenChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TokenChoice::None => f.write_str("none"),
+            TokenChoice::M2m => f.write_str("m2m"),
+            TokenChoice::User => f.write_str("user"),
+            TokenChoice::Named(name) => write!(f, "[tokens.{name}]"),
+        }
+    }
 }
 
 /// One accepted status or several.
@@ -194,7 +290,7 @@ pub struct ProtectSection {
     pub url: String,
     /// HTTP method, `GET` by default.
     #[serde(default)]
-    pub method: Option<String>,
+    pub method: HttpMethod,
     /// The API's audience: forged tokens are made for it, and a token for another audience must
     /// be refused.
     #[serde(default)]

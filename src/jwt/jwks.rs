@@ -79,7 +79,7 @@ impl KeySource {
             dir.join("jwks").join(format!("{name}.json"))
         });
         KeySource {
-            remote: Some((http, issuer.endpoint("/.well-known/jwks.json"))),
+            remote: Some((http, endpoint(issuer))),
             disk,
             cached: None,
             fresh: false,
@@ -159,32 +159,42 @@ impl KeySource {
             return Ok(Jwks::default());
         };
         self.fetches += 1;
-        let started = std::time::Instant::now();
-        let response = http
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| net::transport_error(url, &e))?;
-        let status = response.status();
-        ui::debug(&format!(
-            "GET {url} -> {} ({} ms)",
-            status.as_u16(),
-            started.elapsed().as_millis()
-        ));
-        let body = response
-            .text()
-            .await
-            .map_err(|e| net::transport_error(url, &e))?;
-        if !status.is_success() {
-            return Err(Error::network(format!(
-                "{url} answered {status}: {}",
-                net::excerpt(&body, 200)
-            ))
-            .with_hint("check the issuer: the token's `iss` and the configured domain"));
-        }
-        serde_json::from_str(&body).map_err(|e| {
-            Error::network(format!("{url} did not return a JWKS ({e})"))
-                .with_hint("is the domain a Kinde issuer? `cargo kinde config` shows it")
-        })
+        fetch(http, url).await
     }
+}
+
+/// `<issuer>/.well-known/jwks.json`, where Kinde's own validators read the keys.
+pub fn endpoint(issuer: &Issuer) -> String {
+    issuer.endpoint("/.well-known/jwks.json")
+}
+
+/// Fetch and parse the JWKS at `url` (no cache: [`KeySource`] and smoke's run keep their own).
+pub async fn fetch(http: &reqwest::Client, url: &str) -> Result<Jwks, Error> {
+    let started = std::time::Instant::now();
+    let response = http
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| net::transport_error(url, &e))?;
+    let status = response.status();
+    ui::debug(&format!(
+        "GET {url} -> {} ({} ms)",
+        status.as_u16(),
+        started.elapsed().as_millis()
+    ));
+    let body = response
+        .text()
+        .await
+        .map_err(|e| net::transport_error(url, &e))?;
+    if !status.is_success() {
+        return Err(Error::network(format!(
+            "{url} answered {status}: {}",
+            net::excerpt(&body, 200)
+        ))
+        .with_hint("check the issuer: the token's `iss` and the configured domain"));
+    }
+    serde_json::from_str(&body).map_err(|e| {
+        Error::network(format!("{url} did not return a JWKS ({e})"))
+            .with_hint("is the domain a Kinde issuer? `cargo kinde config` shows it")
+    })
 }

@@ -139,6 +139,7 @@ impl TokenCache {
             scope: entry.scope,
             cached: true,
             refresh_token: entry.refresh_token.map(Secret::new),
+            unsaved: None,
         })
     }
 
@@ -223,6 +224,7 @@ mod tests {
             scope: None,
             cached: false,
             refresh_token: None,
+            unsaved: None,
         };
         cache.put(&key, &token(now() + 3600)).unwrap();
         let hit = cache.get(&key).unwrap();

@@ -297,6 +297,7 @@ async fn exchange(
             scope: body.scope,
             cached: false,
             refresh_token: body.refresh_token,
+            unsaved: None,
         },
         id_token: body.id_token,
     })

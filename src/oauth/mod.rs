@@ -43,6 +43,9 @@ pub struct AccessToken {
     pub cached: bool,
     /// The refresh token, for user tokens requested with `offline`.
     pub refresh_token: Option<Secret>,
+    /// Why a new token could not be written to the cache: the caller decides whether to warn
+    /// (the library never prints).
+    pub unsaved: Option<String>,
 }
 
 impl AccessToken {
@@ -93,11 +96,12 @@ pub async fn client_credentials(
         }
         ui::debug("token cache miss");
     }
-    let token = request_client_credentials(http, request).await?;
+    let mut token = request_client_credentials(http, request).await?;
     if let Some(cache) = cache
         && let Err(e) = cache.put(&key, &token)
     {
-        ui::warn(&format!("could not cache the token: {e}"));
+        ui::debug(&format!("could not cache the token: {e}"));
+        token.unsaved = Some(e.to_string());
     }
     Ok(token)
 }
@@ -158,6 +162,7 @@ async fn request_client_credentials(
             scope: parsed.scope,
             cached: false,
             refresh_token: None,
+            unsaved: None,
         });
     }
     Err(token_error(&url, status, &body, request))

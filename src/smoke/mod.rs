@@ -6,38 +6,12 @@ pub mod runner;
 
 use std::time::Duration;
 
-use serde::Serialize;
 use serde_json::Value;
 
-use crate::config::file::{AssertSection, SmokeSection, StatusSpec};
+use crate::config::file::{AssertSection, HttpMethod, SmokeSection, StatusSpec, TokenChoice};
 use crate::config::{self, Config};
 use crate::urls::Issuer;
 use probes::Probe;
-
-/// Which token a check sends.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TokenChoice {
-    /// None.
-    None,
-    /// The management M2M app's token for the Management API.
-    M2m,
-    /// A user token from `cargo kinde login`.
-    User,
-    /// A `[tokens.NAME]` M2M token.
-    Named(String),
-}
-
-impl TokenChoice {
-    fn parse(text: Option<&str>) -> TokenChoice {
-        match text {
-            None | Some("m2m") => TokenChoice::M2m,
-            Some("none") => TokenChoice::None,
-            Some("user") => TokenChoice::User,
-            Some(name) => TokenChoice::Named(name.to_string()),
-        }
-    }
-}
 
 /// A JSON assertion.
 #[derive(Debug, Clone)]
@@ -169,7 +143,7 @@ pub fn checks(config: &Config, issuer: &Issuer) -> Vec<Check> {
         });
     }
     for section in &config.protect {
-        let method = parse_method(section.method.as_deref());
+        let method = reqwest::Method::from(section.method);
         let name = section.name.clone().unwrap_or_else(|| section.url.clone());
         out.extend(probe_checks(
             &name,
@@ -249,10 +223,18 @@ fn default_suite(config: &Config) -> Vec<Check> {
     out
 }
 
-fn parse_method(method: Option<&str>) -> reqwest::Method {
-    method
-        .and_then(|m| reqwest::Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok())
-        .unwrap_or(reqwest::Method::GET)
+impl From<HttpMethod> for reqwest::Method {
+    fn from(method: HttpMethod) -> Self {
+        match method {
+            HttpMethod::Get => reqwest::Method::GET,
+            HttpMethod::Post => reqwest::Method::POST,
+            HttpMethod::Put => reqwest::Method::PUT,
+            HttpMethod::Patch => reqwest::Method::PATCH,
+            HttpMethod::Delete => reqwest::Method::DELETE,
+            HttpMethod::Head => reqwest::Method::HEAD,
+            HttpMethod::Options => reqwest::Method::OPTIONS,
+        }
+    }
 }
 
 /// `{issuer}` in a URL stands for the tenant's issuer (handy with the emulator, whose port changes).
@@ -282,9 +264,9 @@ fn http_check(section: &SmokeSection, issuer: &Issuer) -> HttpCheck {
         Some(StatusSpec::Any(list)) => list.clone(),
     };
     HttpCheck {
-        method: parse_method(section.method.as_deref()),
+        method: reqwest::Method::from(section.method),
         url,
-        token: TokenChoice::parse(section.token.as_deref()),
+        token: section.token.clone(),
         headers: section
             .headers
             .iter()

@@ -1,6 +1,6 @@
 //! Reports: a line per check for people, JSON for tools, JUnit XML for CI servers.
 
-use serde_json::json;
+use serde::Serialize;
 
 use super::runner::{Outcome, Status};
 
@@ -66,15 +66,32 @@ pub fn human(
     out
 }
 
-/// The JSON report.
-pub fn json(outcomes: &[Outcome], summary: Summary) -> serde_json::Value {
-    json!({
-        "passed": summary.passed,
-        "failed": summary.failed,
-        "skipped": summary.skipped,
-        "duration_ms": summary.wall_ms,
-        "checks": outcomes,
-    })
+/// The report of a run, as `--json` / `--format json` print it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report<'a> {
+    /// Passed checks.
+    pub passed: usize,
+    /// Failed checks.
+    pub failed: usize,
+    /// Skipped checks.
+    pub skipped: usize,
+    /// Wall time of the run, in milliseconds.
+    pub duration_ms: u64,
+    /// Every check's outcome, in order.
+    pub checks: &'a [Outcome],
+}
+
+impl<'a> Report<'a> {
+    /// The report of `outcomes`.
+    pub fn new(outcomes: &'a [Outcome], summary: Summary) -> Self {
+        Report {
+            passed: summary.passed,
+            failed: summary.failed,
+            skipped: summary.skipped,
+            duration_ms: summary.wall_ms,
+            checks: outcomes,
+        }
+    }
 }
 
 fn escape(text: &str) -> String {

@@ -2,8 +2,8 @@
 //! shared, a per-check timeout and an overall one, and fail-fast.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
@@ -12,11 +12,14 @@ use serde_json::Value;
 use tokio::sync::{OnceCell, Semaphore};
 
 use super::probes::{self, Probe};
-use super::{Check, HttpCheck, Step, TokenChoice};
+use super::{Check, HttpCheck, Step};
 use crate::config::Config;
-use crate::jwt::jwks::{Jwk, Jwks, KeySource};
+use crate::config::file::TokenChoice;
+use crate::error::Error;
+use crate::jwt::jwks::{self, Jwk, Jwks, KeySource};
 use crate::jwt::verify::{self, Expectations};
 use crate::kinde::client::Client;
+use crate::oauth::cache::TokenCache;
 use crate::oauth::{self, ClientCredentials};
 use crate::secret::Secret;
 use crate::urls::Issuer;
@@ -67,6 +70,44 @@ pub struct Outcome {
     pub body: Option<String>,
 }
 
+/// Why a check could not do what it tests. The runner reports `Skip` as skipped and `Fail` as
+/// failed, decided by this type and never by the wording of a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unavailable {
+    /// Something the check needs is missing here and nothing is known to be wrong with the
+    /// tenant or the API (no cached user token, no emulator to sign an expired token).
+    Skip(String),
+    /// Something that should have worked did not (a token request refused or failed, an
+    /// unreadable JWKS): the check fails with this reason.
+    Fail(String),
+}
+
+impl Unavailable {
+    /// The outcome of `check` when it could not run for this reason.
+    pub fn outcome(self, check: &Check) -> Outcome {
+        match self {
+            Unavailable::Skip(reason) => outcome(check, Status::Skip, reason),
+            Unavailable::Fail(reason) => outcome(check, Status::Fail, reason),
+        }
+    }
+
+    /// The same kind with `prefix: ` before the reason of a failure (a skip's reason already
+    /// says what to do).
+    fn context(self, prefix: &str) -> Self {
+        match self {
+            Unavailable::Fail(reason) => Unavailable::Fail(format!("{prefix}: {reason}")),
+            skip @ Unavailable::Skip(_) => skip,
+        }
+    }
+}
+
+/// What a client-credentials token is requested for; tokens are fetched once per request.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct TokenRequest {
+    audiences: Vec<String>,
+    scopes: Vec<String>,
+}
+
 /// Everything a run shares.
 pub struct Shared {
     /// HTTP client.
@@ -79,12 +120,14 @@ pub struct Shared {
     pub credentials: Option<(String, Secret)>,
     /// The Management API client, when credentials are available.
     pub kinde: Option<Client>,
-    tokens: HashMap<TokenChoice, OnceCell<Result<String, String>>>,
+    cache: Option<TokenCache>,
+    tokens: HashMap<TokenRequest, OnceCell<Result<Secret, String>>>,
     jwks: OnceCell<Result<Jwks, String>>,
+    warnings: Mutex<Vec<String>>,
 }
 
 impl Shared {
-    /// Shared state for `checks`.
+    /// Shared state for `checks`; tokens go through the user's token cache.
     pub fn new(
         http: reqwest::Client,
         issuer: Issuer,
@@ -93,62 +136,105 @@ impl Shared {
         kinde: Option<Client>,
         checks: &[Check],
     ) -> Self {
-        let mut tokens = HashMap::new();
-        for check in checks {
-            if let Step::Http(HttpCheck { token, .. }) = &check.step {
-                tokens.entry(token.clone()).or_insert_with(OnceCell::new);
-            }
-        }
-        tokens.entry(TokenChoice::M2m).or_insert_with(OnceCell::new);
-        Shared {
+        let mut shared = Shared {
             http,
             issuer,
             config,
             credentials,
             kinde,
-            tokens,
+            cache: TokenCache::open().ok(),
+            tokens: HashMap::new(),
             jwks: OnceCell::new(),
+            warnings: Mutex::new(Vec::new()),
+        };
+        // Every token the checks can ask for gets its cell now, so concurrent checks share one
+        // request per token.
+        let mut requests = vec![shared.management_request()];
+        for check in checks {
+            match &check.step {
+                Step::Http(HttpCheck { token, .. }) => {
+                    requests.extend(shared.request_for(token).ok().flatten());
+                }
+                Step::Probe {
+                    audience: Some(aud),
+                    ..
+                } => requests.push(TokenRequest {
+                    audiences: vec![aud.clone()],
+                    scopes: Vec::new(),
+                }),
+                _ => {}
+            }
+        }
+        for request in requests {
+            shared.tokens.entry(request).or_default();
+        }
+        shared
+    }
+
+    /// The management M2M token, fetched now and kept for the run: the CLI calls this before
+    /// any check so refused credentials are one auth error (exit 4), not N failed checks.
+    pub async fn management_token(&self) -> Result<(), Error> {
+        let request = self.management_request();
+        let token = self.request_token(&request).await?;
+        if let Some(cell) = self.tokens.get(&request) {
+            let _ = cell.set(Ok(token));
+        }
+        Ok(())
+    }
+
+    /// Things the caller may want to warn about (a token that could not be cached).
+    pub fn warnings(&self) -> Vec<String> {
+        self.warnings.lock().map(|w| w.clone()).unwrap_or_default()
+    }
+
+    fn management_request(&self) -> TokenRequest {
+        TokenRequest {
+            audiences: vec![self.issuer.management_audience()],
+            scopes: Vec::new(),
         }
     }
 
-    /// The token for `choice`, fetched once for the whole run.
-    async fn token(&self, choice: &TokenChoice) -> Result<Option<String>, String> {
-        let (audiences, scopes) = match choice {
-            TokenChoice::None => return Ok(None),
-            TokenChoice::User => return self.user_token().map(Some),
-            TokenChoice::M2m => (vec![self.issuer.management_audience()], Vec::new()),
+    /// The client-credentials request behind `choice`; `None` for no token or a user token.
+    fn request_for(&self, choice: &TokenChoice) -> Result<Option<TokenRequest>, Unavailable> {
+        match choice {
+            TokenChoice::None | TokenChoice::User => Ok(None),
+            TokenChoice::M2m => Ok(Some(self.management_request())),
             TokenChoice::Named(name) => {
                 let t = self
                     .config
                     .tokens
                     .get(name)
-                    .ok_or_else(|| format!("no [tokens.{name}]"))?;
+                    .ok_or_else(|| Unavailable::Fail(format!("no [tokens.{name}]")))?;
                 let audiences = if t.audience.is_empty() {
                     vec![self.issuer.management_audience()]
                 } else {
                     t.audience.clone()
                 };
-                (audiences, t.scopes.clone())
+                Ok(Some(TokenRequest {
+                    audiences,
+                    scopes: t.scopes.clone(),
+                }))
             }
-        };
-        let cell = self
-            .tokens
-            .get(choice)
-            .ok_or("token configuration not prepared")?;
-        cell.get_or_init(|| self.fetch(audiences, scopes))
-            .await
-            .clone()
-            .map(Some)
+        }
+    }
+
+    /// The token for `choice`, fetched once for the whole run.
+    async fn token(&self, choice: &TokenChoice) -> Result<Option<String>, Unavailable> {
+        if *choice == TokenChoice::User {
+            return self.user_token().map(Some);
+        }
+        match self.request_for(choice)? {
+            None => Ok(None),
+            Some(request) => self.fetch(&request).await.map(Some),
+        }
     }
 
     /// The user token `cargo kinde login` cached for `[app]` with the `[login]` audiences and
-    /// scopes (smoke never opens a browser).
-    fn user_token(&self) -> Result<String, String> {
-        let app = self
-            .config
-            .app_client_id
-            .as_ref()
-            .ok_or("no app client id (KINDE_CLIENT_ID) for a user token")?;
+    /// scopes (smoke never opens a browser, so without one the check is skipped).
+    fn user_token(&self) -> Result<String, Unavailable> {
+        let app = self.config.app_client_id.as_ref().ok_or_else(|| {
+            Unavailable::Skip("no app client id (KINDE_CLIENT_ID) for a user token".into())
+        })?;
         let issuer = self
             .config
             .custom_domain
@@ -160,51 +246,59 @@ impl Shared {
             &self.config.login.audiences,
             &self.config.login.scopes,
         );
-        oauth::cache::TokenCache::open()
-            .ok()
+        self.cache
+            .as_ref()
             .and_then(|cache| cache.get(&key))
             .map(|t| t.token.expose().to_string())
-            .ok_or_else(|| "skipped: no cached user token; run `cargo kinde login` (or `cargo kinde token --user`) first".to_string())
+            .ok_or_else(|| Unavailable::Skip("no cached user token; run `cargo kinde login` (or `cargo kinde token --user`) first".into()))
     }
 
-    async fn fetch(&self, audiences: Vec<String>, scopes: Vec<String>) -> Result<String, String> {
+    /// A client-credentials token for `request`, once per run (cells are made in [`Shared::new`]).
+    async fn fetch(&self, request: &TokenRequest) -> Result<String, Unavailable> {
+        let cell = self.tokens.get(request).ok_or_else(|| {
+            Unavailable::Fail("token configuration not prepared for this run".into())
+        })?;
+        cell.get_or_init(|| async { self.request_token(request).await.map_err(|e| e.to_string()) })
+            .await
+            .as_ref()
+            .map(|t| t.expose().to_string())
+            .map_err(|e| Unavailable::Fail(e.clone()))
+    }
+
+    /// The one way smoke gets an M2M token: the oauth module's client credentials with the cache.
+    async fn request_token(&self, request: &TokenRequest) -> Result<Secret, Error> {
         let (client_id, client_secret) = self
             .credentials
             .clone()
-            .ok_or("no management (M2M) credentials configured")?;
-        let request = ClientCredentials {
+            .ok_or_else(|| Error::input("no management (M2M) credentials configured"))?;
+        let credentials = ClientCredentials {
             issuer: self.issuer.clone(),
             client_id,
             client_secret,
-            audiences,
-            scopes,
+            audiences: request.audiences.clone(),
+            scopes: request.scopes.clone(),
         };
-        let cache = oauth::cache::TokenCache::open().ok();
-        oauth::client_credentials(&self.http, cache.as_ref(), &request)
-            .await
-            .map(|t| t.token.expose().to_string())
-            .map_err(|e| e.to_string())
+        let token =
+            oauth::client_credentials(&self.http, self.cache.as_ref(), &credentials).await?;
+        if let Some(why) = token.unsaved
+            && let Ok(mut warnings) = self.warnings.lock()
+        {
+            warnings.push(format!("could not cache the token: {why}"));
+        }
+        Ok(token.token)
     }
 
-    async fn jwks(&self) -> Result<Jwks, String> {
+    /// The issuer's JWKS, fetched once for the run.
+    async fn jwks(&self) -> Result<Jwks, Unavailable> {
         self.jwks
             .get_or_init(|| async {
-                let url = self.issuer.endpoint("/.well-known/jwks.json");
-                let response = self
-                    .http
-                    .get(&url)
-                    .send()
+                jwks::fetch(&self.http, &jwks::endpoint(&self.issuer))
                     .await
-                    .map_err(|e| crate::net::transport_error(&url, &e).to_string())?;
-                let status = response.status();
-                let text = response.text().await.unwrap_or_default();
-                if !status.is_success() {
-                    return Err(format!("GET {url} answered {status}"));
-                }
-                serde_json::from_str(&text).map_err(|e| format!("GET {url}: not a JWKS ({e})"))
+                    .map_err(|e| e.to_string())
             })
             .await
             .clone()
+            .map_err(Unavailable::Fail)
     }
 }
 
@@ -409,14 +503,10 @@ async fn run_one(shared: &Shared, check: &Check) -> Outcome {
 async fn run_http(shared: &Shared, check: &Check, http: &HttpCheck) -> Outcome {
     let token = match shared.token(&http.token).await {
         Ok(t) => t,
-        Err(e) if http.token == TokenChoice::User => {
-            return skipped(check, e.trim_start_matches("skipped: "));
-        }
-        Err(e) => {
-            return fail(
-                check,
-                format!("could not get the {:?} token: {e}", http.token),
-            );
+        Err(why) => {
+            return why
+                .context(&format!("could not get the {} token", http.token))
+                .outcome(check);
         }
     };
     let request = describe_request(&http.method, &http.url, token.is_some());
@@ -525,7 +615,7 @@ async fn discovery(shared: &Shared, check: &Check) -> Outcome {
 async fn jwks_check(shared: &Shared, check: &Check) -> Outcome {
     let jwks = match shared.jwks().await {
         Ok(j) => j,
-        Err(e) => return fail(check, e),
+        Err(why) => return why.outcome(check),
     };
     let signing: Vec<&Jwk> = jwks
         .keys
@@ -555,25 +645,23 @@ async fn jwks_check(shared: &Shared, check: &Check) -> Outcome {
         Err(e) => return fail(check, e),
     };
     if let Some(uri) = jwks_uri {
-        match send(shared, &Method::GET, &uri, None, &[], None).await {
-            Ok(a) => {
-                let kids = |j: &Jwks| {
-                    j.keys
-                        .iter()
-                        .filter_map(|k| k.kid.clone())
-                        .collect::<Vec<_>>()
-                };
-                let other: Option<Jwks> = a.json.and_then(|v| serde_json::from_value(v).ok());
-                if other.as_ref().map(kids) != Some(kids(&jwks)) {
-                    return fail(
-                        check,
-                        format!(
-                            "{uri} (discovery's jwks_uri) serves other keys than /.well-known/jwks.json"
-                        ),
-                    );
-                }
+        let kids = |j: &Jwks| {
+            j.keys
+                .iter()
+                .filter_map(|k| k.kid.clone())
+                .collect::<Vec<_>>()
+        };
+        match jwks::fetch(&shared.http, &uri).await {
+            Ok(other) if kids(&other) == kids(&jwks) => {}
+            Ok(_) => {
+                return fail(
+                    check,
+                    format!(
+                        "{uri} (discovery's jwks_uri) serves other keys than /.well-known/jwks.json"
+                    ),
+                );
             }
-            Err(e) => return fail(check, e),
+            Err(e) => return fail(check, e.to_string()),
         }
     }
     pass(
@@ -589,7 +677,7 @@ async fn m2m_token(shared: &Shared, check: &Check) -> Outcome {
     let token = match shared.token(&TokenChoice::M2m).await {
         Ok(Some(t)) => t,
         Ok(None) => return fail(check, "no token".into()),
-        Err(e) => return fail(check, e),
+        Err(why) => return why.outcome(check),
     };
     let audience = shared.issuer.management_audience();
     let expect = Expectations {
@@ -602,7 +690,7 @@ async fn m2m_token(shared: &Shared, check: &Check) -> Outcome {
     };
     let keys = match shared.jwks().await {
         Ok(j) => j,
-        Err(e) => return fail(check, e),
+        Err(why) => return why.outcome(check),
     };
     match verify::verify(&token, &expect, &mut KeySource::fixed(keys)).await {
         Ok(report) if report.valid => pass(
@@ -724,7 +812,7 @@ async fn run_probe(
 ) -> Outcome {
     let token = match forge(shared, audience, probe).await {
         Ok(t) => t,
-        Err(reason) => return skipped(check, &reason),
+        Err(why) => return why.outcome(check),
     };
     let request = describe_request(method, url, token.is_some());
     let answer = match send(shared, method, url, token.as_deref(), &[], None).await {
@@ -763,23 +851,28 @@ async fn run_probe(
     }
 }
 
-/// The bad token for `probe`; `Err` when it cannot be made here (the probe is skipped).
+/// The bad token for `probe`: `Skip` when it cannot be made here, `Fail` when what it is made
+/// from (the M2M token, the JWKS) could not be had.
 async fn forge(
     shared: &Shared,
     audience: Option<&str>,
     probe: Probe,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, Unavailable> {
     if probe == Probe::NoToken {
         return Ok(None);
     }
     let m2m = shared
         .token(&TokenChoice::M2m)
-        .await?
-        .ok_or("no M2M token")?;
+        .await
+        .and_then(|t| t.ok_or_else(|| Unavailable::Fail("no token".into())))
+        .map_err(|why| why.context("could not get the M2M token to forge a bad one from"))?;
     // A real token for the API when the M2M app is authorised for it, else the management one.
     let base = match audience {
         Some(aud) => shared
-            .fetch(vec![aud.to_string()], Vec::new())
+            .fetch(&TokenRequest {
+                audiences: vec![aud.to_string()],
+                scopes: Vec::new(),
+            })
             .await
             .unwrap_or_else(|_| m2m.clone()),
         None => m2m.clone(),
@@ -789,7 +882,10 @@ async fn forge(
         Probe::TamperedSignature => probes::tampered(&base),
         Probe::AlgNone => probes::alg_none(&base),
         Probe::Hs256PublicKey => {
-            let jwks = shared.jwks().await?;
+            let jwks = shared
+                .jwks()
+                .await
+                .map_err(|why| why.context("could not read the JWKS"))?;
             let kid = crate::jwt::decode(&base).ok().and_then(|d| {
                 d.header
                     .get("kid")
@@ -799,36 +895,40 @@ async fn forge(
             let key = kid
                 .and_then(|k| jwks.find(&k).cloned())
                 .or_else(|| jwks.keys.first().cloned())
-                .ok_or("the JWKS has no key")?;
+                .ok_or_else(|| Unavailable::Fail("the JWKS has no key".into()))?;
             probes::hs256_with_public_key(&base, &key)
         }
         Probe::Expired => return expired_token(shared, &base).await.map(Some),
         Probe::OtherAudience => {
             let Some(aud) = audience else {
-                return Err("skipped: set `audience` on the [[protect]] entry (or use a [tokens.NAME] check) so a token for another audience can be told apart".into());
+                return Err(Unavailable::Skip("set `audience` on the [[protect]] entry (or use a [tokens.NAME] check) so a token for another audience can be told apart".into()));
             };
             if aud == shared.issuer.management_audience() {
-                return Err("skipped: the API's audience is the Management API's".into());
+                return Err(Unavailable::Skip(
+                    "the API's audience is the Management API's".into(),
+                ));
             }
             Some(m2m)
         }
     };
     forged
         .map(Some)
-        .ok_or_else(|| "the base token does not decode".into())
+        .ok_or_else(|| Unavailable::Fail("the base token does not decode".into()))
 }
 
 /// An expired copy of `base`'s claims, signed by the issuer: only an emulator can make one.
-async fn expired_token(shared: &Shared, base: &str) -> Result<String, String> {
+async fn expired_token(shared: &Shared, base: &str) -> Result<String, Unavailable> {
     let unavailable = || {
-        "skipped: signing an expired token needs the emulator (the tenant is not one)".to_string()
+        Unavailable::Skip(
+            "signing an expired token needs the emulator (the tenant is not one)".to_string(),
+        )
     };
     if !shared.issuer.is_loopback() {
         return Err(unavailable());
     }
     let mut claims = crate::jwt::decode(base)
         .map(|d| Value::Object(d.claims))
-        .map_err(|e| e.clone())?;
+        .map_err(|e| Unavailable::Fail(format!("the base token does not decode: {e}")))?;
     let now = crate::clock::now();
     claims["iat"] = Value::from(now - 7200);
     claims["exp"] = Value::from(now - 3600);
@@ -848,4 +948,152 @@ async fn expired_token(shared: &Shared, base: &str) -> Result<String, String> {
         .and_then(Value::as_str)
         .map(String::from)
         .ok_or_else(unavailable)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Setting;
+    use crate::config::Source;
+
+    fn check(name: &str, step: Step) -> Check {
+        Check {
+            name: name.into(),
+            tags: Vec::new(),
+            step,
+        }
+    }
+
+    fn probe(probe: Probe, url: &str) -> Check {
+        check(
+            probe.label(),
+            Step::Probe {
+                method: Method::GET,
+                url: url.into(),
+                audience: Some("https://api.acme.example".into()),
+                probe,
+            },
+        )
+    }
+
+    fn options() -> Options {
+        Options {
+            jobs: 4,
+            timeout: Duration::from_secs(10),
+            total_timeout: Duration::from_secs(30),
+            fail_fast: false,
+        }
+    }
+
+    /// Shared state without the user's token cache (tests must not read or write it).
+    fn shared(issuer: &str, credentials: Option<(&str, &str)>, checks: &[Check]) -> Arc<Shared> {
+        let issuer = Issuer::parse(issuer).unwrap();
+        let mut config = Config::empty(std::env::temp_dir());
+        config.domain = Some(Setting::new(
+            issuer.clone(),
+            Source::Env("KINDE_DOMAIN".into()),
+        ));
+        let mut shared = Shared::new(
+            reqwest::Client::new(),
+            issuer,
+            config,
+            credentials.map(|(id, secret)| (id.to_string(), Secret::new(secret))),
+            None,
+            checks,
+        );
+        shared.cache = None;
+        Arc::new(shared)
+    }
+
+    #[test]
+    fn the_kind_decides_skip_or_fail_not_the_wording() {
+        let c = check("c", Step::Discovery);
+        let skip = Unavailable::Skip("skipped: no emulator".into()).outcome(&c);
+        assert_eq!(
+            (skip.status, skip.detail.as_str()),
+            (Status::Skip, "skipped: no emulator")
+        );
+        let fail = Unavailable::Fail("skipped: looks like a skip".into()).outcome(&c);
+        assert_eq!(
+            fail.status,
+            Status::Fail,
+            "a reason's words never make a skip"
+        );
+        assert_eq!(
+            Unavailable::Fail("refused".into()).context("could not get the m2m token"),
+            Unavailable::Fail("could not get the m2m token: refused".into())
+        );
+        assert_eq!(
+            Unavailable::Skip("run login".into()).context("could not get the user token"),
+            Unavailable::Skip("run login".into()),
+            "a skip's reason is kept as it is"
+        );
+    }
+
+    #[tokio::test]
+    async fn missing_user_token_skips_but_missing_m2m_token_fails() {
+        let checks = vec![
+            probe(Probe::TamperedSignature, "http://127.0.0.1:9/x"),
+            check(
+                "user",
+                Step::Http(HttpCheck {
+                    method: Method::GET,
+                    url: "http://127.0.0.1:9/x".into(),
+                    token: TokenChoice::User,
+                    headers: Vec::new(),
+                    body: None,
+                    expect: vec![200],
+                    asserts: Vec::new(),
+                    max_latency: None,
+                }),
+            ),
+        ];
+        let shared = shared("https://acme.kinde.com", None, &checks);
+        let outcomes = run(shared, checks, &options(), &|_, _, _| {}).await;
+        assert_eq!(outcomes[0].status, Status::Fail, "{:?}", outcomes[0]);
+        assert!(
+            outcomes[0]
+                .detail
+                .contains("no management (M2M) credentials"),
+            "{}",
+            outcomes[0].detail
+        );
+        assert_eq!(outcomes[1].status, Status::Skip, "{:?}", outcomes[1]);
+    }
+
+    /// The bug of issue 9: with the M2M token refused mid-run, every protection probe was
+    /// reported skipped (its reason looked like a skip's). It is a failure, with the token error.
+    #[cfg(feature = "emulator")]
+    #[tokio::test]
+    async fn probes_fail_with_the_token_error_when_the_m2m_token_is_refused() {
+        let emulator = crate::emulator::Emulator::spawn(crate::emulator::Options::default())
+            .expect("emulator starts");
+        let id = emulator
+            .state()
+            .tenant()
+            .management_app()
+            .map(|a| a.id.clone())
+            .unwrap();
+        let url = format!("{}/sample/protected", emulator.issuer());
+        let mut checks = vec![check("discovery", Step::Discovery)];
+        checks.extend(
+            Probe::ALL
+                .iter()
+                .filter(|p| **p != Probe::NoToken)
+                .map(|p| probe(*p, &url)),
+        );
+        let shared = shared(emulator.issuer(), Some((&id, "wrong")), &checks);
+        let outcomes = run(shared, checks, &options(), &|_, _, _| {}).await;
+        assert_eq!(outcomes[0].status, Status::Pass, "other checks still run");
+        for o in &outcomes[1..] {
+            assert_eq!(o.status, Status::Fail, "{}: {}", o.name, o.detail);
+            assert!(
+                o.detail.contains("could not get the M2M token")
+                    && o.detail.contains("invalid_client"),
+                "{}: {}",
+                o.name,
+                o.detail
+            );
+        }
+    }
 }

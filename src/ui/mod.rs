@@ -96,6 +96,31 @@ pub fn json(value: &serde_json::Value) {
     let _ = writeln!(std::io::stdout(), "{}", text.unwrap_or_default());
 }
 
+/// Print a command's report (any serialisable type) as JSON on stdout, as [`json`] does.
+pub fn report<T: serde::Serialize>(report: &T) {
+    match serde_json::to_value(report) {
+        Ok(value) => json(&value),
+        Err(e) => debug(&format!("the report could not be serialised: {e}")),
+    }
+}
+
+/// Show a command's report: as JSON with `--json`, else as `human` renders it.
+pub fn show<T: serde::Serialize>(report: &T, human: impl FnOnce(&T)) {
+    if settings().json {
+        self::report(report);
+    } else {
+        human(report);
+    }
+}
+
+/// The verdict of a command whose report says something failed: an `error:` line on stderr,
+/// left out with `--json` (the report on stdout already says it, and stays one document).
+pub fn failed(message: String) {
+    if !settings().json {
+        error(&Error::Check { message });
+    }
+}
+
 /// A progress or status message on stderr (hidden by `-q`).
 pub fn status(text: &str) {
     if settings().verbosity >= 0 {

@@ -430,6 +430,19 @@ fn logout_clears_this_tenants_tokens() {
     assert_eq!(files(), 0);
     let out = w.cmd().args(["logout", "--everywhere"]).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).starts_with(&format!("{}/logout", w.issuer())));
+    let out = w
+        .cmd()
+        .args(["logout", "--everywhere", "--json"])
+        .output()
+        .unwrap();
+    let doc = crate::json(&out);
+    assert_eq!(doc["removed"], 0);
+    assert!(
+        doc["logout_url"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{}/logout", w.issuer()))
+    );
 }
 
 #[test]

@@ -337,6 +337,19 @@ fn bad_checks_in_kinde_toml_are_config_errors() {
             "kinde.toml:1:1: smoke check `x`: `token` `mystery`",
         ))
         .stderr(predicate::str::contains("[tokens.mystery]"));
+    // `method` is typed when the file is read, pointing at the value.
+    w.write(
+        "kinde.toml",
+        "[[smoke]]\nname = \"x\"\npath = \"/a\"\nmethod = \"FETCH\"\n",
+    );
+    smoke(&w).assert().code(2).stderr(predicate::str::contains(
+        "kinde.toml:4:10: `method` `FETCH` is not an HTTP method",
+    ));
+    w.write(
+        "kinde.toml",
+        "[[protect]]\nurl = \"https://api.example/x\"\nmethod = \"get\"\n",
+    );
+    smoke(&w).arg("--list").assert().success();
     w.write("kinde.toml", "[[smoke]]\nname = \"x\"\n");
     smoke(&w)
         .assert()
@@ -378,4 +391,60 @@ fn smoke_emulator_registers_kinde_toml_and_passes() {
         "{}",
         stdout(&out)
     );
+}
+
+#[test]
+fn one_m2m_token_per_run_even_when_it_cannot_be_cached() {
+    // A read-only cache (a CI sandbox) and a token endpoint that fails every second request: the
+    // checks use the token fetched before they start; they used to fetch another one, and the
+    // probes were reported skipped when it failed.
+    let w = World::new();
+    w.write(
+        "kinde.toml",
+        "[[protect]]\nname = \"api\"\nurl = \"{issuer}/sample/protected\"\n",
+    );
+    w.write("not-a-directory", "");
+    let mut fault = cargo_kinde::emulator::faults::Fault::new(
+        "/oauth2/token",
+        cargo_kinde::emulator::faults::FaultKind::Status { status: 503 },
+    );
+    fault.share = Some(0.5);
+    w.emulator.state().inject(fault);
+    let out = smoke(&w)
+        .env("CARGO_KINDE_CACHE_DIR", w.path("not-a-directory"))
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(
+        stderr(&out).contains("could not cache the token"),
+        "{}",
+        stderr(&out)
+    );
+    let doc = json(&out);
+    assert_eq!(
+        (doc["passed"].as_u64(), doc["skipped"].as_u64()),
+        (Some(5), Some(1)),
+        "{doc}"
+    );
+    let skipped = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["status"] == "skip")
+        .unwrap();
+    assert_eq!(skipped["name"], "api: refuses a token for another audience");
+    assert_eq!(w.count("POST /oauth2/token"), 1);
+}
+
+#[test]
+fn a_report_that_cannot_be_written_is_a_file_error() {
+    let w = World::new();
+    w.write("kinde.toml", CHECKS);
+    w.write("file", "");
+    smoke(&w)
+        .args(["--only", "users pass", "--output"])
+        .arg(w.path("file").join("report.txt"))
+        .assert()
+        .code(5);
 }
