@@ -1,6 +1,8 @@
 //! The Management API client: one HTTP client, the bearer token from the M2M cache, bounded
 //! retries with backoff, and errors that say what to do.
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
@@ -48,6 +50,66 @@ pub struct Response {
     pub next_token: Option<String>,
 }
 
+/// Something the client did on its own that a person waiting may want to know about. The
+/// library never prints: the caller hands an observer to [`Client::with_observer`] and decides
+/// how (and whether) to show these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A request failed in a way worth retrying, and is sent again after `wait`.
+    Retry {
+        /// The request's method.
+        method: Method,
+        /// The request's path.
+        path: String,
+        /// Why it is retried.
+        cause: RetryCause,
+        /// How long the client waits first.
+        wait: Duration,
+        /// Which retry this is (1-based).
+        attempt: u32,
+        /// The most retries the policy allows.
+        max_retries: u32,
+    },
+}
+
+/// Why a request is retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryCause {
+    /// No response: "timed out", "could not connect", "connection dropped".
+    Transport(&'static str),
+    /// A 429, or a 5xx on an idempotent method.
+    Status(StatusCode),
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Event::Retry {
+                method,
+                path,
+                cause,
+                wait,
+                attempt,
+                max_retries,
+            } => {
+                write!(f, "{method} {path}: ")?;
+                match cause {
+                    RetryCause::Transport(what) => f.write_str(what)?,
+                    RetryCause::Status(status) => write!(f, "{status}")?,
+                }
+                write!(
+                    f,
+                    "; retrying in {} ms ({attempt}/{max_retries})",
+                    wait.as_millis()
+                )
+            }
+        }
+    }
+}
+
+/// Receives the client's [`Event`]s as they happen.
+pub type Observer = Arc<dyn Fn(&Event) + Send + Sync>;
+
 /// The Management API of one tenant.
 pub struct Client {
     http: reqwest::Client,
@@ -56,6 +118,7 @@ pub struct Client {
     cache: Option<TokenCache>,
     token: Mutex<Option<AccessToken>>,
     retry: RetryPolicy,
+    observer: Option<Observer>,
 }
 
 impl std::fmt::Debug for Client {
@@ -88,6 +151,20 @@ impl Client {
             cache,
             token: Mutex::new(None),
             retry: RetryPolicy::default(),
+            observer: None,
+        }
+    }
+
+    /// Tell `observer` about retries while they happen (without one they are silent).
+    #[must_use]
+    pub fn with_observer(mut self, observer: impl Fn(&Event) + Send + Sync + 'static) -> Self {
+        self.observer = Some(Arc::new(observer));
+        self
+    }
+
+    fn notify(&self, event: Event) {
+        if let Some(observer) = &self.observer {
+            observer(&event);
         }
     }
 
@@ -169,12 +246,14 @@ impl Client {
                 Err(e) if idempotent(&method) && attempt < self.retry.max_retries => {
                     let wait = self.backoff(attempt);
                     attempt += 1;
-                    ui::status(&format!(
-                        "{method} {path}: {}; retrying in {} ms ({attempt}/{})",
-                        short_cause(&e),
-                        wait.as_millis(),
-                        self.retry.max_retries
-                    ));
+                    self.notify(Event::Retry {
+                        method: method.clone(),
+                        path: path.to_string(),
+                        cause: RetryCause::Transport(short_cause(&e)),
+                        wait,
+                        attempt,
+                        max_retries: self.retry.max_retries,
+                    });
                     tokio::time::sleep(wait).await;
                     continue;
                 }
@@ -202,11 +281,14 @@ impl Client {
                     _ => self.backoff(attempt),
                 };
                 attempt += 1;
-                ui::status(&format!(
-                    "{method} {path}: {status}; retrying in {} ms ({attempt}/{})",
-                    wait.as_millis(),
-                    self.retry.max_retries
-                ));
+                self.notify(Event::Retry {
+                    method: method.clone(),
+                    path: path.to_string(),
+                    cause: RetryCause::Status(status),
+                    wait,
+                    attempt,
+                    max_retries: self.retry.max_retries,
+                });
                 tokio::time::sleep(wait).await;
                 continue;
             }

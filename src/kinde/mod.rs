@@ -1,9 +1,12 @@
 //! The Kinde Management API: the operation table generated from Kinde's OpenAPI spec, the
-//! client, and typed operations for what cargo-kinde changes.
+//! client, typed operations for what cargo-kinde changes, and the reconciler that plans and
+//! applies changes to a tenant (`plan`, `apply`).
 
+pub mod apply;
 pub mod client;
 #[rustfmt::skip]
 mod operations;
+pub mod plan;
 pub mod resources;
 
 pub use operations::OPERATIONS;
