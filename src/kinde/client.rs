@@ -473,3 +473,37 @@ pub fn status_error(method: &Method, path: &str, response: &Response, client_id:
     }
     Error::input(format!("{method} {path}: {status} ({said})"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_are_events_for_the_caller_to_show() {
+        let event = Event::Retry {
+            method: Method::GET,
+            path: "/api/v1/users".into(),
+            cause: RetryCause::Status(StatusCode::TOO_MANY_REQUESTS),
+            wait: Duration::from_millis(1000),
+            attempt: 1,
+            max_retries: 3,
+        };
+        assert_eq!(
+            event.to_string(),
+            "GET /api/v1/users: 429 Too Many Requests; retrying in 1000 ms (1/3)"
+        );
+        let dropped = Event::Retry {
+            method: Method::GET,
+            path: "/api/v1/users".into(),
+            cause: RetryCause::Transport("connection dropped"),
+            wait: Duration::from_millis(250),
+            attempt: 2,
+            max_retries: 3,
+        };
+        assert!(
+            dropped
+                .to_string()
+                .contains(": connection dropped; retrying")
+        );
+    }
+}

@@ -633,3 +633,446 @@ fn plan_api(plan: &mut Plan, api: &DesiredApi, current: &Current, prune: bool) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    const WEB: &str = "web_app";
+    const M2M: &str = "m2m_app";
+    const AUD: &str = "https://api.acme.example";
+
+    fn strings(items: &[&str]) -> Vec<String> {
+        items.iter().map(ToString::to_string).collect()
+    }
+
+    /// kinde.toml: two callback URLs, one logout URL, one API authorised for both apps.
+    fn desired() -> Desired {
+        Desired {
+            app: Some(WEB.into()),
+            callback_urls: strings(&["https://app.acme.example/callback"]),
+            logout_urls: strings(&["https://app.acme.example"]),
+            apis: vec![DesiredApi {
+                name: "Acme API".into(),
+                audience: AUD.into(),
+                scopes: strings(&["read:orders", "write:orders"]),
+                authorize: strings(&[WEB, M2M]),
+            }],
+            prune: false,
+        }
+    }
+
+    /// A fresh tenant: the two apps, no URLs, only the Management API.
+    fn fresh() -> Current {
+        Current {
+            callback_urls: Some(Vec::new()),
+            logout_urls: Some(Vec::new()),
+            apis: vec![TenantApi {
+                id: "mgmt".into(),
+                name: "Kinde Management API".into(),
+                audience: "https://acme.kinde.com/api".into(),
+                is_management_api: true,
+                ..TenantApi::default()
+            }],
+            applications: [(WEB, "reg"), (M2M, "m2m")]
+                .into_iter()
+                .map(|(id, kind)| (id.to_string(), kind.to_string()))
+                .collect(),
+        }
+    }
+
+    /// The tenant after a full register of [`desired`].
+    fn registered() -> Current {
+        let mut current = fresh();
+        for change in plan(&desired(), &current).changes {
+            apply_to(&mut current, &change);
+        }
+        current
+    }
+
+    fn api<'a>(current: &'a mut Current, audience: &str) -> &'a mut TenantApi {
+        current
+            .apis
+            .iter_mut()
+            .find(|a| a.audience == audience)
+            .expect("the API the change refers to")
+    }
+
+    /// What the Management API does with each change, on the fake tenant.
+    fn apply_to(current: &mut Current, change: &Change) {
+        let urls = |current: &mut Current, kind| {
+            match kind {
+                UrlKind::Callback => current.callback_urls.get_or_insert_default(),
+                UrlKind::Logout => current.logout_urls.get_or_insert_default(),
+            }
+            .clone()
+        };
+        let set_urls = |current: &mut Current, kind, list| match kind {
+            UrlKind::Callback => current.callback_urls = Some(list),
+            UrlKind::Logout => current.logout_urls = Some(list),
+        };
+        match change {
+            Change::AddUrls {
+                kind, urls: add, ..
+            } => {
+                let mut list = urls(current, *kind);
+                list.extend(add.iter().cloned());
+                set_urls(current, *kind, list);
+            }
+            Change::RemoveUrls {
+                kind, urls: remove, ..
+            } => {
+                let mut list = urls(current, *kind);
+                list.retain(|u| !remove.contains(u));
+                set_urls(current, *kind, list);
+            }
+            Change::CreateApi { name, audience } => current.apis.push(TenantApi {
+                id: format!("id of {audience}"),
+                name: name.clone(),
+                audience: audience.clone(),
+                ..TenantApi::default()
+            }),
+            Change::CreateScope { audience, key, .. } => {
+                api(current, audience).scopes.push(key.clone());
+            }
+            Change::Authorize { audience, app, .. } => {
+                api(current, audience).authorised.push(app.clone());
+            }
+            Change::Deauthorize { audience, app, .. } => {
+                api(current, audience).authorised.retain(|a| a != app);
+            }
+            // Grants cannot be read back, so they do not show in `Current`.
+            Change::GrantScope { .. } => {}
+        }
+    }
+
+    fn existing(id: &str) -> ApiRef {
+        ApiRef::Existing(id.into())
+    }
+
+    fn new() -> ApiRef {
+        ApiRef::New {
+            audience: AUD.into(),
+        }
+    }
+
+    fn create_scope(api: ApiRef, key: &str) -> Change {
+        Change::CreateScope {
+            api,
+            audience: AUD.into(),
+            key: key.into(),
+        }
+    }
+
+    fn authorize(api: ApiRef, app: &str) -> Change {
+        Change::Authorize {
+            api,
+            audience: AUD.into(),
+            app: app.into(),
+        }
+    }
+
+    fn grant(api: ApiRef, key: &str) -> Change {
+        Change::GrantScope {
+            api,
+            audience: AUD.into(),
+            app: M2M.into(),
+            key: key.into(),
+        }
+    }
+
+    struct Case {
+        name: &'static str,
+        desired: Desired,
+        current: Current,
+        changes: Vec<Change>,
+        conflicts: Vec<Conflict>,
+    }
+
+    fn cases() -> Vec<Case> {
+        let id = "id of https://api.acme.example";
+        let mut extra_url = registered();
+        extra_url
+            .logout_urls
+            .get_or_insert_default()
+            .push("http://localhost:3000".into());
+        let mut pruned = desired();
+        pruned.prune = true;
+        let mut missing_scope = registered();
+        api(&mut missing_scope, AUD)
+            .scopes
+            .retain(|k| k != "write:orders");
+        let mut not_authorised = registered();
+        api(&mut not_authorised, AUD).authorised.clear();
+        let mut other_app = registered();
+        api(&mut other_app, AUD).authorised.push("other".into());
+        let mut moved = fresh();
+        moved.apis.push(TenantApi {
+            id: "old".into(),
+            name: "Acme API".into(),
+            audience: "https://old.acme.example".into(),
+            ..TenantApi::default()
+        });
+        let mut unknown = desired();
+        unknown.apis[0].authorize.push("ghost".into());
+        vec![
+            Case {
+                name: "a fresh tenant gets everything, M2M apps every scope",
+                desired: desired(),
+                current: fresh(),
+                changes: vec![
+                    Change::AddUrls {
+                        kind: UrlKind::Callback,
+                        app: WEB.into(),
+                        urls: strings(&["https://app.acme.example/callback"]),
+                    },
+                    Change::AddUrls {
+                        kind: UrlKind::Logout,
+                        app: WEB.into(),
+                        urls: strings(&["https://app.acme.example"]),
+                    },
+                    Change::CreateApi {
+                        name: "Acme API".into(),
+                        audience: AUD.into(),
+                    },
+                    create_scope(new(), "read:orders"),
+                    create_scope(new(), "write:orders"),
+                    authorize(new(), WEB),
+                    authorize(new(), M2M),
+                    grant(new(), "read:orders"),
+                    grant(new(), "write:orders"),
+                ],
+                conflicts: vec![],
+            },
+            Case {
+                name: "a registered tenant needs nothing",
+                desired: desired(),
+                current: registered(),
+                changes: vec![],
+                conflicts: vec![],
+            },
+            Case {
+                name: "a URL not in the file is left alone",
+                desired: desired(),
+                current: extra_url.clone(),
+                changes: vec![],
+                conflicts: vec![],
+            },
+            Case {
+                name: "--prune removes it",
+                desired: pruned.clone(),
+                current: extra_url,
+                changes: vec![Change::RemoveUrls {
+                    kind: UrlKind::Logout,
+                    app: WEB.into(),
+                    urls: strings(&["http://localhost:3000"]),
+                }],
+                conflicts: vec![],
+            },
+            Case {
+                name: "a new scope is created and granted to the authorised M2M app",
+                desired: desired(),
+                current: missing_scope,
+                changes: vec![
+                    create_scope(existing(id), "write:orders"),
+                    grant(existing(id), "write:orders"),
+                ],
+                conflicts: vec![],
+            },
+            Case {
+                name: "authorise and grant take one path for an existing API",
+                desired: desired(),
+                current: not_authorised,
+                changes: vec![
+                    authorize(existing(id), WEB),
+                    authorize(existing(id), M2M),
+                    grant(existing(id), "read:orders"),
+                    grant(existing(id), "write:orders"),
+                ],
+                conflicts: vec![],
+            },
+            Case {
+                name: "an app the file does not authorise is left alone",
+                desired: desired(),
+                current: other_app.clone(),
+                changes: vec![],
+                conflicts: vec![],
+            },
+            Case {
+                name: "--prune de-authorises it",
+                desired: pruned,
+                current: other_app,
+                changes: vec![Change::Deauthorize {
+                    api: id.into(),
+                    audience: AUD.into(),
+                    app: "other".into(),
+                }],
+                conflicts: vec![],
+            },
+            Case {
+                name: "a changed audience is a conflict, not a new API",
+                desired: Desired {
+                    app: None,
+                    callback_urls: vec![],
+                    logout_urls: vec![],
+                    ..desired()
+                },
+                current: moved,
+                changes: vec![],
+                conflicts: vec![Conflict::AudienceChanged {
+                    api: "Acme API".into(),
+                    before: "https://old.acme.example".into(),
+                    after: AUD.into(),
+                }],
+            },
+            Case {
+                name: "authorising an app the tenant lacks is a conflict",
+                desired: unknown,
+                current: registered(),
+                changes: vec![authorize(existing(id), "ghost")],
+                conflicts: vec![Conflict::UnknownApplication {
+                    api: "Acme API".into(),
+                    app: "ghost".into(),
+                }],
+            },
+        ]
+    }
+
+    #[test]
+    fn plans_the_expected_typed_changes() {
+        for case in cases() {
+            let plan = plan(&case.desired, &case.current);
+            assert_eq!(plan.changes, case.changes, "{}", case.name);
+            assert_eq!(plan.conflicts, case.conflicts, "{}", case.name);
+        }
+    }
+
+    #[test]
+    fn applying_a_plan_leaves_nothing_to_do() {
+        for case in cases().into_iter().filter(|c| c.conflicts.is_empty()) {
+            let mut current = case.current.clone();
+            for change in &plan(&case.desired, &current).changes {
+                apply_to(&mut current, change);
+            }
+            let again = plan(&case.desired, &current);
+            assert_eq!(again.changes, [], "{}: second plan", case.name);
+        }
+    }
+
+    #[test]
+    fn matching_and_unmanaged_items_are_data() {
+        let mut current = registered();
+        current
+            .logout_urls
+            .get_or_insert_default()
+            .push("http://localhost:3000".into());
+        current.apis.push(TenantApi {
+            id: "billing".into(),
+            name: "Billing".into(),
+            audience: "https://billing.example".into(),
+            ..TenantApi::default()
+        });
+        api(&mut current, AUD).name = "Old name".into();
+        let plan = plan(&desired(), &current);
+        assert!(plan.matching.contains(&Resource::Scope {
+            audience: AUD.into(),
+            key: "read:orders".into()
+        }));
+        assert!(plan.matching.contains(&Resource::Authorization {
+            audience: AUD.into(),
+            app: M2M.into()
+        }));
+        assert_eq!(
+            plan.unmanaged,
+            [
+                Resource::Url {
+                    kind: UrlKind::Logout,
+                    app: WEB.into(),
+                    url: "http://localhost:3000".into()
+                },
+                Resource::Api {
+                    name: "Billing".into(),
+                    audience: "https://billing.example".into()
+                }
+            ]
+        );
+        assert_eq!(
+            plan.notes,
+            [
+                Note::ApiRenamed {
+                    audience: AUD.into(),
+                    before: "Old name".into(),
+                    after: "Acme API".into()
+                },
+                Note::GrantsNotRead
+            ]
+        );
+        assert_eq!(
+            serde_json::to_value(&plan.unmanaged[0]).unwrap(),
+            json!({"resource": "url", "kind": "logout", "app": WEB, "url": "http://localhost:3000"})
+        );
+        assert_eq!(
+            serde_json::to_value(&plan.notes[0]).unwrap(),
+            json!({"kind": "api_renamed", "audience": AUD, "before": "Old name", "after": "Acme API"})
+        );
+    }
+
+    #[test]
+    fn changes_serialise_with_their_action_and_data() {
+        let change = grant(new(), "read:orders");
+        assert_eq!(
+            serde_json::to_value(&change).unwrap(),
+            json!({"action": "grant_scope", "api": {"audience": AUD}, "audience": AUD, "app": M2M, "key": "read:orders"})
+        );
+        assert_eq!(
+            change.to_string(),
+            format!("grant `read:orders` on {AUD} to {M2M}")
+        );
+        let conflict = Conflict::AudienceChanged {
+            api: "Acme API".into(),
+            before: "a".into(),
+            after: "b".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&conflict).unwrap(),
+            json!({"kind": "audience_changed", "api": "Acme API", "before": "a", "after": "b"})
+        );
+    }
+
+    #[test]
+    fn the_file_resolves_app_names_and_needs_an_app_for_urls() {
+        use crate::config::{self, Setting, Source};
+        let mut config = Config::empty(".".into());
+        config.logout_urls = vec![Setting::new(
+            "https://app.acme.example".into(),
+            Source::Default,
+        )];
+        let err = Desired::from_config(&config, false).unwrap_err();
+        assert!(err.to_string().contains("no app client id"), "{err}");
+        config.app_client_id = Some(Setting::new(WEB.into(), Source::Default));
+        config.management_client_id = Some(Setting::new(M2M.into(), Source::Default));
+        config.apis = vec![config::Api {
+            name: "Acme API".into(),
+            audience: AUD.into(),
+            scopes: strings(&["read:orders"]),
+            authorize: strings(&["app", "management", "other"]),
+        }];
+        let desired = Desired::from_config(&config, true).unwrap();
+        assert_eq!(desired.apis[0].authorize, [WEB, M2M, "other"]);
+        assert!(desired.prune);
+        config.management_client_id = None;
+        let err = Desired::from_config(&config, false).unwrap_err();
+        assert!(err.to_string().contains("`management`"), "{err}");
+    }
+
+    #[test]
+    fn urls_are_not_planned_when_they_were_not_read() {
+        let desired = Desired {
+            app: Some(WEB.into()),
+            ..Desired::default()
+        };
+        assert_eq!(plan(&desired, &Current::default()), Plan::default());
+    }
+}
