@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use tokio::sync::Mutex;
 
 use crate::error::Error;
@@ -339,6 +339,53 @@ impl Client {
             &response,
             &self.credentials.client_id,
         ))
+    }
+
+    /// GET every page of `path`, following `next_token`, and merge them: each page's lists
+    /// appended to the first page's (what `cargo kinde api --paginate` prints).
+    pub async fn get_all_pages(
+        &self,
+        path: &str,
+        query: &[(String, String)],
+    ) -> Result<Value, Error> {
+        let mut merged = Map::new();
+        let mut next: Option<String> = None;
+        // Bounded like `list_all`: a server that never ends the list must not hang the command.
+        for _ in 0..10_000 {
+            let mut q = query.to_vec();
+            if let Some(token) = &next {
+                q.push(("next_token".into(), token.clone()));
+            }
+            let Value::Object(mut page) = self.call(Method::GET, path, &q, None).await? else {
+                return Err(Error::network(format!(
+                    "GET {path}: a page is not a JSON object"
+                )));
+            };
+            next = page
+                .remove("next_token")
+                .and_then(|t| t.as_str().map(String::from))
+                .filter(|t| !t.is_empty());
+            let mut items = 0;
+            for (key, value) in page {
+                match (merged.get_mut(&key), value) {
+                    (Some(Value::Array(all)), Value::Array(more)) => {
+                        items += more.len();
+                        all.extend(more);
+                    }
+                    (None, value) => {
+                        items += value.as_array().map_or(0, Vec::len);
+                        merged.insert(key, value);
+                    }
+                    (Some(_), _) => {}
+                }
+            }
+            if next.is_none() || items == 0 {
+                return Ok(Value::Object(merged));
+            }
+        }
+        Err(Error::network(format!(
+            "{path}: pagination did not end after 10000 pages"
+        )))
     }
 
     /// GET every page of a list, following `next_token`, and return the items under `key`.
