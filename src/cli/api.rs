@@ -5,12 +5,12 @@ use std::io::{IsTerminal, Read};
 
 use clap::Args;
 use reqwest::Method;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::GlobalArgs;
 use super::context::Context;
 use crate::error::{Error, exit};
-use crate::kinde::{self, OPERATIONS};
+use crate::kinde;
 use crate::ui;
 
 /// Arguments of `cargo kinde api`.
@@ -40,8 +40,8 @@ pub struct ApiArgs {
 /// Run `api`.
 pub async fn run(global: &GlobalArgs, args: ApiArgs) -> Result<u8, Error> {
     let method = parse_method(&args.method)?;
-    let (path, mut query) = split_path(&args.path);
-    check_path(&method, &path)?;
+    let (path, mut query) = kinde::split_path(&args.path);
+    kinde::check_operation(&method, &path)?;
     for pair in &args.query {
         let (k, v) = pair.split_once('=').ok_or_else(|| {
             Error::input(format!("-q `{pair}`: expected KEY=VALUE"))
@@ -65,7 +65,7 @@ pub async fn run(global: &GlobalArgs, args: ApiArgs) -> Result<u8, Error> {
     let mut ctx = Context::load(global)?;
     let client = ctx.management_client()?;
     let value = if args.paginate {
-        paginate(&client, &path, &query).await?
+        client.get_all_pages(&path, &query).await?
     } else {
         let response = client
             .send(method.clone(), &path, &query, body.as_ref())
@@ -109,68 +109,6 @@ fn parse_method(text: &str) -> Result<Method, Error> {
     }
 }
 
-/// `/api/v1/users?x=1` → (`/api/v1/users`, [(x, 1)]); `users` → `/api/v1/users`.
-fn split_path(input: &str) -> (String, Vec<(String, String)>) {
-    let (path, query) = input.split_once('?').unwrap_or((input, ""));
-    let path = path.trim_end_matches('/');
-    let path = if path.starts_with("/api/") {
-        path.to_string()
-    } else if let Some(rest) = path.strip_prefix("api/") {
-        format!("/api/{rest}")
-    } else {
-        format!("/api/v1/{}", path.trim_start_matches('/'))
-    };
-    let query = url::form_urlencoded::parse(query.as_bytes())
-        .into_owned()
-        .collect();
-    (path, query)
-}
-
-/// The path must be one of the spec's; otherwise say what is close.
-fn check_path(method: &Method, path: &str) -> Result<(), Error> {
-    if kinde::find_operation(method.as_str(), path).is_some() {
-        return Ok(());
-    }
-    let methods: Vec<&str> = OPERATIONS
-        .iter()
-        .filter(|o| kinde::find_operation(o.method, path) == Some(o))
-        .map(|o| o.method)
-        .collect();
-    if !methods.is_empty() {
-        return Err(
-            Error::input(format!("{method} is not an operation on {path}"))
-                .with_hint(format!("it supports {}", methods.join(", "))),
-        );
-    }
-    let mut candidates: Vec<(usize, &str)> = OPERATIONS
-        .iter()
-        .map(|o| (distance(o.path, path), o.path))
-        .collect();
-    candidates.sort();
-    candidates.dedup_by(|a, b| a.1 == b.1);
-    let best: Vec<&str> = candidates.iter().take(3).map(|(_, p)| *p).collect();
-    Err(Error::input(format!("{path} is not a Management API path"))
-        .with_hint(format!("did you mean {}?", best.join(", or "))))
-}
-
-/// Edit distance between two paths (placeholders like `{id}` count as any segment).
-fn distance(template: &str, path: &str) -> usize {
-    let t: Vec<char> = template.chars().collect();
-    let p: Vec<char> = path.chars().collect();
-    let mut row: Vec<usize> = (0..=p.len()).collect();
-    for i in 1..=t.len() {
-        let mut prev = row[0];
-        row[0] = i;
-        for j in 1..=p.len() {
-            let cost = usize::from(t[i - 1] != p[j - 1]);
-            let next = (row[j] + 1).min(row[j - 1] + 1).min(prev + cost);
-            prev = row[j];
-            row[j] = next;
-        }
-    }
-    row[p.len()]
-}
-
 fn read_body(data: Option<&str>, method: &Method) -> Result<Option<Value>, Error> {
     let text = match data {
         Some("-" | "@-") => Some(read_stdin()?),
@@ -207,70 +145,8 @@ fn read_stdin() -> Result<String, Error> {
     Ok(text)
 }
 
-async fn paginate(
-    client: &kinde::client::Client,
-    path: &str,
-    query: &[(String, String)],
-) -> Result<Value, Error> {
-    let mut merged = Map::new();
-    let mut next: Option<String> = None;
-    loop {
-        let mut q = query.to_vec();
-        if let Some(token) = &next {
-            q.push(("next_token".into(), token.clone()));
-        }
-        let Value::Object(mut page) = client.call(Method::GET, path, &q, None).await? else {
-            return Err(Error::network(format!(
-                "GET {path}: a page is not a JSON object"
-            )));
-        };
-        next = page
-            .remove("next_token")
-            .and_then(|t| t.as_str().map(String::from))
-            .filter(|t| !t.is_empty());
-        let mut items = 0;
-        for (key, value) in page {
-            match (merged.get_mut(&key), value) {
-                (Some(Value::Array(all)), Value::Array(more)) => {
-                    items += more.len();
-                    all.extend(more);
-                }
-                (None, value) => {
-                    items += value.as_array().map_or(0, Vec::len);
-                    merged.insert(key, value);
-                }
-                (Some(_), _) => {}
-            }
-        }
-        if next.is_none() || items == 0 {
-            return Ok(Value::Object(merged));
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    #[test]
-    fn paths_are_normalised_and_checked() {
-        assert_eq!(split_path("users").0, "/api/v1/users");
-        assert_eq!(split_path("/api/v1/users/").0, "/api/v1/users");
-        assert_eq!(
-            split_path("/api/v1/users?page_size=2").1,
-            vec![("page_size".to_string(), "2".to_string())]
-        );
-        assert!(check_path(&Method::GET, "/api/v1/apis/abc").is_ok());
-        let err = check_path(&Method::GET, "/api/v1/usrs").unwrap_err();
-        assert!(
-            err.hint().unwrap().contains("/api/v1/users"),
-            "{:?}",
-            err.hint()
-        );
-        let err = check_path(&Method::PATCH, "/api/v1/users").unwrap_err();
-        assert!(err.hint().unwrap().contains("GET"));
-    }
-
     #[test]
     fn secrets_are_redacted() {
         let v = crate::secret::redact_json(

@@ -114,7 +114,8 @@ impl Context {
             scopes: Vec::new(),
         };
         let cache = crate::oauth::cache::TokenCache::open().ok();
-        let mut client = crate::kinde::client::Client::new(self.http.clone(), credentials, cache);
+        let mut client = crate::kinde::client::Client::new(self.http.clone(), credentials, cache)
+            .with_observer(|event| crate::ui::status(&event.to_string()));
         if let Some(ms) = std::env::var(RETRY_DELAY_ENV)
             .ok()
             .and_then(|v| v.parse::<u64>().ok())

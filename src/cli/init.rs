@@ -349,7 +349,8 @@ async fn pick_app(
             audiences: Vec::new(),
             scopes: Vec::new(),
         };
-        let client = crate::kinde::client::Client::new(http.clone(), credentials, None);
+        let client = crate::kinde::client::Client::new(http.clone(), credentials, None)
+            .with_observer(|event| ui::status(&event.to_string()));
         if let Ok(apps) = client.applications().await {
             let apps: Vec<_> = apps.into_iter().filter(|a| a.kind != "m2m").collect();
             if !apps.is_empty() {

@@ -121,7 +121,9 @@ pub async fn run(global: &GlobalArgs, args: SmokeArgs) -> Result<u8, Error> {
         .as_ref()
         .is_some_and(|d| d.source == Source::Emulator);
     if let (true, Some(client)) = (from_emulator, shared.kinde.as_ref()) {
-        let changes = super::register::sync(&ctx.config, client).await?;
+        let changes = crate::kinde::apply::sync(&ctx.config, client)
+            .await
+            .map_err(|e| e.context("cannot register kinde.toml in the emulator"))?;
         ui::status(&format!(
             "registered kinde.toml in the embedded emulator ({changes} change(s))"
         ));

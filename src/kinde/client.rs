@@ -1,10 +1,12 @@
 //! The Management API client: one HTTP client, the bearer token from the M2M cache, bounded
 //! retries with backoff, and errors that say what to do.
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use tokio::sync::Mutex;
 
 use crate::error::Error;
@@ -48,6 +50,66 @@ pub struct Response {
     pub next_token: Option<String>,
 }
 
+/// Something the client did on its own that a person waiting may want to know about. The
+/// library never prints: the caller hands an observer to [`Client::with_observer`] and decides
+/// how (and whether) to show these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A request failed in a way worth retrying, and is sent again after `wait`.
+    Retry {
+        /// The request's method.
+        method: Method,
+        /// The request's path.
+        path: String,
+        /// Why it is retried.
+        cause: RetryCause,
+        /// How long the client waits first.
+        wait: Duration,
+        /// Which retry this is (1-based).
+        attempt: u32,
+        /// The most retries the policy allows.
+        max_retries: u32,
+    },
+}
+
+/// Why a request is retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryCause {
+    /// No response: "timed out", "could not connect", "connection dropped".
+    Transport(&'static str),
+    /// A 429, or a 5xx on an idempotent method.
+    Status(StatusCode),
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Event::Retry {
+                method,
+                path,
+                cause,
+                wait,
+                attempt,
+                max_retries,
+            } => {
+                write!(f, "{method} {path}: ")?;
+                match cause {
+                    RetryCause::Transport(what) => f.write_str(what)?,
+                    RetryCause::Status(status) => write!(f, "{status}")?,
+                }
+                write!(
+                    f,
+                    "; retrying in {} ms ({attempt}/{max_retries})",
+                    wait.as_millis()
+                )
+            }
+        }
+    }
+}
+
+/// Receives the client's [`Event`]s as they happen.
+pub type Observer = Arc<dyn Fn(&Event) + Send + Sync>;
+
 /// The Management API of one tenant.
 pub struct Client {
     http: reqwest::Client,
@@ -56,6 +118,7 @@ pub struct Client {
     cache: Option<TokenCache>,
     token: Mutex<Option<AccessToken>>,
     retry: RetryPolicy,
+    observer: Option<Observer>,
 }
 
 impl std::fmt::Debug for Client {
@@ -88,6 +151,20 @@ impl Client {
             cache,
             token: Mutex::new(None),
             retry: RetryPolicy::default(),
+            observer: None,
+        }
+    }
+
+    /// Tell `observer` about retries while they happen (without one they are silent).
+    #[must_use]
+    pub fn with_observer(mut self, observer: impl Fn(&Event) + Send + Sync + 'static) -> Self {
+        self.observer = Some(Arc::new(observer));
+        self
+    }
+
+    fn notify(&self, event: Event) {
+        if let Some(observer) = &self.observer {
+            observer(&event);
         }
     }
 
@@ -169,12 +246,14 @@ impl Client {
                 Err(e) if idempotent(&method) && attempt < self.retry.max_retries => {
                     let wait = self.backoff(attempt);
                     attempt += 1;
-                    ui::status(&format!(
-                        "{method} {path}: {}; retrying in {} ms ({attempt}/{})",
-                        short_cause(&e),
-                        wait.as_millis(),
-                        self.retry.max_retries
-                    ));
+                    self.notify(Event::Retry {
+                        method: method.clone(),
+                        path: path.to_string(),
+                        cause: RetryCause::Transport(short_cause(&e)),
+                        wait,
+                        attempt,
+                        max_retries: self.retry.max_retries,
+                    });
                     tokio::time::sleep(wait).await;
                     continue;
                 }
@@ -202,11 +281,14 @@ impl Client {
                     _ => self.backoff(attempt),
                 };
                 attempt += 1;
-                ui::status(&format!(
-                    "{method} {path}: {status}; retrying in {} ms ({attempt}/{})",
-                    wait.as_millis(),
-                    self.retry.max_retries
-                ));
+                self.notify(Event::Retry {
+                    method: method.clone(),
+                    path: path.to_string(),
+                    cause: RetryCause::Status(status),
+                    wait,
+                    attempt,
+                    max_retries: self.retry.max_retries,
+                });
                 tokio::time::sleep(wait).await;
                 continue;
             }
@@ -257,6 +339,53 @@ impl Client {
             &response,
             &self.credentials.client_id,
         ))
+    }
+
+    /// GET every page of `path`, following `next_token`, and merge them: each page's lists
+    /// appended to the first page's (what `cargo kinde api --paginate` prints).
+    pub async fn get_all_pages(
+        &self,
+        path: &str,
+        query: &[(String, String)],
+    ) -> Result<Value, Error> {
+        let mut merged = Map::new();
+        let mut next: Option<String> = None;
+        // Bounded like `list_all`: a server that never ends the list must not hang the command.
+        for _ in 0..10_000 {
+            let mut q = query.to_vec();
+            if let Some(token) = &next {
+                q.push(("next_token".into(), token.clone()));
+            }
+            let Value::Object(mut page) = self.call(Method::GET, path, &q, None).await? else {
+                return Err(Error::network(format!(
+                    "GET {path}: a page is not a JSON object"
+                )));
+            };
+            next = page
+                .remove("next_token")
+                .and_then(|t| t.as_str().map(String::from))
+                .filter(|t| !t.is_empty());
+            let mut items = 0;
+            for (key, value) in page {
+                match (merged.get_mut(&key), value) {
+                    (Some(Value::Array(all)), Value::Array(more)) => {
+                        items += more.len();
+                        all.extend(more);
+                    }
+                    (None, value) => {
+                        items += value.as_array().map_or(0, Vec::len);
+                        merged.insert(key, value);
+                    }
+                    (Some(_), _) => {}
+                }
+            }
+            if next.is_none() || items == 0 {
+                return Ok(Value::Object(merged));
+            }
+        }
+        Err(Error::network(format!(
+            "{path}: pagination did not end after 10000 pages"
+        )))
     }
 
     /// GET every page of a list, following `next_token`, and return the items under `key`.
@@ -390,4 +519,38 @@ pub fn status_error(method: &Method, path: &str, response: &Response, client_id:
         ));
     }
     Error::input(format!("{method} {path}: {status} ({said})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_are_events_for_the_caller_to_show() {
+        let event = Event::Retry {
+            method: Method::GET,
+            path: "/api/v1/users".into(),
+            cause: RetryCause::Status(StatusCode::TOO_MANY_REQUESTS),
+            wait: Duration::from_millis(1000),
+            attempt: 1,
+            max_retries: 3,
+        };
+        assert_eq!(
+            event.to_string(),
+            "GET /api/v1/users: 429 Too Many Requests; retrying in 1000 ms (1/3)"
+        );
+        let dropped = Event::Retry {
+            method: Method::GET,
+            path: "/api/v1/users".into(),
+            cause: RetryCause::Transport("connection dropped"),
+            wait: Duration::from_millis(250),
+            attempt: 2,
+            max_retries: 3,
+        };
+        assert!(
+            dropped
+                .to_string()
+                .contains(": connection dropped; retrying")
+        );
+    }
 }

@@ -1,12 +1,19 @@
 //! The Kinde Management API: the operation table generated from Kinde's OpenAPI spec, the
-//! client, and typed operations for what cargo-kinde changes.
+//! client, typed operations for what cargo-kinde changes, and the reconciler that plans and
+//! applies changes to a tenant (`plan`, `apply`).
 
+pub mod apply;
 pub mod client;
 #[rustfmt::skip]
 mod operations;
+pub mod plan;
 pub mod resources;
 
 pub use operations::OPERATIONS;
+
+use reqwest::Method;
+
+use crate::error::Error;
 
 /// One Management API operation as the spec declares it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +54,70 @@ fn template_matches(template: &str, path: &str) -> bool {
             .all(|(t, p)| (t.starts_with('{') && t.ends_with('}') && !p.is_empty()) || t == p)
 }
 
+/// A path as a user types it, made a Management API path and its query:
+/// `/api/v1/users?x=1` → (`/api/v1/users`, [(x, 1)]); `users` → `/api/v1/users`.
+pub fn split_path(input: &str) -> (String, Vec<(String, String)>) {
+    let (path, query) = input.split_once('?').unwrap_or((input, ""));
+    let path = path.trim_end_matches('/');
+    let path = if path.starts_with("/api/") {
+        path.to_string()
+    } else if let Some(rest) = path.strip_prefix("api/") {
+        format!("/api/{rest}")
+    } else {
+        format!("/api/v1/{}", path.trim_start_matches('/'))
+    };
+    let query = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    (path, query)
+}
+
+/// `Ok` when `method` and `path` are an operation of the spec; otherwise an error saying which
+/// methods the path supports, or which paths are close.
+pub fn check_operation(method: &Method, path: &str) -> Result<(), Error> {
+    if find_operation(method.as_str(), path).is_some() {
+        return Ok(());
+    }
+    let methods: Vec<&str> = OPERATIONS
+        .iter()
+        .filter(|o| find_operation(o.method, path) == Some(o))
+        .map(|o| o.method)
+        .collect();
+    if !methods.is_empty() {
+        return Err(
+            Error::input(format!("{method} is not an operation on {path}"))
+                .with_hint(format!("it supports {}", methods.join(", "))),
+        );
+    }
+    let mut candidates: Vec<(usize, &str)> = OPERATIONS
+        .iter()
+        .map(|o| (distance(o.path, path), o.path))
+        .collect();
+    candidates.sort();
+    candidates.dedup_by(|a, b| a.1 == b.1);
+    let best: Vec<&str> = candidates.iter().take(3).map(|(_, p)| *p).collect();
+    Err(Error::input(format!("{path} is not a Management API path"))
+        .with_hint(format!("did you mean {}?", best.join(", or "))))
+}
+
+/// Edit distance between two paths (placeholders like `{id}` count as any segment).
+fn distance(template: &str, path: &str) -> usize {
+    let t: Vec<char> = template.chars().collect();
+    let p: Vec<char> = path.chars().collect();
+    let mut row: Vec<usize> = (0..=p.len()).collect();
+    for i in 1..=t.len() {
+        let mut prev = row[0];
+        row[0] = i;
+        for j in 1..=p.len() {
+            let cost = usize::from(t[i - 1] != p[j - 1]);
+            let next = (row[j] + 1).min(row[j - 1] + 1).min(prev + cost);
+            prev = row[j];
+            row[j] = next;
+        }
+    }
+    row[p.len()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,5 +136,24 @@ mod tests {
         );
         assert!(find_operation("GET", "/api/v1/nope").is_none());
         assert!(all_scopes().contains(&"read:applications"));
+    }
+
+    #[test]
+    fn paths_are_normalised_and_checked() {
+        assert_eq!(split_path("users").0, "/api/v1/users");
+        assert_eq!(split_path("/api/v1/users/").0, "/api/v1/users");
+        assert_eq!(
+            split_path("/api/v1/users?page_size=2").1,
+            vec![("page_size".to_string(), "2".to_string())]
+        );
+        assert!(check_operation(&Method::GET, "/api/v1/apis/abc").is_ok());
+        let err = check_operation(&Method::GET, "/api/v1/usrs").unwrap_err();
+        assert!(
+            err.hint().unwrap().contains("/api/v1/users"),
+            "{:?}",
+            err.hint()
+        );
+        let err = check_operation(&Method::PATCH, "/api/v1/users").unwrap_err();
+        assert!(err.hint().unwrap().contains("GET"));
     }
 }

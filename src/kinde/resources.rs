@@ -2,7 +2,7 @@
 //! response fields follow Kinde's OpenAPI spec (a test checks them against its schemas).
 
 use reqwest::Method;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::client::Client;
@@ -79,7 +79,8 @@ pub struct ApiApplication {
 }
 
 /// Which URL list of an application.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum UrlKind {
     /// Allowed callback (redirect) URLs.
     Callback,
@@ -102,7 +103,7 @@ impl UrlKind {
         }
     }
 
-    /// `callback` or `logout`.
+    /// `callback URL` or `logout URL`.
     pub fn label(self) -> &'static str {
         match self {
             UrlKind::Callback => "callback URL",

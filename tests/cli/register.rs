@@ -242,3 +242,73 @@ fn a_missing_scope_names_the_scope_and_where_to_grant_it() {
         ))
         .stderr(predicate::str::contains("Settings > Applications >"));
 }
+
+/// The JSON documents on stdout, one a line (a failed run prints its report, then the error).
+fn json_lines(out: &std::process::Output) -> Vec<serde_json::Value> {
+    stdout(out)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect()
+}
+
+#[test]
+fn json_gives_matching_unmanaged_and_conflicts_as_data() {
+    let w = world();
+    register(&w).arg("--yes").assert().success();
+    let out = register(&w).arg("--json").output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let plan = &json(&out)["plan"];
+    let unmanaged = plan["unmanaged"].as_array().unwrap();
+    assert!(
+        unmanaged.contains(&serde_json::json!({
+            "resource": "url", "kind": "logout", "app": w.web_app_id(), "url": "http://localhost:3000"
+        })),
+        "{plan}"
+    );
+    let matching = plan["matching"].as_array().unwrap();
+    assert!(
+        matching.contains(&serde_json::json!({
+            "resource": "api", "name": "Acme API", "audience": "https://api.acme.example"
+        })),
+        "{plan}"
+    );
+
+    w.write(
+        "kinde.toml",
+        &KINDE_TOML.replace("https://api.acme.example", "https://api2.acme.example"),
+    );
+    let out = register(&w).args(["--json", "--yes"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let docs = json_lines(&out);
+    assert_eq!(
+        docs[0]["plan"]["conflicts"],
+        serde_json::json!([{
+            "kind": "audience_changed",
+            "api": "Acme API",
+            "before": "https://api.acme.example",
+            "after": "https://api2.acme.example"
+        }])
+    );
+    assert_eq!(docs[1]["error"]["exit_code"], 2);
+}
+
+#[test]
+fn json_after_a_failure_midway_names_the_failed_change() {
+    let w = world();
+    let fault = cargo_kinde::emulator::faults::Fault::new(
+        "/api/v1/apis/",
+        cargo_kinde::emulator::faults::FaultKind::Status { status: 500 },
+    )
+    .method("POST")
+    .times(1);
+    w.emulator.state().inject(fault);
+    let out = register(&w).args(["--json", "--yes"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let docs = json_lines(&out);
+    let report = &docs[0];
+    assert_eq!(report["applied"].as_array().unwrap().len(), 3, "{report}");
+    assert_eq!(report["failed"]["action"], "create_scope", "{report}");
+    assert_eq!(report["failed"]["key"], "read:orders", "{report}");
+    assert_eq!(report["not_applied"].as_array().unwrap().len(), 6);
+    assert_eq!(docs[1]["error"]["exit_code"], 3, "the inner error's code");
+}

@@ -1,0 +1,120 @@
+//! Applying a [`Plan`](super::plan::Plan)'s changes to the tenant, in order, stopping at the
+//! first failure; and [`sync`], planning and applying in one step.
+
+use std::collections::BTreeMap;
+
+use super::client::Client;
+use super::plan::{self, ApiRef, Change, Current, Desired};
+use crate::config::Config;
+use crate::error::Error;
+
+/// Where applying stopped: the changes before `applied` went through, the one at `applied`
+/// failed with `error`, and the rest were not tried.
+#[derive(Debug)]
+pub struct Stopped {
+    /// How many changes were applied (also the index of the one that failed).
+    pub applied: usize,
+    /// Why the next change failed; it decides the exit code.
+    pub error: Error,
+}
+
+/// Apply `changes` in order, calling `on_applied` after each one that went through. Changes
+/// later in the list may depend on earlier ones (a scope on an API created before it).
+pub async fn apply(
+    client: &Client,
+    changes: &[Change],
+    mut on_applied: impl FnMut(&Change),
+) -> Result<(), Stopped> {
+    let mut ids = Ids::default();
+    for (applied, change) in changes.iter().enumerate() {
+        if let Err(error) = apply_one(client, change, &mut ids).await {
+            return Err(Stopped { applied, error });
+        }
+        on_applied(change);
+    }
+    Ok(())
+}
+
+/// Make the tenant match `config` without pruning, for a fresh tenant (`smoke --emulator`).
+/// Returns the number of changes applied; a conflict is an input error and changes nothing.
+pub async fn sync(config: &Config, client: &Client) -> Result<usize, Error> {
+    let desired = Desired::from_config(config, false)?;
+    let current = Current::read(client, &desired).await?;
+    let plan = plan::plan(&desired, &current);
+    if let Some(conflict) = plan.conflicts.first() {
+        return Err(Error::input(format!(
+            "kinde.toml conflicts with the tenant: {conflict}"
+        )));
+    }
+    apply(client, &plan.changes, |_| {})
+        .await
+        .map_err(|stopped| stopped.error)?;
+    Ok(plan.changes.len())
+}
+
+/// Ids of what this run created, for the changes that refer to it.
+#[derive(Debug, Default)]
+struct Ids {
+    /// API id by audience.
+    apis: BTreeMap<String, String>,
+    /// Scope id by (API id, key).
+    scopes: BTreeMap<(String, String), String>,
+}
+
+impl Ids {
+    fn api(&self, api: &ApiRef) -> Result<String, Error> {
+        match api {
+            ApiRef::Existing(id) => Ok(id.clone()),
+            ApiRef::New { audience } => self.apis.get(audience).cloned().ok_or_else(|| {
+                Error::input(format!(
+                    "API {audience} was not created, so it cannot be changed"
+                ))
+            }),
+        }
+    }
+}
+
+async fn apply_one(client: &Client, change: &Change, ids: &mut Ids) -> Result<(), Error> {
+    match change {
+        Change::AddUrls { kind, app, urls } => client.add_urls(*kind, app, urls).await,
+        Change::RemoveUrls { kind, app, urls } => client.delete_urls(*kind, app, urls).await,
+        Change::CreateApi { name, audience } => {
+            let id = client.create_api(name, audience).await?;
+            ids.apis.insert(audience.clone(), id);
+            Ok(())
+        }
+        Change::CreateScope { api, key, .. } => {
+            let id = ids.api(api)?;
+            let scope = client.create_api_scope(&id, key).await?;
+            ids.scopes.insert((id, key.clone()), scope);
+            Ok(())
+        }
+        Change::Authorize { api, app, .. } => {
+            client
+                .authorize(&ids.api(api)?, &[(app.clone(), true)])
+                .await
+        }
+        Change::Deauthorize { api, app, .. } => {
+            client.authorize(api, &[(app.clone(), false)]).await
+        }
+        Change::GrantScope { api, app, key, .. } => {
+            let id = ids.api(api)?;
+            let scope = match ids.scopes.get(&(id.clone(), key.clone())) {
+                Some(scope) => scope.clone(),
+                // A scope that existed before this run: look its id up.
+                None => client
+                    .api_scopes(&id)
+                    .await?
+                    .into_iter()
+                    .find(|s| &s.key == key)
+                    .map(|s| s.id)
+                    .ok_or_else(|| {
+                        Error::input(format!(
+                            "scope `{key}` does not exist, so it cannot be granted"
+                        ))
+                    })?,
+            };
+            client.grant_api_scope(&id, app, &scope).await
+        }
+    }
+}
