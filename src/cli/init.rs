@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::GlobalArgs;
 use crate::config::env::ProcessEnv;
-use crate::config::{Config, Setting, Source};
+use crate::config::{Config, Setting};
 use crate::error::{Error, exit};
 use crate::oauth::{self, ClientCredentials};
 use crate::scaffold::{self, ApiValue, Extras, Outcome, Values, XtaskDependency};
@@ -74,6 +74,7 @@ pub async fn run(global: &GlobalArgs, args: InitArgs) -> Result<u8, Error> {
     #[cfg(not(feature = "emulator"))]
     let use_emulator = false;
     // Environment and .env < the emulator's tenant < flags (kinde.toml is what init writes).
+    #[cfg_attr(not(feature = "emulator"), allow(unused_mut))]
     let mut config = Config::from_environment(root.clone(), &ProcessEnv)?;
     #[cfg(feature = "emulator")]
     if use_emulator {
@@ -410,6 +411,7 @@ fn ask_url(label: &str, default: &str) -> Result<String, Error> {
 /// values replace the environment's.
 #[cfg(feature = "emulator")]
 fn use_emulator_tenant(root: &Path, config: &mut Config) -> Result<(), Error> {
+    use crate::config::Source;
     use crate::emulator::tenant::Tenant;
     let path = root.join(EMULATOR_STATE);
     let tenant = match Tenant::load(&path)? {
