@@ -1,4 +1,4 @@
-//! `cargo kinde login` / `logout`, and user tokens for `token --user`: Authorization Code + PKCE
+//! `cargo kinde login`, and user tokens for `token --user`: Authorization Code + PKCE
 //! through the browser, cached (0600) and refreshed without a browser while the refresh token
 //! lasts.
 
@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::GlobalArgs;
 use super::context::Context;
 use crate::error::{Error, exit};
-use crate::oauth::cache::{CacheKey, TokenCache};
+use crate::oauth::cache::TokenCache;
 use crate::oauth::login::{self, Loopback, Request, Tokens};
 use crate::ui;
 
@@ -51,14 +51,6 @@ pub struct LoginArgs {
     /// Include the refresh token in --json output.
     #[arg(long)]
     pub show_refresh_token: bool,
-}
-
-/// Arguments of `cargo kinde logout`.
-#[derive(Debug, Args)]
-pub struct LogoutArgs {
-    /// Also end the browser session at Kinde (opens its /logout).
-    #[arg(long)]
-    pub everywhere: bool,
 }
 
 fn request(ctx: &Context, args: &LoginArgs) -> Result<Request, Error> {
@@ -144,31 +136,6 @@ async fn check_callback_registered(
     }
 }
 
-fn open_browser(url: &str) -> bool {
-    let graphical = cfg!(target_os = "macos")
-        || cfg!(windows)
-        || std::env::var_os("DISPLAY").is_some()
-        || std::env::var_os("WAYLAND_DISPLAY").is_some();
-    if !graphical || std::env::var_os("SSH_CONNECTION").is_some() {
-        return false;
-    }
-    let mut cmd = if cfg!(target_os = "macos") {
-        std::process::Command::new("open")
-    } else if cfg!(windows) {
-        let mut c = std::process::Command::new("cmd");
-        c.args(["/C", "start", ""]);
-        c
-    } else {
-        std::process::Command::new("xdg-open")
-    };
-    cmd.arg(url)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 async fn browser_sign_in(
     ctx: &mut Context,
     req: &Request,
@@ -179,7 +146,7 @@ async fn browser_sign_in(
     check_callback_registered(ctx, &req.client_id, &loopback.redirect_uri).await?;
     let no_browser = args.no_browser;
     login::sign_in(&ctx.http, req, loopback, |url| {
-        if !no_browser && open_browser(url) {
+        if !no_browser && ui::browser::open(url) {
             ui::status("Opened the sign-in page in your browser. If it did not open, visit:");
         } else {
             ui::status("Open this URL in a browser to sign in:");
@@ -194,13 +161,9 @@ async fn browser_sign_in(
     .await
 }
 
-fn cache_key(req: &Request) -> CacheKey {
-    CacheKey::user(&req.issuer, &req.client_id, &req.audiences, &req.scopes)
-}
-
 fn save(cache: Option<&TokenCache>, req: &Request, tokens: &Tokens) {
     if let Some(cache) = cache
-        && let Err(e) = cache.put(&cache_key(req), &tokens.access)
+        && let Err(e) = cache.put(&login::cache_key(req), &tokens.access)
     {
         ui::warn(&format!("could not cache the user token: {e}"));
     }
@@ -269,45 +232,33 @@ pub async fn user_token(global: &GlobalArgs, args: LoginArgs, no_cache: bool) ->
     } else {
         TokenCache::open().ok()
     };
-    let key = cache_key(&req);
     if let Some(cache) = &cache {
-        if let Some(token) = cache.get(&key) {
-            ui::debug("user token cache hit");
-            print(
-                &Tokens {
-                    access: token,
-                    id_token: None,
-                },
-                args.show_refresh_token,
-                "cache",
-            );
-            return Ok(exit::OK);
-        }
-        if let Some(refresh_token) = cache.get_any(&key).and_then(|t| t.refresh_token) {
-            match login::refresh(&ctx.http, &req, &refresh_token).await {
-                Ok(mut tokens) => {
-                    // Rotation: keep the new refresh token, or the old one if none came back.
-                    tokens.access.refresh_token =
-                        tokens.access.refresh_token.or(Some(refresh_token));
-                    save(Some(cache), &req, &tokens);
-                    ui::status("refreshed the user token");
-                    print(&tokens, args.show_refresh_token, "refresh");
-                    return Ok(exit::OK);
-                }
-                Err(Error::Auth { message, .. }) => {
-                    cache.remove(&key);
-                    if !ui::settings().interactive {
-                        return Err(Error::auth(format!(
-                            "the cached sign-in could not be refreshed: {message}"
-                        ))
-                        .with_hint("sign in again with `cargo kinde login` in a terminal"));
-                    }
-                    ui::warn(&format!(
-                        "the refresh token was refused ({message}); signing in again"
-                    ));
-                }
-                Err(e) => return Err(e),
+        match login::stored(&ctx.http, &req, cache).await? {
+            login::Stored::Cached(tokens) => {
+                ui::debug("user token cache hit");
+                print(&tokens, args.show_refresh_token, "cache");
+                return Ok(exit::OK);
             }
+            login::Stored::Refreshed(tokens) => {
+                if let Some(why) = &tokens.access.unsaved {
+                    ui::warn(&format!("could not cache the user token: {why}"));
+                }
+                ui::status("refreshed the user token");
+                print(&tokens, args.show_refresh_token, "refresh");
+                return Ok(exit::OK);
+            }
+            login::Stored::RefreshRefused(reason) if !ui::settings().interactive => {
+                return Err(Error::auth(format!(
+                    "the cached sign-in could not be refreshed: {reason}"
+                ))
+                .with_hint("sign in again with `cargo kinde login` in a terminal"));
+            }
+            login::Stored::RefreshRefused(reason) => {
+                ui::warn(&format!(
+                    "the refresh token was refused ({reason}); signing in again"
+                ));
+            }
+            login::Stored::Nothing => {}
         }
     }
     if !ui::settings().interactive && !args.no_browser {
@@ -315,62 +266,7 @@ pub async fn user_token(global: &GlobalArgs, args: LoginArgs, no_cache: bool) ->
             .with_hint("run `cargo kinde login` in a terminal first, or pass --no-browser to print the sign-in URL"));
     }
     let tokens = browser_sign_in(&mut ctx, &req, &args).await?;
-    if let Some(cache) = &cache {
-        save(Some(cache), &req, &tokens);
-    }
+    save(cache.as_ref(), &req, &tokens);
     print(&tokens, args.show_refresh_token, "login");
     Ok(exit::OK)
-}
-
-/// Run `logout`: forget this tenant's cached tokens; with `--everywhere`, end the Kinde session.
-pub async fn logout(global: &GlobalArgs, args: LogoutArgs) -> Result<u8, Error> {
-    let ctx = Context::load(global)?;
-    let cache = TokenCache::open()?;
-    let mut removed = 0;
-    for issuer in ctx.config.accepted_issuers() {
-        removed += cache
-            .clear_issuer(issuer.as_str())
-            .map_err(|e| Error::input(format!("cannot clear {}: {e}", cache.dir().display())))?;
-    }
-    ui::status(&format!("removed {removed} cached token(s)"));
-    let mut report = LogoutReport {
-        removed,
-        logout_url: None,
-    };
-    if args.everywhere {
-        let issuer = ctx
-            .config
-            .custom_domain
-            .as_ref()
-            .map(|s| s.value.clone())
-            .map_or_else(|| ctx.config.issuer().cloned(), Ok)?;
-        let mut url = issuer.endpoint("/logout");
-        if let Some(target) = ctx.config.logout_urls.first() {
-            url = format!(
-                "{url}?redirect={}",
-                url::form_urlencoded::byte_serialize(target.value.as_bytes()).collect::<String>()
-            );
-        }
-        if open_browser(&url) {
-            ui::status("Opened Kinde's logout page in your browser");
-        } else {
-            ui::status("Open this URL to end the Kinde session:");
-        }
-        report.logout_url = Some(url);
-    }
-    ui::show(&report, |r| {
-        if let Some(url) = &r.logout_url {
-            ui::result(url);
-        }
-    });
-    Ok(exit::OK)
-}
-
-/// What `logout --json` prints.
-#[derive(Debug, Serialize)]
-struct LogoutReport {
-    /// Cached tokens removed.
-    removed: usize,
-    /// Kinde's logout URL, with `--everywhere`.
-    logout_url: Option<String>,
 }

@@ -7,6 +7,7 @@ mod context;
 mod emulator;
 mod init;
 mod login;
+mod logout;
 mod register;
 mod smoke;
 mod token;
@@ -102,7 +103,7 @@ pub enum Command {
     /// Sign a user in through the browser (Authorization Code + PKCE) and print the access token.
     Login(login::LoginArgs),
     /// Forget this tenant's cached tokens (and with --everywhere, the Kinde session).
-    Logout(login::LogoutArgs),
+    Logout(logout::LogoutArgs),
     /// Run endpoint smoke tests and API protection probes (exit 1 when one fails).
     Smoke(smoke::SmokeArgs),
     /// Show the effective configuration and where each value came from (secrets redacted).
@@ -181,7 +182,7 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
             Command::Smoke(args) => smoke::run(&cli.global, args).await,
             Command::Login(args) => login::run(&cli.global, args).await,
             Command::Init(args) => init::run(&cli.global, args).await,
-            Command::Logout(args) => login::logout(&cli.global, args).await,
+            Command::Logout(args) => logout::run(&cli.global, args).await,
             #[cfg(feature = "emulator")]
             Command::Emulator(args) => emulator::run(&cli.global, args).await,
         }

@@ -254,6 +254,21 @@ impl Tenant {
         self.applications.iter().find(|a| a.id == id)
     }
 
+    /// The application with client id `id`, to change it.
+    pub fn application_mut(&mut self, id: &str) -> Option<&mut Application> {
+        self.applications.iter_mut().find(|a| a.id == id)
+    }
+
+    /// The API with id `id`.
+    pub fn api(&self, id: &str) -> Option<&Api> {
+        self.apis.iter().find(|a| a.id == id)
+    }
+
+    /// The API with id `id`, to change it.
+    pub fn api_mut(&mut self, id: &str) -> Option<&mut Api> {
+        self.apis.iter_mut().find(|a| a.id == id)
+    }
+
     /// The API whose audience is `audience`.
     pub fn api_by_audience(&self, issuer: &str, audience: &str) -> Option<&Api> {
         self.apis.iter().find(|a| a.audience(issuer) == audience)

@@ -220,14 +220,7 @@ impl Client {
 
     /// Add URLs to an application's list.
     pub async fn add_urls(&self, kind: UrlKind, app: &str, urls: &[String]) -> Result<(), Error> {
-        self.call(
-            Method::POST,
-            &kind.path(app),
-            &[],
-            Some(&json!({ "urls": urls })),
-        )
-        .await
-        .map(drop)
+        self.send_urls(Method::POST, kind, app, urls).await
     }
 
     /// Replace an application's list.
@@ -237,14 +230,19 @@ impl Client {
         app: &str,
         urls: &[String],
     ) -> Result<(), Error> {
-        self.call(
-            Method::PUT,
-            &kind.path(app),
-            &[],
-            Some(&json!({ "urls": urls })),
-        )
-        .await
-        .map(drop)
+        self.send_urls(Method::PUT, kind, app, urls).await
+    }
+
+    async fn send_urls(
+        &self,
+        method: Method,
+        kind: UrlKind,
+        app: &str,
+        urls: &[String],
+    ) -> Result<(), Error> {
+        self.call(method, &kind.path(app), &[], Some(&json!({ "urls": urls })))
+            .await
+            .map(drop)
     }
 
     /// Remove URLs from an application's list.

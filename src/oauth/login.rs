@@ -10,6 +10,7 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
+use super::cache::{CacheKey, TokenCache};
 use super::{AccessToken, TokenError};
 use crate::clock::now;
 use crate::error::Error;
@@ -221,6 +222,62 @@ pub async fn sign_in(
     let tokens = exchange(http, &discovery.token_endpoint, &form).await?;
     check_id_token(http, request, &tokens, &nonce).await?;
     Ok(tokens)
+}
+
+/// A user token found without a browser: [`stored`]'s answer.
+#[derive(Debug)]
+pub enum Stored {
+    /// A fresh token from the cache.
+    Cached(Tokens),
+    /// A new token from the cached refresh token (saved back to the cache, rotated).
+    Refreshed(Tokens),
+    /// The cached refresh token was refused (and forgotten); a sign-in is needed. Carries the
+    /// server's reason.
+    RefreshRefused(String),
+    /// Nothing cached for this request.
+    Nothing,
+}
+
+/// A user token for `request` without a browser: a fresh one from `cache`, else one obtained with
+/// the cached refresh token (kept rotated in the cache). A refused refresh token is removed.
+pub async fn stored(
+    http: &reqwest::Client,
+    request: &Request,
+    cache: &TokenCache,
+) -> Result<Stored, Error> {
+    let key = cache_key(request);
+    if let Some(access) = cache.get(&key) {
+        return Ok(Stored::Cached(Tokens {
+            access,
+            id_token: None,
+        }));
+    }
+    let Some(refresh_token) = cache.get_any(&key).and_then(|t| t.refresh_token) else {
+        return Ok(Stored::Nothing);
+    };
+    match refresh(http, request, &refresh_token).await {
+        Ok(mut tokens) => {
+            // Rotation: keep the new refresh token, or the old one if none came back.
+            tokens.access.refresh_token = tokens.access.refresh_token.or(Some(refresh_token));
+            tokens.access.unsaved = cache.put(&key, &tokens.access).err().map(|e| e.to_string());
+            Ok(Stored::Refreshed(tokens))
+        }
+        Err(e) if e.exit_code() == crate::error::exit::AUTH => {
+            cache.remove(&key);
+            Ok(Stored::RefreshRefused(e.to_string()))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The cache key of a user token for `request`.
+pub fn cache_key(request: &Request) -> CacheKey {
+    CacheKey::user(
+        &request.issuer,
+        &request.client_id,
+        &request.audiences,
+        &request.scopes,
+    )
 }
 
 /// Use a refresh token (rotated: the answer carries the next one).

@@ -1,6 +1,7 @@
 //! All output: results on stdout, messages on stderr, colour by `--color` / `NO_COLOR`, and
 //! prompts only when a person is there to answer.
 
+pub mod browser;
 pub mod prompt;
 
 use std::io::{IsTerminal, Write};

@@ -35,11 +35,7 @@ fn not_found(id: &str) -> ApiError {
 }
 
 fn api_mut<'t>(tenant: &'t mut Tenant, id: &str) -> Result<&'t mut Api, ApiError> {
-    tenant
-        .apis
-        .iter_mut()
-        .find(|a| a.id == id)
-        .ok_or_else(|| not_found(id))
+    tenant.api_mut(id).ok_or_else(|| not_found(id))
 }
 
 /// An API as listed; `applications` only when one API is asked for.
@@ -114,11 +110,7 @@ async fn get_api(
     Path(id): Path<String>,
 ) -> Result<Json<Success<ApiDetail>>, ApiError> {
     let tenant = state.tenant();
-    let api = tenant
-        .apis
-        .iter()
-        .find(|a| a.id == id)
-        .ok_or_else(|| not_found(&id))?;
+    let api = tenant.api(&id).ok_or_else(|| not_found(&id))?;
     let applications = tenant
         .applications
         .iter()
@@ -319,11 +311,7 @@ async fn list_scopes(
     Path(id): Path<String>,
 ) -> Result<Json<Success<ScopeList>>, ApiError> {
     let tenant = state.tenant();
-    let api = tenant
-        .apis
-        .iter()
-        .find(|a| a.id == id)
-        .ok_or_else(|| not_found(&id))?;
+    let api = tenant.api(&id).ok_or_else(|| not_found(&id))?;
     let scopes = api
         .scopes
         .iter()

@@ -193,11 +193,7 @@ fn change_urls(
     change: impl FnOnce(&mut Vec<String>),
 ) -> Result<Json<Success<Nothing>>, ApiError> {
     state.update(|t| {
-        let app = t
-            .applications
-            .iter_mut()
-            .find(|a| a.id == id)
-            .ok_or_else(|| not_found(id))?;
+        let app = t.application_mut(id).ok_or_else(|| not_found(id))?;
         change(which.of(app));
         Ok(success(Nothing {}))
     })

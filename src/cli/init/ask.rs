@@ -1,88 +1,23 @@
-//! `cargo kinde init`: scaffold kinde.toml, .env (secrets, 0600), .env.example and .gitignore,
-//! optionally an xtask crate and a CI workflow; asking on a terminal for what flags, the
-//! environment and an existing .env do not give.
+//! The values `init` writes: from flags, the environment and `.env` (and the emulator's tenant),
+//! and, on a terminal, asked for with each answer checked live.
 
-use std::path::{Path, PathBuf};
-
-use clap::{Args, ValueEnum};
-use serde_json::json;
-
-use super::GlobalArgs;
-use crate::config::env::ProcessEnv;
+use super::{DEFAULT_CALLBACK, DEFAULT_LOGOUT, InitArgs};
 use crate::config::{Config, Setting};
-use crate::error::{Error, exit};
+use crate::error::Error;
 use crate::oauth::{self, ClientCredentials};
-use crate::scaffold::{self, ApiValue, Extras, Outcome, Values, XtaskDependency};
+use crate::scaffold::{ApiValue, Values};
 use crate::secret::Secret;
 use crate::ui::{self, paint, style};
 use crate::urls::Issuer;
 
-/// CI systems a workflow can be written for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Ci {
-    /// GitHub Actions.
-    Github,
-}
-
-/// Arguments of `cargo kinde init`.
-#[derive(Debug, Args)]
-pub struct InitArgs {
-    /// Kinde domain, e.g. https://acme.kinde.com [env: KINDE_DOMAIN].
-    #[arg(long)]
-    pub domain: Option<String>,
-    /// The management M2M app's client id [env: KINDE_MANAGEMENT_CLIENT_ID]; its secret only
-    /// from KINDE_MANAGEMENT_CLIENT_SECRET, .env or the prompt (never a flag: shell history).
-    #[arg(long)]
-    pub management_client_id: Option<String>,
-    /// The user-facing app's client id [env: KINDE_CLIENT_ID].
-    #[arg(long)]
-    pub app_client_id: Option<String>,
-    /// Allowed callback URL (repeatable; default http://localhost:3000/api/auth/kinde_callback).
-    #[arg(long = "callback-url", value_name = "URL")]
-    pub callback_urls: Vec<String>,
-    /// Allowed logout URL (repeatable; default http://localhost:3000).
-    #[arg(long = "logout-url", value_name = "URL")]
-    pub logout_urls: Vec<String>,
-    /// An API to register, NAME=AUDIENCE (repeatable).
-    #[arg(long = "api", value_name = "NAME=AUDIENCE")]
-    pub apis: Vec<String>,
-    /// Also add an xtask crate so `cargo xtask kinde smoke` runs the version in Cargo.lock.
-    #[arg(long)]
-    pub xtask: bool,
-    /// Also write a CI workflow that runs `cargo kinde smoke`.
-    #[arg(long, value_enum)]
-    pub ci: Option<Ci>,
-    /// Overwrite files that differ without asking.
-    #[arg(long)]
-    pub force: bool,
-    /// The xtask's dependency on cargo-kinde as a path (for developing cargo-kinde itself).
-    #[arg(long, hide = true, value_name = "PATH")]
-    pub xtask_path: Option<PathBuf>,
-}
-
-const DEFAULT_CALLBACK: &str = "http://localhost:3000/api/auth/kinde_callback";
-const DEFAULT_LOGOUT: &str = "http://localhost:3000";
-const EMULATOR_STATE: &str = ".kinde/emulator.json";
-
-/// Run `init`.
-pub async fn run(global: &GlobalArgs, args: InitArgs) -> Result<u8, Error> {
-    let root = workspace(global.manifest_path.as_deref())?;
-    let interactive = ui::settings().interactive;
-    let http = crate::net::client()?;
-    #[cfg(feature = "emulator")]
-    let use_emulator = global.emulator;
-    #[cfg(not(feature = "emulator"))]
-    let use_emulator = false;
-    // Environment and .env < the emulator's tenant < flags (kinde.toml is what init writes).
-    #[cfg_attr(not(feature = "emulator"), allow(unused_mut))]
-    let mut config = Config::from_environment(root.clone(), &ProcessEnv)?;
-    #[cfg(feature = "emulator")]
-    if use_emulator {
-        use_emulator_tenant(&root, &mut config)?;
-    }
-    for warning in &config.warnings {
-        ui::warn(&warning.to_string());
-    }
+/// Everything `init` writes, from `config` (environment, `.env`, emulator) and `args`, asking on a
+/// terminal for what is missing; without one, a single error lists every missing value.
+pub(super) async fn values(
+    http: &reqwest::Client,
+    args: &InitArgs,
+    config: Config,
+    interactive: bool,
+) -> Result<Values, Error> {
     let value = |s: &Option<Setting<String>>| s.as_ref().map(|s| s.value.clone());
     let mut domain = args
         .domain
@@ -124,7 +59,7 @@ pub async fn run(global: &GlobalArgs, args: InitArgs) -> Result<u8, Error> {
             Some(d) => d,
             None => ui::prompt::text("Kinde domain (e.g. https://acme.kinde.com)")?,
         };
-        match check_domain(&http, &text, interactive).await {
+        match check_domain(http, &text, interactive).await {
             Ok(issuer) => break issuer,
             Err(e) if interactive => ui::warn(&format!(
                 "{e}{}",
@@ -156,7 +91,7 @@ pub async fn run(global: &GlobalArgs, args: InitArgs) -> Result<u8, Error> {
             audiences: vec![issuer.management_audience()],
             scopes: Vec::new(),
         };
-        match oauth::client_credentials(&http, None, &request).await {
+        match oauth::client_credentials(http, None, &request).await {
             Ok(_) => {
                 ui::status(&format!(
                     "{} the management app can get a Management API token",
@@ -174,7 +109,7 @@ pub async fn run(global: &GlobalArgs, args: InitArgs) -> Result<u8, Error> {
     }
     let (m2m_id, m2m_secret) = (m2m_id.unwrap_or_default(), m2m_secret);
     if app_id.is_none() {
-        app_id = Some(pick_app(&http, &issuer, &m2m_id, m2m_secret.as_ref()).await?);
+        app_id = Some(pick_app(http, &issuer, &m2m_id, m2m_secret.as_ref()).await?);
     }
     let mut callback_urls = args.callback_urls.clone();
     let mut logout_urls = args.logout_urls.clone();
@@ -214,7 +149,7 @@ pub async fn run(global: &GlobalArgs, args: InitArgs) -> Result<u8, Error> {
         crate::urls::check_redirect_url(url)
             .map_err(|e| Error::input(format!("--callback-url / --logout-url: {e}")))?;
     }
-    let values = Values {
+    Ok(Values {
         domain: issuer.as_str().to_string(),
         management_client_id: m2m_id,
         management_client_secret: m2m_secret,
@@ -224,92 +159,6 @@ pub async fn run(global: &GlobalArgs, args: InitArgs) -> Result<u8, Error> {
         logout_urls,
         apis,
         login_port: 53180,
-    };
-    let dependency = match &args.xtask_path {
-        Some(path) => XtaskDependency::Path(path.clone()),
-        None => XtaskDependency::Version(env!("CARGO_PKG_VERSION").into()),
-    };
-    let extras = Extras {
-        xtask: args.xtask.then_some(dependency),
-        github: args.ci == Some(Ci::Github),
-        ignore: if use_emulator {
-            vec![".kinde/".into()]
-        } else {
-            Vec::new()
-        },
-    };
-    let changes = scaffold::plan(&root, &values, &extras)?;
-    let force = args.force;
-    let outcomes = scaffold::write(&root, &changes, |change| {
-        if force {
-            return Ok(true);
-        }
-        if !interactive {
-            return Ok(false);
-        }
-        ui::status(&format!(
-            "{} differs from what init would write:",
-            change.path.display()
-        ));
-        ui::status(&change.diff());
-        ui::prompt::confirm(&format!("Overwrite {}?", change.path.display()), false)
-    })?;
-    report(&root, &outcomes, use_emulator);
-    if outcomes.iter().any(|(_, o)| *o == Outcome::Skipped) && !interactive {
-        ui::warn(
-            "files that differ were left alone: review the diff with an interactive `cargo kinde init`, or pass --force",
-        );
-    }
-    Ok(exit::OK)
-}
-
-fn report(root: &Path, outcomes: &[(PathBuf, Outcome)], emulator: bool) {
-    let mut next = vec![
-        "cargo kinde register --dry-run".to_string(),
-        "cargo kinde register".to_string(),
-        "cargo kinde smoke".to_string(),
-    ];
-    if emulator {
-        next.insert(
-            0,
-            format!("cargo kinde emulator --state {EMULATOR_STATE}   (in another terminal)"),
-        );
-    }
-    if ui::settings().json {
-        let files: Vec<_> = outcomes
-            .iter()
-            .map(|(p, o)| json!({"path": p, "outcome": o}))
-            .collect();
-        ui::json(&json!({"root": root, "files": files, "next": next}));
-        return;
-    }
-    for (path, outcome) in outcomes {
-        let (mark, word) = match outcome {
-            Outcome::Created => (paint(style::OK, "+"), "created"),
-            Outcome::Updated => (paint(style::OK, "~"), "updated"),
-            Outcome::Unchanged => (paint(style::DIM, "="), "unchanged"),
-            Outcome::Skipped => (
-                paint(style::WARN, "!"),
-                "differs; left alone (--force overwrites)",
-            ),
-        };
-        ui::result(&format!("{mark} {} {word}", path.display()));
-    }
-    ui::result(&paint(style::BOLD, "next:"));
-    for command in next {
-        ui::result(&format!("  {command}"));
-    }
-}
-
-fn workspace(manifest: Option<&Path>) -> Result<PathBuf, Error> {
-    let mut command = cargo_metadata::MetadataCommand::new();
-    command.no_deps();
-    if let Some(manifest) = manifest {
-        command.manifest_path(manifest);
-    }
-    command.exec().map(|m| m.workspace_root.into_std_path_buf()).map_err(|e| {
-        Error::input(format!("not in a cargo workspace: {}", e.to_string().lines().next().unwrap_or("")))
-            .with_hint("run `cargo kinde init` inside your project, or pass --manifest-path path/to/Cargo.toml")
     })
 }
 
@@ -404,45 +253,4 @@ fn ask_url(label: &str, default: &str) -> Result<String, Error> {
             Err(reason) => ui::warn(&reason),
         }
     }
-}
-
-/// `init --emulator`: the tenant of the emulator kept in `.kinde/emulator.json` (created if
-/// missing), served at the emulator's default port once `cargo kinde emulator --state` runs. Its
-/// values replace the environment's.
-#[cfg(feature = "emulator")]
-fn use_emulator_tenant(root: &Path, config: &mut Config) -> Result<(), Error> {
-    use crate::config::Source;
-    use crate::emulator::tenant::Tenant;
-    let path = root.join(EMULATOR_STATE);
-    let tenant = match Tenant::load(&path)? {
-        Some(t) => t,
-        None => {
-            let key = crate::emulator::keys::SigningKey::generate()?.to_stored()?;
-            let tenant = Tenant::seed(key);
-            tenant.save(&path)?;
-            ui::status(&format!("created an emulator tenant in {EMULATOR_STATE}"));
-            tenant
-        }
-    };
-    fn set<T>(slot: &mut Option<Setting<T>>, value: Option<T>) {
-        if let Some(value) = value {
-            *slot = Some(Setting::new(value, Source::Emulator));
-        }
-    }
-    let issuer = Issuer::parse(&format!(
-        "http://127.0.0.1:{}",
-        super::emulator::DEFAULT_PORT
-    ))
-    .map_err(Error::input)?;
-    set(&mut config.domain, Some(issuer));
-    let m2m = tenant.management_app();
-    let app = tenant.user_app();
-    set(&mut config.management_client_id, m2m.map(|a| a.id.clone()));
-    let secret = |a: Option<&crate::emulator::tenant::Application>| {
-        a.and_then(|a| a.client_secret.clone()).map(Secret::new)
-    };
-    set(&mut config.management_client_secret, secret(m2m));
-    set(&mut config.app_client_id, app.map(|a| a.id.clone()));
-    set(&mut config.app_client_secret, secret(app));
-    Ok(())
 }

@@ -1,0 +1,217 @@
+//! `cargo kinde init`: scaffold kinde.toml, .env (secrets, 0600), .env.example and .gitignore,
+//! optionally an xtask crate and a CI workflow; asking on a terminal for what flags, the
+//! environment and an existing .env do not give.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use serde_json::json;
+
+mod ask;
+
+use super::GlobalArgs;
+use crate::config::Config;
+#[cfg(feature = "emulator")]
+use crate::config::Setting;
+use crate::config::env::ProcessEnv;
+use crate::error::{Error, exit};
+use crate::scaffold::{self, Extras, Outcome, XtaskDependency};
+use crate::ui::{self, paint, style};
+
+/// CI systems a workflow can be written for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Ci {
+    /// GitHub Actions.
+    Github,
+}
+
+/// Arguments of `cargo kinde init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Kinde domain, e.g. https://acme.kinde.com [env: KINDE_DOMAIN].
+    #[arg(long)]
+    pub domain: Option<String>,
+    /// The management M2M app's client id [env: KINDE_MANAGEMENT_CLIENT_ID]; its secret only
+    /// from KINDE_MANAGEMENT_CLIENT_SECRET, .env or the prompt (never a flag: shell history).
+    #[arg(long)]
+    pub management_client_id: Option<String>,
+    /// The user-facing app's client id [env: KINDE_CLIENT_ID].
+    #[arg(long)]
+    pub app_client_id: Option<String>,
+    /// Allowed callback URL (repeatable; default http://localhost:3000/api/auth/kinde_callback).
+    #[arg(long = "callback-url", value_name = "URL")]
+    pub callback_urls: Vec<String>,
+    /// Allowed logout URL (repeatable; default http://localhost:3000).
+    #[arg(long = "logout-url", value_name = "URL")]
+    pub logout_urls: Vec<String>,
+    /// An API to register, NAME=AUDIENCE (repeatable).
+    #[arg(long = "api", value_name = "NAME=AUDIENCE")]
+    pub apis: Vec<String>,
+    /// Also add an xtask crate so `cargo xtask kinde smoke` runs the version in Cargo.lock.
+    #[arg(long)]
+    pub xtask: bool,
+    /// Also write a CI workflow that runs `cargo kinde smoke`.
+    #[arg(long, value_enum)]
+    pub ci: Option<Ci>,
+    /// Overwrite files that differ without asking.
+    #[arg(long)]
+    pub force: bool,
+    /// The xtask's dependency on cargo-kinde as a path (for developing cargo-kinde itself).
+    #[arg(long, hide = true, value_name = "PATH")]
+    pub xtask_path: Option<PathBuf>,
+}
+
+const DEFAULT_CALLBACK: &str = "http://localhost:3000/api/auth/kinde_callback";
+const DEFAULT_LOGOUT: &str = "http://localhost:3000";
+const EMULATOR_STATE: &str = ".kinde/emulator.json";
+
+/// Run `init`.
+pub async fn run(global: &GlobalArgs, args: InitArgs) -> Result<u8, Error> {
+    let root = workspace(global.manifest_path.as_deref())?;
+    let interactive = ui::settings().interactive;
+    let http = crate::net::client()?;
+    #[cfg(feature = "emulator")]
+    let use_emulator = global.emulator;
+    #[cfg(not(feature = "emulator"))]
+    let use_emulator = false;
+    // Environment and .env < the emulator's tenant < flags (kinde.toml is what init writes).
+    #[cfg_attr(not(feature = "emulator"), allow(unused_mut))]
+    let mut config = Config::from_environment(root.clone(), &ProcessEnv)?;
+    #[cfg(feature = "emulator")]
+    if use_emulator {
+        use_emulator_tenant(&root, &mut config)?;
+    }
+    for warning in &config.warnings {
+        ui::warn(&warning.to_string());
+    }
+    let values = ask::values(&http, &args, config, interactive).await?;
+    let dependency = match &args.xtask_path {
+        Some(path) => XtaskDependency::Path(path.clone()),
+        None => XtaskDependency::Version(env!("CARGO_PKG_VERSION").into()),
+    };
+    let extras = Extras {
+        xtask: args.xtask.then_some(dependency),
+        github: args.ci == Some(Ci::Github),
+        ignore: if use_emulator {
+            vec![".kinde/".into()]
+        } else {
+            Vec::new()
+        },
+    };
+    let changes = scaffold::plan(&root, &values, &extras)?;
+    let force = args.force;
+    let outcomes = scaffold::write(&root, &changes, |change| {
+        if force {
+            return Ok(true);
+        }
+        if !interactive {
+            return Ok(false);
+        }
+        ui::status(&format!(
+            "{} differs from what init would write:",
+            change.path.display()
+        ));
+        ui::status(&change.diff());
+        ui::prompt::confirm(&format!("Overwrite {}?", change.path.display()), false)
+    })?;
+    report(&root, &outcomes, use_emulator);
+    if outcomes.iter().any(|(_, o)| *o == Outcome::Skipped) && !interactive {
+        ui::warn(
+            "files that differ were left alone: review the diff with an interactive `cargo kinde init`, or pass --force",
+        );
+    }
+    Ok(exit::OK)
+}
+
+fn report(root: &Path, outcomes: &[(PathBuf, Outcome)], emulator: bool) {
+    let mut next = vec![
+        "cargo kinde register --dry-run".to_string(),
+        "cargo kinde register".to_string(),
+        "cargo kinde smoke".to_string(),
+    ];
+    if emulator {
+        next.insert(
+            0,
+            format!("cargo kinde emulator --state {EMULATOR_STATE}   (in another terminal)"),
+        );
+    }
+    if ui::settings().json {
+        let files: Vec<_> = outcomes
+            .iter()
+            .map(|(p, o)| json!({"path": p, "outcome": o}))
+            .collect();
+        ui::json(&json!({"root": root, "files": files, "next": next}));
+        return;
+    }
+    for (path, outcome) in outcomes {
+        let (mark, word) = match outcome {
+            Outcome::Created => (paint(style::OK, "+"), "created"),
+            Outcome::Updated => (paint(style::OK, "~"), "updated"),
+            Outcome::Unchanged => (paint(style::DIM, "="), "unchanged"),
+            Outcome::Skipped => (
+                paint(style::WARN, "!"),
+                "differs; left alone (--force overwrites)",
+            ),
+        };
+        ui::result(&format!("{mark} {} {word}", path.display()));
+    }
+    ui::result(&paint(style::BOLD, "next:"));
+    for command in next {
+        ui::result(&format!("  {command}"));
+    }
+}
+
+fn workspace(manifest: Option<&Path>) -> Result<PathBuf, Error> {
+    let mut command = cargo_metadata::MetadataCommand::new();
+    command.no_deps();
+    if let Some(manifest) = manifest {
+        command.manifest_path(manifest);
+    }
+    command.exec().map(|m| m.workspace_root.into_std_path_buf()).map_err(|e| {
+        Error::input(format!("not in a cargo workspace: {}", e.to_string().lines().next().unwrap_or("")))
+            .with_hint("run `cargo kinde init` inside your project, or pass --manifest-path path/to/Cargo.toml")
+    })
+}
+
+/// `init --emulator`: the tenant of the emulator kept in `.kinde/emulator.json` (created if
+/// missing), served at the emulator's default port once `cargo kinde emulator --state` runs. Its
+/// values replace the environment's.
+#[cfg(feature = "emulator")]
+fn use_emulator_tenant(root: &Path, config: &mut Config) -> Result<(), Error> {
+    use crate::config::Source;
+    use crate::emulator::tenant::Tenant;
+    use crate::secret::Secret;
+    use crate::urls::Issuer;
+    let path = root.join(EMULATOR_STATE);
+    let tenant = match Tenant::load(&path)? {
+        Some(t) => t,
+        None => {
+            let key = crate::emulator::keys::SigningKey::generate()?.to_stored()?;
+            let tenant = Tenant::seed(key);
+            tenant.save(&path)?;
+            ui::status(&format!("created an emulator tenant in {EMULATOR_STATE}"));
+            tenant
+        }
+    };
+    fn set<T>(slot: &mut Option<Setting<T>>, value: Option<T>) {
+        if let Some(value) = value {
+            *slot = Some(Setting::new(value, Source::Emulator));
+        }
+    }
+    let issuer = Issuer::parse(&format!(
+        "http://127.0.0.1:{}",
+        super::emulator::DEFAULT_PORT
+    ))
+    .map_err(Error::input)?;
+    set(&mut config.domain, Some(issuer));
+    let m2m = tenant.management_app();
+    let app = tenant.user_app();
+    set(&mut config.management_client_id, m2m.map(|a| a.id.clone()));
+    let secret = |a: Option<&crate::emulator::tenant::Application>| {
+        a.and_then(|a| a.client_secret.clone()).map(Secret::new)
+    };
+    set(&mut config.management_client_secret, secret(m2m));
+    set(&mut config.app_client_id, app.map(|a| a.id.clone()));
+    set(&mut config.app_client_secret, secret(app));
+    Ok(())
+}
