@@ -242,6 +242,16 @@ impl Error {
         }
     }
 
+    /// The error as `--json` prints it: `{kind, message, hint, exit_code}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "kind": self.kind(),
+            "message": self.to_string(),
+            "hint": self.hint(),
+            "exit_code": self.exit_code(),
+        })
+    }
+
     /// The exit code the process ends with for this error.
     pub fn exit_code(&self) -> u8 {
         match self.root() {

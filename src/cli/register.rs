@@ -42,8 +42,9 @@ struct Report<'a> {
     /// The failed change and those after it.
     #[serde(skip_serializing_if = "<[Change]>::is_empty")]
     not_applied: &'a [Change],
+    /// Why the command stopped, as `--json` prints errors: `{kind, message, hint, exit_code}`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
+    error: Option<serde_json::Value>,
 }
 
 impl<'a> Report<'a> {
@@ -62,7 +63,19 @@ impl<'a> Report<'a> {
     /// Print the report with `--json`; the human form is printed as the command goes.
     fn emit_json(&self) {
         if ui::settings().json {
-            ui::json(&serde_json::to_value(self).unwrap_or_default());
+            ui::report(self);
+        }
+    }
+
+    /// End the command with `err`: with `--json` inside the one report (stdout stays one JSON
+    /// document) and the error's exit code; otherwise as an error on stderr.
+    fn fail(mut self, err: Error) -> Result<u8, Error> {
+        if ui::settings().json {
+            self.error = Some(err.to_json());
+            self.emit_json();
+            Ok(err.exit_code())
+        } else {
+            Err(err)
         }
     }
 }
@@ -77,13 +90,14 @@ pub async fn run(global: &GlobalArgs, args: RegisterArgs) -> Result<u8, Error> {
     let mut report = Report::new(&plan);
     print_plan(&plan, client.issuer());
     if !plan.conflicts.is_empty() {
-        report.emit_json();
         let conflicts: Vec<String> = plan.conflicts.iter().map(ToString::to_string).collect();
-        return Err(Error::input(format!(
-            "{} conflict(s) between kinde.toml and the tenant; nothing was changed",
-            plan.conflicts.len()
-        ))
-        .with_hint(conflicts.join("\n      ")));
+        return report.fail(
+            Error::input(format!(
+                "{} conflict(s) between kinde.toml and the tenant; nothing was changed",
+                plan.conflicts.len()
+            ))
+            .with_hint(conflicts.join("\n      ")),
+        );
     }
     if plan.changes.is_empty() {
         report.emit_json();
@@ -104,8 +118,16 @@ pub async fn run(global: &GlobalArgs, args: RegisterArgs) -> Result<u8, Error> {
     let total = plan.changes.len();
     if !args.yes {
         if !ui::settings().interactive {
-            return Err(Error::input(format!("{total} change(s) planned; applying needs confirmation"))
-                .with_hint("pass --yes to apply without a terminal (review the plan above, or run with --dry-run)"));
+            let shown = if ui::settings().json {
+                "in this report"
+            } else {
+                "above"
+            };
+            report.dry_run = true;
+            return report.fail(
+                Error::input(format!("{total} change(s) planned; applying needs confirmation"))
+                    .with_hint(format!("pass --yes to apply without a terminal (the plan is {shown}; --dry-run shows it and stops)")),
+            );
         }
         let question = format!("Apply {total} change(s) to {}?", client.issuer());
         if !ui::prompt::confirm(&question, false)? {
@@ -137,10 +159,7 @@ pub async fn run(global: &GlobalArgs, args: RegisterArgs) -> Result<u8, Error> {
             report.applied = applied;
             report.failed = not_applied.first();
             report.not_applied = not_applied;
-            report.error = Some(stopped.error.to_string());
-            if ui::settings().json {
-                report.emit_json();
-            } else {
+            if !ui::settings().json {
                 if let Some(failed) = report.failed {
                     ui::status(&format!("  {} {failed}", paint(style::BAD, "✗")));
                 }
@@ -150,7 +169,7 @@ pub async fn run(global: &GlobalArgs, args: RegisterArgs) -> Result<u8, Error> {
                 }
             }
             // The exit code stays the failed request's (network, auth, input).
-            Err(stopped.error.context(format!(
+            report.fail(stopped.error.context(format!(
                 "applied {done} of {total} changes; run `cargo kinde register` again to finish"
             )))
         }
@@ -164,18 +183,24 @@ fn print_plan(plan: &Plan, issuer: &Issuer) {
     }
     ui::result(&format!("{} {issuer}", paint(style::BOLD, "plan for")));
     for change in &plan.changes {
-        ui::result(&format!("  {} {change}", paint(style::OK, "+")));
+        let mark = if change.is_removal() {
+            paint(style::BAD, "-")
+        } else {
+            paint(style::OK, "+")
+        };
+        ui::result(&format!("  {mark} {change}"));
     }
     for item in &plan.matching {
         ui::result(&format!("  {} {item} (matches)", paint(style::DIM, "=")));
     }
     for item in &plan.unmanaged {
-        let never = match item {
-            Resource::Api { .. } => " (APIs are never deleted by register)",
-            _ => "",
+        let why = match item {
+            Resource::Api { .. } => "APIs are never deleted by register",
+            Resource::Scope { .. } => "scopes are never deleted by register",
+            _ => "--prune removes it",
         };
         ui::result(&format!(
-            "  {} {item}{never}: not in kinde.toml, left alone (--prune removes URLs and authorisations)",
+            "  {} {item}: not in kinde.toml, left alone ({why})",
             paint(style::WARN, "?")
         ));
     }

@@ -64,7 +64,7 @@ struct Ids {
 impl Ids {
     fn api(&self, api: &ApiRef) -> Result<String, Error> {
         match api {
-            ApiRef::Existing(id) => Ok(id.clone()),
+            ApiRef::Existing { id } => Ok(id.clone()),
             ApiRef::New { audience } => self.apis.get(audience).cloned().ok_or_else(|| {
                 Error::input(format!(
                     "API {audience} was not created, so it cannot be changed"

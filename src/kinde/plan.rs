@@ -61,12 +61,15 @@ impl Desired {
                 Ok(DesiredApi {
                     name: api.name.clone(),
                     audience: api.audience.clone(),
-                    scopes: api.scopes.clone(),
-                    authorize: api
-                        .authorize
-                        .iter()
-                        .map(|a| resolve_app(config, a))
-                        .collect::<Result<_, Error>>()?,
+                    // A scope or app listed twice (or `app` and its client id) is asked for
+                    // once: a repeat would make the tenant refuse the second create.
+                    scopes: unique(api.scopes.clone()),
+                    authorize: unique(
+                        api.authorize
+                            .iter()
+                            .map(|a| resolve_app(config, a))
+                            .collect::<Result<_, Error>>()?,
+                    ),
                 })
             })
             .collect::<Result<_, Error>>()?;
@@ -85,6 +88,15 @@ impl Desired {
 }
 
 /// Resolve `app`, `management` or a client id.
+/// `items` without repeats, in their first order.
+fn unique(items: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    items
+        .into_iter()
+        .filter(|item| seen.insert(item.clone()))
+        .collect()
+}
+
 fn resolve_app(config: &Config, name: &str) -> Result<String, Error> {
     match name {
         "app" => config
@@ -192,12 +204,15 @@ impl Current {
     }
 }
 
-/// Where an API in the plan is, or will be.
+/// Where an API in the plan is, or will be: `{"id": ...}` or `{"audience": ...}` in JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum ApiRef {
-    /// Already in the tenant: its id.
-    Existing(String),
+    /// Already in the tenant.
+    Existing {
+        /// Its id.
+        id: String,
+    },
     /// Created by this plan: its audience.
     New {
         /// The audience it is created with.
@@ -272,6 +287,13 @@ pub enum Change {
         /// Scope key.
         key: String,
     },
+}
+
+impl Change {
+    /// Whether the change takes something away from the tenant (shown as `-` in plans).
+    pub fn is_removal(&self) -> bool {
+        matches!(self, Change::RemoveUrls { .. } | Change::Deauthorize { .. })
+    }
 }
 
 impl fmt::Display for Change {
@@ -535,7 +557,9 @@ fn plan_api(plan: &mut Plan, api: &DesiredApi, current: &Current, prune: bool) {
                 });
             }
             (
-                ApiRef::Existing(existing.id.clone()),
+                ApiRef::Existing {
+                    id: existing.id.clone(),
+                },
                 existing.scopes.as_slice(),
                 existing.authorised.as_slice(),
             )
@@ -621,7 +645,7 @@ fn plan_api(plan: &mut Plan, api: &DesiredApi, current: &Current, prune: bool) {
     }
     for app in authorised.iter().filter(|a| !api.authorize.contains(a)) {
         match (&api_ref, prune) {
-            (ApiRef::Existing(id), true) => plan.changes.push(Change::Deauthorize {
+            (ApiRef::Existing { id }, true) => plan.changes.push(Change::Deauthorize {
                 api: id.clone(),
                 audience: audience.clone(),
                 app: app.clone(),
@@ -749,7 +773,7 @@ mod tests {
     }
 
     fn existing(id: &str) -> ApiRef {
-        ApiRef::Existing(id.into())
+        ApiRef::Existing { id: id.into() }
     }
 
     fn new() -> ApiRef {
@@ -1030,6 +1054,19 @@ mod tests {
             change.to_string(),
             format!("grant `read:orders` on {AUD} to {M2M}")
         );
+        let existing = ApiRef::Existing { id: "api_1".into() };
+        assert_eq!(
+            serde_json::to_value(&existing).unwrap(),
+            json!({"id": "api_1"}),
+            "an API in a change is always an object"
+        );
+        assert!(!change.is_removal());
+        let removal = Change::Deauthorize {
+            api: "api_1".into(),
+            audience: AUD.into(),
+            app: M2M.into(),
+        };
+        assert!(removal.is_removal());
         let conflict = Conflict::AudienceChanged {
             api: "Acme API".into(),
             before: "a".into(),
@@ -1062,6 +1099,13 @@ mod tests {
         let desired = Desired::from_config(&config, true).unwrap();
         assert_eq!(desired.apis[0].authorize, [WEB, M2M, "other"]);
         assert!(desired.prune);
+        // Repeats (and `app` next to its own client id) are asked for once: the tenant refuses a
+        // second create of the same scope, so a repeat would stop every run half-way.
+        config.apis[0].scopes = strings(&["read:orders", "write:orders", "read:orders"]);
+        config.apis[0].authorize = strings(&["app", WEB, "management", "management"]);
+        let desired = Desired::from_config(&config, false).unwrap();
+        assert_eq!(desired.apis[0].scopes, ["read:orders", "write:orders"]);
+        assert_eq!(desired.apis[0].authorize, [WEB, M2M]);
         config.management_client_id = None;
         let err = Desired::from_config(&config, false).unwrap_err();
         assert!(err.to_string().contains("`management`"), "{err}");

@@ -28,10 +28,15 @@ impl ApiValue {
                 "--api `{text}`: expected NAME=AUDIENCE, e.g. --api 'Orders API=https://api.acme.com'"
             ))
         })?;
+        ApiValue::new(name, audience).map_err(|e| Error::input(format!("--api `{text}`: {e}")))
+    }
+
+    /// A name and an audience as typed (surrounding spaces dropped), checked by Kinde's rules;
+    /// the error says which field is wrong.
+    pub fn new(name: &str, audience: &str) -> Result<ApiValue, String> {
         let (name, audience) = (name.trim(), audience.trim());
         for (value, key) in [(name, "name"), (audience, "audience")] {
-            crate::config::check_api_field(key, value)
-                .map_err(|e| Error::input(format!("--api `{text}`: {e}")))?;
+            crate::config::check_api_field(key, value).map_err(|e| e.to_string())?;
         }
         Ok(ApiValue {
             name: name.into(),
@@ -111,28 +116,44 @@ impl Change {
         self.old.is_some() && self.changes() && !self.append_only
     }
 
-    /// A unified line diff of old and new with three lines of context; values of private files
-    /// are masked.
+    /// A unified line diff of old and new with three lines of context. A private file (`.env`)
+    /// is compared entry by entry with every value masked, whatever its lines: `NAME=***`, and
+    /// `NAME=*** (changed)` where only the value differs, so a multi-line value never shows.
     pub fn diff(&self) -> String {
-        let mask = |text: &str| -> String {
-            text.lines()
-                .map(|line| match line.split_once('=') {
-                    Some((k, v))
-                        if self.private && !v.is_empty() && !k.trim_start().starts_with('#') =>
-                    {
-                        format!("{k}=***\n")
-                    }
-                    _ => format!("{line}\n"),
-                })
-                .collect()
+        let old_text = self.old.as_deref().unwrap_or("");
+        let (old, new) = if self.private {
+            (
+                masked_entries(old_text, None),
+                masked_entries(&self.new, Some(old_text)),
+            )
+        } else {
+            (old_text.to_string(), self.new.clone())
         };
-        let (old, new) = (mask(self.old.as_deref().unwrap_or("")), mask(&self.new));
         let path = self.path.display().to_string();
         similar::TextDiff::from_lines(&old, &new)
             .unified_diff()
             .context_radius(3)
             .header(&path, &path)
             .to_string()
+    }
+}
+
+/// The entries of `.env` text as `NAME=***` lines; with `before`, a value that differs from the
+/// same name's value there is marked `(changed)`. Text that does not parse is not shown at all.
+fn masked_entries(text: &str, before: Option<&str>) -> String {
+    let before: std::collections::BTreeMap<String, String> = before
+        .and_then(|b| crate::config::dotenv::parse(b).ok())
+        .map(|entries| entries.into_iter().collect())
+        .unwrap_or_default();
+    match crate::config::dotenv::parse(text) {
+        Ok(entries) => entries
+            .into_iter()
+            .map(|(name, value)| match before.get(&name) {
+                Some(old) if *old != value => format!("{name}=*** (changed)\n"),
+                _ => format!("{name}=***\n"),
+            })
+            .collect(),
+        Err((line, _)) => format!("(line {line} does not parse; its contents are not shown)\n"),
     }
 }
 
@@ -532,10 +553,23 @@ mod tests {
         let diff = change.diff();
         assert!(diff.starts_with("--- .env\n+++ .env\n"), "{diff}");
         assert!(
-            diff.contains("@@ -3,3 +3,4 @@\n C=***\n D=***\n SECRET=***\n+E=***\n"),
-            "context lines around the change: {diff}"
+            diff.contains("@@ -2,4 +2,5 @@\n B=***\n C=***\n D=***\n-SECRET=***\n+SECRET=*** (changed)\n+E=***\n"),
+            "context lines around the change, and a changed value shows: {diff}"
         );
         assert!(!diff.contains("old") && !diff.contains("new"), "{diff}");
+        // A multi-line value never shows, on either side, whatever its lines look like.
+        let multi = Change {
+            path: PathBuf::from(".env"),
+            old: Some("KEY=\"-----BEGIN KEY-----\nMIIEsecretline2\nB=looks-like-an-entry\n-----END KEY-----\"\n".into()),
+            new: "KEY=\"-----BEGIN KEY-----\nMIIEsecretline2\nB=looks-like-an-entry\n-----END KEY-----\"\nKINDE_DOMAIN=x\n".into(),
+            private: true,
+            append_only: false,
+        };
+        let diff = multi.diff();
+        assert!(diff.contains(" KEY=***\n+KINDE_DOMAIN=***\n"), "{diff}");
+        for leaked in ["MIIE", "looks-like", "END KEY"] {
+            assert!(!diff.contains(leaked), "{leaked} in {diff}");
+        }
         let toml = Change {
             path: PathBuf::from("kinde.toml"),
             old: Some("a = 1\nb = 2\n".into()),

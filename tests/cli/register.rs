@@ -280,6 +280,7 @@ fn json_gives_matching_unmanaged_and_conflicts_as_data() {
     let out = register(&w).args(["--json", "--yes"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let docs = json_lines(&out);
+    assert_eq!(docs.len(), 1, "stdout is one JSON document");
     assert_eq!(
         docs[0]["plan"]["conflicts"],
         serde_json::json!([{
@@ -289,7 +290,7 @@ fn json_gives_matching_unmanaged_and_conflicts_as_data() {
             "after": "https://api2.acme.example"
         }])
     );
-    assert_eq!(docs[1]["error"]["exit_code"], 2);
+    assert_eq!(docs[0]["error"]["exit_code"], 2);
 }
 
 #[test]
@@ -305,10 +306,80 @@ fn json_after_a_failure_midway_names_the_failed_change() {
     let out = register(&w).args(["--json", "--yes"]).output().unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let docs = json_lines(&out);
+    assert_eq!(docs.len(), 1, "stdout is one JSON document");
     let report = &docs[0];
     assert_eq!(report["applied"].as_array().unwrap().len(), 3, "{report}");
     assert_eq!(report["failed"]["action"], "create_scope", "{report}");
     assert_eq!(report["failed"]["key"], "read:orders", "{report}");
     assert_eq!(report["not_applied"].as_array().unwrap().len(), 6);
-    assert_eq!(docs[1]["error"]["exit_code"], 3, "the inner error's code");
+    assert_eq!(report["error"]["exit_code"], 3, "the inner error's code");
+    assert_eq!(report["error"]["kind"], "network");
+}
+
+#[test]
+fn repeated_scopes_and_apps_are_applied_once_and_converge() {
+    let w = World::new();
+    w.write(
+        "kinde.toml",
+        &KINDE_TOML.replace(
+            r#"scopes = ["read:orders", "write:orders"]
+authorize = ["app", "management"]"#,
+            &format!(
+                r#"scopes = ["read:orders", "read:orders"]
+authorize = ["management", "management", "app", "{}"]"#,
+                w.web_app_id()
+            ),
+        ),
+    );
+    let out = register(&w).arg("--yes").output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = register(&w).arg("--json").output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(json(&out)["plan"]["changes"], serde_json::json!([]));
+}
+
+#[test]
+fn pruned_removals_are_shown_as_removals() {
+    let w = world();
+    register(&w).arg("--yes").assert().success();
+    w.write(
+        "kinde.toml",
+        &KINDE_TOML.replace(
+            r#"logout_urls = ["https://app.acme.example"]"#,
+            "logout_urls = []",
+        ),
+    );
+    let out = register(&w)
+        .args(["--prune", "--dry-run"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let plan = stdout(&out);
+    assert!(
+        plan.lines()
+            .any(|l| l.trim_start().starts_with("- remove")
+                && l.contains("https://app.acme.example")),
+        "{plan}"
+    );
+    assert!(!plan.contains("+ remove"), "{plan}");
+}
+
+#[test]
+fn without_yes_json_is_one_document_with_the_plan_and_the_error() {
+    let w = world();
+    let out = register(&w)
+        .arg("--json")
+        .env("CI", "true")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let docs = json_lines(&out);
+    assert_eq!(docs.len(), 1, "{docs:?}");
+    assert_eq!(docs[0]["plan"]["changes"].as_array().unwrap().len(), 9);
+    assert!(
+        docs[0]["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("in this report")
+    );
 }

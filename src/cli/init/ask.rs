@@ -33,6 +33,21 @@ pub(super) async fn values(
         .clone()
         .or_else(|| value(&config.app_client_id));
     let app_secret = config.app_client_secret.map(|s| s.value);
+    // Flags are checked before anything is asked: a typo must not cost a whole session.
+    let mut apis: Vec<ApiValue> = args
+        .apis
+        .iter()
+        .map(|a| ApiValue::parse(a))
+        .collect::<Result<_, _>>()?;
+    for (flag, urls) in [
+        ("--callback-url", &args.callback_urls),
+        ("--logout-url", &args.logout_urls),
+    ] {
+        for url in urls {
+            crate::urls::check_redirect_url(url)
+                .map_err(|e| Error::input(format!("{flag}: {e}")))?;
+        }
+    }
 
     if !interactive {
         let mut missing = Vec::new();
@@ -43,7 +58,7 @@ pub(super) async fn values(
             missing.push("the management app's client id: --management-client-id or KINDE_MANAGEMENT_CLIENT_ID");
         }
         if m2m_secret.is_none() {
-            missing.push("its secret: KINDE_MANAGEMENT_CLIENT_SECRET (environment or .env)");
+            missing.push("the management app's client secret: KINDE_MANAGEMENT_CLIENT_SECRET (environment or .env)");
         }
         if app_id.is_none() {
             missing.push("the app's client id: --app-client-id or KINDE_CLIENT_ID");
@@ -113,11 +128,6 @@ pub(super) async fn values(
     }
     let mut callback_urls = args.callback_urls.clone();
     let mut logout_urls = args.logout_urls.clone();
-    let mut apis: Vec<ApiValue> = args
-        .apis
-        .iter()
-        .map(|a| ApiValue::parse(a))
-        .collect::<Result<_, _>>()?;
     if interactive && callback_urls.is_empty() {
         callback_urls = ask_callbacks()?;
     }
@@ -136,7 +146,10 @@ pub(super) async fn values(
             let name = ui::prompt::text("API name (1-64 characters)")?;
             let audience =
                 ui::prompt::text("Audience (a unique id, usually its URL; cannot change later)")?;
-            apis.push(ApiValue::parse(&format!("{name}={audience}"))?);
+            match ApiValue::new(&name, &audience) {
+                Ok(api) => apis.push(api),
+                Err(reason) => ui::warn(&format!("{reason}; this API was not added")),
+            }
         }
     }
     if callback_urls.is_empty() {
@@ -144,10 +157,6 @@ pub(super) async fn values(
     }
     if logout_urls.is_empty() {
         logout_urls.push(DEFAULT_LOGOUT.into());
-    }
-    for url in callback_urls.iter().chain(&logout_urls) {
-        crate::urls::check_redirect_url(url)
-            .map_err(|e| Error::input(format!("--callback-url / --logout-url: {e}")))?;
     }
     Ok(Values {
         domain: issuer.as_str().to_string(),
