@@ -384,7 +384,8 @@ async fn check_id_token(
         leeway: 30,
         now: now(),
     };
-    let mut keys = crate::jwt::jwks::KeySource::remote(http.clone(), &request.issuer, None);
+    let mut keys =
+        crate::jwt::verify::IssuerKeys::remote(http, std::slice::from_ref(&request.issuer), None);
     let report = crate::jwt::verify::verify(id_token.expose(), &expect, &mut keys).await?;
     if let Some(failed) = report.first_failure() {
         return Err(Error::auth(format!(
