@@ -31,7 +31,8 @@ pub struct VerifyArgs {
     /// Clock leeway for exp, nbf and iat, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub leeway: u64,
-    /// The issuer to verify against, instead of the configured domain.
+    /// Also accept tokens of this issuer, besides the configured domain (each token is checked
+    /// with the keys of its own `iss`).
     #[arg(long, value_name = "URL")]
     pub issuer: Option<String>,
 }
