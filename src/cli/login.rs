@@ -12,7 +12,7 @@ use super::GlobalArgs;
 use super::context::Context;
 use crate::error::{Error, exit};
 use crate::oauth::cache::TokenCache;
-use crate::oauth::login::{self, Loopback, Request, Tokens};
+use crate::oauth::login::{self, Loopback, Request, Tokens, Waiting};
 use crate::ui;
 
 /// Arguments of `cargo kinde login` (and the user-token part of `token --user`).
@@ -145,18 +145,33 @@ async fn browser_sign_in(
     let loopback = Loopback::bind(port).await?;
     check_callback_registered(ctx, &req.client_id, &loopback.redirect_uri).await?;
     let no_browser = args.no_browser;
-    login::sign_in(&ctx.http, req, loopback, |url| {
-        if !no_browser && ui::browser::open(url) {
-            ui::status("Opened the sign-in page in your browser. If it did not open, visit:");
-        } else {
-            ui::status("Open this URL in a browser to sign in:");
+    login::sign_in(&ctx.http, req, loopback, |event| {
+        match event {
+            Waiting::Authorize(url) => {
+                if !no_browser && ui::browser::open(&url)? {
+                    ui::status(
+                        "Opened the sign-in page in your browser. If it did not open, visit:",
+                    );
+                } else {
+                    ui::status("Open this URL in a browser to sign in:");
+                }
+                // The URL carries no secret (PKCE keeps the verifier here); printed for copy and paste.
+                ui::status(&url);
+                ui::status(&format!(
+                    "Waiting for the sign-in (up to {} s; Ctrl-C cancels)…",
+                    req.timeout.as_secs()
+                ));
+            }
+            Waiting::Stray(path) => {
+                ui::debug(&format!(
+                    "loopback: answered a request for {path:?} that is not a sign-in response"
+                ));
+            }
+            Waiting::ForeignState => ui::warn(
+                "a response that is not this sign-in's (another `state`) reached the callback and was refused; still waiting. If you did not start another sign-in, something on this machine is probing the callback.",
+            ),
         }
-        // The URL carries no secret (PKCE keeps the verifier here); printed for copy and paste.
-        ui::status(url);
-        ui::status(&format!(
-            "Waiting for the sign-in (up to {} s; Ctrl-C cancels)…",
-            req.timeout.as_secs()
-        ));
+        Ok(())
     })
     .await
 }

@@ -47,7 +47,7 @@ pub async fn run(global: &GlobalArgs, args: LogoutArgs) -> Result<u8, Error> {
                 url::form_urlencoded::byte_serialize(target.value.as_bytes()).collect::<String>()
             );
         }
-        if ui::browser::open(&url) {
+        if ui::browser::open(&url)? {
             ui::status("Opened Kinde's logout page in your browser");
         } else {
             ui::status("Open this URL to end the Kinde session:");

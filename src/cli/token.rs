@@ -114,7 +114,7 @@ pub async fn run(global: &GlobalArgs, args: TokenArgs) -> Result<u8, Error> {
     ));
     let report = if args.verify {
         let expect = verify::expectations(&ctx.config, &issuer, &audiences, &scopes, None, 30);
-        Some(verify::verify_token(&ctx, &issuer, token.token.expose(), &expect).await?)
+        Some(verify::verify_token(&ctx, token.token.expose(), &expect).await?)
     } else {
         None
     };

@@ -9,8 +9,7 @@ use super::GlobalArgs;
 use super::context::Context;
 use crate::config::Config;
 use crate::error::{Error, exit};
-use crate::jwt::jwks::KeySource;
-use crate::jwt::verify::{self, Expectations, Report, Status};
+use crate::jwt::verify::{self, Expectations, IssuerKeys, Report, Status};
 use crate::ui::{self, paint, style};
 use crate::urls::Issuer;
 
@@ -32,7 +31,8 @@ pub struct VerifyArgs {
     /// Clock leeway for exp, nbf and iat, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub leeway: u64,
-    /// The issuer to verify against, instead of the configured domain.
+    /// Also accept tokens of this issuer, besides the configured domain (each token is checked
+    /// with the keys of its own `iss`).
     #[arg(long, value_name = "URL")]
     pub issuer: Option<String>,
 }
@@ -53,7 +53,7 @@ pub async fn run(global: &GlobalArgs, args: VerifyArgs) -> Result<u8, Error> {
         args.azp.clone(),
         args.leeway,
     );
-    let report = verify_token(&ctx, &issuer, &token, &expect).await?;
+    let report = verify_token(&ctx, &token, &expect).await?;
     Ok(print_report(&report))
 }
 
@@ -90,17 +90,23 @@ pub fn expectations(
     }
 }
 
-/// Verify `token` with keys from `issuer`'s JWKS (cached on disk for a few minutes).
+/// Verify `token` with keys from the JWKS of its own `iss`, one of `expect.issuers` (each JWKS
+/// cached on disk for a few minutes).
 pub async fn verify_token(
     ctx: &Context,
-    issuer: &Issuer,
     token: &str,
     expect: &Expectations,
 ) -> Result<Report, Error> {
     let cache_dir = crate::oauth::cache::TokenCache::open()
         .ok()
         .and_then(|c| c.dir().parent().map(std::path::Path::to_path_buf));
-    let mut keys = KeySource::remote(ctx.http.clone(), issuer, cache_dir.as_deref());
+    // The accepted issuers were built from parsed issuers, so each parses again.
+    let issuers: Vec<Issuer> = expect
+        .issuers
+        .iter()
+        .filter_map(|i| Issuer::parse(i).ok())
+        .collect();
+    let mut keys = IssuerKeys::remote(&ctx.http, &issuers, cache_dir.as_deref());
     verify::verify(token, expect, &mut keys).await
 }
 

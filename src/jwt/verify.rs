@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use super::jwks::KeySource;
 use crate::error::Error;
+use crate::urls::Issuer;
 
 /// What a token must satisfy.
 #[derive(Debug, Clone, Default)]
@@ -39,8 +40,8 @@ pub enum Status {
 /// One named check and what it found.
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
-    /// `format`, `algorithm`, `key`, `signature`, `issuer`, `audience`, `expiry`, `not_before`,
-    /// `issued_at`, `scopes` or `azp`.
+    /// `format`, `crit` (only when the header has one), `algorithm`, `key`, `signature`,
+    /// `issuer`, `audience`, `expiry`, `not_before`, `issued_at`, `scopes` or `azp`.
     pub name: &'static str,
     /// Its outcome.
     pub status: Status,
@@ -70,16 +71,61 @@ impl Report {
     }
 }
 
+/// Key sets by issuer. A token's key is looked up only in the JWKS of the issuer its `iss` names
+/// (once that issuer is accepted), never in another accepted issuer's: otherwise a token could
+/// claim one issuer and be signed with the keys of another.
+#[derive(Debug, Default)]
+pub struct IssuerKeys {
+    sets: Vec<(String, KeySource)>,
+}
+
+impl IssuerKeys {
+    /// No key sets yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The keys of `issuer` (as it appears in `iss`, no trailing slash).
+    pub fn with(mut self, issuer: &str, keys: KeySource) -> Self {
+        self.sets
+            .push((issuer.trim_end_matches('/').to_string(), keys));
+        self
+    }
+
+    /// Each issuer's own JWKS endpoint (fetched only when a token names that issuer), with an
+    /// optional disk cache.
+    pub fn remote(
+        http: &reqwest::Client,
+        issuers: &[Issuer],
+        cache_dir: Option<&std::path::Path>,
+    ) -> Self {
+        issuers.iter().fold(Self::new(), |keys, issuer| {
+            keys.with(
+                issuer.as_str(),
+                KeySource::remote(http.clone(), issuer, cache_dir),
+            )
+        })
+    }
+
+    fn of(&mut self, issuer: &str) -> Option<&mut KeySource> {
+        self.sets
+            .iter_mut()
+            .find(|(i, _)| i == issuer)
+            .map(|(_, keys)| keys)
+    }
+}
+
 /// Header parameters that point at keys elsewhere. Following them lets the token choose its own
 /// key; they are never used, only reported.
 const KEY_POINTERS: &[&str] = &["jku", "jwk", "x5u", "x5c"];
 
-/// Verify `token` against the keys from `keys` and `expect`. Errors are only for failures to
-/// fetch keys; everything about the token itself is in the report.
+/// Verify `token` against `expect`, with the key from the JWKS of the issuer its `iss` names.
+/// Errors are only for failures to fetch keys; everything about the token itself is in the
+/// report.
 pub async fn verify(
     token: &str,
     expect: &Expectations,
-    keys: &mut KeySource,
+    keys: &mut IssuerKeys,
 ) -> Result<Report, Error> {
     let mut report = Report {
         valid: false,
@@ -106,9 +152,30 @@ pub async fn verify(
             ));
         }
     }
-    let signature_ok = check_signature(&decoded, keys, &mut report.checks).await?;
+    if let Some(crit) = decoded.header.get("crit") {
+        report.checks.push(check_crit(crit));
+    }
     let claims = &decoded.claims;
-    report.checks.push(check_issuer(claims, &expect.issuers));
+    let issuer = check_issuer(claims, &expect.issuers);
+    // The key set is chosen by the token's own issuer, and only once that issuer is accepted.
+    let key_set = match claims.get("iss").and_then(Value::as_str) {
+        Some(iss) if issuer.status != Status::Fail => {
+            let iss = iss.trim_end_matches('/');
+            match keys.of(iss) {
+                Some(set) => Ok(set),
+                None => Err(fail(
+                    "key",
+                    format!("no signing keys of `{iss}` are at hand to check it with"),
+                )),
+            }
+        }
+        _ => Err(skip(
+            "key",
+            "not looked up: keys come only from the JWKS of an accepted `iss`".into(),
+        )),
+    };
+    let signature_ok = check_signature(&decoded, key_set, &mut report.checks).await?;
+    report.checks.push(issuer);
     report
         .checks
         .push(check_audience(claims, &expect.audiences));
@@ -129,9 +196,34 @@ pub async fn verify(
     Ok(report)
 }
 
+/// RFC 7515 §4.1.11: a `crit` header lists extensions the recipient must understand, or reject
+/// the token. This verifier understands none, so any `crit` (even an empty or malformed one,
+/// which the RFC forbids) fails.
+fn check_crit(crit: &Value) -> Check {
+    let detail = match crit {
+        Value::Array(names) if names.is_empty() => {
+            "`crit` is an empty list, which RFC 7515 §4.1.11 forbids".to_string()
+        }
+        Value::Array(names) => format!(
+            "the token requires header extension(s) {} (`crit`), which this verifier does not implement (RFC 7515 §4.1.11)",
+            names
+                .iter()
+                .map(|n| n
+                    .as_str()
+                    .map_or_else(|| n.to_string(), |s| format!("`{s}`")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => {
+            format!("`crit` is {other}, not a list of header parameter names (RFC 7515 §4.1.11)")
+        }
+    };
+    fail("crit", detail)
+}
+
 async fn check_signature(
     decoded: &super::Decoded,
-    keys: &mut KeySource,
+    keys: Result<&mut KeySource, Check>,
     checks: &mut Vec<Check>,
 ) -> Result<bool, Error> {
     let alg = decoded
@@ -172,6 +264,20 @@ async fn check_signature(
             "the header has no `kid`, so no key of the issuer can be chosen".into(),
         ));
         return Ok(false);
+    };
+    let keys = match keys {
+        Ok(keys) => keys,
+        Err(why) => {
+            let failed = why.status == Status::Fail;
+            checks.push(why);
+            if !failed {
+                checks.push(skip(
+                    "signature",
+                    "not checked: no key of an accepted issuer".into(),
+                ));
+            }
+            return Ok(false);
+        }
     };
     let Some(key) = keys.key(kid).await? else {
         checks.push(fail("key", format!("`{kid}` is not among the issuer's signing keys (JWKS), even after fetching it again")));

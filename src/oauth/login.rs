@@ -1,6 +1,8 @@
 //! User sign-in with Authorization Code + PKCE (RFC 7636) through the browser and a loopback
 //! callback on 127.0.0.1 (RFC 8252), token refresh with rotation, and ID token checks.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -8,7 +10,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 
 use super::cache::{CacheKey, TokenCache};
 use super::{AccessToken, TokenError};
@@ -16,7 +20,6 @@ use crate::clock::now;
 use crate::error::Error;
 use crate::net;
 use crate::secret::Secret;
-use crate::ui;
 use crate::urls::Issuer;
 
 /// The endpoints of an OIDC provider, from its discovery document.
@@ -55,6 +58,59 @@ pub async fn discover(http: &reqwest::Client, issuer: &Issuer) -> Result<Discove
     }
     serde_json::from_str(&body)
         .map_err(|e| Error::network(format!("{url} is not an OIDC discovery document ({e})")))
+}
+
+/// The discovery document of `issuer`, trusted only when it names `issuer` exactly and keeps
+/// the endpoints that receive the user, the code, the PKCE verifier and the client secret on
+/// the issuer's own origin. Checked before anything is sent or any browser opened.
+pub async fn sign_in_endpoints(
+    http: &reqwest::Client,
+    issuer: &Issuer,
+) -> Result<Discovery, Error> {
+    let discovery = discover(http, issuer).await?;
+    check_discovery(&discovery, issuer)?;
+    Ok(discovery)
+}
+
+/// OpenID Connect Discovery 1.0 §4.3: the `issuer` in the document must be identical to the
+/// issuer it was fetched from; and (our rule) the authorization, token and end-session
+/// endpoints must be https (http only on loopback) on that issuer's scheme, host and port.
+pub fn check_discovery(discovery: &Discovery, issuer: &Issuer) -> Result<(), Error> {
+    let document = issuer.endpoint("/.well-known/openid-configuration");
+    if discovery.issuer != issuer.as_str() {
+        return Err(Error::network(format!(
+            "{document} names issuer {:?}, not {issuer}: the document is not this tenant's (OpenID Connect Discovery §4.3); nothing was sent",
+            discovery.issuer
+        ))
+        .with_hint("check the domain (KINDE_DOMAIN, [tenant] domain / custom_domain): it must be the issuer exactly as Kinde reports it"));
+    }
+    let origin = url::Url::parse(issuer.as_str())
+        .map_err(|e| Error::input(format!("the issuer {issuer} is not a URL: {e}")))?
+        .origin();
+    let endpoints = [
+        (
+            "authorization_endpoint",
+            Some(&discovery.authorization_endpoint),
+        ),
+        ("token_endpoint", Some(&discovery.token_endpoint)),
+        (
+            "end_session_endpoint",
+            discovery.end_session_endpoint.as_ref(),
+        ),
+    ];
+    for (name, value) in endpoints {
+        let Some(value) = value else { continue };
+        let same_origin = url::Url::parse(value).is_ok_and(|url| {
+            url.origin() == origin && url.username().is_empty() && url.password().is_none()
+        });
+        if !same_origin {
+            return Err(Error::network(format!(
+                "{document} names {name} {value:?}, which is not on {issuer}: refusing to send the sign-in there; nothing was sent"
+            ))
+            .with_hint("Kinde serves every endpoint on the issuer's own host; check the domain, and whether something between you and it rewrites the document"));
+        }
+    }
+    Ok(())
 }
 
 /// `bytes` random bytes, base64url: PKCE verifiers, `state`, `nonce`.
@@ -178,15 +234,31 @@ pub fn authorize_url(
     Ok(url.into())
 }
 
-/// Run the browser sign-in: `show` receives the authorize URL (to open or print), then the
-/// loopback waits for the callback, the code is exchanged, and the ID token checked.
+/// What happens while a sign-in waits for the browser, for the caller to show (the library
+/// does not print).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Waiting {
+    /// The authorize URL, to open in a browser or print.
+    Authorize(String),
+    /// A request on the loopback that is not a sign-in response (another path, or no `state`):
+    /// answered with an error page; still waiting. Carries the path.
+    Stray(String),
+    /// A callback with another `state`: forged, or from an older sign-in. Answered with an
+    /// error page; still waiting for this sign-in's response.
+    ForeignState,
+}
+
+/// Run the browser sign-in: `on` receives the authorize URL (to open or print) and what
+/// happens on the loopback while waiting; the first response carrying this sign-in's `state`
+/// ends the wait, the code is exchanged, and the ID token checked. An error from `on` stops the
+/// sign-in.
 pub async fn sign_in(
     http: &reqwest::Client,
     request: &Request,
     loopback: Loopback,
-    show: impl FnOnce(&str),
+    mut on: impl FnMut(Waiting) -> Result<(), Error>,
 ) -> Result<Tokens, Error> {
-    let discovery = discover(http, &request.issuer).await?;
+    let discovery = sign_in_endpoints(http, &request.issuer).await?;
     let verifier = random_token(32);
     let state = random_token(16);
     let nonce = random_token(16);
@@ -199,16 +271,29 @@ pub async fn sign_in(
         &state,
         &nonce,
     )?;
-    show(&url);
-    let code = tokio::select! {
-        code = wait_for_code(&loopback.listener, &state) => code?,
-        () = tokio::time::sleep(request.timeout) => {
-            return Err(Error::input(format!("no sign-in within {} s", request.timeout.as_secs()))
-                .with_hint("open the URL above in a browser and sign in, or pass a longer --timeout"));
+    // Served until this function returns: a second response during the exchange gets a page
+    // saying the sign-in is already answered.
+    let mut callback = Callback::serve(loopback.listener, state);
+    on(Waiting::Authorize(url))?;
+    let deadline = tokio::time::sleep(request.timeout);
+    tokio::pin!(deadline);
+    let cancel = tokio::signal::ctrl_c();
+    tokio::pin!(cancel);
+    let code = loop {
+        tokio::select! {
+            outcome = callback.next() => match outcome {
+                Some(Outcome::Code(code)) => break code,
+                Some(Outcome::Refused(e)) => return Err(e),
+                Some(Outcome::Notice(notice)) => on(notice)?,
+                None => return Err(Error::network("the sign-in callback server stopped")),
+            },
+            () = &mut deadline => {
+                return Err(Error::input(format!("no sign-in within {} s", request.timeout.as_secs()))
+                    .with_hint("open the URL above in a browser and sign in, or pass a longer --timeout"));
+            }
+            _ = &mut cancel => return Err(Error::cancelled("sign-in")),
         }
-        _ = tokio::signal::ctrl_c() => return Err(Error::cancelled("sign-in")),
     };
-    drop(loopback);
     let mut form = vec![
         ("grant_type", "authorization_code".to_string()),
         ("code", code),
@@ -221,6 +306,7 @@ pub async fn sign_in(
     }
     let tokens = exchange(http, &discovery.token_endpoint, &form).await?;
     check_id_token(http, request, &tokens, &nonce).await?;
+    drop(callback);
     Ok(tokens)
 }
 
@@ -286,7 +372,7 @@ pub async fn refresh(
     request: &Request,
     refresh_token: &Secret,
 ) -> Result<Tokens, Error> {
-    let discovery = discover(http, &request.issuer).await?;
+    let discovery = sign_in_endpoints(http, &request.issuer).await?;
     let mut form = vec![
         ("grant_type", "refresh_token".to_string()),
         ("refresh_token", refresh_token.expose().to_string()),
@@ -384,7 +470,8 @@ async fn check_id_token(
         leeway: 30,
         now: now(),
     };
-    let mut keys = crate::jwt::jwks::KeySource::remote(http.clone(), &request.issuer, None);
+    let mut keys =
+        crate::jwt::verify::IssuerKeys::remote(http, std::slice::from_ref(&request.issuer), None);
     let report = crate::jwt::verify::verify(id_token.expose(), &expect, &mut keys).await?;
     if let Some(failed) = report.first_failure() {
         return Err(Error::auth(format!(
@@ -404,88 +491,169 @@ async fn check_id_token(
     Ok(())
 }
 
-/// Serve the loopback until the provider redirects back with a code (or an error).
-async fn wait_for_code(listener: &TcpListener, expected_state: &str) -> Result<String, Error> {
+/// Callback connections served at once; more wait in the listen queue until one ends.
+const MAX_CONNECTIONS: usize = 32;
+
+/// How long a connection may take to send its request line and headers.
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What the loopback learned from one connection.
+#[derive(Debug)]
+enum Outcome {
+    /// This sign-in's code.
+    Code(String),
+    /// This sign-in's response, refusing it (or malformed).
+    Refused(Error),
+    /// Something to tell the user; the wait goes on.
+    Notice(Waiting),
+}
+
+/// The loopback callback server (RFC 8252 §7.3): each connection is served in its own task, so
+/// idle or slow sockets cannot hold up the browser's redirect, and only a response carrying this
+/// sign-in's `state` can end the wait, once. Stopped when dropped.
+struct Callback {
+    server: tokio::task::JoinHandle<()>,
+    outcomes: mpsc::Receiver<Outcome>,
+}
+
+impl Callback {
+    fn serve(listener: TcpListener, state: String) -> Callback {
+        let (tx, outcomes) = mpsc::channel(MAX_CONNECTIONS);
+        let server = tokio::spawn(accept(listener, Arc::from(state), tx));
+        Callback { server, outcomes }
+    }
+
+    async fn next(&mut self) -> Option<Outcome> {
+        self.outcomes.recv().await
+    }
+}
+
+impl Drop for Callback {
+    fn drop(&mut self) {
+        // Aborting the accept loop drops its JoinSet, which aborts every connection task.
+        self.server.abort();
+    }
+}
+
+async fn accept(listener: TcpListener, state: Arc<str>, tx: mpsc::Sender<Outcome>) {
+    let answered = Arc::new(AtomicBool::new(false));
+    let mut connections = JoinSet::new();
     loop {
-        let Ok((mut stream, _)) = listener.accept().await else {
+        while connections.try_join_next().is_some() {}
+        if connections.len() >= MAX_CONNECTIONS {
+            connections.join_next().await;
             continue;
-        };
-        let mut buf = vec![0u8; 8192];
-        let mut len = 0;
-        let read = tokio::time::timeout(Duration::from_secs(5), async {
-            while len < buf.len() {
-                match stream.read(&mut buf[len..]).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        len += n;
-                        if buf[..len].windows(4).any(|w| w == b"\r\n\r\n") {
-                            break;
-                        }
+        }
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                connections.spawn(serve_one(
+                    stream,
+                    state.clone(),
+                    answered.clone(),
+                    tx.clone(),
+                ));
+            }
+            // Out of descriptors or a reset before accept: pause rather than spin.
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+/// The request target (`/path?query`) of the request on `stream`, or `None` when it does not
+/// send a request head in time.
+async fn read_target(stream: &mut TcpStream) -> Option<String> {
+    let mut buf = vec![0u8; 8192];
+    let mut len = 0;
+    let read = tokio::time::timeout(READ_TIMEOUT, async {
+        while len < buf.len() {
+            match stream.read(&mut buf[len..]).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    len += n;
+                    if buf[..len].windows(4).any(|w| w == b"\r\n\r\n") {
+                        break;
                     }
                 }
             }
-        })
+        }
+    })
+    .await;
+    if read.is_err() || len == 0 {
+        return None;
+    }
+    let head = String::from_utf8_lossy(&buf[..len]);
+    Some(head.lines().next()?.split_whitespace().nth(1)?.to_string())
+}
+
+async fn serve_one(
+    mut stream: TcpStream,
+    expected_state: Arc<str>,
+    answered: Arc<AtomicBool>,
+    tx: mpsc::Sender<Outcome>,
+) {
+    let Some(target) = read_target(&mut stream).await else {
+        return;
+    };
+    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    if path != "/callback" {
+        respond(
+            &mut stream,
+            "404 Not Found",
+            "Not found",
+            "This is cargo kinde's sign-in callback; nothing else is served here.",
+        )
         .await;
-        if read.is_err() {
-            continue;
-        }
-        let head = String::from_utf8_lossy(&buf[..len]).to_string();
-        let target = head
-            .lines()
-            .next()
-            .and_then(|l| l.split_whitespace().nth(1))
-            .unwrap_or("")
-            .to_string();
-        let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-        if path != "/callback" {
-            respond(
-                &mut stream,
-                "404 Not Found",
-                "Not found",
-                "This is cargo kinde's sign-in callback; nothing else is served here.",
-            )
-            .await;
-            ui::debug(&format!("loopback: ignored a request for {path}"));
-            continue;
-        }
-        let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
-            .into_owned()
-            .collect();
-        let get = |k: &str| {
-            params
-                .iter()
-                .find(|(name, _)| name == k)
-                .map(|(_, v)| v.clone())
-        };
-        if get("state").as_deref() != Some(expected_state) {
-            respond(&mut stream, "400 Bad Request", "Sign-in failed", "The response does not belong to this sign-in (state mismatch). Go back to the terminal.").await;
-            return Err(Error::auth("the sign-in response's state does not match the request: it may be forged (CSRF); nothing was exchanged")
-                .with_hint("run `cargo kinde login` again and finish the sign-in in the browser it opens"));
-        }
-        if let Some(error) = get("error") {
-            let description = get("error_description").unwrap_or_default();
-            respond(
-                &mut stream,
-                "200 OK",
-                "Sign-in failed",
-                &format!("{error}: {description}. Go back to the terminal."),
-            )
-            .await;
-            return Err(Error::auth(format!("the provider refused the sign-in: {error} ({description})"))
-                .with_hint("check the user may sign in to this application, and the requested audiences and scopes"));
-        }
-        let Some(code) = get("code") else {
-            respond(
-                &mut stream,
-                "400 Bad Request",
-                "Sign-in failed",
-                "The callback carries no code.",
-            )
-            .await;
-            return Err(Error::auth(
-                "the callback carries neither a code nor an error",
-            ));
-        };
+        // Notices are best effort: a flood of strays must not block the server.
+        let _ = tx.try_send(Outcome::Notice(Waiting::Stray(path.to_string())));
+        return;
+    }
+    let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let get = |k: &str| {
+        params
+            .iter()
+            .find(|(name, _)| name == k)
+            .map(|(_, v)| v.clone())
+    };
+    let Some(state) = get("state") else {
+        respond(&mut stream, "400 Bad Request", "Not a sign-in response", "This request carries no state, so it is not the answer to the sign-in waiting in the terminal. That sign-in goes on.").await;
+        let _ = tx.try_send(Outcome::Notice(Waiting::Stray(path.to_string())));
+        return;
+    };
+    if aws_lc_rs::constant_time::verify_slices_are_equal(
+        state.as_bytes(),
+        expected_state.as_bytes(),
+    )
+    .is_err()
+    {
+        respond(&mut stream, "400 Bad Request", "Sign-in response refused", "This response does not belong to the sign-in waiting in the terminal (another state). It was ignored; finish the sign-in from the page the terminal opened.").await;
+        let _ = tx.try_send(Outcome::Notice(Waiting::ForeignState));
+        return;
+    }
+    // Exactly one response with the right state is taken; any later one is refused.
+    if answered.swap(true, Ordering::SeqCst) {
+        respond(
+            &mut stream,
+            "400 Bad Request",
+            "Already answered",
+            "This sign-in has already received its response. Go back to the terminal.",
+        )
+        .await;
+        return;
+    }
+    let outcome = if let Some(error) = get("error") {
+        let description = get("error_description").unwrap_or_default();
+        respond(
+            &mut stream,
+            "200 OK",
+            "Sign-in failed",
+            &format!("{error}: {description}. Go back to the terminal."),
+        )
+        .await;
+        Outcome::Refused(Error::auth(format!("the provider refused the sign-in: {error} ({description})"))
+            .with_hint("check the user may sign in to this application, and the requested audiences and scopes"))
+    } else if let Some(code) = get("code") {
         respond(
             &mut stream,
             "200 OK",
@@ -493,11 +661,38 @@ async fn wait_for_code(listener: &TcpListener, expected_state: &str) -> Result<S
             "You are signed in. You can close this tab and go back to the terminal.",
         )
         .await;
-        return Ok(code);
-    }
+        Outcome::Code(code)
+    } else {
+        respond(
+            &mut stream,
+            "400 Bad Request",
+            "Sign-in failed",
+            "The callback carries no code.",
+        )
+        .await;
+        Outcome::Refused(Error::auth(
+            "the callback carries neither a code nor an error",
+        ))
+    };
+    let _ = tx.send(outcome).await;
 }
 
-async fn respond(stream: &mut tokio::net::TcpStream, status: &str, title: &str, message: &str) {
+/// `text` safe inside HTML: the provider's error text comes from the query string.
+fn html_escape(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '<' => "&lt;".to_string(),
+            '>' => "&gt;".to_string(),
+            '&' => "&amp;".to_string(),
+            '"' => "&quot;".to_string(),
+            '\'' => "&#39;".to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+async fn respond(stream: &mut TcpStream, status: &str, title: &str, message: &str) {
+    let message = html_escape(message);
     let body = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head><body style=\"font-family:system-ui,sans-serif;max-width:30rem;margin:4rem auto\"><h1>{title}</h1><p>{message}</p><p style=\"color:#666\">cargo kinde</p></body></html>"
     );
@@ -522,5 +717,166 @@ mod tests {
         let v = random_token(32);
         assert_eq!(v.len(), 43);
         assert_ne!(v, random_token(32));
+    }
+
+    fn discovery(iss: &str, authorize: &str, token: &str, end: Option<&str>) -> Discovery {
+        Discovery {
+            issuer: iss.into(),
+            authorization_endpoint: authorize.into(),
+            token_endpoint: token.into(),
+            end_session_endpoint: end.map(String::from),
+        }
+    }
+
+    #[test]
+    fn discovery_must_name_the_issuer_and_keep_endpoints_on_it() {
+        let issuer = Issuer::parse("https://acme.kinde.com").unwrap();
+        let at = |path: &str| format!("https://acme.kinde.com{path}");
+        let good = discovery(
+            "https://acme.kinde.com",
+            &at("/oauth2/auth"),
+            &at("/oauth2/token"),
+            Some(&at("/logout")),
+        );
+        check_discovery(&good, &issuer).unwrap();
+        let refused = |d: Discovery, what: &str| {
+            let e = check_discovery(&d, &issuer).unwrap_err();
+            assert_eq!(e.exit_code(), crate::error::exit::NETWORK);
+            assert!(e.to_string().contains(what), "{e}");
+        };
+        for iss in [
+            "https://acme.kinde.com/",
+            "https://evil.kinde.com",
+            "http://acme.kinde.com",
+            "HTTPS://ACME.kinde.com ",
+        ] {
+            refused(
+                discovery(iss, &at("/oauth2/auth"), &at("/oauth2/token"), None),
+                "names issuer",
+            );
+        }
+        for token in [
+            "https://evil.example/oauth2/token",
+            "http://acme.kinde.com/oauth2/token",
+            "https://acme.kinde.com:8443/oauth2/token",
+            "https://acme.kinde.com.evil.example/oauth2/token",
+            "https://user:pw@acme.kinde.com/oauth2/token",
+            "/oauth2/token",
+        ] {
+            refused(
+                discovery("https://acme.kinde.com", &at("/oauth2/auth"), token, None),
+                "token_endpoint",
+            );
+        }
+        refused(
+            discovery(
+                "https://acme.kinde.com",
+                "https://evil.example/auth",
+                &at("/oauth2/token"),
+                None,
+            ),
+            "authorization_endpoint",
+        );
+        refused(
+            discovery(
+                "https://acme.kinde.com",
+                &at("/oauth2/auth"),
+                &at("/oauth2/token"),
+                Some("javascript:alert(1)"),
+            ),
+            "end_session_endpoint",
+        );
+        // The emulator: plain http on loopback, same port.
+        let local = Issuer::parse("http://127.0.0.1:4000").unwrap();
+        let d = discovery(
+            "http://127.0.0.1:4000",
+            "http://127.0.0.1:4000/oauth2/auth",
+            "http://127.0.0.1:4000/oauth2/token",
+            None,
+        );
+        check_discovery(&d, &local).unwrap();
+        let other_port = discovery(
+            "http://127.0.0.1:4000",
+            "http://127.0.0.1:4000/oauth2/auth",
+            "http://127.0.0.1:4001/oauth2/token",
+            None,
+        );
+        assert!(check_discovery(&other_port, &local).is_err());
+    }
+
+    /// Send `request` to the callback and return the response's status line.
+    async fn call(port: u16, target: &str) -> String {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        stream
+            .write_all(format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        response.lines().next().unwrap_or_default().to_string()
+    }
+
+    #[tokio::test]
+    async fn the_callback_serves_concurrently_and_takes_one_response() {
+        let loopback = Loopback::bind(0).await.unwrap();
+        let port = url::Url::parse(&loopback.redirect_uri)
+            .unwrap()
+            .port()
+            .unwrap();
+        let mut callback = Callback::serve(loopback.listener, "the-state".into());
+        // Idle sockets that never send a request do not hold up the others.
+        let mut idle = Vec::new();
+        for _ in 0..(MAX_CONNECTIONS - 4) {
+            idle.push(TcpStream::connect(("127.0.0.1", port)).await.unwrap());
+        }
+        assert!(call(port, "/favicon.ico").await.contains("404"));
+        assert!(call(port, "/callback").await.contains("400"));
+        assert!(
+            call(port, "/callback?code=stolen&state=guess")
+                .await
+                .contains("400")
+        );
+        assert!(
+            call(port, "/callback?code=real&state=the-state")
+                .await
+                .contains("200")
+        );
+        assert!(
+            call(port, "/callback?code=second&state=the-state")
+                .await
+                .contains("400"),
+            "only one response is taken"
+        );
+        let mut seen = Vec::new();
+        while let Ok(Some(outcome)) =
+            tokio::time::timeout(Duration::from_millis(200), callback.next()).await
+        {
+            seen.push(outcome);
+        }
+        let codes: Vec<&String> = seen
+            .iter()
+            .filter_map(|o| match o {
+                Outcome::Code(c) => Some(c),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(codes, ["real"]);
+        assert!(
+            seen.iter()
+                .any(|o| matches!(o, Outcome::Notice(Waiting::ForeignState)))
+        );
+        assert!(
+            seen.iter()
+                .any(|o| matches!(o, Outcome::Notice(Waiting::Stray(p)) if p == "/favicon.ico"))
+        );
+        drop(idle);
+    }
+
+    #[test]
+    fn error_pages_escape_html() {
+        assert_eq!(
+            html_escape("<script>alert('x')</script>&"),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;"
+        );
     }
 }

@@ -692,7 +692,8 @@ async fn m2m_token(shared: &Shared, check: &Check) -> Outcome {
         Ok(j) => j,
         Err(why) => return why.outcome(check),
     };
-    match verify::verify(&token, &expect, &mut KeySource::fixed(keys)).await {
+    let mut keys = verify::IssuerKeys::new().with(shared.issuer.as_str(), KeySource::fixed(keys));
+    match verify::verify(&token, &expect, &mut keys).await {
         Ok(report) if report.valid => pass(
             check,
             format!("verified: audience {audience}, scope read:users"),

@@ -201,25 +201,40 @@ fn signs_in_with_pkce_and_prints_a_verified_user_token() {
 }
 
 #[test]
-fn a_forged_state_is_refused() {
+fn strays_idle_sockets_and_forged_states_do_not_end_the_sign_in() {
     let w = world(None);
     let port = free_port();
     allow(&w, port);
     let run = start(&w, &["--port", &port.to_string()]);
     // (The M2M token that checked the callback registration was fetched before the URL.)
     let before = w.count("POST /oauth2/token");
+    // Twenty sockets that connect and never send a request.
+    let idle: Vec<std::net::TcpStream> = (0..20)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    // Anyone on the machine can call the loopback: no state, then a forged one.
+    assert_eq!(get(&format!("http://127.0.0.1:{port}/callback")).0, 400);
     let (status, _) = get(&format!(
         "http://127.0.0.1:{port}/callback?code=stolen&state=not-the-state"
     ));
     assert_eq!(status, 400);
-    let (code, _, err) = run.finish();
-    assert_eq!(code, 4, "{err}");
-    assert!(err.contains("state does not match"), "{err}");
     assert_eq!(
         w.count("POST /oauth2/token"),
         before,
         "nothing was exchanged"
     );
+    // The real sign-in still completes, with the idle sockets open.
+    complete(&run);
+    let (code, out, err) = run.finish();
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim().split('.').count(), 3);
+    assert!(err.contains("another `state`"), "warned: {err}");
+    assert_eq!(
+        w.count("POST /oauth2/token"),
+        before + 1,
+        "only the real code was exchanged"
+    );
+    drop(idle);
 }
 
 #[test]
@@ -512,4 +527,106 @@ fn smoke_uses_the_cached_user_token() {
         String::from_utf8_lossy(&out.stdout)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("1 passed, 0 failed, 0 skipped"));
+}
+
+/// A fake OIDC provider on 127.0.0.1 that serves `document(its own base URL)` for every request,
+/// and counts them.
+fn fake_discovery(
+    document: impl Fn(&str) -> serde_json::Value,
+) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let body = document(&base).to_string();
+    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = hits.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                head.push(byte[0]);
+            }
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (base, hits)
+}
+
+/// `login` against the fake provider at `base`: (exit code, stderr).
+fn login_at(w: &World, base: &str) -> (Option<i32>, String) {
+    let out = w
+        .bare()
+        .env("KINDE_DOMAIN", base)
+        .env("KINDE_CLIENT_ID", "some-app")
+        .env("KINDE_CLIENT_SECRET", "not-for-other-hosts")
+        .args(["login", "--no-browser", "--port", "0", "--timeout", "3"])
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// True when nothing ever connected to `listener`.
+fn untouched(listener: &std::net::TcpListener) -> bool {
+    listener.set_nonblocking(true).unwrap();
+    matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+}
+
+#[test]
+fn a_discovery_document_for_another_issuer_is_refused_before_the_browser() {
+    let w = World::new();
+    let other = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let elsewhere = format!("http://127.0.0.1:{}", other.local_addr().unwrap().port());
+    let (base, hits) = fake_discovery(|_| {
+        serde_json::json!({
+            "issuer": elsewhere,
+            "authorization_endpoint": format!("{elsewhere}/oauth2/auth"),
+            "token_endpoint": format!("{elsewhere}/oauth2/token"),
+        })
+    });
+    let (code, err) = login_at(&w, &base);
+    assert_eq!(code, Some(3), "{err}");
+    assert!(
+        err.contains(&format!("names issuer \"{elsewhere}\"")),
+        "{err}"
+    );
+    assert!(
+        !err.contains("/oauth2/auth?"),
+        "no sign-in URL shown: {err}"
+    );
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert!(untouched(&other), "the other issuer received nothing");
+}
+
+#[test]
+fn a_token_endpoint_on_another_host_never_receives_the_code_or_secret() {
+    let w = World::new();
+    let other = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let elsewhere = format!("http://127.0.0.1:{}", other.local_addr().unwrap().port());
+    let (base, _) = fake_discovery(|base| {
+        serde_json::json!({
+            "issuer": base,
+            "authorization_endpoint": format!("{base}/oauth2/auth"),
+            "token_endpoint": format!("{elsewhere}/oauth2/token"),
+        })
+    });
+    let (code, err) = login_at(&w, &base);
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("token_endpoint"), "{err}");
+    assert!(err.contains("nothing was sent"), "{err}");
+    assert!(
+        !err.contains("/oauth2/auth?"),
+        "no sign-in URL shown: {err}"
+    );
+    assert!(!err.contains("not-for-other-hosts"), "{err}");
+    assert!(untouched(&other), "the other host received nothing");
 }

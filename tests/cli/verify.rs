@@ -392,19 +392,18 @@ fn malformed_tokens_fail_the_format_check_without_panicking() {
 #[test]
 fn an_unreachable_jwks_is_a_network_error() {
     let w = World::new();
-    let token = w.token();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
+    let unreachable = format!("http://127.0.0.1:{port}");
+    // A token of the unreachable issuer: its keys can come only from there.
+    let mut c = claims(&w);
+    c["iss"] = json!(unreachable);
+    let token = w.emulator.state().sign(&c);
     w.cmd()
-        .args([
-            "verify",
-            &token,
-            "--issuer",
-            &format!("http://127.0.0.1:{port}"),
-        ])
+        .args(["verify", &token, "--issuer", &unreachable])
         .assert()
         .code(3)
         .stderr(predicate::str::contains("jwks.json"));
@@ -467,4 +466,71 @@ fn hostile_claims_and_flags_never_crash_it() {
     assert_eq!(out.status.code(), Some(1));
     assert!(!stdout(&out).contains("\u{1b}[1A"), "{}", stdout(&out));
     assert!(stdout(&out).contains("\\u{1b}[1A"), "{}", stdout(&out));
+}
+
+#[test]
+fn keys_come_from_the_tokens_own_issuer_not_from_issuer_flag() {
+    // A is the configured tenant, B the --issuer: a token claiming A but signed with B's key
+    // must be checked against A's JWKS, and fail there.
+    let a = World::new();
+    let b = cargo_kinde::emulator::Emulator::spawn(Default::default()).unwrap();
+    let forged = b.state().sign(&claims(&a));
+    let out = a
+        .cmd()
+        .args(["verify", &forged, "--issuer", b.issuer()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("token rejected: key: ") || err.contains("token rejected: signature: "),
+        "{err}"
+    );
+    assert_eq!(
+        a.count("GET /.well-known/jwks.json"),
+        1,
+        "A's keys were used"
+    );
+    assert_eq!(
+        b.state().count("GET /.well-known/jwks.json"),
+        0,
+        "B's keys were never fetched for a token of A"
+    );
+    // B's own token, with --issuer B, verifies against B's keys.
+    let mut of_b = claims(&a);
+    of_b["iss"] = json!(b.issuer());
+    a.cmd()
+        .args(["verify", &b.state().sign(&of_b), "--issuer", b.issuer()])
+        .assert()
+        .success();
+    assert_eq!(b.state().count("GET /.well-known/jwks.json"), 1);
+}
+
+#[test]
+fn rejects_any_crit_header() {
+    let w = World::new();
+    let key =
+        cargo_kinde::emulator::keys::SigningKey::from_stored(&w.emulator.state().tenant().keys[0])
+            .unwrap();
+    let signed = |crit: Value| {
+        let header =
+            json!({"alg": "RS256", "typ": "JWT", "kid": key.kid(), "crit": crit, "x-unknown": 1});
+        cargo_kinde::jwt::encode(&header, &claims(&w), |input| key.sign(input))
+    };
+    // Control: the same key and claims without `crit` verify.
+    let plain = cargo_kinde::jwt::encode(
+        &json!({"alg": "RS256", "typ": "JWT", "kid": key.kid()}),
+        &claims(&w),
+        |input| key.sign(input),
+    );
+    w.cmd().args(["verify", &plain]).assert().success();
+    rejects(
+        &w,
+        &signed(json!(["x-unknown"])),
+        &[],
+        "crit",
+        "`x-unknown`",
+    );
+    rejects(&w, &signed(json!([])), &[], "crit", "empty list");
+    rejects(&w, &signed(json!("x-unknown")), &[], "crit", "not a list");
 }
