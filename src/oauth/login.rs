@@ -19,42 +19,11 @@ use crate::secret::Secret;
 use crate::ui;
 use crate::urls::Issuer;
 
-/// The endpoints of an OIDC provider, from its discovery document.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Discovery {
-    /// `issuer`.
-    pub issuer: String,
-    /// `authorization_endpoint`.
-    pub authorization_endpoint: String,
-    /// `token_endpoint`.
-    pub token_endpoint: String,
-    /// `end_session_endpoint`.
-    #[serde(default)]
-    pub end_session_endpoint: Option<String>,
-}
+pub use super::discovery::Discovery;
 
-/// Fetch `<issuer>/.well-known/openid-configuration`.
+/// Fetch and check `<issuer>/.well-known/openid-configuration` ([`super::discovery::fetch`]).
 pub async fn discover(http: &reqwest::Client, issuer: &Issuer) -> Result<Discovery, Error> {
-    let url = issuer.endpoint("/.well-known/openid-configuration");
-    let response = http
-        .get(&url)
-        .send()
-        .await
-        .map_err(|e| net::transport_error(&url, &e))?;
-    let status = response.status();
-    let body = response
-        .text()
-        .await
-        .map_err(|e| net::transport_error(&url, &e))?;
-    if !status.is_success() {
-        return Err(Error::network(format!(
-            "{url} answered {status}: {}",
-            net::excerpt(&body, 160)
-        ))
-        .with_hint("check the domain: is it a Kinde (OIDC) issuer?"));
-    }
-    serde_json::from_str(&body)
-        .map_err(|e| Error::network(format!("{url} is not an OIDC discovery document ({e})")))
+    super::discovery::fetch(http, issuer).await
 }
 
 /// `bytes` random bytes, base64url: PKCE verifiers, `state`, `nonce`.

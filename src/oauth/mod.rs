@@ -1,6 +1,7 @@
 //! OAuth 2.0 against Kinde: client credentials (M2M) and the token cache.
 
 pub mod cache;
+pub mod discovery;
 pub mod login;
 
 use crate::clock::now;
