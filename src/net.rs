@@ -198,8 +198,9 @@ pub fn escape_controls(text: &str) -> String {
 
 /// The first `max` characters of a response body, on one line, made safe by [`server_text`].
 pub fn excerpt(body: &str, max: usize) -> String {
-    let safe = server_text(body);
-    let flat: String = safe.split_whitespace().collect::<Vec<_>>().join(" ");
+    // Flattened first, so line breaks become spaces rather than escapes.
+    let joined = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    let flat = server_text(&joined);
     if flat.chars().count() > max {
         format!("{}…", flat.chars().take(max).collect::<String>())
     } else {

@@ -120,6 +120,21 @@ pub fn redact_json(value: serde_json::Value) -> serde_json::Value {
     }
 }
 
+/// A JSON document with every registered secret value ([`mask`]) hidden in its strings and keys.
+pub fn mask_json(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => Value::String(mask(&text)),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (mask(&k), mask_json(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(mask_json).collect()),
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

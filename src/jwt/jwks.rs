@@ -52,11 +52,20 @@ pub const DISK_TTL_SECS: u64 = 600;
 /// Where keys come from: an issuer's JWKS endpoint (with an optional on-disk copy), or a fixed set.
 #[derive(Debug)]
 pub struct KeySource {
-    remote: Option<(reqwest::Client, String)>,
+    remote: Option<Remote>,
     disk: Option<PathBuf>,
     cached: Option<Jwks>,
     fresh: bool,
     fetches: u32,
+}
+
+/// Where a remote key set is fetched from: the issuer's discovery `jwks_uri`, looked up on the
+/// first fetch (no request at all when the disk copy holds the key).
+#[derive(Debug)]
+struct Remote {
+    http: reqwest::Client,
+    issuer: Issuer,
+    cache_dir: Option<PathBuf>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -66,8 +75,9 @@ struct DiskEntry {
 }
 
 impl KeySource {
-    /// Keys from `<issuer>/.well-known/jwks.json`, the path Kinde's own validators use.
-    /// With `cache_dir`, a copy younger than [`DISK_TTL_SECS`] is used first.
+    /// Keys from the issuer's `jwks_uri` (its discovery document, cached under `cache_dir`; Kinde's
+    /// `/.well-known/jwks.json` when it serves none). With `cache_dir`, a copy younger than
+    /// [`DISK_TTL_SECS`] is used first.
     pub fn remote(http: reqwest::Client, issuer: &Issuer, cache_dir: Option<&Path>) -> Self {
         let disk = cache_dir.map(|dir| {
             let digest =
@@ -79,7 +89,11 @@ impl KeySource {
             dir.join("jwks").join(format!("{name}.json"))
         });
         KeySource {
-            remote: Some((http, endpoint(issuer))),
+            remote: Some(Remote {
+                http,
+                issuer: issuer.clone(),
+                cache_dir: cache_dir.map(Path::to_path_buf),
+            }),
             disk,
             cached: None,
             fresh: false,
@@ -155,11 +169,17 @@ impl KeySource {
     }
 
     async fn fetch(&mut self) -> Result<Jwks, Error> {
-        let Some((http, url)) = &self.remote else {
+        let Some(remote) = &self.remote else {
             return Ok(Jwks::default());
         };
+        let endpoints = crate::oauth::discovery::endpoints(
+            &remote.http,
+            &remote.issuer,
+            remote.cache_dir.as_deref(),
+        )
+        .await?;
         self.fetches += 1;
-        fetch(http, url).await
+        fetch(&remote.http, &endpoints.jwks_uri).await
     }
 }
 
@@ -171,30 +191,25 @@ pub fn endpoint(issuer: &Issuer) -> String {
 /// Fetch and parse the JWKS at `url` (no cache: [`KeySource`] and smoke's run keep their own).
 pub async fn fetch(http: &reqwest::Client, url: &str) -> Result<Jwks, Error> {
     let started = std::time::Instant::now();
-    let response = http
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| net::transport_error(url, &e))?;
-    let status = response.status();
+    let reply = net::send(http.get(url), url, net::JWKS_LIMIT).await?;
+    let status = reply.status;
     ui::debug(&format!(
         "GET {url} -> {} ({} ms)",
         status.as_u16(),
         started.elapsed().as_millis()
     ));
-    let body = response
-        .text()
-        .await
-        .map_err(|e| net::transport_error(url, &e))?;
     if !status.is_success() {
         return Err(Error::network(format!(
             "{url} answered {status}: {}",
-            net::excerpt(&body, 200)
+            net::excerpt(&reply.text(), 200)
         ))
         .with_hint("check the issuer: the token's `iss` and the configured domain"));
     }
-    serde_json::from_str(&body).map_err(|e| {
-        Error::network(format!("{url} did not return a JWKS ({e})"))
-            .with_hint("is the domain a Kinde issuer? `cargo kinde config` shows it")
+    serde_json::from_slice(&reply.body).map_err(|e| {
+        Error::network(format!(
+            "{url} did not return a JWKS ({})",
+            net::server_text(&e.to_string())
+        ))
+        .with_hint("is the domain a Kinde issuer? `cargo kinde config` shows it")
     })
 }

@@ -272,21 +272,27 @@ async fn exchange(
     token_endpoint: &str,
     form: &[(&str, String)],
 ) -> Result<Tokens, Error> {
-    let response = http
-        .post(token_endpoint)
-        .form(form)
-        .send()
-        .await
-        .map_err(|e| net::transport_error(token_endpoint, &e))?;
-    let status = response.status();
-    let text = response
-        .text()
-        .await
-        .map_err(|e| net::transport_error(token_endpoint, &e))?;
+    // Codes, verifiers and secrets sent here must never show in what the server sends back.
+    for (name, value) in form {
+        if matches!(
+            *name,
+            "code" | "code_verifier" | "client_secret" | "refresh_token"
+        ) {
+            crate::secret::register(value);
+        }
+    }
+    let reply = net::send(
+        http.post(token_endpoint).form(form),
+        token_endpoint,
+        net::TOKEN_LIMIT,
+    )
+    .await?;
+    let status = reply.status;
+    let text = reply.text();
     if !status.is_success() {
         return Err(match serde_json::from_str::<TokenError>(&text) {
             Ok(err) => {
-                let description = err.error_description.unwrap_or_default();
+                let description = net::server_text(&err.error_description.unwrap_or_default());
                 let hint = match err.error.as_str() {
                     "invalid_grant" => {
                         "the code or refresh token was refused; sign in again with `cargo kinde login`"
@@ -298,7 +304,7 @@ async fn exchange(
                 };
                 Error::auth(format!(
                     "the token request was refused: {} ({description})",
-                    err.error
+                    net::server_text(&err.error)
                 ))
                 .with_hint(hint)
             }
