@@ -134,10 +134,28 @@ pub async fn fetch(http: &reqwest::Client, issuer: &Issuer) -> Result<Discovery,
 async fn fetch_inner(http: &reqwest::Client, issuer: &Issuer) -> Result<Fetched, Error> {
     let url = issuer.endpoint(PATH);
     let started = std::time::Instant::now();
-    let reply = match net::send(http.get(&url), &url, net::DISCOVERY_LIMIT).await {
-        Ok(reply) => reply,
-        Err(e) if is_refused(&e) => return Ok(Fetched::Unavailable(e.to_string())),
-        Err(e) => return Err(e),
+    let response = match tokio::time::timeout(net::TIMEOUT, http.get(&url).send()).await {
+        Ok(Ok(response)) => response,
+        // Nothing listens there: the provider serves no document (Kinde's paths are used).
+        Ok(Err(e)) if e.is_connect() => {
+            return Ok(Fetched::Unavailable(
+                net::transport_error(&url, &e).to_string(),
+            ));
+        }
+        Ok(Err(e)) => return Err(net::transport_error(&url, &e)),
+        Err(_) => {
+            return Err(Error::network(format!(
+                "{url}: no answer within {} s",
+                net::TIMEOUT.as_secs()
+            )));
+        }
+    };
+    let status = response.status();
+    // The client's timeout bounds the body's time, the cap its size.
+    let reply = net::Reply {
+        status,
+        headers: response.headers().clone(),
+        body: net::read_body(&url, response, net::DISCOVERY_LIMIT).await?,
     };
     ui::debug(&format!(
         "GET {url} -> {} ({} ms)",
@@ -164,12 +182,6 @@ async fn fetch_inner(http: &reqwest::Client, issuer: &Issuer) -> Result<Fetched,
     })?;
     doc.check(issuer)?;
     Ok(Fetched::Document(doc))
-}
-
-/// Whether the discovery request failed because nothing listens there.
-fn is_refused(err: &Error) -> bool {
-    // The transport error's message is ours (net::transport_error), not the server's.
-    err.to_string().contains("could not connect")
 }
 
 /// The endpoints to use for `issuer`: a checked document from the disk cache under `cache_dir`
