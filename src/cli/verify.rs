@@ -100,7 +100,9 @@ pub async fn verify_token(
     let cache_dir = crate::oauth::cache::TokenCache::open()
         .ok()
         .and_then(|c| c.dir().parent().map(std::path::Path::to_path_buf));
-    let mut keys = KeySource::remote(ctx.http.clone(), issuer, cache_dir.as_deref());
+    let mut keys = KeySource::remote(ctx.http.clone(), issuer, cache_dir.as_deref()).with_jwks_uri(
+        crate::oauth::discovery::jwks_uri(ctx.http.clone(), issuer.clone(), cache_dir.clone()),
+    );
     verify::verify(token, expect, &mut keys).await
 }
 

@@ -1,7 +1,9 @@
 //! JSON Web Key Sets: the wire types (shared with the emulator) and a fetching cache that
 //! refetches once when a token names a key it does not hold.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 
 use serde::{Deserialize, Serialize};
 
@@ -59,13 +61,26 @@ pub struct KeySource {
     fetches: u32,
 }
 
-/// Where a remote key set is fetched from: the issuer's discovery `jwks_uri`, looked up on the
-/// first fetch (no request at all when the disk copy holds the key).
-#[derive(Debug)]
+/// A lookup of the JWKS URL, run only when the keys must be fetched (futures do nothing until
+/// awaited): `oauth::discovery::jwks_uri` reads the issuer's discovery document. It is passed in
+/// rather than called from here because `oauth` depends on `jwt`, not the other way.
+pub type JwksUri = Pin<Box<dyn Future<Output = Result<String, Error>> + Send>>;
+
+/// Where a remote key set is fetched from.
 struct Remote {
     http: reqwest::Client,
-    issuer: Issuer,
-    cache_dir: Option<PathBuf>,
+    /// Kinde's fixed JWKS path, used unless `locate` is given.
+    url: String,
+    locate: Option<JwksUri>,
+}
+
+impl std::fmt::Debug for Remote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Remote")
+            .field("url", &self.url)
+            .field("discovered", &self.locate.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -75,8 +90,8 @@ struct DiskEntry {
 }
 
 impl KeySource {
-    /// Keys from the issuer's `jwks_uri` (its discovery document, cached under `cache_dir`; Kinde's
-    /// `/.well-known/jwks.json` when it serves none). With `cache_dir`, a copy younger than
+    /// Keys from `<issuer>/.well-known/jwks.json`, the path Kinde's own validators use (see
+    /// [`KeySource::with_jwks_uri`] for the discovered one). With `cache_dir`, a copy younger than
     /// [`DISK_TTL_SECS`] is used first.
     pub fn remote(http: reqwest::Client, issuer: &Issuer, cache_dir: Option<&Path>) -> Self {
         let disk = cache_dir.map(|dir| {
@@ -91,14 +106,23 @@ impl KeySource {
         KeySource {
             remote: Some(Remote {
                 http,
-                issuer: issuer.clone(),
-                cache_dir: cache_dir.map(Path::to_path_buf),
+                url: endpoint(issuer),
+                locate: None,
             }),
             disk,
             cached: None,
             fresh: false,
             fetches: 0,
         }
+    }
+
+    /// Fetch from the URL `locate` yields (the discovery document's `jwks_uri`), looked up only
+    /// when a fetch is needed: a key found in the disk copy costs no request at all.
+    pub fn with_jwks_uri(mut self, locate: JwksUri) -> Self {
+        if let Some(remote) = &mut self.remote {
+            remote.locate = Some(locate);
+        }
+        self
     }
 
     /// A fixed key set.
@@ -169,17 +193,14 @@ impl KeySource {
     }
 
     async fn fetch(&mut self) -> Result<Jwks, Error> {
-        let Some(remote) = &self.remote else {
+        let Some(remote) = &mut self.remote else {
             return Ok(Jwks::default());
         };
-        let endpoints = crate::oauth::discovery::endpoints(
-            &remote.http,
-            &remote.issuer,
-            remote.cache_dir.as_deref(),
-        )
-        .await?;
+        if let Some(locate) = remote.locate.take() {
+            remote.url = locate.await?;
+        }
         self.fetches += 1;
-        fetch(&remote.http, &endpoints.jwks_uri).await
+        fetch(&remote.http, &remote.url).await
     }
 }
 

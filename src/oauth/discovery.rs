@@ -210,6 +210,19 @@ pub async fn endpoints(
     Ok(doc)
 }
 
+/// The issuer's `jwks_uri` ([`endpoints`]), looked up only when `jwt::jwks::KeySource` awaits it.
+pub fn jwks_uri(
+    http: reqwest::Client,
+    issuer: Issuer,
+    cache_dir: Option<PathBuf>,
+) -> crate::jwt::jwks::JwksUri {
+    Box::pin(async move {
+        endpoints(&http, &issuer, cache_dir.as_deref())
+            .await
+            .map(|d| d.jwks_uri)
+    })
+}
+
 /// `<cache_dir>/discovery/<digest of the issuer>.json`.
 fn cache_path(dir: &Path, issuer: &Issuer) -> PathBuf {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, issuer.as_str().as_bytes());
