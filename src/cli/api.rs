@@ -81,9 +81,13 @@ pub async fn run(global: &GlobalArgs, args: ApiArgs) -> Result<u8, Error> {
         match response.json {
             Some(json) => json,
             None if response.text.is_empty() => Value::Null,
-            None => Value::String(response.text),
+            // Not JSON: the server's own text, shown with secrets masked and controls escaped.
+            None => Value::String(crate::net::server_text(&response.text)),
         }
     };
+    // A server that echoes the request must not make this process's own secrets (the M2M
+    // client secret, its token) appear, even with --show-secrets (which is about the response's).
+    let value = crate::secret::mask_json(value);
     let value = if args.show_secrets {
         value
     } else {

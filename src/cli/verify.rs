@@ -9,6 +9,7 @@ use super::GlobalArgs;
 use super::context::Context;
 use crate::config::Config;
 use crate::error::{Error, exit};
+use crate::jwt::jwks::KeySource;
 use crate::jwt::verify::{self, Expectations, IssuerKeys, Report, Status};
 use crate::ui::{self, paint, style};
 use crate::urls::Issuer;
@@ -100,13 +101,22 @@ pub async fn verify_token(
     let cache_dir = crate::oauth::cache::TokenCache::open()
         .ok()
         .and_then(|c| c.dir().parent().map(std::path::Path::to_path_buf));
-    // The accepted issuers were built from parsed issuers, so each parses again.
+    // The accepted issuers were built from parsed issuers, so each parses again. Each issuer's
+    // keys come from its own discovery document's `jwks_uri`, looked up only when fetched.
     let issuers: Vec<Issuer> = expect
         .issuers
         .iter()
         .filter_map(|i| Issuer::parse(i).ok())
         .collect();
-    let mut keys = IssuerKeys::remote(&ctx.http, &issuers, cache_dir.as_deref());
+    let mut keys = issuers.iter().fold(IssuerKeys::new(), |keys, issuer| {
+        let source = KeySource::remote(ctx.http.clone(), issuer, cache_dir.as_deref())
+            .with_jwks_uri(crate::oauth::discovery::jwks_uri(
+                ctx.http.clone(),
+                issuer.clone(),
+                cache_dir.clone(),
+            ));
+        keys.with(issuer.as_str(), source)
+    });
     verify::verify(token, expect, &mut keys).await
 }
 

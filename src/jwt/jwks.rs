@@ -1,7 +1,9 @@
 //! JSON Web Key Sets: the wire types (shared with the emulator) and a fetching cache that
 //! refetches once when a token names a key it does not hold.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 
 use serde::{Deserialize, Serialize};
 
@@ -52,11 +54,33 @@ pub const DISK_TTL_SECS: u64 = 600;
 /// Where keys come from: an issuer's JWKS endpoint (with an optional on-disk copy), or a fixed set.
 #[derive(Debug)]
 pub struct KeySource {
-    remote: Option<(reqwest::Client, String)>,
+    remote: Option<Remote>,
     disk: Option<PathBuf>,
     cached: Option<Jwks>,
     fresh: bool,
     fetches: u32,
+}
+
+/// A lookup of the JWKS URL, run only when the keys must be fetched (futures do nothing until
+/// awaited): `oauth::discovery::jwks_uri` reads the issuer's discovery document. It is passed in
+/// rather than called from here because `oauth` depends on `jwt`, not the other way.
+pub type JwksUri = Pin<Box<dyn Future<Output = Result<String, Error>> + Send>>;
+
+/// Where a remote key set is fetched from.
+struct Remote {
+    http: reqwest::Client,
+    /// Kinde's fixed JWKS path, used unless `locate` is given.
+    url: String,
+    locate: Option<JwksUri>,
+}
+
+impl std::fmt::Debug for Remote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Remote")
+            .field("url", &self.url)
+            .field("discovered", &self.locate.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -66,8 +90,9 @@ struct DiskEntry {
 }
 
 impl KeySource {
-    /// Keys from `<issuer>/.well-known/jwks.json`, the path Kinde's own validators use.
-    /// With `cache_dir`, a copy younger than [`DISK_TTL_SECS`] is used first.
+    /// Keys from `<issuer>/.well-known/jwks.json`, the path Kinde's own validators use (see
+    /// [`KeySource::with_jwks_uri`] for the discovered one). With `cache_dir`, a copy younger than
+    /// [`DISK_TTL_SECS`] is used first.
     pub fn remote(http: reqwest::Client, issuer: &Issuer, cache_dir: Option<&Path>) -> Self {
         let disk = cache_dir.map(|dir| {
             let digest =
@@ -79,12 +104,25 @@ impl KeySource {
             dir.join("jwks").join(format!("{name}.json"))
         });
         KeySource {
-            remote: Some((http, endpoint(issuer))),
+            remote: Some(Remote {
+                http,
+                url: endpoint(issuer),
+                locate: None,
+            }),
             disk,
             cached: None,
             fresh: false,
             fetches: 0,
         }
+    }
+
+    /// Fetch from the URL `locate` yields (the discovery document's `jwks_uri`), looked up only
+    /// when a fetch is needed: a key found in the disk copy costs no request at all.
+    pub fn with_jwks_uri(mut self, locate: JwksUri) -> Self {
+        if let Some(remote) = &mut self.remote {
+            remote.locate = Some(locate);
+        }
+        self
     }
 
     /// A fixed key set.
@@ -155,11 +193,14 @@ impl KeySource {
     }
 
     async fn fetch(&mut self) -> Result<Jwks, Error> {
-        let Some((http, url)) = &self.remote else {
+        let Some(remote) = &mut self.remote else {
             return Ok(Jwks::default());
         };
+        if let Some(locate) = remote.locate.take() {
+            remote.url = locate.await?;
+        }
         self.fetches += 1;
-        fetch(http, url).await
+        fetch(&remote.http, &remote.url).await
     }
 }
 
@@ -171,30 +212,25 @@ pub fn endpoint(issuer: &Issuer) -> String {
 /// Fetch and parse the JWKS at `url` (no cache: [`KeySource`] and smoke's run keep their own).
 pub async fn fetch(http: &reqwest::Client, url: &str) -> Result<Jwks, Error> {
     let started = std::time::Instant::now();
-    let response = http
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| net::transport_error(url, &e))?;
-    let status = response.status();
+    let reply = net::send(http.get(url), url, net::JWKS_LIMIT).await?;
+    let status = reply.status;
     ui::debug(&format!(
         "GET {url} -> {} ({} ms)",
         status.as_u16(),
         started.elapsed().as_millis()
     ));
-    let body = response
-        .text()
-        .await
-        .map_err(|e| net::transport_error(url, &e))?;
     if !status.is_success() {
         return Err(Error::network(format!(
             "{url} answered {status}: {}",
-            net::excerpt(&body, 200)
+            net::excerpt(&reply.text(), 200)
         ))
         .with_hint("check the issuer: the token's `iss` and the configured domain"));
     }
-    serde_json::from_str(&body).map_err(|e| {
-        Error::network(format!("{url} did not return a JWKS ({e})"))
-            .with_hint("is the domain a Kinde issuer? `cargo kinde config` shows it")
+    serde_json::from_slice(&reply.body).map_err(|e| {
+        Error::network(format!(
+            "{url} did not return a JWKS ({})",
+            net::server_text(&e.to_string())
+        ))
+        .with_hint("is the domain a Kinde issuer? `cargo kinde config` shows it")
     })
 }

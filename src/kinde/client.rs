@@ -270,7 +270,8 @@ impl Client {
                 .get("ratelimit-reset")
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok());
-            let text = response.text().await.unwrap_or_default();
+            let body = net::read_body(&url, response, net::API_LIMIT).await?;
+            let text = String::from_utf8_lossy(&body).into_owned();
             let retryable = status == StatusCode::TOO_MANY_REQUESTS
                 || (status.is_server_error() && idempotent(&method));
             if retryable && attempt < self.retry.max_retries {
@@ -435,7 +436,8 @@ fn short_cause(e: &reqwest::Error) -> &'static str {
     }
 }
 
-/// Kinde's `{"errors":[{code,message}]}` (or a single object) as `CODE: message; ...`.
+/// Kinde's `{"errors":[{code,message}]}` (or a single object) as `CODE: message; ...`, made safe
+/// to show ([`net::server_text`]).
 pub fn kinde_errors(body: &Value) -> Option<String> {
     let one = |e: &Value| {
         let code = e.get("code").and_then(Value::as_str).unwrap_or("");
@@ -447,13 +449,14 @@ pub fn kinde_errors(body: &Value) -> Option<String> {
             (true, true) => None,
         }
     };
-    match body.get("errors")? {
+    let said = match body.get("errors")? {
         Value::Array(list) => {
             let parts: Vec<String> = list.iter().filter_map(one).collect();
             (!parts.is_empty()).then(|| parts.join("; "))
         }
         other => one(other),
-    }
+    };
+    said.map(|text| net::server_text(&text))
 }
 
 /// What the server said: Kinde's error messages, or the status and an excerpt of the body.

@@ -22,42 +22,11 @@ use crate::net;
 use crate::secret::Secret;
 use crate::urls::Issuer;
 
-/// The endpoints of an OIDC provider, from its discovery document.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Discovery {
-    /// `issuer`.
-    pub issuer: String,
-    /// `authorization_endpoint`.
-    pub authorization_endpoint: String,
-    /// `token_endpoint`.
-    pub token_endpoint: String,
-    /// `end_session_endpoint`.
-    #[serde(default)]
-    pub end_session_endpoint: Option<String>,
-}
+pub use super::discovery::Discovery;
 
-/// Fetch `<issuer>/.well-known/openid-configuration`.
+/// Fetch and check `<issuer>/.well-known/openid-configuration` ([`super::discovery::fetch`]).
 pub async fn discover(http: &reqwest::Client, issuer: &Issuer) -> Result<Discovery, Error> {
-    let url = issuer.endpoint("/.well-known/openid-configuration");
-    let response = http
-        .get(&url)
-        .send()
-        .await
-        .map_err(|e| net::transport_error(&url, &e))?;
-    let status = response.status();
-    let body = response
-        .text()
-        .await
-        .map_err(|e| net::transport_error(&url, &e))?;
-    if !status.is_success() {
-        return Err(Error::network(format!(
-            "{url} answered {status}: {}",
-            net::excerpt(&body, 160)
-        ))
-        .with_hint("check the domain: is it a Kinde (OIDC) issuer?"));
-    }
-    serde_json::from_str(&body)
-        .map_err(|e| Error::network(format!("{url} is not an OIDC discovery document ({e})")))
+    super::discovery::fetch(http, issuer).await
 }
 
 /// The discovery document of `issuer`, trusted only when it names `issuer` exactly and keeps
@@ -68,49 +37,8 @@ pub async fn sign_in_endpoints(
     issuer: &Issuer,
 ) -> Result<Discovery, Error> {
     let discovery = discover(http, issuer).await?;
-    check_discovery(&discovery, issuer)?;
+    discovery.check(issuer)?;
     Ok(discovery)
-}
-
-/// OpenID Connect Discovery 1.0 §4.3: the `issuer` in the document must be identical to the
-/// issuer it was fetched from; and (our rule) the authorization, token and end-session
-/// endpoints must be https (http only on loopback) on that issuer's scheme, host and port.
-pub fn check_discovery(discovery: &Discovery, issuer: &Issuer) -> Result<(), Error> {
-    let document = issuer.endpoint("/.well-known/openid-configuration");
-    if discovery.issuer != issuer.as_str() {
-        return Err(Error::network(format!(
-            "{document} names issuer {:?}, not {issuer}: the document is not this tenant's (OpenID Connect Discovery §4.3); nothing was sent",
-            discovery.issuer
-        ))
-        .with_hint("check the domain (KINDE_DOMAIN, [tenant] domain / custom_domain): it must be the issuer exactly as Kinde reports it"));
-    }
-    let origin = url::Url::parse(issuer.as_str())
-        .map_err(|e| Error::input(format!("the issuer {issuer} is not a URL: {e}")))?
-        .origin();
-    let endpoints = [
-        (
-            "authorization_endpoint",
-            Some(&discovery.authorization_endpoint),
-        ),
-        ("token_endpoint", Some(&discovery.token_endpoint)),
-        (
-            "end_session_endpoint",
-            discovery.end_session_endpoint.as_ref(),
-        ),
-    ];
-    for (name, value) in endpoints {
-        let Some(value) = value else { continue };
-        let same_origin = url::Url::parse(value).is_ok_and(|url| {
-            url.origin() == origin && url.username().is_empty() && url.password().is_none()
-        });
-        if !same_origin {
-            return Err(Error::network(format!(
-                "{document} names {name} {value:?}, which is not on {issuer}: refusing to send the sign-in there; nothing was sent"
-            ))
-            .with_hint("Kinde serves every endpoint on the issuer's own host; check the domain, and whether something between you and it rewrites the document"));
-        }
-    }
-    Ok(())
 }
 
 /// `bytes` random bytes, base64url: PKCE verifiers, `state`, `nonce`.
@@ -389,21 +317,27 @@ async fn exchange(
     token_endpoint: &str,
     form: &[(&str, String)],
 ) -> Result<Tokens, Error> {
-    let response = http
-        .post(token_endpoint)
-        .form(form)
-        .send()
-        .await
-        .map_err(|e| net::transport_error(token_endpoint, &e))?;
-    let status = response.status();
-    let text = response
-        .text()
-        .await
-        .map_err(|e| net::transport_error(token_endpoint, &e))?;
+    // Codes, verifiers and secrets sent here must never show in what the server sends back.
+    for (name, value) in form {
+        if matches!(
+            *name,
+            "code" | "code_verifier" | "client_secret" | "refresh_token"
+        ) {
+            crate::secret::register(value);
+        }
+    }
+    let reply = net::send(
+        http.post(token_endpoint).form(form),
+        token_endpoint,
+        net::TOKEN_LIMIT,
+    )
+    .await?;
+    let status = reply.status;
+    let text = reply.text();
     if !status.is_success() {
         return Err(match serde_json::from_str::<TokenError>(&text) {
             Ok(err) => {
-                let description = err.error_description.unwrap_or_default();
+                let description = net::server_text(&err.error_description.unwrap_or_default());
                 let hint = match err.error.as_str() {
                     "invalid_grant" => {
                         "the code or refresh token was refused; sign in again with `cargo kinde login`"
@@ -415,7 +349,7 @@ async fn exchange(
                 };
                 Error::auth(format!(
                     "the token request was refused: {} ({description})",
-                    err.error
+                    net::server_text(&err.error)
                 ))
                 .with_hint(hint)
             }
@@ -724,7 +658,9 @@ mod tests {
             issuer: iss.into(),
             authorization_endpoint: authorize.into(),
             token_endpoint: token.into(),
+            jwks_uri: format!("{iss}/.well-known/jwks"),
             end_session_endpoint: end.map(String::from),
+            userinfo_endpoint: None,
         }
     }
 
@@ -738,9 +674,9 @@ mod tests {
             &at("/oauth2/token"),
             Some(&at("/logout")),
         );
-        check_discovery(&good, &issuer).unwrap();
+        good.check(&issuer).unwrap();
         let refused = |d: Discovery, what: &str| {
-            let e = check_discovery(&d, &issuer).unwrap_err();
+            let e = d.check(&issuer).unwrap_err();
             assert_eq!(e.exit_code(), crate::error::exit::NETWORK);
             assert!(e.to_string().contains(what), "{e}");
         };
@@ -794,14 +730,14 @@ mod tests {
             "http://127.0.0.1:4000/oauth2/token",
             None,
         );
-        check_discovery(&d, &local).unwrap();
+        d.check(&local).unwrap();
         let other_port = discovery(
             "http://127.0.0.1:4000",
             "http://127.0.0.1:4000/oauth2/auth",
             "http://127.0.0.1:4001/oauth2/token",
             None,
         );
-        assert!(check_discovery(&other_port, &local).is_err());
+        assert!(other_port.check(&local).is_err());
     }
 
     /// Send `request` to the callback and return the response's status line.

@@ -1,6 +1,7 @@
 //! OAuth 2.0 against Kinde: client credentials (M2M) and the token cache.
 
 pub mod cache;
+pub mod discovery;
 pub mod login;
 
 use crate::clock::now;
@@ -96,7 +97,11 @@ pub async fn client_credentials(
         }
         ui::debug("token cache miss");
     }
-    let mut token = request_client_credentials(http, request).await?;
+    // The discovery document is cached next to the tokens, so a cached token makes no request
+    // and a new one at most one extra request per issuer a day.
+    let cache_root = cache.and_then(|c| c.dir().parent());
+    let endpoints = discovery::endpoints(http, &request.issuer, cache_root).await?;
+    let mut token = request_client_credentials(http, &endpoints.token_endpoint, request).await?;
     if let Some(cache) = cache
         && let Err(e) = cache.put(&key, &token)
     {
@@ -108,13 +113,13 @@ pub async fn client_credentials(
 
 async fn request_client_credentials(
     http: &reqwest::Client,
+    url: &str,
     request: &ClientCredentials,
 ) -> Result<AccessToken, Error> {
     if request.audiences.is_empty() {
         return Err(Error::input("no audience to request a token for")
             .with_hint("pass --audience, or set KINDE_AUDIENCE"));
     }
-    let url = request.issuer.endpoint("/oauth2/token");
     let mut form: Vec<(&str, &str)> = vec![
         ("grant_type", "client_credentials"),
         ("client_id", &request.client_id),
@@ -128,27 +133,23 @@ async fn request_client_credentials(
         form.push(("scope", &scope));
     }
     let started = std::time::Instant::now();
-    let response = http
-        .post(&url)
+    let request_builder = http
+        .post(url)
         .header(reqwest::header::ACCEPT, "application/json")
-        .form(&form)
-        .send()
-        .await
-        .map_err(|e| net::transport_error(&url, &e))?;
-    let status = response.status();
+        .form(&form);
+    let reply = net::send(request_builder, url, net::TOKEN_LIMIT).await?;
+    let status = reply.status;
     ui::debug(&format!(
         "POST {url} -> {} ({} ms)",
         status.as_u16(),
         started.elapsed().as_millis()
     ));
-    let body = response
-        .text()
-        .await
-        .map_err(|e| net::transport_error(&url, &e))?;
+    let body = reply.text();
     if status.is_success() {
         let parsed: TokenResponse = serde_json::from_str(&body).map_err(|e| {
             Error::network(format!(
-                "{url} answered {status} but not with a token ({e})"
+                "{url} answered {status} but not with a token ({})",
+                net::server_text(&e.to_string())
             ))
             .with_hint("is the domain a Kinde issuer? `cargo kinde config` shows the domain in use")
         })?;
@@ -165,7 +166,7 @@ async fn request_client_credentials(
             unsaved: None,
         });
     }
-    Err(token_error(&url, status, &body, request))
+    Err(token_error(url, status, &body, request))
 }
 
 /// The `exp` claim of a JWT, read without verification (only to time the cache).
@@ -186,10 +187,15 @@ fn token_error(
         ))
         .with_hint("the server did not answer like a Kinde token endpoint; check the domain");
     };
-    let description = err.error_description.as_deref().unwrap_or("no description");
+    // Both fields are the server's text: a server echoing the form must not print the secret,
+    // nor drive the terminal.
+    let description = err
+        .error_description
+        .as_deref()
+        .map_or_else(|| "no description".to_string(), net::server_text);
     let message = format!(
         "the token request was refused: {} ({description})",
-        err.error
+        net::server_text(&err.error)
     );
     let audiences = request.audiences.join(", ");
     match err.error.as_str() {

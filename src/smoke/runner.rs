@@ -334,6 +334,7 @@ pub async fn run(
                 ),
             };
             outcome.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            outcome.made_safe();
             if fail_fast && outcome.status == Status::Fail {
                 stop.store(true, Ordering::SeqCst);
             }
@@ -380,6 +381,17 @@ pub async fn run(
             })
         })
         .collect()
+}
+
+impl Outcome {
+    /// Details and bodies quote what servers sent (bodies, claims, error messages): mask every
+    /// known secret and escape terminal controls once, here, before any report shows or writes
+    /// them.
+    fn made_safe(&mut self) {
+        self.detail = crate::net::server_text(&self.detail);
+        self.body = self.body.as_deref().map(crate::net::server_text);
+        self.request = self.request.as_deref().map(crate::net::server_text);
+    }
 }
 
 fn outcome(check: &Check, status: Status, detail: String) -> Outcome {
@@ -436,14 +448,12 @@ async fn send(
         None => {}
     }
     let started = Instant::now();
-    let response = request
-        .send()
+    let reply = crate::net::send(request, url, crate::net::API_LIMIT)
         .await
-        .map_err(|e| crate::net::transport_error(url, &e).to_string())?;
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap_or_default();
+        .map_err(|e| e.to_string())?;
+    let text = reply.text();
     Ok(Answer {
-        status,
+        status: reply.status.as_u16(),
         json: serde_json::from_str(&text).ok(),
         text,
         latency: started.elapsed(),
@@ -934,17 +944,17 @@ async fn expired_token(shared: &Shared, base: &str) -> Result<String, Unavailabl
     claims["iat"] = Value::from(now - 7200);
     claims["exp"] = Value::from(now - 3600);
     let url = shared.issuer.endpoint("/_emulator/tokens");
-    let response = shared
-        .http
-        .post(&url)
-        .json(&claims)
-        .send()
-        .await
-        .map_err(|_| unavailable())?;
-    if !response.status().is_success() {
+    let reply = crate::net::send(
+        shared.http.post(&url).json(&claims),
+        &url,
+        crate::net::TOKEN_LIMIT,
+    )
+    .await
+    .map_err(|_| unavailable())?;
+    if !reply.status.is_success() {
         return Err(unavailable());
     }
-    let doc: Value = response.json().await.map_err(|_| unavailable())?;
+    let doc: Value = serde_json::from_slice(&reply.body).map_err(|_| unavailable())?;
     doc.get("token")
         .and_then(Value::as_str)
         .map(String::from)

@@ -152,21 +152,25 @@ pub fn debug(text: &str) {
 }
 
 /// Report a fatal error: JSON on stdout with `--json`, else `error: ...` and `help: ...` on stderr.
+/// Messages may quote a server (each source makes that safe with `net::server_text`); it is
+/// applied once more here, the last step before the terminal, so no path can forget it.
 pub fn error(err: &Error) {
+    let message = crate::net::server_text(&err.to_string());
+    let hint = err.hint().map(crate::net::server_text);
     if settings().json {
         json(&serde_json::json!({
             "error": {
                 "kind": err.kind(),
-                "message": err.to_string(),
-                "hint": err.hint(),
+                "message": message,
+                "hint": hint,
                 "exit_code": err.exit_code(),
             }
         }));
         return;
     }
     let mut out = stderr();
-    let _ = writeln!(out, "{} {err}", paint(style::BAD, "error:"));
-    if let Some(hint) = err.hint() {
+    let _ = writeln!(out, "{} {message}", paint(style::BAD, "error:"));
+    if let Some(hint) = hint {
         let _ = writeln!(out, "{} {hint}", paint(style::BOLD, "help:"));
     }
 }

@@ -317,3 +317,40 @@ fn the_management_api_requires_a_valid_token() {
     assert_eq!(code, 401);
     assert!(message.contains("expired"), "{message}");
 }
+
+#[test]
+fn server_text_never_shows_the_token_the_secret_or_raw_escapes() {
+    use crate::fake::{Answer, ESCAPES, has_raw_escapes, serve};
+    const SECRET: &str = "ApiFakeSecret0123456789abcdefghijKLMNOP";
+    const TOKEN: &str = "fake-access-token-0123456789abcdef";
+    let w = World::new();
+    // The token is fine; the API echoes the request (with its Authorization header) as text.
+    let echo_api = serve(|seen| match seen.path.as_str() {
+        "/oauth2/token" => Answer::json(
+            200,
+            serde_json::json!({"access_token": TOKEN, "token_type": "Bearer", "expires_in": 3600}),
+        ),
+        "/.well-known/openid-configuration" => Answer::text(404, "no discovery"),
+        _ => Answer::text(200, format!("{}{ESCAPES}", seen.head)),
+    });
+    // The token endpoint echoes the form in a 502.
+    let echo_token = serve(|seen| match seen.path.as_str() {
+        "/oauth2/token" => Answer::text(502, format!("{}{ESCAPES}", seen.body)),
+        _ => Answer::text(404, "not found"),
+    });
+    for (url, code) in [(&echo_api.url, 0), (&echo_token.url, 3)] {
+        let out = w
+            .bare()
+            .env("KINDE_DOMAIN", url)
+            .env("KINDE_MANAGEMENT_CLIENT_ID", "fakeclient")
+            .env("KINDE_MANAGEMENT_CLIENT_SECRET", SECRET)
+            .args(["--color", "always", "api", "GET", "/api/v1/users"])
+            .output()
+            .unwrap();
+        let all = format!("{}{}", crate::stdout(&out), stderr(&out));
+        assert_eq!(out.status.code(), Some(code), "{all}");
+        assert!(!all.contains(SECRET) && !all.contains(TOKEN), "{all}");
+        assert!(!has_raw_escapes(&all), "{all:?}");
+        assert!(all.contains("***"), "{all}");
+    }
+}

@@ -4,8 +4,10 @@
 mod api;
 mod browser;
 mod config;
+mod discovery;
 mod dotenv;
 mod emulator;
+mod fake;
 mod help;
 mod init;
 mod login;

@@ -448,3 +448,55 @@ fn a_report_that_cannot_be_written_is_a_file_error() {
         .assert()
         .code(5);
 }
+
+#[test]
+fn reports_never_show_the_token_or_raw_escapes_from_an_echoing_server() {
+    use crate::fake::{Answer, ESCAPES, has_raw_escapes, serve};
+    const SECRET: &str = "SmokeFakeSecret0123456789abcdefghijKLMN";
+    const TOKEN: &str = "smoke-fake-access-token-0123456789abcdef";
+    let w = World::new();
+    let fake = serve(|seen| match seen.path.as_str() {
+        "/oauth2/token" => Answer::json(
+            200,
+            serde_json::json!({"access_token": TOKEN, "token_type": "Bearer", "expires_in": 3600}),
+        ),
+        // No document: the client falls back to Kinde's paths (the smoke check reports it).
+        "/.well-known/openid-configuration" => Answer::text(404, "no discovery"),
+        _ => Answer::text(500, format!("{} {}{ESCAPES}", seen.method, seen.head)),
+    });
+    for format in ["human", "json", "junit"] {
+        let report = w.path(&format!("report.{format}"));
+        let out = w
+            .bare()
+            .env("KINDE_DOMAIN", &fake.url)
+            .env("KINDE_MANAGEMENT_CLIENT_ID", "fakeclient")
+            .env("KINDE_MANAGEMENT_CLIENT_SECRET", SECRET)
+            .args(["--color", "always", "smoke", "--format", format])
+            .output()
+            .unwrap();
+        let with_file = w
+            .bare()
+            .env("KINDE_DOMAIN", &fake.url)
+            .env("KINDE_MANAGEMENT_CLIENT_ID", "fakeclient")
+            .env("KINDE_MANAGEMENT_CLIENT_SECRET", SECRET)
+            .args(["smoke", "--format", format, "-o"])
+            .arg(&report)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let all = format!(
+            "{}{}{}{}{}",
+            stdout(&out),
+            stderr(&out),
+            stdout(&with_file),
+            stderr(&with_file),
+            std::fs::read_to_string(&report).unwrap()
+        );
+        assert!(
+            all.contains("GET ") && all.contains("Bearer ***"),
+            "the echo is reported: {all}"
+        );
+        assert!(!all.contains(SECRET) && !all.contains(TOKEN), "{all}");
+        assert!(!has_raw_escapes(&all), "{all:?}");
+    }
+}

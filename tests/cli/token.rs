@@ -266,3 +266,87 @@ fn the_embedded_emulator_needs_no_account() {
         .success()
         .stderr(predicate::str::contains("verified"));
 }
+
+/// A management app's secret the fake servers below receive, and must never make visible.
+const FAKE_SECRET: &str = "Xq7fakeSecretValue0123456789abcdefGHIJKLmnop";
+
+/// `token` against the fake server at `url`, with colour forced as on a terminal.
+fn token_at(w: &World, url: &str) -> std::process::Output {
+    w.bare()
+        .env("KINDE_DOMAIN", url)
+        .env("KINDE_MANAGEMENT_CLIENT_ID", "fakeclient")
+        .env("KINDE_MANAGEMENT_CLIENT_SECRET", FAKE_SECRET)
+        .args(["--color", "always", "token", "--no-cache"])
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap()
+}
+
+fn assert_no_secret(out: &std::process::Output) {
+    let all = format!("{}{}", stdout(out), stderr(out));
+    for form in [
+        FAKE_SECRET.to_string(),
+        url::form_urlencoded::byte_serialize(FAKE_SECRET.as_bytes()).collect(),
+    ] {
+        assert!(!all.contains(&form), "the secret is shown: {all}");
+    }
+}
+
+#[test]
+fn an_endless_token_response_fails_fast_at_the_cap() {
+    use crate::fake::{Answer, serve};
+    let w = World::new();
+    let fake = serve(|seen| match seen.path.as_str() {
+        "/oauth2/token" => Answer::Endless,
+        _ => Answer::text(404, "not found"),
+    });
+    let started = std::time::Instant::now();
+    let out = token_at(&w, &fake.url);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "took {:?}: the body was read to the timeout",
+        started.elapsed()
+    );
+    assert!(
+        stderr(&out).contains("larger than 1 MiB"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_token_endpoint_echoing_the_form_shows_neither_the_secret_nor_its_escapes() {
+    use crate::fake::{Answer, ESCAPES, has_raw_escapes, serve};
+    let w = World::new();
+    // 400 with the form in error_description, and a 502 plain-text echo.
+    let described = serve(|seen| match seen.path.as_str() {
+        "/oauth2/token" => Answer::json(
+            400,
+            serde_json::json!({
+                "error": format!("invalid_request{ESCAPES}"),
+                "error_description": format!("bad form: {} {ESCAPES}", seen.body),
+            }),
+        ),
+        _ => Answer::text(404, "not found"),
+    });
+    let out = token_at(&w, &described.url);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("client_secret=***"),
+        "{}",
+        stderr(&out)
+    );
+    assert_no_secret(&out);
+    assert!(!has_raw_escapes(&stderr(&out)), "{:?}", stderr(&out));
+    assert!(stderr(&out).contains("\\x1b]0;pwned"), "{}", stderr(&out));
+
+    let echoed = serve(|seen| match seen.path.as_str() {
+        "/oauth2/token" => Answer::text(502, format!("{}{}\n{ESCAPES}", seen.head, seen.body)),
+        _ => Answer::text(404, "not found"),
+    });
+    let out = token_at(&w, &echoed.url);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_no_secret(&out);
+    assert!(!has_raw_escapes(&stderr(&out)), "{:?}", stderr(&out));
+}

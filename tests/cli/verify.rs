@@ -236,7 +236,7 @@ fn rejects_an_unknown_kid_after_one_refetch() {
         "not among the issuer's signing keys",
     );
     assert_eq!(
-        w.count("GET /.well-known/jwks.json"),
+        w.count("GET /.well-known/jwks"),
         1,
         "a freshly fetched JWKS is not fetched again"
     );
@@ -246,15 +246,15 @@ fn rejects_an_unknown_kid_after_one_refetch() {
 fn a_rotated_key_is_found_by_refetching_the_cached_jwks_once() {
     let w = World::new();
     w.cmd().args(["verify", &w.token()]).assert().success();
-    assert_eq!(w.count("GET /.well-known/jwks.json"), 1);
+    assert_eq!(w.count("GET /.well-known/jwks"), 1);
     // The JWKS is cached on disk: a second verification needs no fetch.
     w.cmd().args(["verify", &w.token()]).assert().success();
-    assert_eq!(w.count("GET /.well-known/jwks.json"), 1);
+    assert_eq!(w.count("GET /.well-known/jwks"), 1);
     w.emulator.state().rotate_key().unwrap();
     let token = w.token();
     w.cmd().args(["verify", &token]).assert().success();
     assert_eq!(
-        w.count("GET /.well-known/jwks.json"),
+        w.count("GET /.well-known/jwks"),
         2,
         "unknown kid: exactly one refetch"
     );
