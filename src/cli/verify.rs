@@ -97,10 +97,9 @@ pub async fn verify_token(
     token: &str,
     expect: &Expectations,
 ) -> Result<Report, Error> {
-    let cache_dir = crate::oauth::cache::TokenCache::open()
-        .ok()
-        .and_then(|c| c.dir().parent().map(std::path::Path::to_path_buf));
-    let mut keys = KeySource::remote(ctx.http.clone(), issuer, cache_dir.as_deref());
+    let cache = crate::oauth::cache::TokenCache::open_if_any()?;
+    let cache_dir = cache.as_ref().map(crate::oauth::cache::TokenCache::root);
+    let mut keys = KeySource::remote(ctx.http.clone(), issuer, cache_dir);
     verify::verify(token, expect, &mut keys).await
 }
 

@@ -3,6 +3,7 @@
 
 mod api;
 mod browser;
+mod cache;
 mod config;
 mod dotenv;
 mod emulator;
