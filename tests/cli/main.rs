@@ -9,6 +9,7 @@ mod dotenv;
 mod emulator;
 mod help;
 mod init;
+mod links;
 mod login;
 mod register;
 mod secrets;
