@@ -68,19 +68,15 @@ pub fn create_private_dir(dir: &Path) -> Result<(), Error> {
 /// Refuse a directory another local user could have put files in: one not owned by the current
 /// user, or writable by its group or by others (ssh refuses such a `~/.ssh` for the same reason).
 /// Caches live in such directories; a key set or token planted there would be trusted. A missing
-/// directory passes: it will be created private by [`create_private_dir`].
+/// directory (or a path that is no directory) passes: [`create_private_dir`] makes it private or
+/// fails naming it.
 pub fn check_private_dir(dir: &Path) -> Result<(), Error> {
-    let meta = match fs::metadata(dir) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(Error::file("read", dir, e)),
+    // No directory there (missing, a file, a path through a file, not even stat-able): nothing can
+    // be read from it, and creating it fails with an error naming it; nothing to trust or refuse.
+    let Some(meta) = fs::metadata(dir).ok().filter(fs::Metadata::is_dir) else {
+        return Ok(());
     };
-    let reason = if meta.is_dir() {
-        unsafe_dir_reason(&meta)
-    } else {
-        Some("is not a directory".to_string())
-    };
-    match reason {
+    match unsafe_dir_reason(&meta) {
         None => Ok(()),
         Some(reason) => Err(Error::unsafe_path(
             dir,

@@ -24,6 +24,15 @@ pub fn read(path: &Path) -> Result<Option<Vec<(String, String)>>, Error> {
 /// Parse `.env` text with dotenvy: (name, value) pairs in file order, or the 1-based line that
 /// does not parse and why.
 pub fn parse(text: &str) -> Result<Vec<(String, String)>, (usize, String)> {
+    // dotenvy lets a quote run on until the next quote character, lines later; when a line that
+    // sets another variable comes first, that line (perhaps a secret) would become part of this
+    // value, and be shown wherever this value is.
+    if let Some(entry) = entries(text).iter().find(|e| e.unclosed) {
+        return Err((
+            entry.line,
+            "the quote opened on this line is not closed before the next variable".into(),
+        ));
+    }
     let mut pairs = Vec::new();
     for item in dotenvy::from_read_iter(text.as_bytes()) {
         match item {
@@ -103,11 +112,14 @@ struct Entry<'a> {
     text: &'a str,
     /// The name it sets, if it is a `NAME=...` entry.
     name: Option<&'a str>,
+    /// A quote opened in it is not closed before the end of the file or a line setting a variable.
+    unclosed: bool,
 }
 
 /// Split `.env` text into entries the way dotenvy groups lines: a quote left open continues on
-/// the next line. A quote never closed does not swallow the rest of the file: that line stands
-/// alone (it is kept as it is, and reported by [`parse`]).
+/// the next line, but not onto a line that sets a variable. A quote not closed before such a line
+/// or the end does not swallow the rest of the file: its line stands alone (it is kept as it is,
+/// and reported by [`parse`]).
 fn entries(text: &str) -> Vec<Entry<'_>> {
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
     let mut out = Vec::new();
@@ -122,11 +134,12 @@ fn entries(text: &str) -> Vec<Entry<'_>> {
     while i < lines.len() {
         let mut open = open_quote(None, lines[i]);
         let mut end = i + 1;
-        while open.is_some() && end < lines.len() {
+        while open.is_some() && end < lines.len() && !sets_variable(lines[end]) {
             open = open_quote(open, lines[end]);
             end += 1;
         }
-        if open.is_some() {
+        let unclosed = open.is_some();
+        if unclosed {
             end = i + 1;
         }
         let chunk = &text[offsets[i]..offsets[end]];
@@ -134,6 +147,7 @@ fn entries(text: &str) -> Vec<Entry<'_>> {
             line: i + 1,
             text: chunk,
             name: name_of(chunk),
+            unclosed,
         });
         i = end;
     }
@@ -161,6 +175,20 @@ fn open_quote(mut open: Option<char>, line: &str) -> Option<char> {
         after_space = open.is_none() && c.is_whitespace() && c != '\n';
     }
     open
+}
+
+/// Whether `line` plainly sets a variable (`export NAME=`, or `NAME=` with an upper-case name
+/// holding a `_`, as `KINDE_CLIENT_SECRET`): never a line of a PEM key or other base64 inside a
+/// multi-line value, whose alphabet has no `_`.
+fn sets_variable(line: &str) -> bool {
+    let exported = line.trim_start().starts_with("export ");
+    name_of(line).is_some_and(|name| {
+        exported
+            || (name.contains('_')
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+    })
 }
 
 /// The name an entry sets: `NAME=` or `export NAME=`, as dotenvy reads names.
@@ -373,6 +401,30 @@ mod tests {
         assert_eq!(
             parse_lenient("A=1\nnot a line\n# c\nexport B='two'\n"),
             vec![("A".into(), "1".into()), ("B".into(), "two".into())]
+        );
+    }
+
+    #[test]
+    fn a_quote_left_open_never_takes_in_the_next_variable() {
+        let text = "KINDE_MANAGEMENT_CLIENT_ID=\"abc\nKINDE_MANAGEMENT_CLIENT_SECRET=s3cr3t\"\n";
+        let (line, reason) = parse(text).unwrap_err();
+        assert_eq!(line, 1);
+        assert!(!reason.contains("s3cr3t"), "{reason}");
+        assert_eq!(
+            merge(text, &[("KINDE_MANAGEMENT_CLIENT_ID", "x".into())]),
+            "KINDE_MANAGEMENT_CLIENT_ID=x\nKINDE_MANAGEMENT_CLIENT_SECRET=s3cr3t\"\n",
+            "the secret's line is kept, not replaced with the id"
+        );
+        // A quoted value may still span lines that set nothing.
+        assert_eq!(
+            parse("KEY=\"-----BEGIN-----\nMIIBxy==\nIDAQAB=\n-----END-----\"\nB=1\n").unwrap(),
+            vec![
+                (
+                    "KEY".into(),
+                    "-----BEGIN-----\nMIIBxy==\nIDAQAB=\n-----END-----".into()
+                ),
+                ("B".into(), "1".into())
+            ]
         );
     }
 
