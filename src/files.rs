@@ -65,6 +65,56 @@ pub fn create_private_dir(dir: &Path) -> Result<(), Error> {
     }
 }
 
+/// Refuse a directory another local user could have put files in: one not owned by the current
+/// user, or writable by its group or by others (ssh refuses such a `~/.ssh` for the same reason).
+/// Caches live in such directories; a key set or token planted there would be trusted. A missing
+/// directory (or a path that is no directory) passes: [`create_private_dir`] makes it private or
+/// fails naming it.
+pub fn check_private_dir(dir: &Path) -> Result<(), Error> {
+    // No directory there (missing, a file, a path through a file, not even stat-able): nothing can
+    // be read from it, and creating it fails with an error naming it; nothing to trust or refuse.
+    let Some(meta) = fs::metadata(dir).ok().filter(fs::Metadata::is_dir) else {
+        return Ok(());
+    };
+    match unsafe_dir_reason(&meta) {
+        None => Ok(()),
+        Some(reason) => Err(Error::unsafe_path(
+            dir,
+            format!("{reason}; cargo-kinde keeps tokens and keys there and will not trust it"),
+        )
+        .with_hint(format!(
+            "remove it (`rm -r {0}`) so it is created again, owned by you with mode 0700, or make it yours: `chown \"$(id -u)\" {0} && chmod 700 {0}`",
+            dir.display()
+        ))),
+    }
+}
+
+#[cfg(unix)]
+fn unsafe_dir_reason(meta: &fs::Metadata) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions, cannot fail and touches no memory of ours.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != me {
+        Some(format!(
+            "is owned by another user (uid {}, you are {me})",
+            meta.uid()
+        ))
+    } else if meta.mode() & 0o022 != 0 {
+        Some(format!(
+            "is writable by other users (mode {:o})",
+            meta.mode() & 0o7777
+        ))
+    } else {
+        None
+    }
+}
+
+#[cfg(not(unix))]
+fn unsafe_dir_reason(_meta: &fs::Metadata) -> Option<String> {
+    // Windows keeps a user's cache under their profile, which ACLs already make private.
+    None
+}
+
 /// Refuse a path whose last component is a symlink: writing through it would change a file
 /// somewhere else, perhaps outside the repository.
 pub fn refuse_symlink(path: &Path) -> Result<(), Error> {
@@ -265,6 +315,26 @@ mod tests {
         let err = write_private(&path, b"{}").unwrap_err();
         assert_eq!(err.exit_code(), crate::error::exit::LOCAL);
         assert!(err.to_string().contains("x.json"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn dirs_others_can_write_are_unsafe_and_missing_ones_are_fine() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("cache");
+        check_private_dir(&cache).unwrap();
+        create_private_dir(&cache).unwrap();
+        check_private_dir(&cache).unwrap();
+        for bad in [0o770, 0o707, 0o722] {
+            fs::set_permissions(&cache, fs::Permissions::from_mode(bad)).unwrap();
+            let err = check_private_dir(&cache).unwrap_err();
+            assert_eq!(err.exit_code(), crate::error::exit::INPUT, "{err}");
+            assert!(err.to_string().contains("writable by other users"), "{err}");
+            assert!(err.hint().unwrap().contains("chmod 700"), "{err:?}");
+        }
+        fs::set_permissions(&cache, fs::Permissions::from_mode(0o755)).unwrap();
+        check_private_dir(&cache).unwrap();
     }
 
     #[cfg(unix)]

@@ -1,6 +1,6 @@
 //! `cargo kinde emulator`: a local Kinde for offline development and CI.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::Args;
@@ -25,8 +25,12 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
     /// Once listening, write a .env for this tenant (KINDE_DOMAIN, client ids and secrets; mode 0600).
+    /// An existing file keeps its other lines, and is added to .gitignore inside a git work tree.
     #[arg(long, value_name = "FILE")]
     pub env_file: Option<PathBuf>,
+    /// With --env-file: replace a KINDE_DOMAIN that points at a real Kinde tenant.
+    #[arg(long, requires = "env_file")]
+    pub force: bool,
     /// Access token lifetime in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 86_400)]
     pub token_ttl: u64,
@@ -60,6 +64,13 @@ pub async fn run(_global: &GlobalArgs, args: EmulatorArgs) -> Result<u8, Error> 
             entry.duration.as_secs_f64() * 1000.0
         ));
     });
+    // Refuse what would fail or do harm before listening, not after.
+    if let Some(path) = &args.env_file {
+        check_env_file(path, args.force)?;
+    }
+    if let Some(path) = &args.state {
+        check_state_file(path)?;
+    }
     let options = Options {
         port: args.port,
         state_file: args.state.clone(),
@@ -70,9 +81,10 @@ pub async fn run(_global: &GlobalArgs, args: EmulatorArgs) -> Result<u8, Error> 
     };
     let running = emulator::start(options).await?;
     let tenant = running.state.tenant();
-    if let Some(path) = &args.env_file {
-        write_env_file(path, &running.state.env_file())?;
-    }
+    let written = match &args.env_file {
+        Some(path) => Some(write_env_file(path, &running.state.env_file())?),
+        None => None,
+    };
     let management = tenant.management_app().map(|a| a.id.clone());
     let app = tenant.user_app().map(|a| a.id.clone());
     if ui::settings().json {
@@ -81,6 +93,8 @@ pub async fn run(_global: &GlobalArgs, args: EmulatorArgs) -> Result<u8, Error> 
             "management_client_id": management,
             "client_id": app,
             "env_file": args.env_file,
+            "replaced": written.as_ref().map(|w| &w.replaced),
+            "gitignore": written.as_ref().and_then(|w| w.gitignore.as_ref()),
             "state": args.state,
         }));
     } else {
@@ -94,12 +108,28 @@ pub async fn run(_global: &GlobalArgs, args: EmulatorArgs) -> Result<u8, Error> 
     if let Some(id) = &management {
         ui::status(&format!("  management M2M app: {id}"));
     }
-    match &args.env_file {
-        Some(path) => ui::status(&format!(
-            "  wrote {} (load it with `set -a; . {0}; set +a`, or run cargo kinde next to it)",
-            path.display()
-        )),
-        None => ui::status(
+    match (&args.env_file, &written) {
+        (Some(path), Some(written)) => {
+            ui::status(&format!(
+                "  wrote {} (load it with `set -a; . {0}; set +a`, or run cargo kinde next to it)",
+                path.display()
+            ));
+            if !written.replaced.is_empty() {
+                ui::status(&format!(
+                    "  replaced {} in {}",
+                    written.replaced.join(", "),
+                    path.display()
+                ));
+            }
+            if let Some(gitignore) = &written.gitignore {
+                ui::status(&format!(
+                    "  added {} to {} so its secrets are never committed",
+                    path.file_name().unwrap_or_default().to_string_lossy(),
+                    gitignore.display()
+                ));
+            }
+        }
+        _ => ui::status(
             "  pass --env-file .env to write the credentials for cargo kinde and Kinde's SDKs",
         ),
     }
@@ -110,14 +140,95 @@ pub async fn run(_global: &GlobalArgs, args: EmulatorArgs) -> Result<u8, Error> 
     Ok(exit::OK)
 }
 
+/// What writing `--env-file` did besides setting the tenant's variables.
+struct EnvWritten {
+    /// Names whose earlier, different value was replaced (never the values: they may be secrets).
+    replaced: Vec<String>,
+    /// The `.gitignore` a line ignoring the file was added to.
+    gitignore: Option<PathBuf>,
+}
+
+/// Refuse, before the emulator starts, an `--env-file` that is a link (it would be written through)
+/// or whose `KINDE_DOMAIN` is a real tenant (anything but a loopback URL) unless `force`:
+/// replacing it silently would point the project's commands at the emulator.
+fn check_env_file(path: &Path, force: bool) -> Result<(), Error> {
+    crate::files::refuse_symlink(path)?;
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::file("read", path, e)),
+    };
+    let tenant = dotenv::parse_lenient(&text)
+        .into_iter()
+        .any(|(name, value)| {
+            name == "KINDE_DOMAIN"
+                && !value.trim().is_empty()
+                && !crate::urls::Issuer::parse(&value).is_ok_and(|issuer| issuer.is_loopback())
+        });
+    if tenant && !force {
+        // The domain itself is not shown: a malformed one may carry credentials.
+        return Err(Error::input(format!(
+            "{}: KINDE_DOMAIN points at a Kinde tenant, not a local emulator; writing the emulator's variables would replace it",
+            path.display()
+        ))
+        .with_hint(format!(
+            "pass --force to replace KINDE_DOMAIN in {}, or write another file (e.g. --env-file .env.emulator)",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Refuse, before the emulator starts, a `--state` file that could never be saved.
+fn check_state_file(path: &Path) -> Result<(), Error> {
+    crate::files::refuse_symlink(path)?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if dir.is_dir() {
+        return Ok(());
+    }
+    Err(Error::file(
+        "write",
+        path,
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("the directory {} does not exist", dir.display()),
+        ),
+    )
+    .with_hint(format!(
+        "create it first (`mkdir -p {}`), or pass another --state FILE",
+        dir.display()
+    )))
+}
+
 /// Merge the tenant's variables into the file at `path` (created from `contents` when missing):
 /// the user's other variables and comments stay (a project's `.env` holds more than Kinde's).
-fn write_env_file(path: &std::path::Path, contents: &str) -> Result<(), Error> {
+/// Inside a git work tree the file is added to `.gitignore` unless one already ignores it.
+fn write_env_file(path: &Path, contents: &str) -> Result<EnvWritten, Error> {
     let pairs = dotenv::parse(contents).map_err(|(line, reason)| {
         Error::input(format!("the emulator's .env text, line {line}: {reason}"))
     })?;
     let values: Vec<(&str, String)> = pairs.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
-    dotenv::save(path, &values, contents)
+    let replaced = dotenv::save(path, &values, contents)?;
+    let gitignore = match dotenv::gitignore_needed(path) {
+        Some((gitignore, line)) => {
+            let existing = match std::fs::read_to_string(&gitignore) {
+                Ok(text) => Some(text),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => return Err(Error::file("read", &gitignore, e)),
+            };
+            let text = crate::scaffold::gitignore(existing, &[line]);
+            crate::files::write(&gitignore, text.as_bytes(), crate::files::Access::Shared)?;
+            Some(gitignore)
+        }
+        None => None,
+    };
+    Ok(EnvWritten {
+        replaced,
+        gitignore,
+    })
 }
 
 async fn shutdown_signal() {

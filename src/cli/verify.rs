@@ -98,9 +98,8 @@ pub async fn verify_token(
     token: &str,
     expect: &Expectations,
 ) -> Result<Report, Error> {
-    let cache_dir = crate::oauth::cache::TokenCache::open()
-        .ok()
-        .and_then(|c| c.dir().parent().map(std::path::Path::to_path_buf));
+    let cache = crate::oauth::cache::TokenCache::open_if_any()?;
+    let cache_dir = cache.as_ref().map(crate::oauth::cache::TokenCache::root);
     // The accepted issuers were built from parsed issuers, so each parses again. Each issuer's
     // keys come from its own discovery document's `jwks_uri`, looked up only when fetched.
     let issuers: Vec<Issuer> = expect
@@ -109,12 +108,13 @@ pub async fn verify_token(
         .filter_map(|i| Issuer::parse(i).ok())
         .collect();
     let mut keys = issuers.iter().fold(IssuerKeys::new(), |keys, issuer| {
-        let source = KeySource::remote(ctx.http.clone(), issuer, cache_dir.as_deref())
-            .with_jwks_uri(crate::oauth::discovery::jwks_uri(
+        let source = KeySource::remote(ctx.http.clone(), issuer, cache_dir).with_jwks_uri(
+            crate::oauth::discovery::jwks_uri(
                 ctx.http.clone(),
                 issuer.clone(),
-                cache_dir.clone(),
-            ));
+                cache_dir.map(std::path::Path::to_path_buf),
+            ),
+        );
         keys.with(issuer.as_str(), source)
     });
     verify::verify(token, expect, &mut keys).await

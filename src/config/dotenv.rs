@@ -24,6 +24,15 @@ pub fn read(path: &Path) -> Result<Option<Vec<(String, String)>>, Error> {
 /// Parse `.env` text with dotenvy: (name, value) pairs in file order, or the 1-based line that
 /// does not parse and why.
 pub fn parse(text: &str) -> Result<Vec<(String, String)>, (usize, String)> {
+    // dotenvy lets a quote run on until the next quote character, lines later; when a line that
+    // sets another variable comes first, that line (perhaps a secret) would become part of this
+    // value, and be shown wherever this value is.
+    if let Some(entry) = entries(text).iter().find(|e| e.unclosed) {
+        return Err((
+            entry.line,
+            "the quote opened on this line is not closed before the next variable".into(),
+        ));
+    }
     let mut pairs = Vec::new();
     for item in dotenvy::from_read_iter(text.as_bytes()) {
         match item {
@@ -41,6 +50,21 @@ fn failing_line(text: &str) -> Option<usize> {
         .iter()
         .find(|entry| dotenvy::from_read_iter(entry.text.as_bytes()).any(|item| item.is_err()))
         .map(|entry| entry.line)
+}
+
+/// The entries of `.env` text that parse, each read on its own: (name, value) in file order. Unlike
+/// [`parse`], a line that does not parse is skipped, not an error: this is for looking into a file
+/// that [`merge`] will keep such lines in.
+pub fn parse_lenient(text: &str) -> Vec<(String, String)> {
+    entries(text)
+        .iter()
+        .filter(|entry| entry.name.is_some())
+        .flat_map(|entry| {
+            dotenvy::from_read_iter(entry.text.as_bytes())
+                .filter_map(Result::ok)
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// dotenvy's parse errors carry the offending line, which may hold a secret: say where, not what.
@@ -88,11 +112,14 @@ struct Entry<'a> {
     text: &'a str,
     /// The name it sets, if it is a `NAME=...` entry.
     name: Option<&'a str>,
+    /// A quote opened in it is not closed before the end of the file or a line setting a variable.
+    unclosed: bool,
 }
 
 /// Split `.env` text into entries the way dotenvy groups lines: a quote left open continues on
-/// the next line. A quote never closed does not swallow the rest of the file: that line stands
-/// alone (it is kept as it is, and reported by [`parse`]).
+/// the next line, but not onto a line that sets a variable. A quote not closed before such a line
+/// or the end does not swallow the rest of the file: its line stands alone (it is kept as it is,
+/// and reported by [`parse`]).
 fn entries(text: &str) -> Vec<Entry<'_>> {
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
     let mut out = Vec::new();
@@ -107,11 +134,12 @@ fn entries(text: &str) -> Vec<Entry<'_>> {
     while i < lines.len() {
         let mut open = open_quote(None, lines[i]);
         let mut end = i + 1;
-        while open.is_some() && end < lines.len() {
+        while open.is_some() && end < lines.len() && !sets_variable(lines[end]) {
             open = open_quote(open, lines[end]);
             end += 1;
         }
-        if open.is_some() {
+        let unclosed = open.is_some();
+        if unclosed {
             end = i + 1;
         }
         let chunk = &text[offsets[i]..offsets[end]];
@@ -119,6 +147,7 @@ fn entries(text: &str) -> Vec<Entry<'_>> {
             line: i + 1,
             text: chunk,
             name: name_of(chunk),
+            unclosed,
         });
         i = end;
     }
@@ -146,6 +175,20 @@ fn open_quote(mut open: Option<char>, line: &str) -> Option<char> {
         after_space = open.is_none() && c.is_whitespace() && c != '\n';
     }
     open
+}
+
+/// Whether `line` plainly sets a variable (`export NAME=`, or `NAME=` with an upper-case name
+/// holding a `_`, as `KINDE_CLIENT_SECRET`): never a line of a PEM key or other base64 inside a
+/// multi-line value, whose alphabet has no `_`.
+fn sets_variable(line: &str) -> bool {
+    let exported = line.trim_start().starts_with("export ");
+    name_of(line).is_some_and(|name| {
+        exported
+            || (name.contains('_')
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+    })
 }
 
 /// The name an entry sets: `NAME=` or `export NAME=`, as dotenvy reads names.
@@ -195,25 +238,66 @@ pub fn merge(existing: &str, values: &[(&str, String)]) -> String {
 }
 
 /// Set `values` in the `.env` at `path`, keeping its other lines; the file is made mode 0600.
-/// `fresh` is the text to start from when there is no file yet.
-pub fn save(path: &Path, values: &[(&str, String)], fresh: &str) -> Result<(), Error> {
-    let existing = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => fresh.to_string(),
+/// `fresh` is the text to start from when there is no file yet. Returns the names whose earlier
+/// value in the file was replaced by another (names only: the values may be secrets).
+pub fn save(path: &Path, values: &[(&str, String)], fresh: &str) -> Result<Vec<String>, Error> {
+    let (existing, before) = match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let before = parse_lenient(&text);
+            (text, before)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (fresh.to_string(), Vec::new()),
         Err(e) => return Err(Error::file("read", path, e)),
     };
-    crate::files::write_private(path, merge(&existing, values).as_bytes())
+    let replaced = values
+        .iter()
+        .filter(|(name, value)| before.iter().any(|(n, old)| n == name && old != value))
+        .map(|(name, _)| (*name).to_string())
+        .collect();
+    crate::files::write_private(path, merge(&existing, values).as_bytes())?;
+    Ok(replaced)
 }
 
 /// Whether `.gitignore` in `root` ignores `.env`.
 pub fn gitignore_covers(root: &Path) -> bool {
-    std::fs::read_to_string(root.join(".gitignore"))
-        .map(|text| {
-            text.lines()
-                .map(str::trim)
-                .any(|l| matches!(l, ".env" | "/.env" | ".env*" | "*.env"))
-        })
-        .unwrap_or(false)
+    ignores(root, ".env", true)
+}
+
+/// Whether the `.gitignore` in `dir` has a line ignoring the file `name` (`here`: the file is in
+/// `dir` itself, so an anchored `/name` counts too). Only the usual shapes are recognised (`name`,
+/// `/name`, `**/name`, `prefix*`, `*suffix`); one missed only costs a redundant line.
+fn ignores(dir: &Path, name: &str, here: bool) -> bool {
+    let Ok(text) = std::fs::read_to_string(dir.join(".gitignore")) else {
+        return false;
+    };
+    text.lines().map(str::trim).any(|line| {
+        line == name
+            || (here && line.strip_prefix('/') == Some(name))
+            || line.strip_prefix("**/") == Some(name)
+            || line
+                .strip_suffix('*')
+                .is_some_and(|p| !p.contains(['*', '/']) && name.starts_with(p))
+            || line
+                .strip_prefix('*')
+                .is_some_and(|s| !s.contains(['*', '/']) && name.ends_with(s))
+    })
+}
+
+/// Where a line ignoring the `.env` file at `path` must go, when that file is inside a git work
+/// tree and no `.gitignore` from its directory up to the work tree's root ignores it: the
+/// `.gitignore` beside it, and the line (its file name). `None` outside git or when ignored.
+pub fn gitignore_needed(path: &Path) -> Option<(std::path::PathBuf, String)> {
+    let name = path.file_name()?.to_str()?.to_string();
+    let dir = std::path::absolute(path).ok()?.parent()?.to_path_buf();
+    let mut covered = false;
+    for (depth, ancestor) in dir.ancestors().enumerate() {
+        covered = covered || ignores(ancestor, &name, depth == 0);
+        if ancestor.join(".git").exists() {
+            // Named as the user named the file: `.env` gets `.gitignore`, not an absolute path.
+            return (!covered).then(|| (path.with_file_name(".gitignore"), name));
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -279,6 +363,68 @@ mod tests {
         assert_eq!(
             merged,
             "# header\nDATABASE_URL=postgres://x\n\nKINDE_DOMAIN=https://new.kinde.com\nBAD LINE secret=zzz\nMULTI=one\nLAST=1\nNEW=v\n"
+        );
+    }
+
+    #[test]
+    fn a_file_in_a_work_tree_needs_ignoring_once() {
+        let repo = tempfile::tempdir().unwrap();
+        let sub = repo.path().join("app");
+        std::fs::create_dir_all(&sub).unwrap();
+        let env = sub.join(".env");
+        assert_eq!(gitignore_needed(&env), None, "not in a work tree");
+        std::fs::create_dir(repo.path().join(".git")).unwrap();
+        assert_eq!(
+            gitignore_needed(&env),
+            Some((sub.join(".gitignore"), ".env".into()))
+        );
+        for (dir, line) in [
+            (repo.path(), ".env"),
+            (repo.path(), "*.env"),
+            (repo.path(), "**/.env"),
+            (sub.as_path(), "/.env"),
+            (sub.as_path(), ".env*"),
+        ] {
+            std::fs::write(dir.join(".gitignore"), format!("target\n{line}\n")).unwrap();
+            assert_eq!(gitignore_needed(&env), None, "{line} in {}", dir.display());
+            std::fs::remove_file(dir.join(".gitignore")).unwrap();
+        }
+        std::fs::write(repo.path().join(".gitignore"), "/.env\n").unwrap();
+        assert!(
+            gitignore_needed(&env).is_some(),
+            "an anchored line in the root ignores only the root's .env"
+        );
+    }
+
+    #[test]
+    fn lenient_parsing_skips_what_does_not_parse() {
+        assert_eq!(
+            parse_lenient("A=1\nnot a line\n# c\nexport B='two'\n"),
+            vec![("A".into(), "1".into()), ("B".into(), "two".into())]
+        );
+    }
+
+    #[test]
+    fn a_quote_left_open_never_takes_in_the_next_variable() {
+        let text = "KINDE_MANAGEMENT_CLIENT_ID=\"abc\nKINDE_MANAGEMENT_CLIENT_SECRET=s3cr3t\"\n";
+        let (line, reason) = parse(text).unwrap_err();
+        assert_eq!(line, 1);
+        assert!(!reason.contains("s3cr3t"), "{reason}");
+        assert_eq!(
+            merge(text, &[("KINDE_MANAGEMENT_CLIENT_ID", "x".into())]),
+            "KINDE_MANAGEMENT_CLIENT_ID=x\nKINDE_MANAGEMENT_CLIENT_SECRET=s3cr3t\"\n",
+            "the secret's line is kept, not replaced with the id"
+        );
+        // A quoted value may still span lines that set nothing.
+        assert_eq!(
+            parse("KEY=\"-----BEGIN-----\nMIIBxy==\nIDAQAB=\n-----END-----\"\nB=1\n").unwrap(),
+            vec![
+                (
+                    "KEY".into(),
+                    "-----BEGIN-----\nMIIBxy==\nIDAQAB=\n-----END-----".into()
+                ),
+                ("B".into(), "1".into())
+            ]
         );
     }
 

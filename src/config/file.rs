@@ -326,19 +326,7 @@ impl File {
     pub fn parse(path: &Path, text: String) -> Result<File, Error> {
         let layer: Layer = toml::from_str(&text).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
-            let (line, column) = line_col(&text, span.start);
-            let source_line = text.lines().nth(line - 1).unwrap_or("");
-            // A line that may hold a secret is located, never shown.
-            let message = if source_line.to_ascii_lowercase().contains("secret") {
-                format!(
-                    "{}:{line}:{column}: {} (the line is not shown: it may hold a secret)",
-                    path.display(),
-                    e.message()
-                )
-            } else {
-                locate(path, &text, span, e.message())
-            };
-            Error::input(message)
+            Error::input(locate(path, &text, span, e.message()))
                 .with_hint("see the kinde.toml reference in the README for every key and its type")
         })?;
         let file = File {
@@ -414,9 +402,16 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-/// `path:line:col: message`, then the line with a caret under the span, like rustc.
+/// `path:line:col: message`, then the line with a caret under the span, like rustc; a line that
+/// may hold a secret (see [`secret_lines`]) is located, never shown.
 pub fn locate(path: &Path, text: &str, span: Range<usize>, message: &str) -> String {
     let (line, column) = line_col(text, span.start);
+    if secret_lines(text).get(line - 1).copied().unwrap_or(true) {
+        return format!(
+            "{}:{line}:{column}: {message} (the line is not shown: it may hold a secret)",
+            path.display()
+        );
+    }
     let source_line = text.lines().nth(line - 1).unwrap_or("");
     let width = text
         .get(span.clone())
@@ -430,6 +425,119 @@ pub fn locate(path: &Path, text: &str, span: Range<usize>, message: &str) -> Str
         " ".repeat(column - 1),
         "^".repeat(width),
     )
+}
+
+/// Words that make a key (or a table, or a line) hold a secret: `client_secret`, `KINDE_*_SECRET`,
+/// an access or refresh `token`, a `password`.
+const SECRET_WORDS: [&str; 3] = ["secret", "token", "password"];
+
+fn mentions_secret(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    SECRET_WORDS.iter().any(|w| lower.contains(w))
+}
+
+/// For each line of TOML `text`, whether it may hold a secret: it mentions one, it is in a table
+/// named for one (`[management.client_secret]`), or it is part of the value of a key named for
+/// one, however many lines that value spans (an array, an inline table, a `"""` / `'''` string).
+/// A scan by hand, not a parser: it must work on text that does not parse, which is exactly when
+/// an excerpt is shown. A value never closed makes every following line secret.
+pub fn secret_lines(text: &str) -> Vec<bool> {
+    let mut scan = Scan::default();
+    let mut table_secret = false;
+    let mut value_secret = false;
+    text.lines()
+        .map(|line| {
+            let continued = scan.open();
+            if continued {
+                value_secret |= mentions_secret(line);
+                scan.feed(line);
+            } else {
+                let trimmed = line.trim_start();
+                if trimmed.starts_with('[') {
+                    let header = trimmed.split(']').next().unwrap_or(trimmed);
+                    table_secret = mentions_secret(header);
+                    value_secret = false;
+                } else {
+                    let key = trimmed.split('=').next().unwrap_or("");
+                    value_secret = table_secret || mentions_secret(key) || mentions_secret(line);
+                    if let Some((_, value)) = trimmed.split_once('=') {
+                        scan.feed(value);
+                    }
+                }
+            }
+            table_secret || value_secret || mentions_secret(line)
+        })
+        .collect()
+}
+
+/// Where a TOML value scan stands at the end of a line: open brackets and an open multi-line
+/// string carry over to the next line.
+#[derive(Default)]
+struct Scan {
+    depth: usize,
+    multiline: Option<&'static str>,
+}
+
+impl Scan {
+    fn open(&self) -> bool {
+        self.depth > 0 || self.multiline.is_some()
+    }
+
+    fn feed(&mut self, line: &str) {
+        let mut rest = line;
+        while !rest.is_empty() {
+            if let Some(delim) = self.multiline {
+                match find_unescaped(rest, delim, delim == "\"\"\"") {
+                    Some(end) => {
+                        rest = &rest[end + delim.len()..];
+                        self.multiline = None;
+                    }
+                    None => return,
+                }
+                continue;
+            }
+            for delim in ["\"\"\"", "'''"] {
+                if let Some(after) = rest.strip_prefix(delim) {
+                    // The first delimiter opens the string; what follows is its content.
+                    self.multiline = Some(delim);
+                    rest = after;
+                    break;
+                }
+            }
+            if self.multiline.is_some() {
+                continue;
+            }
+            let Some(c) = rest.chars().next() else { break };
+            rest = &rest[c.len_utf8()..];
+            match c {
+                '#' => return,
+                '"' | '\'' => {
+                    // A one-line string: skip to its end (or the line's, if it never closes).
+                    let quote = if c == '"' { "\"" } else { "'" };
+                    rest = find_unescaped(rest, quote, c == '"').map_or("", |end| &rest[end + 1..]);
+                }
+                '[' | '{' => self.depth += 1,
+                ']' | '}' => self.depth = self.depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The byte offset of `delim` in `text`, skipping backslash escapes when `escapes`.
+fn find_unescaped(text: &str, delim: &str, escapes: bool) -> Option<usize> {
+    let mut i = 0;
+    while i < text.len() {
+        if escapes && text[i..].starts_with('\\') {
+            i += 1 + text[i + 1..].chars().next().map_or(0, char::len_utf8);
+            continue;
+        }
+        if text[i..].starts_with(delim) {
+            return Some(i);
+        }
+        i += text[i..].chars().next().map_or(1, char::len_utf8);
+    }
+    None
 }
 
 #[cfg(test)]
@@ -464,6 +572,36 @@ mod tests {
             err.hint()
                 .unwrap()
                 .contains("KINDE_MANAGEMENT_CLIENT_SECRET")
+        );
+    }
+
+    #[test]
+    fn lines_in_a_secret_span_are_never_shown() {
+        let shapes = [
+            "[management]\nclient_id = \"abc\"\nclient_secret = [\n  \"hunter2\" \"x\",\n]\n",
+            "[management]\nclient_secret = \"\"\"\nhun\\qter2\n\"\"\"\n",
+            "[management]\nclient_secret = '''\nhunter2\n''' x\n",
+            "[management.client_secret]\nvalue = \"hunter2\" x\n",
+            "[management]\nclient_secret = {\n  value = \"hunter2\" x }\n",
+            "[app]\nrefresh_token = [\"a\",\n \"hunter2\" x]\n",
+        ];
+        for text in shapes {
+            let err = File::parse(Path::new("kinde.toml"), text.into()).unwrap_err();
+            let msg = err.to_string();
+            assert!(
+                !msg.contains("hunter2") && !msg.contains("hun\\q"),
+                "{msg}\n{text}"
+            );
+            assert!(msg.starts_with("kinde.toml:"), "{msg}");
+        }
+    }
+
+    #[test]
+    fn secret_spans_end_where_the_value_ends() {
+        let text = "[management]\nclient_secret = [\n \"a\", # ]\n \"]\",\n]\nclient_id = \"x\"\n[tenant]\ndomain = \"\"\"\nd\"\"\"\n";
+        assert_eq!(
+            secret_lines(text),
+            [false, true, true, true, true, false, false, false, false]
         );
     }
 

@@ -55,7 +55,7 @@ pub const DISK_TTL_SECS: u64 = 600;
 #[derive(Debug)]
 pub struct KeySource {
     remote: Option<Remote>,
-    disk: Option<PathBuf>,
+    disk: Option<DiskCache>,
     cached: Option<Jwks>,
     fresh: bool,
     fetches: u32,
@@ -83,26 +83,105 @@ impl std::fmt::Debug for Remote {
     }
 }
 
+/// The on-disk copy of one issuer's JWKS: `<cache root>/jwks/<digest of the issuer>.json`.
+/// A key set read from disk decides which tokens `verify` accepts, so the copy is used only from
+/// directories private to the current user, and only while its `fetched_at` is in the past and
+/// younger than [`DISK_TTL_SECS`].
+#[derive(Debug)]
+struct DiskCache {
+    root: PathBuf,
+    dir: PathBuf,
+    file: PathBuf,
+}
+
 #[derive(Serialize, Deserialize)]
 struct DiskEntry {
     fetched_at: u64,
     jwks: Jwks,
 }
 
+impl DiskEntry {
+    /// Fresh: fetched in the past (a time ahead of the clock never expires otherwise) and less
+    /// than [`DISK_TTL_SECS`] ago.
+    fn fresh(&self, now: u64) -> bool {
+        self.fetched_at <= now && now - self.fetched_at < DISK_TTL_SECS
+    }
+}
+
+impl DiskCache {
+    fn new(root: &Path, issuer: &Issuer) -> Self {
+        let digest =
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, issuer.as_str().as_bytes());
+        let name: String = digest.as_ref()[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let dir = root.join("jwks");
+        DiskCache {
+            root: root.to_path_buf(),
+            file: dir.join(format!("{name}.json")),
+            dir,
+        }
+    }
+
+    /// Refuse the cache when the root or `jwks` directory is not private to the current user.
+    fn check(&self) -> Result<(), Error> {
+        crate::files::check_private_dir(&self.root)?;
+        crate::files::check_private_dir(&self.dir)
+    }
+
+    /// The cached key set if it is fresh; an unsafe directory is an error, anything else that
+    /// goes wrong (no file, a file that does not parse, a link) is a miss.
+    fn read(&self) -> Result<Option<Jwks>, Error> {
+        self.check()?;
+        let is_file = std::fs::symlink_metadata(&self.file).is_ok_and(|m| m.file_type().is_file());
+        if !is_file {
+            return Ok(None);
+        }
+        let entry = std::fs::read_to_string(&self.file)
+            .ok()
+            .and_then(|text| serde_json::from_str::<DiskEntry>(&text).ok());
+        Ok(entry
+            .filter(|e| e.fresh(crate::clock::now()))
+            .map(|e| e.jwks))
+    }
+
+    /// Store `jwks` (mode 0600). An unsafe directory is an error; a write that fails otherwise
+    /// only costs a fetch next time, so it is reported at debug level.
+    fn write(&self, jwks: &Jwks) -> Result<(), Error> {
+        let entry = DiskEntry {
+            fetched_at: crate::clock::now(),
+            jwks: jwks.clone(),
+        };
+        let written = crate::files::create_private_dir(&self.root)
+            .and_then(|()| crate::files::create_private_dir(&self.dir))
+            .and_then(|()| self.check())
+            .and_then(|()| {
+                let bytes = serde_json::to_vec(&entry)
+                    .map_err(|e| Error::file("write", &self.file, e.into()))?;
+                crate::files::write_private(&self.file, &bytes)
+            });
+        match written {
+            Err(e) if matches!(e.root(), Error::Unsafe { .. }) => Err(e),
+            Err(e) => {
+                ui::debug(&format!(
+                    "could not cache the JWKS at {}: {e}",
+                    self.file.display()
+                ));
+                Ok(())
+            }
+            Ok(()) => Ok(()),
+        }
+    }
+}
+
 impl KeySource {
     /// Keys from `<issuer>/.well-known/jwks.json`, the path Kinde's own validators use (see
-    /// [`KeySource::with_jwks_uri`] for the discovered one). With `cache_dir`, a copy younger than
-    /// [`DISK_TTL_SECS`] is used first.
+    /// [`KeySource::with_jwks_uri`] for the discovered one). With `cache_dir` (the cache root), a
+    /// copy younger than [`DISK_TTL_SECS`] is used first; a cache directory not private to the
+    /// current user makes [`KeySource::key`] fail with [`Error::Unsafe`].
     pub fn remote(http: reqwest::Client, issuer: &Issuer, cache_dir: Option<&Path>) -> Self {
-        let disk = cache_dir.map(|dir| {
-            let digest =
-                aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, issuer.as_str().as_bytes());
-            let name: String = digest.as_ref()[..16]
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
-            dir.join("jwks").join(format!("{name}.json"))
-        });
+        let disk = cache_dir.map(|dir| DiskCache::new(dir, issuer));
         KeySource {
             remote: Some(Remote {
                 http,
@@ -144,8 +223,10 @@ impl KeySource {
     /// The key `kid`: from the set at hand, else after one fetch (a key set read from disk may
     /// predate a key rotation, so an unknown `kid` is worth exactly one refetch).
     pub async fn key(&mut self, kid: &str) -> Result<Option<Jwk>, Error> {
-        if self.cached.is_none() {
-            self.cached = self.read_disk();
+        if self.cached.is_none()
+            && let Some(disk) = &self.disk
+        {
+            self.cached = disk.read()?;
         }
         if let Some(key) = self.cached.as_ref().and_then(|j| j.find(kid)) {
             return Ok(Some(key.clone()));
@@ -159,37 +240,13 @@ impl KeySource {
             ));
         }
         let jwks = self.fetch().await?;
-        self.write_disk(&jwks);
+        if let Some(disk) = &self.disk {
+            disk.write(&jwks)?;
+        }
         let key = jwks.find(kid).cloned();
         self.cached = Some(jwks);
         self.fresh = true;
         Ok(key)
-    }
-
-    fn read_disk(&self) -> Option<Jwks> {
-        let text = std::fs::read_to_string(self.disk.as_ref()?).ok()?;
-        let entry: DiskEntry = serde_json::from_str(&text).ok()?;
-        (crate::clock::now().saturating_sub(entry.fetched_at) < DISK_TTL_SECS).then_some(entry.jwks)
-    }
-
-    fn write_disk(&self, jwks: &Jwks) {
-        let Some(path) = &self.disk else { return };
-        let entry = DiskEntry {
-            fetched_at: crate::clock::now(),
-            jwks: jwks.clone(),
-        };
-        let written = path
-            .parent()
-            .map_or(Ok(()), crate::files::create_private_dir)
-            .and_then(|()| {
-                crate::files::write_private(path, &serde_json::to_vec(&entry).unwrap_or_default())
-            });
-        if let Err(e) = written {
-            ui::debug(&format!(
-                "could not cache the JWKS at {}: {e}",
-                path.display()
-            ));
-        }
     }
 
     async fn fetch(&mut self) -> Result<Jwks, Error> {
@@ -233,4 +290,22 @@ pub async fn fetch(http: &reqwest::Client, url: &str) -> Result<Jwks, Error> {
         ))
         .with_hint("is the domain a Kinde issuer? `cargo kinde config` shows it")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_disk_entry_from_the_future_is_stale() {
+        let entry = |fetched_at| DiskEntry {
+            fetched_at,
+            jwks: Jwks::default(),
+        };
+        let now = 1_000_000;
+        assert!(entry(now).fresh(now));
+        assert!(entry(now - DISK_TTL_SECS + 1).fresh(now));
+        assert!(!entry(now - DISK_TTL_SECS).fresh(now));
+        assert!(!entry(now + 1).fresh(now), "a time ahead of the clock");
+    }
 }

@@ -1,5 +1,9 @@
 //! The token cache: one JSON file per (issuer, client, secret, audiences, scopes) in the user's
 //! cache directory, mode 0600, used until shortly before the token expires.
+//!
+//! The cache is not trusted blindly: a directory another user owns or can write to is refused
+//! (a token planted there would be used), and an entry whose times cannot be right (stored in the
+//! future, or living longer than any access token) counts as expired.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -17,9 +21,16 @@ pub const CACHE_DIR_ENV: &str = "CARGO_KINDE_CACHE_DIR";
 /// A cached token is used only while it has more than this many seconds left.
 pub const EXPIRY_MARGIN_SECS: u64 = 60;
 
+/// The longest lifetime a cached access token is believed to have. Kinde's default is a day and
+/// its docs advise a day or less; an entry claiming more was not written by a sane clock.
+pub const MAX_LIFETIME_SECS: u64 = 31 * 86_400;
+
 /// The directory holding cached tokens.
 #[derive(Debug, Clone)]
 pub struct TokenCache {
+    /// The cache root (`cargo-kinde` in the cache directory), checked like `dir`: whoever can
+    /// write to it can swap `dir` for their own.
+    root: PathBuf,
     dir: PathBuf,
 }
 
@@ -88,29 +99,68 @@ struct Entry {
     /// The issuer, so `logout` can clear one tenant's tokens.
     #[serde(default)]
     issuer: Option<String>,
+    /// When it was stored (this machine's clock), so implausible times can be told apart.
+    #[serde(default)]
+    stored_at: Option<u64>,
+}
+
+impl Entry {
+    /// Whether the entry's times could have been written by this machine: stored in the past and
+    /// expiring no later than the longest lifetime after that. An entry without `stored_at`
+    /// (written by an older version) is not trusted to be fresh either.
+    fn plausible(&self, now: u64) -> bool {
+        self.stored_at.is_some_and(|stored| {
+            stored <= now
+                && self.expires_at > stored
+                && self.expires_at - stored <= MAX_LIFETIME_SECS
+        })
+    }
 }
 
 impl TokenCache {
-    /// The cache in `$CARGO_KINDE_CACHE_DIR`, or the platform's cache directory.
+    /// The cache in `$CARGO_KINDE_CACHE_DIR/tokens`, or `cargo-kinde/tokens` in the platform's
+    /// cache directory. Refused ([`Error::Unsafe`]) when either directory exists and is not
+    /// private to the current user.
     pub fn open() -> Result<Self, Error> {
-        if let Some(dir) = std::env::var_os(CACHE_DIR_ENV).filter(|d| !d.is_empty()) {
-            return Ok(TokenCache {
-                dir: PathBuf::from(dir).join("tokens"),
-            });
-        }
-        use etcetera::BaseStrategy;
-        let base = etcetera::choose_base_strategy().map_err(|e| {
-            Error::input(format!("cannot find a cache directory: {e}"))
-                .with_hint(format!("set {CACHE_DIR_ENV}, or pass --no-cache"))
-        })?;
-        Ok(TokenCache {
-            dir: base.cache_dir().join("cargo-kinde").join("tokens"),
-        })
+        let root = match std::env::var_os(CACHE_DIR_ENV).filter(|d| !d.is_empty()) {
+            Some(dir) => PathBuf::from(dir),
+            None => {
+                use etcetera::BaseStrategy;
+                let base = etcetera::choose_base_strategy().map_err(|e| {
+                    Error::input(format!("cannot find a cache directory: {e}"))
+                        .with_hint(format!("set {CACHE_DIR_ENV}, or pass --no-cache"))
+                })?;
+                base.cache_dir().join("cargo-kinde")
+            }
+        };
+        let cache = TokenCache {
+            dir: root.join("tokens"),
+            root,
+        };
+        cache.check()?;
+        Ok(cache)
     }
 
-    /// A cache rooted at `dir`.
+    /// [`TokenCache::open`], or `None` when this machine has no cache directory; only an unsafe
+    /// directory is an error (a command that can work without the cache must still refuse one).
+    pub fn open_if_any() -> Result<Option<Self>, Error> {
+        match Self::open() {
+            Ok(cache) => Ok(Some(cache)),
+            Err(e) if matches!(e.root(), Error::Unsafe { .. }) => Err(e),
+            Err(e) => {
+                crate::ui::debug(&format!("no token cache: {e}"));
+                Ok(None)
+            }
+        }
+    }
+
+    /// A cache in `dir` (which is also its root).
     pub fn at(dir: impl Into<PathBuf>) -> Self {
-        TokenCache { dir: dir.into() }
+        let dir = dir.into();
+        TokenCache {
+            root: dir.clone(),
+            dir,
+        }
     }
 
     /// The directory.
@@ -118,21 +168,55 @@ impl TokenCache {
         &self.dir
     }
 
+    /// The cache root: `dir` or its parent, where the JWKS cache lives too.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Refuse the cache when its root or directory is not private to the current user.
+    pub fn check(&self) -> Result<(), Error> {
+        crate::files::check_private_dir(&self.root)?;
+        crate::files::check_private_dir(&self.dir)
+    }
+
     fn path(&self, key: &CacheKey) -> PathBuf {
         self.dir.join(format!("{}.json", key.0))
     }
 
-    /// A fresh token for `key`, if one is cached.
+    /// A fresh token for `key`, if one is cached: more than [`EXPIRY_MARGIN_SECS`] left, and times
+    /// that could be right (a clock set back, or a planted entry, must not make it live forever).
     pub fn get(&self, key: &CacheKey) -> Option<AccessToken> {
-        self.get_any(key)
-            .filter(|t| t.expires_at > now() + EXPIRY_MARGIN_SECS)
+        let now = now();
+        self.entry(key)
+            .filter(|e| e.plausible(now) && e.expires_at > now + EXPIRY_MARGIN_SECS)
+            .map(Entry::into_token)
     }
 
-    /// The token for `key` even when it has expired (its refresh token may still work).
+    /// The token for `key` even when it has expired (its refresh token may still work; the
+    /// issuer, not this file, decides whether it does).
     pub fn get_any(&self, key: &CacheKey) -> Option<AccessToken> {
-        let text = fs::read_to_string(self.path(key)).ok()?;
-        let entry: Entry = serde_json::from_str(&text).ok()?;
-        Some(AccessToken {
+        self.entry(key).map(Entry::into_token)
+    }
+
+    /// The entry for `key`, read only from a private directory (re-checked at each read: the
+    /// directory may have changed since [`TokenCache::open`]) and never through a link.
+    fn entry(&self, key: &CacheKey) -> Option<Entry> {
+        if let Err(e) = self.check() {
+            crate::ui::debug(&format!("token cache not read: {e}"));
+            return None;
+        }
+        let path = self.path(key);
+        if fs::symlink_metadata(&path).ok()?.file_type().is_symlink() {
+            return None;
+        }
+        serde_json::from_str(&fs::read_to_string(path).ok()?).ok()
+    }
+}
+
+impl Entry {
+    fn into_token(self) -> AccessToken {
+        let entry = self;
+        AccessToken {
             token: Secret::new(entry.access_token),
             token_type: entry.token_type,
             expires_at: entry.expires_at,
@@ -140,9 +224,11 @@ impl TokenCache {
             cached: true,
             refresh_token: entry.refresh_token.map(Secret::new),
             unsaved: None,
-        })
+        }
     }
+}
 
+impl TokenCache {
     /// Forget the token for `key`.
     pub fn remove(&self, key: &CacheKey) {
         let _ = fs::remove_file(self.path(key));
@@ -150,7 +236,9 @@ impl TokenCache {
 
     /// Store `token` under `key` (mode 0600, through the one safe writer).
     pub fn put(&self, key: &CacheKey, token: &AccessToken) -> Result<(), crate::error::Error> {
+        crate::files::create_private_dir(&self.root)?;
         crate::files::create_private_dir(&self.dir)?;
+        self.check()?;
         let entry = Entry {
             access_token: token.token.expose().to_string(),
             token_type: token.token_type.clone(),
@@ -158,6 +246,7 @@ impl TokenCache {
             scope: token.scope.clone(),
             refresh_token: token.refresh_token.as_ref().map(|s| s.expose().to_string()),
             issuer: Some(key.1.clone()),
+            stored_at: Some(now()),
         };
         let text = serde_json::to_vec(&entry)
             .map_err(|e| crate::error::Error::file("write", self.path(key), e.into()))?;

@@ -331,7 +331,7 @@ fn dotenv(root: &Path, values: &Values) -> String {
 }
 
 /// `.gitignore` with `lines` appended where missing (never duplicated).
-fn gitignore(existing: Option<String>, lines: &[String]) -> String {
+pub fn gitignore(existing: Option<String>, lines: &[String]) -> String {
     let mut text = existing.unwrap_or_default();
     let has = |text: &str, line: &str| {
         text.lines()

@@ -3,6 +3,7 @@
 
 mod api;
 mod browser;
+mod cache;
 mod config;
 mod discovery;
 mod dotenv;
@@ -10,6 +11,7 @@ mod emulator;
 mod fake;
 mod help;
 mod init;
+mod links;
 mod login;
 mod register;
 mod secrets;

@@ -1,6 +1,6 @@
 //! No secret appears in any output of any command, `-v` and `--json` included.
 
-use crate::World;
+use crate::{World, stderr, stdout};
 
 #[test]
 fn no_command_prints_a_client_secret() {
@@ -62,5 +62,69 @@ fn no_command_prints_a_client_secret() {
             "{} holds the secret",
             path.display()
         );
+    }
+}
+
+/// A syntax error inside a multi-line secret (an array, a `'''` string, a table under the key)
+/// names the file and line but never shows it; nor does a `.env` quote left open fold the next
+/// line's secret into another value.
+#[test]
+fn malformed_config_never_shows_a_secret() {
+    let w = World::new();
+    let secret = "hunter2-from-a-broken-file";
+    let toml_cases = [
+        (
+            format!(
+                "[management]\nclient_id = \"abc\"\nclient_secret = [\n  \"{secret}\" \"x\",\n]\n"
+            ),
+            "kinde.toml:4:",
+        ),
+        (
+            format!(
+                "[management]\nclient_id = \"abc\"\nclient_secret = \"\"\"\n{secret}\\q\n\"\"\"\n"
+            ),
+            "kinde.toml:4:",
+        ),
+        (
+            format!("[management]\nclient_secret = '''\n{secret}\n''' x\n"),
+            "kinde.toml:4:",
+        ),
+        (
+            format!("[management.client_secret]\nvalue = \"{secret}\" x\n"),
+            "kinde.toml:2:",
+        ),
+        (
+            format!("[management]\nclient_secret = {{\n  value = \"{secret}\" x }}\n"),
+            "kinde.toml:3:",
+        ),
+    ];
+    let check = |args: &[&str], place: &str| {
+        let out = w.bare().args(args).output().unwrap();
+        let (so, se) = (stdout(&out), stderr(&out));
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {se}");
+        assert!(
+            se.contains(place) || so.contains(place),
+            "{args:?}: {place} not in {so}{se}"
+        );
+        assert!(
+            !so.contains(secret) && !se.contains(secret),
+            "{args:?} showed the secret:\n{so}\n{se}"
+        );
+    };
+    for (text, place) in &toml_cases {
+        w.write("kinde.toml", text);
+        for args in [&["config"][..], &["--json", "config"], &["-vv", "token"]] {
+            check(args, place);
+        }
+    }
+    std::fs::remove_file(w.path("kinde.toml")).unwrap();
+    for env in [
+        format!("KINDE_MANAGEMENT_CLIENT_ID=\"abc\nKINDE_MANAGEMENT_CLIENT_SECRET={secret}\"\n"),
+        format!("KINDE_MANAGEMENT_CLIENT_ID=\"abc\nKINDE_MANAGEMENT_CLIENT_SECRET={secret}\n"),
+    ] {
+        w.write(".env", &env);
+        for args in [&["config"][..], &["--json", "config"], &["-vv", "token"]] {
+            check(args, ".env:1:");
+        }
     }
 }
