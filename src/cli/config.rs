@@ -6,6 +6,7 @@ use std::fmt;
 
 use clap::Args;
 use serde::{Serialize, Serializer};
+use serde_json::{Value, json};
 
 use super::GlobalArgs;
 use super::context::Context;
@@ -39,10 +40,14 @@ pub struct Row {
     /// Dotted key, e.g. `tenant.domain`.
     #[serde(skip)]
     pub key: String,
-    /// The value, secrets redacted.
-    pub value: String,
-    /// Where it came from (empty: nowhere).
-    pub source: String,
+    /// The value as data: `null` when unset, arrays for lists, an object for an API; secrets
+    /// as `"***"`.
+    pub value: Value,
+    /// The value as the table shows it.
+    #[serde(skip)]
+    pub shown: String,
+    /// Where it came from (`null`: nowhere).
+    pub source: Option<String>,
 }
 
 fn by_key<S: Serializer>(rows: &[Row], s: S) -> Result<S::Ok, S::Error> {
@@ -66,32 +71,39 @@ impl Report {
 /// Every effective value with its source; secrets redact themselves when displayed.
 fn rows(config: &Config) -> Vec<Row> {
     let mut rows = Vec::new();
-    let mut row = |key: &str, value: String, source: String| {
+    let mut row = |key: &str, value: Value, shown: String, source: Option<String>| {
         rows.push(Row {
             key: key.to_string(),
             value,
+            shown,
             source,
         });
     };
-    fn opt<T: fmt::Display>(s: &Option<Setting<T>>) -> (String, String) {
-        s.as_ref().map_or(("(not set)".into(), String::new()), |s| {
-            (s.value.to_string(), s.source.to_string())
-        })
+    let list = |items: &[String]| (json!(items), items.join(" "));
+    fn opt<T: fmt::Display>(s: &Option<Setting<T>>) -> (Value, String, Option<String>) {
+        s.as_ref()
+            .map_or((Value::Null, "(not set)".into(), None), |s| {
+                let text = s.value.to_string();
+                (json!(text), text, Some(s.source.to_string()))
+            })
     }
-    let (v, s) = opt(&config.domain);
-    row("tenant.domain", v, s);
-    let (v, s) = opt(&config.custom_domain);
-    row("tenant.custom_domain", v, s);
-    let (v, s) = opt(&config.management_client_id);
-    row("management.client_id", v, s);
-    let (v, s) = opt(&config.management_client_secret);
-    row("management.client_secret", v, s);
-    let (v, s) = opt(&config.app_client_id);
-    row("app.client_id", v, s);
-    let (v, s) = opt(&config.app_client_secret);
-    row("app.client_secret", v, s);
+    for (key, setting) in [
+        ("tenant.domain", opt(&config.domain)),
+        ("tenant.custom_domain", opt(&config.custom_domain)),
+        ("management.client_id", opt(&config.management_client_id)),
+        (
+            "management.client_secret",
+            opt(&config.management_client_secret),
+        ),
+        ("app.client_id", opt(&config.app_client_id)),
+        ("app.client_secret", opt(&config.app_client_secret)),
+    ] {
+        let (value, shown, source) = setting;
+        row(key, value, shown, source);
+    }
     if let Some(a) = &config.audience {
-        row("audience", a.value.join(" "), a.source.to_string());
+        let (value, shown) = list(&a.value);
+        row("audience", value, shown, Some(a.source.to_string()));
     }
     for (name, urls) in [
         ("app.callback_urls", &config.callback_urls),
@@ -100,16 +112,13 @@ fn rows(config: &Config) -> Vec<Row> {
         for (i, url) in urls.iter().enumerate() {
             row(
                 &format!("{name}[{i}]"),
+                json!(url.value),
                 url.value.clone(),
-                url.source.to_string(),
+                Some(url.source.to_string()),
             );
         }
     }
-    let apis_source = config
-        .apis_source
-        .as_ref()
-        .map(ToString::to_string)
-        .unwrap_or_default();
+    let apis_source = config.apis_source.as_ref().map(ToString::to_string);
     for (i, api) in config.apis.iter().enumerate() {
         let scopes = if api.scopes.is_empty() {
             String::new()
@@ -118,23 +127,39 @@ fn rows(config: &Config) -> Vec<Row> {
         };
         row(
             &format!("apis[{i}]"),
+            json!({
+                "name": api.name,
+                "audience": api.audience,
+                "scopes": api.scopes,
+                "authorize": api.authorize,
+            }),
             format!("{} ({}){scopes}", api.name, api.audience),
             apis_source.clone(),
         );
     }
-    let login_source = config
-        .login_source
-        .as_ref()
-        .map_or_else(|| "default".to_string(), ToString::to_string);
+    let login_source = Some(
+        config
+            .login_source
+            .as_ref()
+            .map_or_else(|| "default".to_string(), ToString::to_string),
+    );
     let login = &config.login;
-    row("login.scopes", login.scopes.join(" "), login_source.clone());
+    let (value, shown) = list(&login.scopes);
+    row("login.scopes", value, shown, login_source.clone());
+    let (value, shown) = list(&login.audiences);
+    row("login.audiences", value, shown, login_source.clone());
     row(
-        "login.audiences",
-        login.audiences.join(" "),
+        "login.prompt",
+        json!(login.prompt),
+        login.prompt.clone(),
         login_source.clone(),
     );
-    row("login.prompt", login.prompt.clone(), login_source.clone());
-    row("login.port", login.port.to_string(), login_source);
+    row(
+        "login.port",
+        json!(login.port),
+        login.port.to_string(),
+        login_source,
+    );
     rows
 }
 
@@ -143,10 +168,7 @@ pub fn run(global: &GlobalArgs, _args: &ConfigArgs) -> Result<u8, Error> {
     let ctx = Context::load(global)?;
     let report = Report::new(&ctx.config);
     if ui::settings().json {
-        // Strings and maps only: serialising cannot fail.
-        let value = serde_json::to_value(&report)
-            .map_err(|e| Error::input(format!("cannot write the report as JSON: {e}")))?;
-        ui::json(&value);
+        ui::report(&report);
         return Ok(exit::OK);
     }
     for (label, value, none) in [
@@ -164,17 +186,19 @@ pub fn run(global: &GlobalArgs, _args: &ConfigArgs) -> Result<u8, Error> {
     let value_width = report
         .values
         .iter()
-        .map(|r| r.value.chars().count())
+        .map(|r| r.shown.chars().count())
         .max()
         .unwrap_or(0)
         .min(60);
-    for Row { key, value, source } in &report.values {
-        let source = if source.is_empty() {
-            String::new()
-        } else {
-            paint(style::DIM, source)
-        };
-        ui::result(&format!("{key:width$}  {value:value_width$}  {source}"));
+    for Row {
+        key, shown, source, ..
+    } in &report.values
+    {
+        let source = source
+            .as_deref()
+            .map(|s| paint(style::DIM, s))
+            .unwrap_or_default();
+        ui::result(&format!("{key:width$}  {shown:value_width$}  {source}"));
     }
     Ok(exit::OK)
 }

@@ -1,6 +1,6 @@
 //! `cargo kinde verify [TOKEN|-]`: check a JWT against the issuer's JWKS.
 
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 
 use clap::Args;
 use serde_json::Value;
@@ -130,14 +130,19 @@ fn read_token(arg: Option<&str>) -> Result<String, Error> {
                 .with_hint("pass it as an argument, `-` to read stdin, or pipe it: cargo kinde token | cargo kinde verify"));
         }
     };
+    // A token is a few KiB; anything far larger is refused before it is held in memory.
     let token = if from_stdin {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|e| Error::input(format!("cannot read the token from stdin: {e}")))?;
-        text
+        crate::net::read_capped(
+            std::io::stdin().lock(),
+            crate::net::TOKEN_INPUT_LIMIT,
+            "the token on stdin",
+        )?
     } else {
-        arg.unwrap_or_default().to_string()
+        crate::net::read_capped(
+            arg.unwrap_or_default().as_bytes(),
+            crate::net::TOKEN_INPUT_LIMIT,
+            "the token argument",
+        )?
     };
     let token = token.trim().to_string();
     if token.is_empty() {

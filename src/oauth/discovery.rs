@@ -61,7 +61,7 @@ impl Discovery {
     pub fn check(&self, issuer: &Issuer) -> Result<(), Error> {
         if self.issuer != issuer.as_str() {
             return Err(Error::network(format!(
-                "{} names issuer `{}`, not `{issuer}`: it is not this provider's document, so nothing is sent to its endpoints",
+                "{} names issuer `{}`, not `{issuer}`: it is not this provider's document (OpenID Connect Discovery §4.3); nothing was sent",
                 issuer.endpoint(PATH),
                 net::server_text(&self.issuer)
             ))
@@ -86,7 +86,7 @@ impl Discovery {
 fn check_endpoint(issuer: &Issuer, name: &str, value: &str) -> Result<(), Error> {
     let refuse = |why: &str| {
         Error::network(format!(
-            "{}: `{name}` {why}; refusing to use it",
+            "{}: `{name}` {why}; refusing to use it, nothing was sent",
             issuer.endpoint(PATH),
         ))
         .with_hint("endpoints in the discovery document must be on the issuer's own origin (scheme, host and port, as Kinde serves them); check the domain")
@@ -96,7 +96,7 @@ fn check_endpoint(issuer: &Issuer, name: &str, value: &str) -> Result<(), Error>
     let origin = Url::parse(issuer.as_str()).map(|u| u.origin()).ok();
     if Some(url.origin()) != origin {
         return Err(refuse(&format!(
-            "is on `{}`, not on the issuer's origin",
+            "is on `{}`, not the issuer's origin",
             net::server_text(&url.origin().ascii_serialization())
         )));
     }

@@ -95,7 +95,7 @@ fn a_jwks_fetched_in_the_future_is_stale() {
     let out = w.cmd().args(["verify", &forged]).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(
-        w.count("GET /.well-known/jwks.json"),
+        w.count("GET /.well-known/jwks"),
         2,
         "the future entry is refetched"
     );

@@ -119,6 +119,17 @@ fn config_shows_values_sources_and_redacts_secrets() {
             .contains("(profile staging)")
     );
     assert_eq!(doc["values"]["management.client_id"]["value"], "m2m-id");
+    // Data, not display text: unset is null, lists are arrays, secrets stay masked.
+    assert_eq!(
+        doc["values"]["tenant.custom_domain"]["value"],
+        serde_json::Value::Null
+    );
+    assert_eq!(
+        doc["values"]["tenant.custom_domain"]["source"],
+        serde_json::Value::Null
+    );
+    assert!(doc["values"]["login.scopes"]["value"].is_array(), "{doc}");
+    assert!(doc["values"]["login.port"]["value"].is_u64(), "{doc}");
 }
 
 #[test]

@@ -591,12 +591,13 @@ fn a_discovery_document_for_another_issuer_is_refused_before_the_browser() {
             "issuer": elsewhere,
             "authorization_endpoint": format!("{elsewhere}/oauth2/auth"),
             "token_endpoint": format!("{elsewhere}/oauth2/token"),
+            "jwks_uri": format!("{elsewhere}/.well-known/jwks"),
         })
     });
     let (code, err) = login_at(&w, &base);
     assert_eq!(code, Some(3), "{err}");
     assert!(
-        err.contains(&format!("names issuer \"{elsewhere}\"")),
+        err.contains(&format!("names issuer `{elsewhere}`")),
         "{err}"
     );
     assert!(
@@ -617,6 +618,7 @@ fn a_token_endpoint_on_another_host_never_receives_the_code_or_secret() {
             "issuer": base,
             "authorization_endpoint": format!("{base}/oauth2/auth"),
             "token_endpoint": format!("{elsewhere}/oauth2/token"),
+            "jwks_uri": format!("{base}/.well-known/jwks"),
         })
     });
     let (code, err) = login_at(&w, &base);

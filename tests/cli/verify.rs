@@ -486,13 +486,9 @@ fn keys_come_from_the_tokens_own_issuer_not_from_issuer_flag() {
         err.contains("token rejected: key: ") || err.contains("token rejected: signature: "),
         "{err}"
     );
+    assert_eq!(a.count("GET /.well-known/jwks"), 1, "A's keys were used");
     assert_eq!(
-        a.count("GET /.well-known/jwks.json"),
-        1,
-        "A's keys were used"
-    );
-    assert_eq!(
-        b.state().count("GET /.well-known/jwks.json"),
+        b.state().count("GET /.well-known/jwks"),
         0,
         "B's keys were never fetched for a token of A"
     );
@@ -503,7 +499,7 @@ fn keys_come_from_the_tokens_own_issuer_not_from_issuer_flag() {
         .args(["verify", &b.state().sign(&of_b), "--issuer", b.issuer()])
         .assert()
         .success();
-    assert_eq!(b.state().count("GET /.well-known/jwks.json"), 1);
+    assert_eq!(b.state().count("GET /.well-known/jwks"), 1);
 }
 
 #[test]
@@ -533,4 +529,28 @@ fn rejects_any_crit_header() {
     );
     rejects(&w, &signed(json!([])), &[], "crit", "empty list");
     rejects(&w, &signed(json!("x-unknown")), &[], "crit", "not a list");
+}
+
+#[test]
+fn a_huge_token_on_stdin_or_as_an_argument_is_refused_before_it_is_read_whole() {
+    let w = World::new();
+    let huge = format!("{}.e30.sig", "A".repeat(4 * 1024 * 1024));
+    let out = w
+        .cmd()
+        .args(["verify", "-"])
+        .write_stdin(huge.clone())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", crate::stderr(&out));
+    assert!(
+        crate::stderr(&out).contains("larger than"),
+        "{}",
+        crate::stderr(&out)
+    );
+    let out = w
+        .cmd()
+        .args(["verify", &huge[..100 * 1024]])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", crate::stderr(&out));
 }
