@@ -56,7 +56,8 @@ pub fn run() -> Result<(), String> {
         .current_dir(&work);
     let managed = run_step("@kinde/management-api-js against the emulator", sdk);
     drop(emulator);
-    validated.and(managed)
+    let third_party = crate::thirdparty::run(&binary);
+    validated.and(managed).and(third_party)
 }
 
 fn token_from(binary: &Path, env_file: &Path) -> Result<String, String> {

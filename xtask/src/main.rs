@@ -1,9 +1,11 @@
-//! Project tasks: `cargo xtask ci | codegen [--check] | interop | bench | tidy`.
+//! Project tasks: `cargo xtask ci | codegen [--check] | interop | bench | tidy | fuzz`.
 
 mod bench;
 mod codegen;
 mod emulator;
+mod fuzz;
 mod interop;
+mod thirdparty;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -17,7 +19,8 @@ fn main() -> ExitCode {
         Some("interop") => interop::run(),
         Some("bench") => bench::run(),
         Some("tidy") => tidy::run(),
-        _ => Err("usage: cargo xtask <ci | codegen [--check] | interop | bench | tidy>".into()),
+        Some("fuzz") => fuzz::run(&args[1..]),
+        _ => Err("usage: cargo xtask <ci | codegen [--check] | interop | bench | tidy | fuzz [--cases N] [--seconds S]>".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
