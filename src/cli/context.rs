@@ -113,7 +113,7 @@ impl Context {
             audiences: Vec::new(),
             scopes: Vec::new(),
         };
-        let cache = crate::oauth::cache::TokenCache::open().ok();
+        let cache = crate::oauth::cache::TokenCache::open_if_any()?;
         let mut client = crate::kinde::client::Client::new(self.http.clone(), credentials, cache)
             .with_observer(|event| crate::ui::status(&event.to_string()));
         if let Some(ms) = std::env::var(RETRY_DELAY_ENV)

@@ -228,7 +228,7 @@ pub async fn run(global: &GlobalArgs, args: LoginArgs) -> Result<u8, Error> {
     let mut ctx = Context::load(global)?;
     let req = request(&ctx, &args)?;
     let tokens = browser_sign_in(&mut ctx, &req, &args).await?;
-    save(TokenCache::open().ok().as_ref(), &req, &tokens);
+    save(TokenCache::open_if_any()?.as_ref(), &req, &tokens);
     ui::status(&format!(
         "{} signed in; the token is cached for `cargo kinde token --user`",
         ui::paint(ui::style::OK, "✓")
@@ -245,7 +245,7 @@ pub async fn user_token(global: &GlobalArgs, args: LoginArgs, no_cache: bool) ->
     let cache = if no_cache {
         None
     } else {
-        TokenCache::open().ok()
+        TokenCache::open_if_any()?
     };
     if let Some(cache) = &cache {
         match login::stored(&ctx.http, &req, cache).await? {

@@ -108,6 +108,7 @@ pub async fn run(global: &GlobalArgs, args: SmokeArgs) -> Result<u8, Error> {
         ctx.config.clone(),
         credentials,
         kinde,
+        crate::oauth::cache::TokenCache::open_if_any()?,
         &checks,
     ));
     if has_credentials {

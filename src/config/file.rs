@@ -326,7 +326,20 @@ impl File {
     pub fn parse(path: &Path, text: String) -> Result<File, Error> {
         let layer: Layer = toml::from_str(&text).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
-            Error::input(locate(path, &text, span, e.message()))
+            // A file that does not parse may have a secret's value running on into later lines
+            // in ways no scan can tell (a string closed by the next key's quotes, say): after any
+            // secret-looking line, the error is located but no line is shown.
+            let (line, column) = line_col(&text, span.start);
+            let located = if secret_lines(&text).iter().take(line).any(|s| *s) {
+                format!(
+                    "{}:{line}:{column}: {} (the line is not shown: a secret's value may run into it)",
+                    path.display(),
+                    e.message()
+                )
+            } else {
+                locate(path, &text, span, e.message())
+            };
+            Error::input(located)
                 .with_hint("see the kinde.toml reference in the README for every key and its type")
         })?;
         let file = File {

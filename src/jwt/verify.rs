@@ -6,7 +6,6 @@ use serde_json::{Map, Value};
 
 use super::jwks::KeySource;
 use crate::error::Error;
-use crate::urls::Issuer;
 
 /// What a token must satisfy.
 #[derive(Debug, Clone, Default)]
@@ -90,21 +89,6 @@ impl IssuerKeys {
         self.sets
             .push((issuer.trim_end_matches('/').to_string(), keys));
         self
-    }
-
-    /// Each issuer's own JWKS endpoint (fetched only when a token names that issuer), with an
-    /// optional disk cache.
-    pub fn remote(
-        http: &reqwest::Client,
-        issuers: &[Issuer],
-        cache_dir: Option<&std::path::Path>,
-    ) -> Self {
-        issuers.iter().fold(Self::new(), |keys, issuer| {
-            keys.with(
-                issuer.as_str(),
-                KeySource::remote(http.clone(), issuer, cache_dir),
-            )
-        })
     }
 
     fn of(&mut self, issuer: &str) -> Option<&mut KeySource> {

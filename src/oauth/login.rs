@@ -233,7 +233,7 @@ pub async fn sign_in(
         form.push(("client_secret", secret.expose().to_string()));
     }
     let tokens = exchange(http, &discovery.token_endpoint, &form).await?;
-    check_id_token(http, request, &tokens, &nonce).await?;
+    check_id_token(http, request, &discovery.jwks_uri, &tokens, &nonce).await?;
     drop(callback);
     Ok(tokens)
 }
@@ -384,6 +384,7 @@ async fn exchange(
 async fn check_id_token(
     http: &reqwest::Client,
     request: &Request,
+    jwks_uri: &str,
     tokens: &Tokens,
     nonce: &str,
 ) -> Result<(), Error> {
@@ -404,8 +405,11 @@ async fn check_id_token(
         leeway: 30,
         now: now(),
     };
-    let mut keys =
-        crate::jwt::verify::IssuerKeys::remote(http, std::slice::from_ref(&request.issuer), None);
+    // The keys at the checked discovery document's `jwks_uri` (on the issuer's own origin).
+    let jwks_uri = jwks_uri.to_string();
+    let keys = crate::jwt::jwks::KeySource::remote(http.clone(), &request.issuer, None)
+        .with_jwks_uri(Box::pin(async move { Ok(jwks_uri) }));
+    let mut keys = crate::jwt::verify::IssuerKeys::new().with(request.issuer.as_str(), keys);
     let report = crate::jwt::verify::verify(id_token.expose(), &expect, &mut keys).await?;
     if let Some(failed) = report.first_failure() {
         return Err(Error::auth(format!(

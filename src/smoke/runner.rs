@@ -127,13 +127,14 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// Shared state for `checks`; tokens go through the user's token cache.
+    /// Shared state for `checks`; tokens go through `cache` (the user's token cache) when given.
     pub fn new(
         http: reqwest::Client,
         issuer: Issuer,
         config: Config,
         credentials: Option<(String, Secret)>,
         kinde: Option<Client>,
+        cache: Option<TokenCache>,
         checks: &[Check],
     ) -> Self {
         let mut shared = Shared {
@@ -142,7 +143,7 @@ impl Shared {
             config,
             credentials,
             kinde,
-            cache: TokenCache::open().ok(),
+            cache,
             tokens: HashMap::new(),
             jwks: OnceCell::new(),
             warnings: Mutex::new(Vec::new()),
@@ -944,21 +945,31 @@ async fn expired_token(shared: &Shared, base: &str) -> Result<String, Unavailabl
     claims["iat"] = Value::from(now - 7200);
     claims["exp"] = Value::from(now - 3600);
     let url = shared.issuer.endpoint("/_emulator/tokens");
+    // Only "this loopback server is not the emulator" (it has no such route) is a skip; an
+    // emulator that fails to sign is a failure, or the probe would pass unseen.
     let reply = crate::net::send(
         shared.http.post(&url).json(&claims),
         &url,
         crate::net::TOKEN_LIMIT,
     )
     .await
-    .map_err(|_| unavailable())?;
-    if !reply.status.is_success() {
+    .map_err(|e| Unavailable::Fail(format!("the emulator could not sign an expired token: {e}")))?;
+    if matches!(reply.status.as_u16(), 404 | 405) {
         return Err(unavailable());
     }
-    let doc: Value = serde_json::from_slice(&reply.body).map_err(|_| unavailable())?;
-    doc.get("token")
-        .and_then(Value::as_str)
-        .map(String::from)
-        .ok_or_else(unavailable)
+    let failed = || {
+        Unavailable::Fail(format!(
+            "the emulator could not sign an expired token: {url} answered {}",
+            reply.status
+        ))
+    };
+    if !reply.status.is_success() {
+        return Err(failed());
+    }
+    serde_json::from_slice::<Value>(&reply.body)
+        .ok()
+        .and_then(|doc| doc.get("token").and_then(Value::as_str).map(String::from))
+        .ok_or_else(failed)
 }
 
 #[cfg(test)]
@@ -1004,15 +1015,15 @@ mod tests {
             issuer.clone(),
             Source::Env("KINDE_DOMAIN".into()),
         ));
-        let mut shared = Shared::new(
+        let shared = Shared::new(
             reqwest::Client::new(),
             issuer,
             config,
             credentials.map(|(id, secret)| (id.to_string(), Secret::new(secret))),
             None,
+            None,
             checks,
         );
-        shared.cache = None;
         Arc::new(shared)
     }
 
@@ -1070,6 +1081,51 @@ mod tests {
             outcomes[0].detail
         );
         assert_eq!(outcomes[1].status, Status::Skip, "{:?}", outcomes[1]);
+    }
+
+    /// A loopback server answering every request with `status` (a stand-in that is not, or is a
+    /// broken, emulator).
+    async fn answering(status: u16) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf).await;
+                let _ = stream
+                    .write_all(
+                        format!(
+                            "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                        )
+                        .as_bytes(),
+                    )
+                    .await;
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn the_expired_probe_skips_only_where_no_emulator_answers() {
+        let base = crate::jwt::encode(
+            &serde_json::json!({"alg": "RS256", "typ": "JWT"}),
+            &serde_json::json!({"iss": "x", "exp": 1}),
+            |_| vec![1, 2, 3],
+        );
+        let not_emulator = shared(&answering(404).await, None, &[]);
+        assert!(
+            matches!(
+                expired_token(&not_emulator, &base).await,
+                Err(Unavailable::Skip(_))
+            ),
+            "a loopback server without the route is not the emulator: skipped"
+        );
+        let broken = shared(&answering(500).await, None, &[]);
+        match expired_token(&broken, &base).await {
+            Err(Unavailable::Fail(reason)) => assert!(reason.contains("500"), "{reason}"),
+            other => panic!("a failing emulator fails the probe, not skips it: {other:?}"),
+        }
     }
 
     /// The bug of issue 9: with the M2M token refused mid-run, every protection probe was

@@ -283,8 +283,7 @@ fn an_api_name_with_quotes_is_escaped_in_kinde_toml() {
         .success();
     let out = w.cmd().args(["--json", "config"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(
-        json(&out)["values"]["apis[0]"]["value"],
-        r#"Orders "v2" \ #1 (https://api.acme.example)"#
-    );
+    let api = &json(&out)["values"]["apis[0]"]["value"];
+    assert_eq!(api["name"], r#"Orders "v2" \ #1"#);
+    assert_eq!(api["audience"], "https://api.acme.example");
 }

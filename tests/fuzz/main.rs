@@ -11,7 +11,7 @@ use proptest::prelude::*;
 use cargo_kinde::config::dotenv;
 use cargo_kinde::config::{Config, LoadOptions};
 use cargo_kinde::jwt::jwks::{Jwks, KeySource};
-use cargo_kinde::jwt::verify::{Expectations, verify};
+use cargo_kinde::jwt::verify::{Expectations, IssuerKeys, verify};
 
 /// A value placed only where a secret belongs; it must never come back in an error.
 const MARKER: &str = "S3CRET-do-not-print-7Qx";
@@ -160,9 +160,12 @@ fn check(token: &str) -> bool {
         leeway: 0,
         now: 1_800_000_000,
     };
-    let mut keys = KeySource::fixed(Jwks {
-        keys: vec![s.key.jwk()],
-    });
+    let mut keys = IssuerKeys::new().with(
+        "https://acme.kinde.com",
+        KeySource::fixed(Jwks {
+            keys: vec![s.key.jwk()],
+        }),
+    );
     runtime()
         .block_on(verify(token, &expect, &mut keys))
         .map(|r| r.valid)

@@ -9,7 +9,15 @@ use std::process::Command;
 use crate::emulator::Emulator;
 use crate::{cargo, root, run_step};
 
+/// `cargo xtask interop`: build the binary, then run the checks.
 pub fn run() -> Result<(), String> {
+    run_with(true)
+}
+
+/// The checks; `build: false` when `cargo test` has just built `target/debug/cargo-kinde` (as in
+/// `cargo xtask ci`: a separate `cargo build` would rebuild it without the dev-dependencies'
+/// features, for nothing).
+pub fn run_with(build: bool) -> Result<(), String> {
     if Command::new("node").arg("--version").output().is_err()
         || Command::new("npm").arg("--version").output().is_err()
     {
@@ -33,10 +41,12 @@ pub fn run() -> Result<(), String> {
             npm,
         )?;
     }
-    let mut build = cargo();
-    build.args(["build", "--quiet", "--bin", "cargo-kinde"]);
-    run_step("cargo build --bin cargo-kinde", build)?;
     let binary = root().join("target/debug/cargo-kinde");
+    if build || !binary.is_file() {
+        let mut cargo_build = cargo();
+        cargo_build.args(["build", "--quiet", "--bin", "cargo-kinde"]);
+        run_step("cargo build --bin cargo-kinde", cargo_build)?;
+    }
     let env_file = work.join("emulator.env");
     let emulator = Emulator::start(&binary, &env_file, &[])?;
     let issuer = emulator.issuer.clone();
