@@ -218,7 +218,13 @@ pub fn merge(existing: &str, values: &[(&str, String)]) -> String {
             .and_then(|name| values.iter().find(|(k, _)| *k == name))
         {
             Some((k, v)) if !done.contains(k) => {
-                out.push_str(&format!("{k}={}\n", quote(v)));
+                // A file that is `source`d keeps exporting what it exported.
+                let export = if entry.text.trim_start().starts_with("export ") {
+                    "export "
+                } else {
+                    ""
+                };
+                out.push_str(&format!("{export}{k}={}\n", quote(v)));
                 done.push(k);
             }
             Some(_) => {}
@@ -302,6 +308,17 @@ pub fn gitignore_needed(path: &Path) -> Option<(std::path::PathBuf, String)> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_replaced_export_stays_exported() {
+        let text = merge(
+            "export KINDE_DOMAIN=old # note\nOTHER=1\n",
+            &[("KINDE_DOMAIN", "new".into())],
+        );
+        assert_eq!(text, "export KINDE_DOMAIN=new\nOTHER=1\n");
+        let read: Vec<(String, String)> = parse(&text).unwrap();
+        assert_eq!(read[0], ("KINDE_DOMAIN".into(), "new".into()));
+    }
     use super::*;
 
     const AWKWARD: &[&str] = &[
@@ -362,7 +379,7 @@ mod tests {
         );
         assert_eq!(
             merged,
-            "# header\nDATABASE_URL=postgres://x\n\nKINDE_DOMAIN=https://new.kinde.com\nBAD LINE secret=zzz\nMULTI=one\nLAST=1\nNEW=v\n"
+            "# header\nDATABASE_URL=postgres://x\n\nexport KINDE_DOMAIN=https://new.kinde.com\nBAD LINE secret=zzz\nMULTI=one\nLAST=1\nNEW=v\n"
         );
     }
 

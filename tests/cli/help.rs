@@ -26,6 +26,26 @@ fn help_texts_match_the_snapshots() {
     let paths = command_paths();
     assert!(paths.len() > 10, "clap lists the subcommands: {paths:?}");
     let assert = Assert::new().action_env("SNAPSHOTS");
+    let names: Vec<String> = paths
+        .iter()
+        .map(|p| {
+            if p.is_empty() {
+                "cargo-kinde".into()
+            } else {
+                p.join("-")
+            }
+        })
+        .collect();
+    let orphans: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter_map(|f| f.strip_suffix(".help.txt").map(String::from))
+        .filter(|name| !names.contains(name))
+        .collect();
+    assert!(
+        orphans.is_empty(),
+        "snapshots of commands that no longer exist: {orphans:?}"
+    );
     for path in paths {
         let mut cmd = assert_cmd::Command::cargo_bin("cargo-kinde").unwrap();
         cmd.arg("kinde")

@@ -3,9 +3,44 @@
 //!
 //! - No module of `src/` imports, through any chain, a module that imports it back: data flows
 //!   one way (cli → config → domain → ui), so each folder can be read and tested from below.
+//! - Each module imports only modules of a lower layer ([`LAYERS`]); a new module must be given
+//!   its layer here.
+//! - The emulator, the oracle every test stands on, uses the client's code only for wire types
+//!   and the generated operation table ([`EMULATOR_MAY_USE`]): never a client rule.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+
+/// The layer of each top-level module of `src/`: a module may import only modules of a lower layer.
+pub const LAYERS: &[(&str, u8)] = &[
+    ("error", 0),
+    ("clock", 0),
+    ("secret", 0),
+    ("urls", 0),
+    ("files", 1),
+    ("net", 1),
+    ("ui", 2),
+    ("config", 3),
+    ("jwt", 3),
+    ("oauth", 4),
+    ("scaffold", 4),
+    ("kinde", 5),
+    ("emulator", 6),
+    ("smoke", 7),
+    ("cli", 8),
+];
+
+/// What `src/emulator/` may name of the client: `(module, item after it)`; `*` for any item.
+pub const EMULATOR_MAY_USE: &[(&str, &str)] = &[
+    ("clock", "*"),
+    ("error", "*"),
+    ("files", "*"),
+    ("secret", "*"),
+    ("jwt", "jwks"),
+    ("kinde", "find_operation"),
+    ("kinde", "all_scopes"),
+    ("kinde", "operations"),
+];
 
 /// The top-level modules of `src/` and the top-level modules each one names as `crate::NAME`,
 /// outside its `#[cfg(test)]` code.
@@ -26,7 +61,7 @@ pub fn module_graph(src: &Path) -> Result<BTreeMap<String, BTreeSet<String>>, St
         for file in rust_files(&path) {
             let text =
                 std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-            uses.extend(crate_paths(without_tests(&text)));
+            uses.extend(crate_paths(&code_of(&text)));
         }
         uses.remove(&name);
         graph.insert(name, uses);
@@ -86,6 +121,80 @@ fn without_tests(text: &str) -> &str {
         .map_or(text, |at| &text[..at])
 }
 
+/// The code of a file: no test module, no `//` comments (doc comments name modules freely).
+fn code_of(text: &str) -> String {
+    without_tests(text)
+        .lines()
+        .map(|line| match line.find("//") {
+            Some(at) if !line[..at].contains('"') => &line[..at],
+            _ => line,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Imports that go sideways or up: `(module, imported)` where the imported module's layer is not
+/// lower, or a module has no layer.
+pub fn layer_violations(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
+    let layer = |m: &str| LAYERS.iter().find(|(name, _)| *name == m).map(|(_, l)| *l);
+    let mut found = Vec::new();
+    for (module, uses) in graph {
+        let Some(own) = layer(module) else {
+            found.push(format!("{module} has no layer in xtask/src/tidy.rs LAYERS"));
+            continue;
+        };
+        for used in uses {
+            match layer(used) {
+                Some(l) if l < own => {}
+                Some(l) => found.push(format!(
+                    "{module} (layer {own}) imports {used} (layer {l}): imports go to lower layers only"
+                )),
+                None => found.push(format!("{used} has no layer in xtask/src/tidy.rs LAYERS")),
+            }
+        }
+    }
+    found
+}
+
+/// Names of the client in `src/emulator/` outside [`EMULATOR_MAY_USE`], as `file: module::item`:
+/// every `module::item` whose module is one of the client's, reached as `crate::module::` or
+/// through a `use crate::module;` (so as `module::` after a non-path character).
+pub fn emulator_leaks(src: &Path) -> Result<Vec<String>, String> {
+    let mut found = Vec::new();
+    for file in rust_files(&src.join("emulator")) {
+        let text =
+            std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let code = code_of(&text);
+        for (module, _) in LAYERS.iter().filter(|(m, _)| *m != "emulator") {
+            let needle = format!("{module}::");
+            for (at, _) in code.match_indices(&needle) {
+                let before = &code[..at];
+                let direct = before.ends_with("crate::");
+                let named = before
+                    .chars()
+                    .next_back()
+                    .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'));
+                if !direct && !named {
+                    continue; // `cargo_kinde::`, `axum::error::`, a longer name
+                }
+                let item: String = code[at + needle.len()..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                let allowed = EMULATOR_MAY_USE
+                    .iter()
+                    .any(|(m, i)| m == module && (*i == "*" || *i == item));
+                if !allowed {
+                    found.push(format!("{}: {module}::{item}", file.display()));
+                }
+            }
+        }
+    }
+    found.sort();
+    found.dedup();
+    Ok(found)
+}
+
 /// The first segment after each `crate::`, including each name of `crate::{a, b::c}`.
 fn crate_paths(text: &str) -> BTreeSet<String> {
     let ident = |s: &str| -> String {
@@ -132,12 +241,25 @@ pub fn run() -> Result<(), String> {
         println!("{module:>10} → {}", list.join(", "));
     }
     let found = cycles(&graph);
-    if found.is_empty() {
-        println!("no module cycles");
-        Ok(())
-    } else {
-        Err(format!("module cycles in src/: {found:?}"))
+    if !found.is_empty() {
+        return Err(format!("module cycles in src/: {found:?}"));
     }
+    let layers = layer_violations(&graph);
+    if !layers.is_empty() {
+        return Err(format!(
+            "imports against the layers:\n  {}",
+            layers.join("\n  ")
+        ));
+    }
+    let leaks = emulator_leaks(&crate::root().join("src"))?;
+    if !leaks.is_empty() {
+        return Err(format!(
+            "the emulator names client code:\n  {}",
+            leaks.join("\n  ")
+        ));
+    }
+    println!("no module cycles, every import goes down a layer, the emulator uses only wire types");
+    Ok(())
 }
 
 #[cfg(test)]
@@ -155,6 +277,45 @@ mod tests {
         assert!(
             found.is_empty(),
             "modules of src/ that import each other: {found:?}"
+        );
+        let layers = layer_violations(&graph);
+        assert!(layers.is_empty(), "{layers:#?}");
+    }
+
+    #[test]
+    fn the_emulator_uses_only_wire_types_of_the_client() {
+        let leaks = emulator_leaks(&crate::root().join("src")).unwrap();
+        assert!(
+            leaks.is_empty(),
+            "the emulator must implement Kinde's rules itself: {leaks:#?}"
+        );
+    }
+
+    #[test]
+    fn layers_and_leaks_are_found() {
+        let graph: BTreeMap<String, BTreeSet<String>> = [("ui", vec!["config"]), ("new", vec![])]
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into_iter().map(String::from).collect()))
+            .collect();
+        let found = layer_violations(&graph);
+        assert_eq!(found.len(), 2, "{found:?}");
+        let dir = std::env::temp_dir().join(format!("tidy-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("emulator")).unwrap();
+        std::fs::write(
+            dir.join("emulator/x.rs"),
+            "use crate::urls::check_redirect_url;\nuse crate::jwt::jwks::Jwk;\nuse crate::kinde;\n// crate::config::x in a comment\nfn f() { crate::jwt::verify::audiences_of(); kinde::find_operation(); kinde::plan::plan(); cargo_kinde::urls::x(); }\n",
+        )
+        .unwrap();
+        let leaks = emulator_leaks(&dir).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        let names: Vec<&str> = leaks
+            .iter()
+            .map(|l| l.rsplit(": ").next().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            ["jwt::verify", "kinde::plan", "urls::check_redirect_url"],
+            "{leaks:?}"
         );
     }
 

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
-use serde_json::json;
+use serde::Serialize;
 
 mod ask;
 
@@ -123,6 +123,24 @@ pub async fn run(global: &GlobalArgs, args: InitArgs) -> Result<u8, Error> {
     Ok(exit::OK)
 }
 
+/// What `init --json` prints.
+#[derive(Debug, Serialize)]
+struct Report<'a> {
+    /// The workspace root the files were written in.
+    root: &'a Path,
+    /// Each file and what happened to it.
+    files: Vec<FileReport<'a>>,
+    /// Commands to run next.
+    next: Vec<String>,
+}
+
+/// One file of [`Report`].
+#[derive(Debug, Serialize)]
+struct FileReport<'a> {
+    path: &'a Path,
+    outcome: Outcome,
+}
+
 fn report(root: &Path, outcomes: &[(PathBuf, Outcome)], emulator: bool) {
     let mut next = vec![
         "cargo kinde register --dry-run".to_string(),
@@ -135,30 +153,35 @@ fn report(root: &Path, outcomes: &[(PathBuf, Outcome)], emulator: bool) {
             format!("cargo kinde emulator --state {EMULATOR_STATE}   (in another terminal)"),
         );
     }
-    if ui::settings().json {
-        let files: Vec<_> = outcomes
+    let report = Report {
+        root,
+        files: outcomes
             .iter()
-            .map(|(p, o)| json!({"path": p, "outcome": o}))
-            .collect();
-        ui::json(&json!({"root": root, "files": files, "next": next}));
-        return;
-    }
-    for (path, outcome) in outcomes {
-        let (mark, word) = match outcome {
-            Outcome::Created => (paint(style::OK, "+"), "created"),
-            Outcome::Updated => (paint(style::OK, "~"), "updated"),
-            Outcome::Unchanged => (paint(style::DIM, "="), "unchanged"),
-            Outcome::Skipped => (
-                paint(style::WARN, "!"),
-                "differs; left alone (--force overwrites)",
-            ),
-        };
-        ui::result(&format!("{mark} {} {word}", path.display()));
-    }
-    ui::result(&paint(style::BOLD, "next:"));
-    for command in next {
-        ui::result(&format!("  {command}"));
-    }
+            .map(|(path, outcome)| FileReport {
+                path,
+                outcome: *outcome,
+            })
+            .collect(),
+        next,
+    };
+    ui::show(&report, |report| {
+        for file in &report.files {
+            let (mark, word) = match file.outcome {
+                Outcome::Created => (paint(style::OK, "+"), "created"),
+                Outcome::Updated => (paint(style::OK, "~"), "updated"),
+                Outcome::Unchanged => (paint(style::DIM, "="), "unchanged"),
+                Outcome::Skipped => (
+                    paint(style::WARN, "!"),
+                    "differs; left alone (--force overwrites)",
+                ),
+            };
+            ui::result(&format!("{mark} {} {word}", file.path.display()));
+        }
+        ui::result(&paint(style::BOLD, "next:"));
+        for command in &report.next {
+            ui::result(&format!("  {command}"));
+        }
+    });
 }
 
 fn workspace(manifest: Option<&Path>) -> Result<PathBuf, Error> {
