@@ -373,3 +373,78 @@ fn management_errors_are_kindes_error_list() {
         "{body}"
     );
 }
+
+/// POST a JSON body with a bearer token: (status, JSON body or null).
+fn post_json(url: &str, token: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let res = reqwest::Client::new()
+                .post(url)
+                .bearer_auth(token)
+                .json(body)
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
+            (status, res.json().await.unwrap_or(serde_json::Value::Null))
+        })
+}
+
+#[test]
+fn the_management_api_refuses_hostile_callback_and_logout_urls() {
+    let w = World::new();
+    let token = w.token();
+    let app = w.web_app_id();
+    for which in ["auth_redirect_urls", "auth_logout_urls"] {
+        let url = format!("{}/api/v1/applications/{app}/{which}", w.issuer());
+        for hostile in [
+            "javascript:alert(1)",
+            "data:text/html,<script>alert(1)</script>",
+            "file:///etc/passwd",
+            "vbscript:msgbox(1)",
+            "https://user:pw@app.acme.example/cb",
+            "localhost:3000/cb",
+            "https://app.acme.example/cb#frag",
+            "https://*.com/cb",
+        ] {
+            let (status, body) = post_json(&url, &token, &serde_json::json!({ "urls": [hostile] }));
+            assert_eq!(status, 400, "{which} {hostile}: {body}");
+            assert_eq!(body["errors"][0]["code"], "INVALID_URL", "{body}");
+        }
+        let (status, body) = post_json(
+            &url,
+            &token,
+            &serde_json::json!({ "urls": ["myapp://kinde_callback", "https://pr-*.acme.example/cb"] }),
+        );
+        assert_eq!(status, 200, "{which}: {body}");
+    }
+    let web = w.web_app();
+    assert!(
+        web.redirect_urls
+            .iter()
+            .chain(&web.logout_urls)
+            .all(|u| !u.starts_with("javascript") && !u.contains('#')),
+        "nothing hostile was stored: {web:?}"
+    );
+}
+
+#[test]
+fn logout_never_redirects_to_a_hostile_url_even_one_in_the_state() {
+    let w = World::new();
+    let app = w.web_app_id();
+    // Put there behind the API's back, as a hand-edited state file could.
+    w.emulator.state().update(|t| {
+        t.application_mut(&app)
+            .unwrap()
+            .logout_urls
+            .push("javascript:alert(1)".into())
+    });
+    let (status, location) = crate::http::get_no_redirect(&format!(
+        "{}/logout?redirect=javascript:alert(1)",
+        w.issuer()
+    ));
+    assert_eq!((status, location), (400, None));
+}
