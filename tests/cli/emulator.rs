@@ -448,3 +448,79 @@ fn logout_never_redirects_to_a_hostile_url_even_one_in_the_state() {
     ));
     assert_eq!((status, location), (400, None));
 }
+
+#[test]
+fn stats_stay_small_however_many_distinct_paths_arrive() {
+    let w = World::new();
+    let iss = w.issuer();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let client = reqwest::Client::new();
+            for i in 0..3000 {
+                let path = match i % 3 {
+                    0 => format!("/no/such/{i}"),
+                    1 => format!("/api/v1/applications/{i:032x}"),
+                    _ => format!("/api/v1/apis/{i}/scopes"),
+                };
+                let _ = client.get(format!("{iss}{path}")).send().await.unwrap();
+            }
+        });
+    let (status, stats) = get(&format!("{iss}/_emulator/stats"), None);
+    assert_eq!(status, 200);
+    let requests = stats["requests"].as_object().unwrap();
+    assert!(requests.len() < 10, "{requests:?}");
+    assert_eq!(requests["GET (no route)"], 1000);
+    assert_eq!(requests["GET /api/v1/applications/{id}"], 1000);
+    assert!(
+        serde_json::to_string(&stats).unwrap().len() < 1024,
+        "{stats}"
+    );
+    assert_eq!(w.count("GET /api/v1/apis/{id}/scopes"), 1000);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_graceful_stop_saves_the_last_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("tenant.json");
+    let env_file = dir.path().join("emulator.env");
+    let (mut process, issuer) = start(&[
+        "--state",
+        state.to_str().unwrap(),
+        "--env-file",
+        env_file.to_str().unwrap(),
+    ]);
+    let env = std::fs::read_to_string(&env_file).unwrap();
+    let var = |name: &str| {
+        env.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")))
+            .unwrap()
+            .to_string()
+    };
+    let (_, token) = post_form(
+        &format!("{issuer}/oauth2/token"),
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", &var("KINDE_MANAGEMENT_CLIENT_ID")),
+            ("client_secret", &var("KINDE_MANAGEMENT_CLIENT_SECRET")),
+            ("audience", &format!("{issuer}/api")),
+        ],
+        None,
+    );
+    let (status, _) = post_json(
+        &format!("{issuer}/api/v1/user"),
+        token["access_token"].as_str().unwrap(),
+        &serde_json::json!({"identities": [{"type": "email", "details": {"email": "late@example.com"}}]}),
+    );
+    assert_eq!(status, 200);
+    // At once, well inside the background saver's delay.
+    let pid = i32::try_from(process.0.id()).unwrap();
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let exit = process.0.wait().unwrap();
+    assert!(exit.success(), "{exit:?}");
+    let saved = std::fs::read_to_string(&state).unwrap();
+    assert!(saved.contains("late@example.com"), "{saved}");
+}
