@@ -136,7 +136,7 @@ pub async fn run(_global: &GlobalArgs, args: EmulatorArgs) -> Result<u8, Error> 
     ui::status("  Ctrl-C stops it");
     shutdown_signal().await;
     ui::status("stopping");
-    running.stop().await;
+    running.stop().await?;
     Ok(exit::OK)
 }
 

@@ -679,11 +679,13 @@ async fn logout(
 ) -> Response {
     let redirect = Form::from_pairs(params).get("redirect").map(String::from);
     let tenant = state.tenant();
+    // Checked again here, not only when stored: a state file may hold a URL Kinde never would.
     if let Some(target) = &redirect
-        && !tenant
-            .applications
-            .iter()
-            .any(|a| a.logout_urls.iter().any(|u| u == target))
+        && (redirect::check(target).is_err()
+            || !tenant
+                .applications
+                .iter()
+                .any(|a| a.logout_urls.iter().any(|u| u == target)))
     {
         return page(
             StatusCode::BAD_REQUEST,

@@ -6,7 +6,8 @@
 //! endpoint) and `login` (sign-in, code and refresh grants) over `protocol` (forms, client
 //! authentication, OAuth errors); `management/` (one file per resource family, with the token
 //! check, paging and body envelopes); `jws` (its own tokens), `redirect` (URL rules), `error`
-//! (Kinde's error bodies), `tenant` (the state), `faults` (injected failures).
+//! (Kinde's error bodies), `tenant` (the state), `persist` (saving it off the request path),
+//! `stats` (request counts by route), `faults` (injected failures).
 
 mod error;
 pub mod faults;
@@ -15,9 +16,11 @@ pub mod keys;
 mod login;
 mod management;
 mod oidc;
+mod persist;
 mod protocol;
 mod redirect;
 pub mod sample;
+mod stats;
 pub mod tenant;
 
 use std::collections::BTreeMap;
@@ -27,7 +30,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{Request, State as AxumState};
+use axum::extract::{MatchedPath, Request, State as AxumState};
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -73,9 +76,10 @@ pub struct State {
     issuer: String,
     tenant: RwLock<Tenant>,
     keys: RwLock<Vec<SigningKey>>,
-    state_file: Option<PathBuf>,
+    /// With `--state`: saves the tenant in the background after changes.
+    saver: Option<persist::Saver>,
     access_token_ttl: u64,
-    counts: Mutex<BTreeMap<String, u64>>,
+    counts: Mutex<stats::Counts>,
     log: Option<LogSink>,
     faults: Mutex<Vec<faults::Fault>>,
     recorded: Mutex<Vec<Recorded>>,
@@ -100,36 +104,53 @@ impl State {
         &self.issuer
     }
 
-    /// A copy of the tenant.
+    /// A copy of the tenant (O(tenant): handlers use [`State::read`]).
     pub fn tenant(&self) -> Tenant {
-        self.tenant
-            .read()
-            .map(|t| t.clone())
-            .unwrap_or_else(|p| p.into_inner().clone())
+        self.read(Tenant::clone)
     }
 
-    /// Change the tenant and persist it.
+    /// A copy of the tenant without its users: applications and APIs are few, users may be
+    /// thousands, and handlers that do not need them should not copy them.
+    pub(crate) fn catalog(&self) -> Tenant {
+        self.read(Tenant::without_users)
+    }
+
+    /// Look at the tenant under the read lock, without copying it.
+    pub fn read<T>(&self, look: impl FnOnce(&Tenant) -> T) -> T {
+        look(&self.tenant.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Change the tenant under the write lock. With `--state` the change is saved in the
+    /// background soon after (and on stop), never on the caller's path.
     pub fn update<T>(&self, change: impl FnOnce(&mut Tenant) -> T) -> T {
-        let mut tenant = self.tenant.write().unwrap_or_else(|p| p.into_inner());
-        let out = change(&mut tenant);
-        if let Some(path) = &self.state_file {
-            // The in-memory tenant stays authoritative; a failed save only loses persistence.
-            let _ = tenant.save(path);
+        let out = {
+            let mut tenant = self.tenant.write().unwrap_or_else(|p| p.into_inner());
+            let out = change(&mut tenant);
+            tenant.reindex();
+            out
+        };
+        if let Some(saver) = &self.saver {
+            saver.mark_dirty();
         }
         out
     }
 
-    /// How many requests `METHOD /path` received.
-    pub fn count(&self, route: &str) -> u64 {
-        self.counts
-            .lock()
-            .map(|c| c.get(route).copied().unwrap_or(0))
-            .unwrap_or(0)
+    /// How many times the `--state` file was written since start (0 without `--state`): a
+    /// burst of changes is saved once.
+    pub fn saves(&self) -> u64 {
+        self.saver.as_ref().map_or(0, persist::Saver::saves)
     }
 
-    /// Requests received per `METHOD /path`.
+    /// How many requests `METHOD route` received, the route as registered (e.g.
+    /// `GET /api/v1/users`, `GET /api/v1/applications/{id}`); `METHOD (no route)` counts
+    /// requests no route matched.
+    pub fn count(&self, route: &str) -> u64 {
+        self.counts.lock().map(|c| c.get(route)).unwrap_or(0)
+    }
+
+    /// Requests received per `METHOD route` (bounded: see [`State::count`]).
     pub fn counts(&self) -> BTreeMap<String, u64> {
-        self.counts.lock().map(|c| c.clone()).unwrap_or_default()
+        self.counts.lock().map(|c| c.all()).unwrap_or_default()
     }
 
     /// Requests that could change the tenant: Management API calls other than GET.
@@ -220,6 +241,8 @@ pub struct Running {
     pub state: Arc<State>,
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
+    stop_saver: tokio::sync::oneshot::Sender<()>,
+    saver: tokio::task::JoinHandle<Result<(), Error>>,
 }
 
 impl Running {
@@ -228,10 +251,18 @@ impl Running {
         self.state.issuer()
     }
 
-    /// Stop serving and wait for in-flight requests.
-    pub async fn stop(self) {
+    /// Stop serving, wait for in-flight requests, then write any unsaved change to the
+    /// `--state` file; the error is that last save's.
+    pub async fn stop(self) -> Result<(), Error> {
         let _ = self.shutdown.send(());
         let _ = self.task.await;
+        let _ = self.stop_saver.send(());
+        self.saver.await.map_err(|e| {
+            Error::local(
+                "the emulator state saver stopped",
+                std::io::Error::other(e.to_string()),
+            )
+        })?
     }
 }
 
@@ -252,9 +283,9 @@ pub async fn start(options: Options) -> Result<Running, Error> {
         issuer,
         tenant: RwLock::new(tenant),
         keys: RwLock::new(keys),
-        state_file: options.state_file.clone(),
+        saver: options.state_file.clone().map(persist::Saver::new),
         access_token_ttl: options.access_token_ttl.unwrap_or(86_400),
-        counts: Mutex::new(BTreeMap::new()),
+        counts: Mutex::new(stats::Counts::default()),
         log: options.log.clone(),
         faults: Mutex::new(options.faults.clone()),
         recorded: Mutex::new(Vec::new()),
@@ -270,11 +301,15 @@ pub async fn start(options: Options) -> Result<Running, Error> {
             })
             .await;
     });
+    let (stop_saver, on_stop_saver) = tokio::sync::oneshot::channel::<()>();
+    let saver = tokio::spawn(persist::run(state.clone(), on_stop_saver));
     Ok(Running {
         addr,
         state,
         shutdown,
         task,
+        stop_saver,
+        saver,
     })
 }
 
@@ -348,7 +383,7 @@ fn admin_routes() -> Router<Arc<State>> {
         )
 }
 
-/// `GET /_emulator/stats`.
+/// `GET /_emulator/stats`: counts by route, so its size is bounded whatever paths arrive.
 #[derive(serde::Serialize)]
 struct Stats {
     requests: BTreeMap<String, u64>,
@@ -392,8 +427,12 @@ async fn count_and_log(
     } else {
         request
     };
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string());
     if let Ok(mut counts) = state.counts.lock() {
-        *counts.entry(format!("{method} {path}")).or_default() += 1;
+        counts.record(&method, route.as_deref());
     }
     let response = next.run(request).await;
     if let Some(log) = &state.log {
@@ -458,7 +497,8 @@ impl Emulator {
                         Ok(running) => {
                             let _ = ready_tx.send(Ok((running.state.clone(), running.addr)));
                             let _ = stop_rx.await;
-                            running.stop().await;
+                            // Dropping has no one to report a failed last save to.
+                            let _ = running.stop().await;
                         }
                         Err(e) => {
                             let _ = ready_tx.send(Err(e));

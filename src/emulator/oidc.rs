@@ -168,56 +168,59 @@ fn client_credentials(
     let credentials = ClientCredentials::from_request(headers, form).ok_or_else(|| {
         OAuthError::invalid_client("Client authentication failed: no client_id was sent")
     })?;
-    let tenant = state.tenant();
-    let app = tenant
-        .application(&credentials.id)
-        .filter(|app| credentials.secret_matches(app.client_secret.as_deref()))
-        .ok_or_else(|| {
-            OAuthError::invalid_client(
-                "Client authentication failed (unknown client, no client authentication included, or unsupported authentication method)",
-            )
-        })?;
-    if app.kind != "m2m" {
-        return Err(OAuthError::unauthorized_client(
-            "The client is not authorized to use the client_credentials grant: it is not a machine-to-machine application",
-        ));
-    }
-    let audiences = unique(form.all("audience"));
-    if audiences.is_empty() {
-        return Err(OAuthError::invalid_request(
-            "The request is missing the required parameter audience",
-        ));
-    }
-    let mut granted: Vec<String> = Vec::new();
-    for audience in &audiences {
-        let authorization = tenant
-            .api_by_audience(state.issuer(), audience)
-            .and_then(|api| api.authorization(&app.id))
+    // Decided under the read lock, without copying the tenant; signed after it is released.
+    let (app_id, audiences, scopes) = state.read(|tenant| {
+        let app = tenant
+            .application(&credentials.id)
+            .filter(|app| credentials.secret_matches(app.client_secret.as_deref()))
             .ok_or_else(|| {
-                OAuthError::unauthorized_client(format!(
-                    "The client is not authorized to request an access token for the audience {audience}"
-                ))
+                OAuthError::invalid_client(
+                    "Client authentication failed (unknown client, no client authentication included, or unsupported authentication method)",
+                )
             })?;
-        granted.extend(authorization.scopes.iter().cloned());
-    }
-    granted.sort();
-    granted.dedup();
-    let requested = unique(form.all("scope"));
-    let scopes = if requested.is_empty() {
-        granted
-    } else {
-        if let Some(missing) = requested.iter().find(|s| !granted.contains(s)) {
-            return Err(OAuthError::invalid_scope(format!(
-                "The requested scope {missing} is invalid, unknown, or not granted to the client"
-            )));
+        if app.kind != "m2m" {
+            return Err(OAuthError::unauthorized_client(
+                "The client is not authorized to use the client_credentials grant: it is not a machine-to-machine application",
+            ));
         }
-        requested
-    };
+        let audiences = unique(form.all("audience"));
+        if audiences.is_empty() {
+            return Err(OAuthError::invalid_request(
+                "The request is missing the required parameter audience",
+            ));
+        }
+        let mut granted: Vec<String> = Vec::new();
+        for audience in &audiences {
+            let authorization = tenant
+                .api_by_audience(state.issuer(), audience)
+                .and_then(|api| api.authorization(&app.id))
+                .ok_or_else(|| {
+                    OAuthError::unauthorized_client(format!(
+                        "The client is not authorized to request an access token for the audience {audience}"
+                    ))
+                })?;
+            granted.extend(authorization.scopes.iter().cloned());
+        }
+        granted.sort();
+        granted.dedup();
+        let requested = unique(form.all("scope"));
+        let scopes = if requested.is_empty() {
+            granted
+        } else {
+            if let Some(missing) = requested.iter().find(|s| !granted.contains(s)) {
+                return Err(OAuthError::invalid_scope(format!(
+                    "The requested scope {missing} is invalid, unknown, or not granted to the client"
+                )));
+            }
+            requested
+        };
+        Ok((app.id.clone(), audiences, scopes))
+    })?;
     let now = crate::clock::now();
     let ttl = state.access_token_ttl;
     let access_token = state.sign(&M2mClaims {
         aud: &audiences,
-        azp: &app.id,
+        azp: &app_id,
         exp: now.saturating_add(ttl),
         gty: ["client_credentials"],
         iat: now,

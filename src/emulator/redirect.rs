@@ -6,12 +6,36 @@
 
 use url::{Host, Url};
 
+/// Schemes Kinde's API must never store as a place to send a signed-in user: they run script
+/// in the page, read local files or never leave the browser.
+const HOSTILE_SCHEMES: [&str; 6] = ["javascript", "vbscript", "data", "file", "about", "blob"];
+
 /// Why Kinde refuses `input` as a callback or logout URL, or `Ok` when it accepts it.
 ///
-/// Kinde accepts absolute URLs with `https`, with `http` only when the host is `localhost` or a
-/// loopback address, or with an app's own scheme (`myapp://callback`, for mobile apps). One `*`
-/// is allowed, and only as the whole leftmost label of an `https` host.
+/// Kinde accepts absolute `scheme://authority` URLs: `https`; `http` only when the host is
+/// `localhost` or a loopback address; or an app's own scheme, as its iOS and Android guides show
+/// (`<your_url_scheme>://kinde_callback`, `myapp://myhost.kinde.com//kinde_callback`). Never
+/// credentials in the authority, a fragment, or a scheme that runs script or reads files.
+/// Wildcards, per Kinde's callback URL guide: one `*`, in the leftmost label of an `https` host
+/// (alone or with a prefix / suffix, `https://pr-*.acme.com`), not on a root domain (`*.com`).
 pub(super) fn check(input: &str) -> Result<(), String> {
+    if input
+        .bytes()
+        .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+    {
+        return Err(format!("`{input}` contains whitespace"));
+    }
+    // What precedes the first `:` names the scheme, whatever follows (`blob:https://...`).
+    if let Some((head, _)) = input.split_once(':')
+        && HOSTILE_SCHEMES
+            .iter()
+            .any(|hostile| head.eq_ignore_ascii_case(hostile))
+    {
+        return Err(format!(
+            "`{input}`: the `{}` scheme is not allowed for a callback or logout URL",
+            head.to_ascii_lowercase()
+        ));
+    }
     let Some((scheme, rest)) = input.split_once("://") else {
         return Err(format!(
             "`{input}` is not an absolute URL; expected e.g. https://app.acme.com/api/auth/kinde_callback"
@@ -25,23 +49,40 @@ pub(super) fn check(input: &str) -> Result<(), String> {
         return Err(format!("`{input}` has no valid scheme"));
     }
     let scheme = scheme.to_ascii_lowercase();
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    if authority.is_empty() {
+        return Err(format!("`{input}` has no host"));
+    }
+    if authority.contains('@') {
+        return Err(format!("`{input}` must not contain user credentials"));
+    }
     let stars = input.chars().filter(|c| *c == '*').count();
     let parse_as = match stars {
         0 => input.to_string(),
-        1 if rest.starts_with("*.") => {
+        1 if authority.split('.').next().is_some_and(|l| l.contains('*')) => {
             if scheme != "https" {
                 return Err(format!("`{input}`: a wildcard URL must use https"));
             }
-            // A `*` is no host character: stand a plain label in for it to check the rest.
-            format!("{scheme}://wildcard.{}", &rest[2..])
+            let host = authority.split(':').next().unwrap_or(authority);
+            // `*.com` or `*.localhost`: the wildcard needs a registrable domain below it.
+            if host.split('.').count() < 3 {
+                return Err(format!(
+                    "`{input}`: a wildcard is not allowed directly on a root domain"
+                ));
+            }
+            // A `*` is no host character: stand a letter in for it to check the rest.
+            input.replacen('*', "w", 1)
         }
         _ => {
             return Err(format!(
-                "`{input}`: Kinde allows one `*`, as the whole leftmost label of the host, e.g. https://*.acme.com/callback"
+                "`{input}`: Kinde allows one `*`, in the leftmost label of the host, e.g. https://*.acme.com/callback"
             ));
         }
     };
     let url = Url::parse(&parse_as).map_err(|e| format!("`{input}` is not a valid URL ({e})"))?;
+    if url.fragment().is_some() {
+        return Err(format!("`{input}` must not contain a fragment"));
+    }
     match scheme.as_str() {
         "https" if url.host().is_none() => Err(format!("`{input}` has no host")),
         "http" if !loopback(url.host()) => Err(format!(
@@ -60,23 +101,35 @@ fn loopback(host: Option<Host<&str>>) -> bool {
     }
 }
 
-/// Whether `uri` is one of `allowed`: the same string, or a match of a `https://*.rest` entry
-/// where `*` stands for exactly one non-empty label.
+/// Whether `uri` is one of `allowed`: the same string, or a match of a wildcard entry, where
+/// the `*` (with the entry's prefix and suffix around it) stands for the characters of exactly
+/// one non-empty label.
 pub(super) fn allowed(allowed: &[String], uri: &str) -> bool {
-    allowed.iter().any(|entry| {
-        if entry == uri {
-            return true;
-        }
-        let (Some((scheme, tail)), Some((uri_scheme, uri_rest))) =
-            (entry.split_once("://*."), uri.split_once("://"))
-        else {
-            return false;
-        };
-        scheme == uri_scheme
-            && uri_rest
-                .split_once('.')
-                .is_some_and(|(label, uri_tail)| !label.is_empty() && uri_tail == tail)
-    })
+    allowed
+        .iter()
+        .any(|entry| entry == uri || wildcard_match(entry, uri))
+}
+
+fn wildcard_match(entry: &str, uri: &str) -> bool {
+    let (Some((scheme, entry_rest)), Some((uri_scheme, uri_rest))) =
+        (entry.split_once("://"), uri.split_once("://"))
+    else {
+        return false;
+    };
+    let (Some((pattern, entry_tail)), Some((label, uri_tail))) =
+        (entry_rest.split_once('.'), uri_rest.split_once('.'))
+    else {
+        return false;
+    };
+    let Some((prefix, suffix)) = pattern.split_once('*') else {
+        return false;
+    };
+    scheme == uri_scheme
+        && entry_tail == uri_tail
+        && label.len() > prefix.len() + suffix.len()
+        && label.starts_with(prefix)
+        && label.ends_with(suffix)
+        && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
 #[cfg(test)]
@@ -87,13 +140,18 @@ mod tests {
     fn accepts_what_kinde_accepts() {
         for url in [
             "https://app.acme.com/api/auth/kinde_callback",
+            "https://app.acme.com/cb?from=kinde",
             "https://*.acme.com/callback",
+            "https://pr-*-web.acme.com/callback",
+            "https://*something.vercel.app/callback",
             "http://localhost:3000/callback",
             "http://127.0.0.1:53180/callback",
+            "http://127.1.2.3/callback",
             "http://[::1]:8080/cb",
             "HTTP://LOCALHOST/cb",
             "myapp://callback",
-            "com.acme.app://auth",
+            "com.example.App://kinde_callback",
+            "myapp://myhost.kinde.com//kinde_callback",
         ] {
             assert_eq!(check(url), Ok(()), "{url}");
         }
@@ -102,17 +160,33 @@ mod tests {
     #[test]
     fn refuses_what_kinde_refuses() {
         for (url, why) in [
+            ("javascript:alert(1)", "`javascript` scheme"),
+            ("JAVASCRIPT://%0Aalert(1)", "`javascript` scheme"),
+            ("vbscript:msgbox", "`vbscript` scheme"),
+            ("data:text/html;base64,PHNjcmlwdD4=", "`data` scheme"),
+            ("file:///etc/passwd", "`file` scheme"),
+            ("about:blank", "`about` scheme"),
+            ("blob:https://app.acme.com/1", "`blob` scheme"),
+            ("https://user:pw@app.acme.com/cb", "credentials"),
+            ("http://localhost@evil.example/cb", "credentials"),
+            ("localhost:3000/cb", "not an absolute URL"),
+            ("com.acme.app:/callback", "not an absolute URL"),
+            ("https://app.acme.com/cb#top", "fragment"),
+            ("myapp://cb#x", "fragment"),
+            ("myapp:///cb", "no host"),
+            ("https:///cb", "no host"),
             ("http://app.acme.com/callback", "plain http"),
             ("http://10.0.0.1/callback", "plain http"),
             ("/callback", "not an absolute URL"),
             ("app.acme.com/callback", "not an absolute URL"),
             ("://x", "no valid scheme"),
+            (" https://app.acme.com/cb", "whitespace"),
             ("https://app.*.acme.com/cb", "one `*`"),
             ("https://*.*.acme.com/cb", "one `*`"),
-            ("https://a*.acme.com/cb", "one `*`"),
             ("https://acme.com/*", "one `*`"),
+            ("https://*.com/cb", "root domain"),
             ("http://*.localhost/cb", "must use https"),
-            ("https://exa mple.com/cb", "not a valid URL"),
+            ("https://exa%mple.com/cb", "not a valid URL"),
         ] {
             let refused = check(url).expect_err(url);
             assert!(refused.contains(why), "{url}: {refused}");
@@ -123,14 +197,21 @@ mod tests {
     fn a_wildcard_matches_one_label() {
         let list = vec![
             "https://*.acme.com/cb".to_string(),
+            "https://pr-*-web.acme.com/cb".to_string(),
             "http://localhost:3000/cb".to_string(),
         ];
         assert!(allowed(&list, "https://eu.acme.com/cb"));
+        assert!(allowed(&list, "https://pr-12-web.acme.com/cb"));
         assert!(allowed(&list, "http://localhost:3000/cb"));
         assert!(!allowed(&list, "https://a.b.acme.com/cb"));
         assert!(!allowed(&list, "https://.acme.com/cb"));
         assert!(!allowed(&list, "https://acme.com/cb"));
+        assert!(!allowed(&list, "https://evil.com/x.acme.com/cb"));
+        assert!(!allowed(&list, "https://a@acme.com/cb"));
         assert!(!allowed(&list, "http://eu.acme.com/cb"));
         assert!(!allowed(&list, "http://localhost:3000/cb/x"));
+        let prefixed = ["https://pr-*-web.acme.com/cb".to_string()];
+        assert!(!allowed(&prefixed, "https://pr--web.acme.com/cb"));
+        assert!(!allowed(&prefixed, "https://eu.acme.com/cb"));
     }
 }

@@ -1,9 +1,16 @@
 //! The emulated Kinde business: applications, APIs, users and signing keys, kept in memory and,
 //! with `--state FILE`, on disk across restarts.
+//!
+//! Fields this version does not know (a newer cargo-kinde's, or a hand edit) are kept in each
+//! entity's `extra` map and written back unchanged: flattening them in keeps a state file
+//! round-trip lossless in both directions, where a version field with refusal would make an older
+//! binary unable to open a newer file at all.
 
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::error::Error;
 use crate::kinde;
@@ -17,8 +24,27 @@ pub struct Tenant {
     pub applications: Vec<Application>,
     /// Registered APIs, the Kinde Management API among them.
     pub apis: Vec<Api>,
-    /// Users.
+    /// Users, oldest first (the order the Management API lists them in). Append-only: the
+    /// emulator has no route that deletes a user.
     pub users: Vec<User>,
+    /// Fields this version does not know, kept as they were.
+    #[serde(flatten)]
+    pub extra: Extra,
+    /// Users by id and by lower-case email, kept in step by [`Tenant::reindex`].
+    #[serde(skip)]
+    index: UserIndex,
+}
+
+/// Fields of a stored entity that this version does not know, written back unchanged.
+pub type Extra = BTreeMap<String, Value>;
+
+/// Positions in `users` by id and by lower-case email, so a look-up or a page is not a scan.
+#[derive(Debug, Clone, Default)]
+struct UserIndex {
+    by_id: HashMap<String, usize>,
+    by_email: HashMap<String, usize>,
+    /// How many users (from the front) are indexed.
+    indexed: usize,
 }
 
 /// An application. Its `id` is its client id, as in Kinde.
@@ -39,6 +65,9 @@ pub struct Application {
     /// Allowed logout URLs.
     #[serde(default)]
     pub logout_urls: Vec<String>,
+    /// Fields this version does not know, kept as they were.
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 impl std::fmt::Debug for Application {
@@ -70,6 +99,9 @@ pub struct Api {
     /// Applications authorised for it, with the scopes granted to each.
     #[serde(default)]
     pub applications: Vec<Authorization>,
+    /// Fields this version does not know, kept as they were.
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 /// A scope an API defines.
@@ -82,6 +114,9 @@ pub struct ApiScope {
     /// What it allows.
     #[serde(default)]
     pub description: String,
+    /// Fields this version does not know, kept as they were.
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 /// An application authorised for an API.
@@ -92,6 +127,9 @@ pub struct Authorization {
     /// Scopes granted to it.
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// Fields this version does not know, kept as they were.
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 /// A user.
@@ -107,6 +145,9 @@ pub struct User {
     pub last_name: String,
     /// Creation time, RFC 3339.
     pub created_on: String,
+    /// Fields this version does not know, kept as they were.
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 impl User {
@@ -118,6 +159,7 @@ impl User {
             first_name: first_name.into(),
             last_name: last_name.into(),
             created_on: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            extra: Extra::new(),
         }
     }
 }
@@ -193,6 +235,7 @@ impl Tenant {
             client_secret: Some(random_secret()),
             redirect_urls: Vec::new(),
             logout_urls: Vec::new(),
+            extra: Extra::new(),
         };
         let web = Application {
             id: random_hex(16),
@@ -201,6 +244,7 @@ impl Tenant {
             client_secret: Some(random_secret()),
             redirect_urls: vec!["http://localhost:3000/api/auth/kinde_callback".into()],
             logout_urls: vec!["http://localhost:3000".into()],
+            extra: Extra::new(),
         };
         let scopes: Vec<ApiScope> = kinde::all_scopes()
             .into_iter()
@@ -208,6 +252,7 @@ impl Tenant {
                 id: format!("api_scope_{}", random_hex(16)),
                 key: key.into(),
                 description: String::new(),
+                extra: Extra::new(),
             })
             .collect();
         let management_api = Api {
@@ -218,8 +263,10 @@ impl Tenant {
             applications: vec![Authorization {
                 client_id: management.id.clone(),
                 scopes: scopes.iter().map(|s| s.key.clone()).collect(),
+                extra: Extra::new(),
             }],
             scopes,
+            extra: Extra::new(),
         };
         let users = SEED_USERS
             .iter()
@@ -229,6 +276,7 @@ impl Tenant {
             id: format!("api_scope_{}", random_hex(16)),
             key: super::sample::SAMPLE_SCOPE.into(),
             description: "Read the sample API".into(),
+            extra: Extra::new(),
         };
         let sample_api = Api {
             id: random_hex(16),
@@ -238,14 +286,77 @@ impl Tenant {
             applications: vec![Authorization {
                 client_id: management.id.clone(),
                 scopes: vec![sample_scope.key.clone()],
+                extra: Extra::new(),
             }],
             scopes: vec![sample_scope],
+            extra: Extra::new(),
         };
-        Tenant {
+        let mut tenant = Tenant {
             keys: vec![key],
             applications: vec![management, web],
             apis: vec![management_api, sample_api],
             users,
+            extra: Extra::new(),
+            index: UserIndex::default(),
+        };
+        tenant.reindex();
+        tenant
+    }
+
+    /// Bring the user index up to date after `users` changed: users appended since the last
+    /// call are indexed; anything else (a shorter list, or a different user where the last
+    /// indexed one was) rebuilds it.
+    pub fn reindex(&mut self) {
+        let last = self.index.indexed.checked_sub(1);
+        let still_there = last.is_none_or(|at| {
+            self.users
+                .get(at)
+                .is_some_and(|u| self.index.by_id.get(&u.id) == Some(&at))
+        });
+        if !still_there {
+            self.index = UserIndex::default();
+        }
+        for (at, user) in self.users.iter().enumerate().skip(self.index.indexed) {
+            self.index.by_id.entry(user.id.clone()).or_insert(at);
+            self.index
+                .by_email
+                .entry(user.email.to_lowercase())
+                .or_insert(at);
+        }
+        self.index.indexed = self.users.len();
+    }
+
+    /// A copy with no users (and so an empty index).
+    pub fn without_users(&self) -> Tenant {
+        Tenant {
+            keys: self.keys.clone(),
+            applications: self.applications.clone(),
+            apis: self.apis.clone(),
+            users: Vec::new(),
+            extra: self.extra.clone(),
+            index: UserIndex::default(),
+        }
+    }
+
+    /// The user with id `id`.
+    pub fn user(&self, id: &str) -> Option<&User> {
+        self.indexed(self.index.by_id.get(id), |u| u.id == id)
+    }
+
+    /// The user whose email is `email`, ignoring case (Kinde's emails are case-insensitive).
+    pub fn user_by_email(&self, email: &str) -> Option<&User> {
+        self.indexed(self.index.by_email.get(&email.to_lowercase()), |u| {
+            u.email.eq_ignore_ascii_case(email)
+        })
+    }
+
+    /// The user at an indexed position if it still is the one sought; a scan when the index
+    /// is behind (a change made outside [`Tenant::reindex`]'s reach).
+    fn indexed(&self, at: Option<&usize>, is: impl Fn(&User) -> bool) -> Option<&User> {
+        match at.and_then(|at| self.users.get(*at)) {
+            Some(user) if is(user) => Some(user),
+            _ if self.index.indexed == self.users.len() && at.is_none() => None,
+            _ => self.users.iter().find(|u| is(u)),
         }
     }
 
@@ -300,13 +411,35 @@ impl Tenant {
                 )));
             }
         };
-        serde_json::from_str(&text).map(Some).map_err(|e| {
+        let mut tenant: Tenant = serde_json::from_str(&text).map_err(|e| {
             Error::input(format!(
                 "{}: not an emulator state file ({e})",
                 path.display()
             ))
             .with_hint("delete it to start from a fresh tenant, or pass another --state FILE")
-        })
+        })?;
+        tenant.check_unique().map_err(|duplicate| {
+            Error::input(format!("{}: {duplicate}", path.display())).with_hint(
+                "remove or rename one of the two, or delete the file to start from a fresh tenant",
+            )
+        })?;
+        tenant.reindex();
+        Ok(Some(tenant))
+    }
+
+    /// Refuse what Kinde can never hold: two users, applications or APIs with one id, or two
+    /// users with one email. Look-ups would silently pick the first.
+    fn check_unique(&self) -> Result<(), String> {
+        first_duplicate("user id", self.users.iter().map(|u| u.id.clone()))?;
+        first_duplicate(
+            "user email",
+            self.users.iter().map(|u| u.email.to_lowercase()),
+        )?;
+        first_duplicate(
+            "application id",
+            self.applications.iter().map(|a| a.id.clone()),
+        )?;
+        first_duplicate("API id", self.apis.iter().map(|a| a.id.clone()))
     }
 
     /// Save to `path` (mode 0600: it holds client secrets and private keys).
@@ -315,6 +448,22 @@ impl Tenant {
             serde_json::to_vec_pretty(self).map_err(|e| Error::file("write", path, e.into()))?;
         crate::files::write_private(path, &text).map_err(|e| e.context("saving the emulator state"))
     }
+}
+
+/// The first value seen twice, as an error naming it and both positions.
+fn first_duplicate(what: &str, values: impl Iterator<Item = String>) -> Result<(), String> {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (at, value) in values.enumerate() {
+        if value.is_empty() {
+            continue;
+        }
+        if let Some(first) = seen.insert(value.clone(), at) {
+            return Err(format!(
+                "duplicate {what} `{value}` (entries {first} and {at}, counting from 0)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -348,5 +497,108 @@ mod tests {
         assert_eq!(uuid.len(), 36);
         assert_eq!(&uuid[14..15], "4");
         assert!(!format!("{m:?}").contains(m.client_secret.as_ref().unwrap()));
+    }
+
+    /// A saved seed tenant as JSON, to hand-edit.
+    fn saved(dir: &Path) -> (std::path::PathBuf, Value) {
+        let path = dir.join("state.json");
+        Tenant::seed("k".into()).save(&path).unwrap();
+        let json = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        (path, json)
+    }
+
+    #[test]
+    fn unknown_fields_survive_a_load_and_save() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, mut json) = saved(dir.path());
+        json["future_setting"] = serde_json::json!({"on": true});
+        json["users"][0]["phone"] = "+61 400 000 000".into();
+        json["applications"][0]["token_lifetimes"] = serde_json::json!({"access": 3600});
+        json["apis"][0]["is_management_api_v2"] = true.into();
+        json["apis"][0]["scopes"][0]["created_on"] = "2026-01-01".into();
+        json["apis"][0]["applications"][0]["granted_on"] = "2026-01-02".into();
+        std::fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
+
+        let mut tenant = Tenant::load(&path).unwrap().unwrap();
+        tenant
+            .users
+            .push(User::new("new@example.com", "New", "User"));
+        tenant.save(&path).unwrap();
+
+        let again: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(again["future_setting"], json["future_setting"]);
+        assert_eq!(again["users"][0]["phone"], "+61 400 000 000");
+        assert_eq!(
+            again["applications"][0]["token_lifetimes"],
+            json["applications"][0]["token_lifetimes"]
+        );
+        assert_eq!(again["apis"][0]["is_management_api_v2"], true);
+        assert_eq!(again["apis"][0]["scopes"][0]["created_on"], "2026-01-01");
+        assert_eq!(
+            again["apis"][0]["applications"][0]["granted_on"],
+            "2026-01-02"
+        );
+        assert_eq!(again["users"][5]["email"], "new@example.com");
+    }
+
+    #[test]
+    fn duplicate_ids_and_emails_are_refused_on_load_naming_the_file_and_the_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, json) = saved(dir.path());
+        // (list, field copied into a second entry, the rule the error names)
+        for (list, field, rule) in [
+            ("users", "id", "duplicate user id"),
+            ("applications", "id", "duplicate application id"),
+            ("apis", "id", "duplicate API id"),
+            ("users", "email", "duplicate user email"),
+        ] {
+            let mut json = json.clone();
+            let value = json[list][0][field].as_str().unwrap().to_string();
+            // The second entry is another one (index 1) given the first one's value, the
+            // email in upper case: Kinde's emails ignore case.
+            let mut copy = json[list][1].clone();
+            copy["id"] = format!("kp_{}", random_hex(16)).into();
+            copy[field] = if field == "email" {
+                value.to_uppercase().into()
+            } else {
+                value.clone().into()
+            };
+            json[list].as_array_mut().unwrap().push(copy);
+            std::fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
+            let refused = Tenant::load(&path).unwrap_err().to_string();
+            assert!(refused.contains(&path.display().to_string()), "{refused}");
+            assert!(refused.contains(rule), "{refused}");
+            assert!(refused.contains(&value.to_lowercase()), "{refused}");
+        }
+    }
+
+    #[test]
+    fn look_ups_follow_the_index_and_survive_changes_behind_it() {
+        let mut t = Tenant::seed("k".into());
+        let alice = t.users[0].clone();
+        assert_eq!(t.user(&alice.id).map(|u| &u.email), Some(&alice.email));
+        assert_eq!(
+            t.user_by_email("ALICE@example.com").map(|u| &u.id),
+            Some(&alice.id)
+        );
+        assert!(t.user("kp_nobody").is_none());
+        // Appended without reindex: found by a scan; after reindex, through the index.
+        t.users.push(User::new("zed@example.com", "Zed", ""));
+        assert!(t.user_by_email("zed@example.com").is_some());
+        t.reindex();
+        assert!(t.user_by_email("zed@example.com").is_some());
+        // Replaced in one change (same length): the newcomer is found through a rebuilt index.
+        let zed = t.users.pop().unwrap();
+        t.users.push(User::new("yan@example.com", "Yan", ""));
+        t.reindex();
+        assert!(t.user(&zed.id).is_none());
+        assert!(t.user_by_email("yan@example.com").is_some());
+        assert_eq!(t.index.by_email.get("yan@example.com"), Some(&5));
+        // Removed behind the index's back: never a wrong answer.
+        t.users.remove(0);
+        assert!(t.user(&alice.id).is_none());
+        t.reindex();
+        assert!(t.user_by_email("alice@example.com").is_none());
+        assert!(t.user_by_email("bob@example.com").is_some());
     }
 }

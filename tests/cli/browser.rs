@@ -58,6 +58,7 @@ fn headless_chromium_signs_in_through_the_emulator() {
             .push(cargo_kinde::emulator::tenant::Authorization {
                 client_id: app.clone(),
                 scopes: vec![],
+                extra: Default::default(),
             });
     });
     let mut login = w

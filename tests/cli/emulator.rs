@@ -373,3 +373,154 @@ fn management_errors_are_kindes_error_list() {
         "{body}"
     );
 }
+
+/// POST a JSON body with a bearer token: (status, JSON body or null).
+fn post_json(url: &str, token: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let res = reqwest::Client::new()
+                .post(url)
+                .bearer_auth(token)
+                .json(body)
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
+            (status, res.json().await.unwrap_or(serde_json::Value::Null))
+        })
+}
+
+#[test]
+fn the_management_api_refuses_hostile_callback_and_logout_urls() {
+    let w = World::new();
+    let token = w.token();
+    let app = w.web_app_id();
+    for which in ["auth_redirect_urls", "auth_logout_urls"] {
+        let url = format!("{}/api/v1/applications/{app}/{which}", w.issuer());
+        for hostile in [
+            "javascript:alert(1)",
+            "data:text/html,<script>alert(1)</script>",
+            "file:///etc/passwd",
+            "vbscript:msgbox(1)",
+            "https://user:pw@app.acme.example/cb",
+            "localhost:3000/cb",
+            "https://app.acme.example/cb#frag",
+            "https://*.com/cb",
+        ] {
+            let (status, body) = post_json(&url, &token, &serde_json::json!({ "urls": [hostile] }));
+            assert_eq!(status, 400, "{which} {hostile}: {body}");
+            assert_eq!(body["errors"][0]["code"], "INVALID_URL", "{body}");
+        }
+        let (status, body) = post_json(
+            &url,
+            &token,
+            &serde_json::json!({ "urls": ["myapp://kinde_callback", "https://pr-*.acme.example/cb"] }),
+        );
+        assert_eq!(status, 200, "{which}: {body}");
+    }
+    let web = w.web_app();
+    assert!(
+        web.redirect_urls
+            .iter()
+            .chain(&web.logout_urls)
+            .all(|u| !u.starts_with("javascript") && !u.contains('#')),
+        "nothing hostile was stored: {web:?}"
+    );
+}
+
+#[test]
+fn logout_never_redirects_to_a_hostile_url_even_one_in_the_state() {
+    let w = World::new();
+    let app = w.web_app_id();
+    // Put there behind the API's back, as a hand-edited state file could.
+    w.emulator.state().update(|t| {
+        t.application_mut(&app)
+            .unwrap()
+            .logout_urls
+            .push("javascript:alert(1)".into())
+    });
+    let (status, location) = crate::http::get_no_redirect(&format!(
+        "{}/logout?redirect=javascript:alert(1)",
+        w.issuer()
+    ));
+    assert_eq!((status, location), (400, None));
+}
+
+#[test]
+fn stats_stay_small_however_many_distinct_paths_arrive() {
+    let w = World::new();
+    let iss = w.issuer();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let client = reqwest::Client::new();
+            for i in 0..3000 {
+                let path = match i % 3 {
+                    0 => format!("/no/such/{i}"),
+                    1 => format!("/api/v1/applications/{i:032x}"),
+                    _ => format!("/api/v1/apis/{i}/scopes"),
+                };
+                let _ = client.get(format!("{iss}{path}")).send().await.unwrap();
+            }
+        });
+    let (status, stats) = get(&format!("{iss}/_emulator/stats"), None);
+    assert_eq!(status, 200);
+    let requests = stats["requests"].as_object().unwrap();
+    assert!(requests.len() < 10, "{requests:?}");
+    assert_eq!(requests["GET (no route)"], 1000);
+    assert_eq!(requests["GET /api/v1/applications/{id}"], 1000);
+    assert!(
+        serde_json::to_string(&stats).unwrap().len() < 1024,
+        "{stats}"
+    );
+    assert_eq!(w.count("GET /api/v1/apis/{id}/scopes"), 1000);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_graceful_stop_saves_the_last_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("tenant.json");
+    let env_file = dir.path().join("emulator.env");
+    let (mut process, issuer) = start(&[
+        "--state",
+        state.to_str().unwrap(),
+        "--env-file",
+        env_file.to_str().unwrap(),
+    ]);
+    let env = std::fs::read_to_string(&env_file).unwrap();
+    let var = |name: &str| {
+        env.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")))
+            .unwrap()
+            .to_string()
+    };
+    let (_, token) = post_form(
+        &format!("{issuer}/oauth2/token"),
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", &var("KINDE_MANAGEMENT_CLIENT_ID")),
+            ("client_secret", &var("KINDE_MANAGEMENT_CLIENT_SECRET")),
+            ("audience", &format!("{issuer}/api")),
+        ],
+        None,
+    );
+    let (status, _) = post_json(
+        &format!("{issuer}/api/v1/user"),
+        token["access_token"].as_str().unwrap(),
+        &serde_json::json!({"identities": [{"type": "email", "details": {"email": "late@example.com"}}]}),
+    );
+    assert_eq!(status, 200);
+    // At once, well inside the background saver's delay.
+    let pid = i32::try_from(process.0.id()).unwrap();
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let exit = process.0.wait().unwrap();
+    assert!(exit.success(), "{exit:?}");
+    let saved = std::fs::read_to_string(&state).unwrap();
+    assert!(saved.contains("late@example.com"), "{saved}");
+}

@@ -148,6 +148,7 @@ impl World {
             client_secret: Some(secret.clone()),
             redirect_urls: vec![],
             logout_urls: vec![],
+            extra: Default::default(),
         };
         self.emulator.state().update(|t| {
             t.applications.push(app);
@@ -155,6 +156,7 @@ impl World {
             api.applications.push(Authorization {
                 client_id: id.clone(),
                 scopes: scopes.iter().map(|s| s.to_string()).collect(),
+                extra: Default::default(),
             });
         });
         (id, secret)

@@ -169,6 +169,32 @@ fn a_bad_url_in_kinde_toml_fails_before_any_request() {
 }
 
 #[test]
+fn hostile_callback_and_logout_urls_in_kinde_toml_are_refused_before_any_request() {
+    for (url, rule) in [
+        ("javascript:alert(1)", "`javascript:` scheme"),
+        ("data:text/html,x", "`data:` scheme"),
+        ("file:///etc/passwd", "`file:` scheme"),
+        ("https://user:pw@app.acme.example/cb", "credentials"),
+        ("localhost:3000/cb", "did you mean http://localhost:3000/cb"),
+        ("https://app.acme.example/cb#x", "fragment"),
+    ] {
+        for key in ["callback_urls", "logout_urls"] {
+            let w = World::new();
+            w.write("kinde.toml", &format!("[app]\n{key} = [\"{url}\"]\n"));
+            let out = register(&w).arg("--yes").output().unwrap();
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(2), "{key} {url}: {err}");
+            assert!(err.contains("kinde.toml:2:"), "{err}");
+            assert!(err.contains(rule), "{key} {url}: {err}");
+            assert!(
+                w.emulator.state().counts().is_empty(),
+                "no request was made"
+            );
+        }
+    }
+}
+
+#[test]
 fn a_failure_midway_reports_what_was_applied_and_a_rerun_converges() {
     let w = world();
     // The first scope creation fails; POSTs are not retried.

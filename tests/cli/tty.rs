@@ -222,6 +222,7 @@ fn an_awkward_secret_is_saved_quoted_and_read_back() {
         client_secret: Some(secret.clone()),
         redirect_urls: vec![],
         logout_urls: vec![],
+        extra: Default::default(),
     };
     w.emulator.state().update(|t| {
         t.applications.push(app);
@@ -229,6 +230,7 @@ fn an_awkward_secret_is_saved_quoted_and_read_back() {
         api.applications.push(Authorization {
             client_id: id.clone(),
             scopes: vec!["read:users".into()],
+            extra: Default::default(),
         });
     });
     let mut term = Terminal::spawn({

@@ -7,7 +7,9 @@
 //!   hit against the same `curl`;
 //! - smoke: 20 checks against the emulator with 200 ms injected latency each, against Postman's
 //!   CLI runner `newman` running the same token request and 20 requests, and against the
-//!   latency-bound target of 1.3 x (one token round trip + one check round trip).
+//!   latency-bound target of 1.3 x (one token round trip + one check round trip);
+//! - persistence: with `--state`, the rate of creating 4,000 users and the latency of listing
+//!   them (`cargo xtask bench persistence` runs only this).
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -65,13 +67,22 @@ fn line(what: &str, ours: Duration, peer: &str, theirs: Duration) {
 }
 
 pub fn run() -> Result<(), String> {
-    let mut build = cargo();
-    build.args(["build", "--release", "--quiet", "--bin", "cargo-kinde"]);
-    run_step("cargo build --release", build)?;
-    let bin = root().join("target/release/cargo-kinde");
+    // `CARGO_KINDE_BIN` measures another build (e.g. an older commit's) without building.
+    let bin = match std::env::var_os("CARGO_KINDE_BIN") {
+        Some(bin) => std::path::PathBuf::from(bin),
+        None => {
+            let mut build = cargo();
+            build.args(["build", "--release", "--quiet", "--bin", "cargo-kinde"]);
+            run_step("cargo build --release", build)?;
+            root().join("target/release/cargo-kinde")
+        }
+    };
     let dir = std::env::temp_dir().join(format!("cargo-kinde-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let result = measure(&bin, &dir);
+    let result = match std::env::args().nth(2).as_deref() {
+        Some("persistence") => persistence(&bin, &dir),
+        _ => measure(&bin, &dir).and_then(|()| persistence(&bin, &dir)),
+    };
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
@@ -280,4 +291,129 @@ fn newman(dir: &Path, issuer: &str, id: &str, secret: &str) -> Result<Duration, 
             "--bail",
         ]))
     })
+}
+
+const USERS: usize = 4000;
+
+/// Users created through one keep-alive `curl` (so process start-up is not measured), then the
+/// latency of listing them, all with `--state`: persistence must stay off the request path.
+fn persistence(bin: &Path, dir: &Path) -> Result<(), String> {
+    let env_file = dir.join(".env");
+    let state = dir.join("state.json");
+    let _ = std::fs::remove_file(&state);
+    let emulator = Emulator::start(bin, &env_file, &["--state", &state.to_string_lossy()])?;
+    let issuer = emulator.issuer.clone();
+    let out = Command::new(bin)
+        .args(["kinde", "token", "--no-cache"])
+        .current_dir(dir)
+        .env("CARGO_KINDE_CACHE_DIR", dir.join("cache"))
+        .output()
+        .map_err(|e| e.to_string())?;
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if !out.status.success() || token.is_empty() {
+        return Err(format!(
+            "no token: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let config = dir.join("create-users.curl");
+    let mut text = String::new();
+    for i in 0..USERS {
+        // curl's config syntax: one request per block, `next` between them, `\"` inside quotes.
+        text.push_str(&format!(
+            r#"url = "{issuer}/api/v1/user"
+request = "POST"
+header = "Authorization: Bearer {token}"
+header = "Content-Type: application/json"
+data = "{{\"profile\":{{\"given_name\":\"U{i}\"}},\"identities\":[{{\"type\":\"email\",\"details\":{{\"email\":\"u{i}@bench.example\"}}}}]}}"
+output = "/dev/null"
+write-out = "%{{http_code}} %{{time_total}}\n"
+"#
+        ));
+        if i + 1 < USERS {
+            text.push_str("next\n");
+        }
+    }
+    std::fs::write(&config, text).map_err(|e| e.to_string())?;
+    let list = |query: &str| {
+        let mut cmd = Command::new("curl");
+        cmd.args(["-sf", "-o", "/dev/null", "-H"])
+            .arg(format!("Authorization: Bearer {token}"))
+            .arg(format!("{issuer}/api/v1/users{query}"));
+        cmd
+    };
+    let started = Instant::now();
+    let mut creating = Command::new("curl")
+        .args(["-s", "-K"])
+        .arg(&config)
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("curl: {e}"))?;
+    // Users are listed while they are being created: a save on the request path shows here.
+    let mut during = Vec::new();
+    while creating.try_wait().map_err(|e| e.to_string())?.is_none() {
+        let at = Instant::now();
+        run_quiet(&mut list(""))?;
+        during.push(at.elapsed());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = creating.wait_with_output().map_err(|e| e.to_string())?;
+    let took = started.elapsed();
+    let lines = String::from_utf8_lossy(&out.stdout).to_string();
+    let created = lines.lines().filter(|l| l.starts_with("200 ")).count();
+    if created != USERS {
+        return Err(format!(
+            "created {created} of {USERS} users: {}",
+            lines.lines().find(|l| !l.starts_with("200 ")).unwrap_or("")
+        ));
+    }
+    let times: Vec<f64> = lines
+        .lines()
+        .filter_map(|l| l.split_once(' ')?.1.parse().ok())
+        .collect();
+    let tail = &times[times.len().saturating_sub(500)..];
+    println!(
+        "| `--state`: create {USERS} users over one connection | {:.0} users/s overall ({}), {:.0} users/s for the last 500 | | | |",
+        USERS as f64 / took.as_secs_f64(),
+        ms(took),
+        tail.len() as f64 / tail.iter().sum::<f64>()
+    );
+    if !during.is_empty() {
+        println!(
+            "| `--state`: list users (first page) while they are created, median of {} | {} | | | |",
+            during.len(),
+            ms(median(during))
+        );
+    }
+    let first = time(RUNS, || run_quiet(&mut list("")))?;
+    println!(
+        "| `--state`: list users, first page of {} (curl, process included) | {} | | | |",
+        USERS + 5,
+        ms(first)
+    );
+    let last = format!("?page_size=500&next_token={}", offset_token(USERS - 495));
+    let deep = time(RUNS, || run_quiet(&mut list(&last)))?;
+    println!(
+        "| `--state`: list users, last page of 500 (curl, process included) | {} | | | |",
+        ms(deep)
+    );
+    drop(emulator);
+    Ok(())
+}
+
+/// The emulator's `next_token` for `offset` (base64url of `offset:N`), to jump to a deep page.
+fn offset_token(offset: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let bytes = format!("offset:{offset}").into_bytes();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
 }

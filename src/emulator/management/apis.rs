@@ -91,7 +91,7 @@ struct ApiList {
 }
 
 async fn list_apis(AxumState(state): AxumState<Shared>) -> Json<Success<ApiList>> {
-    let tenant = state.tenant();
+    let tenant = state.catalog();
     let apis = tenant
         .apis
         .iter()
@@ -109,7 +109,7 @@ async fn get_api(
     AxumState(state): AxumState<Shared>,
     Path(id): Path<String>,
 ) -> Result<Json<Success<ApiDetail>>, ApiError> {
-    let tenant = state.tenant();
+    let tenant = state.catalog();
     let api = tenant.api(&id).ok_or_else(|| not_found(&id))?;
     let applications = tenant
         .applications
@@ -190,6 +190,7 @@ async fn create_api(
             is_management_api: false,
             scopes: Vec::new(),
             applications: Vec::new(),
+            extra: Default::default(),
         });
         Ok(())
     })?;
@@ -278,6 +279,7 @@ async fn authorize_applications(
                 api.applications.push(Authorization {
                     client_id: app.clone(),
                     scopes: Vec::new(),
+                    extra: Default::default(),
                 });
                 connected.push(app);
             } else if !connect && present {
@@ -310,7 +312,7 @@ async fn list_scopes(
     AxumState(state): AxumState<Shared>,
     Path(id): Path<String>,
 ) -> Result<Json<Success<ScopeList>>, ApiError> {
-    let tenant = state.tenant();
+    let tenant = state.catalog();
     let api = tenant.api(&id).ok_or_else(|| not_found(&id))?;
     let scopes = api
         .scopes
@@ -363,6 +365,7 @@ async fn create_scope(
             id: scope_id.clone(),
             key: body.key,
             description: body.description,
+            extra: Default::default(),
         });
         Ok(())
     })?;

@@ -66,7 +66,7 @@ async fn list_applications(
     Query(sort): Query<Sort>,
 ) -> Result<Json<Success<AppList>>, ApiError> {
     let window = paging.window()?;
-    let mut apps = state.tenant().applications;
+    let mut apps = state.catalog().applications;
     match sort.sort.as_deref() {
         Some("name_desc") => apps.sort_by(|a, b| b.name.cmp(&a.name)),
         Some("name_asc") => apps.sort_by(|a, b| a.name.cmp(&b.name)),
@@ -104,7 +104,7 @@ async fn get_application(
     AxumState(state): AxumState<Shared>,
     Path(id): Path<String>,
 ) -> Result<Json<Success<AppDetail>>, ApiError> {
-    let tenant = state.tenant();
+    let tenant = state.catalog();
     let app = tenant.application(&id).ok_or_else(|| not_found(&id))?;
     Ok(success(AppDetail {
         application: AppBody {
@@ -147,7 +147,7 @@ async fn list_callback_urls(
     AxumState(state): AxumState<Shared>,
     Path(id): Path<String>,
 ) -> Result<Json<CallbackUrls>, ApiError> {
-    let tenant = state.tenant();
+    let tenant = state.catalog();
     let redirect_urls = application(&tenant, &id)?.redirect_urls.clone();
     Ok(Json(CallbackUrls { redirect_urls }))
 }
@@ -161,7 +161,7 @@ async fn list_logout_urls(
     AxumState(state): AxumState<Shared>,
     Path(id): Path<String>,
 ) -> Result<Json<Success<LogoutUrls>>, ApiError> {
-    let tenant = state.tenant();
+    let tenant = state.catalog();
     let logout_urls = application(&tenant, &id)?.logout_urls.clone();
     Ok(success(LogoutUrls { logout_urls }))
 }

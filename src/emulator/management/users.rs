@@ -88,19 +88,22 @@ async fn list_users(
     Query(filter): Query<UserFilter>,
 ) -> Result<Json<Success<UserList>>, ApiError> {
     let window = paging.window()?;
-    let tenant = state.tenant();
-    let matching = tenant
-        .users
-        .iter()
-        .filter(|u| {
-            filter
-                .email
-                .as_deref()
-                .is_none_or(|e| u.email.eq_ignore_ascii_case(e))
-        })
-        .filter(|u| filter.user_id.as_deref().is_none_or(|id| u.id == id))
-        .map(|u| UserBody::of(u, Email::Listed));
-    let (users, next_token) = window.cut(matching);
+    // Under the read lock, without copying the tenant: a page costs its own size. A filter
+    // names at most one user (ids and emails are unique), found through the index.
+    let (users, next_token) = state.read(|tenant| {
+        let given = |f: &Option<String>| f.clone().filter(|v| !v.is_empty());
+        let by_id = given(&filter.user_id).map(|id| tenant.user(&id));
+        let by_email = given(&filter.email).map(|e| tenant.user_by_email(&e));
+        let listed = |u: &User| UserBody::of(u, Email::Listed);
+        match (by_id, by_email) {
+            (None, None) => window.cut_slice(&tenant.users, listed),
+            (Some(a), Some(b)) => {
+                let same = a.filter(|a| b.is_some_and(|b| a.id == b.id));
+                window.cut(same.map(listed))
+            }
+            (Some(one), None) | (None, Some(one)) => window.cut(one.map(listed)),
+        }
+    });
     Ok(success(UserList { users, next_token }))
 }
 
@@ -116,12 +119,10 @@ async fn get_user(
     let id = query.id.ok_or_else(|| {
         ApiError::bad_request("USER_ID_REQUIRED", "The id query parameter is required")
     })?;
-    let tenant = state.tenant();
+    let user = state.read(|tenant| tenant.user(&id).map(|u| UserBody::of(u, Email::Preferred)));
     let user =
-        tenant.users.iter().find(|u| u.id == id).ok_or_else(|| {
-            ApiError::bad_request("USER_INVALID", format!("No user with id {id}"))
-        })?;
-    Ok(Json(UserBody::of(user, Email::Preferred)))
+        user.ok_or_else(|| ApiError::bad_request("USER_INVALID", format!("No user with id {id}")))?;
+    Ok(Json(user))
 }
 
 /// `POST /api/v1/user`, the fields the emulator reads.
@@ -192,7 +193,7 @@ async fn create_user(
     let id = user.id.clone();
     // Checked and added under one lock: two creates of one email make one user.
     state.update(|t| {
-        if !email.is_empty() && t.users.iter().any(|u| u.email.eq_ignore_ascii_case(&email)) {
+        if !email.is_empty() && t.user_by_email(&email).is_some() {
             return Err(ApiError::bad_request(
                 "USER_ALREADY_EXISTS",
                 format!("A user with email {email} already exists"),
