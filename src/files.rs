@@ -65,6 +65,39 @@ pub fn create_private_dir(dir: &Path) -> Result<(), Error> {
     }
 }
 
+/// Read a file of a cache rooted at `root` (`path` is inside it): `None` when it is missing, is a
+/// link or is larger than `limit`; an error when `root` or the file's directory is not private to
+/// the current user ([`check_private_dir`]): what such a directory holds is not trusted.
+pub fn read_cached(root: &Path, path: &Path, limit: usize) -> Result<Option<Vec<u8>>, Error> {
+    check_private_dir(root)?;
+    check_private_dir(&parent_of(path))?;
+    let is_file = fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file());
+    if !is_file {
+        return Ok(None);
+    }
+    let Ok(file) = fs::File::open(path) else {
+        return Ok(None);
+    };
+    let mut bytes = Vec::new();
+    use std::io::Read;
+    if file.take(limit as u64 + 1).read_to_end(&mut bytes).is_err() || bytes.len() > limit {
+        return Ok(None);
+    }
+    Ok(Some(bytes))
+}
+
+/// Write a file of a cache rooted at `root` (`path` is inside it): `root` and the file's directory
+/// are created private (0700) first, the root before anything under it so it never takes the
+/// umask's mode, both are checked, and the file is written 0600.
+pub fn write_cached(root: &Path, path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    create_private_dir(root)?;
+    let dir = parent_of(path);
+    create_private_dir(&dir)?;
+    check_private_dir(root)?;
+    check_private_dir(&dir)?;
+    write_private(path, bytes)
+}
+
 /// Refuse a directory another local user could have put files in: one not owned by the current
 /// user, or writable by its group or by others (ssh refuses such a `~/.ssh` for the same reason).
 /// Caches live in such directories; a key set or token planted there would be trusted. A missing

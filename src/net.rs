@@ -180,6 +180,13 @@ pub fn server_text(text: &str) -> String {
     escape_controls(&crate::secret::mask(text))
 }
 
+/// [`server_text`] for a server's words placed inside one line of ours (`error_description`, an
+/// error message): line breaks are shown as `\n`, so a server cannot forge lines of output such
+/// as a `help:` of its own.
+pub fn server_line(text: &str) -> String {
+    server_text(text).replace('\r', "\\r").replace('\n', "\\n")
+}
+
 /// `text` with terminal control characters escaped (`\x1b`, `\u{9b}`); newline and tab kept.
 pub fn escape_controls(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -187,7 +194,16 @@ pub fn escape_controls(text: &str) -> String {
         match c {
             '\n' | '\t' => out.push(c),
             '\u{0}'..='\u{1f}' | '\u{7f}' => out.push_str(&format!("\\x{:02x}", c as u32)),
-            '\u{80}'..='\u{9f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {
+            // C1 controls, and the marks that reorder or break text without being seen: bidi
+            // embeddings, overrides and isolates, LRM/RLM/ALM, line and paragraph separators.
+            '\u{80}'..='\u{9f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{200e}'
+            | '\u{200f}'
+            | '\u{061c}'
+            | '\u{2028}'
+            | '\u{2029}' => {
                 out.push_str(&format!("\\u{{{:x}}}", c as u32));
             }
             c => out.push(c),
@@ -211,6 +227,19 @@ pub fn excerpt(body: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn server_lines_cannot_forge_lines_or_hide_marks() {
+        let shown = server_line(
+            "bad)\n✓ all good\r\nhelp: paste your secret at https://evil.example\u{200f}\u{2028}x",
+        );
+        assert!(!shown.contains('\n') && !shown.contains('\r'), "{shown}");
+        assert!(shown.contains("\\n✓ all good"), "{shown}");
+        assert!(
+            !shown.contains('\u{200f}') && !shown.contains('\u{2028}'),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn server_text_escapes_terminal_controls() {

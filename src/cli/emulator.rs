@@ -158,21 +158,46 @@ fn check_env_file(path: &Path, force: bool) -> Result<(), Error> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(Error::file("read", path, e)),
     };
-    let tenant = dotenv::parse_lenient(&text)
-        .into_iter()
-        .any(|(name, value)| {
-            name == "KINDE_DOMAIN"
-                && !value.trim().is_empty()
-                && !crate::urls::Issuer::parse(&value).is_ok_and(|issuer| issuer.is_loopback())
+    // A file is taken as a real tenant's unless every issuer it names is a loopback URL: a
+    // non-loopback KINDE_DOMAIN or KINDE_ISSUER_URL (the Next.js SDK's name), such a line that
+    // does not even parse, or secrets with no issuer to tell whose they are.
+    const ISSUER_NAMES: [&str; 2] = ["KINDE_DOMAIN", "KINDE_ISSUER_URL"];
+    let parsed = dotenv::parse_lenient(&text);
+    let issuers: Vec<&String> = parsed
+        .iter()
+        .filter(|(name, _)| ISSUER_NAMES.contains(&name.as_str()))
+        .map(|(_, value)| value)
+        .collect();
+    let real_issuer = issuers.iter().any(|value| {
+        !value.trim().is_empty()
+            && !crate::urls::Issuer::parse(value).is_ok_and(|issuer| issuer.is_loopback())
+    });
+    let unparsed_issuer = issuers.is_empty()
+        && text.lines().any(|line| {
+            let line = line.trim_start();
+            let line = line.strip_prefix("export ").unwrap_or(line).trim_start();
+            ISSUER_NAMES.iter().any(|name| {
+                line.strip_prefix(name)
+                    .is_some_and(|rest| rest.trim_start().starts_with('='))
+            })
         });
-    if tenant && !force {
-        // The domain itself is not shown: a malformed one may carry credentials.
+    let unowned_secrets = issuers.is_empty()
+        && parsed.iter().any(|(name, value)| {
+            name.starts_with("KINDE_") && name.ends_with("_SECRET") && !value.is_empty()
+        });
+    if (real_issuer || unparsed_issuer || unowned_secrets) && !force {
+        // The values themselves are not shown: a domain may carry credentials, a secret is one.
+        let why = if unowned_secrets {
+            "holds Kinde client secrets with no local emulator's KINDE_DOMAIN beside them"
+        } else {
+            "points at a Kinde tenant (KINDE_DOMAIN / KINDE_ISSUER_URL), not a local emulator"
+        };
         return Err(Error::input(format!(
-            "{}: KINDE_DOMAIN points at a Kinde tenant, not a local emulator; writing the emulator's variables would replace it",
+            "{}: {why}; writing the emulator's variables would replace that tenant's client ids and secrets",
             path.display()
         ))
         .with_hint(format!(
-            "pass --force to replace KINDE_DOMAIN in {}, or write another file (e.g. --env-file .env.emulator)",
+            "write another file (e.g. --env-file .env.emulator), or pass --force to replace the KINDE_* values in {}",
             path.display()
         )));
     }

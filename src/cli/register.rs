@@ -182,16 +182,22 @@ fn print_plan(plan: &Plan, issuer: &Issuer) {
         return;
     }
     ui::result(&format!("{} {issuer}", paint(style::BOLD, "plan for")));
+    // Names and URLs come from the tenant too: shown as text, never as terminal controls.
+    let safe = |item: &dyn std::fmt::Display| crate::net::server_line(&item.to_string());
     for change in &plan.changes {
         let mark = if change.is_removal() {
             paint(style::BAD, "-")
         } else {
             paint(style::OK, "+")
         };
-        ui::result(&format!("  {mark} {change}"));
+        ui::result(&format!("  {mark} {}", safe(change)));
     }
     for item in &plan.matching {
-        ui::result(&format!("  {} {item} (matches)", paint(style::DIM, "=")));
+        ui::result(&format!(
+            "  {} {} (matches)",
+            paint(style::DIM, "="),
+            safe(item)
+        ));
     }
     for item in &plan.unmanaged {
         let why = match item {
@@ -200,15 +206,16 @@ fn print_plan(plan: &Plan, issuer: &Issuer) {
             _ => "--prune removes it",
         };
         ui::result(&format!(
-            "  {} {item}: not in kinde.toml, left alone ({why})",
-            paint(style::WARN, "?")
+            "  {} {}: not in kinde.toml, left alone ({why})",
+            paint(style::WARN, "?"),
+            safe(item)
         ));
     }
     for conflict in &plan.conflicts {
-        ui::result(&format!("  {} {conflict}", paint(style::BAD, "!")));
+        ui::result(&format!("  {} {}", paint(style::BAD, "!"), safe(conflict)));
     }
     for note in &plan.notes {
-        ui::result(&format!("  {} {note}", paint(style::DIM, "note:")));
+        ui::result(&format!("  {} {}", paint(style::DIM, "note:"), safe(note)));
     }
     ui::result(&format!(
         "{} to change, {} matching, {} not in kinde.toml, {} conflicts",

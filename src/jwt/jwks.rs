@@ -90,7 +90,6 @@ impl std::fmt::Debug for Remote {
 #[derive(Debug)]
 struct DiskCache {
     root: PathBuf,
-    dir: PathBuf,
     file: PathBuf,
 }
 
@@ -104,7 +103,7 @@ impl DiskEntry {
     /// Fresh: fetched in the past (a time ahead of the clock never expires otherwise) and less
     /// than [`DISK_TTL_SECS`] ago.
     fn fresh(&self, now: u64) -> bool {
-        self.fetched_at <= now && now - self.fetched_at < DISK_TTL_SECS
+        crate::clock::fresh(self.fetched_at, now, DISK_TTL_SECS)
     }
 }
 
@@ -116,31 +115,21 @@ impl DiskCache {
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        let dir = root.join("jwks");
         DiskCache {
             root: root.to_path_buf(),
-            file: dir.join(format!("{name}.json")),
-            dir,
+            file: root.join("jwks").join(format!("{name}.json")),
         }
-    }
-
-    /// Refuse the cache when the root or `jwks` directory is not private to the current user.
-    fn check(&self) -> Result<(), Error> {
-        crate::files::check_private_dir(&self.root)?;
-        crate::files::check_private_dir(&self.dir)
     }
 
     /// The cached key set if it is fresh; an unsafe directory is an error, anything else that
     /// goes wrong (no file, a file that does not parse, a link) is a miss.
     fn read(&self) -> Result<Option<Jwks>, Error> {
-        self.check()?;
-        let is_file = std::fs::symlink_metadata(&self.file).is_ok_and(|m| m.file_type().is_file());
-        if !is_file {
+        let Some(bytes) =
+            crate::files::read_cached(&self.root, &self.file, crate::net::JWKS_LIMIT)?
+        else {
             return Ok(None);
-        }
-        let entry = std::fs::read_to_string(&self.file)
-            .ok()
-            .and_then(|text| serde_json::from_str::<DiskEntry>(&text).ok());
+        };
+        let entry = serde_json::from_slice::<DiskEntry>(&bytes).ok();
         Ok(entry
             .filter(|e| e.fresh(crate::clock::now()))
             .map(|e| e.jwks))
@@ -153,14 +142,9 @@ impl DiskCache {
             fetched_at: crate::clock::now(),
             jwks: jwks.clone(),
         };
-        let written = crate::files::create_private_dir(&self.root)
-            .and_then(|()| crate::files::create_private_dir(&self.dir))
-            .and_then(|()| self.check())
-            .and_then(|()| {
-                let bytes = serde_json::to_vec(&entry)
-                    .map_err(|e| Error::file("write", &self.file, e.into()))?;
-                crate::files::write_private(&self.file, &bytes)
-            });
+        let written = serde_json::to_vec(&entry)
+            .map_err(|e| Error::file("write", &self.file, e.into()))
+            .and_then(|bytes| crate::files::write_cached(&self.root, &self.file, &bytes));
         match written {
             Err(e) if matches!(e.root(), Error::Unsafe { .. }) => Err(e),
             Err(e) => {

@@ -185,6 +185,18 @@ impl Client {
         &self.credentials.client_id
     }
 
+    /// Whether this client's M2M app holds every one of `scopes` on `audience`, proven by asking
+    /// for a token with them (Kinde answers `invalid_scope` otherwise).
+    pub async fn holds_scopes(&self, audience: &str, scopes: &[String]) -> Result<bool, Error> {
+        let request = ClientCredentials {
+            audiences: vec![audience.to_string()],
+            scopes: scopes.to_vec(),
+            ..self.credentials.clone()
+        };
+        let cache_root = self.cache.as_ref().map(TokenCache::root);
+        oauth::granted(&self.http, cache_root, &request).await
+    }
+
     async fn bearer(&self) -> Result<AccessToken, Error> {
         let mut slot = self.token.lock().await;
         if let Some(token) = slot.as_ref() {
@@ -456,7 +468,7 @@ pub fn kinde_errors(body: &Value) -> Option<String> {
         }
         other => one(other),
     };
-    said.map(|text| net::server_text(&text))
+    said.map(|text| net::server_line(&text))
 }
 
 /// What the server said: Kinde's error messages, or the status and an excerpt of the body.

@@ -131,6 +131,9 @@ pub struct Current {
     pub apis: Vec<TenantApi>,
     /// Every application's type (`m2m`, `reg`, ...) by client id.
     pub applications: BTreeMap<String, String>,
+    /// The client id of the management app, whose grants [`TenantApi::management_lacks_grants`]
+    /// proves with a token request.
+    pub management_app: Option<String>,
 }
 
 /// An API of the tenant.
@@ -148,12 +151,18 @@ pub struct TenantApi {
     pub scopes: Vec<String>,
     /// Client ids of the authorised applications (read only for APIs `kinde.toml` lists).
     pub authorised: Vec<String>,
+    /// Whether the management app, authorised here, was refused a token with every scope
+    /// `kinde.toml` declares that exists (a run that stopped between authorising and granting).
+    pub management_lacks_grants: bool,
 }
 
 impl Current {
     /// Read what `desired` covers, and nothing more.
     pub async fn read(client: &Client, desired: &Desired) -> Result<Self, Error> {
-        let mut current = Current::default();
+        let mut current = Current {
+            management_app: Some(client.client_id().to_string()),
+            ..Current::default()
+        };
         if let (Some(app), true) = (&desired.app, desired.manages_urls()) {
             current.callback_urls = Some(client.urls(UrlKind::Callback, app).await?);
             current.logout_urls = Some(client.urls(UrlKind::Logout, app).await?);
@@ -190,6 +199,21 @@ impl Current {
                     .filter(|a| a.is_active != Some(false))
                     .map(|a| a.id)
                     .collect();
+                // Grants cannot be read back, but the management app's can be proven: ask for a
+                // token with every declared scope that exists. Refused means a grant is missing.
+                let declared: Vec<String> = desired
+                    .apis
+                    .iter()
+                    .filter(|d| d.audience == tenant.audience)
+                    .flat_map(|d| d.scopes.iter())
+                    .filter(|k| tenant.scopes.contains(k))
+                    .cloned()
+                    .collect();
+                if !declared.is_empty() && tenant.authorised.iter().any(|a| a == client.client_id())
+                {
+                    tenant.management_lacks_grants =
+                        !client.holds_scopes(&tenant.audience, &declared).await?;
+                }
             }
             current.apis.push(tenant);
         }
@@ -626,8 +650,12 @@ fn plan_api(plan: &mut Plan, api: &DesiredApi, current: &Current, prune: bool) {
         }
         // Grants of an existing authorisation cannot be read back through the Management API,
         // so an app already authorised is granted only the scopes created now; a newly
-        // authorised one gets every scope. Only M2M apps hold scope grants.
-        let grants = if is_authorised {
+        // authorised one gets every scope, and so does the management app when a token request
+        // proved a grant missing (a run stopped between authorising and granting). Granting a
+        // scope twice is accepted. Only M2M apps hold scope grants.
+        let lacks_grants = existing.is_some_and(|t| t.management_lacks_grants)
+            && current.management_app.as_deref() == Some(app.as_str());
+        let grants = if is_authorised && !lacks_grants {
             &new_scopes
         } else {
             &api.scopes

@@ -63,7 +63,7 @@ impl Discovery {
             return Err(Error::network(format!(
                 "{} names issuer `{}`, not `{issuer}`: it is not this provider's document (OpenID Connect Discovery §4.3); nothing was sent",
                 issuer.endpoint(PATH),
-                net::server_text(&self.issuer)
+                net::server_line(&self.issuer)
             ))
             .with_hint("use the domain shown under Settings > Details > Domain (KINDE_DOMAIN or [tenant] domain)"));
         }
@@ -97,7 +97,7 @@ fn check_endpoint(issuer: &Issuer, name: &str, value: &str) -> Result<(), Error>
     if Some(url.origin()) != origin {
         return Err(refuse(&format!(
             "is on `{}`, not the issuer's origin",
-            net::server_text(&url.origin().ascii_serialization())
+            net::server_line(&url.origin().ascii_serialization())
         )));
     }
     if !url.username().is_empty() || url.password().is_some() {
@@ -155,8 +155,13 @@ async fn fetch_inner(http: &reqwest::Client, issuer: &Issuer) -> Result<Fetched,
         reply.status.as_u16(),
         started.elapsed().as_millis()
     ));
-    if reply.status == reqwest::StatusCode::NOT_FOUND {
-        return Ok(Fetched::Unavailable(format!("{url} answered 404")));
+    // No document (404), or one the server cannot give right now (5xx): Kinde's own paths still
+    // work, so a passing fault in discovery does not stop a token request.
+    if reply.status == reqwest::StatusCode::NOT_FOUND || reply.status.is_server_error() {
+        return Ok(Fetched::Unavailable(format!(
+            "{url} answered {}",
+            reply.status
+        )));
     }
     if !reply.status.is_success() {
         return Err(Error::network(format!(
@@ -185,8 +190,10 @@ pub async fn endpoints(
     issuer: &Issuer,
     cache_dir: Option<&Path>,
 ) -> Result<Discovery, Error> {
-    let path = cache_dir.map(|dir| cache_path(dir, issuer));
-    if let Some(doc) = path.as_deref().and_then(|p| read_cached(p, issuer)) {
+    let path = cache_dir.map(|dir| (dir, cache_path(dir, issuer)));
+    if let Some((root, path)) = &path
+        && let Some(doc) = read_cached(root, path, issuer)?
+    {
         ui::debug(&format!("discovery for {issuer} from the cache"));
         return Ok(doc);
     }
@@ -197,8 +204,8 @@ pub async fn endpoints(
             return Ok(Discovery::kinde(issuer));
         }
     };
-    if let Some(path) = &path {
-        write_cached(path, &doc);
+    if let Some((root, path)) = &path {
+        write_cached(root, path, &doc)?;
     }
     Ok(doc)
 }
@@ -232,32 +239,35 @@ struct DiskEntry {
     document: Discovery,
 }
 
-/// A cached document, re-checked (a file edited by hand gets the same rules as the network).
-fn read_cached(path: &Path, issuer: &Issuer) -> Option<Discovery> {
-    let file = std::fs::File::open(path).ok()?;
-    let text =
-        net::read_capped(file, net::DISCOVERY_LIMIT, "the cached discovery document").ok()?;
-    let entry: DiskEntry = serde_json::from_str(&text).ok()?;
-    let age = crate::clock::now().saturating_sub(entry.fetched_at);
-    (age < DISK_TTL_SECS && entry.document.check(issuer).is_ok()).then_some(entry.document)
+/// A cached document, re-checked (a file edited by hand gets the same rules as the network); only
+/// from directories private to the user, fresh, and no link.
+fn read_cached(root: &Path, path: &Path, issuer: &Issuer) -> Result<Option<Discovery>, Error> {
+    let Some(bytes) = crate::files::read_cached(root, path, net::DISCOVERY_LIMIT)? else {
+        return Ok(None);
+    };
+    let entry: Option<DiskEntry> = serde_json::from_slice(&bytes).ok();
+    Ok(entry
+        .filter(|e| crate::clock::fresh(e.fetched_at, crate::clock::now(), DISK_TTL_SECS))
+        .filter(|e| e.document.check(issuer).is_ok())
+        .map(|e| e.document))
 }
 
-fn write_cached(path: &Path, doc: &Discovery) {
+fn write_cached(root: &Path, path: &Path, doc: &Discovery) -> Result<(), Error> {
     let entry = DiskEntry {
         fetched_at: crate::clock::now(),
         document: doc.clone(),
     };
-    let written = path
-        .parent()
-        .map_or(Ok(()), crate::files::create_private_dir)
-        .and_then(|()| {
-            crate::files::write_private(path, &serde_json::to_vec(&entry).unwrap_or_default())
-        });
-    if let Err(e) = written {
-        ui::debug(&format!(
-            "could not cache the discovery document at {}: {e}",
-            path.display()
-        ));
+    let bytes = serde_json::to_vec(&entry).map_err(|e| Error::file("write", path, e.into()))?;
+    match crate::files::write_cached(root, path, &bytes) {
+        Err(e) if matches!(e.root(), Error::Unsafe { .. }) => Err(e),
+        Err(e) => {
+            ui::debug(&format!(
+                "could not cache the discovery document at {}: {e}",
+                path.display()
+            ));
+            Ok(())
+        }
+        Ok(()) => Ok(()),
     }
 }
 

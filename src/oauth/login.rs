@@ -337,7 +337,7 @@ async fn exchange(
     if !status.is_success() {
         return Err(match serde_json::from_str::<TokenError>(&text) {
             Ok(err) => {
-                let description = net::server_text(&err.error_description.unwrap_or_default());
+                let description = net::server_line(&err.error_description.unwrap_or_default());
                 let hint = match err.error.as_str() {
                     "invalid_grant" => {
                         "the code or refresh token was refused; sign in again with `cargo kinde login`"
@@ -349,7 +349,7 @@ async fn exchange(
                 };
                 Error::auth(format!(
                     "the token request was refused: {} ({description})",
-                    net::server_text(&err.error)
+                    net::server_line(&err.error)
                 ))
                 .with_hint(hint)
             }

@@ -99,7 +99,7 @@ pub async fn client_credentials(
     }
     // The discovery document is cached next to the tokens, so a cached token makes no request
     // and a new one at most one extra request per issuer a day.
-    let cache_root = cache.and_then(|c| c.dir().parent());
+    let cache_root = cache.map(cache::TokenCache::root);
     let endpoints = discovery::endpoints(http, &request.issuer, cache_root).await?;
     let mut token = request_client_credentials(http, &endpoints.token_endpoint, request).await?;
     if let Some(cache) = cache
@@ -111,14 +111,45 @@ pub async fn client_credentials(
     Ok(token)
 }
 
+/// Whether `request`'s app holds every scope it asks for on its audiences: a token request that
+/// is refused with `invalid_scope` says no (RFC 6749 §5.2), a token says yes. The Management API
+/// has no endpoint that reads an app's grants back; this is how they are proven. Not cached.
+pub async fn granted(
+    http: &reqwest::Client,
+    cache_root: Option<&std::path::Path>,
+    request: &ClientCredentials,
+) -> Result<bool, Error> {
+    let endpoints = discovery::endpoints(http, &request.issuer, cache_root).await?;
+    match send_client_credentials(http, &endpoints.token_endpoint, request).await {
+        Ok(_) => Ok(true),
+        Err((Some(code), _)) if code == "invalid_scope" => Ok(false),
+        Err((_, e)) => Err(e),
+    }
+}
+
 async fn request_client_credentials(
     http: &reqwest::Client,
     url: &str,
     request: &ClientCredentials,
 ) -> Result<AccessToken, Error> {
+    send_client_credentials(http, url, request)
+        .await
+        .map_err(|(_, e)| e)
+}
+
+/// The token request; a refusal carries the OAuth error code (`invalid_scope`, ...) beside the
+/// error it maps to.
+async fn send_client_credentials(
+    http: &reqwest::Client,
+    url: &str,
+    request: &ClientCredentials,
+) -> Result<AccessToken, (Option<String>, Error)> {
     if request.audiences.is_empty() {
-        return Err(Error::input("no audience to request a token for")
-            .with_hint("pass --audience, or set KINDE_AUDIENCE"));
+        return Err((
+            None,
+            Error::input("no audience to request a token for")
+                .with_hint("pass --audience, or set KINDE_AUDIENCE"),
+        ));
     }
     let mut form: Vec<(&str, &str)> = vec![
         ("grant_type", "client_credentials"),
@@ -137,7 +168,9 @@ async fn request_client_credentials(
         .post(url)
         .header(reqwest::header::ACCEPT, "application/json")
         .form(&form);
-    let reply = net::send(request_builder, url, net::TOKEN_LIMIT).await?;
+    let reply = net::send(request_builder, url, net::TOKEN_LIMIT)
+        .await
+        .map_err(|e| (None, e))?;
     let status = reply.status;
     ui::debug(&format!(
         "POST {url} -> {} ({} ms)",
@@ -147,11 +180,14 @@ async fn request_client_credentials(
     let body = reply.text();
     if status.is_success() {
         let parsed: TokenResponse = serde_json::from_str(&body).map_err(|e| {
-            Error::network(format!(
+            let err = Error::network(format!(
                 "{url} answered {status} but not with a token ({})",
                 net::server_text(&e.to_string())
             ))
-            .with_hint("is the domain a Kinde issuer? `cargo kinde config` shows the domain in use")
+            .with_hint(
+                "is the domain a Kinde issuer? `cargo kinde config` shows the domain in use",
+            );
+            (None, err)
         })?;
         let expires_at = expiry_of(parsed.access_token.expose())
             .or_else(|| parsed.expires_in.map(|s| now().saturating_add(s)))
@@ -166,7 +202,10 @@ async fn request_client_credentials(
             unsaved: None,
         });
     }
-    Err(token_error(url, status, &body, request))
+    let code = serde_json::from_str::<TokenError>(&body)
+        .ok()
+        .map(|e| e.error);
+    Err((code, token_error(url, status, &body, request)))
 }
 
 /// The `exp` claim of a JWT, read without verification (only to time the cache).
@@ -192,10 +231,10 @@ fn token_error(
     let description = err
         .error_description
         .as_deref()
-        .map_or_else(|| "no description".to_string(), net::server_text);
+        .map_or_else(|| "no description".to_string(), net::server_line);
     let message = format!(
         "the token request was refused: {} ({description})",
-        net::server_text(&err.error)
+        net::server_line(&err.error)
     );
     let audiences = request.audiences.join(", ");
     match err.error.as_str() {

@@ -187,3 +187,40 @@ fn the_token_cache_never_writes_through_a_link() {
     assert!(std::fs::symlink_metadata(&file).unwrap().is_file());
     assert_eq!(crate::mode(&file), 0o600);
 }
+
+/// Under a umask of 002 (Ubuntu's and Fedora's default for users with their own group) the cache
+/// directories are still created private, so the next run can use them.
+#[cfg(unix)]
+#[test]
+fn a_group_writable_umask_still_makes_a_usable_private_cache() {
+    let w = World::new();
+    let cache = w.path("fresh-cache");
+    let run = |args: &[&str]| {
+        let template = w.std_cmd();
+        let mut cmd = std::process::Command::new("sh");
+        cmd.args(["-c", "umask 002 && exec \"$@\"", "sh"])
+            .arg(assert_cmd::cargo::cargo_bin("cargo-kinde"))
+            .arg("kinde")
+            .args(args)
+            .current_dir(w.path(""));
+        for (key, value) in template.get_envs() {
+            match value {
+                Some(value) => cmd.env(key, value),
+                None => cmd.env_remove(key),
+            };
+        }
+        cmd.env("CARGO_KINDE_CACHE_DIR", &cache).output().unwrap()
+    };
+    let first = run(&["token"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(!stderr(&first).contains("warning"), "{}", stderr(&first));
+    let token = String::from_utf8(first.stdout).unwrap();
+    let second = run(&["token"]);
+    assert!(second.status.success(), "{}", stderr(&second));
+    let verified = run(&["verify", token.trim()]);
+    assert!(verified.status.success(), "{}", stderr(&verified));
+    for dir in [cache.clone(), cache.join("tokens"), cache.join("discovery")] {
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{}", dir.display());
+    }
+}

@@ -110,6 +110,19 @@ fn a_real_tenant_in_env_is_replaced_only_with_force() {
         assert!(!err.contains("keep-me"), "{err}");
         assert_eq!(std::fs::read_to_string(&env_file).unwrap(), mine);
     }
+    // The Next.js SDK's issuer name, a domain line that does not parse, and secrets with no
+    // issuer beside them are a tenant too.
+    for mine in [
+        "KINDE_ISSUER_URL=https://acme.kinde.com\nKINDE_CLIENT_SECRET=keep-me-RealProd123\n",
+        "KINDE_DOMAIN=\"https://acme.kinde.com\nKINDE_CLIENT_SECRET=keep-me-RealProd123\n",
+        "KINDE_CLIENT_ID=realid\nKINDE_CLIENT_SECRET=keep-me-RealProd123\n",
+    ] {
+        std::fs::write(&env_file, mine).unwrap();
+        let out = emulator_fails(dir.path(), &["--env-file", ".env"]);
+        assert_eq!(out.status.code(), Some(2), "{mine}: {}", stderr(&out));
+        assert!(!stderr(&out).contains("keep-me"), "{}", stderr(&out));
+        assert_eq!(std::fs::read_to_string(&env_file).unwrap(), mine);
+    }
     // The emulator's own earlier domain is replaced without asking.
     std::fs::write(&env_file, "KINDE_DOMAIN=http://127.0.0.1:5380\n").unwrap();
     let (issuer, err) = emulator(dir.path(), &["--env-file", ".env"]);

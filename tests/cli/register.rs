@@ -409,3 +409,96 @@ fn without_yes_json_is_one_document_with_the_plan_and_the_error() {
             .contains("in this report")
     );
 }
+
+/// Issue 10, item 1: a run that stops between authorising the management app and granting its
+/// scopes (a 503 on the grant endpoint, or SIGKILL) must not leave a rerun saying "no changes".
+#[test]
+fn a_rerun_after_a_failed_grant_grants_the_scopes_and_the_token_works() {
+    let w = World::new();
+    let toml = |authorize: &str| {
+        format!(
+            "[[apis]]\nname = \"Orders\"\naudience = \"https://orders.example\"\nscopes = [\"read:orders\", \"write:orders\"]\nauthorize = [{authorize}]\n"
+        )
+    };
+    w.write("kinde.toml", &toml(""));
+    register(&w).arg("--yes").assert().success();
+    let api_id = w
+        .emulator
+        .state()
+        .tenant()
+        .apis
+        .iter()
+        .find(|a| a.name == "Orders")
+        .unwrap()
+        .id
+        .clone();
+    w.write("kinde.toml", &toml("\"management\""));
+    let grant_path = format!(
+        "/api/v1/apis/{api_id}/applications/{}/scopes",
+        w.management_id()
+    );
+    w.emulator.state().inject(
+        cargo_kinde::emulator::faults::Fault::new(
+            &grant_path,
+            cargo_kinde::emulator::faults::FaultKind::Status { status: 503 },
+        )
+        .method("POST"),
+    );
+    let out = register(&w)
+        .args(["--yes"])
+        .env("CARGO_KINDE_RETRY_DELAY_MS", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    w.emulator.state().clear_faults();
+
+    let out = register(&w).arg("--yes").output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let plan = stdout(&out);
+    assert!(plan.contains("grant `read:orders`"), "{plan}");
+    assert!(plan.contains("grant `write:orders`"), "{plan}");
+    let out = w
+        .cmd()
+        .args([
+            "token",
+            "--no-cache",
+            "--audience",
+            "https://orders.example",
+            "--scope",
+            "read:orders",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "the grant works: {}", stderr(&out));
+    // And now it converged: nothing more to do.
+    let out = register(&w).arg("--json").output().unwrap();
+    assert_eq!(json(&out)["plan"]["changes"], serde_json::json!([]));
+}
+
+#[test]
+fn tenant_names_cannot_drive_the_terminal_in_a_plan() {
+    let w = world();
+    let out = w
+        .cmd()
+        .args([
+            "api",
+            "POST",
+            "/api/v1/apis",
+            "-d",
+            r#"{"name": "Evil\u001b]0;PWNED\u0007\u001b[2J API", "audience": "https://api.acme.example"}"#,
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = register(&w)
+        .args(["--dry-run", "--color", "always"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let plan = stdout(&out);
+    assert!(plan.contains("Evil\\x1b]0;PWNED\\x07"), "{plan}");
+    assert!(
+        !plan.contains('\u{7}') && !plan.contains("\u{1b}]0;"),
+        "{plan}"
+    );
+}
