@@ -732,6 +732,7 @@ mod tests {
                 .into_iter()
                 .map(|(id, kind)| (id.to_string(), kind.to_string()))
                 .collect(),
+            management_app: Some(M2M.into()),
         }
     }
 
@@ -795,8 +796,13 @@ mod tests {
             Change::Deauthorize { audience, app, .. } => {
                 api(current, audience).authorised.retain(|a| a != app);
             }
-            // Grants cannot be read back, so they do not show in `Current`.
-            Change::GrantScope { .. } => {}
+            // Grants cannot be read back, but the management app's are proven by a token: once
+            // granted, the next token request is no longer refused.
+            Change::GrantScope { audience, app, .. } => {
+                if current.management_app.as_deref() == Some(app.as_str()) {
+                    api(current, audience).management_lacks_grants = false;
+                }
+            }
         }
     }
 
@@ -858,6 +864,8 @@ mod tests {
             .retain(|k| k != "write:orders");
         let mut not_authorised = registered();
         api(&mut not_authorised, AUD).authorised.clear();
+        let mut lacks_grants = registered();
+        api(&mut lacks_grants, AUD).management_lacks_grants = true;
         let mut other_app = registered();
         api(&mut other_app, AUD).authorised.push("other".into());
         let mut moved = fresh();
@@ -929,6 +937,16 @@ mod tests {
                 current: missing_scope,
                 changes: vec![
                     create_scope(existing(id), "write:orders"),
+                    grant(existing(id), "write:orders"),
+                ],
+                conflicts: vec![],
+            },
+            Case {
+                name: "a management app refused its declared scopes is granted them all again",
+                desired: desired(),
+                current: lacks_grants,
+                changes: vec![
+                    grant(existing(id), "read:orders"),
                     grant(existing(id), "write:orders"),
                 ],
                 conflicts: vec![],
