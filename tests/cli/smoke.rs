@@ -367,13 +367,15 @@ fn bad_checks_in_kinde_toml_are_config_errors() {
 }
 
 #[test]
-fn refused_credentials_are_an_auth_error_before_any_check() {
+fn refused_credentials_are_an_auth_error_after_the_human_report() {
     let w = World::new();
     smoke(&w)
         .env("KINDE_MANAGEMENT_CLIENT_SECRET", "wrong")
         .assert()
         .code(4)
-        .stderr(predicate::str::contains("invalid_client"));
+        .stdout(predicate::str::contains("2 passed, 2 failed"))
+        .stderr(predicate::str::contains("invalid_client"))
+        .stderr(predicate::str::contains("KINDE_MANAGEMENT_CLIENT_SECRET"));
 }
 
 #[test]
