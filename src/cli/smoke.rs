@@ -56,6 +56,10 @@ pub struct SmokeArgs {
     /// Write the report to this file instead of stdout (a one-line summary still goes to stderr).
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Keep e-mail addresses and personal fields (names, phone, picture) in reports written to a
+    /// file or as JSON / JUnit; by default they are masked (`a***@example.com`).
+    #[arg(long)]
+    pub show_pii: bool,
 }
 
 /// Run `smoke`.
@@ -74,10 +78,11 @@ pub async fn run(global: &GlobalArgs, args: SmokeArgs) -> Result<u8, Error> {
             )))
         }
     };
-    let options = Options {
+    let mut options = Options {
         jobs: args.jobs.max(1),
         timeout: positive(args.timeout, "--timeout")?,
         total_timeout: positive(args.total_timeout, "--total-timeout")?,
+        started: Instant::now(),
         fail_fast: args.fail_fast,
     };
     let mut ctx = Context::load(global)?;
@@ -102,6 +107,9 @@ pub async fn run(global: &GlobalArgs, args: SmokeArgs) -> Result<u8, Error> {
         None
     };
     let has_credentials = credentials.is_some();
+    // The clock of --total-timeout starts before the first request (after any prompt for
+    // credentials): the token, discovery and the checks all count.
+    options.started = Instant::now();
     let shared = Arc::new(Shared::new(
         ctx.http.clone(),
         issuer.clone(),
@@ -111,29 +119,29 @@ pub async fn run(global: &GlobalArgs, args: SmokeArgs) -> Result<u8, Error> {
         crate::oauth::cache::TokenCache::open_if_any()?,
         &checks,
     ));
-    if has_credentials {
-        // A refused M2M app is an auth error (exit 4) before any check runs, not N failed checks;
-        // the token is kept for the checks.
-        shared.management_token().await?;
-    }
+    // A refused or unreachable M2M app is reported, and decides the exit code, after the report
+    // is written: CI must get its report (the checks that need the token fail with the reason).
+    let token_error = if has_credentials {
+        shared
+            .management_token(&options)
+            .await
+            .err()
+            .map(|e| e.context("cannot get the management (M2M) token"))
+    } else {
+        None
+    };
     let from_emulator = ctx
         .config
         .domain
         .as_ref()
         .is_some_and(|d| d.source == Source::Emulator);
-    if let (true, Some(client)) = (from_emulator, shared.kinde.as_ref()) {
-        let changes = crate::kinde::apply::sync(&ctx.config, client)
-            .await
-            .map_err(|e| e.context("cannot register kinde.toml in the emulator"))?;
-        ui::status(&format!(
-            "registered kinde.toml in the embedded emulator ({changes} change(s))"
-        ));
+    if from_emulator && token_error.is_none() {
+        register_in_emulator(&ctx, &shared, &options).await?;
     }
     ui::status(&format!(
         "running {} check(s) against {issuer}",
         checks.len()
     ));
-    let started = Instant::now();
     // On a terminal, one line that counts checks as they finish (no dependency needed for it);
     // elsewhere only the report.
     let live = format == Format::Human
@@ -153,8 +161,15 @@ pub async fn run(global: &GlobalArgs, args: SmokeArgs) -> Result<u8, Error> {
     }
     let summary = Summary::of(
         &outcomes,
-        u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        u64::try_from(options.started.elapsed().as_millis()).unwrap_or(u64::MAX),
     );
+    // Reports others read (files, JSON, JUnit: CI artifacts) do not carry users' personal data
+    // unless asked; the human view on the terminal is the user's own and keeps it.
+    let outcomes = if !args.show_pii && (args.output.is_some() || format != Format::Human) {
+        outcomes.iter().map(runner::Outcome::masked).collect()
+    } else {
+        outcomes
+    };
     let text = match format {
         Format::Human => report::human(&outcomes, summary, &|status, mark| match status {
             Status::Pass => paint(style::OK, mark),
@@ -184,13 +199,52 @@ pub async fn run(global: &GlobalArgs, args: SmokeArgs) -> Result<u8, Error> {
         }
         None => ui::result(&text),
     }
-    if summary.failed > 0 {
-        if format == Format::Human && args.output.is_none() {
-            ui::failed(format!("{} smoke check(s) failed", summary.failed));
+    if let Some(error) = token_error {
+        // With --json the report on stdout says it and stays one document.
+        if !ui::settings().json {
+            ui::error(&error);
         }
-        return Ok(exit::CHECK_FAILED);
+        return Ok(error.exit_code());
     }
-    Ok(exit::OK)
+    if summary.failed > 0 && format == Format::Human && args.output.is_none() {
+        ui::failed(format!("{} smoke check(s) failed", summary.failed));
+    }
+    Ok(report::exit_code(&outcomes))
+}
+
+/// With `--emulator`, the emulator's tenant gets what kinde.toml declares before the checks run;
+/// without a kinde.toml the default suite runs against the tenant as it is.
+async fn register_in_emulator(
+    ctx: &Context,
+    shared: &Shared,
+    options: &Options,
+) -> Result<(), Error> {
+    let Some(client) = shared.kinde.as_ref() else {
+        return Ok(());
+    };
+    let Some(file) = &ctx.config.file else {
+        ui::status("no kinde.toml: default suite against the emulator's tenant");
+        return Ok(());
+    };
+    let file = file.file_name().map_or(file.as_os_str(), |name| name);
+    let file = std::path::Path::new(file);
+    let changes = tokio::time::timeout(
+        options.left(),
+        crate::kinde::apply::sync(&ctx.config, client),
+    )
+    .await
+    .map_err(|_| Error::network(options.out_of_time()))?
+    .map_err(|e| {
+        e.context(format!(
+            "cannot register {} in the emulator",
+            file.display()
+        ))
+    })?;
+    ui::status(&format!(
+        "registered {} in the embedded emulator ({changes} change(s))",
+        file.display()
+    ));
+    Ok(())
 }
 
 fn select(all: Vec<Check>, only: &[String], tags: &[String]) -> Result<Vec<Check>, Error> {

@@ -234,14 +234,53 @@ impl std::fmt::Display for TokenChoice {
     }
 }
 
-/// One accepted status or several.
+/// One accepted status or several: `expect_status = 201` or `expect_status = [200, 204]`.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(untagged)]
+#[serde(try_from = "toml::Value")]
 pub enum StatusSpec {
     /// Exactly this status.
     One(u16),
     /// Any of these.
     Any(Vec<u16>),
+}
+
+impl TryFrom<toml::Value> for StatusSpec {
+    type Error = String;
+
+    /// Read by hand rather than as an untagged enum, whose error ("did not match any variant")
+    /// says nothing of what is accepted.
+    fn try_from(value: toml::Value) -> Result<Self, Self::Error> {
+        const ACCEPTED: &str = "a number from 100 to 599, expect_status = 200, or a list of them, expect_status = [200, 204]";
+        let status = |v: &toml::Value| match v {
+            toml::Value::Integer(n) => u16::try_from(*n)
+                .ok()
+                .filter(|s| (100..=599).contains(s))
+                .ok_or_else(|| {
+                    format!("`expect_status` {n} is not an HTTP status: write {ACCEPTED}")
+                }),
+            toml::Value::String(text) => Err(match text.trim().parse::<u16>() {
+                Ok(n) => format!(
+                    "`expect_status` \"{text}\" is a string: write the number without quotes, expect_status = {n} (or a list, expect_status = [{n}, 204])"
+                ),
+                Err(_) => format!("`expect_status` \"{text}\" is not a status: write {ACCEPTED}"),
+            }),
+            other => Err(format!(
+                "`expect_status` is a {}: write {ACCEPTED}",
+                other.type_str()
+            )),
+        };
+        match &value {
+            toml::Value::Array(list) if list.is_empty() => {
+                Err(format!("`expect_status` is an empty list: use {ACCEPTED}"))
+            }
+            toml::Value::Array(list) => list
+                .iter()
+                .map(status)
+                .collect::<Result<_, _>>()
+                .map(StatusSpec::Any),
+            one => status(one).map(StatusSpec::One),
+        }
+    }
 }
 
 /// `[[smoke.assert]]`: a JSON Pointer into the response and what must hold there.

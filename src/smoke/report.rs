@@ -1,8 +1,11 @@
 //! Reports: a line per check for people, JSON for tools, JUnit XML for CI servers.
 
+use std::sync::LazyLock;
+
 use serde::Serialize;
 
-use super::runner::{Outcome, Status};
+use super::runner::{Cause, Outcome, Status};
+use crate::error::exit;
 
 /// Pass / fail / skip counts and the total time.
 #[derive(Debug, Clone, Copy, Default)]
@@ -26,6 +29,91 @@ impl Summary {
             failed: count(Status::Fail),
             skipped: count(Status::Skip),
             wall_ms,
+        }
+    }
+}
+
+/// The exit code of a run (README, "Exit codes"): 0 when nothing failed; 4 when a token was
+/// refused (the credentials or an app's authorisation must be fixed before anything else means
+/// much); else 1 when any check got an answer and the answer was wrong; else 3, every failure being
+/// the network's or the server's (nothing answered in time).
+pub fn exit_code(outcomes: &[Outcome]) -> u8 {
+    let causes: Vec<Cause> = outcomes
+        .iter()
+        .filter(|o| o.status == Status::Fail)
+        .map(|o| o.cause.unwrap_or(Cause::Check))
+        .collect();
+    if causes.is_empty() {
+        exit::OK
+    } else if causes.contains(&Cause::Refused) {
+        exit::AUTH
+    } else if causes.contains(&Cause::Check) {
+        exit::CHECK_FAILED
+    } else {
+        exit::NETWORK
+    }
+}
+
+/// JSON fields that hold personal data, masked with [`mask_personal`]. `name` is among them: in a
+/// body excerpt a person's `name` cannot be told from an API's, and masking too much is the safe
+/// side (`--show-pii` shows everything).
+pub const PERSONAL_FIELDS: &[&str] = &[
+    "name",
+    "first_name",
+    "last_name",
+    "full_name",
+    "middle_name",
+    "given_name",
+    "family_name",
+    "nickname",
+    "preferred_username",
+    "username",
+    "phone",
+    "phone_number",
+    "picture",
+    "birthdate",
+    "address",
+];
+
+/// An e-mail address, also URL-encoded (`%40`) as in a query string.
+static EMAIL: LazyLock<Option<regex_lite::Regex>> = LazyLock::new(|| {
+    regex_lite::Regex::new(
+        r"([A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]*(@|%40)([A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+)",
+    )
+    .ok()
+});
+
+/// A personal JSON field with a string value, as it appears in a body excerpt.
+static FIELD: LazyLock<Option<regex_lite::Regex>> = LazyLock::new(|| {
+    regex_lite::Regex::new(&format!(
+        r#""({})"(\s*:\s*)"(?:[^"\\]|\\.)*""#,
+        PERSONAL_FIELDS.join("|")
+    ))
+    .ok()
+});
+
+/// `text` with e-mail addresses shown as `a***@example.com` and the string values of
+/// [`PERSONAL_FIELDS`] as `"***"`: what reports written for others to read (files, JSON, JUnit)
+/// carry unless `--show-pii` is given.
+pub fn mask_personal(text: &str) -> String {
+    let mut out = text.to_string();
+    if let Some(email) = EMAIL.as_ref() {
+        out = email.replace_all(&out, "${1}***${2}${3}").into_owned();
+    }
+    if let Some(field) = FIELD.as_ref() {
+        out = field.replace_all(&out, r#""${1}"${2}"***""#).into_owned();
+    }
+    out
+}
+
+impl Outcome {
+    /// The outcome with personal data masked in what it quotes (see [`mask_personal`]).
+    pub fn masked(&self) -> Outcome {
+        Outcome {
+            detail: mask_personal(&self.detail),
+            request: self.request.as_deref().map(mask_personal),
+            body: self.body.as_deref().map(mask_personal),
+            ..self.clone()
         }
     }
 }
@@ -183,7 +271,62 @@ mod tests {
             http_status: Some(500),
             detail: "status 500, expected <200>".into(),
             body: Some("{\"e\":\"\u{1}\"}".into()),
+            cause: (status == Status::Fail).then_some(Cause::Check),
         }
+    }
+
+    fn failed(cause: Cause) -> Outcome {
+        Outcome {
+            cause: Some(cause),
+            ..outcome("f", Status::Fail)
+        }
+    }
+
+    #[test]
+    fn the_exit_code_follows_the_causes_of_failures() {
+        let pass = outcome("p", Status::Pass);
+        let skip = outcome("s", Status::Skip);
+        let code = |outcomes: &[Outcome]| exit_code(outcomes);
+        assert_eq!(code(&[pass.clone(), skip.clone()]), exit::OK);
+        assert_eq!(
+            code(&[pass.clone(), failed(Cause::Network), failed(Cause::Network)]),
+            exit::NETWORK,
+            "nothing answered"
+        );
+        assert_eq!(
+            code(&[failed(Cause::Network), failed(Cause::Check), skip]),
+            exit::CHECK_FAILED,
+            "an answer was wrong"
+        );
+        assert_eq!(
+            code(&[failed(Cause::Check), failed(Cause::Refused), pass]),
+            exit::AUTH,
+            "a refused token decides"
+        );
+    }
+
+    #[test]
+    fn personal_data_is_masked_and_the_rest_kept() {
+        let body = r#"{"users":[{"id":"kp_1","email":"alice.adams@example.com","first_name":"Alice","last_name":"O\"Neil","phone":"+44 1234"}],"code":"OK"}"#;
+        let masked = mask_personal(body);
+        assert_eq!(
+            masked,
+            r#"{"users":[{"id":"kp_1","email":"a***@example.com","first_name":"***","last_name":"***","phone":"***"}],"code":"OK"}"#
+        );
+        assert_eq!(
+            mask_personal("GET https://x/api/v1/users?email=bob%40example.com"),
+            "GET https://x/api/v1/users?email=b***%40example.com"
+        );
+        assert_eq!(
+            mask_personal("status 500, expected 200"),
+            "status 500, expected 200"
+        );
+        let o = Outcome {
+            detail: "`/email` is \"carol@example.org\"".into(),
+            ..outcome("c", Status::Fail)
+        }
+        .masked();
+        assert_eq!(o.detail, "`/email` is \"c***@example.org\"");
     }
 
     #[test]

@@ -31,10 +31,28 @@ pub struct Options {
     pub jobs: usize,
     /// Limit for one check.
     pub timeout: Duration,
-    /// Limit for the whole run.
+    /// Limit for the whole run, counted from `started`: it bounds the management token fetched
+    /// before the checks as well as the checks themselves.
     pub total_timeout: Duration,
+    /// When the run started (the CLI starts the clock before any request).
+    pub started: Instant,
     /// Stop at the first failure.
     pub fail_fast: bool,
+}
+
+impl Options {
+    /// What is left of `--total-timeout`.
+    pub fn left(&self) -> Duration {
+        self.total_timeout.saturating_sub(self.started.elapsed())
+    }
+
+    /// Why a check that was still running when the run's time ran out failed.
+    pub fn out_of_time(&self) -> String {
+        format!(
+            "did not finish within the total timeout ({} s, --total-timeout)",
+            self.total_timeout.as_secs_f64()
+        )
+    }
 }
 
 /// A check's outcome.
@@ -47,6 +65,31 @@ pub enum Status {
     Fail,
     /// Not run.
     Skip,
+}
+
+/// Why a check failed, which decides the exit code (README, "Exit codes"), by type and never by
+/// the wording of a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    /// Something answered and the answer was wrong: a status, an assertion, a key (exit 1).
+    Check,
+    /// The network or the server failed: no connection, a timeout, the run's time limit, a
+    /// server error the client gave up on (exit 3 when every failure is one of these).
+    Network,
+    /// A token was refused: wrong credentials, an app not authorised for an audience (exit 4).
+    Refused,
+}
+
+impl Cause {
+    /// The cause behind `error`, from its variant.
+    pub fn of(error: &Error) -> Cause {
+        match error.root() {
+            Error::Network { .. } => Cause::Network,
+            Error::Auth { .. } => Cause::Refused,
+            _ => Cause::Check,
+        }
+    }
 }
 
 /// What happened to one check.
@@ -68,6 +111,9 @@ pub struct Outcome {
     pub detail: String,
     /// An excerpt of the response body, on failure.
     pub body: Option<String>,
+    /// Why it failed (only on failure).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Cause>,
 }
 
 /// Why a check could not do what it tests. The runner reports `Skip` as skipped and `Fail` as
@@ -78,8 +124,8 @@ pub enum Unavailable {
     /// tenant or the API (no cached user token, no emulator to sign an expired token).
     Skip(String),
     /// Something that should have worked did not (a token request refused or failed, an
-    /// unreadable JWKS): the check fails with this reason.
-    Fail(String),
+    /// unreadable JWKS): the check fails with this cause and reason.
+    Fail(Cause, String),
 }
 
 impl Unavailable {
@@ -87,15 +133,30 @@ impl Unavailable {
     pub fn outcome(self, check: &Check) -> Outcome {
         match self {
             Unavailable::Skip(reason) => outcome(check, Status::Skip, reason),
-            Unavailable::Fail(reason) => outcome(check, Status::Fail, reason),
+            Unavailable::Fail(cause, reason) => Outcome {
+                cause: Some(cause),
+                ..outcome(check, Status::Fail, reason)
+            },
         }
+    }
+
+    /// A failure of the check itself (exit 1), with this reason.
+    fn check(reason: impl Into<String>) -> Self {
+        Unavailable::Fail(Cause::Check, reason.into())
+    }
+
+    /// A failure because of `error`, its cause taken from the error's variant.
+    fn error(error: &Error) -> Self {
+        Unavailable::Fail(Cause::of(error), error.to_string())
     }
 
     /// The same kind with `prefix: ` before the reason of a failure (a skip's reason already
     /// says what to do).
     fn context(self, prefix: &str) -> Self {
         match self {
-            Unavailable::Fail(reason) => Unavailable::Fail(format!("{prefix}: {reason}")),
+            Unavailable::Fail(cause, reason) => {
+                Unavailable::Fail(cause, format!("{prefix}: {reason}"))
+            }
             skip @ Unavailable::Skip(_) => skip,
         }
     }
@@ -121,8 +182,8 @@ pub struct Shared {
     /// The Management API client, when credentials are available.
     pub kinde: Option<Client>,
     cache: Option<TokenCache>,
-    tokens: HashMap<TokenRequest, OnceCell<Result<Secret, String>>>,
-    jwks: OnceCell<Result<Jwks, String>>,
+    tokens: HashMap<TokenRequest, OnceCell<Result<Secret, Unavailable>>>,
+    jwks: OnceCell<Result<Jwks, Unavailable>>,
     warnings: Mutex<Vec<String>>,
 }
 
@@ -172,15 +233,30 @@ impl Shared {
         shared
     }
 
-    /// The management M2M token, fetched now and kept for the run: the CLI calls this before
-    /// any check so refused credentials are one auth error (exit 4), not N failed checks.
-    pub async fn management_token(&self) -> Result<(), Error> {
+    /// The management M2M token, fetched now (within `--timeout` and what is left of
+    /// `--total-timeout`) and kept for the run, success or failure: the CLI calls this before any
+    /// check so refused credentials are one auth error to report (exit 4), and the checks that
+    /// need the token fail with its reason without asking again.
+    pub async fn management_token(&self, options: &Options) -> Result<(), Error> {
         let request = self.management_request();
-        let token = self.request_token(&request).await?;
+        let left = options.left();
+        let bound = options.timeout.min(left);
+        let result = match tokio::time::timeout(bound, self.request_token(&request)).await {
+            Ok(result) => result,
+            Err(_) if left <= options.timeout => Err(Error::network(options.out_of_time())),
+            Err(_) => Err(Error::network(format!(
+                "the token request timed out after {} s (--timeout)",
+                options.timeout.as_secs_f64()
+            ))),
+        };
+        let kept = match &result {
+            Ok(token) => Ok(token.clone()),
+            Err(e) => Err(Unavailable::error(e)),
+        };
         if let Some(cell) = self.tokens.get(&request) {
-            let _ = cell.set(Ok(token));
+            let _ = cell.set(kept);
         }
-        Ok(())
+        result.map(drop)
     }
 
     /// Things the caller may want to warn about (a token that could not be cached).
@@ -205,7 +281,7 @@ impl Shared {
                     .config
                     .tokens
                     .get(name)
-                    .ok_or_else(|| Unavailable::Fail(format!("no [tokens.{name}]")))?;
+                    .ok_or_else(|| Unavailable::check(format!("no [tokens.{name}]")))?;
                 let audiences = if t.audience.is_empty() {
                     vec![self.issuer.management_audience()]
                 } else {
@@ -256,14 +332,19 @@ impl Shared {
 
     /// A client-credentials token for `request`, once per run (cells are made in [`Shared::new`]).
     async fn fetch(&self, request: &TokenRequest) -> Result<String, Unavailable> {
-        let cell = self.tokens.get(request).ok_or_else(|| {
-            Unavailable::Fail("token configuration not prepared for this run".into())
-        })?;
-        cell.get_or_init(|| async { self.request_token(request).await.map_err(|e| e.to_string()) })
-            .await
-            .as_ref()
-            .map(|t| t.expose().to_string())
-            .map_err(|e| Unavailable::Fail(e.clone()))
+        let cell = self
+            .tokens
+            .get(request)
+            .ok_or_else(|| Unavailable::check("token configuration not prepared for this run"))?;
+        cell.get_or_init(|| async {
+            self.request_token(request)
+                .await
+                .map_err(|e| Unavailable::error(&e))
+        })
+        .await
+        .as_ref()
+        .map(|t| t.expose().to_string())
+        .map_err(Clone::clone)
     }
 
     /// The one way smoke gets an M2M token: the oauth module's client credentials with the cache.
@@ -295,11 +376,10 @@ impl Shared {
             .get_or_init(|| async {
                 jwks::fetch(&self.http, &jwks::endpoint(&self.issuer))
                     .await
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| Unavailable::error(&e))
             })
             .await
             .clone()
-            .map_err(Unavailable::Fail)
     }
 }
 
@@ -329,10 +409,13 @@ pub async fn run(
             let started = Instant::now();
             let mut outcome = match tokio::time::timeout(timeout, run_one(&shared, &check)).await {
                 Ok(outcome) => outcome,
-                Err(_) => fail(
-                    &check,
-                    format!("timed out after {} s (--timeout)", timeout.as_secs_f64()),
-                ),
+                Err(_) => Outcome {
+                    cause: Some(Cause::Network),
+                    ..fail(
+                        &check,
+                        format!("timed out after {} s (--timeout)", timeout.as_secs_f64()),
+                    )
+                },
             };
             outcome.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             outcome.made_safe();
@@ -343,7 +426,7 @@ pub async fn run(
         });
     }
     let mut outcomes: Vec<Option<Outcome>> = vec![None; checks.len()];
-    let deadline = tokio::time::sleep(options.total_timeout);
+    let deadline = tokio::time::sleep(options.left());
     tokio::pin!(deadline);
     loop {
         tokio::select! {
@@ -363,7 +446,7 @@ pub async fn run(
                 set.abort_all();
                 for (index, slot) in outcomes.iter_mut().enumerate() {
                     if slot.is_none() {
-                        *slot = Some(fail(&checks[index], format!("not finished when the run's time limit ({} s, --total-timeout) ran out", options.total_timeout.as_secs())));
+                        *slot = Some(Unavailable::Fail(Cause::Network, options.out_of_time()).outcome(&checks[index]));
                     }
                 }
                 break;
@@ -405,7 +488,13 @@ fn outcome(check: &Check, status: Status, detail: String) -> Outcome {
         http_status: None,
         detail,
         body: None,
+        cause: (status == Status::Fail).then_some(Cause::Check),
     }
+}
+
+/// A failure because of `error` (a request that got no answer, a refused token).
+fn failed_by(check: &Check, error: &Error) -> Outcome {
+    Unavailable::error(error).outcome(check)
 }
 
 fn pass(check: &Check, detail: String) -> Outcome {
@@ -435,7 +524,7 @@ async fn send(
     token: Option<&str>,
     headers: &[(String, String)],
     body: Option<&Value>,
-) -> Result<Answer, String> {
+) -> Result<Answer, Error> {
     let mut request = shared.http.request(method.clone(), url);
     if let Some(token) = token {
         request = request.bearer_auth(token);
@@ -449,9 +538,7 @@ async fn send(
         None => {}
     }
     let started = Instant::now();
-    let reply = crate::net::send(request, url, crate::net::API_LIMIT)
-        .await
-        .map_err(|e| e.to_string())?;
+    let reply = crate::net::send(request, url, crate::net::API_LIMIT).await?;
     let text = reply.text();
     Ok(Answer {
         status: reply.status.as_u16(),
@@ -535,7 +622,7 @@ async fn run_http(shared: &Shared, check: &Check, http: &HttpCheck) -> Outcome {
         Err(e) => {
             return Outcome {
                 request: Some(request),
-                ..fail(check, e)
+                ..failed_by(check, &e)
             };
         }
     };
@@ -565,6 +652,7 @@ async fn run_http(shared: &Shared, check: &Check, http: &HttpCheck) -> Outcome {
     match failure {
         Some(reason) => {
             out.status = Status::Fail;
+            out.cause = Some(Cause::Check);
             out.detail = reason;
             out.body = Some(excerpt(&answer));
         }
@@ -588,7 +676,7 @@ async fn discovery(shared: &Shared, check: &Check) -> Outcome {
         Err(e) => {
             return Outcome {
                 request,
-                ..fail(check, e)
+                ..failed_by(check, &e)
             };
         }
     };
@@ -653,7 +741,7 @@ async fn jwks_check(shared: &Shared, check: &Check) -> Outcome {
         Ok(a) => a
             .json
             .and_then(|d| d.get("jwks_uri").and_then(Value::as_str).map(String::from)),
-        Err(e) => return fail(check, e),
+        Err(e) => return failed_by(check, &e),
     };
     if let Some(uri) = jwks_uri {
         let kids = |j: &Jwks| {
@@ -672,7 +760,7 @@ async fn jwks_check(shared: &Shared, check: &Check) -> Outcome {
                     ),
                 );
             }
-            Err(e) => return fail(check, e.to_string()),
+            Err(e) => return failed_by(check, &e),
         }
     }
     pass(
@@ -688,7 +776,7 @@ async fn m2m_token(shared: &Shared, check: &Check) -> Outcome {
     let token = match shared.token(&TokenChoice::M2m).await {
         Ok(Some(t)) => t,
         Ok(None) => return fail(check, "no token".into()),
-        Err(why) => return why.outcome(check),
+        Err(why) => return why.context("could not get the M2M token").outcome(check),
     };
     let audience = shared.issuer.management_audience();
     let expect = Expectations {
@@ -719,7 +807,7 @@ async fn m2m_token(shared: &Shared, check: &Check) -> Outcome {
                 format!("the M2M token failed verification: {failed}"),
             )
         }
-        Err(e) => fail(check, e.to_string()),
+        Err(e) => failed_by(check, &e),
     }
 }
 
@@ -729,7 +817,7 @@ async fn api_registered(shared: &Shared, check: &Check, api: &crate::config::Api
     };
     let apis = match kinde.apis().await {
         Ok(a) => a,
-        Err(e) => return fail(check, e.to_string()),
+        Err(e) => return failed_by(check, &e),
     };
     let Some(found) = apis.iter().find(|a| a.audience == api.audience) else {
         return fail(
@@ -746,7 +834,7 @@ async fn api_registered(shared: &Shared, check: &Check, api: &crate::config::Api
             .filter(|a| a.is_active != Some(false))
             .map(|a| a.id)
             .collect(),
-        Err(e) => return fail(check, e.to_string()),
+        Err(e) => return failed_by(check, &e),
     };
     let mut missing = Vec::new();
     for who in &api.authorize {
@@ -810,7 +898,7 @@ async fn callback_registered(shared: &Shared, check: &Check, url: &str) -> Outco
                 app.value
             ),
         ),
-        Err(e) => fail(check, e.to_string()),
+        Err(e) => failed_by(check, &e),
     }
 }
 
@@ -832,7 +920,7 @@ async fn run_probe(
         Err(e) => {
             return Outcome {
                 request: Some(request),
-                ..fail(check, e)
+                ..failed_by(check, &e)
             };
         }
     };
@@ -848,6 +936,7 @@ async fn run_probe(
         },
         s if s >= 500 => Outcome {
             status: Status::Fail,
+            cause: Some(Cause::Check),
             detail: format!(
                 "answered {s} instead of 401: a bad token makes the endpoint fail rather than refuse"
             ),
@@ -856,6 +945,7 @@ async fn run_probe(
         },
         s => Outcome {
             status: Status::Fail,
+            cause: Some(Cause::Check),
             detail: format!("answered {s} instead of 401 or 403: {}", probe.hole()),
             body: Some(excerpt(&answer)),
             ..base
@@ -876,7 +966,7 @@ async fn forge(
     let m2m = shared
         .token(&TokenChoice::M2m)
         .await
-        .and_then(|t| t.ok_or_else(|| Unavailable::Fail("no token".into())))
+        .and_then(|t| t.ok_or_else(|| Unavailable::check("no token")))
         .map_err(|why| why.context("could not get the M2M token to forge a bad one from"))?;
     // A real token for the API when the M2M app is authorised for it, else the management one.
     let base = match audience {
@@ -907,7 +997,7 @@ async fn forge(
             let key = kid
                 .and_then(|k| jwks.find(&k).cloned())
                 .or_else(|| jwks.keys.first().cloned())
-                .ok_or_else(|| Unavailable::Fail("the JWKS has no key".into()))?;
+                .ok_or_else(|| Unavailable::check("the JWKS has no key"))?;
             probes::hs256_with_public_key(&base, &key)
         }
         Probe::Expired => return expired_token(shared, &base).await.map(Some),
@@ -925,7 +1015,7 @@ async fn forge(
     };
     forged
         .map(Some)
-        .ok_or_else(|| Unavailable::Fail("the base token does not decode".into()))
+        .ok_or_else(|| Unavailable::check("the base token does not decode"))
 }
 
 /// An expired copy of `base`'s claims, signed by the issuer: only an emulator can make one.
@@ -940,7 +1030,7 @@ async fn expired_token(shared: &Shared, base: &str) -> Result<String, Unavailabl
     }
     let mut claims = crate::jwt::decode(base)
         .map(|d| Value::Object(d.claims))
-        .map_err(|e| Unavailable::Fail(format!("the base token does not decode: {e}")))?;
+        .map_err(|e| Unavailable::check(format!("the base token does not decode: {e}")))?;
     let now = crate::clock::now();
     claims["iat"] = Value::from(now - 7200);
     claims["exp"] = Value::from(now - 3600);
@@ -953,12 +1043,17 @@ async fn expired_token(shared: &Shared, base: &str) -> Result<String, Unavailabl
         crate::net::TOKEN_LIMIT,
     )
     .await
-    .map_err(|e| Unavailable::Fail(format!("the emulator could not sign an expired token: {e}")))?;
+    .map_err(|e| {
+        Unavailable::Fail(
+            Cause::of(&e),
+            format!("the emulator could not sign an expired token: {e}"),
+        )
+    })?;
     if matches!(reply.status.as_u16(), 404 | 405) {
         return Err(unavailable());
     }
     let failed = || {
-        Unavailable::Fail(format!(
+        Unavailable::check(format!(
             "the emulator could not sign an expired token: {url} answered {}",
             reply.status
         ))
@@ -1003,6 +1098,7 @@ mod tests {
             jobs: 4,
             timeout: Duration::from_secs(10),
             total_timeout: Duration::from_secs(30),
+            started: Instant::now(),
             fail_fast: false,
         }
     }
@@ -1035,15 +1131,19 @@ mod tests {
             (skip.status, skip.detail.as_str()),
             (Status::Skip, "skipped: no emulator")
         );
-        let fail = Unavailable::Fail("skipped: looks like a skip".into()).outcome(&c);
+        let fail = Unavailable::check("skipped: looks like a skip").outcome(&c);
         assert_eq!(
             fail.status,
             Status::Fail,
             "a reason's words never make a skip"
         );
         assert_eq!(
-            Unavailable::Fail("refused".into()).context("could not get the m2m token"),
-            Unavailable::Fail("could not get the m2m token: refused".into())
+            Unavailable::Fail(Cause::Refused, "refused".into())
+                .context("could not get the m2m token"),
+            Unavailable::Fail(
+                Cause::Refused,
+                "could not get the m2m token: refused".into()
+            )
         );
         assert_eq!(
             Unavailable::Skip("run login".into()).context("could not get the user token"),
@@ -1123,7 +1223,7 @@ mod tests {
         );
         let broken = shared(&answering(500).await, None, &[]);
         match expired_token(&broken, &base).await {
-            Err(Unavailable::Fail(reason)) => assert!(reason.contains("500"), "{reason}"),
+            Err(Unavailable::Fail(_, reason)) => assert!(reason.contains("500"), "{reason}"),
             other => panic!("a failing emulator fails the probe, not skips it: {other:?}"),
         }
     }

@@ -301,7 +301,11 @@ fn fail_fast_skips_the_rest_and_timeouts_fail_a_check() {
         .args(["--only", "users pass", "--timeout", "0.3"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "no answer in time is a network failure"
+    );
     assert!(
         stdout(&out).contains("timed out after 0.3 s"),
         "{}",
@@ -363,13 +367,15 @@ fn bad_checks_in_kinde_toml_are_config_errors() {
 }
 
 #[test]
-fn refused_credentials_are_an_auth_error_before_any_check() {
+fn refused_credentials_are_an_auth_error_after_the_human_report() {
     let w = World::new();
     smoke(&w)
         .env("KINDE_MANAGEMENT_CLIENT_SECRET", "wrong")
         .assert()
         .code(4)
-        .stderr(predicate::str::contains("invalid_client"));
+        .stdout(predicate::str::contains("2 passed, 2 failed"))
+        .stderr(predicate::str::contains("invalid_client"))
+        .stderr(predicate::str::contains("KINDE_MANAGEMENT_CLIENT_SECRET"));
 }
 
 #[test]
@@ -499,4 +505,253 @@ fn reports_never_show_the_token_or_raw_escapes_from_an_echoing_server() {
         assert!(!all.contains(SECRET) && !all.contains(TOKEN), "{all}");
         assert!(!has_raw_escapes(&all), "{all:?}");
     }
+}
+
+/// The failure messages of a JUnit report, which must be valid XML.
+fn junit_failures(path: &std::path::Path) -> Vec<String> {
+    let xml = std::fs::read_to_string(path).expect("the JUnit report is written");
+    let doc = roxmltree::Document::parse(&xml).expect("valid XML");
+    doc.descendants()
+        .filter(|n| n.has_tag_name("failure"))
+        .map(|n| {
+            format!(
+                "{} {}",
+                n.attribute("message").unwrap_or(""),
+                n.text().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn refused_credentials_still_write_the_report_with_the_reason_and_exit_4() {
+    // CI uploads the report as an artifact: it must exist when the token is refused.
+    let w = World::new();
+    let report = w.path("j.xml");
+    let out = smoke(&w)
+        .env("KINDE_MANAGEMENT_CLIENT_SECRET", "wrong")
+        .args(["--format", "junit", "--output"])
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(stderr(&out).contains("invalid_client"), "{}", stderr(&out));
+    let failures = junit_failures(&report);
+    assert_eq!(failures.len(), 2, "M2M token and get users: {failures:?}");
+    for failure in &failures {
+        assert!(
+            failure
+                .to_lowercase()
+                .contains("could not get the m2m token")
+                && failure.contains("invalid_client"),
+            "{failure}"
+        );
+    }
+    for args in [&["--format", "json"][..], &["--json"]] {
+        let out = smoke(&w)
+            .env("KINDE_MANAGEMENT_CLIENT_SECRET", "wrong")
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(4), "{args:?}: {}", stderr(&out));
+        let doc = json(&out);
+        assert_eq!(
+            (doc["passed"].as_u64(), doc["failed"].as_u64()),
+            (Some(2), Some(2)),
+            "{doc}"
+        );
+        assert_eq!(doc["checks"][2]["cause"], "refused", "{doc}");
+    }
+}
+
+/// A host that accepts connections and never answers.
+fn silent_host() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut open = Vec::new();
+        for stream in listener.incoming().flatten() {
+            open.push(stream);
+        }
+    });
+    url
+}
+
+#[test]
+fn a_host_that_never_answers_is_bounded_by_the_timeouts_and_still_reported() {
+    let w = World::new();
+    let host = silent_host();
+    let run = |args: &[&str]| {
+        let started = std::time::Instant::now();
+        let out = w
+            .bare()
+            .env("KINDE_DOMAIN", &host)
+            .env("KINDE_MANAGEMENT_CLIENT_ID", "someone")
+            .env("KINDE_MANAGEMENT_CLIENT_SECRET", "something")
+            .arg("smoke")
+            .args(args)
+            .output()
+            .unwrap();
+        // A bound, not a benchmark: it took 30 s and more before.
+        assert!(
+            started.elapsed().as_secs() < 15,
+            "{args:?} took {:?}",
+            started.elapsed()
+        );
+        out
+    };
+    let report = w.path("j.xml");
+    let out = run(&[
+        "--timeout",
+        "2",
+        "--total-timeout",
+        "5",
+        "--format",
+        "junit",
+        "-o",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "nothing answered: {}",
+        stderr(&out)
+    );
+    let failures = junit_failures(&report);
+    assert_eq!(failures.len(), 4, "{failures:?}");
+    assert!(
+        failures.iter().all(|f| f.contains("timed out after 2 s")),
+        "{failures:?}"
+    );
+    // The total limit alone bounds the token request and every check.
+    let out = run(&[
+        "--timeout",
+        "60",
+        "--total-timeout",
+        "3",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let doc = json(&out);
+    assert_eq!(doc["failed"], 4, "{doc}");
+    for check in doc["checks"].as_array().unwrap() {
+        let detail = check["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("did not finish within the total timeout (3 s, --total-timeout)"),
+            "{detail}"
+        );
+        assert_eq!(check["cause"], "network");
+    }
+}
+
+#[test]
+fn exit_3_when_nothing_answered_and_1_when_an_answer_was_wrong() {
+    let w = World::new();
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    w.write(
+        "kinde.toml",
+        &format!(
+            "[[smoke]]\nname = \"down\"\nurl = \"http://127.0.0.1:{closed}/health\"\ntoken = \"none\"\n\n[[smoke]]\nname = \"wrong status\"\npath = \"/api/v1/users\"\ntoken = \"none\"\n"
+        ),
+    );
+    let out = smoke(&w)
+        .args(["--only", "down", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stdout(&out));
+    assert_eq!(json(&out)["checks"][0]["cause"], "network");
+    let out = smoke(&w).arg("--json").output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "one answer was wrong: {}",
+        stdout(&out)
+    );
+    assert_eq!(json(&out)["checks"][1]["cause"], "check");
+}
+
+#[test]
+fn reports_for_others_mask_emails_and_names_unless_show_pii() {
+    let w = World::new();
+    w.write(
+        "kinde.toml",
+        "[[smoke]]\nname = \"users\"\npath = \"/api/v1/users?page_size=1\"\n[[smoke.assert]]\npointer = \"/users\"\nlength = 3\n",
+    );
+    let report = w.path("j.xml");
+    let junit = |extra: &[&str]| {
+        let out = smoke(&w)
+            .args(["--format", "junit", "-o"])
+            .arg(&report)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        junit_failures(&report).join("\n")
+    };
+    let masked = junit(&[]);
+    assert!(masked.contains("a***@example.com"), "{masked}");
+    assert!(
+        !masked.contains("alice@example.com") && !masked.contains("Alice"),
+        "{masked}"
+    );
+    assert!(masked.contains("\"first_name\":\"***\""), "{masked}");
+    let shown = junit(&["--show-pii"]);
+    assert!(
+        shown.contains("alice@example.com") && shown.contains("Alice"),
+        "{shown}"
+    );
+    let out = smoke(&w).arg("--json").output().unwrap();
+    assert!(
+        !stdout(&out).contains("alice@example.com"),
+        "{}",
+        stdout(&out)
+    );
+    // The human view on the terminal is the user's own: it keeps the data.
+    let out = smoke(&w).output().unwrap();
+    assert!(
+        stdout(&out).contains("alice@example.com"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn a_quoted_expect_status_says_what_is_accepted_where() {
+    let w = World::new();
+    w.write(
+        "kinde.toml",
+        "[[smoke]]\nname = \"x\"\npath = \"/a\"\nexpect_status = \"200\"\n",
+    );
+    smoke(&w)
+        .arg("--list")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "kinde.toml:4:17: `expect_status` \"200\" is a string: write the number without quotes, expect_status = 200",
+        ))
+        .stderr(predicate::str::contains("untagged").not());
+    w.write(
+        "kinde.toml",
+        "[[smoke]]\nname = \"x\"\npath = \"/a\"\nexpect_status = [200, \"2xx\"]\n",
+    );
+    smoke(&w).arg("--list").assert().code(2).stderr(predicate::str::contains(
+        "`expect_status` \"2xx\" is not a status: write a number from 100 to 599, expect_status = 200, or a list of them, expect_status = [200, 204]",
+    ));
+}
+
+#[test]
+fn smoke_emulator_without_kinde_toml_says_what_it_runs() {
+    let w = World::new();
+    let out = w.bare().args(["smoke", "--emulator"]).output().unwrap();
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("no kinde.toml: default suite against the emulator's tenant"),
+        "{err}"
+    );
+    assert!(!err.contains("registered"), "{err}");
 }
