@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod doctor;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod error;

@@ -25,6 +25,8 @@ pub struct Report {
     pub file: Option<String>,
     /// The `.env` read.
     pub dotenv: Option<String>,
+    /// The profile's `.env.<profile>` read (its values win over `.env`'s).
+    pub profile_dotenv: Option<String>,
     /// The selected profile.
     pub profile: Option<String>,
     /// Each value, in display order (a map keyed by name in JSON).
@@ -61,6 +63,10 @@ impl Report {
         Report {
             file: config.file.as_ref().map(|p| p.display().to_string()),
             dotenv: config.dotenv.as_ref().map(|p| p.display().to_string()),
+            profile_dotenv: config
+                .profile_dotenv
+                .as_ref()
+                .map(|p| p.display().to_string()),
             profile: config.profile.clone(),
             values: rows(config),
             warnings: config.warnings.clone(),
@@ -180,6 +186,12 @@ pub fn run(global: &GlobalArgs, _args: &ConfigArgs) -> Result<u8, Error> {
             "{} {}",
             paint(style::BOLD, label),
             value.as_deref().unwrap_or(none)
+        ));
+    }
+    if let Some(path) = &report.profile_dotenv {
+        ui::result(&format!(
+            "{} {path} (over .env)",
+            paint(style::BOLD, "profile .env:")
         ));
     }
     let width = report.values.iter().map(|r| r.key.len()).max().unwrap_or(0);

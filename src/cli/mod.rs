@@ -3,6 +3,7 @@
 mod api;
 mod config;
 mod context;
+mod doctor;
 #[cfg(feature = "emulator")]
 mod emulator;
 mod init;
@@ -108,6 +109,8 @@ pub enum Command {
     Smoke(smoke::SmokeArgs),
     /// Show the effective configuration and where each value came from (secrets redacted).
     Config(config::ConfigArgs),
+    /// Check the set-up end to end and say how to fix what is wrong (exit 1 when a check fails).
+    Doctor(doctor::DoctorArgs),
     /// Run a local Kinde (OIDC, sign-in, Management API) with a seeded tenant: no account needed.
     #[cfg(feature = "emulator")]
     Emulator(emulator::EmulatorArgs),
@@ -177,6 +180,7 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
             Command::Token(args) => token::run(&cli.global, args).await,
             Command::Verify(args) => verify::run(&cli.global, args).await,
             Command::Config(args) => config::run(&cli.global, &args),
+            Command::Doctor(args) => doctor::run(&cli.global, args).await,
             Command::Register(args) => register::run(&cli.global, args).await,
             Command::Api(args) => api::run(&cli.global, args).await,
             Command::Smoke(args) => smoke::run(&cli.global, args).await,

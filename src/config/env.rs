@@ -47,28 +47,56 @@ impl EnvReader for BTreeMap<String, String> {
     }
 }
 
-/// The `.env` in a project root, read once.
+/// The `.env` files of a project root, read once: `.env`, then `.env.<profile>` over it.
 pub(super) struct DotEnv {
-    path: PathBuf,
-    values: Option<BTreeMap<String, String>>,
+    /// Each file read, lowest first: `.env`, then the profile's.
+    files: Vec<(PathBuf, BTreeMap<String, String>)>,
 }
 
 impl DotEnv {
-    /// Read `root/.env` (absent is fine; a line that does not parse is an error).
-    pub(super) fn read(root: &Path) -> Result<DotEnv, Error> {
-        let path = root.join(".env");
-        // Later lines win, as when a shell sources the file.
-        let values = dotenv::read(&path)?.map(|pairs| pairs.into_iter().collect());
-        Ok(DotEnv { path, values })
+    /// Read `root/.env` and, for a profile, `root/.env.<profile>` (absent files are fine; a line
+    /// that does not parse is an error).
+    pub(super) fn read(root: &Path, profile: Option<&str>) -> Result<DotEnv, Error> {
+        let mut files = Vec::new();
+        let names = std::iter::once(".env".to_string()).chain(profile.and_then(profile_file_name));
+        for name in names {
+            let path = root.join(name);
+            // Later lines win, as when a shell sources the file.
+            if let Some(pairs) = dotenv::read(&path)? {
+                files.push((path, pairs.into_iter().collect()));
+            }
+        }
+        Ok(DotEnv { files })
     }
 
-    /// The file, if there is one.
+    /// `.env`, if there is one.
     pub(super) fn path(&self) -> Option<&Path> {
-        self.values.as_ref().map(|_| self.path.as_path())
+        self.files
+            .iter()
+            .map(|(path, _)| path.as_path())
+            .find(|path| path.file_name().is_some_and(|n| n == ".env"))
+    }
+
+    /// `.env.<profile>`, if there is one.
+    pub(super) fn profile_path(&self) -> Option<&Path> {
+        self.files
+            .iter()
+            .map(|(path, _)| path.as_path())
+            .find(|path| path.file_name().is_some_and(|n| n != ".env"))
     }
 }
 
-/// `.env` then the process environment, the latter winning.
+/// The file holding a profile's secrets: `.env.<profile>`, for a name that is a plain file-name
+/// part. `example` is left out: `.env.example` is the committed template, never secrets.
+pub fn profile_file_name(profile: &str) -> Option<String> {
+    let plain = !profile.is_empty()
+        && profile
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    (plain && profile != "example").then(|| format!(".env.{profile}"))
+}
+
+/// `.env` files then the process environment, the latter winning.
 struct Layered<'a> {
     dotenv: &'a DotEnv,
     process: &'a dyn EnvReader,
@@ -81,16 +109,18 @@ impl Layered<'_> {
                 return Some((v, Source::Env((*name).to_string())));
             }
         }
-        let map = self.dotenv.values.as_ref()?;
-        for name in names {
-            if let Some(v) = map.var(name) {
-                return Some((
-                    v,
-                    Source::DotEnv {
-                        path: self.dotenv.path.clone(),
-                        var: (*name).to_string(),
-                    },
-                ));
+        // The profile's file first: it comes after `.env`.
+        for (path, map) in self.dotenv.files.iter().rev() {
+            for name in names {
+                if let Some(v) = map.var(name) {
+                    return Some((
+                        v,
+                        Source::DotEnv {
+                            path: path.clone(),
+                            var: (*name).to_string(),
+                        },
+                    ));
+                }
             }
         }
         None
@@ -101,7 +131,7 @@ impl Config {
     /// The configuration the environment alone gives: `root/.env` below `process_env`, with no
     /// `kinde.toml` (what `init` starts from, before there is one).
     pub fn from_environment(root: PathBuf, process_env: &dyn EnvReader) -> Result<Config, Error> {
-        let dotenv = DotEnv::read(&root)?;
+        let dotenv = DotEnv::read(&root, None)?;
         let mut config = Config::empty(root);
         config.dotenv = dotenv.path().map(Path::to_path_buf);
         config.apply_env(&dotenv, process_env)?;
@@ -119,24 +149,13 @@ impl Config {
             process: process_env,
         };
         if let Some((value, source)) = env.get(DOMAIN) {
-            if let Some(Setting {
-                source:
-                    Source::File {
-                        profile: Some(profile),
-                        ..
-                    },
-                ..
-            }) = &self.domain
-            {
-                self.warnings.push(Warning::EnvOverridesProfileDomain {
-                    source: source.clone(),
-                    profile: profile.clone(),
-                });
-            }
             let issuer = Issuer::parse(&value).map_err(|e| {
                 Error::input(format!("{source}: {e}"))
                     .with_hint("set KINDE_DOMAIN to your Kinde domain, e.g. https://acme.kinde.com")
             })?;
+            if let Some(warning) = self.domain_overridden(&issuer, &source, dotenv) {
+                self.warnings.push(warning);
+            }
             self.domain = Some(Setting::new(issuer, source));
         }
         if let Some((value, source)) = env.get(MANAGEMENT_CLIENT_ID) {
@@ -156,5 +175,45 @@ impl Config {
             self.audience = Some(Setting::new(audiences, source));
         }
         Ok(())
+    }
+}
+
+impl Config {
+    /// The warning due when `source` sets the domain to `issuer` over another one `kinde.toml`
+    /// set: `register` would otherwise change a tenant the file does not name, and only the plan
+    /// header would say so. A profile's own `.env.<profile>` is where its domain may be, so it
+    /// overrides silently.
+    fn domain_overridden(
+        &self,
+        issuer: &Issuer,
+        source: &Source,
+        dotenv: &DotEnv,
+    ) -> Option<Warning> {
+        let Setting {
+            value,
+            source: Source::File { path, profile, .. },
+        } = self.domain.as_ref()?
+        else {
+            return None;
+        };
+        if value == issuer {
+            return None;
+        }
+        if let Source::DotEnv { path: from, .. } = source
+            && Some(from.as_path()) == dotenv.profile_path()
+        {
+            return None;
+        }
+        Some(match profile {
+            Some(profile) => Warning::EnvOverridesProfileDomain {
+                source: source.clone(),
+                profile: profile.clone(),
+            },
+            None => Warning::EnvOverridesFileDomain {
+                source: source.clone(),
+                file: path.clone(),
+                domain: value.to_string(),
+            },
+        })
     }
 }

@@ -1,6 +1,6 @@
 //! Configuration: `kinde.toml`, its profiles, `.env` and the environment, layered as
-//! defaults < kinde.toml < profile < .env < environment < flags, each value remembering where it
-//! came from.
+//! defaults < kinde.toml < profile < .env < .env.<profile> < environment < flags, each value
+//! remembering where it came from.
 
 pub mod dotenv;
 pub mod env;
@@ -154,6 +154,8 @@ pub struct Config {
     pub root: PathBuf,
     /// The `.env` read, if any.
     pub dotenv: Option<PathBuf>,
+    /// The profile's `.env.<profile>` read, if any (it wins over `.env`).
+    pub profile_dotenv: Option<PathBuf>,
     /// The selected profile.
     pub profile: Option<String>,
     /// The Kinde domain (issuer of M2M tokens).
@@ -205,6 +207,15 @@ pub enum Warning {
         /// The profile whose domain is not used.
         profile: String,
     },
+    /// The environment or `.env` sets a domain other than the one `kinde.toml` sets.
+    EnvOverridesFileDomain {
+        /// The variable that wins.
+        source: Source,
+        /// The `kinde.toml` whose domain is not used.
+        file: PathBuf,
+        /// The domain it sets.
+        domain: String,
+    },
 }
 
 impl fmt::Display for Warning {
@@ -213,6 +224,15 @@ impl fmt::Display for Warning {
             Warning::EnvOverridesProfileDomain { source, profile } => write!(
                 f,
                 "{source} overrides the domain of profile `{profile}` (the environment and .env come after profiles); unset it to use the profile's"
+            ),
+            Warning::EnvOverridesFileDomain {
+                source,
+                file,
+                domain,
+            } => write!(
+                f,
+                "{source} overrides the domain {domain} of {} (the environment and .env come after kinde.toml): commands such as `register` use {source}'s; unset it to use kinde.toml's",
+                file.display()
             ),
         }
     }
@@ -242,30 +262,35 @@ impl Config {
     pub fn load(options: &LoadOptions, process_env: &dyn EnvReader) -> Result<Config, Error> {
         let (file_path, root) = locate(options)?;
         let file = file_path.as_deref().map(File::read).transpose()?;
-        let dotenv = DotEnv::read(&root)?;
         let profile = options
             .profile
             .clone()
             .or_else(|| process_env.var(env::PROFILE));
+        let dotenv = DotEnv::read(&root, profile.as_deref())?;
         let mut config = Config::empty(root);
         config.file = file_path;
         config.dotenv = dotenv.path().map(Path::to_path_buf);
+        config.profile_dotenv = dotenv.profile_path().map(Path::to_path_buf);
         config.profile = profile.clone();
+        // A profile may live only in its `.env.<profile>` (secrets and domain, nothing else).
+        let has_own_dotenv = config.profile_dotenv.is_some();
         if let Some(file) = &file {
             config.apply_layer(file, &file.layer, None)?;
             if let Some(name) = &profile {
-                let profiles = file.layer.profiles.as_ref();
-                let layer = profiles
-                    .and_then(|p| p.get(name))
-                    .ok_or_else(|| unknown_profile(name, file))?;
-                config.apply_layer(file, layer.get_ref(), Some(name))?;
+                let layer = file.layer.profiles.as_ref().and_then(|p| p.get(name));
+                match layer {
+                    Some(layer) => config.apply_layer(file, layer.get_ref(), Some(name))?,
+                    None if has_own_dotenv => {}
+                    None => return Err(unknown_profile(name, file)),
+                }
             }
-        } else if let Some(name) = &profile {
+        } else if let (Some(name), false) = (&profile, has_own_dotenv) {
+            let env_file = env::profile_file_name(name).unwrap_or_else(|| ".env.<profile>".into());
             return Err(Error::input(format!(
-                "profile `{name}` was asked for, but no {FILE_NAME} was found"
+                "profile `{name}` was asked for, but no {FILE_NAME} or {env_file} was found"
             ))
             .with_hint(format!(
-                "create {FILE_NAME} with [profiles.{name}], or drop --profile / KINDE_PROFILE"
+                "create {FILE_NAME} with [profiles.{name}] (or {env_file} with its variables), or drop --profile / KINDE_PROFILE"
             )));
         }
         config.apply_env(&dotenv, process_env)?;
@@ -278,6 +303,7 @@ impl Config {
             file: None,
             root,
             dotenv: None,
+            profile_dotenv: None,
             profile: None,
             domain: None,
             custom_domain: None,
@@ -304,7 +330,7 @@ impl Config {
     pub fn issuer(&self) -> Result<&Issuer, Error> {
         self.domain.as_ref().map(|s| &s.value).ok_or_else(|| {
             Error::input("no Kinde domain is configured")
-                .with_hint("set `domain` under [tenant] in kinde.toml, or KINDE_DOMAIN=https://<your_subdomain>.kinde.com in the environment or .env")
+                .with_hint("run `cargo kinde init` (or `cargo kinde init --emulator` to try without an account), or set KINDE_DOMAIN=https://<your_subdomain>.kinde.com in the environment or .env (or `domain` under [tenant] in kinde.toml)")
         })
     }
 
@@ -466,13 +492,18 @@ fn unknown_profile(name: &str, file: &File) -> Error {
         .iter()
         .flat_map(|p| p.keys().map(String::as_str))
         .collect();
+    let env_file = env::profile_file_name(name).unwrap_or_else(|| ".env.<profile>".into());
     let hint = if known.is_empty() {
         format!(
-            "{} defines no profiles; add [profiles.{name}.tenant] to it",
+            "{} defines no profiles; add [profiles.{name}.tenant] to it, or put the profile's variables in {env_file}",
             file.path.display()
         )
     } else {
-        format!("profiles in {}: {}", file.path.display(), known.join(", "))
+        format!(
+            "profiles in {}: {} (or put the profile's variables in {env_file})",
+            file.path.display(),
+            known.join(", ")
+        )
     };
     Error::input(format!("no profile `{name}` in {}", file.path.display())).with_hint(hint)
 }

@@ -272,3 +272,139 @@ fn dotenv_errors_name_the_line_and_profiles_overridden_by_dotenv_are_flagged() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_profile_reads_its_own_dotenv_after_dotenv_and_config_names_the_file() {
+    let w = World::new();
+    let wrong = "prod-secret-not-for-staging";
+    w.write(
+        ".env",
+        &format!(
+            "KINDE_DOMAIN={}\nKINDE_MANAGEMENT_CLIENT_ID={}\nKINDE_MANAGEMENT_CLIENT_SECRET={wrong}\n",
+            w.issuer(),
+            w.management_id()
+        ),
+    );
+    w.write(
+        ".env.staging",
+        &format!("KINDE_MANAGEMENT_CLIENT_SECRET={}\n", w.management_secret()),
+    );
+    // Without the profile, `.env`'s (wrong) secret is used; with it, `.env.staging`'s wins.
+    w.bare().args(["token", "--no-cache"]).assert().code(4);
+    w.bare()
+        .args(["--profile", "staging", "token", "--no-cache"])
+        .assert()
+        .success();
+    w.bare()
+        .env("KINDE_PROFILE", "staging")
+        .env("KINDE_MANAGEMENT_CLIENT_SECRET", wrong)
+        .args(["token", "--no-cache"])
+        .assert()
+        .code(4);
+
+    let out = w
+        .bare()
+        .args(["--json", "--profile", "staging", "config"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc = json(&out);
+    let source = |key: &str| doc["values"][key]["source"].as_str().unwrap().to_string();
+    assert!(
+        source("management.client_secret")
+            .ends_with(".env.staging (KINDE_MANAGEMENT_CLIENT_SECRET)"),
+        "{doc}"
+    );
+    assert!(
+        source("management.client_id").ends_with(".env (KINDE_MANAGEMENT_CLIENT_ID)"),
+        "{doc}"
+    );
+    assert!(
+        doc["profile_dotenv"]
+            .as_str()
+            .unwrap()
+            .ends_with(".env.staging"),
+        "{doc}"
+    );
+    let text = stdout(
+        &w.bare()
+            .args(["--profile", "staging", "config"])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        text.contains(".env.staging (KINDE_MANAGEMENT_CLIENT_SECRET)"),
+        "{text}"
+    );
+    assert!(!text.contains(&w.management_secret()) && !text.contains(wrong));
+
+    // With kinde.toml: the profile's domain is overridden by its own file without a warning,
+    // and a profile that only has a `.env.<profile>` is still a profile.
+    w.write(
+        "kinde.toml",
+        "[tenant]\ndomain = \"acme.kinde.com\"\n[profiles.staging.tenant]\ndomain = \"acme-staging.kinde.com\"\n",
+    );
+    w.write(".env", "KINDE_MANAGEMENT_CLIENT_ID=prod-id\n");
+    w.write(
+        ".env.staging",
+        "KINDE_DOMAIN=https://staging-from-env.kinde.com\n",
+    );
+    let out = w
+        .bare()
+        .args(["--json", "--profile", "staging", "config"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        json(&out)["values"]["tenant.domain"]["value"],
+        "https://staging-from-env.kinde.com"
+    );
+    assert!(!stderr(&out).contains("overrides"), "{}", stderr(&out));
+    w.write(".env.qa", "KINDE_MANAGEMENT_CLIENT_ID=qa-id\n");
+    let out = w
+        .bare()
+        .args(["--json", "--profile", "qa", "config"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        json(&out)["values"]["management.client_id"]["value"],
+        "qa-id"
+    );
+    assert_eq!(
+        json(&out)["values"]["tenant.domain"]["value"],
+        "https://acme.kinde.com"
+    );
+}
+
+#[test]
+fn no_domain_points_at_init() {
+    let w = World::new();
+    w.bare()
+        .arg("token")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no Kinde domain is configured"))
+        .stderr(predicate::str::contains("run `cargo kinde init`"))
+        .stderr(predicate::str::contains("cargo kinde init --emulator"));
+}
+
+#[test]
+fn a_dotenv_domain_over_kinde_toml_is_a_warning() {
+    let w = World::new();
+    w.write("kinde.toml", "[tenant]\ndomain = \"acme.kinde.com\"\n");
+    w.write(".env", "KINDE_DOMAIN=other.kinde.com\n");
+    let out = w.bare().args(["register", "--dry-run"]).output().unwrap();
+    let err = stderr(&out);
+    assert!(
+        err.contains(".env (KINDE_DOMAIN) overrides the domain https://acme.kinde.com of")
+            && err.contains("kinde.toml"),
+        "{err}"
+    );
+    let out = w.bare().args(["--json", "config"]).output().unwrap();
+    let warnings = json(&out)["warnings"].clone();
+    assert_eq!(warnings.as_array().map(Vec::len), Some(1), "{warnings}");
+    // The same domain twice is no surprise.
+    w.write(".env", "KINDE_DOMAIN=https://acme.kinde.com\n");
+    let out = w.bare().arg("config").output().unwrap();
+    assert!(!stderr(&out).contains("overrides"), "{}", stderr(&out));
+}

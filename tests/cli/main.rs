@@ -6,6 +6,7 @@ mod browser;
 mod cache;
 mod config;
 mod discovery;
+mod doctor;
 mod dotenv;
 mod emulator;
 mod fake;

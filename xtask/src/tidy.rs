@@ -25,6 +25,7 @@ pub const LAYERS: &[(&str, u8)] = &[
     ("oauth", 4),
     ("scaffold", 4),
     ("kinde", 5),
+    ("doctor", 6),
     ("emulator", 6),
     ("smoke", 7),
     ("cli", 8),
