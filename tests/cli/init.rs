@@ -64,11 +64,12 @@ fn non_interactive_init_writes_every_file_and_no_secret_where_it_does_not_belong
     );
     // The result is a working configuration: register and smoke pass from the files alone.
     w.bare().args(["register", "--yes"]).assert().success();
+    // The default suite (4 checks, the API and the callback URL registered) and init's own check.
     w.bare()
         .arg("smoke")
         .assert()
         .success()
-        .stdout(predicate::str::contains("1 passed, 0 failed"));
+        .stdout(predicate::str::contains("7 passed, 0 failed"));
     // A rerun changes nothing.
     let again = init(&w)
         .args(["--api", "Orders API=https://api.acme.example"])
@@ -200,7 +201,7 @@ fn the_generated_xtask_compiles_and_runs_smoke_against_the_emulator() {
         .unwrap();
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     assert!(
-        stdout(&out).contains("1 passed, 0 failed"),
+        stdout(&out).contains("6 passed, 0 failed"),
         "{}",
         stdout(&out)
     );
@@ -286,4 +287,32 @@ fn an_api_name_with_quotes_is_escaped_in_kinde_toml() {
     let api = &json(&out)["values"]["apis[0]"]["value"];
     assert_eq!(api["name"], r#"Orders "v2" \ #1"#);
     assert_eq!(api["audience"], "https://api.acme.example");
+}
+
+#[test]
+fn the_generated_kinde_toml_keeps_the_default_smoke_suite_and_adds_its_check() {
+    let w = World::new();
+    project(&w);
+    init(&w).assert().success();
+    let toml = std::fs::read_to_string(w.path("kinde.toml")).unwrap();
+    assert!(toml.contains("[smoke_suite]\ndefaults = true\n"), "{toml}");
+    w.bare().args(["register", "--yes"]).assert().success();
+    let out = w.bare().args(["smoke", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let names: Vec<String> = json(&out)["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .collect();
+    for name in [
+        "discovery document",
+        "JWKS",
+        "M2M token",
+        "get users",
+        "callback URL http://localhost:3000/api/auth/kinde_callback registered",
+        "list applications",
+    ] {
+        assert!(names.iter().any(|n| n == name), "{name} not run: {names:?}");
+    }
 }

@@ -230,16 +230,13 @@ fn ask_callbacks() -> Result<Vec<String>, Error> {
         (DEFAULT_CALLBACK, "Kinde SDK default route"),
         (
             "http://localhost:3000/auth/callback",
-            "axum / leptos (port 3000)",
+            "axum, leptos: port 3000",
         ),
         (
             "http://localhost:8080/auth/callback",
-            "actix-web / rocket (port 8080)",
+            "actix-web: port 8080",
         ),
-        (
-            "http://localhost:8000/auth/callback",
-            "loco / rocket (port 8000)",
-        ),
+        ("http://localhost:8000/auth/callback", "rocket: port 8000"),
     ];
     let mut labels: Vec<String> = choices
         .iter()
