@@ -243,13 +243,22 @@ fn interactive_init_asks_checks_live_and_re_asks_a_bad_domain() {
     term.expect("client secret");
     term.send_line("wrong-secret");
     term.expect("invalid_client");
+    // The id is offered again as typed: Enter keeps it.
     term.expect("Management (M2M) app client id");
-    term.send_line(&w.management_id());
+    term.expect(&w.management_id());
+    term.send_line("");
     term.expect("client secret");
     term.send_line(&w.management_secret());
     term.expect("can get a Management API token");
     term.expect("Application your users sign in to");
+    term.expect("(Back-end web app, ");
     term.send_line("");
+    term.expect("the app is `");
+    term.expect("a Back-end web app");
+    // A back-end app has a secret: asked for, hidden, and kept in .env.
+    term.expect("The app's client secret");
+    let app_secret = w.web_app().client_secret.unwrap();
+    term.send_line(&app_secret);
     term.expect("Callback URL of your app");
     term.send_line("");
     term.expect("Logout URL");
@@ -259,8 +268,14 @@ fn interactive_init_asks_checks_live_and_re_asks_a_bad_domain() {
     let (code, seen) = term.finish();
     assert_eq!(code, 0, "{seen}");
     assert!(
-        !seen.contains(&w.management_secret()),
-        "the secret was echoed"
+        !seen.contains(&w.management_secret()) && !seen.contains(&app_secret),
+        "a secret was echoed"
+    );
+    assert!(!seen.contains("(reg"), "no jargon: {seen}");
+    assert!(
+        std::fs::read_to_string(w.path(".env"))
+            .unwrap()
+            .contains(&format!("KINDE_CLIENT_SECRET={app_secret}\n"))
     );
     let toml = std::fs::read_to_string(w.path("kinde.toml")).unwrap();
     assert!(
