@@ -541,3 +541,17 @@ fn an_unreachable_domain_can_be_kept() {
         "{toml}"
     );
 }
+
+#[test]
+fn init_emulator_in_a_fresh_project_creates_its_state_directory() {
+    let w = World::new();
+    project(&w);
+    let out = w.bare().args(["--emulator", "init"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(w.path(".kinde/emulator.json").is_file());
+    assert!(
+        !stderr(&out).contains("not checked"),
+        "the emulator's own values need no check: {}",
+        stderr(&out)
+    );
+}

@@ -2,7 +2,7 @@
 //! and, on a terminal, asked for with each answer checked live.
 
 use super::{DEFAULT_CALLBACK, DEFAULT_LOGOUT, InitArgs};
-use crate::config::{Config, Setting};
+use crate::config::{Config, Setting, Source};
 use crate::error::{Error, exit};
 use crate::kinde::resources::Application;
 use crate::oauth::{self, ClientCredentials};
@@ -81,7 +81,14 @@ pub(super) async fn values(
     }
     // Ask (on a terminal) for what is missing, checking each answer live. `live` turns off when
     // the user keeps a domain that does not answer: nothing else can be checked then.
-    let mut live = interactive;
+    // `init --emulator` takes its values from the emulator's state file, and the emulator is
+    // not running yet: nothing to check against.
+    let from_emulator = args.domain.is_none()
+        && matches!(
+            config.domain.as_ref().map(|d| &d.source),
+            Some(Source::Emulator)
+        );
+    let mut live = interactive && !from_emulator;
     let issuer = loop {
         let text = match domain.take() {
             Some(d) => d,
@@ -145,7 +152,7 @@ pub(super) async fn values(
     let (m2m_id, m2m_secret) = (m2m_id.unwrap_or_default(), m2m_secret);
     // The tenant's applications, when the management app can list them: to pick the app from,
     // or to check the one given. Not tried after the user kept an unreachable domain.
-    let tenant_apps = if interactive && !live {
+    let tenant_apps = if !live && (interactive || from_emulator) {
         Err(Error::network(format!("{issuer} did not answer")))
     } else {
         list_apps(http, &issuer, &m2m_id, m2m_secret.as_ref()).await
@@ -177,6 +184,7 @@ pub(super) async fn values(
                 )));
             }
         },
+        (Some(id), Err(_)) if from_emulator => AppChoice::typed(id),
         (Some(id), Err(e)) => {
             ui::warn(&format!(
                 "the app client id `{id}` was not checked against the tenant: {}",

@@ -245,6 +245,10 @@ fn use_emulator_tenant(root: &Path, config: &mut Config) -> Result<(), Error> {
         None => {
             let key = crate::emulator::keys::SigningKey::generate()?.to_stored()?;
             let tenant = Tenant::seed(key);
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| Error::file("create directory", dir, e))?;
+            }
             tenant.save(&path)?;
             ui::status(&format!("created an emulator tenant in {EMULATOR_STATE}"));
             tenant
