@@ -25,6 +25,9 @@ pub struct Layer {
     pub login: Option<Spanned<LoginSection>>,
     /// `[[smoke]]`
     pub smoke: Option<Vec<Spanned<SmokeSection>>>,
+    /// `[smoke_suite]` (not `[smoke]`: TOML cannot have a table and the `[[smoke]]` array under
+    /// one name).
+    pub smoke_suite: Option<SmokeSuiteSection>,
     /// `[tokens.NAME]`
     pub tokens: Option<BTreeMap<String, TokenSection>>,
     /// `[[protect]]`
@@ -95,6 +98,15 @@ pub struct LoginSection {
     pub prompt: Option<Spanned<String>>,
     /// Loopback callback port.
     pub port: Option<u16>,
+}
+
+/// `[smoke_suite]`: what `cargo kinde smoke` runs besides the `[[smoke]]` checks.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmokeSuiteSection {
+    /// Run the default suite: `true` also with `[[smoke]]` / `[[protect]]` checks, `false` never;
+    /// unset, it runs only when there are none.
+    pub defaults: Option<bool>,
 }
 
 /// `[[smoke]]`: one endpoint check.

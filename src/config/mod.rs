@@ -189,6 +189,9 @@ pub struct Config {
     pub apis_source: Option<Source>,
     /// Smoke checks.
     pub smoke: Vec<file::SmokeSection>,
+    /// `[smoke_suite] defaults`: whether the default smoke suite runs (`None`: only when there
+    /// are no `[[smoke]]` / `[[protect]]` checks).
+    pub smoke_defaults: Option<bool>,
     /// Named token configurations.
     pub tokens: BTreeMap<String, file::TokenSection>,
     /// Protection probes.
@@ -320,6 +323,7 @@ impl Config {
             login_source: None,
             apis_source: None,
             smoke: Vec::new(),
+            smoke_defaults: None,
             tokens: BTreeMap::new(),
             protect: Vec::new(),
             warnings: Vec::new(),
@@ -469,6 +473,9 @@ impl Config {
                 )?;
             }
             self.smoke = smoke.iter().map(|c| c.get_ref().clone()).collect();
+        }
+        if let Some(defaults) = layer.smoke_suite.as_ref().and_then(|s| s.defaults) {
+            self.smoke_defaults = Some(defaults);
         }
         if let Some(protect) = &layer.protect {
             for probe in protect {

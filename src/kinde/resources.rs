@@ -37,6 +37,25 @@ pub struct Application {
     pub kind: String,
 }
 
+impl Application {
+    /// Its type as Kinde's admin UI and docs name it (`reg` is a "Back-end web" app).
+    pub fn kind_name(&self) -> &str {
+        match self.kind.as_str() {
+            "reg" => "Back-end web",
+            "spa" => "Front-end and mobile",
+            "m2m" => "Machine to machine (M2M)",
+            "device" => "Device and IoT",
+            other => other,
+        }
+    }
+
+    /// Whether it has a client secret to keep (back-end web and M2M apps; front-end, mobile and
+    /// device apps use PKCE and have none).
+    pub fn has_secret(&self) -> bool {
+        matches!(self.kind.as_str(), "reg" | "m2m")
+    }
+}
+
 /// An API scope.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ApiScope {

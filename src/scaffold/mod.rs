@@ -130,12 +130,58 @@ impl Change {
             (old_text.to_string(), self.new.clone())
         };
         let path = self.path.display().to_string();
-        similar::TextDiff::from_lines(&old, &new)
-            .unified_diff()
-            .context_radius(3)
-            .header(&path, &path)
-            .to_string()
+        let diff = similar::TextDiff::from_lines(&old, &new);
+        let old_lines: Vec<&str> = old.lines().collect();
+        let new_lines: Vec<&str> = new.lines().collect();
+        let mut out = format!("--- {path}\n+++ {path}\n");
+        for hunk in diff.unified_diff().context_radius(3).iter_hunks() {
+            // As git's `@@ ... @@ fn name`: the table the first changed line is in, so a changed
+            // `client_id` says whether it is the [management] or the [app] one.
+            let section = hunk
+                .iter_changes()
+                .find(|c| c.tag() != similar::ChangeTag::Equal)
+                .and_then(|c| match (c.new_index(), c.old_index()) {
+                    (Some(i), _) => table_at(&new_lines, i),
+                    (None, Some(i)) => table_at(&old_lines, i),
+                    (None, None) => None,
+                });
+            out.push_str(&hunk.header().to_string());
+            if let Some(section) = section {
+                out.push(' ');
+                out.push_str(section);
+            }
+            out.push('\n');
+            for change in hunk.iter_changes() {
+                let sign = match change.tag() {
+                    similar::ChangeTag::Equal => ' ',
+                    similar::ChangeTag::Delete => '-',
+                    similar::ChangeTag::Insert => '+',
+                };
+                out.push(sign);
+                out.push_str(change.value());
+                if !change.value().ends_with('\n') {
+                    out.push('\n');
+                }
+            }
+        }
+        out
     }
+}
+
+/// The TOML table header (`[app]`, `[[apis]]`) that line `index` of `lines` is under, if any.
+fn table_at<'a>(lines: &[&'a str], index: usize) -> Option<&'a str> {
+    lines
+        .iter()
+        .take(index.saturating_add(1))
+        .rev()
+        .map(|line| line.trim())
+        .find(|line| {
+            let name = line.trim_start_matches('[');
+            line.starts_with('[')
+                && name.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '"' || c == '_')
+                && line.contains(']')
+        })
+        .map(|line| line.split(" #").next().unwrap_or(line).trim_end())
 }
 
 /// The entries of `.env` text as `NAME=***` lines; with `before`, a value that differs from the
@@ -255,31 +301,33 @@ pub fn edit_kinde_toml(existing: &str, values: &Values) -> Result<String, Error>
             doc[table] = Item::Table(Table::new());
         }
     }
-    let mut set = |table: &str, key: &str, v: &str| {
-        let current = doc.get(table).and_then(|t| t.get(key));
-        if current.and_then(Item::as_str) == Some(v) {
-            return;
+    // Each key is replaced only when its value differs, keeping the comment after it.
+    let mut set = |table: &str, key: &str, new: toml_edit::Value| {
+        let current = doc
+            .get(table)
+            .and_then(|t| t.get(key))
+            .and_then(Item::as_value);
+        let mut new = new;
+        match current {
+            Some(old) if same_value(old, &new) => return,
+            Some(old) => *new.decor_mut() = old.decor().clone(),
+            None => {}
         }
-        // Keep a trailing comment on the line being changed.
-        let decor = current
-            .and_then(Item::as_value)
-            .map(|old| old.decor().clone());
-        let mut new = value(v);
-        if let (Some(decor), Some(val)) = (decor, new.as_value_mut()) {
-            *val.decor_mut() = decor;
-        }
-        doc[table][key] = new;
+        doc[table][key] = Item::Value(new);
     };
-    set("tenant", "domain", &values.domain);
-    set("management", "client_id", &values.management_client_id);
-    set("app", "client_id", &values.app_client_id);
+    set("tenant", "domain", values.domain.as_str().into());
+    set(
+        "management",
+        "client_id",
+        values.management_client_id.as_str().into(),
+    );
+    set("app", "client_id", values.app_client_id.as_str().into());
     for (key, urls) in [
         ("callback_urls", &values.callback_urls),
         ("logout_urls", &values.logout_urls),
     ] {
-        if doc.get("app").and_then(|a| a.get(key)).is_none() {
-            doc["app"][key] = value(urls.iter().map(String::as_str).collect::<Array>());
-        }
+        let urls: Array = urls.iter().map(String::as_str).collect();
+        set("app", key, urls.into());
     }
     let known: Vec<String> = doc
         .get("apis")
@@ -306,6 +354,16 @@ pub fn edit_kinde_toml(existing: &str, values: &Values) -> Result<String, Error>
         }
     }
     Ok(doc.to_string())
+}
+
+/// Whether two TOML values are equal whatever their formatting (quotes, spacing, comments).
+fn same_value(a: &toml_edit::Value, b: &toml_edit::Value) -> bool {
+    match (a, b) {
+        (toml_edit::Value::Array(a), toml_edit::Value::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b.iter()).all(|(a, b)| same_value(a, b))
+        }
+        _ => a.as_str().is_some() && a.as_str() == b.as_str(),
+    }
 }
 
 /// `.env` with the values set, other lines kept.
@@ -595,5 +653,47 @@ mod tests {
             r#"Orders "v2" \ #1"#
         );
         assert!(ApiValue::parse(&format!("{}=aud", "x".repeat(65))).is_err());
+    }
+
+    #[test]
+    fn kinde_toml_diffs_name_the_table_of_each_change_and_show_an_added_api_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = plan(dir.path(), &values(), &Extras::default()).unwrap()[0]
+            .new
+            .clone();
+        let mut changed = values();
+        changed.management_client_id = "m2m-new".into();
+        changed.apis.push(ApiValue {
+            name: "Billing API".into(),
+            audience: "https://billing.acme.com".into(),
+        });
+        let change = Change {
+            path: PathBuf::from("kinde.toml"),
+            old: Some(first.clone()),
+            new: edit_kinde_toml(&first, &changed).unwrap(),
+            private: false,
+            append_only: false,
+        };
+        let diff = change.diff();
+        assert!(
+            diff.contains(" @@ [management]\n")
+                && diff.contains("-client_id = \"m2m\"\n+client_id = \"m2m-new\"\n"),
+            "{diff}"
+        );
+        assert!(
+            diff.contains(
+                "\n+[[apis]]\n+name = \"Billing API\"\n+audience = \"https://billing.acme.com\"\n"
+            ),
+            "{diff}"
+        );
+        // A change deep in a table still names it, however far its header is.
+        let urls = Change {
+            new: first.replace(
+                "logout_urls = [\"http://localhost:3000\"]",
+                "logout_urls = [\"http://localhost:4000\"]",
+            ),
+            ..change
+        };
+        assert!(urls.diff().contains(" @@ [app]\n"), "{}", urls.diff());
     }
 }

@@ -111,11 +111,14 @@ pub struct Check {
     pub step: Step,
 }
 
-/// The checks for `config`: its `[[smoke]]` and `[[protect]]` entries, or the default suite when
-/// it has none.
+/// The checks for `config`: the default suite when `[smoke_suite] defaults` says so (unset: when
+/// there is no other check), then its `[[smoke]]` and `[[protect]]` entries.
 pub fn checks(config: &Config, issuer: &Issuer) -> Vec<Check> {
     let mut out = Vec::new();
-    if config.smoke.is_empty() && config.protect.is_empty() {
+    let defaults = config
+        .smoke_defaults
+        .unwrap_or(config.smoke.is_empty() && config.protect.is_empty());
+    if defaults {
         out.extend(default_suite(config));
     }
     for section in &config.smoke {
@@ -460,5 +463,40 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn the_default_suite_runs_with_custom_checks_when_switched_on() {
+        let issuer = Issuer::parse("https://acme.kinde.com").unwrap();
+        let names = |toml: &str| {
+            let file =
+                crate::config::file::File::parse(std::path::Path::new("kinde.toml"), toml.into())
+                    .unwrap();
+            let mut config = Config::empty(".".into());
+            config.smoke_defaults = file.layer.smoke_suite.and_then(|s| s.defaults);
+            config.smoke = file
+                .layer
+                .smoke
+                .unwrap_or_default()
+                .into_iter()
+                .map(|c| c.into_inner())
+                .collect();
+            checks(&config, &issuer)
+                .into_iter()
+                .map(|c| c.name)
+                .collect::<Vec<_>>()
+        };
+        let mine = "[[smoke]]\nname = \"mine\"\npath = \"/api/v1/users\"\n";
+        assert_eq!(
+            names(mine),
+            ["mine"],
+            "unset: custom checks replace the suite"
+        );
+        let on = names(&format!("[smoke_suite]\ndefaults = true\n{mine}"));
+        assert_eq!(on.first().map(String::as_str), Some("discovery document"));
+        assert_eq!(on.last().map(String::as_str), Some("mine"));
+        assert_eq!(on.len(), 5, "{on:?}");
+        let off = names("[smoke_suite]\ndefaults = false\n");
+        assert!(off.is_empty(), "{off:?}");
     }
 }

@@ -30,11 +30,13 @@ pub fn secret(label: &str) -> Result<Secret, Error> {
     Ok(Secret::new(value.trim()))
 }
 
-/// Ask a yes/no question.
+/// Ask a yes/no question, answered with Enter: a single key would leave the user's habitual Enter
+/// to answer the next question with its default.
 pub fn confirm(label: &str, default: bool) -> Result<bool, Error> {
     Confirm::with_theme(&ColorfulTheme::default())
         .with_prompt(label)
         .default(default)
+        .wait_for_newline(true)
         .interact()
         .map_err(cancelled)
 }

@@ -2,8 +2,9 @@
 //! and, on a terminal, asked for with each answer checked live.
 
 use super::{DEFAULT_CALLBACK, DEFAULT_LOGOUT, InitArgs};
-use crate::config::{Config, Setting};
-use crate::error::Error;
+use crate::config::{Config, Setting, Source};
+use crate::error::{Error, exit};
+use crate::kinde::resources::Application;
 use crate::oauth::{self, ClientCredentials};
 use crate::scaffold::{ApiValue, Values};
 use crate::secret::Secret;
@@ -34,11 +35,21 @@ pub(super) async fn values(
         .or_else(|| value(&config.app_client_id));
     let app_secret = config.app_client_secret.map(|s| s.value);
     // Flags are checked before anything is asked: a typo must not cost a whole session.
-    let mut apis: Vec<ApiValue> = args
+    let mut apis: Vec<ApiValue> = config
         .apis
         .iter()
-        .map(|a| ApiValue::parse(a))
-        .collect::<Result<_, _>>()?;
+        .map(|a| ApiValue {
+            name: a.name.clone(),
+            audience: a.audience.clone(),
+        })
+        .collect();
+    for api in &args.apis {
+        let api = ApiValue::parse(api)?;
+        if !apis.iter().any(|a| a.audience == api.audience) {
+            apis.push(api);
+        }
+    }
+    let asked_for_apis = apis.is_empty();
     for (flag, urls) in [
         ("--callback-url", &args.callback_urls),
         ("--logout-url", &args.logout_urls),
@@ -68,33 +79,49 @@ pub(super) async fn values(
                 .with_hint("pass them as flags / environment variables, run in a terminal to be asked, or try `cargo kinde init --emulator`"));
         }
     }
-    // Ask (on a terminal) for what is missing, checking each answer live.
+    // Ask (on a terminal) for what is missing, checking each answer live. `live` turns off when
+    // the user keeps a domain that does not answer: nothing else can be checked then.
+    // `init --emulator` takes its values from the emulator's state file, and the emulator is
+    // not running yet: nothing to check against.
+    let from_emulator = args.domain.is_none()
+        && matches!(
+            config.domain.as_ref().map(|d| &d.source),
+            Some(Source::Emulator)
+        );
+    let mut live = interactive && !from_emulator;
     let issuer = loop {
         let text = match domain.take() {
             Some(d) => d,
             None => ui::prompt::text("Kinde domain (e.g. https://acme.kinde.com)")?,
         };
-        match check_domain(http, &text, interactive).await {
+        match check_domain(http, &text, live).await {
             Ok(issuer) => break issuer,
-            Err(e) if interactive => ui::warn(&format!(
-                "{e}{}",
-                e.hint().map(|h| format!(" ({h})")).unwrap_or_default()
-            )),
+            Err(e) if interactive && e.exit_code() == exit::NETWORK => {
+                ui::warn(&explain(&e));
+                if let Some(issuer) = keep_unreachable(&text)? {
+                    live = false;
+                    break issuer;
+                }
+            }
+            Err(e) if interactive => ui::warn(&explain(&e)),
             Err(e) => return Err(e),
         }
     };
+    // After a refused secret the id is offered again as typed: usually only the secret was wrong.
+    let mut typed_id: Option<String> = None;
     loop {
-        let id = match m2m_id.take() {
-            Some(id) => id,
-            None => ui::prompt::text(
-                "Management (M2M) app client id (Settings > Applications > <M2M app> > App keys)",
-            )?,
+        const LABEL: &str =
+            "Management (M2M) app client id (Settings > Applications > <M2M app> > App keys)";
+        let id = match (m2m_id.take(), &typed_id) {
+            (Some(id), _) => id,
+            (None, Some(previous)) => ui::prompt::text_or(LABEL, previous)?,
+            (None, None) => ui::prompt::text(LABEL)?,
         };
         let secret = match m2m_secret.take() {
             Some(s) => s,
             None => ui::prompt::secret("Management (M2M) app client secret")?,
         };
-        if !interactive {
+        if !live {
             m2m_id = Some(id);
             m2m_secret = Some(secret);
             break;
@@ -116,25 +143,89 @@ pub(super) async fn values(
                 m2m_secret = Some(secret);
                 break;
             }
-            Err(e) => ui::warn(&format!(
-                "{e}{}",
-                e.hint().map(|h| format!(" ({h})")).unwrap_or_default()
-            )),
+            Err(e) => {
+                ui::warn(&explain(&e));
+                typed_id = Some(id);
+            }
         }
     }
     let (m2m_id, m2m_secret) = (m2m_id.unwrap_or_default(), m2m_secret);
-    if app_id.is_none() {
-        app_id = Some(pick_app(http, &issuer, &m2m_id, m2m_secret.as_ref()).await?);
+    // The tenant's applications, when the management app can list them: to pick the app from,
+    // or to check the one given. Not tried after the user kept an unreachable domain.
+    let tenant_apps = if !live && (interactive || from_emulator) {
+        Err(Error::network(format!("{issuer} did not answer")))
+    } else {
+        list_apps(http, &issuer, &m2m_id, m2m_secret.as_ref()).await
+    };
+    let app = match (app_id.take(), &tenant_apps) {
+        (None, Ok(apps)) if interactive => pick_app(apps, "Application your users sign in to")?,
+        (None, _) => AppChoice::typed(ui::prompt::text(
+            "Application client id (Settings > Applications > <app> > App keys)",
+        )?),
+        (Some(id), Ok(apps)) => match apps.iter().find(|a| a.id == id) {
+            Some(app) => AppChoice::found(app),
+            None if interactive => {
+                ui::warn(&format!(
+                    "the app client id `{id}` is not an application of {issuer}"
+                ));
+                pick_app(apps, "Pick the application your users sign in to")?
+            }
+            None => {
+                return Err(Error::input(format!(
+                    "the app client id `{id}` (--app-client-id, KINDE_CLIENT_ID or [app] in kinde.toml) is not an application of {issuer}"
+                ))
+                .with_hint(format!(
+                    "use one of: {}",
+                    apps.iter()
+                        .filter(|a| a.kind != "m2m")
+                        .map(|a| format!("{} ({}, {})", a.name, a.kind_name(), a.id))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )));
+            }
+        },
+        (Some(id), Err(_)) if from_emulator => AppChoice::typed(id),
+        (Some(id), Err(e)) => {
+            ui::warn(&format!(
+                "the app client id `{id}` was not checked against the tenant: {}",
+                explain(e)
+            ));
+            AppChoice::typed(id)
+        }
+    };
+    if let Some((name, kind)) = &app.described {
+        ui::status(&format!(
+            "{} the app is `{name}`, a {kind} app",
+            paint(style::OK, "✓")
+        ));
     }
-    let mut callback_urls = args.callback_urls.clone();
-    let mut logout_urls = args.logout_urls.clone();
+    // A back-end app signs users in with its secret: asked for (hidden) and kept in .env.
+    let app_secret = match app_secret {
+        Some(secret) => Some(secret),
+        None if interactive && app.has_secret => Some(ui::prompt::secret(
+            "The app's client secret, for your back-end (Settings > Applications > <app> > App keys; saved in .env)",
+        )?),
+        None => None,
+    };
+    // Flags replace what kinde.toml has; without them its URLs stay and are not asked again.
+    let from_config = |urls: &[Setting<String>]| urls.iter().map(|u| u.value.clone()).collect();
+    let mut callback_urls = if args.callback_urls.is_empty() {
+        from_config(&config.callback_urls)
+    } else {
+        args.callback_urls.clone()
+    };
+    let mut logout_urls = if args.logout_urls.is_empty() {
+        from_config(&config.logout_urls)
+    } else {
+        args.logout_urls.clone()
+    };
     if interactive && callback_urls.is_empty() {
         callback_urls = ask_callbacks()?;
     }
     if interactive && logout_urls.is_empty() {
         logout_urls = vec![ask_url("Logout URL", DEFAULT_LOGOUT)?];
     }
-    if interactive && apis.is_empty() {
+    if interactive && asked_for_apis {
         while ui::prompt::confirm(
             if apis.is_empty() {
                 "Register an API of yours (name and audience)?"
@@ -162,7 +253,7 @@ pub(super) async fn values(
         domain: issuer.as_str().to_string(),
         management_client_id: m2m_id,
         management_client_secret: m2m_secret,
-        app_client_id: app_id.unwrap_or_default(),
+        app_client_id: app.id,
         app_client_secret: app_secret,
         callback_urls,
         logout_urls,
@@ -192,37 +283,89 @@ async fn check_domain(http: &reqwest::Client, text: &str, live: bool) -> Result<
     Ok(issuer)
 }
 
-/// The app to sign users in to: picked from the tenant's applications when the M2M token can
-/// list them, typed otherwise.
-async fn pick_app(
+/// The app users sign in to, and what the tenant says it is when it was looked up.
+struct AppChoice {
+    id: String,
+    /// Its name and type in words, when found in the tenant.
+    described: Option<(String, String)>,
+    /// Whether it has a client secret (a back-end app).
+    has_secret: bool,
+}
+
+impl AppChoice {
+    fn found(app: &Application) -> AppChoice {
+        AppChoice {
+            id: app.id.clone(),
+            described: Some((app.name.clone(), app.kind_name().to_string())),
+            has_secret: app.has_secret(),
+        }
+    }
+
+    /// An id not looked up: whether it has a secret is unknown, so none is asked for.
+    fn typed(id: String) -> AppChoice {
+        AppChoice {
+            id,
+            described: None,
+            has_secret: false,
+        }
+    }
+}
+
+/// The tenant's applications, listed with the management app's token.
+async fn list_apps(
     http: &reqwest::Client,
     issuer: &Issuer,
     m2m_id: &str,
     m2m_secret: Option<&Secret>,
-) -> Result<String, Error> {
-    if let Some(secret) = m2m_secret {
-        let credentials = ClientCredentials {
-            issuer: issuer.clone(),
-            client_id: m2m_id.into(),
-            client_secret: secret.clone(),
-            audiences: Vec::new(),
-            scopes: Vec::new(),
-        };
-        let client = crate::kinde::client::Client::new(http.clone(), credentials, None)
-            .with_observer(|event| ui::status(&event.to_string()));
-        if let Ok(apps) = client.applications().await {
-            let apps: Vec<_> = apps.into_iter().filter(|a| a.kind != "m2m").collect();
-            if !apps.is_empty() {
-                let labels: Vec<String> = apps
-                    .iter()
-                    .map(|a| format!("{} ({}, {})", a.name, a.kind, a.id))
-                    .collect();
-                let choice = ui::prompt::select("Application your users sign in to", &labels)?;
-                return Ok(apps[choice].id.clone());
-            }
-        }
+) -> Result<Vec<Application>, Error> {
+    let secret = m2m_secret.ok_or_else(|| Error::input("no management client secret"))?;
+    let credentials = ClientCredentials {
+        issuer: issuer.clone(),
+        client_id: m2m_id.into(),
+        client_secret: secret.clone(),
+        audiences: Vec::new(),
+        scopes: Vec::new(),
+    };
+    crate::kinde::client::Client::new(http.clone(), credentials, None)
+        .with_observer(|event| ui::status(&event.to_string()))
+        .applications()
+        .await
+}
+
+/// Pick one of the tenant's apps users can sign in to (typed when it has none).
+fn pick_app(apps: &[Application], label: &str) -> Result<AppChoice, Error> {
+    let apps: Vec<&Application> = apps.iter().filter(|a| a.kind != "m2m").collect();
+    if apps.is_empty() {
+        return Ok(AppChoice::typed(ui::prompt::text(
+            "Application client id (Settings > Applications > <app> > App keys)",
+        )?));
     }
-    ui::prompt::text("Application client id (Settings > Applications > <app> > App keys)")
+    let labels: Vec<String> = apps
+        .iter()
+        .map(|a| format!("{} ({} app, {})", a.name, a.kind_name(), a.id))
+        .collect();
+    let choice = ui::prompt::select(label, &labels)?;
+    Ok(AppChoice::found(apps[choice]))
+}
+
+/// Offer to keep a domain that did not answer; `None`: the user types another.
+fn keep_unreachable(text: &str) -> Result<Option<Issuer>, Error> {
+    let choices = [
+        "Type another domain".to_string(),
+        "Use it anyway: the credentials and the app are not checked now, and register, smoke, token and login fail until it answers".to_string(),
+    ];
+    if ui::prompt::select("The domain did not answer", &choices)? == 0 {
+        return Ok(None);
+    }
+    Issuer::parse(text).map(Some).map_err(Error::input)
+}
+
+/// An error and its hint on one line, for a warning before asking again.
+fn explain(e: &Error) -> String {
+    format!(
+        "{e}{}",
+        e.hint().map(|h| format!(" ({h})")).unwrap_or_default()
+    )
 }
 
 fn ask_callbacks() -> Result<Vec<String>, Error> {
@@ -230,16 +373,13 @@ fn ask_callbacks() -> Result<Vec<String>, Error> {
         (DEFAULT_CALLBACK, "Kinde SDK default route"),
         (
             "http://localhost:3000/auth/callback",
-            "axum / leptos (port 3000)",
+            "axum, leptos: port 3000",
         ),
         (
             "http://localhost:8080/auth/callback",
-            "actix-web / rocket (port 8080)",
+            "actix-web: port 8080",
         ),
-        (
-            "http://localhost:8000/auth/callback",
-            "loco / rocket (port 8000)",
-        ),
+        ("http://localhost:8000/auth/callback", "rocket: port 8000"),
     ];
     let mut labels: Vec<String> = choices
         .iter()

@@ -10,10 +10,10 @@ use serde::Serialize;
 mod ask;
 
 use super::GlobalArgs;
-use crate::config::Config;
 #[cfg(feature = "emulator")]
 use crate::config::Setting;
-use crate::config::env::ProcessEnv;
+use crate::config::env::{self, EnvReader, ProcessEnv};
+use crate::config::{Config, LoadOptions};
 use crate::error::{Error, exit};
 use crate::scaffold::{self, Extras, Outcome, XtaskDependency};
 use crate::ui::{self, paint, style};
@@ -74,9 +74,10 @@ pub async fn run(global: &GlobalArgs, args: InitArgs) -> Result<u8, Error> {
     let use_emulator = global.emulator;
     #[cfg(not(feature = "emulator"))]
     let use_emulator = false;
-    // Environment and .env < the emulator's tenant < flags (kinde.toml is what init writes).
+    // kinde.toml < .env < environment < the emulator's tenant < flags: a rerun starts from what
+    // is there, and what it is told lands in the files.
     #[cfg_attr(not(feature = "emulator"), allow(unused_mut))]
-    let mut config = Config::from_environment(root.clone(), &ProcessEnv)?;
+    let mut config = existing_config(&root, global.profile.as_deref())?;
     #[cfg(feature = "emulator")]
     if use_emulator {
         use_emulator_tenant(&root, &mut config)?;
@@ -184,6 +185,39 @@ fn report(root: &Path, outcomes: &[(PathBuf, Outcome)], emulator: bool) {
     });
 }
 
+/// The configuration in `root` as other commands load it, without a profile: init writes the
+/// top-level tables of `root/kinde.toml` and `.env`, where a profile's values do not belong.
+fn existing_config(root: &Path, profile: Option<&str>) -> Result<Config, Error> {
+    /// The process environment without `KINDE_PROFILE`.
+    struct WithoutProfile;
+    impl EnvReader for WithoutProfile {
+        fn var(&self, name: &str) -> Option<String> {
+            (name != env::PROFILE)
+                .then(|| ProcessEnv.var(name))
+                .flatten()
+        }
+    }
+    if let Some(name) = profile
+        .map(String::from)
+        .or_else(|| ProcessEnv.var(env::PROFILE))
+    {
+        ui::warn(&format!(
+            "init writes kinde.toml's top-level tables and .env; profile `{name}` is not used (edit [profiles.{name}] by hand)"
+        ));
+    }
+    let file = root.join(crate::config::FILE_NAME);
+    if !file.is_file() {
+        return Config::from_environment(root.to_path_buf(), &ProcessEnv);
+    }
+    let options = LoadOptions {
+        config_path: Some(file),
+        manifest_path: None,
+        profile: None,
+        cwd: root.to_path_buf(),
+    };
+    Config::load(&options, &WithoutProfile)
+}
+
 fn workspace(manifest: Option<&Path>) -> Result<PathBuf, Error> {
     let mut command = cargo_metadata::MetadataCommand::new();
     command.no_deps();
@@ -211,6 +245,10 @@ fn use_emulator_tenant(root: &Path, config: &mut Config) -> Result<(), Error> {
         None => {
             let key = crate::emulator::keys::SigningKey::generate()?.to_stored()?;
             let tenant = Tenant::seed(key);
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| Error::file("create directory", dir, e))?;
+            }
             tenant.save(&path)?;
             ui::status(&format!("created an emulator tenant in {EMULATOR_STATE}"));
             tenant
