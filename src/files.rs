@@ -341,6 +341,28 @@ mod tests {
         );
     }
 
+    /// The temporary name is unguessable, so a test cannot plant a link at it; this checks the
+    /// open itself: at a path where a link stands, it fails and the link's target is untouched.
+    #[cfg(unix)]
+    #[test]
+    fn the_temporary_file_is_never_opened_through_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside.txt");
+        fs::write(&outside, "precious\n").unwrap();
+        let planted = dir.path().join(".env.tmp");
+        std::os::unix::fs::symlink(&outside, &planted).unwrap();
+        for access in [Access::Private, Access::Shared] {
+            let err = open_exclusive(&planted, access).unwrap_err();
+            assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists, "{err}");
+        }
+        // A dangling link too: creating its target through it would also be a write elsewhere.
+        let dangling = dir.path().join(".dangling.tmp");
+        std::os::unix::fs::symlink(dir.path().join("nowhere"), &dangling).unwrap();
+        assert!(open_exclusive(&dangling, Access::Private).is_err());
+        assert!(!dir.path().join("nowhere").exists());
+        assert_eq!(fs::read_to_string(&outside).unwrap(), "precious\n");
+    }
+
     #[test]
     fn a_missing_directory_is_a_file_error_naming_the_path() {
         let dir = tempfile::tempdir().unwrap();

@@ -62,9 +62,31 @@ pub fn register(value: &str) {
         return;
     }
     let json = serde_json::to_string(value).unwrap_or_default();
+    let form: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+    // Percent-encoding as RFC 3986 does it (`%20`, `~` kept) rather than as forms do, and either
+    // case of hex.
+    let percent: String = value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    let html = value
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;");
     let forms = [
         value.to_string(),
-        url::form_urlencoded::byte_serialize(value.as_bytes()).collect(),
+        form.clone(),
+        lower_hex(&form),
+        percent.clone(),
+        lower_hex(&percent),
+        html,
         json.trim_matches('"').to_string(),
         base64::engine::general_purpose::STANDARD.encode(value),
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value),
@@ -79,13 +101,54 @@ pub fn register(value: &str) {
     known.sort_by_key(|k| std::cmp::Reverse(k.len()));
 }
 
-/// `text` with every registered secret value replaced by `***`.
+/// `%2b` for `%2B`: some servers echo percent-encoding in lower case.
+fn lower_hex(encoded: &str) -> String {
+    let mut out = String::with_capacity(encoded.len());
+    let mut chars = encoded.chars();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == '%' {
+            out.extend(chars.by_ref().take(2).map(|h| h.to_ascii_lowercase()));
+        }
+    }
+    out
+}
+
+/// Form and header parameters whose value is a secret whatever it is: masked even when the value
+/// comes back cut short or in an encoding not registered.
+const SECRET_PARAMETERS: &[&str] = &[
+    "client_secret=",
+    "code_verifier=",
+    "refresh_token=",
+    "access_token=",
+    "client_assertion=",
+    "Basic ",
+];
+
+/// `text` with every registered secret value replaced by `***`, and the value after any secret
+/// parameter name (`client_secret=...`, `Authorization: Basic ...`) too.
 pub fn mask(text: &str) -> String {
     let known = KNOWN.lock().unwrap_or_else(PoisonError::into_inner);
     let mut out = text.to_string();
     for secret in known.iter() {
         if out.contains(secret.as_str()) {
             out = out.replace(secret.as_str(), "***");
+        }
+    }
+    drop(known);
+    for name in SECRET_PARAMETERS {
+        let mut from = 0;
+        while let Some(at) = out[from..].find(name).map(|i| from + i + name.len()) {
+            let end = out[at..]
+                .find(|c: char| c == '&' || c == '"' || c == '\'' || c == '<' || c.is_whitespace())
+                .map_or(out.len(), |i| at + i);
+            if &out[at..end] != "***" && end > at {
+                out.replace_range(at..end, "***");
+            }
+            from = at;
+            if from >= out.len() {
+                break;
+            }
         }
     }
     out
@@ -137,6 +200,26 @@ pub fn mask_json(value: serde_json::Value) -> serde_json::Value {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn every_echoed_form_of_a_secret_is_masked() {
+        let secret = "Sup3r s3cret+/=&value~x-unique-41";
+        register(secret);
+        for echoed in [
+            "Sup3r%20s3cret%2B%2F%3D%26value~x-unique-41",
+            "Sup3r%20s3cret%2b%2f%3d%26value~x-unique-41",
+            "<p>Sup3r s3cret+/=&amp;value~x-unique-41</p>",
+            "body: grant_type=client_credentials&client_secret=Sup3r+s3cret",
+            "Authorization: Basic bTpzZWNyZXQ=",
+        ] {
+            let shown = mask(echoed);
+            assert!(
+                !shown.contains("s3cret") && !shown.contains("bTpzZWNyZXQ"),
+                "{echoed} -> {shown}"
+            );
+        }
+        assert_eq!(mask("client_secret= and more"), "client_secret= and more");
+    }
     use super::*;
 
     #[test]

@@ -110,9 +110,40 @@ fn is_loopback(url: &Url) -> bool {
     }
 }
 
-/// Schemes that are never a place to send a user back to: they run script, read local files or
-/// stay inside the browser. Refused even though they look like a native app's custom scheme.
-const REFUSED_SCHEMES: &[&str] = &["javascript", "vbscript", "data", "file", "about", "blob"];
+/// Schemes that are never a place to send a user back to: they run script, read local files, stay
+/// inside the browser, or belong to another network protocol or to the operating system (a
+/// native app's scheme is its own name, never one of these). Refused even though they look like
+/// a custom scheme; so is every `ms-*` scheme (Windows' protocol handlers, e.g. `ms-msdt:`).
+const REFUSED_SCHEMES: &[&str] = &[
+    "javascript",
+    "vbscript",
+    "data",
+    "file",
+    "about",
+    "blob",
+    "ws",
+    "wss",
+    "ftp",
+    "ftps",
+    "sftp",
+    "gopher",
+    "ldap",
+    "ldaps",
+    "mailto",
+    "tel",
+    "sms",
+    "ssh",
+    "telnet",
+    "irc",
+    "smb",
+    "nfs",
+    "jar",
+    "view-source",
+    "chrome",
+    "android-app",
+    "intent",
+    "x-javascript",
+];
 
 /// An example of each accepted form, appended to the errors.
 const EXAMPLES: &str = "e.g. https://app.acme.com/api/auth/kinde_callback, http://localhost:3000/callback, or myapp://callback for a native app";
@@ -139,7 +170,7 @@ pub fn check_redirect_url(input: &str) -> Result<(), String> {
     // The scheme is what comes before the first `:`, so `blob:https://...` is a `blob:` URL.
     let scheme = leading_scheme(input);
     if let Some(scheme) = scheme.as_deref()
-        && REFUSED_SCHEMES.contains(&scheme)
+        && (REFUSED_SCHEMES.contains(&scheme) || scheme.starts_with("ms-"))
     {
         return Err(refused_scheme(&shown, scheme));
     }
@@ -341,6 +372,11 @@ mod tests {
             ("file:///etc/passwd", "`file:` scheme"),
             ("about:blank", "`about:` scheme"),
             ("blob:https://app.acme.com/x", "`blob:` scheme"),
+            ("ws://evil.example/cb", "`ws:` scheme"),
+            ("ftp://evil.example/cb", "`ftp:` scheme"),
+            ("ms-msdt://x", "`ms-msdt:` scheme"),
+            ("x-javascript://a", "`x-javascript:` scheme"),
+            ("android-app://com.evil/x", "`android-app:` scheme"),
             ("localhost:3000/cb", "did you mean http://localhost:3000/cb"),
             (
                 "app.acme.com:443/cb",
@@ -350,7 +386,7 @@ mod tests {
                 "com.acme.app:/callback",
                 "not an absolute URL with an authority",
             ),
-            ("mailto:a@acme.com", "not an absolute URL with an authority"),
+            ("mailto:a@acme.com", "`mailto:` scheme"),
             ("/callback", "not an absolute URL"),
             ("app.acme.com/callback", "not an absolute URL"),
             ("", "empty"),

@@ -71,7 +71,7 @@ impl<'a> Report<'a> {
     /// document) and the error's exit code; otherwise as an error on stderr.
     fn fail(mut self, err: Error) -> Result<u8, Error> {
         if ui::settings().json {
-            self.error = Some(err.to_json());
+            self.error = Some(ui::error_json(&err));
             self.emit_json();
             Ok(err.exit_code())
         } else {

@@ -134,7 +134,9 @@ fn entries(text: &str) -> Vec<Entry<'_>> {
     while i < lines.len() {
         let mut open = open_quote(None, lines[i]);
         let mut end = i + 1;
-        while open.is_some() && end < lines.len() && !sets_variable(lines[end]) {
+        // A PEM block's base64 lines may look like `NAME=`; inside one, only its quote ends it.
+        let pem = lines[i].contains("-----BEGIN");
+        while open.is_some() && end < lines.len() && (pem || !sets_variable(lines[end])) {
             open = open_quote(open, lines[end]);
             end += 1;
         }
@@ -177,18 +179,12 @@ fn open_quote(mut open: Option<char>, line: &str) -> Option<char> {
     open
 }
 
-/// Whether `line` plainly sets a variable (`export NAME=`, or `NAME=` with an upper-case name
-/// holding a `_`, as `KINDE_CLIENT_SECRET`): never a line of a PEM key or other base64 inside a
-/// multi-line value, whose alphabet has no `_`.
+/// Whether `line` sets a variable (`NAME=` or `export NAME=`, any name dotenvy reads): a quote
+/// left open never runs on into it, so a forgotten quote cannot fold the next variable (perhaps a
+/// secret) into the value before it. Multi-line values other than PEM blocks must not hold such
+/// lines; the open quote is then reported at its line instead.
 fn sets_variable(line: &str) -> bool {
-    let exported = line.trim_start().starts_with("export ");
-    name_of(line).is_some_and(|name| {
-        exported
-            || (name.contains('_')
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
-    })
+    name_of(line).is_some()
 }
 
 /// The name an entry sets: `NAME=` or `export NAME=`, as dotenvy reads names.
@@ -308,6 +304,27 @@ pub fn gitignore_needed(path: &Path) -> Option<(std::path::PathBuf, String)> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn an_open_quote_never_takes_in_the_next_variable_whatever_its_name() {
+        for next in [
+            "SECRET=hunter2value\"",
+            "DbPassword=hunter2value",
+            "kinde_management_client_secret=hunter2value'",
+        ] {
+            let text = format!("KINDE_MANAGEMENT_CLIENT_ID=\"abc\n{next}\n");
+            let err = parse(&text).unwrap_err();
+            assert_eq!(err.0, 1, "{next}: the open quote is reported at its line");
+        }
+        // A PEM block keeps its base64 lines, even one that looks like `NAME=`.
+        let pem = "KEY=\"-----BEGIN KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC=\n-----END KEY-----\"\nNEXT=1\n";
+        let read = parse(pem).unwrap();
+        assert!(
+            read[0].1.contains("MIIEvQIBADANBgkqhkiG9w0BAQEFAASC="),
+            "{read:?}"
+        );
+        assert_eq!(read[1], ("NEXT".into(), "1".into()));
+    }
 
     #[test]
     fn a_replaced_export_stays_exported() {

@@ -151,23 +151,28 @@ pub fn debug(text: &str) {
     }
 }
 
+/// An error as `--json` shows it, `{kind, message, hint, exit_code}`, made safe like every text
+/// shown ([`crate::net::server_text`]): the one shape for errors alone and errors inside a report.
+pub fn error_json(err: &Error) -> serde_json::Value {
+    let mut value = err.to_json();
+    for field in ["message", "hint"] {
+        if let Some(text) = value.get(field).and_then(serde_json::Value::as_str) {
+            value[field] = serde_json::Value::String(crate::net::server_text(text));
+        }
+    }
+    value
+}
+
 /// Report a fatal error: JSON on stdout with `--json`, else `error: ...` and `help: ...` on stderr.
 /// Messages may quote a server (each source makes that safe with `net::server_text`); it is
 /// applied once more here, the last step before the terminal, so no path can forget it.
 pub fn error(err: &Error) {
-    let message = crate::net::server_text(&err.to_string());
-    let hint = err.hint().map(crate::net::server_text);
     if settings().json {
-        json(&serde_json::json!({
-            "error": {
-                "kind": err.kind(),
-                "message": message,
-                "hint": hint,
-                "exit_code": err.exit_code(),
-            }
-        }));
+        json(&serde_json::json!({ "error": error_json(err) }));
         return;
     }
+    let message = crate::net::server_text(&err.to_string());
+    let hint = err.hint().map(crate::net::server_text);
     let mut out = stderr();
     let _ = writeln!(out, "{} {message}", paint(style::BAD, "error:"));
     if let Some(hint) = hint {
