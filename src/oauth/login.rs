@@ -429,11 +429,13 @@ async fn check_id_token(
     Ok(())
 }
 
-/// Callback connections served at once; more wait in the listen queue until one ends.
-const MAX_CONNECTIONS: usize = 32;
+/// Callback connections served at once (each holds an 8 KiB buffer); more wait in the listen
+/// queue until one ends. High enough that idle sockets cannot crowd out the browser.
+const MAX_CONNECTIONS: usize = 1024;
 
-/// How long a connection may take to send its request line and headers.
-const READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a connection may take to send its request line and headers: a browser sends them at
+/// once, so an idle socket is dropped quickly.
+const READ_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What the loopback learned from one connection.
 #[derive(Debug)]
