@@ -26,8 +26,8 @@ pub struct ApiArgs {
     /// Query parameter (repeatable).
     #[arg(short = 'q', long = "query", value_name = "KEY=VALUE")]
     pub query: Vec<String>,
-    /// Follow next_token and merge every page's lists.
-    #[arg(long)]
+    /// Follow next_token and merge every page's lists (GET only).
+    #[arg(long, conflicts_with = "data")]
     pub paginate: bool,
     /// Do not ask before a DELETE.
     #[arg(long, short = 'y')]

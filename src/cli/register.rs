@@ -18,7 +18,7 @@ use crate::urls::Issuer;
 #[derive(Debug, Args)]
 pub struct RegisterArgs {
     /// Show the plan and stop.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "yes")]
     pub dry_run: bool,
     /// Apply without asking (needed without a terminal).
     #[arg(long, short = 'y')]

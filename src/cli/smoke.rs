@@ -103,7 +103,7 @@ pub async fn run(global: &GlobalArgs, args: SmokeArgs) -> Result<u8, Error> {
     };
     let has_credentials = credentials.is_some();
     let shared = Arc::new(Shared::new(
-        ctx.http.clone(),
+        ctx.http()?.clone(),
         issuer.clone(),
         ctx.config.clone(),
         credentials,

@@ -107,10 +107,11 @@ pub async fn verify_token(
         .iter()
         .filter_map(|i| Issuer::parse(i).ok())
         .collect();
+    let http = ctx.http()?;
     let mut keys = issuers.iter().fold(IssuerKeys::new(), |keys, issuer| {
-        let source = KeySource::remote(ctx.http.clone(), issuer, cache_dir).with_jwks_uri(
+        let source = KeySource::remote(http.clone(), issuer, cache_dir).with_jwks_uri(
             crate::oauth::discovery::jwks_uri(
-                ctx.http.clone(),
+                http.clone(),
                 issuer.clone(),
                 cache_dir.map(std::path::Path::to_path_buf),
             ),
