@@ -121,15 +121,28 @@ pub fn main() -> ExitCode {
 /// Run with these arguments (the first is the program name): what an xtask calls to run
 /// cargo-kinde from a workspace's lock file.
 pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
-    let cli = match Cli::try_parse_from(cargo_args(args)) {
+    let args = cargo_args(args);
+    let json = wants_json(&args);
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
+        // `--help` and `--version` are text on stdout whatever else was asked.
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            return ExitCode::from(exit::OK);
+        }
+        // A command line clap refuses is still answered in JSON when JSON was asked for.
+        Err(e) if json => {
+            ui::init(ui::Settings {
+                json: true,
+                ..ui::Settings::default()
+            });
+            let err = usage_error(&e);
+            ui::error(&err);
+            return ExitCode::from(err.exit_code());
+        }
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() {
-                exit::INPUT
-            } else {
-                exit::OK
-            });
+            return ExitCode::from(exit::INPUT);
         }
     };
     let g = &cli.global;
@@ -164,6 +177,32 @@ fn cargo_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
         args.remove(1);
     }
     args
+}
+
+/// Whether `--json` is among the options (before any `--`), looked for before parsing so that
+/// an argument clap refuses is reported as JSON too.
+fn wants_json(args: &[OsString]) -> bool {
+    args.iter()
+        .skip(1)
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--json")
+}
+
+/// A clap error as an input error: its first line the message, its tips the hint.
+fn usage_error(e: &clap::Error) -> Error {
+    let text = e.render().to_string();
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let message = lines
+        .next()
+        .map(|l| l.strip_prefix("error: ").unwrap_or(l).to_string())
+        .unwrap_or_else(|| "the command line was not understood".to_string());
+    let tips: Vec<&str> = lines.filter_map(|l| l.strip_prefix("tip: ")).collect();
+    let hint = if tips.is_empty() {
+        "`cargo kinde --help` lists the commands and their options".to_string()
+    } else {
+        tips.join("; ")
+    };
+    Error::input(message).with_hint(hint)
 }
 
 /// Run a parsed command line; `Ok` carries the exit code.

@@ -156,7 +156,12 @@ fn read_token(arg: Option<&str>) -> Result<String, Error> {
 
 /// Print a report (JSON or a table on stdout; the verdict on stderr) and return the exit code.
 pub fn print_report(report: &Report) -> u8 {
-    ui::show(report, print_human);
+    // With --quiet the exit code is the answer; a rejection still says why on stderr.
+    ui::show(report, |r| {
+        if !ui::quiet() {
+            print_human(r);
+        }
+    });
     if report.valid {
         exit::OK
     } else {

@@ -47,6 +47,31 @@ pub fn settings() -> Settings {
     SETTINGS.get().copied().unwrap_or_default()
 }
 
+/// `--quiet`: only errors, and the data a command exists to print (a token, a URL).
+pub fn quiet() -> bool {
+    settings().verbosity < 0
+}
+
+/// A number of seconds in words, each unit apart from its number: `1 day 2 h 3 min 4 s`.
+pub fn duration(secs: u64) -> String {
+    if secs == 0 {
+        return "0 s".to_string();
+    }
+    let days = secs / 86_400;
+    let parts = [
+        (days, if days == 1 { "day" } else { "days" }),
+        (secs / 3600 % 24, "h"),
+        (secs / 60 % 60, "min"),
+        (secs % 60, "s"),
+    ];
+    parts
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, unit)| format!("{n} {unit}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Whether a person can answer prompts: a terminal on stdin and stderr, no `--no-input`, not CI.
 pub fn detect_interactive(no_input: bool) -> bool {
     let ci = std::env::var("CI")
@@ -172,5 +197,18 @@ pub fn error(err: &Error) {
     let _ = writeln!(out, "{} {message}", paint(style::BAD, "error:"));
     if let Some(hint) = hint {
         let _ = writeln!(out, "{} {hint}", paint(style::BOLD, "help:"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_words() {
+        assert_eq!(duration(86_400), "1 day");
+        assert_eq!(duration(2 * 86_400 + 3600 + 61), "2 days 1 h 1 min 1 s");
+        assert_eq!(duration(59), "59 s");
+        assert_eq!(duration(0), "0 s");
     }
 }

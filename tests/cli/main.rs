@@ -11,6 +11,7 @@ mod emulator;
 mod fake;
 mod help;
 mod init;
+mod json;
 mod links;
 mod login;
 mod register;

@@ -352,7 +352,7 @@ fn a_token_endpoint_echoing_the_form_shows_neither_the_secret_nor_its_escapes() 
 }
 
 /// A user token for the seeded web app, planted in the cache as `login` leaves it; returns it.
-fn plant_user_token(w: &World) -> String {
+pub fn plant_user_token(w: &World) -> String {
     let token = w.token();
     let issuer = cargo_kinde::urls::Issuer::parse(&w.issuer()).unwrap();
     let scopes: Vec<String> = ["openid", "email", "offline"].map(String::from).to_vec();
