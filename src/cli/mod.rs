@@ -1,6 +1,7 @@
 //! The command line: global flags, subcommands, and the mapping of outcomes to exit codes.
 
 mod api;
+mod completions;
 mod config;
 mod context;
 #[cfg(feature = "emulator")]
@@ -54,8 +55,9 @@ pub enum ColorWhen {
     Never,
 }
 
-/// Flags every subcommand accepts.
+/// Flags every subcommand accepts, listed apart from each command's own (gh's INHERITED FLAGS).
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Read this kinde.toml instead of searching the workspace.
     #[arg(long, global = true, value_name = "PATH")]
@@ -69,7 +71,8 @@ pub struct GlobalArgs {
     /// More detail on stderr (requests, cache hits); never secrets.
     #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
-    /// Only results and errors. (No `-q`: `cargo kinde api` uses it for query parameters.)
+    /// Only errors, and what the command exists to print (a token, a URL). (No `-q`: `cargo kinde
+    /// api` uses it for query parameters.)
     #[arg(long, global = true)]
     pub quiet: bool,
     /// Colour output.
@@ -91,26 +94,98 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Get a machine-to-machine access token (client credentials).
+    #[command(after_help = examples::TOKEN)]
     Token(token::TokenArgs),
     /// Verify a JWT against the issuer's JWKS: signature, issuer, audience, lifetime, scopes.
+    #[command(after_help = examples::VERIFY)]
     Verify(verify::VerifyArgs),
     /// Make the tenant match kinde.toml: callback and logout URLs, APIs, scopes, authorisations.
+    #[command(after_help = examples::REGISTER)]
     Register(register::RegisterArgs),
     /// Call any Management API endpoint with the cached M2M token.
+    #[command(after_help = examples::API)]
     Api(api::ApiArgs),
     /// Scaffold kinde.toml, .env, .env.example and .gitignore (and an xtask crate, a CI workflow).
+    #[command(after_help = examples::INIT)]
     Init(init::InitArgs),
     /// Sign a user in through the browser (Authorization Code + PKCE) and print the access token.
+    #[command(after_help = examples::LOGIN)]
     Login(login::LoginArgs),
     /// Forget this tenant's cached tokens (and with --everywhere, the Kinde session).
+    #[command(after_help = examples::LOGOUT)]
     Logout(logout::LogoutArgs),
     /// Run endpoint smoke tests and API protection probes (exit 1 when one fails).
+    #[command(after_help = examples::SMOKE)]
     Smoke(smoke::SmokeArgs),
     /// Show the effective configuration and where each value came from (secrets redacted).
+    #[command(after_help = examples::CONFIG)]
     Config(config::ConfigArgs),
     /// Run a local Kinde (OIDC, sign-in, Management API) with a seeded tenant: no account needed.
     #[cfg(feature = "emulator")]
+    #[command(after_help = examples::EMULATOR)]
     Emulator(emulator::EmulatorArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell).
+    #[command(after_help = examples::COMPLETIONS)]
+    Completions(completions::CompletionsArgs),
+}
+
+/// The EXAMPLES section of each command's help: real command lines, as gh shows them.
+mod examples {
+    pub const TOKEN: &str = "\
+Examples:
+  cargo kinde token                                   # M2M token for the Management API
+  cargo kinde token --audience https://api.acme.com --decode
+  curl -H \"Authorization: Bearer $(cargo kinde token)\" https://acme.kinde.com/api/v1/users
+  cargo kinde token --user --json                     # a user token (browser sign-in once)";
+    pub const VERIFY: &str = "\
+Examples:
+  cargo kinde token | cargo kinde verify
+  cargo kinde verify \"$TOKEN\" --audience https://api.acme.com --scope read:orders
+  cargo kinde verify --json - < token.txt";
+    pub const REGISTER: &str = "\
+Examples:
+  cargo kinde register --dry-run                      # show the plan, change nothing
+  cargo kinde register                                # show the plan, ask, apply
+  cargo kinde register --yes --prune                  # in CI: apply, remove what kinde.toml drops";
+    pub const API: &str = "\
+Examples:
+  cargo kinde api GET /users -q page_size=5 --jq '.users[].email'
+  cargo kinde api POST /apis -F name='Acme API' -F audience=https://api.acme.com
+  cargo kinde api PATCH /users/kp_123 -f is_suspended=true
+  cargo kinde api GET /api/v1/new-endpoint --no-check  # a path the bundled spec lacks";
+    pub const INIT: &str = "\
+Examples:
+  cargo kinde init                                    # asks for what it needs
+  cargo kinde init --no-input --domain https://acme.kinde.com
+  cargo kinde init --emulator                         # try it with no Kinde account";
+    pub const LOGIN: &str = "\
+Examples:
+  cargo kinde login
+  cargo kinde login --no-browser --scope 'openid email profile'
+  cargo kinde login --json --show-refresh-token";
+    pub const LOGOUT: &str = "\
+Examples:
+  cargo kinde logout
+  cargo kinde logout --everywhere                     # also end the browser session";
+    pub const SMOKE: &str = "\
+Examples:
+  cargo kinde smoke
+  cargo kinde smoke --emulator                        # against a local Kinde
+  cargo kinde smoke --format junit --output smoke.xml";
+    pub const CONFIG: &str = "\
+Examples:
+  cargo kinde config
+  cargo kinde config --profile staging --json";
+    #[cfg(feature = "emulator")]
+    pub const EMULATOR: &str = "\
+Examples:
+  cargo kinde emulator                                # http://127.0.0.1:5380
+  cargo kinde emulator --port 0 --env-file .env       # any free port; its settings into .env";
+    pub const COMPLETIONS: &str = "\
+Examples:
+  cargo-kinde completions bash > ~/.local/share/bash-completion/completions/cargo-kinde
+  cargo-kinde completions zsh > ~/.zfunc/_cargo-kinde
+  cargo-kinde completions fish > ~/.config/fish/completions/cargo-kinde.fish";
 }
 
 /// Parse the process arguments, run, and return the exit code.
@@ -222,6 +297,7 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
             Command::Login(args) => login::run(&cli.global, args).await,
             Command::Init(args) => init::run(&cli.global, args).await,
             Command::Logout(args) => logout::run(&cli.global, args).await,
+            Command::Completions(args) => completions::run(&cli.global, &args),
             #[cfg(feature = "emulator")]
             Command::Emulator(args) => emulator::run(&cli.global, args).await,
         }
