@@ -151,7 +151,7 @@ Examples:
 Examples:
   cargo kinde api GET /users -q page_size=5 --jq '.users[].email'
   cargo kinde api POST /apis -F name='Acme API' -F audience=https://api.acme.com
-  cargo kinde api PATCH /users/kp_123 -f is_suspended=true
+  cargo kinde api PATCH 'user?id=kp_123' -F is_suspended=true
   cargo kinde api GET /api/v1/new-endpoint --no-check  # a path the bundled spec lacks";
     pub const INIT: &str = "\
 Examples:

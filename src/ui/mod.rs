@@ -162,6 +162,59 @@ pub fn progress(text: &str) {
     let _ = stderr().flush();
 }
 
+/// A progress line shown on a terminal's stderr while something is slow: nothing for the first
+/// second, then `⠋ text (3 s)` redrawn until the value is dropped, which clears the line.
+pub struct Spinner {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Start a [`Spinner`] for `text`; it does nothing unless stderr is a terminal (and not `--quiet`).
+pub fn spinner(text: &str) -> Spinner {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    if quiet() || !std::io::stderr().is_terminal() {
+        return Spinner { stop, thread: None };
+    }
+    let text = text.to_string();
+    let flag = stop.clone();
+    let thread = std::thread::spawn(move || {
+        const FRAMES: [char; 10] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+        let started = std::time::Instant::now();
+        let mut drawn = false;
+        let mut frame = 0;
+        // Parked, not slept: dropping the spinner wakes the thread at once.
+        std::thread::park_timeout(std::time::Duration::from_secs(1));
+        while !flag.load(Ordering::Relaxed) {
+            progress(&format!(
+                "{} {text} ({} s)",
+                FRAMES[frame % FRAMES.len()],
+                started.elapsed().as_secs()
+            ));
+            drawn = true;
+            frame += 1;
+            std::thread::park_timeout(std::time::Duration::from_millis(100));
+        }
+        if drawn {
+            progress("");
+        }
+    });
+    Spinner {
+        stop,
+        thread: Some(thread),
+    }
+}
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
+            let _ = thread.join();
+        }
+    }
+}
+
 /// A warning on stderr (hidden by `-q`).
 pub fn warn(text: &str) {
     if settings().verbosity >= 0 {
