@@ -48,8 +48,8 @@ pub struct LoginArgs {
     /// Language of the sign-in page (`lang`).
     #[arg(long)]
     pub lang: Option<String>,
-    /// Include the refresh token in --json output.
-    #[arg(long, requires = "json")]
+    /// Include the refresh token in --json output (refused without --json).
+    #[arg(long)]
     pub show_refresh_token: bool,
     /// Print the decoded header and claims instead of the token (`token --user --decode`).
     #[arg(skip)]
@@ -57,6 +57,12 @@ pub struct LoginArgs {
 }
 
 fn request(ctx: &Context, args: &LoginArgs) -> Result<Request, Error> {
+    // Checked here, not by clap: `--json` is global, and clap's `requires` does not see it when
+    // it comes before the subcommand.
+    if args.show_refresh_token && !ui::settings().json {
+        return Err(Error::input("--show-refresh-token works only with --json")
+            .with_hint("add --json: the refresh token is printed only inside the JSON document"));
+    }
     let config = &ctx.config;
     // User sign-in happens on the custom domain when there is one.
     let issuer = config

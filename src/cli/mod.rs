@@ -266,17 +266,32 @@ fn wants_json(args: &[OsString]) -> bool {
 /// A clap error as an input error: its first line the message, its tips the hint.
 fn usage_error(e: &clap::Error) -> Error {
     let text = e.render().to_string();
-    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    // clap's text: the error (maybe over several lines), tips, then the usage and a pointer to
+    // --help, which the hint replaces.
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty())
+        .collect();
     let message = lines
-        .next()
-        .map(|l| l.strip_prefix("error: ").unwrap_or(l).to_string())
-        .unwrap_or_else(|| "the command line was not understood".to_string());
-    let tips: Vec<&str> = lines.filter_map(|l| l.strip_prefix("tip: ")).collect();
+        .iter()
+        .filter(|l| !l.starts_with("tip: "))
+        .map(|l| l.strip_prefix("error: ").unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let tips: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("tip: "))
+        .collect();
     let hint = if tips.is_empty() {
         "`cargo kinde --help` lists the commands and their options".to_string()
     } else {
         tips.join("; ")
     };
+    if message.is_empty() {
+        return Error::input("the command line was not understood").with_hint(hint);
+    }
     Error::input(message).with_hint(hint)
 }
 

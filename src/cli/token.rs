@@ -38,7 +38,7 @@ pub struct TokenArgs {
     #[arg(long, requires = "user")]
     pub no_browser: bool,
     /// With --user --json: include the refresh token.
-    #[arg(long, requires = "user", requires = "json")]
+    #[arg(long, requires = "user")]
     pub show_refresh_token: bool,
 }
 

@@ -330,6 +330,14 @@ fn errors_and_refused_command_lines() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     shape(&json(&out)["error"], ERROR);
+    // A message over several lines is kept whole.
+    let out = w
+        .cmd()
+        .args(["--json", "token", "--no-browser"])
+        .output()
+        .unwrap();
+    let message = json(&out)["error"]["message"].as_str().unwrap().to_string();
+    assert!(message.contains("--user"), "{message}");
     // A command that fails.
     let out = w.bare().args(["--json", "token"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));

@@ -405,9 +405,8 @@ fn flags_that_do_not_apply_to_a_mode_are_refused_by_clap() {
     let w = World::new();
     for args in [
         &["token", "--user", "--verify"][..],
-        &["token", "--show-refresh-token", "--user"],
-        &["login", "--show-refresh-token"],
         &["token", "--no-browser"],
+        &["token", "--show-refresh-token"],
         &["register", "--dry-run", "--yes"],
         &["api", "GET", "/api/v1/users", "--paginate", "-d", "{}"],
     ] {
@@ -417,6 +416,24 @@ fn flags_that_do_not_apply_to_a_mode_are_refused_by_clap() {
         assert!(
             err.contains("cannot be used with") || err.contains("required arguments"),
             "{args:?}: {err}"
+        );
+    }
+    // The refresh token is printed only inside the JSON document: refused without --json.
+    for args in [
+        &["login", "--show-refresh-token"][..],
+        &["token", "--user", "--show-refresh-token"],
+    ] {
+        let out = w
+            .cmd()
+            .env("KINDE_CLIENT_ID", w.web_app_id())
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            stderr(&out).contains("--show-refresh-token works only with --json"),
+            "{args:?}: {}",
+            stderr(&out)
         );
     }
 }
