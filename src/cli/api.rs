@@ -26,8 +26,29 @@ pub struct ApiArgs {
     /// Query parameter (repeatable).
     #[arg(short = 'q', long = "query", value_name = "KEY=VALUE")]
     pub query: Vec<String>,
-    /// Follow next_token and merge every page's lists.
+    /// A field with its type guessed, as `gh api -F`: numbers, true, false and null are JSON
+    /// values, `@FILE` the file's text, anything else a string (repeatable). A query parameter
+    /// for GET and DELETE, else a key of the JSON body.
+    #[arg(
+        short = 'F',
+        long = "field",
+        value_name = "KEY=VALUE",
+        conflicts_with = "data"
+    )]
+    pub fields: Vec<String>,
+    /// A field whose value is always a string, as `gh api -f` (repeatable).
+    #[arg(
+        short = 'f',
+        long = "raw-field",
+        value_name = "KEY=VALUE",
+        conflicts_with = "data"
+    )]
+    pub raw_fields: Vec<String>,
+    /// Call a path the bundled Management API spec does not list (a newer endpoint).
     #[arg(long)]
+    pub no_check: bool,
+    /// Follow next_token and merge every page's lists (GET only).
+    #[arg(long, conflicts_with = "data")]
     pub paginate: bool,
     /// Do not ask before a DELETE.
     #[arg(long, short = 'y')]
@@ -41,7 +62,14 @@ pub struct ApiArgs {
 pub async fn run(global: &GlobalArgs, args: ApiArgs) -> Result<u8, Error> {
     let method = parse_method(&args.method)?;
     let (path, mut query) = kinde::split_path(&args.path);
-    kinde::check_operation(&method, &path)?;
+    if !args.no_check {
+        kinde::check_operation(&method, &path).map_err(|e| {
+            let hint = e.hint().map(|h| format!("{h}; or ")).unwrap_or_default();
+            e.with_hint(format!(
+                "{hint}pass --no-check to call a path the bundled spec does not list"
+            ))
+        })?;
+    }
     for pair in &args.query {
         let (k, v) = pair.split_once('=').ok_or_else(|| {
             Error::input(format!("-q `{pair}`: expected KEY=VALUE"))
@@ -49,7 +77,22 @@ pub async fn run(global: &GlobalArgs, args: ApiArgs) -> Result<u8, Error> {
         })?;
         query.push((k.to_string(), v.to_string()));
     }
-    let body = read_body(args.data.as_deref(), &method)?;
+    let fields = fields(&args.fields, &args.raw_fields)?;
+    let in_query = matches!(method, Method::GET | Method::DELETE);
+    let body = if fields.is_empty() {
+        read_body(args.data.as_deref(), &method)?
+    } else if in_query {
+        for (key, value) in fields {
+            let text = match value {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            query.push((key, text));
+        }
+        None
+    } else {
+        Some(Value::Object(fields.into_iter().collect()))
+    };
     if args.paginate && method != Method::GET {
         return Err(Error::input("--paginate works only with GET"));
     }
@@ -64,6 +107,8 @@ pub async fn run(global: &GlobalArgs, args: ApiArgs) -> Result<u8, Error> {
     }
     let mut ctx = Context::load(global)?;
     let client = ctx.management_client()?;
+    // A host that accepts and never answers would otherwise be 30 s of silence.
+    let spinner = ui::spinner(&format!("{method} {path}"));
     let value = if args.paginate {
         client.get_all_pages(&path, &query).await?
     } else {
@@ -85,6 +130,7 @@ pub async fn run(global: &GlobalArgs, args: ApiArgs) -> Result<u8, Error> {
             None => Value::String(crate::net::server_text(&response.text)),
         }
     };
+    drop(spinner);
     // A server that echoes the request must not make this process's own secrets (the M2M
     // client secret, its token) appear, even with --show-secrets (which is about the response's).
     let value = crate::secret::mask_json(value);
@@ -97,6 +143,52 @@ pub async fn run(global: &GlobalArgs, args: ApiArgs) -> Result<u8, Error> {
         ui::json(&value);
     }
     Ok(exit::OK)
+}
+
+/// `-F` and `-f` fields as JSON values, in the order given (`-F` first).
+fn fields(typed: &[String], raw: &[String]) -> Result<Vec<(String, Value)>, Error> {
+    let split = |pair: &String, flag: &str| {
+        pair.split_once('=')
+            .filter(|(k, _)| !k.is_empty())
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .ok_or_else(|| {
+                Error::input(format!("{flag} `{pair}`: expected KEY=VALUE"))
+                    .with_hint(format!("e.g. {flag} name=Acme"))
+            })
+    };
+    let mut out = Vec::new();
+    for pair in typed {
+        let (key, value) = split(pair, "-F")?;
+        out.push((key, typed_value(&value)?));
+    }
+    for pair in raw {
+        let (key, value) = split(pair, "-f")?;
+        out.push((key, Value::String(value)));
+    }
+    Ok(out)
+}
+
+/// A `-F` value: a JSON number, `true`, `false` or `null` as such, `@FILE` the file's text,
+/// else the string itself.
+fn typed_value(text: &str) -> Result<Value, Error> {
+    if let Some(file) = text.strip_prefix('@') {
+        let content = if file == "-" {
+            read_stdin()?
+        } else {
+            std::fs::read_to_string(file)
+                .map_err(|e| Error::input(format!("-F @{file}: cannot read it: {e}")))?
+        };
+        return Ok(Value::String(content.trim_end_matches('\n').to_string()));
+    }
+    Ok(match text {
+        "true" => Value::Bool(true),
+        "false" => Value::Bool(false),
+        "null" => Value::Null,
+        _ => match serde_json::from_str::<serde_json::Number>(text) {
+            Ok(n) => Value::Number(n),
+            Err(_) => Value::String(text.to_string()),
+        },
+    })
 }
 
 fn parse_method(text: &str) -> Result<Method, Error> {
@@ -151,6 +243,20 @@ fn read_stdin() -> Result<String, Error> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_fields_are_json_values() {
+        assert_eq!(typed_value("5").unwrap(), serde_json::json!(5));
+        assert_eq!(typed_value("1.5").unwrap(), serde_json::json!(1.5));
+        assert_eq!(typed_value("true").unwrap(), serde_json::json!(true));
+        assert_eq!(typed_value("null").unwrap(), Value::Null);
+        assert_eq!(typed_value("5a").unwrap(), serde_json::json!("5a"));
+        let raw = fields(&[], &["n=5".to_string()]).unwrap();
+        assert_eq!(raw[0].1, serde_json::json!("5"));
+        assert!(fields(&["=5".to_string()], &[]).is_err());
+    }
+
     #[test]
     fn secrets_are_redacted() {
         let v = crate::secret::redact_json(

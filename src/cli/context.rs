@@ -12,8 +12,9 @@ use crate::ui;
 pub struct Context {
     /// The effective configuration.
     pub config: Config,
-    /// The process's HTTP client.
-    pub http: reqwest::Client,
+    /// The process's HTTP client, built on first use: building it loads the system's root
+    /// certificates, which costs more than a whole cached `token` run.
+    http: std::sync::OnceLock<reqwest::Client>,
     /// The embedded emulator, kept alive for the command's duration.
     #[cfg(feature = "emulator")]
     _emulator: Option<crate::emulator::Emulator>,
@@ -46,7 +47,7 @@ impl Context {
         };
         Ok(Context {
             config,
-            http: crate::net::client()?,
+            http: std::sync::OnceLock::new(),
             #[cfg(feature = "emulator")]
             _emulator: emulator,
         })
@@ -102,6 +103,15 @@ impl Context {
 }
 
 impl Context {
+    /// The process's HTTP client, built the first time a command is about to make a request.
+    pub fn http(&self) -> Result<&reqwest::Client, Error> {
+        if let Some(client) = self.http.get() {
+            return Ok(client);
+        }
+        let client = crate::net::client()?;
+        Ok(self.http.get_or_init(|| client))
+    }
+
     /// A Management API client with the management app's credentials and the token cache.
     pub fn management_client(&mut self) -> Result<crate::kinde::client::Client, Error> {
         let issuer = self.config.issuer()?.clone();
@@ -114,8 +124,9 @@ impl Context {
             scopes: Vec::new(),
         };
         let cache = crate::oauth::cache::TokenCache::open_if_any()?;
-        let mut client = crate::kinde::client::Client::new(self.http.clone(), credentials, cache)
-            .with_observer(|event| crate::ui::status(&event.to_string()));
+        let mut client =
+            crate::kinde::client::Client::new(self.http()?.clone(), credentials, cache)
+                .with_observer(|event| crate::ui::status(&event.to_string()));
         if let Some(ms) = std::env::var(RETRY_DELAY_ENV)
             .ok()
             .and_then(|v| v.parse::<u64>().ok())

@@ -16,7 +16,7 @@ pub struct DoctorArgs {}
 /// Run `doctor`: exit 1 when a check fails (warnings exit 0).
 pub async fn run(global: &GlobalArgs, _args: DoctorArgs) -> Result<u8, Error> {
     let report = match Context::load(global) {
-        Ok(ctx) => doctor::diagnose(Ok(&ctx.config), &ctx.http).await,
+        Ok(ctx) => doctor::diagnose(Ok(&ctx.config), ctx.http()?).await,
         // A configuration that does not load is the first finding, not the end of the run.
         Err(err) => doctor::diagnose(Err(&err), &crate::net::client()?).await,
     };

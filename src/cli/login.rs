@@ -48,12 +48,21 @@ pub struct LoginArgs {
     /// Language of the sign-in page (`lang`).
     #[arg(long)]
     pub lang: Option<String>,
-    /// Include the refresh token in --json output.
+    /// Include the refresh token in --json output (refused without --json).
     #[arg(long)]
     pub show_refresh_token: bool,
+    /// Print the decoded header and claims instead of the token (`token --user --decode`).
+    #[arg(skip)]
+    pub decode: bool,
 }
 
 fn request(ctx: &Context, args: &LoginArgs) -> Result<Request, Error> {
+    // Checked here, not by clap: `--json` is global, and clap's `requires` does not see it when
+    // it comes before the subcommand.
+    if args.show_refresh_token && !ui::settings().json {
+        return Err(Error::input("--show-refresh-token works only with --json")
+            .with_hint("add --json: the refresh token is printed only inside the JSON document"));
+    }
     let config = &ctx.config;
     // User sign-in happens on the custom domain when there is one.
     let issuer = config
@@ -145,7 +154,7 @@ async fn browser_sign_in(
     let loopback = Loopback::bind(port).await?;
     check_callback_registered(ctx, &req.client_id, &loopback.redirect_uri).await?;
     let no_browser = args.no_browser;
-    login::sign_in(&ctx.http, req, loopback, |event| {
+    login::sign_in(ctx.http()?, req, loopback, |event| {
         match event {
             Waiting::Authorize(url) => {
                 if !no_browser && ui::browser::open(&url)? {
@@ -184,7 +193,8 @@ fn save(cache: Option<&TokenCache>, req: &Request, tokens: &Tokens) {
     }
 }
 
-fn print(tokens: &Tokens, show_refresh_token: bool, source: &str) {
+fn print(tokens: &Tokens, args: &LoginArgs, source: &str) {
+    let show_refresh_token = args.show_refresh_token;
     let claims = |t: &str| crate::jwt::decode(t).ok().map(|d| Value::Object(d.claims));
     let report = LoginReport {
         access_token: tokens.access.token.expose(),
@@ -203,7 +213,19 @@ fn print(tokens: &Tokens, show_refresh_token: bool, source: &str) {
             .filter(|_| show_refresh_token)
             .map(|r| r.expose()),
     };
-    ui::show(&report, |r| ui::result(r.access_token));
+    ui::show(&report, |r| {
+        if args.decode {
+            // As `token --decode` prints an M2M token: header and claims, decoded without trust.
+            let decoded = crate::jwt::decode(r.access_token).ok();
+            let shown = serde_json::json!({
+                "header": decoded.as_ref().map(|d| &d.header),
+                "claims": decoded.as_ref().map(|d| &d.claims),
+            });
+            ui::result(&serde_json::to_string_pretty(&shown).unwrap_or_default());
+        } else {
+            ui::result(r.access_token);
+        }
+    });
 }
 
 /// What `login --json` and `token --user --json` print. The refresh token only with
@@ -233,7 +255,7 @@ pub async fn run(global: &GlobalArgs, args: LoginArgs) -> Result<u8, Error> {
         "{} signed in; the token is cached for `cargo kinde token --user`",
         ui::paint(ui::style::OK, "✓")
     ));
-    print(&tokens, args.show_refresh_token, "login");
+    print(&tokens, &args, "login");
     Ok(exit::OK)
 }
 
@@ -248,10 +270,10 @@ pub async fn user_token(global: &GlobalArgs, args: LoginArgs, no_cache: bool) ->
         TokenCache::open_if_any()?
     };
     if let Some(cache) = &cache {
-        match login::stored(&ctx.http, &req, cache).await? {
+        match login::stored(ctx.http()?, &req, cache).await? {
             login::Stored::Cached(tokens) => {
                 ui::debug("user token cache hit");
-                print(&tokens, args.show_refresh_token, "cache");
+                print(&tokens, &args, "cache");
                 return Ok(exit::OK);
             }
             login::Stored::Refreshed(tokens) => {
@@ -259,7 +281,7 @@ pub async fn user_token(global: &GlobalArgs, args: LoginArgs, no_cache: bool) ->
                     ui::warn(&format!("could not cache the user token: {why}"));
                 }
                 ui::status("refreshed the user token");
-                print(&tokens, args.show_refresh_token, "refresh");
+                print(&tokens, &args, "refresh");
                 return Ok(exit::OK);
             }
             login::Stored::RefreshRefused(reason) if !ui::settings().interactive => {
@@ -282,6 +304,6 @@ pub async fn user_token(global: &GlobalArgs, args: LoginArgs, no_cache: bool) ->
     }
     let tokens = browser_sign_in(&mut ctx, &req, &args).await?;
     save(cache.as_ref(), &req, &tokens);
-    print(&tokens, args.show_refresh_token, "login");
+    print(&tokens, &args, "login");
     Ok(exit::OK)
 }

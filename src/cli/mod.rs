@@ -1,6 +1,7 @@
 //! The command line: global flags, subcommands, and the mapping of outcomes to exit codes.
 
 mod api;
+mod completions;
 mod config;
 mod context;
 mod doctor;
@@ -55,8 +56,9 @@ pub enum ColorWhen {
     Never,
 }
 
-/// Flags every subcommand accepts.
+/// Flags every subcommand accepts, listed apart from each command's own (gh's INHERITED FLAGS).
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Read this kinde.toml instead of searching the workspace.
     #[arg(long, global = true, value_name = "PATH")]
@@ -70,7 +72,8 @@ pub struct GlobalArgs {
     /// More detail on stderr (requests, cache hits); never secrets.
     #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
-    /// Only results and errors. (No `-q`: `cargo kinde api` uses it for query parameters.)
+    /// Only errors, and what the command exists to print (a token, a URL). (No `-q`: `cargo kinde
+    /// api` uses it for query parameters.)
     #[arg(long, global = true)]
     pub quiet: bool,
     /// Colour output.
@@ -92,28 +95,106 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Get a machine-to-machine access token (client credentials).
+    #[command(after_help = examples::TOKEN)]
     Token(token::TokenArgs),
     /// Verify a JWT against the issuer's JWKS: signature, issuer, audience, lifetime, scopes.
+    #[command(after_help = examples::VERIFY)]
     Verify(verify::VerifyArgs),
     /// Make the tenant match kinde.toml: callback and logout URLs, APIs, scopes, authorisations.
+    #[command(after_help = examples::REGISTER)]
     Register(register::RegisterArgs),
     /// Call any Management API endpoint with the cached M2M token.
+    #[command(after_help = examples::API)]
     Api(api::ApiArgs),
     /// Scaffold kinde.toml, .env, .env.example and .gitignore (and an xtask crate, a CI workflow).
+    #[command(after_help = examples::INIT)]
     Init(init::InitArgs),
     /// Sign a user in through the browser (Authorization Code + PKCE) and print the access token.
+    #[command(after_help = examples::LOGIN)]
     Login(login::LoginArgs),
     /// Forget this tenant's cached tokens (and with --everywhere, the Kinde session).
+    #[command(after_help = examples::LOGOUT)]
     Logout(logout::LogoutArgs),
     /// Run endpoint smoke tests and API protection probes (exit 1 when one fails).
+    #[command(after_help = examples::SMOKE)]
     Smoke(smoke::SmokeArgs),
     /// Show the effective configuration and where each value came from (secrets redacted).
+    #[command(after_help = examples::CONFIG)]
     Config(config::ConfigArgs),
     /// Check the set-up end to end and say how to fix what is wrong (exit 1 when a check fails).
+    #[command(after_help = examples::DOCTOR)]
     Doctor(doctor::DoctorArgs),
     /// Run a local Kinde (OIDC, sign-in, Management API) with a seeded tenant: no account needed.
     #[cfg(feature = "emulator")]
+    #[command(after_help = examples::EMULATOR)]
     Emulator(emulator::EmulatorArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell).
+    #[command(after_help = examples::COMPLETIONS)]
+    Completions(completions::CompletionsArgs),
+}
+
+/// The EXAMPLES section of each command's help: real command lines, as gh shows them.
+mod examples {
+    pub const TOKEN: &str = "\
+Examples:
+  cargo kinde token                                   # M2M token for the Management API
+  cargo kinde token --audience https://api.acme.com --decode
+  curl -H \"Authorization: Bearer $(cargo kinde token)\" https://acme.kinde.com/api/v1/users
+  cargo kinde token --user --json                     # a user token (browser sign-in once)";
+    pub const VERIFY: &str = "\
+Examples:
+  cargo kinde token | cargo kinde verify
+  cargo kinde verify \"$TOKEN\" --audience https://api.acme.com --scope read:orders
+  cargo kinde verify --json - < token.txt";
+    pub const REGISTER: &str = "\
+Examples:
+  cargo kinde register --dry-run                      # show the plan, change nothing
+  cargo kinde register                                # show the plan, ask, apply
+  cargo kinde register --yes --prune                  # in CI: apply, remove what kinde.toml drops";
+    pub const API: &str = "\
+Examples:
+  cargo kinde api GET /users -q page_size=5 --jq '.users[].email'
+  cargo kinde api POST /apis -F name='Acme API' -F audience=https://api.acme.com
+  cargo kinde api PATCH 'user?id=kp_123' -F is_suspended=true
+  cargo kinde api GET /api/v1/new-endpoint --no-check  # a path the bundled spec lacks";
+    pub const INIT: &str = "\
+Examples:
+  cargo kinde init                                    # asks for what it needs
+  cargo kinde init --no-input --domain https://acme.kinde.com
+  cargo kinde init --emulator                         # try it with no Kinde account";
+    pub const LOGIN: &str = "\
+Examples:
+  cargo kinde login
+  cargo kinde login --no-browser --scope 'openid email profile'
+  cargo kinde login --json --show-refresh-token";
+    pub const LOGOUT: &str = "\
+Examples:
+  cargo kinde logout
+  cargo kinde logout --everywhere                     # also end the browser session";
+    pub const SMOKE: &str = "\
+Examples:
+  cargo kinde smoke
+  cargo kinde smoke --emulator                        # against a local Kinde
+  cargo kinde smoke --format junit --output smoke.xml";
+    pub const CONFIG: &str = "\
+Examples:
+  cargo kinde config
+  cargo kinde config --profile staging --json";
+    #[cfg(feature = "emulator")]
+    pub const EMULATOR: &str = "\
+Examples:
+  cargo kinde emulator                                # http://127.0.0.1:5380
+  cargo kinde emulator --port 0 --env-file .env       # any free port; its settings into .env";
+    pub const DOCTOR: &str = "\
+Examples:
+  cargo kinde doctor                                  # every check, each failure with its fix
+  cargo kinde doctor --profile staging
+  cargo kinde doctor --json | jq '.checks[] | select(.status != \"pass\")'";
+    pub const COMPLETIONS: &str = "\
+Examples:
+  cargo-kinde completions bash > ~/.local/share/bash-completion/completions/cargo-kinde
+  cargo-kinde completions zsh > ~/.zfunc/_cargo-kinde
+  cargo-kinde completions fish > ~/.config/fish/completions/cargo-kinde.fish";
 }
 
 /// Parse the process arguments, run, and return the exit code.
@@ -124,15 +205,28 @@ pub fn main() -> ExitCode {
 /// Run with these arguments (the first is the program name): what an xtask calls to run
 /// cargo-kinde from a workspace's lock file.
 pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
-    let cli = match Cli::try_parse_from(cargo_args(args)) {
+    let args = cargo_args(args);
+    let json = wants_json(&args);
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
+        // `--help` and `--version` are text on stdout whatever else was asked.
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            return ExitCode::from(exit::OK);
+        }
+        // A command line clap refuses is still answered in JSON when JSON was asked for.
+        Err(e) if json => {
+            ui::init(ui::Settings {
+                json: true,
+                ..ui::Settings::default()
+            });
+            let err = usage_error(&e);
+            ui::error(&err);
+            return ExitCode::from(err.exit_code());
+        }
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() {
-                exit::INPUT
-            } else {
-                exit::OK
-            });
+            return ExitCode::from(exit::INPUT);
         }
     };
     let g = &cli.global;
@@ -169,6 +263,47 @@ fn cargo_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
     args
 }
 
+/// Whether `--json` is among the options (before any `--`), looked for before parsing so that
+/// an argument clap refuses is reported as JSON too.
+fn wants_json(args: &[OsString]) -> bool {
+    args.iter()
+        .skip(1)
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--json")
+}
+
+/// A clap error as an input error: its first line the message, its tips the hint.
+fn usage_error(e: &clap::Error) -> Error {
+    let text = e.render().to_string();
+    // clap's text: the error (maybe over several lines), tips, then the usage and a pointer to
+    // --help, which the hint replaces.
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty())
+        .collect();
+    let message = lines
+        .iter()
+        .filter(|l| !l.starts_with("tip: "))
+        .map(|l| l.strip_prefix("error: ").unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let tips: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("tip: "))
+        .collect();
+    let hint = if tips.is_empty() {
+        "`cargo kinde --help` lists the commands and their options".to_string()
+    } else {
+        tips.join("; ")
+    };
+    if message.is_empty() {
+        return Error::input("the command line was not understood").with_hint(hint);
+    }
+    Error::input(message).with_hint(hint)
+}
+
 /// Run a parsed command line; `Ok` carries the exit code.
 pub fn run(cli: Cli) -> Result<u8, Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -187,6 +322,7 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
             Command::Login(args) => login::run(&cli.global, args).await,
             Command::Init(args) => init::run(&cli.global, args).await,
             Command::Logout(args) => logout::run(&cli.global, args).await,
+            Command::Completions(args) => completions::run(&cli.global, &args),
             #[cfg(feature = "emulator")]
             Command::Emulator(args) => emulator::run(&cli.global, args).await,
         }

@@ -3,6 +3,8 @@
 //! The reconciler lives in `kinde::plan` and `kinde::apply`; this file holds the arguments, the
 //! confirmation and the rendering.
 
+use std::collections::BTreeMap;
+
 use clap::Args;
 use serde::Serialize;
 
@@ -18,7 +20,7 @@ use crate::urls::Issuer;
 #[derive(Debug, Args)]
 pub struct RegisterArgs {
     /// Show the plan and stop.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "yes")]
     pub dry_run: bool,
     /// Apply without asking (needed without a terminal).
     #[arg(long, short = 'y')]
@@ -42,6 +44,9 @@ struct Report<'a> {
     /// The failed change and those after it.
     #[serde(skip_serializing_if = "<[Change]>::is_empty")]
     not_applied: &'a [Change],
+    /// The names of the applications the plan names by client id (client id → name).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    app_names: BTreeMap<String, String>,
     /// Why the command stopped, as `--json` prints errors: `{kind, message, hint, exit_code}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<serde_json::Value>,
@@ -56,6 +61,7 @@ impl<'a> Report<'a> {
             applied: &[],
             failed: None,
             not_applied: &[],
+            app_names: BTreeMap::new(),
             error: None,
         }
     }
@@ -88,7 +94,13 @@ pub async fn run(global: &GlobalArgs, args: RegisterArgs) -> Result<u8, Error> {
     let current = Current::read(&client, &desired).await?;
     let plan = plan::plan(&desired, &current);
     let mut report = Report::new(&plan);
-    print_plan(&plan, client.issuer());
+    report.app_names = app_names(&client, &plan).await;
+    // With --quiet the plan is shown only when it is the answer (--dry-run) or someone is
+    // asked to confirm it.
+    let asks = !args.yes && !args.dry_run && ui::settings().interactive;
+    if !ui::quiet() || args.dry_run || asks {
+        print_plan(&plan, client.issuer(), &report.app_names);
+    }
     if !plan.conflicts.is_empty() {
         let conflicts: Vec<String> = plan.conflicts.iter().map(ToString::to_string).collect();
         return report.fail(
@@ -120,6 +132,8 @@ pub async fn run(global: &GlobalArgs, args: RegisterArgs) -> Result<u8, Error> {
         if !ui::settings().interactive {
             let shown = if ui::settings().json {
                 "in this report"
+            } else if ui::quiet() {
+                "shown without --quiet"
             } else {
                 "above"
             };
@@ -177,7 +191,8 @@ pub async fn run(global: &GlobalArgs, args: RegisterArgs) -> Result<u8, Error> {
 }
 
 /// The plan, one line per item, on stdout (nothing with `--json`: the report carries it).
-fn print_plan(plan: &Plan, issuer: &Issuer) {
+fn print_plan(plan: &Plan, issuer: &Issuer, names: &BTreeMap<String, String>) {
+    let named = |text: String| with_names(text, names);
     if ui::settings().json {
         return;
     }
@@ -190,14 +205,14 @@ fn print_plan(plan: &Plan, issuer: &Issuer) {
         } else {
             paint(style::OK, "+")
         };
-        ui::result(&format!("  {mark} {}", safe(change)));
+        ui::result(&named(format!("  {mark} {}", safe(change))));
     }
     for item in &plan.matching {
-        ui::result(&format!(
+        ui::result(&named(format!(
             "  {} {} (matches)",
             paint(style::DIM, "="),
             safe(item)
-        ));
+        )));
     }
     for item in &plan.unmanaged {
         let why = match item {
@@ -205,14 +220,18 @@ fn print_plan(plan: &Plan, issuer: &Issuer) {
             Resource::Scope { .. } => "scopes are never deleted by register",
             _ => "--prune removes it",
         };
-        ui::result(&format!(
+        ui::result(&named(format!(
             "  {} {}: not in kinde.toml, left alone ({why})",
             paint(style::WARN, "?"),
             safe(item)
-        ));
+        )));
     }
     for conflict in &plan.conflicts {
-        ui::result(&format!("  {} {}", paint(style::BAD, "!"), safe(conflict)));
+        ui::result(&named(format!(
+            "  {} {}",
+            paint(style::BAD, "!"),
+            safe(conflict)
+        )));
     }
     for note in &plan.notes {
         ui::result(&format!("  {} {}", paint(style::DIM, "note:"), safe(note)));
@@ -224,4 +243,49 @@ fn print_plan(plan: &Plan, issuer: &Issuer) {
         plan.unmanaged.len(),
         plan.conflicts.len()
     ));
+}
+
+/// Whether the plan names an application by its client id (authorisations and grants).
+fn names_applications(plan: &Plan) -> bool {
+    plan.changes.iter().any(|c| {
+        matches!(
+            c,
+            Change::Authorize { .. } | Change::Deauthorize { .. } | Change::GrantScope { .. }
+        )
+    }) || plan
+        .matching
+        .iter()
+        .chain(&plan.unmanaged)
+        .any(|r| matches!(r, Resource::Authorization { .. }))
+        || !plan.conflicts.is_empty()
+}
+
+/// The tenant's application names by client id, read only when the plan names applications.
+/// Names are for reading only, so a failure to read them leaves the ids alone.
+async fn app_names(client: &crate::kinde::client::Client, plan: &Plan) -> BTreeMap<String, String> {
+    if !names_applications(plan) {
+        return BTreeMap::new();
+    }
+    match client.applications().await {
+        Ok(apps) => apps
+            .into_iter()
+            .filter(|a| !a.name.is_empty())
+            .map(|a| (a.id, crate::net::server_text(&a.name)))
+            .collect(),
+        Err(e) => {
+            ui::debug(&format!("could not read the application names: {e}"));
+            BTreeMap::new()
+        }
+    }
+}
+
+/// `text` with each known client id shown as `` `name` (id) ``.
+fn with_names(text: String, names: &BTreeMap<String, String>) -> String {
+    names.iter().fold(text, |text, (id, name)| {
+        // A name is the tenant's text: shown as text, never as terminal controls.
+        text.replace(
+            id.as_str(),
+            &format!("`{}` ({id})", crate::net::server_line(name)),
+        )
+    })
 }

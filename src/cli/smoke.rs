@@ -111,7 +111,7 @@ pub async fn run(global: &GlobalArgs, args: SmokeArgs) -> Result<u8, Error> {
     // credentials): the token, discovery and the checks all count.
     options.started = Instant::now();
     let shared = Arc::new(Shared::new(
-        ctx.http.clone(),
+        ctx.http()?.clone(),
         issuer.clone(),
         ctx.config.clone(),
         credentials,

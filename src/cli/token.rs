@@ -24,8 +24,9 @@ pub struct TokenArgs {
     /// Print the decoded header and claims instead of the token.
     #[arg(long)]
     pub decode: bool,
-    /// Verify the token against the issuer's JWKS before printing it.
-    #[arg(long)]
+    /// Verify the token against the issuer's JWKS before printing it (M2M tokens; for a user
+    /// token, pipe it to `cargo kinde verify --audience ...`).
+    #[arg(long, conflicts_with = "user")]
     pub verify: bool,
     /// Always request a new token; do not read or write the cache.
     #[arg(long)]
@@ -70,6 +71,7 @@ pub async fn run(global: &GlobalArgs, args: TokenArgs) -> Result<u8, Error> {
             audiences: args.audiences.clone(),
             no_browser: args.no_browser,
             show_refresh_token: args.show_refresh_token,
+            decode: args.decode,
             timeout: 300,
             ..Default::default()
         };
@@ -102,7 +104,18 @@ pub async fn run(global: &GlobalArgs, args: TokenArgs) -> Result<u8, Error> {
     } else {
         Some(TokenCache::open()?)
     };
-    let token = oauth::client_credentials(&ctx.http, cache.as_ref(), &request).await?;
+    // A cached token needs no request, so no HTTP client: building one (loading the system's
+    // root certificates) would take most of this run's time.
+    let cached = cache
+        .as_ref()
+        .and_then(|c| c.get(&oauth::cache::CacheKey::new(&request)));
+    let token = match cached {
+        Some(token) => {
+            ui::debug(&format!("token cache hit ({} s left)", token.expires_in()));
+            token
+        }
+        None => oauth::client_credentials(ctx.http()?, cache.as_ref(), &request).await?,
+    };
     if let Some(why) = &token.unsaved {
         ui::warn(&format!("could not cache the token: {why}"));
     }

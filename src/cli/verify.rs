@@ -107,10 +107,11 @@ pub async fn verify_token(
         .iter()
         .filter_map(|i| Issuer::parse(i).ok())
         .collect();
+    let http = ctx.http()?;
     let mut keys = issuers.iter().fold(IssuerKeys::new(), |keys, issuer| {
-        let source = KeySource::remote(ctx.http.clone(), issuer, cache_dir).with_jwks_uri(
+        let source = KeySource::remote(http.clone(), issuer, cache_dir).with_jwks_uri(
             crate::oauth::discovery::jwks_uri(
-                ctx.http.clone(),
+                http.clone(),
                 issuer.clone(),
                 cache_dir.map(std::path::Path::to_path_buf),
             ),
@@ -155,7 +156,12 @@ fn read_token(arg: Option<&str>) -> Result<String, Error> {
 
 /// Print a report (JSON or a table on stdout; the verdict on stderr) and return the exit code.
 pub fn print_report(report: &Report) -> u8 {
-    ui::show(report, print_human);
+    // With --quiet the exit code is the answer; a rejection still says why on stderr.
+    ui::show(report, |r| {
+        if !ui::quiet() {
+            print_human(r);
+        }
+    });
     if report.valid {
         exit::OK
     } else {

@@ -463,7 +463,7 @@ fn quoted(items: &[String]) -> String {
 }
 
 fn span(secs: u64) -> String {
-    humantime::format_duration(std::time::Duration::from_secs(secs)).to_string()
+    crate::ui::duration(secs)
 }
 
 /// RFC 3339 for the times humantime can show (years 1970-9999); the raw number otherwise.

@@ -112,7 +112,9 @@ impl Loopback {
     pub async fn bind(port: u16) -> Result<Loopback, Error> {
         let listener = TcpListener::bind(("127.0.0.1", port)).await.map_err(|e| {
             Error::input(format!("cannot listen for the sign-in callback on 127.0.0.1:{port}: {e}"))
-                .with_hint("another program uses the port: stop it, or pass --port with another port (and register http://127.0.0.1:PORT/callback), or --port 0 for any free one")
+                // Only a port whose callback the app allows works, so the hint registers one; a
+                // bare `--port 0` would pick a port Kinde then refuses.
+                .with_hint("another program uses the port: stop it, or use another port that Kinde allows: set `port = PORT` under [login] in kinde.toml, run `cargo kinde register --yes` to register its callback http://127.0.0.1:PORT/callback, then `cargo kinde login` again")
         })?;
         let port = listener
             .local_addr()

@@ -47,6 +47,31 @@ pub fn settings() -> Settings {
     SETTINGS.get().copied().unwrap_or_default()
 }
 
+/// `--quiet`: only errors, and the data a command exists to print (a token, a URL).
+pub fn quiet() -> bool {
+    settings().verbosity < 0
+}
+
+/// A number of seconds in words, each unit apart from its number: `1 day 2 h 3 min 4 s`.
+pub fn duration(secs: u64) -> String {
+    if secs == 0 {
+        return "0 s".to_string();
+    }
+    let days = secs / 86_400;
+    let parts = [
+        (days, if days == 1 { "day" } else { "days" }),
+        (secs / 3600 % 24, "h"),
+        (secs / 60 % 60, "min"),
+        (secs % 60, "s"),
+    ];
+    parts
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, unit)| format!("{n} {unit}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Whether a person can answer prompts: a terminal on stdin and stderr, no `--no-input`, not CI.
 pub fn detect_interactive(no_input: bool) -> bool {
     let ci = std::env::var("CI")
@@ -137,6 +162,59 @@ pub fn progress(text: &str) {
     let _ = stderr().flush();
 }
 
+/// A progress line shown on a terminal's stderr while something is slow: nothing for the first
+/// second, then `⠋ text (3 s)` redrawn until the value is dropped, which clears the line.
+pub struct Spinner {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Start a [`Spinner`] for `text`; it does nothing unless stderr is a terminal (and not `--quiet`).
+pub fn spinner(text: &str) -> Spinner {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    if quiet() || !std::io::stderr().is_terminal() {
+        return Spinner { stop, thread: None };
+    }
+    let text = text.to_string();
+    let flag = stop.clone();
+    let thread = std::thread::spawn(move || {
+        const FRAMES: [char; 10] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+        let started = std::time::Instant::now();
+        let mut drawn = false;
+        let mut frame = 0;
+        // Parked, not slept: dropping the spinner wakes the thread at once.
+        std::thread::park_timeout(std::time::Duration::from_secs(1));
+        while !flag.load(Ordering::Relaxed) {
+            progress(&format!(
+                "{} {text} ({} s)",
+                FRAMES[frame % FRAMES.len()],
+                started.elapsed().as_secs()
+            ));
+            drawn = true;
+            frame += 1;
+            std::thread::park_timeout(std::time::Duration::from_millis(100));
+        }
+        if drawn {
+            progress("");
+        }
+    });
+    Spinner {
+        stop,
+        thread: Some(thread),
+    }
+}
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
+            let _ = thread.join();
+        }
+    }
+}
+
 /// A warning on stderr (hidden by `-q`).
 pub fn warn(text: &str) {
     if settings().verbosity >= 0 {
@@ -177,5 +255,18 @@ pub fn error(err: &Error) {
     let _ = writeln!(out, "{} {message}", paint(style::BAD, "error:"));
     if let Some(hint) = hint {
         let _ = writeln!(out, "{} {hint}", paint(style::BOLD, "help:"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_words() {
+        assert_eq!(duration(86_400), "1 day");
+        assert_eq!(duration(2 * 86_400 + 3600 + 61), "2 days 1 h 1 min 1 s");
+        assert_eq!(duration(59), "59 s");
+        assert_eq!(duration(0), "0 s");
     }
 }

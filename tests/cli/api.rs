@@ -354,3 +354,86 @@ fn server_text_never_shows_the_token_the_secret_or_raw_escapes() {
         assert!(all.contains("***"), "{all}");
     }
 }
+
+#[test]
+fn no_check_calls_a_path_the_spec_does_not_list() {
+    let w = World::new();
+    let out = w
+        .cmd()
+        .args(["api", "GET", "/api/v1/brand-new-endpoint"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--no-check"), "{}", stderr(&out));
+    let before = w.count("POST /oauth2/token");
+    let out = w
+        .cmd()
+        .args(["api", "GET", "/api/v1/brand-new-endpoint", "--no-check"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(!err.contains("is not a Management API path"), "{err}");
+    // The request was made: the emulator answered that it has no such route.
+    assert!(err.contains("ROUTE_NOT_FOUND"), "{err}");
+    assert_eq!(w.count("POST /oauth2/token"), before + 1);
+}
+
+#[test]
+fn fields_are_query_parameters_for_get_and_a_typed_body_otherwise() {
+    let w = World::new();
+    let out = w
+        .cmd()
+        .args(["api", "GET", "/api/v1/users", "-F", "page_size=2"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(json(&out)["users"].as_array().unwrap().len(), 2);
+
+    let out = w
+        .cmd()
+        .args([
+            "api",
+            "POST",
+            "/api/v1/apis",
+            "-F",
+            "name=Fields API",
+            "-f",
+            "audience=urn:fields",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = w
+        .cmd()
+        .args(["api", "GET", "/api/v1/apis"])
+        .output()
+        .unwrap();
+    let apis = json(&out)["apis"].clone();
+    assert!(
+        apis.as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["name"] == "Fields API" && a["audience"] == "urn:fields"),
+        "{apis}"
+    );
+    // -d and fields are two ways to give a body: clap refuses both at once.
+    let out = w
+        .cmd()
+        .args(["api", "POST", "/api/v1/apis", "-d", "{}", "-F", "name=x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[cfg(unix)]
+#[test]
+fn a_slow_answer_shows_a_spinner_on_a_terminal() {
+    let w = World::new();
+    w.inject("latency:2500@/api/v1/users");
+    let mut cmd = w.std_cmd();
+    cmd.args(["api", "GET", "/api/v1/users"]);
+    let mut term = crate::tty::Terminal::spawn(cmd);
+    term.expect("GET /api/v1/users (1 s)");
+    let (code, _) = term.finish();
+    assert_eq!(code, 0);
+}

@@ -67,3 +67,45 @@ fn help_texts_match_the_snapshots() {
         );
     }
 }
+
+#[test]
+fn completions_are_printed_for_each_shell_and_complete_in_bash() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let out = assert_cmd::Command::cargo_bin("cargo-kinde")
+            .unwrap()
+            .args(["kinde", "completions", shell])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8(out.stdout).unwrap();
+        assert!(script.contains("cargo-kinde"), "{shell}: {script}");
+    }
+    // The bash script, sourced, completes a subcommand's own flag.
+    let bin = assert_cmd::cargo::cargo_bin("cargo-kinde");
+    let probe = format!(
+        "source <('{}' completions bash) && COMP_WORDS=(cargo-kinde token --us) && COMP_CWORD=2 && _cargo_kinde cargo-kinde --us token && echo \"${{COMPREPLY[@]}}\"",
+        bin.display()
+    );
+    if let Ok(out) = std::process::Command::new("bash")
+        .args(["-c", &probe])
+        .output()
+    {
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "--user");
+    }
+}
+
+#[test]
+fn global_options_are_listed_apart_and_every_command_has_examples() {
+    for path in command_paths().into_iter().filter(|p| !p.is_empty()) {
+        let out = assert_cmd::Command::cargo_bin("cargo-kinde")
+            .unwrap()
+            .arg("kinde")
+            .args(&path)
+            .arg("--help")
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains("Global options:"), "{path:?}: {text}");
+        assert!(text.contains("Examples:\n  cargo"), "{path:?}: {text}");
+    }
+}

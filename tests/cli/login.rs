@@ -299,7 +299,53 @@ fn a_port_in_use_is_a_clear_error() {
         )),
         "{err}"
     );
-    assert!(err.contains("--port 0"), "{err}");
+    assert!(
+        !err.contains("--port 0"),
+        "a free port is refused as a callback: {err}"
+    );
+    assert!(
+        err.contains("under [login]") && err.contains("cargo kinde register"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_busy_port_hint_works_when_followed() {
+    let w = world(None);
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    w.write("kinde.toml", &format!("[login]\nport = {port}\n"));
+    let login = || {
+        w.cmd()
+            .env("KINDE_CLIENT_ID", w.web_app_id())
+            .args(["login", "--no-browser", "--timeout", "1"])
+            .output()
+            .unwrap()
+    };
+    let out = login();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    // Follow the hint: another port under [login], `register --yes`, `login` again.
+    let other = free_port();
+    w.write("kinde.toml", &format!("[login]\nport = {other}\n"));
+    let reg = w
+        .cmd()
+        .env("KINDE_CLIENT_ID", w.web_app_id())
+        .args(["register", "--yes"])
+        .output()
+        .unwrap();
+    assert!(
+        reg.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reg.stderr)
+    );
+    let out = login();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("not an allowed callback URL"), "{err}");
+    assert!(
+        err.contains("no sign-in within 1 s"),
+        "the sign-in was started: {err}"
+    );
 }
 
 #[test]

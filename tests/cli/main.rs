@@ -12,6 +12,7 @@ mod emulator;
 mod fake;
 mod help;
 mod init;
+mod json;
 mod links;
 mod login;
 mod register;

@@ -350,3 +350,90 @@ fn a_token_endpoint_echoing_the_form_shows_neither_the_secret_nor_its_escapes() 
     assert_no_secret(&out);
     assert!(!has_raw_escapes(&stderr(&out)), "{:?}", stderr(&out));
 }
+
+/// A user token for the seeded web app, planted in the cache as `login` leaves it; returns it.
+pub fn plant_user_token(w: &World) -> String {
+    let token = w.token();
+    let issuer = cargo_kinde::urls::Issuer::parse(&w.issuer()).unwrap();
+    let scopes: Vec<String> = ["openid", "email", "offline"].map(String::from).to_vec();
+    let key = cargo_kinde::oauth::cache::CacheKey::user(&issuer, &w.web_app_id(), &[], &scopes);
+    let cache = cargo_kinde::oauth::cache::TokenCache::at(w.cache.path().join("tokens"));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    cache
+        .put(
+            &key,
+            &cargo_kinde::oauth::AccessToken {
+                token: cargo_kinde::secret::Secret::new(token.clone()),
+                token_type: "Bearer".into(),
+                expires_at: now + 3600,
+                scope: None,
+                cached: false,
+                refresh_token: None,
+                unsaved: None,
+            },
+        )
+        .unwrap();
+    token
+}
+
+#[test]
+fn user_decode_prints_the_claims_not_the_token() {
+    let w = World::new();
+    let token = plant_user_token(&w);
+    let out = w
+        .cmd()
+        .env("KINDE_CLIENT_ID", w.web_app_id())
+        .args(["token", "--user", "--decode"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        !text.contains(&token),
+        "--decode must not print the raw JWT: {text}"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(doc["claims"]["iss"], w.issuer());
+    assert!(doc["header"]["alg"].is_string(), "{doc}");
+}
+
+#[test]
+fn flags_that_do_not_apply_to_a_mode_are_refused_by_clap() {
+    let w = World::new();
+    for args in [
+        &["token", "--user", "--verify"][..],
+        &["token", "--no-browser"],
+        &["token", "--show-refresh-token"],
+        &["register", "--dry-run", "--yes"],
+        &["api", "GET", "/api/v1/users", "--paginate", "-d", "{}"],
+    ] {
+        let out = w.cmd().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("cannot be used with") || err.contains("required arguments"),
+            "{args:?}: {err}"
+        );
+    }
+    // The refresh token is printed only inside the JSON document: refused without --json.
+    for args in [
+        &["login", "--show-refresh-token"][..],
+        &["token", "--user", "--show-refresh-token"],
+    ] {
+        let out = w
+            .cmd()
+            .env("KINDE_CLIENT_ID", w.web_app_id())
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            stderr(&out).contains("--show-refresh-token works only with --json"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}

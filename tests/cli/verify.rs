@@ -280,7 +280,7 @@ fn rejects_expired_future_and_not_yet_valid_tokens() {
     let state = w.emulator.state();
     let mut expired = claims(&w);
     expired["exp"] = json!(now() - 600);
-    rejects(&w, &state.sign(&expired), &[], "expiry", "expired 10m");
+    rejects(&w, &state.sign(&expired), &[], "expiry", "expired 10 min");
     let mut not_yet = claims(&w);
     not_yet["nbf"] = json!(now() + 600);
     rejects(
