@@ -271,6 +271,7 @@ fn api_logout_and_config() {
             ("file", "string|null"),
             ("dotenv", "string|null"),
             ("profile", "string|null"),
+            ("profile_dotenv", "string|null"),
             ("values", "object"),
             ("warnings", "array"),
         ],
