@@ -18,7 +18,8 @@ use crate::ui;
 /// Arguments of `cargo kinde login` (and the user-token part of `token --user`).
 #[derive(Debug, Args, Default)]
 pub struct LoginArgs {
-    /// Loopback callback port (default: [login] port in kinde.toml, else 53180; 0 = any free one).
+    /// Loopback callback port (default: [login] port in kinde.toml, else 53180); its
+    /// http://127.0.0.1:PORT/callback must be an allowed callback URL (`cargo kinde register`).
     #[arg(long)]
     pub port: Option<u16>,
     /// Print the sign-in URL instead of opening a browser.

@@ -8,6 +8,7 @@ use clap::{Args, ValueEnum};
 use serde::Serialize;
 
 mod ask;
+mod questions;
 
 use super::GlobalArgs;
 #[cfg(feature = "emulator")]
