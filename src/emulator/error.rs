@@ -21,6 +21,9 @@ pub enum ApiError {
     /// No such route. Kinde's spec (`not_found_response`) gives this one answer a single error
     /// object rather than a list, and clients parse both, so the emulator keeps the difference.
     RouteNotFound,
+    /// A known path asked with a method no operation has; the methods that it has, for
+    /// `Allow`. The spec gives 405 no body, so it gets the usual `error_response`.
+    MethodNotAllowed(String),
 }
 
 impl ApiError {
@@ -90,6 +93,22 @@ impl IntoResponse for ApiError {
                 }),
             )
                 .into_response(),
+            ApiError::MethodNotAllowed(allowed) => {
+                let mut response = (
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    Json(ErrorList {
+                        errors: [ErrorEntry {
+                            code: "METHOD_NOT_ALLOWED",
+                            message: &format!("This route supports {allowed}"),
+                        }],
+                    }),
+                )
+                    .into_response();
+                if let Ok(value) = axum::http::HeaderValue::from_str(&allowed) {
+                    response.headers_mut().insert(axum::http::header::ALLOW, value);
+                }
+                response
+            }
         }
     }
 }

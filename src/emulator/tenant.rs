@@ -27,6 +27,10 @@ pub struct Tenant {
     /// Users, oldest first (the order the Management API lists them in). Append-only: the
     /// emulator has no route that deletes a user.
     pub users: Vec<User>,
+    /// What the generic Management API handler keeps (webhooks, connections, organizations
+    /// until their typed handlers exist, ...): JSON objects by collection path.
+    #[serde(default, skip_serializing_if = "Collections::is_empty")]
+    pub collections: Collections,
     /// Fields this version does not know, kept as they were.
     #[serde(flatten)]
     pub extra: Extra,
@@ -37,6 +41,25 @@ pub struct Tenant {
 
 /// Fields of a stored entity that this version does not know, written back unchanged.
 pub type Extra = BTreeMap<String, Value>;
+
+/// The generic handler's state: items by collection path (e.g. `/api/v1/webhooks`,
+/// `/api/v1/applications/{id}/connections`), and single objects by path (e.g. `/api/v1/business`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Collections {
+    /// Items of each collection, oldest first; each has a string `id`.
+    #[serde(default)]
+    pub items: BTreeMap<String, Vec<Value>>,
+    /// Objects that are one per path (settings).
+    #[serde(default)]
+    pub singles: BTreeMap<String, Value>,
+}
+
+impl Collections {
+    /// Nothing stored (then the state file does not mention it).
+    pub fn is_empty(&self) -> bool {
+        self.items.values().all(Vec::is_empty) && self.singles.is_empty()
+    }
+}
 
 /// Positions in `users` by id and by lower-case email, so a look-up or a page is not a scan.
 #[derive(Debug, Clone, Default)]
@@ -296,6 +319,7 @@ impl Tenant {
             applications: vec![management, web],
             apis: vec![management_api, sample_api],
             users,
+            collections: Collections::default(),
             extra: Extra::new(),
             index: UserIndex::default(),
         };
@@ -333,6 +357,7 @@ impl Tenant {
             applications: self.applications.clone(),
             apis: self.apis.clone(),
             users: Vec::new(),
+            collections: self.collections.clone(),
             extra: self.extra.clone(),
             index: UserIndex::default(),
         }

@@ -4,8 +4,9 @@
 
 pub mod apply;
 pub mod client;
+/// The operation table, generated from the spec by `cargo xtask codegen`.
 #[rustfmt::skip]
-mod operations;
+pub mod operations;
 pub mod plan;
 pub mod resources;
 
@@ -26,6 +27,21 @@ pub struct Operation {
     pub id: &'static str,
     /// The scope the M2M token needs (`x-scope`).
     pub scope: Option<&'static str>,
+    /// The success status (the spec's first 2xx).
+    pub status: u16,
+    /// Path parameter names, in path order.
+    pub path_params: &'static [&'static str],
+    /// Query parameters the spec marks required.
+    pub query: &'static [&'static str],
+    /// Whether the spec requires a request body.
+    pub body: bool,
+    /// Top-level fields the request body's schema requires.
+    pub body_required: &'static [&'static str],
+    /// The success response's shape as compact JSON (`""`: no JSON body): `{"t":"o","p":{..},
+    /// "r":[..]}` an object with its properties and required names, `{"t":"a","i":..}` an
+    /// array of items, `{"t":"s","e":[..]}` a string (with its allowed values when the spec
+    /// lists them), `"i"` / `"n"` / `"b"` integer, number, boolean; `"z":1` when nullable.
+    pub response: &'static str,
 }
 
 /// Every distinct scope the Management API knows, sorted.

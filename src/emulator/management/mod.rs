@@ -6,7 +6,9 @@ mod apis;
 mod applications;
 mod auth;
 mod body;
+mod generic;
 mod page;
+mod shape;
 mod users;
 
 use std::sync::Arc;
@@ -24,5 +26,9 @@ pub(super) fn routes(state: Shared) -> Router<Shared> {
         .merge(users::routes())
         .merge(applications::routes())
         .merge(apis::routes())
+        // Last, so every explicit route above wins: the operation table answers the rest,
+        // including another method on an explicit path.
+        .route("/api/v1/{*rest}", axum::routing::any(generic::serve))
+        .method_not_allowed_fallback(generic::serve)
         .route_layer(axum::middleware::from_fn_with_state(state, auth::authorize))
 }

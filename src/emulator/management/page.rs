@@ -26,6 +26,14 @@ pub(super) struct Window {
 }
 
 impl PageQuery {
+    /// The parameters as found in a query string.
+    pub(super) fn new(page_size: Option<String>, next_token: Option<String>) -> Self {
+        PageQuery {
+            page_size,
+            next_token,
+        }
+    }
+
     /// The window asked for, or Kinde's 400.
     pub(super) fn window(&self) -> Result<Window, ApiError> {
         let size = match self.page_size.as_deref().filter(|s| !s.is_empty()) {
