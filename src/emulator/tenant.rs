@@ -24,8 +24,8 @@ pub struct Tenant {
     pub applications: Vec<Application>,
     /// Registered APIs, the Kinde Management API among them.
     pub apis: Vec<Api>,
-    /// Users, oldest first (the order the Management API lists them in). Append-only: the
-    /// emulator has no route that deletes a user.
+    /// Users, oldest first (the order the Management API lists them in). A delete rebuilds
+    /// the index ([`Tenant::reindex`]); creates only extend it.
     pub users: Vec<User>,
     /// What the generic Management API handler keeps (webhooks, connections, organizations
     /// until their typed handlers exist, ...): JSON objects by collection path.

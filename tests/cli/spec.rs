@@ -260,6 +260,21 @@ fn response_problems(spec: &Yaml, method: &str, template: &str, status: u16, bod
     violations(spec, schema, body, "")
 }
 
+/// A request body `schema` accepts, from its examples: every top-level field, and nested
+/// objects with their required fields.
+fn sample_body(spec: &Yaml, schema: &Yaml) -> Value {
+    let schema = resolve(spec, schema);
+    match schema.get("properties").and_then(Yaml::as_mapping) {
+        Some(props) => Value::Object(
+            props
+                .iter()
+                .map(|(name, prop)| (name.as_str().unwrap().to_string(), sample(spec, prop)))
+                .collect(),
+        ),
+        None => sample(spec, schema),
+    }
+}
+
 /// A value `schema` accepts, from its examples: objects with their required fields.
 fn sample(spec: &Yaml, schema: &Yaml) -> Value {
     let schema = resolve(spec, schema);
@@ -345,11 +360,17 @@ fn params_of(template: &str) -> Vec<String> {
         .collect()
 }
 
-/// The id a create answered with: the first `id`, `code` or `key` string in it.
+/// The id a create answered with: the first `id`, `code`, `key` or `*_id` string in it.
 fn created_id(body: &Value) -> Option<String> {
     let direct = ["id", "code", "key"]
         .iter()
-        .find_map(|k| body.get(*k).and_then(Value::as_str).filter(|v| *v != "OK"));
+        .find_map(|k| body.get(*k).and_then(Value::as_str).filter(|v| *v != "OK"))
+        .or_else(|| {
+            body.as_object()?
+                .iter()
+                .find(|(k, v)| k.ends_with("_id") && v.is_string())
+                .and_then(|(_, v)| v.as_str())
+        });
     direct.map(String::from).or_else(|| {
         body.as_object()?
             .values()
@@ -407,7 +428,7 @@ fn every_operation_in_the_spec_is_answered_on_its_schema() {
         .collect();
     order.append(&mut rest);
     let mut deletes: Vec<(String, String)> = all.iter().filter(|o| o.0 == "DELETE").cloned().collect();
-    deletes.sort_by_key(|(_, p)| std::cmp::Reverse(p.matches('{').count()));
+    deletes.sort_by_key(|(_, p)| std::cmp::Reverse((p.matches('{').count(), p.len())));
     order.extend(deletes);
     assert_eq!(order.len(), all.len());
 
@@ -456,7 +477,12 @@ fn every_operation_in_the_spec_is_answered_on_its_schema() {
         };
         let body = op.get("requestBody").map(|b| {
             let schema = &resolve(&spec, b)["content"]["application/json"]["schema"];
-            sample(&spec, schema)
+            let mut body = sample_body(&spec, schema);
+            with_ids(&mut body, &ids, None);
+            if template.ends_with("_urls") {
+                body["urls"] = serde_json::json!(["https://app.example/cb"]);
+            }
+            body
         });
         let (status, answer) = send(&runtime, method, &url, &token, body.as_ref());
         let expected_4xx = EXPECTED_4XX.contains(&(method.as_str(), template.as_str()));
@@ -469,17 +495,37 @@ fn every_operation_in_the_spec_is_answered_on_its_schema() {
             problems.push(format!("{method} {template} {status}: {problem}"));
         }
         if is_create(&(method.clone(), template.clone())) && (200..300).contains(&status) {
+            // The parameter naming one of what was made: under this path, or (identities)
+            // at the top level under the same name.
+            let family = template.rsplit('/').next().unwrap();
             let item = cargo_kinde::kinde::operations::OPERATIONS
                 .iter()
-                .find_map(|o| o.path.strip_prefix(template.as_str())?.strip_prefix("/{")?.strip_suffix('}'))
+                .find_map(|o| {
+                    o.path
+                        .strip_prefix(template.as_str())
+                        .or_else(|| o.path.strip_prefix(&format!("/api/v1/{family}")))?
+                        .strip_prefix("/{")?
+                        .strip_suffix('}')
+                        .filter(|p| !p.contains('/'))
+                })
                 .map(|p| if p == "organization_code" { "org_code" } else { p });
+            // An answer without the id (`POST /permissions`): the newest in the list.
+            let listed = || {
+                let (_, list) = send(&runtime, "GET", &url, &token, None);
+                list.as_object()?
+                    .values()
+                    .find_map(Value::as_array)?
+                    .last()
+                    .and_then(created_id)
+            };
             let made = body
                 .as_ref()
                 .and_then(|b| b.get("key"))
                 .and_then(Value::as_str)
                 .map(String::from)
                 .filter(|_| item.is_some_and(|p| p.ends_with("_key")))
-                .or_else(|| created_id(&answer));
+                .or_else(|| created_id(&answer))
+                .or_else(listed);
             if let (Some(item), Some(made)) = (item, made) {
                 ids.entry(item.to_string()).or_insert(made.clone());
                 if template == "/api/v1/properties" {
@@ -500,4 +546,37 @@ fn every_operation_in_the_spec_is_answered_on_its_schema() {
 
 fn url_escape(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// The ids this test made, put where a sample body names one: fields named as a path
+/// parameter (`role_id`), and `id` in a list of users or applications.
+fn with_ids(value: &mut Value, ids: &std::collections::HashMap<String, String>, list: Option<&str>) {
+    let url = |v: &mut Value| match v {
+        Value::String(s) => *s = "https://app.example/cb".into(),
+        Value::Array(items) => items.iter_mut().for_each(|i| *i = "https://app.example/cb".into()),
+        _ => {}
+    };
+    match value {
+        Value::Object(map) => {
+            // An entry of `users` / `permissions` / ...: the id of one this test made.
+            if let Some(id) = list
+                .and_then(|l| l.strip_suffix('s'))
+                .and_then(|one| ids.get(&format!("{one}_id")))
+            {
+                map.insert("id".into(), id.clone().into());
+            }
+            for (key, v) in map.iter_mut() {
+                match key.as_str() {
+                    "id" => {}
+                    k if k.ends_with("uri") || k.ends_with("uris") || k.ends_with("url") => url(v),
+                    k if v.is_string() && ids.contains_key(k) && k != "type" => {
+                        *v = ids[k].clone().into()
+                    }
+                    k => with_ids(v, ids, Some(k)),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| with_ids(v, ids, list)),
+        _ => {}
+    }
 }

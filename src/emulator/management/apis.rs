@@ -1,5 +1,5 @@
-//! APIs: list, get, create, delete, which applications are authorised for one, its scopes, and
-//! the scopes granted to each authorised application.
+//! APIs: list, get, create, delete, which applications are authorised for one, its scopes (list,
+//! create, get, update, delete), and the scopes granted to each authorised application.
 
 use axum::extract::{Path, State as AxumState};
 use axum::routing::{get, patch, post};
@@ -23,6 +23,10 @@ pub(super) fn routes() -> Router<Shared> {
         .route(
             "/api/v1/apis/{id}/scopes",
             get(list_scopes).post(create_scope),
+        )
+        .route(
+            "/api/v1/apis/{id}/scopes/{scope}",
+            get(get_scope).patch(update_scope).delete(delete_scope),
         )
         .route(
             "/api/v1/apis/{id}/applications/{app}/scopes/{scope}",
@@ -406,6 +410,84 @@ async fn grant_scope(
             authorization.scopes.retain(|s| *s != key);
         } else if !authorization.scopes.contains(&key) {
             authorization.scopes.push(key);
+        }
+        Ok(success(Nothing {}))
+    })
+}
+
+fn scope_not_found(scope: &str) -> ApiError {
+    ApiError::bad_request(
+        "SCOPE_NOT_FOUND",
+        format!("No scope with id {scope} on this API"),
+    )
+}
+
+#[derive(Serialize)]
+struct ScopeDetail {
+    scope: ScopeBody,
+}
+
+async fn get_scope(
+    AxumState(state): AxumState<Shared>,
+    Path((id, scope)): Path<(String, String)>,
+) -> Result<Json<Success<ScopeDetail>>, ApiError> {
+    let tenant = state.catalog();
+    let api = tenant.api(&id).ok_or_else(|| not_found(&id))?;
+    let found = api
+        .scopes
+        .iter()
+        .find(|s| s.id == scope)
+        .ok_or_else(|| scope_not_found(&scope))?;
+    Ok(success(ScopeDetail {
+        scope: ScopeBody {
+            id: found.id.clone(),
+            key: found.key.clone(),
+            description: found.description.clone(),
+        },
+    }))
+}
+
+/// `PATCH /api/v1/apis/{id}/scopes/{scope}`: only the description changes (the key is the
+/// scope tokens carry).
+#[derive(Deserialize)]
+struct ScopeChanges {
+    description: Option<String>,
+}
+
+async fn update_scope(
+    AxumState(state): AxumState<Shared>,
+    Path((id, scope)): Path<(String, String)>,
+    Body(body): Body<ScopeChanges>,
+) -> Result<Json<Success<Nothing>>, ApiError> {
+    state.update(|t| {
+        let api = api_mut(t, &id)?;
+        let found = api
+            .scopes
+            .iter_mut()
+            .find(|s| s.id == scope)
+            .ok_or_else(|| scope_not_found(&scope))?;
+        if let Some(description) = body.description {
+            found.description = description;
+        }
+        Ok(success(Nothing {}))
+    })
+}
+
+async fn delete_scope(
+    AxumState(state): AxumState<Shared>,
+    Path((id, scope)): Path<(String, String)>,
+) -> Result<Json<Success<Nothing>>, ApiError> {
+    state.update(|t| {
+        let api = api_mut(t, &id)?;
+        let index = api
+            .scopes
+            .iter()
+            .position(|s| s.id == scope)
+            .ok_or_else(|| scope_not_found(&scope))?;
+        let key = api.scopes.remove(index).key;
+        // A deleted scope is no longer granted to anyone.
+        for authorization in &mut api.applications {
+            authorization.scopes.retain(|s| *s != key);
         }
         Ok(success(Nothing {}))
     })

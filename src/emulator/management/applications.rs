@@ -1,21 +1,31 @@
-//! Applications: list (sorted, paged), get one, and their callback and logout URL lists.
+//! Applications: list (sorted, paged), create (answering the client secret once, as Kinde
+//! does), get, update, delete, and their callback and logout URL lists.
 
 use axum::extract::{Path, Query, State as AxumState};
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::Shared;
-use super::body::{Body, Nothing, Success, success};
+use super::body::{Body, Nothing, Outcome, Success, success};
 use super::page::PageQuery;
 use crate::emulator::error::ApiError;
 use crate::emulator::redirect;
-use crate::emulator::tenant::{Application, Tenant};
+use crate::emulator::tenant::{Application, Extra, Tenant, random_hex, random_secret};
 
 pub(super) fn routes() -> Router<Shared> {
     Router::new()
-        .route("/api/v1/applications", get(list_applications))
-        .route("/api/v1/applications/{id}", get(get_application))
+        .route(
+            "/api/v1/applications",
+            get(list_applications).post(create_application),
+        )
+        .route(
+            "/api/v1/applications/{id}",
+            get(get_application)
+                .patch(update_application)
+                .delete(delete_application),
+        )
         .route(
             "/api/v1/applications/{id}/auth_redirect_urls",
             get(list_callback_urls)
@@ -243,5 +253,124 @@ async fn delete_urls(
     let remove: Vec<String> = urls.split(',').map(|u| u.trim().to_string()).collect();
     change_urls(&state, &id, which, |list| {
         list.retain(|u| !remove.contains(u))
+    })
+}
+
+/// `POST /api/v1/applications`.
+#[derive(Deserialize)]
+struct NewApplication {
+    name: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
+#[derive(Serialize)]
+struct CreatedApp {
+    application: CreatedBody,
+}
+
+#[derive(Serialize)]
+struct CreatedBody {
+    id: String,
+    client_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_secret: Option<String>,
+}
+
+async fn create_application(
+    AxumState(state): AxumState<Shared>,
+    Body(body): Body<NewApplication>,
+) -> Result<(StatusCode, Json<Success<CreatedApp>>), ApiError> {
+    let name = body.name.filter(|n| !n.trim().is_empty()).ok_or_else(|| {
+        ApiError::bad_request("INVALID_REQUEST_BODY", "The request body needs `name`")
+    })?;
+    let kind = body.kind.unwrap_or_default();
+    if !["reg", "spa", "m2m", "device"].contains(&kind.as_str()) {
+        return Err(ApiError::bad_request(
+            "INVALID_REQUEST_BODY",
+            "`type` must be one of reg, spa, m2m, device",
+        ));
+    }
+    // Public clients (single-page, device) have no secret to keep.
+    let client_secret = matches!(kind.as_str(), "reg" | "m2m").then(random_secret);
+    let id = random_hex(16);
+    state.update(|t| {
+        t.applications.push(Application {
+            id: id.clone(),
+            name,
+            kind,
+            client_secret: client_secret.clone(),
+            redirect_urls: Vec::new(),
+            logout_urls: Vec::new(),
+            extra: Extra::new(),
+        })
+    });
+    Ok((
+        StatusCode::CREATED,
+        success(CreatedApp {
+            application: CreatedBody {
+                id: id.clone(),
+                client_id: id,
+                client_secret,
+            },
+        }),
+    ))
+}
+
+/// `PATCH /api/v1/applications/{id}`: the fields the emulator keeps.
+#[derive(Deserialize)]
+struct AppChanges {
+    name: Option<String>,
+    redirect_uris: Option<Vec<String>>,
+    logout_uris: Option<Vec<String>>,
+}
+
+async fn update_application(
+    AxumState(state): AxumState<Shared>,
+    Path(id): Path<String>,
+    Body(body): Body<AppChanges>,
+) -> Result<Json<Success<Nothing>>, ApiError> {
+    for url in body.redirect_uris.iter().chain(&body.logout_uris).flatten() {
+        redirect::check(url).map_err(|reason| ApiError::bad_request("INVALID_URL", reason))?;
+    }
+    state.update(|t| {
+        let app = t.application_mut(&id).ok_or_else(|| not_found(&id))?;
+        if let Some(name) = body.name.filter(|n| !n.trim().is_empty()) {
+            app.name = name;
+        }
+        if let Some(urls) = body.redirect_uris {
+            app.redirect_urls = urls;
+        }
+        if let Some(urls) = body.logout_uris {
+            app.logout_urls = urls;
+        }
+        Ok(success(Nothing {}))
+    })
+}
+
+async fn delete_application(
+    AxumState(state): AxumState<Shared>,
+    Path(id): Path<String>,
+) -> Result<Json<Outcome>, ApiError> {
+    state.update(|t| {
+        let index = t
+            .applications
+            .iter()
+            .position(|a| a.id == id)
+            .ok_or_else(|| not_found(&id))?;
+        if t.management_app().is_some_and(|m| m.id == id) {
+            return Err(ApiError::bad_request(
+                "CANNOT_DELETE_APPLICATION",
+                "The emulator's management application cannot be deleted",
+            ));
+        }
+        t.applications.remove(index);
+        for api in &mut t.apis {
+            api.applications.retain(|a| a.client_id != id);
+        }
+        Ok(Json(Outcome {
+            message: "Application successfully deleted",
+            code: "APPLICATION_DELETED",
+        }))
     })
 }

@@ -284,6 +284,21 @@ impl Call {
                     tenant.collections.singles.remove(key);
                     Ok(Answer::One(Value::Object(Map::new())))
                 }
+                // Links changed in bulk: `{"permissions": [{"id": .., "operation": "delete"}]}`.
+                _ if self.bulk().is_some() => {
+                    for (id, fields, remove) in self.bulk().unwrap_or_default() {
+                        if remove {
+                            if let Some((at, index)) = position(tenant, key, &id)
+                                && let Some(items) = tenant.collections.items.get_mut(&at)
+                            {
+                                items.remove(index);
+                            }
+                        } else {
+                            upsert(tenant, key, &id, item_param(self.op.path).unwrap_or("id"), fields);
+                        }
+                    }
+                    Ok(Answer::One(Value::Object(Map::new())))
+                }
                 // PUT / PATCH on a collection path changes the setting kept at that path.
                 _ => {
                     let mut current = single(tenant, key, issuer);
@@ -324,6 +339,27 @@ impl Call {
         }
     }
 
+    /// The entries of a body that names items by id in a list called as the collection is
+    /// (`{"users": [{"id": ..}]}`): (id, fields, whether `operation` is `delete`).
+    fn bulk(&self) -> Option<Vec<(String, Map<String, Value>, bool)>> {
+        let family = match &self.target {
+            Target::Collection { key } => family(key),
+            Target::Item { .. } => return None,
+        };
+        let Some(Value::Array(entries)) = self.body.get(family) else {
+            return None;
+        };
+        entries
+            .iter()
+            .map(|entry| {
+                let mut fields = entry.as_object()?.clone();
+                let id = fields.remove("id")?.as_str()?.to_string();
+                let remove = fields.remove("operation").and_then(|o| o.as_str().map(|o| o == "delete"));
+                Some((id, fields, remove.unwrap_or(false)))
+            })
+            .collect()
+    }
+
     /// The body and the non-paging query parameters, as an item's fields.
     fn fields(&self) -> Map<String, Value> {
         let mut fields = self.body.clone();
@@ -342,12 +378,8 @@ impl Call {
         let param = item_param(self.op.path);
         let family = family(key);
         // Several at once: `POST /organizations/{code}/users` with `{"users":[{"id":..}]}`.
-        if let Some(Value::Array(many)) = self.body.get(family)
-            && many.iter().all(|v| v.get("id").is_some_and(Value::is_string))
-        {
-            for entry in many {
-                let id = entry["id"].as_str().unwrap_or_default().to_string();
-                let fields = entry.as_object().cloned().unwrap_or_default();
+        if let Some(entries) = self.bulk() {
+            for (id, fields, _) in entries {
                 upsert(tenant, key, &id, param.unwrap_or("id"), fields);
             }
             return Ok(Answer::One(Value::Object(Map::new())));
@@ -591,6 +623,8 @@ fn exists(tenant: &Tenant, key: &str, id: &str) -> bool {
 /// (`code` for `{org_code}`, `key` for `{property_key}`), with a creation time.
 fn stamp(mut fields: Map<String, Value>, id: &str, param: &str) -> Value {
     fields.insert("id".into(), Value::String(id.into()));
+    // Some answers name the id by its parameter (`subscriber_id`).
+    fields.insert(param.into(), Value::String(id.into()));
     if param.ends_with("_code") {
         fields.insert("code".into(), Value::String(id.into()));
     } else if param.ends_with("_key") {

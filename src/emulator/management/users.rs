@@ -1,4 +1,4 @@
-//! Users: list (filtered, paged), get one, create.
+//! Users: list (filtered, paged), get one, create, update, delete.
 
 use axum::extract::{Query, State as AxumState};
 use axum::routing::get;
@@ -6,7 +6,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::Shared;
-use super::body::{Body, Success, success};
+use super::body::{Body, Nothing, Success, success};
 use super::page::PageQuery;
 use crate::emulator::error::ApiError;
 use crate::emulator::tenant::User;
@@ -14,7 +14,13 @@ use crate::emulator::tenant::User;
 pub(super) fn routes() -> Router<Shared> {
     Router::new()
         .route("/api/v1/users", get(list_users))
-        .route("/api/v1/user", get(get_user).post(create_user))
+        .route(
+            "/api/v1/user",
+            get(get_user)
+                .post(create_user)
+                .patch(update_user)
+                .delete(delete_user),
+        )
 }
 
 /// A user as the Management API shows it, built here only. The list calls the address `email`,
@@ -215,4 +221,90 @@ async fn create_user(
         created: true,
         identities,
     }))
+}
+
+/// The `id` query parameter, or Kinde's 400.
+fn required_id(query: UserId) -> Result<String, ApiError> {
+    query.id.filter(|id| !id.is_empty()).ok_or_else(|| {
+        ApiError::bad_request("USER_ID_REQUIRED", "The id query parameter is required")
+    })
+}
+
+fn user_not_found(id: &str) -> ApiError {
+    ApiError::bad_request("USER_INVALID", format!("No user with id {id}"))
+}
+
+/// `PATCH /api/v1/user?id=`: the fields the emulator keeps.
+#[derive(Deserialize)]
+struct UserChanges {
+    given_name: Option<String>,
+    family_name: Option<String>,
+    email: Option<String>,
+}
+
+/// The updated user as Kinde answers it: no `code` / `message` envelope.
+#[derive(Serialize)]
+struct Updated {
+    id: String,
+    given_name: String,
+    family_name: String,
+    email: String,
+    is_suspended: bool,
+    is_password_reset_requested: bool,
+}
+
+async fn update_user(
+    AxumState(state): AxumState<Shared>,
+    Query(query): Query<UserId>,
+    Body(body): Body<UserChanges>,
+) -> Result<Json<Updated>, ApiError> {
+    let id = required_id(query)?;
+    state.update(|t| {
+        if let Some(email) = body.email.as_deref().filter(|e| !e.is_empty())
+            && t.user_by_email(email).is_some_and(|other| other.id != id)
+        {
+            return Err(ApiError::bad_request(
+                "USER_ALREADY_EXISTS",
+                format!("A user with email {email} already exists"),
+            ));
+        }
+        let user = t
+            .users
+            .iter_mut()
+            .find(|u| u.id == id)
+            .ok_or_else(|| user_not_found(&id))?;
+        if let Some(first) = body.given_name {
+            user.first_name = first;
+        }
+        if let Some(last) = body.family_name {
+            user.last_name = last;
+        }
+        if let Some(email) = body.email.filter(|e| !e.is_empty()) {
+            user.email = email;
+        }
+        Ok(Json(Updated {
+            id: user.id.clone(),
+            given_name: user.first_name.clone(),
+            family_name: user.last_name.clone(),
+            email: user.email.clone(),
+            is_suspended: false,
+            is_password_reset_requested: false,
+        }))
+    })
+}
+
+async fn delete_user(
+    AxumState(state): AxumState<Shared>,
+    Query(query): Query<UserId>,
+) -> Result<Json<Success<Nothing>>, ApiError> {
+    let id = required_id(query)?;
+    state.update(|t| {
+        let index = t
+            .users
+            .iter()
+            .position(|u| u.id == id)
+            .ok_or_else(|| user_not_found(&id))?;
+        t.users.remove(index);
+        Ok(success(Nothing {}))
+    })
 }
