@@ -105,7 +105,9 @@ impl IntoResponse for ApiError {
                 )
                     .into_response();
                 if let Ok(value) = axum::http::HeaderValue::from_str(&allowed) {
-                    response.headers_mut().insert(axum::http::header::ALLOW, value);
+                    response
+                        .headers_mut()
+                        .insert(axum::http::header::ALLOW, value);
                 }
                 response
             }

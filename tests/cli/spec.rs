@@ -244,7 +244,13 @@ fn the_checker_finds_violations() {
 }
 
 /// Every way a response breaks the spec (an undeclared status, a body off its schema).
-fn response_problems(spec: &Yaml, method: &str, template: &str, status: u16, body: &Value) -> Vec<String> {
+fn response_problems(
+    spec: &Yaml,
+    method: &str,
+    template: &str,
+    status: u16,
+    body: &Value,
+) -> Vec<String> {
     let op = operation(spec, method, template);
     let response = resolve(spec, &op["responses"][status.to_string().as_str()]);
     if response.is_null() {
@@ -252,7 +258,10 @@ fn response_problems(spec: &Yaml, method: &str, template: &str, status: u16, bod
     }
     let Some(schema) = response
         .get("content")
-        .and_then(|c| c.get("application/json").or_else(|| c.get("application/json; charset=utf-8")))
+        .and_then(|c| {
+            c.get("application/json")
+                .or_else(|| c.get("application/json; charset=utf-8"))
+        })
         .map(|c| &c["schema"])
     else {
         return vec![];
@@ -284,7 +293,9 @@ fn sample(spec: &Yaml, schema: &Yaml) -> Value {
     {
         return sample(spec, first);
     }
-    let example = schema.get("example").map(|e| serde_json::to_value(e).unwrap());
+    let example = schema
+        .get("example")
+        .map(|e| serde_json::to_value(e).unwrap());
     match schema.get("type").and_then(Yaml::as_str) {
         Some("object") | None if schema.get("properties").is_some() => {
             let mut out = serde_json::Map::new();
@@ -385,7 +396,10 @@ fn created_id(body: &Value) -> Option<String> {
 const EXPECTED_4XX: &[(&str, &str)] = &[
     ("GET", "/api/v1/events/{event_id}"),
     ("DELETE", "/api/v1/users/{user_id}/mfa/{factor_id}"),
-    ("DELETE", "/api/v1/organizations/{org_code}/users/{user_id}/mfa/{factor_id}"),
+    (
+        "DELETE",
+        "/api/v1/organizations/{org_code}/users/{user_id}/mfa/{factor_id}",
+    ),
 ];
 
 #[test]
@@ -417,7 +431,9 @@ fn every_operation_in_the_spec_is_answered_on_its_schema() {
     // Creates first (parents before children), then reads and changes, deletes last (children
     // before parents), so each path's ids were made by an earlier call.
     let is_create = |(m, p): &(String, String)| {
-        m == "POST" && !p.ends_with('}') && (p.matches('{').count() <= 1 || p.contains("/identities") || p.contains("/invites"))
+        m == "POST"
+            && !p.ends_with('}')
+            && (p.matches('{').count() <= 1 || p.contains("/identities") || p.contains("/invites"))
     };
     let mut order: Vec<(String, String)> = all.iter().filter(|o| is_create(o)).cloned().collect();
     order.sort_by_key(|(_, p)| p.matches('{').count());
@@ -427,7 +443,8 @@ fn every_operation_in_the_spec_is_answered_on_its_schema() {
         .cloned()
         .collect();
     order.append(&mut rest);
-    let mut deletes: Vec<(String, String)> = all.iter().filter(|o| o.0 == "DELETE").cloned().collect();
+    let mut deletes: Vec<(String, String)> =
+        all.iter().filter(|o| o.0 == "DELETE").cloned().collect();
     deletes.sort_by_key(|(_, p)| std::cmp::Reverse((p.matches('{').count(), p.len())));
     order.extend(deletes);
     assert_eq!(order.len(), all.len());
@@ -444,7 +461,9 @@ fn every_operation_in_the_spec_is_answered_on_its_schema() {
                 p => ids.get(p),
             };
             let Some(value) = value else {
-                problems.push(format!("{method} {template}: no id for {{{param}}} (made by no earlier call)"));
+                problems.push(format!(
+                    "{method} {template}: no id for {{{param}}} (made by no earlier call)"
+                ));
                 continue;
             };
             path = path.replace(&format!("{{{param}}}"), value);
@@ -508,7 +527,13 @@ fn every_operation_in_the_spec_is_answered_on_its_schema() {
                         .strip_suffix('}')
                         .filter(|p| !p.contains('/'))
                 })
-                .map(|p| if p == "organization_code" { "org_code" } else { p });
+                .map(|p| {
+                    if p == "organization_code" {
+                        "org_code"
+                    } else {
+                        p
+                    }
+                });
             // An answer without the id (`POST /permissions`): the newest in the list.
             let listed = || {
                 let (_, list) = send(&runtime, "GET", &url, &token, None);
@@ -529,7 +554,10 @@ fn every_operation_in_the_spec_is_answered_on_its_schema() {
             if let (Some(item), Some(made)) = (item, made) {
                 ids.entry(item.to_string()).or_insert(made.clone());
                 if template == "/api/v1/properties" {
-                    ids.insert("property_key".into(), body.as_ref().unwrap()["key"].as_str().unwrap().into());
+                    ids.insert(
+                        "property_key".into(),
+                        body.as_ref().unwrap()["key"].as_str().unwrap().into(),
+                    );
                 }
             }
         }
@@ -550,10 +578,16 @@ fn url_escape(value: &str) -> String {
 
 /// The ids this test made, put where a sample body names one: fields named as a path
 /// parameter (`role_id`), and `id` in a list of users or applications.
-fn with_ids(value: &mut Value, ids: &std::collections::HashMap<String, String>, list: Option<&str>) {
+fn with_ids(
+    value: &mut Value,
+    ids: &std::collections::HashMap<String, String>,
+    list: Option<&str>,
+) {
     let url = |v: &mut Value| match v {
         Value::String(s) => *s = "https://app.example/cb".into(),
-        Value::Array(items) => items.iter_mut().for_each(|i| *i = "https://app.example/cb".into()),
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|i| *i = "https://app.example/cb".into()),
         _ => {}
     };
     match value {
@@ -579,4 +613,240 @@ fn with_ids(value: &mut Value, ids: &std::collections::HashMap<String, String>, 
         Value::Array(items) => items.iter_mut().for_each(|v| with_ids(v, ids, list)),
         _ => {}
     }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn unknown_routes_are_the_specs_404_and_other_methods_405() {
+    let spec = spec();
+    let w = World::new();
+    let token = w.token();
+    let rt = runtime();
+    let (status, body) = send(
+        &rt,
+        "GET",
+        &format!("{}/api/v1/nope", w.issuer()),
+        &token,
+        None,
+    );
+    assert_eq!(status, 404, "{body}");
+    // The spec's `not_found_response` is one error object, not the list other errors carry.
+    let schema = &spec["components"]["schemas"]["not_found_response"];
+    assert!(violations(&spec, schema, &body, "").is_empty(), "{body}");
+    assert_eq!(body["errors"]["code"], "ROUTE_NOT_FOUND");
+
+    let url = format!("{}/api/v1/business", w.issuer());
+    let answer = rt.block_on(async {
+        reqwest::Client::new()
+            .delete(&url)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+    });
+    assert_eq!(answer.status().as_u16(), 405);
+    assert_eq!(answer.headers()["allow"], "GET, PATCH");
+    let body: Value = rt.block_on(answer.json()).unwrap();
+    let schema = &spec["components"]["schemas"]["error_response"];
+    assert!(violations(&spec, schema, &body, "").is_empty(), "{body}");
+    assert_eq!(body["errors"][0]["code"], "METHOD_NOT_ALLOWED");
+    // A typed path answers another method through the table too.
+    let (status, _) = send(
+        &rt,
+        "PUT",
+        &format!("{}/api/v1/users", w.issuer()),
+        &token,
+        None,
+    );
+    assert_eq!(status, 405);
+}
+
+#[test]
+fn every_family_checks_the_operations_scope() {
+    let w = World::new();
+    let (id, secret) = w.limited_m2m_app(&["read:users"]);
+    let (status, grant) = crate::http::post_form(
+        &format!("{}/oauth2/token", w.issuer()),
+        &[
+            ("grant_type", "client_credentials"),
+            ("audience", &format!("{}/api", w.issuer())),
+        ],
+        Some((&id, &secret)),
+    );
+    assert_eq!(status, 200, "{grant}");
+    let token = grant["access_token"].as_str().unwrap();
+    let rt = runtime();
+    let (status, _) = send(
+        &rt,
+        "GET",
+        &format!("{}/api/v1/users", w.issuer()),
+        token,
+        None,
+    );
+    assert_eq!(status, 200);
+    for (method, path, scope) in [
+        ("GET", "/api/v1/webhooks", "read:webhooks"),
+        ("POST", "/api/v1/connections", "create:connections"),
+        ("GET", "/api/v1/organizations", "read:organizations"),
+        ("DELETE", "/api/v1/roles/r1", "delete:roles"),
+        ("PATCH", "/api/v1/business", "update:businesses"),
+        (
+            "GET",
+            "/api/v1/users/kp_1/identities",
+            "read:user_identities",
+        ),
+    ] {
+        let (status, body) = send(
+            &rt,
+            method,
+            &format!("{}{path}", w.issuer()),
+            token,
+            Some(&serde_json::json!({})),
+        );
+        assert_eq!(status, 403, "{method} {path}: {body}");
+        assert_eq!(body["errors"][0]["code"], "FORBIDDEN", "{body}");
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains(scope),
+            "{body}"
+        );
+    }
+}
+
+#[test]
+fn a_missing_required_field_or_parameter_is_kindes_400() {
+    let w = World::new();
+    let token = w.token();
+    let rt = runtime();
+    let url = format!("{}/api/v1/webhooks", w.issuer());
+    let (status, body) = send(
+        &rt,
+        "POST",
+        &url,
+        &token,
+        Some(&serde_json::json!({"name": "hook", "event_types": ["user.created"]})),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["errors"][0]["code"], "INVALID_REQUEST_BODY");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("endpoint"),
+        "{body}"
+    );
+    let (status, body) = send(
+        &rt,
+        "GET",
+        &format!("{}/api/v1/organization", w.issuer()),
+        &token,
+        None,
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("code"),
+        "{body}"
+    );
+    // Given in full, it is made, listed, and read back by id.
+    let hook = serde_json::json!({"name": "hook", "endpoint": "https://app.example/hook", "event_types": ["user.created"]});
+    let (status, made) = send(&rt, "POST", &url, &token, Some(&hook));
+    assert_eq!(status, 200, "{made}");
+    let id = made["webhook"]["id"].as_str().unwrap();
+    let (_, list) = send(&rt, "GET", &url, &token, None);
+    assert_eq!(list["webhooks"][0]["id"], id, "{list}");
+    assert_eq!(list["webhooks"][0]["endpoint"], "https://app.example/hook");
+    let (status, _) = send(&rt, "DELETE", &format!("{url}/{id}"), &token, None);
+    assert_eq!(status, 200);
+    let (status, _) = send(&rt, "DELETE", &format!("{url}/{id}"), &token, None);
+    assert_eq!(status, 400);
+}
+
+#[test]
+fn generic_collections_page_and_survive_a_restart_with_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let options = || cargo_kinde::emulator::Options {
+        state_file: Some(state.clone()),
+        ..Default::default()
+    };
+    let rt = runtime();
+    {
+        let w = World::with(options());
+        let token = w.token();
+        for n in 0..3 {
+            let url = format!(
+                "{}/api/v1/subscribers?first_name=S{n}&last_name=L&email=s{n}%40example.com",
+                w.issuer()
+            );
+            let (status, made) = send(&rt, "POST", &url, &token, None);
+            assert_eq!(status, 201, "{made}");
+        }
+    }
+    let w = World::with(options());
+    let token = w.token();
+    let url = format!("{}/api/v1/subscribers?page_size=2", w.issuer());
+    let (_, first) = send(&rt, "GET", &url, &token, None);
+    assert_eq!(first["subscribers"].as_array().unwrap().len(), 2, "{first}");
+    let next = first["next_token"].as_str().expect("a next_token");
+    let (_, second) = send(
+        &rt,
+        "GET",
+        &format!("{url}&next_token={next}"),
+        &token,
+        None,
+    );
+    assert_eq!(second["subscribers"][0]["first_name"], "S2", "{second}");
+    assert!(second.get("next_token").is_none(), "{second}");
+}
+
+#[test]
+fn api_keys_are_verified_by_their_secret_shown_once() {
+    let w = World::new();
+    let token = w.token();
+    let rt = runtime();
+    let url = format!("{}/api/v1/api_keys", w.issuer());
+    let body = serde_json::json!({"name": "ci", "api_id": "a", "type": "organization"});
+    let (status, made) = send(&rt, "POST", &url, &token, Some(&body));
+    assert_eq!(status, 201, "{made}");
+    let (id, key) = (
+        made["api_key"]["id"].as_str().unwrap(),
+        made["api_key"]["key"].as_str().unwrap(),
+    );
+    let (_, shown) = send(&rt, "GET", &format!("{url}/{id}"), &token, None);
+    assert!(
+        !shown.to_string().contains(key),
+        "a read shows the key: {shown}"
+    );
+    let verify = format!("{url}/verify");
+    let (_, good) = send(
+        &rt,
+        "POST",
+        &verify,
+        &token,
+        Some(&serde_json::json!({"api_key": key})),
+    );
+    assert_eq!(
+        (good["is_valid"].as_bool(), good["key_id"].as_str()),
+        (Some(true), Some(id)),
+        "{good}"
+    );
+    let (_, bad) = send(
+        &rt,
+        "POST",
+        &verify,
+        &token,
+        Some(&serde_json::json!({"api_key": "kinde_nope"})),
+    );
+    assert_eq!(bad["is_valid"], false, "{bad}");
 }

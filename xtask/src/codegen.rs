@@ -126,7 +126,10 @@ pub fn generate(spec_text: &str) -> Result<String, String> {
     );
     for row in &ops {
         if row.response.contains("\"#") {
-            return Err(format!("{} {}: a property name the raw string cannot hold", row.method, row.path));
+            return Err(format!(
+                "{} {}: a property name the raw string cannot hold",
+                row.method, row.path
+            ));
         }
         let scope = row
             .scope
@@ -274,7 +277,11 @@ fn shape(spec: &Value, schema: &Value, depth: usize) -> String {
                         .flatten()
                     {
                         if let Some(name) = name.as_str() {
-                            props.push(format!("{}:{}", json_string(name), shape(spec, prop, depth + 1)));
+                            props.push(format!(
+                                "{}:{}",
+                                json_string(name),
+                                shape(spec, prop, depth + 1)
+                            ));
                         }
                     }
                     required.extend(

@@ -10,11 +10,11 @@
 //! created under a user and read at `/api/v1/identities/{id}`). Applications, APIs and users
 //! are the typed tenant's, so a path under one of them checks that it exists there.
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State as AxumState;
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde_json::{Map, Value};
 
 use super::Shared;
@@ -55,9 +55,10 @@ pub(super) async fn serve(
     let Some(op) = kinde::find_operation(method.as_str(), path) else {
         return Err(unknown(path));
     };
-    let query: Vec<(String, String)> = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-        .into_owned()
-        .collect();
+    let query: Vec<(String, String)> =
+        url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
     let call = Call::new(op, path, query, &body)?;
     let issuer = state.issuer().to_string();
     let answer = if method == Method::GET {
@@ -96,7 +97,11 @@ fn respond(op: &'static Operation, answer: Answer) -> Response {
         return if status == StatusCode::NO_CONTENT {
             status.into_response()
         } else {
-            (status, Json(serde_json::json!({"code": "OK", "message": "Success"}))).into_response()
+            (
+                status,
+                Json(serde_json::json!({"code": "OK", "message": "Success"})),
+            )
+                .into_response()
         };
     };
     let mut data = Map::new();
@@ -115,7 +120,9 @@ fn respond(op: &'static Operation, answer: Answer) -> Response {
                     data.insert(name.clone(), Value::Array(std::mem::take(items)));
                 } else if let Some(item) = &item
                     && !data.contains_key(name)
-                    && sub.get("i").is_some_and(|i| shape::properties(i).any(|(n, _)| n == "id"))
+                    && sub
+                        .get("i")
+                        .is_some_and(|i| shape::properties(i).any(|(n, _)| n == "id"))
                 {
                     // An item answered as a list of one (`GET /subscribers/{id}`).
                     data.insert(name.clone(), Value::Array(vec![item.clone()]));
@@ -144,6 +151,9 @@ fn respond(op: &'static Operation, answer: Answer) -> Response {
     let body = shape::fill(shape, &Value::Object(data)).unwrap_or_else(|| shape::default(shape));
     (status, Json(body)).into_response()
 }
+
+/// One entry of a bulk change: (id, fields, whether it is removed).
+type BulkEntry = (String, Map<String, Value>, bool);
 
 /// Where a call points.
 enum Target {
@@ -294,7 +304,13 @@ impl Call {
                                 items.remove(index);
                             }
                         } else {
-                            upsert(tenant, key, &id, item_param(self.op.path).unwrap_or("id"), fields);
+                            upsert(
+                                tenant,
+                                key,
+                                &id,
+                                item_param(self.op.path).unwrap_or("id"),
+                                fields,
+                            );
                         }
                     }
                     Ok(Answer::One(Value::Object(Map::new())))
@@ -312,7 +328,8 @@ impl Call {
             },
             Target::Item { key, id, param } => match method {
                 "DELETE" => {
-                    let (at_key, index) = position(tenant, key, id).ok_or_else(|| not_found(key, id))?;
+                    let (at_key, index) =
+                        position(tenant, key, id).ok_or_else(|| not_found(key, id))?;
                     let removed = tenant
                         .collections
                         .items
@@ -341,7 +358,7 @@ impl Call {
 
     /// The entries of a body that names items by id in a list called as the collection is
     /// (`{"users": [{"id": ..}]}`): (id, fields, whether `operation` is `delete`).
-    fn bulk(&self) -> Option<Vec<(String, Map<String, Value>, bool)>> {
+    fn bulk(&self) -> Option<Vec<BulkEntry>> {
         let family = match &self.target {
             Target::Collection { key } => family(key),
             Target::Item { .. } => return None,
@@ -354,7 +371,9 @@ impl Call {
             .map(|entry| {
                 let mut fields = entry.as_object()?.clone();
                 let id = fields.remove("id")?.as_str()?.to_string();
-                let remove = fields.remove("operation").and_then(|o| o.as_str().map(|o| o == "delete"));
+                let remove = fields
+                    .remove("operation")
+                    .and_then(|o| o.as_str().map(|o| o == "delete"));
                 Some((id, fields, remove.unwrap_or(false)))
             })
             .collect()
@@ -398,7 +417,9 @@ impl Call {
         });
         if let Some(id) = named {
             if find(tenant, key, &id).is_some() && !is_top_level(key) {
-                return Ok(Answer::One(find(tenant, key, &id).cloned().unwrap_or_default()));
+                return Ok(Answer::One(
+                    find(tenant, key, &id).cloned().unwrap_or_default(),
+                ));
             }
             if is_top_level(key) && find(tenant, key, &id).is_some() {
                 return Err(ApiError::bad_request(
@@ -434,7 +455,11 @@ impl Call {
     /// A `POST` that acts rather than creates (verify a key, refresh claims, record usage).
     fn act(&self, tenant: &mut Tenant, key: &str) -> Result<Answer, ApiError> {
         if key == "/api/v1/api_keys/verify" {
-            let given = self.body.get("api_key").and_then(Value::as_str).unwrap_or("");
+            let given = self
+                .body
+                .get("api_key")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             let found = tenant
                 .collections
                 .items
@@ -534,7 +559,9 @@ fn not_found(key: &str, id: &str) -> ApiError {
 /// Whether an operation answers with a list (its shape has an array of objects).
 fn is_listed(op: &'static Operation) -> bool {
     shape::of(op).is_some_and(|s| {
-        shape::properties(s).any(|(_, p)| shape::kind(p) == "a" && p.get("i").is_some_and(|i| shape::kind(i) == "o"))
+        shape::properties(s).any(|(_, p)| {
+            shape::kind(p) == "a" && p.get("i").is_some_and(|i| shape::kind(i) == "o")
+        })
     })
 }
 
@@ -556,7 +583,11 @@ fn item_param(path: &str) -> Option<&'static str> {
         let rest = o
             .path
             .strip_prefix(path)
-            .or_else(|| singular_path.as_deref().and_then(|p| o.path.strip_prefix(p)))?
+            .or_else(|| {
+                singular_path
+                    .as_deref()
+                    .and_then(|p| o.path.strip_prefix(p))
+            })?
             .strip_prefix("/{")?;
         rest.strip_suffix('}').filter(|name| !name.contains('/'))
     })
@@ -598,9 +629,12 @@ fn position(tenant: &Tenant, key: &str, id: &str) -> Option<(String, usize)> {
         return Some((key.to_string(), at));
     }
     let global = global_of(key)?;
-    let at = tenant.collections.items.get(&global)?.iter().position(|v| {
-        is(v) && v.get("_parent").and_then(Value::as_str) == Some(key)
-    })?;
+    let at = tenant
+        .collections
+        .items
+        .get(&global)?
+        .iter()
+        .position(|v| is(v) && v.get("_parent").and_then(Value::as_str) == Some(key))?;
     Some((global, at))
 }
 
@@ -718,9 +752,18 @@ fn single(tenant: &Tenant, key: &str, issuer: &str) -> Value {
 fn builtin(key: &str) -> Vec<Value> {
     let pairs: &[(&str, &str)] = match key {
         "/api/v1/timezones" => &[
-            ("london_greenwich_mean_time", "London (Greenwich Mean Time) [+00:00]"),
-            ("new_york_eastern_standard_time", "New York (Eastern Standard Time) [-05:00]"),
-            ("sydney_australian_eastern_standard_time", "Sydney (Australian Eastern Standard Time) [+10:00]"),
+            (
+                "london_greenwich_mean_time",
+                "London (Greenwich Mean Time) [+00:00]",
+            ),
+            (
+                "new_york_eastern_standard_time",
+                "New York (Eastern Standard Time) [-05:00]",
+            ),
+            (
+                "sydney_australian_eastern_standard_time",
+                "Sydney (Australian Eastern Standard Time) [+10:00]",
+            ),
         ],
         "/api/v1/industries" => &[
             ("administration_and_support", "Administration and support"),

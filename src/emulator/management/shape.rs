@@ -79,7 +79,13 @@ pub(super) fn fill(shape: &Value, data: &Value) -> Option<Value> {
             Some(Value::Array(
                 items
                     .iter()
-                    .filter_map(|v| if item.is_null() { Some(v.clone()) } else { fill(item, v) })
+                    .filter_map(|v| {
+                        if item.is_null() {
+                            Some(v.clone())
+                        } else {
+                            fill(item, v)
+                        }
+                    })
                     .collect(),
             ))
         }
@@ -140,7 +146,10 @@ mod tests {
 
     #[test]
     fn every_shape_in_the_table_parses() {
-        for op in kinde::operations::OPERATIONS.iter().filter(|o| !o.response.is_empty()) {
+        for op in kinde::operations::OPERATIONS
+            .iter()
+            .filter(|o| !o.response.is_empty())
+        {
             assert!(of(op).is_some(), "{} {}", op.method, op.path);
         }
     }

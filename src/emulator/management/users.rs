@@ -12,15 +12,13 @@ use crate::emulator::error::ApiError;
 use crate::emulator::tenant::User;
 
 pub(super) fn routes() -> Router<Shared> {
-    Router::new()
-        .route("/api/v1/users", get(list_users))
-        .route(
-            "/api/v1/user",
-            get(get_user)
-                .post(create_user)
-                .patch(update_user)
-                .delete(delete_user),
-        )
+    Router::new().route("/api/v1/users", get(list_users)).route(
+        "/api/v1/user",
+        get(get_user)
+            .post(create_user)
+            .patch(update_user)
+            .delete(delete_user),
+    )
 }
 
 /// A user as the Management API shows it, built here only. The list calls the address `email`,
