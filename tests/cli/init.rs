@@ -965,3 +965,25 @@ fn help_invalid_kinde_toml_move_it_away_works() {
     init(&w).assert().success();
     assert!(w.path("kinde.toml").is_file());
 }
+
+#[test]
+fn init_refuses_config_it_would_ignore_and_the_hint_works() {
+    let w = World::new();
+    project(&w);
+    let out = init(&w).args(["--config", "other.toml"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("leave out --config"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!w.path("other.toml").exists() && !w.path("kinde.toml").exists());
+    let elsewhere = tempfile::tempdir().unwrap();
+    init(&w)
+        .current_dir(elsewhere.path())
+        .arg("--manifest-path")
+        .arg(w.path("Cargo.toml"))
+        .assert()
+        .success();
+    assert!(w.path("kinde.toml").is_file());
+}

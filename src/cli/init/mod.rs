@@ -85,6 +85,15 @@ const EMULATOR_STATE: &str = ".kinde/emulator.json";
 
 /// Run `init`.
 pub async fn run(global: &GlobalArgs, args: InitArgs) -> Result<u8, Error> {
+    // init writes kinde.toml where every command finds it by default; --config would be
+    // silently ignored (a global flag clap cannot refuse for one subcommand).
+    if let Some(config) = &global.config {
+        return Err(Error::input(format!(
+            "--config {}: init writes kinde.toml at the workspace root, where the other commands find it",
+            config.display()
+        ))
+        .with_hint("leave out --config; pass --manifest-path path/to/Cargo.toml to pick the workspace"));
+    }
     let root = workspace(global.manifest_path.as_deref())?;
     let interactive = ui::settings().interactive;
     let http = crate::net::client()?;
@@ -187,7 +196,15 @@ fn source(args: &InitArgs, root: &Path) -> Result<Source, Error> {
         }
         return Ok(Source::Path(match absolute.strip_prefix(root) {
             Ok(inside) => inside.to_path_buf(),
-            Err(_) => absolute,
+            Err(_) => {
+                if args.ci.is_some() {
+                    ui::warn(&format!(
+                        "--cargo-kinde-path {} is outside the workspace: the CI file installs from it, and CI checks out only the repository",
+                        absolute.display()
+                    ));
+                }
+                absolute
+            }
         }));
     }
     Ok(Source::released())
