@@ -2,6 +2,7 @@
 //! anything is written, so an interrupted `init` leaves nothing half-done; existing files are
 //! edited in place (keeping comments) or left alone unless the user agrees or passes `--force`.
 
+pub mod ci;
 pub mod templates;
 
 use std::path::{Path, PathBuf};
@@ -45,15 +46,6 @@ impl ApiValue {
     }
 }
 
-/// How the generated xtask depends on cargo-kinde.
-#[derive(Debug, Clone)]
-pub enum XtaskDependency {
-    /// A version from crates.io.
-    Version(String),
-    /// A local checkout (for developing cargo-kinde itself).
-    Path(PathBuf),
-}
-
 /// Everything `init` asks for.
 #[derive(Debug, Clone, Serialize)]
 pub struct Values {
@@ -80,14 +72,27 @@ pub struct Values {
 }
 
 /// What else to write.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Extras {
-    /// An `xtask` crate running cargo-kinde from the workspace's lock file, depending on it so.
-    pub xtask: Option<XtaskDependency>,
-    /// A GitHub Actions workflow.
-    pub github: bool,
+    /// An `xtask` crate running cargo-kinde from the workspace's lock file.
+    pub xtask: bool,
+    /// Where cargo-kinde comes from: the xtask's dependency, or what CI installs without one.
+    pub source: ci::Source,
+    /// A CI pipeline running the smoke tests.
+    pub ci: Option<ci::Ci>,
     /// Lines `.gitignore` must have besides `.env` (e.g. the emulator's state directory).
     pub ignore: Vec<String>,
+}
+
+impl Default for Extras {
+    fn default() -> Self {
+        Extras {
+            xtask: false,
+            source: ci::Source::released(),
+            ci: None,
+            ignore: Vec::new(),
+        }
+    }
 }
 
 /// One file `init` would write.
@@ -235,7 +240,8 @@ pub fn plan(root: &Path, values: &Values, extras: &Extras) -> Result<Vec<Change>
         ".env.example",
         templates::render(templates::ENV_EXAMPLE, context)?,
     ));
-    let mut ignore = vec![".env".to_string()];
+    // `.env.<profile>` files hold a profile's secrets as `.env` does.
+    let mut ignore = vec![".env".to_string(), ".env.*".to_string()];
     ignore.extend(extras.ignore.iter().cloned());
     changes.push(Change {
         append_only: true,
@@ -245,12 +251,9 @@ pub fn plan(root: &Path, values: &Values, extras: &Extras) -> Result<Vec<Change>
             gitignore(read(root, ".gitignore"), &ignore),
         )
     });
-    if let Some(dependency) = &extras.xtask {
-        let (version, path) = match dependency {
-            XtaskDependency::Version(v) => (Some(v.as_str()), None),
-            XtaskDependency::Path(p) => (None, Some(p.display().to_string())),
-        };
-        let ctx = minijinja::context! { version => version, path => path };
+    if extras.xtask {
+        let ctx =
+            minijinja::context! { dependency => extras.source.dependency().to_string().trim() };
         changes.push(change(
             root,
             "xtask/Cargo.toml",
@@ -278,13 +281,9 @@ pub fn plan(root: &Path, values: &Values, extras: &Extras) -> Result<Vec<Change>
             ..change(root, ".cargo/config.toml", add_alias(&config)?)
         });
     }
-    if extras.github {
-        let ctx = minijinja::context! { xtask => extras.xtask.is_some(), version => env!("CARGO_PKG_VERSION") };
-        changes.push(change(
-            root,
-            ".github/workflows/kinde-smoke.yml",
-            templates::render(templates::GITHUB_WORKFLOW, ctx)?,
-        ));
+    if let Some(kind) = extras.ci {
+        let (path, text) = ci::render(kind, extras.xtask, &extras.source)?;
+        changes.push(change(root, path, text));
     }
     Ok(changes)
 }
@@ -388,14 +387,30 @@ fn dotenv(root: &Path, values: &Values) -> String {
     crate::config::dotenv::merge(&read(root, ".env").unwrap_or_default(), &set)
 }
 
-/// `.gitignore` with `lines` appended where missing (never duplicated).
+/// `.gitignore` with `lines` appended where missing (never duplicated). Appending `.env.*` would
+/// hide files a `!` line un-ignores before it (in .gitignore the last matching line wins), so
+/// those lines, and `!.env.example` (init writes it to be committed), follow it again.
 pub fn gitignore(existing: Option<String>, lines: &[String]) -> String {
     let mut text = existing.unwrap_or_default();
     let has = |text: &str, line: &str| {
         text.lines()
             .any(|l| l.trim() == line || l.trim() == format!("/{line}"))
     };
-    let missing: Vec<&String> = lines.iter().filter(|l| !has(&text, l)).collect();
+    let mut missing: Vec<String> = lines.iter().filter(|l| !has(&text, l)).cloned().collect();
+    let wildcard = lines.iter().any(|l| l == ".env.*");
+    if missing.iter().any(|l| l == ".env.*") {
+        let mut negations = vec!["!.env.example".to_string()];
+        for line in text.lines().map(str::trim) {
+            let name = line.strip_prefix('!').map(|n| n.trim_start_matches('/'));
+            if name.is_some_and(|n| n.starts_with(".env.")) && !negations.iter().any(|n| n == line)
+            {
+                negations.push(line.to_string());
+            }
+        }
+        missing.extend(negations);
+    } else if wildcard && !has(&text, "!.env.example") {
+        missing.push("!.env.example".into());
+    }
     if missing.is_empty() {
         return text;
     }
@@ -404,7 +419,7 @@ pub fn gitignore(existing: Option<String>, lines: &[String]) -> String {
     }
     text.push_str("# Kinde secrets and local state (cargo kinde init)\n");
     for line in missing {
-        text.push_str(line);
+        text.push_str(&line);
         text.push('\n');
     }
     text
@@ -597,6 +612,23 @@ mod tests {
             "target\n# Kinde secrets and local state (cargo kinde init)\n.env\n"
         );
         assert_eq!(gitignore(Some(ignore.clone()), &[".env".into()]), ignore);
+    }
+
+    #[test]
+    fn env_star_is_ignored_and_the_files_un_ignored_before_it_stay_so() {
+        let lines = [".env".to_string(), ".env.*".to_string()];
+        let mine = "target\n!.env.sample\n.env\n";
+        let ignore = gitignore(Some(mine.into()), &lines);
+        assert_eq!(
+            ignore,
+            "target\n!.env.sample\n.env\n# Kinde secrets and local state (cargo kinde init)\n.env.*\n!.env.example\n!.env.sample\n"
+        );
+        assert_eq!(gitignore(Some(ignore.clone()), &lines), ignore, "once");
+        // `.env.*` already there without the exception: only the exception is added, after it.
+        assert_eq!(
+            gitignore(Some(".env\n.env.*\n".into()), &lines),
+            ".env\n.env.*\n# Kinde secrets and local state (cargo kinde init)\n!.env.example\n"
+        );
     }
 
     #[test]

@@ -21,13 +21,16 @@ pub const XTASK_MANIFEST: &str = "xtask/Cargo.toml.j2";
 pub const XTASK_MAIN: &str = "xtask/main.rs.j2";
 /// `.github/workflows/kinde-smoke.yml`.
 pub const GITHUB_WORKFLOW: &str = "github-workflow.yml.j2";
+/// `.gitlab-ci.yml`.
+pub const GITLAB_CI: &str = "gitlab-ci.yml.j2";
 
-const ALL: [&str; 5] = [
+const ALL: [&str; 6] = [
     KINDE_TOML,
     ENV_EXAMPLE,
     XTASK_MANIFEST,
     XTASK_MAIN,
     GITHUB_WORKFLOW,
+    GITLAB_CI,
 ];
 
 /// Render the template `name` with `context`.
@@ -56,6 +59,7 @@ fn build() -> Result<Environment<'static>, String> {
     env.set_syntax(syntax);
     env.add_filter("toml", toml);
     env.add_filter("dotenv", dotenv);
+    env.add_filter("yaml", yaml);
     for name in ALL {
         let source = TEMPLATES
             .get_file(name)
@@ -101,6 +105,21 @@ fn to_toml(value: &Value) -> Result<toml_edit::Value, minijinja::Error> {
     })
 }
 
+/// `{{ value | yaml }}`: a string as a YAML scalar: plain when YAML reads it back unchanged,
+/// else double-quoted (a JSON string is a YAML string), so a path with `: ` or `#` stays data.
+fn yaml(value: String) -> String {
+    let plain = value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || " -_./=@+,%".contains(c))
+        && value.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && !value.ends_with(' ');
+    if plain {
+        value
+    } else {
+        serde_json::to_string(&value).unwrap_or_default()
+    }
+}
+
 /// `{{ value | dotenv }}`: a value as a `.env` line reads it back.
 fn dotenv(value: String) -> String {
     crate::config::dotenv::quote(&value)
@@ -128,5 +147,18 @@ mod tests {
         assert_eq!(out(Value::from(53180)), "53180");
         assert_eq!(out(Value::from(vec!["a", "b"])), r#"["a", "b"]"#);
         assert_eq!(out(Value::from(Vec::<String>::new())), "[]");
+    }
+
+    #[test]
+    fn the_yaml_filter_quotes_what_yaml_would_misread() {
+        assert_eq!(
+            yaml("cargo install --version 1.0".into()),
+            "cargo install --version 1.0"
+        );
+        assert_eq!(
+            yaml("cargo install --path 'a: b #c'".into()),
+            r#""cargo install --path 'a: b #c'""#
+        );
+        assert_eq!(yaml("x\"y".into()), r#""x\"y""#);
     }
 }

@@ -1,4 +1,8 @@
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use cargo_kinde::scaffold::ci::{self, Ci, Source};
 
 use predicates::prelude::*;
 
@@ -60,7 +64,7 @@ fn non_interactive_init_writes_every_file_and_no_secret_where_it_does_not_belong
     assert!(!text.contains(&secret) && !stderr(&out).contains(&secret));
     assert_eq!(
         std::fs::read_to_string(w.path(".gitignore")).unwrap(),
-        "/target\n# keep me\n# Kinde secrets and local state (cargo kinde init)\n.env\n"
+        "/target\n# keep me\n# Kinde secrets and local state (cargo kinde init)\n.env\n.env.*\n!.env.example\n"
     );
     // The result is a working configuration: register and smoke pass from the files alone.
     w.bare().args(["register", "--yes"]).assert().success();
@@ -84,7 +88,7 @@ fn non_interactive_init_writes_every_file_and_no_secret_where_it_does_not_belong
     assert_eq!(
         std::fs::read_to_string(w.path(".gitignore"))
             .unwrap()
-            .matches(".env")
+            .matches(".env.*")
             .count(),
         1
     );
@@ -170,7 +174,7 @@ fn the_generated_xtask_compiles_and_runs_smoke_against_the_emulator() {
     project(&w);
     let root = env!("CARGO_MANIFEST_DIR");
     init(&w)
-        .args(["--xtask", "--ci", "github", "--xtask-path", root])
+        .args(["--xtask", "--ci", "github", "--cargo-kinde-path", root])
         .assert()
         .success();
     let manifest = std::fs::read_to_string(w.path("Cargo.toml")).unwrap();
@@ -554,4 +558,432 @@ fn init_emulator_in_a_fresh_project_creates_its_state_directory() {
         "the emulator's own values need no check: {}",
         stderr(&out)
     );
+}
+
+// ---- CI files: every variant init can write, linted ----
+
+/// The linters' directory: `CARGO_KINDE_LINTERS` (set by `cargo xtask ci`, which installs them;
+/// then every tool must be there), else `target/linters/bin` when `cargo xtask linters` ran.
+/// Without them the test says loudly that it skipped (on the terminal, past libtest's capture).
+fn linters(test: &str) -> Option<PathBuf> {
+    const TOOLS: [&str; 3] = ["actionlint", "shellcheck", "check-jsonschema"];
+    if let Some(dir) = std::env::var_os("CARGO_KINDE_LINTERS") {
+        let dir = PathBuf::from(dir);
+        for tool in TOOLS {
+            assert!(
+                dir.join(tool).is_file(),
+                "CARGO_KINDE_LINTERS={} has no {tool}",
+                dir.display()
+            );
+        }
+        return Some(dir);
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/linters/bin");
+    if TOOLS.iter().all(|t| dir.join(t).is_file()) {
+        return Some(dir);
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "\n*** SKIPPED {test}: the CI-file linters are not installed (run `cargo xtask linters`; `cargo xtask ci` does) ***\n"
+    );
+    None
+}
+
+/// Findings of the linter for `ci` on `file` (empty when clean).
+fn lint(linters: &Path, ci: Ci, file: &Path) -> String {
+    let out = match ci {
+        // actionlint runs shellcheck on every `run:` script when given it.
+        Ci::Github => Command::new(linters.join("actionlint"))
+            .arg("-shellcheck")
+            .arg(linters.join("shellcheck"))
+            .arg("-no-color")
+            .arg(file)
+            .output(),
+        Ci::Gitlab => Command::new(linters.join("check-jsonschema"))
+            .args(["--builtin-schema", "vendor.gitlab-ci"])
+            .arg(file)
+            .output(),
+    }
+    .unwrap();
+    if out.status.success() {
+        String::new()
+    } else {
+        format!("{}{}", stdout(&out), stderr(&out))
+    }
+}
+
+/// Every source of cargo-kinde init can be told, awkward values included.
+fn sources() -> Vec<Source> {
+    vec![
+        Source::released(),
+        Source::Version("0.9.0-beta.1".into()),
+        Source::Git {
+            url: "https://github.com/acme/cargo-kinde".into(),
+            rev: None,
+        },
+        Source::Git {
+            url: "https://git.acme.example/a b: c #d".into(),
+            rev: Some("it's".into()),
+        },
+        Source::Path("vendor/cargo-kinde".into()),
+        Source::Path("/opt/src/cargo kinde".into()),
+    ]
+}
+
+/// Render each variant of `ci` (with and without xtask, every source) and lint it: 0 findings.
+fn every_variant_is_lint_clean(ci: Ci, test: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rendered = Vec::new();
+    for xtask in [false, true] {
+        for (i, source) in sources().iter().enumerate() {
+            let (path, text) = ci::render(ci, xtask, source).unwrap();
+            assert!(
+                text.contains(if xtask {
+                    "cargo xtask kinde smoke"
+                } else {
+                    "cargo kinde smoke"
+                }),
+                "{text}"
+            );
+            // As written, or inside a YAML double-quoted (JSON) string.
+            let install = source.install_args();
+            let quoted = serde_json::to_string(&install).unwrap();
+            assert!(
+                xtask || text.contains(&install) || text.contains(&quoted[1..quoted.len() - 1]),
+                "{install} not in {text}"
+            );
+            // Linters read the file by its name (actionlint: a workflow directory).
+            let file = dir.path().join(format!("{xtask}-{i}")).join(path);
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(&file, &text).unwrap();
+            rendered.push(file);
+        }
+    }
+    assert_eq!(rendered.len(), 12);
+    let Some(linters) = linters(test) else {
+        return;
+    };
+    for file in rendered {
+        let findings = lint(&linters, ci, &file);
+        assert!(
+            findings.is_empty(),
+            "{}:\n{findings}\n{}",
+            file.display(),
+            std::fs::read_to_string(&file).unwrap()
+        );
+    }
+}
+
+#[test]
+fn every_github_workflow_variant_passes_actionlint_and_shellcheck() {
+    every_variant_is_lint_clean(Ci::Github, "every_github_workflow_variant");
+}
+
+#[test]
+fn every_gitlab_ci_variant_passes_the_gitlab_schema() {
+    every_variant_is_lint_clean(Ci::Gitlab, "every_gitlab_ci_variant");
+}
+
+/// The lint is worth something: the workflow init wrote before (node20 actions) and a broken
+/// GitLab file are findings, and so is a shell mistake in a `run:` script.
+#[test]
+fn the_linters_find_what_they_are_run_for() {
+    let Some(linters) = linters("the_linters_find_what_they_are_run_for") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (_, current) = ci::render(Ci::Github, false, &Source::released()).unwrap();
+    let file = dir.path().join(".github/workflows/kinde-smoke.yml");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(
+        &file,
+        current.replace("actions/checkout@v7", "actions/checkout@v4"),
+    )
+    .unwrap();
+    assert!(lint(&linters, Ci::Github, &file).contains("node20"));
+    std::fs::write(&file, current.replace("--format junit", "--format $FORMAT")).unwrap();
+    assert!(lint(&linters, Ci::Github, &file).contains("shellcheck"));
+    let (_, gitlab) = ci::render(Ci::Gitlab, false, &Source::released()).unwrap();
+    let file = dir.path().join(".gitlab-ci.yml");
+    std::fs::write(&file, gitlab.replace("when: always", "when: sometimes")).unwrap();
+    assert!(!lint(&linters, Ci::Gitlab, &file).is_empty());
+}
+
+#[test]
+fn init_ci_gitlab_writes_the_pipeline_with_the_junit_report_and_a_gated_deploy() {
+    let w = World::new();
+    project(&w);
+    init(&w)
+        .args(["--ci", "gitlab", "--cargo-kinde-version", "0.9.0"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("+ .gitlab-ci.yml created"));
+    let pipeline = std::fs::read_to_string(w.path(".gitlab-ci.yml")).unwrap();
+    for line in [
+        "cargo install cargo-kinde --locked --root .kinde-tools --version 0.9.0",
+        "cargo kinde smoke --format junit --output kinde-smoke.xml",
+        "      junit: kinde-smoke.xml",
+        "    when: always",
+        "#   needs: [kinde-smoke]",
+        "# - cargo kinde register --check",
+    ] {
+        assert!(pipeline.contains(line), "{line} missing from:\n{pipeline}");
+    }
+    let (_, expected) = ci::render(Ci::Gitlab, false, &Source::Version("0.9.0".into())).unwrap();
+    assert_eq!(
+        pipeline, expected,
+        "init writes what the linted render gives"
+    );
+}
+
+#[test]
+fn the_github_workflow_keeps_and_shows_the_report_and_gates_a_deploy() {
+    let (_, text) = ci::render(Ci::Github, false, &Source::released()).unwrap();
+    let after = |step: &str| text.split(step).nth(1).unwrap_or_default().to_string();
+    assert!(
+        after("name: Keep the JUnit report").starts_with("\n        if: always()"),
+        "{text}"
+    );
+    assert!(
+        after("name: Show the results in the pull request").starts_with("\n        if: always()"),
+        "{text}"
+    );
+    assert!(text.contains("#   needs: smoke"), "{text}");
+    assert!(text.contains(&format!("--version {}", env!("CARGO_PKG_VERSION"))));
+    // Secrets reach the smoke step only, not the third-party reporter action.
+    assert_eq!(
+        text.matches("secrets.KINDE_MANAGEMENT_CLIENT_SECRET")
+            .count(),
+        1
+    );
+    assert!(after("name: Smoke-test Kinde").contains("secrets.KINDE_MANAGEMENT_CLIENT_SECRET"));
+}
+
+#[test]
+fn init_flags_that_do_nothing_in_a_mode_are_refused_by_clap() {
+    let w = World::new();
+    project(&w);
+    for args in [
+        // No xtask and no CI file: nothing would use the source.
+        &["--cargo-kinde-version", "1.0.0"][..],
+        &["--cargo-kinde-git", "https://github.com/acme/cargo-kinde"][..],
+        &["--cargo-kinde-path", "."][..],
+        // A revision without a repository.
+        &["--xtask", "--cargo-kinde-rev", "v1"][..],
+        // Two sources.
+        &[
+            "--xtask",
+            "--cargo-kinde-version",
+            "1.0.0",
+            "--cargo-kinde-git",
+            "https://x.example/r",
+        ][..],
+    ] {
+        let out = init(&w).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("--cargo-kinde"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    assert!(!w.path("kinde.toml").exists());
+    // Each source is used in every mode it is accepted in: the CI install without an xtask...
+    init(&w)
+        .args([
+            "--ci",
+            "github",
+            "--cargo-kinde-git",
+            "https://github.com/acme/cargo-kinde",
+            "--cargo-kinde-rev",
+            "v1",
+        ])
+        .assert()
+        .success();
+    let workflow = std::fs::read_to_string(w.path(".github/workflows/kinde-smoke.yml")).unwrap();
+    assert!(
+        workflow.contains(
+            "cargo install cargo-kinde --locked --git https://github.com/acme/cargo-kinde --rev v1"
+        ),
+        "{workflow}"
+    );
+    init(&w)
+        .args(["--xtask", "--cargo-kinde-path", "/nonexistent/ck"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no Cargo.toml there"));
+    // ... and the xtask's dependency, a directory inside the workspace kept relative to it.
+    std::fs::create_dir_all(w.path("vendor/ck")).unwrap();
+    w.write(
+        "vendor/ck/Cargo.toml",
+        "[package]\nname = \"cargo-kinde\"\n",
+    );
+    init(&w)
+        .current_dir(w.dir.path())
+        .args(["--xtask", "--cargo-kinde-path", "vendor/ck"])
+        .assert()
+        .success();
+    let manifest = std::fs::read_to_string(w.path("xtask/Cargo.toml")).unwrap();
+    assert!(
+        manifest.contains(r#"cargo-kinde = { path = "../vendor/ck" }"#),
+        "{manifest}"
+    );
+}
+
+#[test]
+fn init_ignores_per_profile_env_files_but_not_env_example() {
+    let w = World::new();
+    project(&w);
+    w.write(".gitignore", "/target\n!.env.sample\n");
+    init(&w).assert().success();
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(w.dir.path())
+            .output()
+            .unwrap()
+    };
+    assert!(git(&["init", "-q"]).status.success());
+    let ignored = |name: &str| git(&["check-ignore", "-q", name]).status.success();
+    for name in [".env", ".env.staging", ".env.prod"] {
+        assert!(ignored(name), "{name} must be ignored");
+    }
+    for name in [".env.example", ".env.sample", "kinde.toml"] {
+        assert!(!ignored(name), "{name} must not be ignored");
+    }
+}
+
+#[test]
+fn init_quiet_prints_only_errors() {
+    let w = World::new();
+    project(&w);
+    let out = init(&w)
+        .args(["--quiet", "--ci", "github"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!((stdout(&out).as_str(), stderr(&out).as_str()), ("", ""));
+    assert!(w.path(".github/workflows/kinde-smoke.yml").is_file());
+    // A file that differs is left alone, silently; an error still shows.
+    w.write(
+        "kinde.toml",
+        "[tenant]\ndomain = \"https://old.kinde.com\"\n",
+    );
+    let out = init(&w).arg("--quiet").output().unwrap();
+    assert_eq!((stdout(&out).as_str(), stderr(&out).as_str()), ("", ""));
+    let elsewhere = tempfile::tempdir().unwrap();
+    init(&w)
+        .current_dir(elsewhere.path())
+        .arg("--quiet")
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains("error: not in a cargo workspace"));
+}
+
+// ---- every `help:` line init prints works when followed ----
+
+#[test]
+fn help_missing_values_try_init_emulator_works() {
+    let w = World::new();
+    project(&w);
+    let out = w.bare().arg("init").output().unwrap();
+    assert!(
+        stderr(&out).contains("try `cargo kinde init --emulator`"),
+        "{}",
+        stderr(&out)
+    );
+    w.bare().args(["init", "--emulator"]).assert().success();
+    assert!(w.path("kinde.toml").is_file());
+}
+
+#[test]
+fn help_not_in_a_workspace_pass_manifest_path_works() {
+    let w = World::new();
+    project(&w);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = init(&w).current_dir(elsewhere.path()).output().unwrap();
+    assert!(
+        stderr(&out).contains("--manifest-path path/to/Cargo.toml"),
+        "{}",
+        stderr(&out)
+    );
+    init(&w)
+        .current_dir(elsewhere.path())
+        .arg("--manifest-path")
+        .arg(w.path("Cargo.toml"))
+        .assert()
+        .success();
+    assert!(w.path("kinde.toml").is_file());
+}
+
+#[test]
+fn help_unknown_app_client_id_use_one_of_works() {
+    let w = World::new();
+    project(&w);
+    let out = w
+        .cmd()
+        .args([
+            "init",
+            "--app-client-id",
+            "0123456789abcdef0123456789abcdef",
+        ])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    // `help: use one of: NAME (KIND, ID); ...`: take the first id offered.
+    let offered = err
+        .split("use one of: ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .and_then(|first| first.rsplit(", ").next())
+        .unwrap_or_else(|| panic!("no `use one of` in {err}"))
+        .trim()
+        .to_string();
+    w.cmd()
+        .args(["init", "--app-client-id", &offered])
+        .assert()
+        .success();
+    let toml = std::fs::read_to_string(w.path("kinde.toml")).unwrap();
+    assert!(
+        toml.contains(&format!("client_id = \"{offered}\"")),
+        "{toml}"
+    );
+}
+
+#[test]
+fn help_invalid_kinde_toml_move_it_away_works() {
+    let w = World::new();
+    project(&w);
+    w.write("kinde.toml", "[tenant\n");
+    let out = init(&w).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    // The error points at the spot; its hint (the README's kinde.toml reference) is no command,
+    // and the way out, moving the file away, works.
+    assert!(stderr(&out).contains("kinde.toml:1:8"), "{}", stderr(&out));
+    std::fs::rename(w.path("kinde.toml"), w.path("kinde.toml.bak")).unwrap();
+    init(&w).assert().success();
+    assert!(w.path("kinde.toml").is_file());
+}
+
+#[test]
+fn init_refuses_config_it_would_ignore_and_the_hint_works() {
+    let w = World::new();
+    project(&w);
+    let out = init(&w).args(["--config", "other.toml"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("leave out --config"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!w.path("other.toml").exists() && !w.path("kinde.toml").exists());
+    let elsewhere = tempfile::tempdir().unwrap();
+    init(&w)
+        .current_dir(elsewhere.path())
+        .arg("--manifest-path")
+        .arg(w.path("Cargo.toml"))
+        .assert()
+        .success();
+    assert!(w.path("kinde.toml").is_file());
 }

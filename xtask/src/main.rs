@@ -1,10 +1,11 @@
-//! Project tasks: `cargo xtask ci | codegen [--check] | interop | bench | tidy | fuzz`.
+//! Project tasks: `cargo xtask ci | codegen [--check] | interop | bench | tidy | fuzz | linters`.
 
 mod bench;
 mod codegen;
 mod emulator;
 mod fuzz;
 mod interop;
+mod linters;
 mod thirdparty;
 mod tidy;
 
@@ -20,7 +21,8 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(),
         Some("tidy") => tidy::run(),
         Some("fuzz") => fuzz::run(&args[1..]),
-        _ => Err("usage: cargo xtask <ci | codegen [--check] | interop | bench | tidy | fuzz [--cases N] [--seconds S]>".into()),
+        Some("linters") => linters::run(),
+        _ => Err("usage: cargo xtask <ci | codegen [--check] | interop | bench | tidy | fuzz [--cases N] [--seconds S] | linters>".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -92,7 +94,9 @@ fn ci() -> Result<(), String> {
     run_step("cargo clippy --no-default-features", slim)?;
     codegen::run(true)?;
     ensure_chromium()?;
-    let (passed, failed) = test_counted()?;
+    // The tests that lint init's CI files run (and fail on findings) only with the linters.
+    let linters = linters::install()?;
+    let (passed, failed) = test_counted(&linters)?;
     fresh_copy()?;
     interop::run_with(false)?;
     eprintln!("==> ci passed");
@@ -197,12 +201,13 @@ fn ensure_chromium() -> Result<(), String> {
 }
 
 /// `cargo test --workspace`, echoing its output and adding up its `test result:` lines.
-fn test_counted() -> Result<(usize, usize), String> {
+fn test_counted(linters: &Path) -> Result<(usize, usize), String> {
     use std::io::{BufRead, BufReader};
     eprintln!("==> cargo test --workspace");
     let started = std::time::Instant::now();
     let mut child = cargo()
         .args(["test", "--workspace"])
+        .env(linters::ENV, linters)
         .stdout(std::process::Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot start cargo test: {e}"))?;

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::{Args, ValueEnum};
+use clap::{ArgGroup, Args, ValueEnum};
 use serde::Serialize;
 
 mod ask;
@@ -16,18 +16,25 @@ use crate::config::Setting;
 use crate::config::env::{self, EnvReader, ProcessEnv};
 use crate::config::{Config, LoadOptions};
 use crate::error::{Error, exit};
-use crate::scaffold::{self, Extras, Outcome, XtaskDependency};
+use crate::scaffold::ci::Source;
+use crate::scaffold::{self, Extras, Outcome};
 use crate::ui::{self, paint, style};
 
 /// CI systems a workflow can be written for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Ci {
-    /// GitHub Actions.
+    /// GitHub Actions: .github/workflows/kinde-smoke.yml.
     Github,
+    /// GitLab CI: .gitlab-ci.yml.
+    Gitlab,
 }
 
 /// Arguments of `cargo kinde init`.
 #[derive(Debug, Args)]
+// Where cargo-kinde comes from matters only to an xtask or a CI file: clap refuses a source
+// without one of them, and more than one source.
+#[command(group(ArgGroup::new("writes_cargo_kinde").args(["xtask", "ci"]).multiple(true)))]
+#[command(group(ArgGroup::new("cargo_kinde_source").args(["cargo_kinde_version", "cargo_kinde_git", "cargo_kinde_path"])))]
 pub struct InitArgs {
     /// Kinde domain, e.g. https://acme.kinde.com [env: KINDE_DOMAIN].
     #[arg(long)]
@@ -51,15 +58,25 @@ pub struct InitArgs {
     /// Also add an xtask crate so `cargo xtask kinde smoke` runs the version in Cargo.lock.
     #[arg(long)]
     pub xtask: bool,
-    /// Also write a CI workflow that runs `cargo kinde smoke`.
+    /// Also write a CI pipeline that runs `cargo kinde smoke` and keeps its JUnit report.
     #[arg(long, value_enum)]
     pub ci: Option<Ci>,
     /// Overwrite files that differ without asking.
     #[arg(long)]
     pub force: bool,
-    /// The xtask's dependency on cargo-kinde as a path (for developing cargo-kinde itself).
-    #[arg(long, hide = true, value_name = "PATH")]
-    pub xtask_path: Option<PathBuf>,
+    /// The cargo-kinde version the xtask depends on, or CI installs (default: this one's).
+    #[arg(long, value_name = "VERSION", requires = "writes_cargo_kinde")]
+    pub cargo_kinde_version: Option<String>,
+    /// Take cargo-kinde from this git repository instead of crates.io (xtask dependency or CI
+    /// install).
+    #[arg(long, value_name = "URL", requires = "writes_cargo_kinde")]
+    pub cargo_kinde_git: Option<String>,
+    /// The commit, tag or branch of --cargo-kinde-git.
+    #[arg(long, value_name = "REV", requires = "cargo_kinde_git")]
+    pub cargo_kinde_rev: Option<String>,
+    /// Take cargo-kinde from this directory (a checkout, e.g. vendored in the repository).
+    #[arg(long, value_name = "DIR", requires = "writes_cargo_kinde")]
+    pub cargo_kinde_path: Option<PathBuf>,
 }
 
 const DEFAULT_CALLBACK: &str = "http://localhost:3000/api/auth/kinde_callback";
@@ -68,6 +85,15 @@ const EMULATOR_STATE: &str = ".kinde/emulator.json";
 
 /// Run `init`.
 pub async fn run(global: &GlobalArgs, args: InitArgs) -> Result<u8, Error> {
+    // init writes kinde.toml where every command finds it by default; --config would be
+    // silently ignored (a global flag clap cannot refuse for one subcommand).
+    if let Some(config) = &global.config {
+        return Err(Error::input(format!(
+            "--config {}: init writes kinde.toml at the workspace root, where the other commands find it",
+            config.display()
+        ))
+        .with_hint("leave out --config; pass --manifest-path path/to/Cargo.toml to pick the workspace"));
+    }
     let root = workspace(global.manifest_path.as_deref())?;
     let interactive = ui::settings().interactive;
     let http = crate::net::client()?;
@@ -87,13 +113,13 @@ pub async fn run(global: &GlobalArgs, args: InitArgs) -> Result<u8, Error> {
         ui::warn(&warning.to_string());
     }
     let values = ask::values(&http, &args, config, interactive).await?;
-    let dependency = match &args.xtask_path {
-        Some(path) => XtaskDependency::Path(path.clone()),
-        None => XtaskDependency::Version(env!("CARGO_PKG_VERSION").into()),
-    };
     let extras = Extras {
-        xtask: args.xtask.then_some(dependency),
-        github: args.ci == Some(Ci::Github),
+        xtask: args.xtask,
+        source: source(&args, &root)?,
+        ci: args.ci.map(|ci| match ci {
+            Ci::Github => scaffold::ci::Ci::Github,
+            Ci::Gitlab => scaffold::ci::Ci::Gitlab,
+        }),
         ignore: if use_emulator {
             vec![".kinde/".into()]
         } else {
@@ -125,6 +151,65 @@ pub async fn run(global: &GlobalArgs, args: InitArgs) -> Result<u8, Error> {
     Ok(exit::OK)
 }
 
+/// Where cargo-kinde comes from, as the flags say. A directory is kept relative to the workspace
+/// root when it is inside it (CI checks out the repository elsewhere).
+fn source(args: &InitArgs, root: &Path) -> Result<Source, Error> {
+    let checked = |flag: &str, value: &str| {
+        if value.is_empty() || value.starts_with('-') || value.chars().any(char::is_control) {
+            Err(Error::input(format!(
+                "{flag} `{value}` is not a usable value"
+            )))
+        } else {
+            Ok(value.to_string())
+        }
+    };
+    if let Some(version) = &args.cargo_kinde_version {
+        let version = checked("--cargo-kinde-version", version)?;
+        if version.chars().any(char::is_whitespace) {
+            return Err(Error::input(format!(
+                "--cargo-kinde-version `{version}`: expected a version such as {}",
+                env!("CARGO_PKG_VERSION")
+            )));
+        }
+        return Ok(Source::Version(version));
+    }
+    if let Some(url) = &args.cargo_kinde_git {
+        let rev = args
+            .cargo_kinde_rev
+            .as_deref()
+            .map(|rev| checked("--cargo-kinde-rev", rev))
+            .transpose()?;
+        return Ok(Source::Git {
+            url: checked("--cargo-kinde-git", url)?,
+            rev,
+        });
+    }
+    if let Some(dir) = &args.cargo_kinde_path {
+        checked("--cargo-kinde-path", &dir.display().to_string())?;
+        let absolute = std::path::absolute(dir).map_err(|e| Error::file("resolve", dir, e))?;
+        if !absolute.join("Cargo.toml").is_file() {
+            return Err(Error::input(format!(
+                "--cargo-kinde-path {}: no Cargo.toml there",
+                dir.display()
+            ))
+            .with_hint("pass the directory of cargo-kinde's Cargo.toml"));
+        }
+        return Ok(Source::Path(match absolute.strip_prefix(root) {
+            Ok(inside) => inside.to_path_buf(),
+            Err(_) => {
+                if args.ci.is_some() {
+                    ui::warn(&format!(
+                        "--cargo-kinde-path {} is outside the workspace: the CI file installs from it, and CI checks out only the repository",
+                        absolute.display()
+                    ));
+                }
+                absolute
+            }
+        }));
+    }
+    Ok(Source::released())
+}
+
 /// What `init --json` prints.
 #[derive(Debug, Serialize)]
 struct Report<'a> {
@@ -144,6 +229,10 @@ struct FileReport<'a> {
 }
 
 fn report(root: &Path, outcomes: &[(PathBuf, Outcome)], emulator: bool) {
+    // --quiet: only errors (init exists to write files, not to print).
+    if ui::settings().verbosity < 0 && !ui::settings().json {
+        return;
+    }
     let mut next = vec![
         "cargo kinde register --dry-run".to_string(),
         "cargo kinde register".to_string(),
