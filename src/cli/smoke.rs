@@ -5,13 +5,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
+use serde::Serialize;
 
 use super::GlobalArgs;
 use super::context::Context;
 use crate::config::Source;
 use crate::error::{Error, exit};
 use crate::smoke::report::{self, Summary};
-use crate::smoke::runner::{self, Options, Shared, Status};
+use crate::smoke::runner::{self, Cause, Options, Outcome, Shared, Status, Unavailable};
 use crate::smoke::{self, Check};
 use crate::ui::{self, paint, style};
 
@@ -26,6 +27,16 @@ pub enum Format {
     Junit,
 }
 
+impl Format {
+    fn name(self) -> &'static str {
+        match self {
+            Format::Human => "human",
+            Format::Json => "json",
+            Format::Junit => "junit",
+        }
+    }
+}
+
 /// Arguments of `cargo kinde smoke`.
 #[derive(Debug, Args)]
 pub struct SmokeArgs {
@@ -35,17 +46,21 @@ pub struct SmokeArgs {
     /// Run only checks with this tag (repeatable; any match).
     #[arg(long, value_name = "TAG")]
     pub tag: Vec<String>,
-    /// List the checks and exit.
-    #[arg(long)]
+    /// List the checks and exit (with --json, as `{checks: [{name, tags}], warnings}`).
+    #[arg(
+        long,
+        conflicts_with_all = ["jobs", "timeout", "total_timeout", "fail_fast", "format", "output", "show_pii"]
+    )]
     pub list: bool,
     /// Checks to run at once. High by default so a run takes about as long as its slowest check.
-    #[arg(long, short = 'j', default_value_t = 32, value_name = "N")]
+    #[arg(long, short = 'j', default_value_t = 32, value_name = "N",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub jobs: usize,
     /// Time limit for one check, in seconds.
-    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    #[arg(long, default_value_t = 10.0, value_name = "SECS", value_parser = positive_secs)]
     pub timeout: f64,
     /// Time limit for the whole run, in seconds.
-    #[arg(long, default_value_t = 120.0, value_name = "SECS")]
+    #[arg(long, default_value_t = 120.0, value_name = "SECS", value_parser = positive_secs)]
     pub total_timeout: f64,
     /// Stop at the first failed check (the rest are reported as skipped).
     #[arg(long)]
@@ -56,88 +71,102 @@ pub struct SmokeArgs {
     /// Write the report to this file instead of stdout (a one-line summary still goes to stderr).
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Keep e-mail addresses and personal fields (names, phone, picture) in reports written to a
-    /// file or as JSON / JUnit; by default they are masked (`a***@example.com`).
+    /// Keep e-mail addresses and personal fields (names, phone, picture) in reports; by default
+    /// they are masked (`a***@example.com`) except in the human report on a terminal outside CI.
     #[arg(long)]
     pub show_pii: bool,
 }
 
+/// A number of seconds above zero, for `--timeout` and `--total-timeout`.
+fn positive_secs(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs > 0.0 && secs <= 1e9 => Ok(secs),
+        _ => Err(format!(
+            "`{text}` is not a positive number of seconds (e.g. 10 or 0.5)"
+        )),
+    }
+}
+
+/// Whether `CI` is set to something other than empty, `0` or `false`, as CI services do.
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"))
+}
+
+/// What a run has before its checks start.
+struct Prepared {
+    shared: Arc<Shared>,
+    checks: Vec<Check>,
+    issuer: crate::urls::Issuer,
+    /// Missing, refused or unreachable M2M credentials: reported after the report, and its
+    /// exit code wins.
+    m2m_error: Option<Error>,
+    /// Kept to the end of the run: with `--emulator` it owns the emulator the checks call.
+    _context: Context,
+}
+
+/// What `prepare` found to do.
+enum Plan {
+    /// `--list`.
+    List(Vec<Check>),
+    /// Run these checks.
+    Run(Box<Prepared>),
+}
+
 /// Run `smoke`.
 pub async fn run(global: &GlobalArgs, args: SmokeArgs) -> Result<u8, Error> {
-    let format = args.format.unwrap_or(if ui::settings().json {
-        Format::Json
-    } else {
-        Format::Human
-    });
-    let positive = |secs: f64, flag: &str| {
-        if secs.is_finite() && secs > 0.0 {
-            Ok(Duration::from_secs_f64(secs))
-        } else {
-            Err(Error::input(format!(
-                "{flag} must be a positive number of seconds"
-            )))
-        }
-    };
+    let json = ui::settings().json;
+    let format = args
+        .format
+        .unwrap_or(if json { Format::Json } else { Format::Human });
+    // `--json` is one JSON document on stdout, so another report on stdout cannot be asked
+    // for beside it (`--json` is global: clap's conflicts cannot see it before the subcommand).
+    if json && format != Format::Json && args.output.is_none() {
+        return Err(Error::input(format!(
+            "--json prints the report as JSON on stdout, so the --format {} report needs a file",
+            format.name()
+        ))
+        .with_hint(format!(
+            "add `--output FILE` (e.g. `--format {} --output smoke.{}`): the report goes to the file, the JSON to stdout",
+            format.name(),
+            if format == Format::Junit { "xml" } else { "txt" }
+        )));
+    }
     let mut options = Options {
         jobs: args.jobs.max(1),
-        timeout: positive(args.timeout, "--timeout")?,
-        total_timeout: positive(args.total_timeout, "--total-timeout")?,
+        timeout: Duration::from_secs_f64(args.timeout),
+        total_timeout: Duration::from_secs_f64(args.total_timeout),
         started: Instant::now(),
         fail_fast: args.fail_fast,
     };
-    let mut ctx = Context::load(global)?;
-    let issuer = ctx.config.issuer()?.clone();
-    let all = smoke::checks(&ctx.config, &issuer);
-    let checks = select(all, &args.only, &args.tag)?;
-    if args.list {
-        for check in &checks {
-            ui::result(&format!("{}  [{}]", check.name, check.tags.join(", ")));
+    let mut warnings = Vec::new();
+    let prepared = match prepare(global, &args, &mut options, &mut warnings).await {
+        Ok(Plan::List(checks)) => {
+            list(&checks, &warnings);
+            return Ok(exit::OK);
         }
-        return Ok(exit::OK);
-    }
-    let needs_m2m = checks.iter().any(|c| c.step.needs_m2m());
-    let credentials = if needs_m2m {
-        Some(ctx.management_credentials()?)
-    } else {
-        None
+        Ok(Plan::Run(prepared)) => prepared,
+        // Without a report asked for, the error is the answer, as for every command.
+        Err(e) if format == Format::Human && args.output.is_none() => return Err(e),
+        Err(e) if args.list => return Err(e),
+        // CI's artifact upload must find its report, so the failure is written as one failed
+        // `setup` check with the reason, and the exit code is the error's.
+        Err(e) => {
+            let outcomes = [Outcome::setup(&e)];
+            let summary = Summary::of(&outcomes, elapsed_ms(options.started));
+            emit(&args, format, &outcomes, summary, warnings, Some(&e))?;
+            if !json {
+                ui::error(&e);
+            }
+            return Ok(e.exit_code());
+        }
     };
-    let kinde = if needs_m2m {
-        Some(ctx.management_client()?)
-    } else {
-        None
-    };
-    let has_credentials = credentials.is_some();
-    // The clock of --total-timeout starts before the first request (after any prompt for
-    // credentials): the token, discovery and the checks all count.
-    options.started = Instant::now();
-    let shared = Arc::new(Shared::new(
-        ctx.http()?.clone(),
-        issuer.clone(),
-        ctx.config.clone(),
-        credentials,
-        kinde,
-        crate::oauth::cache::TokenCache::open_if_any()?,
-        &checks,
-    ));
-    // A refused or unreachable M2M app is reported, and decides the exit code, after the report
-    // is written: CI must get its report (the checks that need the token fail with the reason).
-    let token_error = if has_credentials {
-        shared
-            .management_token(&options)
-            .await
-            .err()
-            .map(|e| e.context("cannot get the management (M2M) token"))
-    } else {
-        None
-    };
-    let from_emulator = ctx
-        .config
-        .domain
-        .as_ref()
-        .is_some_and(|d| d.source == Source::Emulator);
-    if from_emulator && token_error.is_none() {
-        register_in_emulator(&ctx, &shared, &options).await?;
-    }
+    let Prepared {
+        shared,
+        checks,
+        issuer,
+        m2m_error,
+        _context,
+    } = *prepared;
     ui::status(&format!(
         "running {} check(s) against {issuer}",
         checks.len()
@@ -158,50 +187,20 @@ pub async fn run(global: &GlobalArgs, args: SmokeArgs) -> Result<u8, Error> {
     }
     for warning in shared.warnings() {
         ui::warn(&warning);
+        warnings.push(warning);
     }
-    let summary = Summary::of(
+    let summary = Summary::of(&outcomes, elapsed_ms(options.started));
+    emit(
+        &args,
+        format,
         &outcomes,
-        u64::try_from(options.started.elapsed().as_millis()).unwrap_or(u64::MAX),
-    );
-    // Reports others read (files, JSON, JUnit: CI artifacts) do not carry users' personal data
-    // unless asked; the human view on the terminal is the user's own and keeps it.
-    let outcomes = if !args.show_pii && (args.output.is_some() || format != Format::Human) {
-        outcomes.iter().map(runner::Outcome::masked).collect()
-    } else {
-        outcomes
-    };
-    let text = match format {
-        Format::Human => report::human(&outcomes, summary, &|status, mark| match status {
-            Status::Pass => paint(style::OK, mark),
-            Status::Fail => paint(style::BAD, mark),
-            Status::Skip => paint(style::DIM, mark),
-        }),
-        Format::Json => serde_json::to_string_pretty(&report::Report::new(&outcomes, summary))
-            .unwrap_or_default(),
-        Format::Junit => report::junit(&outcomes, summary),
-    };
-    let line = format!(
-        "{} passed, {} failed, {} skipped in {} ms",
-        summary.passed, summary.failed, summary.skipped, summary.wall_ms
-    );
-    match &args.output {
-        Some(path) => {
-            let text = if format == Format::Human {
-                anstream::adapter::strip_str(&text).to_string()
-            } else {
-                text
-            };
-            crate::files::write(path, text.as_bytes(), crate::files::Access::Shared)?;
-            ui::status(&format!("{line}; report written to {}", path.display()));
-        }
-        None if format == Format::Json && ui::settings().json => {
-            ui::report(&report::Report::new(&outcomes, summary))
-        }
-        None => ui::result(&text),
-    }
-    if let Some(error) = token_error {
+        summary,
+        warnings,
+        m2m_error.as_ref(),
+    )?;
+    if let Some(error) = m2m_error {
         // With --json the report on stdout says it and stays one document.
-        if !ui::settings().json {
+        if !json {
             ui::error(&error);
         }
         return Ok(error.exit_code());
@@ -210,6 +209,183 @@ pub async fn run(global: &GlobalArgs, args: SmokeArgs) -> Result<u8, Error> {
         ui::failed(format!("{} smoke check(s) failed", summary.failed));
     }
     Ok(report::exit_code(&outcomes))
+}
+
+fn elapsed_ms(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// `--list`: a line per check, or one JSON document with `--json`.
+fn list(checks: &[Check], warnings: &[String]) {
+    #[derive(Serialize)]
+    struct Listed<'a> {
+        name: &'a str,
+        tags: &'a [String],
+    }
+    #[derive(Serialize)]
+    struct Listing<'a> {
+        checks: Vec<Listed<'a>>,
+        warnings: &'a [String],
+    }
+    let listing = Listing {
+        checks: checks
+            .iter()
+            .map(|c| Listed {
+                name: &c.name,
+                tags: &c.tags,
+            })
+            .collect(),
+        warnings,
+    };
+    ui::show(&listing, |listing| {
+        for check in &listing.checks {
+            ui::result(&format!("{}  [{}]", check.name, check.tags.join(", ")));
+        }
+    });
+}
+
+/// Load the configuration, choose the checks, get the credentials and the management token and,
+/// with `--emulator`, register kinde.toml: everything before the first check. Warnings are
+/// shown once and kept for the report.
+async fn prepare(
+    global: &GlobalArgs,
+    args: &SmokeArgs,
+    options: &mut Options,
+    warnings: &mut Vec<String>,
+) -> Result<Plan, Error> {
+    let mut ctx = Context::load(global)?;
+    if let Some(warning) = smoke::suite_warning(&ctx.config) {
+        ui::warn(&warning);
+        warnings.push(warning);
+    }
+    let issuer = ctx.config.issuer()?.clone();
+    let all = smoke::checks(&ctx.config, &issuer);
+    let checks = select(all, &args.only, &args.tag)?;
+    if args.list {
+        return Ok(Plan::List(checks));
+    }
+    let needs_m2m = checks.iter().any(|c| c.step.needs_m2m());
+    // Missing credentials fail the checks that need a token, with the reason, and the others
+    // still run: the report exists and says what is wrong (the exit code is the error's, 2).
+    let (credentials, kinde, mut m2m_error) = if needs_m2m {
+        match ctx.management_credentials() {
+            Ok(credentials) => (Some(credentials), Some(ctx.management_client()?), None),
+            Err(e @ Error::Cancelled { .. }) => return Err(e),
+            Err(e) => (None, None, Some(e)),
+        }
+    } else {
+        (None, None, None)
+    };
+    let has_credentials = credentials.is_some();
+    // The clock of --total-timeout starts before the first request (after any prompt for
+    // credentials): the token, discovery and the checks all count.
+    options.started = Instant::now();
+    let shared = Arc::new(Shared::new(
+        ctx.http()?.clone(),
+        issuer.clone(),
+        ctx.config.clone(),
+        credentials,
+        kinde,
+        crate::oauth::cache::TokenCache::open_if_any()?,
+        &checks,
+    ));
+    if let Some(e) = &m2m_error {
+        shared.tokens_unavailable(&Unavailable::Fail(Cause::of_setup(e), e.to_string()));
+    }
+    // A refused or unreachable M2M app is reported, and decides the exit code, after the report
+    // is written: CI must get its report (the checks that need the token fail with the reason).
+    if has_credentials && let Err(e) = shared.management_token(options).await {
+        m2m_error = Some(e.context("cannot get the management (M2M) token"));
+    }
+    let from_emulator = ctx
+        .config
+        .domain
+        .as_ref()
+        .is_some_and(|d| d.source == Source::Emulator);
+    if from_emulator && m2m_error.is_none() {
+        register_in_emulator(&ctx, &shared, options).await?;
+    }
+    Ok(Plan::Run(Box::new(Prepared {
+        shared,
+        checks,
+        issuer,
+        m2m_error,
+        _context: ctx,
+    })))
+}
+
+/// Render the report in `format` and write it to `--output` or stdout; with `--json` and a file,
+/// the JSON report still goes to stdout. Personal data is masked in what others may read.
+fn emit(
+    args: &SmokeArgs,
+    format: Format,
+    outcomes: &[Outcome],
+    summary: Summary,
+    warnings: Vec<String>,
+    error: Option<&Error>,
+) -> Result<(), Error> {
+    let json = ui::settings().json;
+    // Files, JSON and JUnit are read by others (CI artifacts), and so is plain output in a CI
+    // log or a pipe; only the human report on the user's own terminal keeps personal data.
+    let private = args.output.is_none()
+        && format == Format::Human
+        && std::io::IsTerminal::is_terminal(&std::io::stdout())
+        && !in_ci();
+    let outcomes: Vec<Outcome> = if args.show_pii || private {
+        outcomes.to_vec()
+    } else {
+        outcomes.iter().map(Outcome::masked).collect()
+    };
+    let mut document = report::Report::new(&outcomes, summary);
+    document.warnings = warnings;
+    document.output = args.output.as_ref().map(|p| p.display().to_string());
+    document.error = error.map(ui::error_json);
+    let human = |outcomes: &[Outcome]| {
+        report::human(outcomes, summary, &|status, mark| match status {
+            Status::Pass => paint(style::OK, mark),
+            Status::Fail => paint(style::BAD, mark),
+            Status::Skip => paint(style::DIM, mark),
+        })
+    };
+    let line = format!(
+        "{} passed, {} failed, {} skipped in {} ms",
+        summary.passed, summary.failed, summary.skipped, summary.wall_ms
+    );
+    match &args.output {
+        Some(path) => {
+            let text = match format {
+                Format::Human => anstream::adapter::strip_str(&human(&outcomes)).to_string(),
+                Format::Json => serde_json::to_string_pretty(&document).unwrap_or_default(),
+                Format::Junit => report::junit(&outcomes, summary),
+            };
+            crate::files::write(path, text.as_bytes(), crate::files::Access::Shared)?;
+            ui::status(&format!("{line}; report written to {}", path.display()));
+            if json {
+                ui::report(&document);
+            }
+        }
+        None => match format {
+            Format::Json if json => ui::report(&document),
+            Format::Json => {
+                ui::result(&serde_json::to_string_pretty(&document).unwrap_or_default())
+            }
+            Format::Junit => ui::result(&report::junit(&outcomes, summary)),
+            // `--quiet`, as `cargo test -q`: nothing when every check passed, else the failed
+            // checks and the summary line.
+            Format::Human if ui::quiet() => {
+                if summary.failed > 0 {
+                    let failed: Vec<Outcome> = outcomes
+                        .iter()
+                        .filter(|o| o.status == Status::Fail)
+                        .cloned()
+                        .collect();
+                    ui::result(&human(&failed));
+                }
+            }
+            Format::Human => ui::result(&human(&outcomes)),
+        },
+    }
+    Ok(())
 }
 
 /// With `--emulator`, the emulator's tenant gets what kinde.toml declares before the checks run;
@@ -261,9 +437,12 @@ fn select(all: Vec<Check>, only: &[String], tags: &[String]) -> Result<Vec<Check
         .filter(|c| tags.is_empty() || c.tags.iter().any(|t| tags.contains(t)))
         .collect();
     if chosen.is_empty() {
-        return Err(Error::input("no checks to run").with_hint(
-            "add [[smoke]] checks to kinde.toml, or loosen --only / --tag (`--list` shows them)",
-        ));
+        let hint = if only.is_empty() && tags.is_empty() {
+            "add [[smoke]] checks to kinde.toml, or `defaults = true` under [smoke_suite] for the default suite"
+        } else {
+            "loosen --only / --tag: `cargo kinde smoke --list` shows the checks and their tags"
+        };
+        return Err(Error::input("no checks to run").with_hint(hint));
     }
     Ok(chosen)
 }

@@ -159,6 +159,22 @@ pub fn checks(config: &Config, issuer: &Issuer) -> Vec<Check> {
     out
 }
 
+/// The warning for a `kinde.toml` written before `[smoke_suite]` existed: with `[[smoke]]` or
+/// `[[protect]]` checks and no `defaults`, only those checks run, which such a file's author may
+/// not expect (the default suite used to run as well, and `init` wrote one `[[smoke]]` entry).
+pub fn suite_warning(config: &Config) -> Option<String> {
+    if config.smoke_defaults.is_some() || (config.smoke.is_empty() && config.protect.is_empty()) {
+        return None;
+    }
+    Some(
+        "kinde.toml has [[smoke]] / [[protect]] checks and no [smoke_suite], so only those run: \
+         the default suite (discovery, JWKS, M2M token, get users, registrations) is off; to keep \
+         it, add `[smoke_suite]` with `defaults = true` to kinde.toml (`defaults = false` keeps \
+         yours alone and silences this warning)"
+            .to_string(),
+    )
+}
+
 fn probe_checks(
     name: &str,
     method: &reqwest::Method,

@@ -35,7 +35,7 @@ impl Summary {
 
 /// The exit code of a run (README, "Exit codes"): 0 when nothing failed; 4 when a token was
 /// refused (the credentials or an app's authorisation must be fixed before anything else means
-/// much); else 1 when any check got an answer and the answer was wrong; else 3, every failure being
+/// much); else 2 when the run could not be set up (missing credentials); else 1 when any check got an answer and the answer was wrong; else 3, every failure being
 /// the network's or the server's (nothing answered in time).
 pub fn exit_code(outcomes: &[Outcome]) -> u8 {
     let causes: Vec<Cause> = outcomes
@@ -47,6 +47,8 @@ pub fn exit_code(outcomes: &[Outcome]) -> u8 {
         exit::OK
     } else if causes.contains(&Cause::Refused) {
         exit::AUTH
+    } else if causes.contains(&Cause::Setup) {
+        exit::INPUT
     } else if causes.contains(&Cause::Check) {
         exit::CHECK_FAILED
     } else {
@@ -167,6 +169,16 @@ pub struct Report<'a> {
     pub duration_ms: u64,
     /// Every check's outcome, in order.
     pub checks: &'a [Outcome],
+    /// What the run noticed but did not fail on (an old `[[smoke]]` config without
+    /// `[smoke_suite]`).
+    pub warnings: Vec<String>,
+    /// The file the `--format` report was written to (`--output`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    /// Why the run stopped or what decided its exit code besides the checks (refused or missing
+    /// credentials, a configuration error), as `--json` prints errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<serde_json::Value>,
 }
 
 impl<'a> Report<'a> {
@@ -178,6 +190,9 @@ impl<'a> Report<'a> {
             skipped: summary.skipped,
             duration_ms: summary.wall_ms,
             checks: outcomes,
+            warnings: Vec::new(),
+            output: None,
+            error: None,
         }
     }
 }

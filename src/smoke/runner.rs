@@ -79,6 +79,9 @@ pub enum Cause {
     Network,
     /// A token was refused: wrong credentials, an app not authorised for an audience (exit 4).
     Refused,
+    /// The run could not be set up: configuration, flags, missing credentials, registering
+    /// kinde.toml in the emulator (the exit code is the error's, 2 for a configuration).
+    Setup,
 }
 
 impl Cause {
@@ -88,6 +91,15 @@ impl Cause {
             Error::Network { .. } => Cause::Network,
             Error::Auth { .. } => Cause::Refused,
             _ => Cause::Check,
+        }
+    }
+
+    /// The cause behind `error` when it stopped the run before the checks: the network's or a
+    /// refusal as they are, anything else a set-up failure.
+    pub fn of_setup(error: &Error) -> Cause {
+        match Cause::of(error) {
+            Cause::Check => Cause::Setup,
+            cause => cause,
         }
     }
 }
@@ -257,6 +269,14 @@ impl Shared {
             let _ = cell.set(kept);
         }
         result.map(drop)
+    }
+
+    /// Every client-credentials token of the run fails with `why` without a request: the
+    /// credentials are missing, so the checks that need a token report that reason.
+    pub fn tokens_unavailable(&self, why: &Unavailable) {
+        for cell in self.tokens.values() {
+            let _ = cell.set(Err(why.clone()));
+        }
     }
 
     /// Things the caller may want to warn about (a token that could not be cached).
@@ -468,6 +488,29 @@ pub async fn run(
 }
 
 impl Outcome {
+    /// The one check a report holds when the run stopped before its checks (a configuration
+    /// error, missing credentials, a failed registration in the emulator): named `setup`, failed
+    /// with the error's message and hint, secrets masked.
+    pub fn setup(error: &Error) -> Outcome {
+        let detail = match error.hint() {
+            Some(hint) => format!("{error} (help: {hint})"),
+            None => error.to_string(),
+        };
+        let mut outcome = Outcome {
+            name: "setup".into(),
+            tags: Vec::new(),
+            status: Status::Fail,
+            duration_ms: 0,
+            request: None,
+            http_status: None,
+            detail,
+            body: None,
+            cause: Some(Cause::of_setup(error)),
+        };
+        outcome.made_safe();
+        outcome
+    }
+
     /// Details and bodies quote what servers sent (bodies, claims, error messages): mask every
     /// known secret and escape terminal controls once, here, before any report shows or writes
     /// them.

@@ -301,6 +301,9 @@ fn smoke() {
             ("skipped", "number"),
             ("duration_ms", "number"),
             ("checks", "array"),
+            ("warnings", "array"),
+            ("output?", "string"),
+            ("error?", "object"),
         ],
     );
     for check in doc["checks"].as_array().unwrap() {

@@ -710,8 +710,17 @@ fn reports_for_others_mask_emails_and_names_unless_show_pii() {
         "{}",
         stdout(&out)
     );
-    // The human view on the terminal is the user's own: it keeps the data.
-    let out = smoke(&w).output().unwrap();
+    // Plain output in a CI log (CI=true) or a pipe is read by others too: masked, unless asked.
+    for ci in ["true", ""] {
+        let out = smoke(&w).env("CI", ci).output().unwrap();
+        let text = stdout(&out);
+        assert!(text.contains("a***@example.com"), "CI={ci:?}: {text}");
+        assert!(
+            !text.contains("alice@example.com") && !text.contains("\"Alice\""),
+            "CI={ci:?}: {text}"
+        );
+    }
+    let out = smoke(&w).arg("--show-pii").output().unwrap();
     assert!(
         stdout(&out).contains("alice@example.com"),
         "{}",
@@ -754,4 +763,427 @@ fn smoke_emulator_without_kinde_toml_says_what_it_runs() {
         "{err}"
     );
     assert!(!err.contains("registered"), "{err}");
+}
+
+#[test]
+fn missing_secret_still_writes_the_report_and_following_the_hint_passes() {
+    let w = World::new();
+    let report = w.path("j.xml");
+    let out = smoke(&w)
+        .env_remove("KINDE_MANAGEMENT_CLIENT_SECRET")
+        .args(["--format", "junit", "--output"])
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let failures = junit_failures(&report);
+    assert_eq!(failures.len(), 2, "M2M token and get users: {failures:?}");
+    for failure in &failures {
+        assert!(
+            failure.contains("KINDE_MANAGEMENT_CLIENT_SECRET"),
+            "{failure}"
+        );
+    }
+    let err = stderr(&out);
+    assert!(err.contains("2 passed, 2 failed"), "{err}");
+    let hint = err
+        .lines()
+        .find(|l| l.starts_with("help: "))
+        .unwrap_or_else(|| panic!("a hint: {err}"));
+    assert!(hint.contains(".env next to kinde.toml"), "{hint}");
+    let out = smoke(&w)
+        .env_remove("KINDE_MANAGEMENT_CLIENT_SECRET")
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let doc = json(&out);
+    assert_eq!(doc["error"]["exit_code"], 2, "{doc}");
+    assert_eq!(doc["checks"][2]["cause"], "setup", "{doc}");
+    // The hint followed: the secret in .env next to kinde.toml.
+    w.write("kinde.toml", "");
+    w.write(
+        ".env",
+        &format!("KINDE_MANAGEMENT_CLIENT_SECRET={}\n", w.management_secret()),
+    );
+    let out = smoke(&w)
+        .env_remove("KINDE_MANAGEMENT_CLIENT_SECRET")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+}
+
+#[test]
+fn a_failure_before_the_checks_is_a_failed_setup_check_in_the_report() {
+    let w = World::new();
+    // The emulator has no such application: registering kinde.toml in it fails.
+    w.write(
+        "kinde.toml",
+        "[[apis]]\nname = \"Orders\"\naudience = \"https://orders.example\"\nauthorize = [\"no0such0app\"]\n",
+    );
+    let report = w.path("j.xml");
+    let out = w
+        .bare()
+        .args(["smoke", "--emulator", "--format", "junit", "-o"])
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let failures = junit_failures(&report);
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(
+        failures[0].contains("cannot register kinde.toml in the emulator")
+            && failures[0].contains("no0such0app"),
+        "{failures:?}"
+    );
+    assert!(
+        stderr(&out).contains("error: cannot register kinde.toml"),
+        "{}",
+        stderr(&out)
+    );
+    let out = w
+        .bare()
+        .args(["smoke", "--emulator", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let doc = json(&out);
+    assert_eq!(doc["failed"], 1, "{doc}");
+    assert_eq!(doc["checks"][0]["name"], "setup");
+    assert_eq!(doc["checks"][0]["cause"], "setup");
+    assert_eq!(doc["error"]["kind"], "input");
+    // A configuration that does not load is reported the same way.
+    w.write(
+        "kinde.toml",
+        "[[smoke]]\nname = \"x\"\npath = \"/a\"\nexpect_status = \"200\"\n",
+    );
+    let out = smoke(&w)
+        .args(["--format", "json", "-o"])
+        .arg(w.path("r.json"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(w.path("r.json")).unwrap()).unwrap();
+    assert_eq!(written["checks"][0]["name"], "setup");
+    assert!(
+        written["checks"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("expect_status"),
+        "{written}"
+    );
+}
+
+/// The keys of a JSON object, sorted.
+fn keys(value: &serde_json::Value) -> Vec<String> {
+    let mut keys: Vec<String> = value
+        .as_object()
+        .unwrap_or_else(|| panic!("an object: {value}"))
+        .keys()
+        .cloned()
+        .collect();
+    keys.sort();
+    keys
+}
+
+#[test]
+fn json_is_one_document_on_stdout_in_every_mode() {
+    let w = World::new();
+    w.write("kinde.toml", CHECKS);
+    let out = smoke(&w).args(["--list", "--json"]).output().unwrap();
+    assert!(out.status.success());
+    let doc = json(&out);
+    assert_eq!(keys(&doc), ["checks", "warnings"]);
+    assert_eq!(doc["checks"].as_array().unwrap().len(), 5);
+    assert_eq!(keys(&doc["checks"][0]), ["name", "tags"]);
+    assert_eq!(doc["checks"][0]["name"], "users pass");
+    let report = w.path("j.xml");
+    let out = smoke(&w)
+        .args(["--tag", "pass", "--format", "junit", "--json", "--output"])
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc = json(&out);
+    assert_eq!(
+        keys(&doc),
+        [
+            "checks",
+            "duration_ms",
+            "failed",
+            "output",
+            "passed",
+            "skipped",
+            "warnings"
+        ]
+    );
+    assert_eq!(doc["output"], report.display().to_string());
+    assert_eq!(
+        keys(&doc["checks"][0]),
+        [
+            "body",
+            "detail",
+            "duration_ms",
+            "http_status",
+            "name",
+            "request",
+            "status",
+            "tags"
+        ]
+    );
+    roxmltree::Document::parse(&std::fs::read_to_string(&report).unwrap()).expect("XML");
+    // An error is one document too, with the error inside.
+    let out = smoke(&w)
+        .args(["--json", "--only", "nope"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let doc = json(&out);
+    assert_eq!(
+        keys(&doc),
+        [
+            "checks",
+            "duration_ms",
+            "error",
+            "failed",
+            "passed",
+            "skipped",
+            "warnings"
+        ]
+    );
+    assert_eq!(
+        keys(&doc["error"]),
+        ["exit_code", "hint", "kind", "message"]
+    );
+    assert_eq!(doc["error"]["exit_code"], 2);
+    assert_eq!(doc["checks"][0]["name"], "setup");
+    let out = smoke(&w)
+        .env("KINDE_MANAGEMENT_CLIENT_SECRET", "wrong")
+        .args(["--json", "--tag", "pass"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    let doc = json(&out);
+    assert_eq!(doc["error"]["exit_code"], 4, "{doc}");
+    assert!(doc["checks"].is_array());
+}
+
+#[test]
+fn json_with_a_text_report_on_stdout_is_refused_and_the_hint_works() {
+    let w = World::new();
+    w.write("kinde.toml", CHECKS);
+    for format in ["junit", "human"] {
+        let out = smoke(&w)
+            .args(["--tag", "pass", "--json", "--format", format])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let doc = json(&out);
+        let message = doc["error"]["message"].as_str().unwrap();
+        assert!(message.contains("needs a file"), "{message}");
+        let hint = doc["error"]["hint"].as_str().unwrap();
+        assert!(hint.contains("--output FILE"), "{hint}");
+        // Followed: the report in the file, the JSON on stdout.
+        let file = w.path(&format!("smoke.{format}"));
+        let out = smoke(&w)
+            .args(["--tag", "pass", "--json", "--format", format, "--output"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(json(&out)["passed"], 2);
+        assert!(
+            std::fs::read_to_string(&file)
+                .unwrap()
+                .contains("users pass")
+        );
+    }
+}
+
+#[test]
+fn quiet_prints_nothing_on_success_and_only_the_failures_otherwise() {
+    let w = World::new();
+    w.write("kinde.toml", CHECKS);
+    let out = smoke(&w)
+        .args(["--tag", "pass", "--quiet"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!((stdout(&out), stderr(&out)), (String::new(), String::new()));
+    let out = smoke(&w).arg("--quiet").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(text.contains("✗ wrong status"), "{text}");
+    assert!(!text.contains("✓"), "only the failures: {text}");
+    assert!(text.contains("2 passed, 3 failed"), "{text}");
+    assert_eq!(
+        stderr(&out).trim(),
+        "error: 3 smoke check(s) failed",
+        "no status lines, no warnings"
+    );
+}
+
+#[test]
+fn custom_checks_without_smoke_suite_warn_once_and_the_fix_brings_the_defaults_back() {
+    let w = World::new();
+    let mine = "[[smoke]]\nname = \"mine\"\npath = \"/api/v1/users\"\n";
+    w.write("kinde.toml", mine);
+    let out = smoke(&w).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(err.matches("no [smoke_suite]").count(), 1, "{err}");
+    assert!(err.contains("`defaults = true`"), "{err}");
+    assert!(stdout(&out).contains("1 passed"), "{}", stdout(&out));
+    let doc = json(&smoke(&w).arg("--json").output().unwrap());
+    assert!(
+        doc["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("[smoke_suite]"),
+        "{doc}"
+    );
+    // Followed: the default suite runs with the custom check, and the warning is gone.
+    w.write(
+        "kinde.toml",
+        &format!("[smoke_suite]\ndefaults = true\n{mine}"),
+    );
+    let out = smoke(&w).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("✓ discovery document") && text.contains("✓ mine"),
+        "{text}"
+    );
+    assert!(text.contains("5 passed"), "{text}");
+}
+
+#[test]
+fn flags_that_cannot_work_together_are_refused() {
+    let w = World::new();
+    w.write("kinde.toml", CHECKS);
+    for (args, says) in [
+        (
+            &["--list", "--output", "x.xml"][..],
+            "'--list' cannot be used with '--output <FILE>'",
+        ),
+        (
+            &["--list", "--format", "json"],
+            "'--list' cannot be used with '--format <FORMAT>'",
+        ),
+        (
+            &["--list", "--jobs", "2"],
+            "'--list' cannot be used with '--jobs <N>'",
+        ),
+        (
+            &["--list", "--fail-fast"],
+            "'--list' cannot be used with '--fail-fast'",
+        ),
+        (
+            &["--list", "--show-pii"],
+            "'--list' cannot be used with '--show-pii'",
+        ),
+        (
+            &["--list", "--timeout", "3"],
+            "'--list' cannot be used with '--timeout <SECS>'",
+        ),
+        (&["--jobs", "0"], "invalid value '0' for '--jobs <N>'"),
+        (
+            &["--timeout", "0"],
+            "`0` is not a positive number of seconds",
+        ),
+        (
+            &["--total-timeout=-1"],
+            "`-1` is not a positive number of seconds",
+        ),
+    ] {
+        smoke(&w)
+            .args(args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(says));
+    }
+    assert_eq!(w.count("GET /api/v1/users"), 0, "nothing ran");
+    // What works together does: --list with a selection, --emulator with a profile's checks.
+    smoke(&w)
+        .args(["--list", "--tag", "fail"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("wrong status"));
+    let v = World::new();
+    v.write(
+        "kinde.toml",
+        "[smoke_suite]\ndefaults = false\n[profiles.staging.tenant]\ndomain = \"https://staging.example.com\"\n[[profiles.staging.smoke]]\nname = \"staging users\"\npath = \"/api/v1/users\"\n",
+    );
+    v.bare()
+        .args(["smoke", "--emulator", "--profile", "staging"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("✓ staging users"))
+        .stdout(predicate::str::contains("1 passed, 0 failed"));
+}
+
+#[test]
+fn each_hint_of_smoke_works_when_followed() {
+    let w = World::new();
+    w.write("kinde.toml", CHECKS);
+    // --only with an unknown name lists the checks: one of them runs.
+    let out = smoke(&w).args(["--only", "nope"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    let listed = err
+        .lines()
+        .find_map(|l| l.strip_prefix("help: checks: "))
+        .unwrap_or_else(|| panic!("{err}"));
+    let first = listed.split(", ").next().unwrap();
+    smoke(&w)
+        .args(["--only", first])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("1 passed"));
+    // A selection that matches nothing points at --list, which shows the tags to use.
+    smoke(&w)
+        .args(["--tag", "nothing"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("`cargo kinde smoke --list`"));
+    let out = smoke(&w).arg("--list").output().unwrap();
+    assert!(stdout(&out).contains("[pass]"), "{}", stdout(&out));
+    smoke(&w).args(["--tag", "pass"]).assert().success();
+    // No checks at all: the hint's [smoke_suite] defaults = true runs the default suite.
+    w.write("kinde.toml", "[smoke_suite]\ndefaults = false\n");
+    smoke(&w).assert().code(2).stderr(predicate::str::contains(
+        "`defaults = true` under [smoke_suite]",
+    ));
+    w.write("kinde.toml", "[smoke_suite]\ndefaults = true\n");
+    smoke(&w)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("4 passed, 0 failed"));
+    // A refused secret names the variables to fix: fixed, the run passes.
+    let out = smoke(&w)
+        .env("KINDE_MANAGEMENT_CLIENT_SECRET", "wrong")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    assert!(
+        stderr(&out).contains("help: check the client id"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("KINDE_MANAGEMENT_CLIENT_SECRET"));
+    smoke(&w).assert().success();
+    // An unregistered API says to run `cargo kinde register`: after it, the check passes.
+    w.write("kinde.toml", REGISTERED);
+    smoke(&w)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("run `cargo kinde register`"));
+    w.cmd()
+        .env("KINDE_CLIENT_ID", w.web_app_id())
+        .args(["register", "--yes"])
+        .assert()
+        .success();
+    smoke(&w).assert().success();
 }
