@@ -408,3 +408,80 @@ fn a_dotenv_domain_over_kinde_toml_is_a_warning() {
     let out = w.bare().arg("config").output().unwrap();
     assert!(!stderr(&out).contains("overrides"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_profile_name_that_cannot_name_its_dotenv_is_refused_where_it_is_given() {
+    let w = World::new();
+    // In kinde.toml: refused at the table, with the rename as the fix; before, `.env.stag.ing`
+    // was silently never read.
+    w.write(
+        "kinde.toml",
+        "[tenant]\ndomain = \"acme.kinde.com\"\n\n[profiles.\"stag.ing\".tenant]\ndomain = \"acme-staging.kinde.com\"\n",
+    );
+    w.write(".env.stag.ing", "KINDE_MANAGEMENT_CLIENT_ID=staging-id\n");
+    let out = w
+        .bare()
+        .args(["--profile", "stag.ing", "config"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("profile name `stag.ing` is not allowed"),
+        "{err}"
+    );
+    assert!(err.contains("letters, digits, `-` and `_`"), "{err}");
+    // The table itself is refused, also when another profile is asked for.
+    let out = w.bare().arg("config").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("kinde.toml:4:11"), "where: {err}");
+    assert!(err.contains("rename it, e.g. `stag-ing`"), "{err}");
+    assert!(err.contains("help: rename the table"), "{err}");
+    // Following the fix: the renamed profile reads its renamed file.
+    w.write(
+        "kinde.toml",
+        "[tenant]\ndomain = \"acme.kinde.com\"\n\n[profiles.stag-ing.tenant]\ndomain = \"acme-staging.kinde.com\"\n",
+    );
+    std::fs::rename(w.path(".env.stag.ing"), w.path(".env.stag-ing")).unwrap();
+    let out = w
+        .bare()
+        .args(["--json", "--profile", "stag-ing", "config"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        json(&out)["values"]["management.client_id"]["value"],
+        "staging-id"
+    );
+
+    // On the command line: clap refuses it before anything is read, naming the flag.
+    for bad in ["a.b", "../x", "x/y", "..", "example", ""] {
+        let out = w
+            .bare()
+            .args(["--profile", bad, "config"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        let err = stderr(&out);
+        assert!(err.contains("--profile"), "{bad}: {err}");
+        assert!(
+            err.contains("is not allowed") || bad.is_empty(),
+            "{bad}: {err}"
+        );
+    }
+    // From the environment: the same, naming KINDE_PROFILE.
+    let out = w
+        .bare()
+        .env("KINDE_PROFILE", "../prod")
+        .arg("config")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("KINDE_PROFILE: profile name `../prod` is not allowed"),
+        "{err}"
+    );
+    assert!(err.contains("e.g. `prod`"), "{err}");
+}

@@ -297,3 +297,234 @@ fn a_config_that_does_not_load_is_the_first_failure() {
     );
     assert!(config["fix"].is_string());
 }
+
+/// A host that accepts connections and never answers; the count is of connections accepted.
+fn silent_host() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let accepted = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    std::thread::spawn(move || {
+        let mut open = Vec::new();
+        for stream in listener.incoming().flatten() {
+            count.fetch_add(1, Ordering::SeqCst);
+            open.push(stream);
+        }
+    });
+    (url, accepted)
+}
+
+#[test]
+fn a_domain_that_never_answers_costs_one_timeout_and_skips_what_needs_it() {
+    let w = World::new();
+    let (host, accepted) = silent_host();
+    let started = std::time::Instant::now();
+    let out = doctor(&w)
+        .env("KINDE_DOMAIN", &host)
+        .args(["--timeout", "2"])
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report = json(&out);
+    let domain = check(&report, "domain");
+    assert_eq!(domain["status"], "fail", "{report}");
+    assert!(
+        domain["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no answer within 2 s"),
+        "{domain}"
+    );
+    // Every check that needs the network is skipped at once, saying why, and never connects.
+    for name in ["clock", "management token", "management scopes", "tenant"] {
+        let c = check(&report, name);
+        assert_eq!(c["status"], "skip", "{c}");
+        assert!(
+            c["detail"].as_str().unwrap().contains("needs the domain"),
+            "{c}"
+        );
+    }
+    assert_eq!(
+        accepted.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one request to the silent host, not one per check"
+    );
+    // A bound, not a benchmark: one 2 s timeout, with room for a loaded machine.
+    assert!(took.as_secs() < 20, "took {took:?}");
+}
+
+/// Every check of a report has exactly `name`, `status`, `detail` and `fix`; a fix is `null` or
+/// a sentence that stands alone (no pointer at the human layout).
+fn assert_schema(out: &std::process::Output) -> Value {
+    let text = stdout(out);
+    // One document: the whole of stdout parses as one JSON value.
+    let report: Value = serde_json::from_str(text.trim())
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {text}"));
+    let keys: Vec<&String> = report.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["checks", "ok"], "{report}");
+    let checks = report["checks"].as_array().unwrap();
+    assert!(!checks.is_empty());
+    for c in checks {
+        let keys: Vec<&String> = c.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["detail", "fix", "name", "status"], "{c}");
+        assert!(c["name"].as_str().is_some_and(|n| !n.is_empty()), "{c}");
+        assert!(c["detail"].as_str().is_some_and(|d| !d.is_empty()), "{c}");
+        assert!(
+            ["pass", "warn", "fail", "skip"].contains(&c["status"].as_str().unwrap()),
+            "{c}"
+        );
+        match &c["fix"] {
+            Value::Null => {}
+            Value::String(fix) => {
+                assert!(!fix.trim().is_empty(), "an empty fix must be null: {c}");
+                for layout in ["above", "below", "named above", "shown above"] {
+                    assert!(!fix.contains(layout), "fix refers to the layout: {c}");
+                }
+            }
+            other => panic!("fix is neither null nor a string: {other}"),
+        }
+    }
+    assert_eq!(
+        report["ok"],
+        checks.iter().all(|c| c["status"] != "fail"),
+        "{report}"
+    );
+    report
+}
+
+#[test]
+fn doctor_json_is_one_document_whose_fixes_are_null_or_stand_alone() {
+    let w = World::new();
+    // A set-up with problems of every kind: unregistered API, no domain, a bad file, a wrong
+    // secret, an unsafe cache directory.
+    w.write("kinde.toml", &kinde_toml(free_port()));
+    assert_schema(&doctor(&w).output().unwrap());
+    assert_schema(
+        &doctor(&w)
+            .env(
+                "KINDE_MANAGEMENT_CLIENT_SECRET",
+                "Wr0ngSecretForDoctor0123456789",
+            )
+            .output()
+            .unwrap(),
+    );
+    let empty = tempfile::tempdir().unwrap();
+    let out = w
+        .bare()
+        .current_dir(empty.path())
+        .args(["--json", "doctor"])
+        .output()
+        .unwrap();
+    let report = assert_schema(&out);
+    assert_eq!(check(&report, "domain")["status"], "fail", "{report}");
+    w.write(
+        "kinde.toml",
+        "[tenant]\ndomain = \"http://acme.kinde.com\"\n",
+    );
+    let out = w.bare().args(["--json", "doctor"]).output().unwrap();
+    let report = assert_schema(&out);
+    assert_eq!(check(&report, "config")["status"], "fail", "{report}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let open = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(open.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let out = w
+            .bare()
+            .env("CARGO_KINDE_CACHE_DIR", open.path())
+            .args(["--json", "doctor"])
+            .output()
+            .unwrap();
+        let report = assert_schema(&out);
+        assert_ne!(
+            check(&report, "cache directory")["status"],
+            "pass",
+            "{report}"
+        );
+    }
+}
+
+/// Hold 127.0.0.1:`port` for the test's lifetime (or find it already taken: busy either way).
+fn occupy(port: u16) -> Option<std::net::TcpListener> {
+    std::net::TcpListener::bind(("127.0.0.1", port)).ok()
+}
+
+#[test]
+fn a_busy_login_port_fails_only_when_login_is_used() {
+    let w = World::new();
+    // No [login]: the default port is nobody's business unless login is set up.
+    w.write(
+        "kinde.toml",
+        "[app]\ncallback_urls = [\"http://localhost:3000/doctor/callback\"]\n",
+    );
+    let _held = occupy(53180);
+    let out = doctor(&w).output().unwrap();
+    let report = json(&out);
+    let port = check(&report, "login port");
+    assert_eq!(port["status"], "skip", "{report}");
+    assert!(
+        port["detail"]
+            .as_str()
+            .unwrap()
+            .contains("login is not set up"),
+        "{port}"
+    );
+    assert_ne!(check(&report, "login port")["status"], "fail");
+    // With a [login] section on a busy port, it is a failure with its fix.
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy_port = busy.local_addr().unwrap().port();
+    w.write("kinde.toml", &kinde_toml(busy_port));
+    let out = doctor(&w).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let report = json(&out);
+    assert_eq!(check(&report, "login port")["status"], "fail", "{report}");
+}
+
+#[test]
+fn quiet_doctor_prints_only_problems_and_nothing_when_all_is_well() {
+    let w = World::new();
+    w.write("kinde.toml", &kinde_toml(free_port()));
+    let quiet = |w: &World| {
+        w.cmd()
+            .env("KINDE_CLIENT_ID", w.web_app_id())
+            .args(["--quiet", "doctor"])
+            .output()
+            .unwrap()
+    };
+    // Unregistered: the warnings and their fixes, no passing check, no tally; exit unchanged.
+    let out = quiet(&w);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("! API Acme API"), "{text}");
+    assert!(text.contains("fix: run `cargo kinde register`"), "{text}");
+    assert!(!text.contains('✓') && !text.contains("passed"), "{text}");
+    // A failure: shown, and the exit code is still 1.
+    let out = w
+        .cmd()
+        .env(
+            "KINDE_MANAGEMENT_CLIENT_SECRET",
+            "Wr0ngSecretForDoctor0123456789",
+        )
+        .args(["--quiet", "doctor"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("✗ management token"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!stdout(&out).contains('✓'), "{}", stdout(&out));
+    // All well: nothing at all.
+    w.cmd()
+        .env("KINDE_CLIENT_ID", w.web_app_id())
+        .args(["register", "--yes"])
+        .assert()
+        .success();
+    let out = quiet(&w);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "", "nothing on success");
+    assert_eq!(stderr(&out), "");
+}
