@@ -426,6 +426,14 @@ fn doctor_json_is_one_document_whose_fixes_are_null_or_stand_alone() {
     let out = w.bare().args(["--json", "doctor"]).output().unwrap();
     let report = assert_schema(&out);
     assert_eq!(check(&report, "config")["status"], "fail", "{report}");
+    // An error with no hint of its own: the fix is doctor's, and still stands alone.
+    w.write(
+        "kinde.toml",
+        "[profiles.a.profiles.b.tenant]\ndomain = \"x\"\n",
+    );
+    let out = w.bare().args(["--json", "doctor"]).output().unwrap();
+    let report = assert_schema(&out);
+    assert_eq!(check(&report, "config")["status"], "fail", "{report}");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
