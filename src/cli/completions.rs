@@ -3,6 +3,7 @@
 
 use clap::{Args, CommandFactory};
 use clap_complete::Shell;
+use serde::Serialize;
 
 use super::{Cli, GlobalArgs};
 use crate::error::{Error, exit};
@@ -19,9 +20,22 @@ pub struct CompletionsArgs {
     pub shell: Shell,
 }
 
-/// Run `completions`: the script on stdout.
+/// What `completions --json` prints: `{shell, script}`, one document like every command's.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    /// The shell, as named on the command line (`bash`, `zsh`, ...).
+    pub shell: String,
+    /// The completion script, as printed without `--json`.
+    pub script: String,
+}
+
+/// Run `completions`: the script on stdout (with `--json`, inside a [`Report`]).
 pub fn run(_global: &GlobalArgs, args: &CompletionsArgs) -> Result<u8, Error> {
-    crate::ui::result(script(args.shell).trim_end());
+    let report = Report {
+        shell: args.shell.to_string(),
+        script: script(args.shell).trim_end().to_string(),
+    };
+    crate::ui::show(&report, |r| crate::ui::result(&r.script));
     Ok(exit::OK)
 }
 

@@ -65,7 +65,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// Apply [profiles.NAME] from kinde.toml [env: KINDE_PROFILE].
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(long, global = true, value_name = "NAME", value_parser = crate::config::env::parse_profile)]
     pub profile: Option<String>,
     /// Print results (and errors) as JSON on stdout.
     #[arg(long, global = true)]

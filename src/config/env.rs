@@ -86,14 +86,56 @@ impl DotEnv {
     }
 }
 
-/// The file holding a profile's secrets: `.env.<profile>`, for a name that is a plain file-name
-/// part. `example` is left out: `.env.example` is the committed template, never secrets.
+/// The file holding a profile's secrets: `.env.<profile>`, for a name [`check_profile_name`]
+/// accepts.
 pub fn profile_file_name(profile: &str) -> Option<String> {
-    let plain = !profile.is_empty()
-        && profile
+    check_profile_name(profile)
+        .is_ok()
+        .then(|| format!(".env.{profile}"))
+}
+
+/// Whether `name` can be a profile: it names the file `.env.<name>`, so only ASCII letters,
+/// digits, `-` and `_` (a `.` makes `.env.a.b` ambiguous, a `/` or `..` makes it a path), and not
+/// `example` (`.env.example` is the committed template, never secrets). The error says what is
+/// wrong with the name and suggests one that works.
+pub fn check_profile_name(name: &str) -> Result<(), String> {
+    let plain = !name.is_empty()
+        && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    (plain && profile != "example").then(|| format!(".env.{profile}"))
+    if plain && name != "example" {
+        return Ok(());
+    }
+    let suggestion: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let suggestion = suggestion.trim_matches('-');
+    let suggestion = if suggestion.is_empty() || suggestion == "example" {
+        "staging"
+    } else {
+        suggestion
+    };
+    let why = if name == "example" {
+        "`.env.example` is the committed template, so it cannot hold the profile's secrets"
+    } else {
+        "a profile's secrets file is `.env.<profile>`, so its name may hold only ASCII letters, digits, `-` and `_`"
+    };
+    Err(format!(
+        "profile name `{}` is not allowed: {why}; rename it, e.g. `{suggestion}`",
+        name.escape_debug()
+    ))
+}
+
+/// `--profile NAME` as clap parses it: refused at once when [`check_profile_name`] refuses it.
+pub fn parse_profile(name: &str) -> Result<String, String> {
+    check_profile_name(name).map(|()| name.to_string())
 }
 
 /// `.env` files then the process environment, the latter winning.

@@ -416,6 +416,10 @@ impl File {
         let mut layers: Vec<(&Layer, Option<&str>)> = vec![(&self.layer, None)];
         if let Some(profiles) = &self.layer.profiles {
             for (name, layer) in profiles {
+                if let Err(why) = super::env::check_profile_name(name) {
+                    return Err(Error::input(self.error_at(layer.span(), &why))
+                        .with_hint("rename the table to [profiles.NEW-NAME], and its .env file to .env.NEW-NAME"));
+                }
                 if layer.get_ref().profiles.is_some() {
                     return Err(Error::input(self.error_at(
                         layer.span(),

@@ -269,6 +269,13 @@ impl Config {
             .profile
             .clone()
             .or_else(|| process_env.var(env::PROFILE));
+        if let Some(name) = &profile {
+            env::check_profile_name(name).map_err(|why| {
+                let given = if options.profile.is_some() { "--profile" } else { env::PROFILE };
+                Error::input(format!("{given}: {why}"))
+                    .with_hint(format!("give {given} a name of letters, digits, `-` and `_`, the same as its [profiles.NAME] and .env.NAME"))
+            })?;
+        }
         let dotenv = DotEnv::read(&root, profile.as_deref())?;
         let mut config = Config::empty(root);
         config.file = file_path;

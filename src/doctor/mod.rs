@@ -6,6 +6,7 @@
 pub mod scopes;
 
 use std::path::Path;
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -73,10 +74,14 @@ impl Check {
         self
     }
 
-    /// A failed check from an error: its message, and its hint as the fix.
+    /// A failed check from an error: its message, and its hint (else `fallback_fix`) as the fix;
+    /// no fix at all rather than an empty one.
     fn failed(name: impl Into<String>, err: &Error, fallback_fix: &str) -> Check {
-        Check::new(name, Status::Fail, err.to_string())
-            .with_fix(err.hint().unwrap_or(fallback_fix).to_string())
+        let check = Check::new(name, Status::Fail, err.to_string());
+        match err.hint().filter(|h| !h.is_empty()).unwrap_or(fallback_fix) {
+            "" => check,
+            fix => check.with_fix(fix),
+        }
     }
 }
 
@@ -101,8 +106,31 @@ impl Report {
     }
 }
 
+/// How `doctor` runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// The time limit of each network step: discovery, the token, the tenant read.
+    pub timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            timeout: net::TIMEOUT,
+        }
+    }
+}
+
+/// The checks that need an answering domain, skipped together when there is none: each would
+/// otherwise wait out its own timeout against a host that already did not answer.
+const NETWORK_CHECKS: [&str; 4] = ["clock", "management token", "management scopes", "tenant"];
+
 /// Run every check on `config` (or report why it did not load).
-pub async fn diagnose(config: Result<&Config, &Error>, http: &reqwest::Client) -> Report {
+pub async fn diagnose(
+    config: Result<&Config, &Error>,
+    http: &reqwest::Client,
+    options: Options,
+) -> Report {
     let mut checks = Vec::new();
     let config = match config {
         Ok(config) => {
@@ -113,58 +141,45 @@ pub async fn diagnose(config: Result<&Config, &Error>, http: &reqwest::Client) -
             checks.push(Check::failed(
                 "config",
                 err,
-                "fix the file and line named above",
+                "correct kinde.toml (or the variable) at the place the error names, then run `cargo kinde doctor` again",
             ));
             checks.push(cache_check());
             return Report::new(checks);
         }
     };
-    let issuer = match config.issuer() {
-        Ok(issuer) => Some(issuer.clone()),
+    let mut login_registered = false;
+    match config.issuer() {
         Err(err) => {
             checks.push(Check::failed("domain", &err, ""));
-            None
+            checks.extend(
+                NETWORK_CHECKS.map(|name| Check::skip(name, "needs a domain (none is configured)")),
+            );
         }
-    };
-    let reachable = match &issuer {
-        Some(issuer) => {
-            let check = domain_check(http, issuer).await;
-            let ok = check.status == Status::Pass;
-            checks.push(check);
-            checks.push(clock_check(http, issuer).await);
-            ok
-        }
-        None => {
-            checks.push(Check::skip("clock", "needs a domain"));
-            false
-        }
-    };
-    let token = match (&issuer, reachable) {
-        (Some(issuer), true) => {
-            let (check, token) = token_check(http, config, issuer).await;
-            checks.push(check);
-            token
-        }
-        _ => {
-            checks.push(Check::skip(
-                "management token",
-                "needs a domain that answers",
-            ));
-            None
-        }
-    };
-    match &token {
-        Some(token) => checks.push(scopes_check(config, token)),
-        None => checks.push(Check::skip("management scopes", "needs a management token")),
+        Ok(issuer) => match discover(http, issuer, options.timeout).await {
+            Err(check) => {
+                checks.push(check);
+                checks.extend(
+                    NETWORK_CHECKS.map(|name| {
+                        Check::skip(name, "needs the domain (the domain check failed)")
+                    }),
+                );
+            }
+            Ok(found) => {
+                checks.push(found.check);
+                checks.push(match found.date {
+                    Some(server) => skew_check(crate::clock::now(), server),
+                    None => Check::skip(
+                        "clock",
+                        format!("{} sent no Date header", issuer.endpoint(discovery::PATH)),
+                    ),
+                });
+                let tenant = tenant(http, config, issuer, &found.document, options.timeout).await;
+                login_registered = tenant.login_registered;
+                checks.extend(tenant.checks);
+            }
+        },
     }
-    match (&issuer, &token) {
-        (Some(issuer), Some(_)) => checks.extend(tenant_checks(http, config, issuer).await),
-        _ => checks.push(Check::skip(
-            "tenant",
-            "APIs, callback and logout URLs need a management token",
-        )),
-    }
-    checks.push(port_check(config));
+    checks.push(port_check(config, login_registered));
     for path in [&config.dotenv, &config.profile_dotenv]
         .into_iter()
         .flatten()
@@ -192,45 +207,79 @@ fn config_check(config: &Config) -> Check {
     }
     let warnings: Vec<String> = config.warnings.iter().map(ToString::to_string).collect();
     Check::new("config", Status::Warn, warnings.join("; "))
-        .with_fix("unset the variable named, or make it agree with kinde.toml (`cargo kinde config` shows where each value comes from)")
+        .with_fix("unset the variable the warning names, or make it agree with kinde.toml (`cargo kinde config` shows where each value comes from)")
 }
 
-async fn domain_check(http: &reqwest::Client, issuer: &Issuer) -> Check {
-    match discovery::fetch(http, issuer).await {
-        Ok(doc) => Check::pass(
-            "domain",
-            format!(
-                "{} names issuer {} exactly",
-                issuer.endpoint(discovery::PATH),
-                net::server_text(&doc.issuer)
-            ),
-        ),
-        Err(err) => Check::failed(
-            "domain",
-            &err,
-            "use the domain shown under Settings > Details > Domain (KINDE_DOMAIN or [tenant] domain)",
-        ),
-    }
+/// What the one discovery request found: the domain's check, the document and the server's
+/// clock (seconds since the epoch, from `Date`).
+struct Found {
+    check: Check,
+    document: discovery::Discovery,
+    date: Option<u64>,
 }
 
-async fn clock_check(http: &reqwest::Client, issuer: &Issuer) -> Check {
+/// The domain check: one GET of the discovery document, whose `Date` also serves the clock
+/// check, and whose token endpoint the token check uses.
+async fn discover(
+    http: &reqwest::Client,
+    issuer: &Issuer,
+    timeout: Duration,
+) -> Result<Found, Check> {
+    const FIX: &str =
+        "use the domain shown under Settings > Details > Domain (KINDE_DOMAIN or [tenant] domain)";
     let url = issuer.endpoint(discovery::PATH);
-    let reply = match net::send(http.get(&url), &url, net::DISCOVERY_LIMIT).await {
-        Ok(reply) => reply,
-        Err(err) => return Check::skip("clock", format!("no answer to compare with: {err}")),
+    let fail = |detail: String| Check::new("domain", Status::Fail, detail).with_fix(FIX);
+    let reply = match tokio::time::timeout(
+        timeout,
+        net::send(http.get(&url), &url, net::DISCOVERY_LIMIT),
+    )
+    .await
+    {
+        Ok(Ok(reply)) => reply,
+        Ok(Err(err)) => return Err(Check::failed("domain", &err, FIX)),
+        Err(_) => {
+            return Err(fail(format!(
+                "{url}: no answer within {} s (--timeout)",
+                timeout.as_secs_f64()
+            )));
+        }
     };
+    if !reply.status.is_success() {
+        return Err(fail(format!(
+            "{url} answered {}: {}",
+            reply.status,
+            net::excerpt(&reply.text(), 160)
+        )));
+    }
+    let document: discovery::Discovery = serde_json::from_slice(&reply.body).map_err(|e| {
+        fail(format!(
+            "{url} is not an OIDC discovery document ({})",
+            net::server_text(&e.to_string())
+        ))
+    })?;
+    if let Err(err) = document.check(issuer) {
+        return Err(Check::failed("domain", &err, FIX));
+    }
     let date = reply
         .headers
         .get(reqwest::header::DATE)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| httpdate::parse_http_date(v).ok());
-    let Some(date) = date else {
-        return Check::skip("clock", format!("{url} sent no Date header"));
-    };
-    let server = date
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    skew_check(crate::clock::now(), server)
+        .and_then(|v| httpdate::parse_http_date(v).ok())
+        .map(|date| {
+            date.duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+        });
+    Ok(Found {
+        check: Check::pass(
+            "domain",
+            format!(
+                "{url} names issuer {} exactly",
+                net::server_text(&document.issuer)
+            ),
+        ),
+        document,
+        date,
+    })
 }
 
 /// The clock check for a local time and the server's, both in seconds since the epoch.
@@ -262,48 +311,96 @@ pub fn skew_check(local: u64, server: u64) -> Check {
     }
 }
 
-/// A management token, fetched afresh (a cached one would hide a changed secret).
-async fn token_check(
+/// What the checks that read the tenant found.
+struct Tenant {
+    checks: Vec<Check>,
+    /// Whether the app lists the loopback callback of `cargo kinde login` (so login is in use).
+    login_registered: bool,
+}
+
+/// The management token, its scopes, then the APIs, callback and logout URLs: one set of
+/// credentials and one token for all of them.
+async fn tenant(
     http: &reqwest::Client,
     config: &Config,
     issuer: &Issuer,
-) -> (Check, Option<oauth::AccessToken>) {
+    document: &discovery::Discovery,
+    timeout: Duration,
+) -> Tenant {
     const NAME: &str = "management token";
+    let skipped = |mut checks: Vec<Check>| {
+        checks.push(Check::skip("management scopes", "needs a management token"));
+        checks.push(Check::skip(
+            "tenant",
+            "APIs, callback and logout URLs need a management token",
+        ));
+        Tenant {
+            checks,
+            login_registered: false,
+        }
+    };
     let (Some(id), Some(secret)) = (
         &config.management_client_id,
         &config.management_client_secret,
     ) else {
-        let check = Check::new(NAME, Status::Fail, "the management (M2M) app's client id or secret is not set")
-            .with_fix("set KINDE_MANAGEMENT_CLIENT_ID and KINDE_MANAGEMENT_CLIENT_SECRET in .env (Settings > Applications > <M2M app> > App keys), or run `cargo kinde init`");
-        return (check, None);
+        return skipped(vec![Check::new(NAME, Status::Fail, "the management (M2M) app's client id or secret is not set")
+            .with_fix("set KINDE_MANAGEMENT_CLIENT_ID and KINDE_MANAGEMENT_CLIENT_SECRET in .env (Settings > Applications > <M2M app> > App keys), or run `cargo kinde init`")]);
     };
-    let request = ClientCredentials {
+    let credentials = ClientCredentials {
         issuer: issuer.clone(),
         client_id: id.value.clone(),
         client_secret: secret.value.clone(),
         audiences: vec![issuer.management_audience()],
         scopes: Vec::new(),
     };
-    match oauth::client_credentials(http, None, &request).await {
-        Ok(token) => {
-            let check = Check::pass(
-                NAME,
-                format!(
-                    "client {} got a token for {}",
-                    id.value,
-                    issuer.management_audience()
-                ),
-            );
-            (check, Some(token))
-        }
-        Err(err) => (
-            Check::failed(
+    // Fetched afresh (a cached token would hide a changed secret), from the endpoint the
+    // discovery document named.
+    let fetched = tokio::time::timeout(
+        timeout,
+        oauth::request_client_credentials(http, &document.token_endpoint, &credentials),
+    )
+    .await;
+    let token = match fetched {
+        Ok(Ok(token)) => token,
+        Ok(Err(err)) => {
+            return skipped(vec![Check::failed(
                 NAME,
                 &err,
-                "check the management app's client id and secret",
+                "check the management app's client id and secret (KINDE_MANAGEMENT_CLIENT_ID, KINDE_MANAGEMENT_CLIENT_SECRET)",
+            )]);
+        }
+        Err(_) => {
+            return skipped(vec![
+                Check::new(
+                    NAME,
+                    Status::Fail,
+                    format!(
+                        "{}: no answer within {} s (--timeout)",
+                        document.token_endpoint,
+                        timeout.as_secs_f64()
+                    ),
+                )
+                .with_fix("check your network, or pass a longer --timeout"),
+            ]);
+        }
+    };
+    let mut checks = vec![
+        Check::pass(
+            NAME,
+            format!(
+                "client {} got a token for {}",
+                id.value,
+                issuer.management_audience()
             ),
-            None,
         ),
+        scopes_check(config, &token),
+    ];
+    let client = Client::new(http.clone(), credentials, None).with_token(token);
+    let read = tenant_checks(&client, config, timeout).await;
+    checks.extend(read.checks);
+    Tenant {
+        checks,
+        login_registered: read.login_registered,
     }
 }
 
@@ -340,25 +437,21 @@ fn scopes_check(config: &Config, token: &oauth::AccessToken) -> Check {
 }
 
 /// The APIs, callback and logout URLs, through the plan `register` would make (read only).
-async fn tenant_checks(http: &reqwest::Client, config: &Config, issuer: &Issuer) -> Vec<Check> {
-    let (Some(id), Some(secret)) = (
-        &config.management_client_id,
-        &config.management_client_secret,
-    ) else {
-        return Vec::new();
+async fn tenant_checks(client: &Client, config: &Config, timeout: Duration) -> Tenant {
+    let failed = |check: Check| Tenant {
+        checks: vec![check],
+        login_registered: false,
     };
-    let credentials = ClientCredentials {
-        issuer: issuer.clone(),
-        client_id: id.value.clone(),
-        client_secret: secret.value.clone(),
-        audiences: Vec::new(),
-        scopes: Vec::new(),
-    };
-    let client = Client::new(http.clone(), credentials, None);
     let loopback = login_loopback(config);
     let mut desired = match Desired::from_config(config, false) {
         Ok(desired) => desired,
-        Err(err) => return vec![Check::failed("tenant", &err, "fix kinde.toml")],
+        Err(err) => {
+            return failed(Check::failed(
+                "tenant",
+                &err,
+                "fix kinde.toml as the error says",
+            ));
+        }
     };
     // Read the app's callback URLs also when `[login]` is not configured, to say whether
     // `cargo kinde login` would be let back in.
@@ -367,14 +460,27 @@ async fn tenant_checks(http: &reqwest::Client, config: &Config, issuer: &Issuer)
     {
         desired.callback_urls.push(url.clone());
     }
-    let current = match Current::read(&client, &desired).await {
-        Ok(current) => current,
-        Err(err) => {
-            return vec![Check::failed(
+    let current = match tokio::time::timeout(timeout, Current::read(client, &desired)).await {
+        Ok(Ok(current)) => current,
+        Ok(Err(err)) => {
+            return failed(Check::failed(
                 "tenant",
                 &err,
-                "grant the management app the scopes listed under `management scopes`",
-            )];
+                "grant the management app the Management API scopes cargo-kinde needs: Settings > APIs > Kinde Management API > Applications > <M2M app> > Manage scopes",
+            ));
+        }
+        Err(_) => {
+            return failed(
+                Check::new(
+                    "tenant",
+                    Status::Fail,
+                    format!(
+                        "the Management API did not answer within {} s (--timeout)",
+                        timeout.as_secs_f64()
+                    ),
+                )
+                .with_fix("check your network, or pass a longer --timeout"),
+            );
         }
     };
     let plan = plan::plan(&desired, &current);
@@ -387,7 +493,21 @@ async fn tenant_checks(http: &reqwest::Client, config: &Config, issuer: &Issuer)
         checks.push(Check::skip("APIs", "kinde.toml lists no [[apis]]"));
     }
     checks.extend(url_checks(config, &desired, &plan, loopback.as_deref()));
-    checks
+    let login_registered = match (&loopback, &desired.app) {
+        (Some(url), Some(_)) => !adds_url(&plan, UrlKind::Callback, url),
+        _ => false,
+    };
+    Tenant {
+        checks,
+        login_registered,
+    }
+}
+
+/// Whether `plan` adds `url` as a URL of `kind` (so the tenant does not list it yet).
+fn adds_url(plan: &Plan, kind: UrlKind, url: &str) -> bool {
+    plan.changes.iter().any(|c| {
+        matches!(c, Change::AddUrls { kind: k, urls, .. } if *k == kind && urls.iter().any(|u| u == url))
+    })
 }
 
 /// The loopback callback `cargo kinde login` uses (`None`: port 0, any port).
@@ -517,13 +637,24 @@ fn url_checks(
     checks
 }
 
-fn port_check(config: &Config) -> Check {
+/// The `[login]` port: free, or else a failure when `cargo kinde login` is in use (a `[login]`
+/// section, or its loopback callback configured or registered); a busy port nobody signs in
+/// through is only noted.
+fn port_check(config: &Config, login_registered: bool) -> Check {
     let port = config.login.port;
     if port == 0 {
         return Check::skip("login port", "[login] port = 0: any free port");
     }
+    let used = config.login_configured
+        || login_registered
+        || login_loopback(config)
+            .is_some_and(|url| config.callback_urls.iter().any(|c| c.value == url));
     match std::net::TcpListener::bind(("127.0.0.1", port)) {
         Ok(_) => Check::pass("login port", format!("127.0.0.1:{port} is free for `cargo kinde login`")),
+        Err(e) if !used => Check::skip(
+            "login port",
+            format!("127.0.0.1:{port} is taken ({e}), but login is not set up (no [login] section in kinde.toml, and its callback is not registered)"),
+        ),
         Err(e) => Check::new("login port", Status::Fail, format!("cannot listen on 127.0.0.1:{port}: {e}"))
             .with_fix(format!(
                 "stop what listens there (`lsof -i :{port}`), or set another `port` under [login] in kinde.toml and run `cargo kinde register`"

@@ -162,6 +162,15 @@ impl Client {
         self
     }
 
+    /// Start with `token` (a caller that just fetched one need not fetch another).
+    #[must_use]
+    pub fn with_token(self, token: AccessToken) -> Self {
+        Client {
+            token: Mutex::new(Some(token)),
+            ..self
+        }
+    }
+
     fn notify(&self, event: Event) {
         if let Some(observer) = &self.observer {
             observer(&event);

@@ -127,7 +127,9 @@ pub async fn granted(
     }
 }
 
-async fn request_client_credentials(
+/// A client-credentials token from `url`, the token endpoint, with no cache and no discovery
+/// (for a caller that already holds the discovery document).
+pub async fn request_client_credentials(
     http: &reqwest::Client,
     url: &str,
     request: &ClientCredentials,

@@ -408,3 +408,280 @@ fn a_dotenv_domain_over_kinde_toml_is_a_warning() {
     let out = w.bare().arg("config").output().unwrap();
     assert!(!stderr(&out).contains("overrides"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_profile_name_that_cannot_name_its_dotenv_is_refused_where_it_is_given() {
+    let w = World::new();
+    // In kinde.toml: refused at the table, with the rename as the fix; before, `.env.stag.ing`
+    // was silently never read.
+    w.write(
+        "kinde.toml",
+        "[tenant]\ndomain = \"acme.kinde.com\"\n\n[profiles.\"stag.ing\".tenant]\ndomain = \"acme-staging.kinde.com\"\n",
+    );
+    w.write(".env.stag.ing", "KINDE_MANAGEMENT_CLIENT_ID=staging-id\n");
+    let out = w
+        .bare()
+        .args(["--profile", "stag.ing", "config"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("profile name `stag.ing` is not allowed"),
+        "{err}"
+    );
+    assert!(err.contains("letters, digits, `-` and `_`"), "{err}");
+    // The table itself is refused, also when another profile is asked for.
+    let out = w.bare().arg("config").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("kinde.toml:4:11"), "where: {err}");
+    assert!(err.contains("rename it, e.g. `stag-ing`"), "{err}");
+    assert!(err.contains("help: rename the table"), "{err}");
+    // Following the fix: the renamed profile reads its renamed file.
+    w.write(
+        "kinde.toml",
+        "[tenant]\ndomain = \"acme.kinde.com\"\n\n[profiles.stag-ing.tenant]\ndomain = \"acme-staging.kinde.com\"\n",
+    );
+    std::fs::rename(w.path(".env.stag.ing"), w.path(".env.stag-ing")).unwrap();
+    let out = w
+        .bare()
+        .args(["--json", "--profile", "stag-ing", "config"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        json(&out)["values"]["management.client_id"]["value"],
+        "staging-id"
+    );
+
+    // On the command line: clap refuses it before anything is read, naming the flag.
+    for bad in ["a.b", "../x", "x/y", "..", "example", ""] {
+        let out = w
+            .bare()
+            .args(["--profile", bad, "config"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        let err = stderr(&out);
+        assert!(err.contains("--profile"), "{bad}: {err}");
+        assert!(
+            err.contains("is not allowed") || bad.is_empty(),
+            "{bad}: {err}"
+        );
+    }
+    // From the environment: the same, naming KINDE_PROFILE.
+    let out = w
+        .bare()
+        .env("KINDE_PROFILE", "../prod")
+        .arg("config")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("KINDE_PROFILE: profile name `../prod` is not allowed"),
+        "{err}"
+    );
+    assert!(err.contains("e.g. `prod`"), "{err}");
+}
+
+#[test]
+fn config_hints_work_when_followed() {
+    let w = World::new();
+    // An unknown profile: the hint offers the profile's own .env file.
+    w.write(
+        "kinde.toml",
+        "[tenant]\ndomain = \"acme.kinde.com\"\n[profiles.staging.tenant]\ndomain = \"acme-staging.kinde.com\"\n",
+    );
+    let out = w
+        .bare()
+        .args(["--profile", "prod", "config"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("(or put the profile's variables in .env.prod)"),
+        "{}",
+        stderr(&out)
+    );
+    w.write(".env.prod", "KINDE_DOMAIN=acme-prod.kinde.com\n");
+    let out = w
+        .bare()
+        .args(["--json", "--profile", "prod", "config"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        json(&out)["values"]["tenant.domain"]["value"],
+        "https://acme-prod.kinde.com"
+    );
+    // No kinde.toml and no .env.<profile>: either file, as the hint says, makes it a profile.
+    let empty = World::new();
+    let out = empty
+        .bare()
+        .args(["--profile", "qa", "config"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("(or .env.qa with its variables)"),
+        "{}",
+        stderr(&out)
+    );
+    empty.write(".env.qa", "KINDE_DOMAIN=acme-qa.kinde.com\n");
+    empty
+        .bare()
+        .args(["--profile", "qa", "config"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("https://acme-qa.kinde.com"));
+    // A bad KINDE_DOMAIN: the hint's example form loads.
+    let out = empty
+        .bare()
+        .env("KINDE_DOMAIN", "ftp://acme.kinde.com")
+        .arg("config")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out)
+            .contains("help: set KINDE_DOMAIN to your Kinde domain, e.g. https://acme.kinde.com"),
+        "{}",
+        stderr(&out)
+    );
+    empty
+        .bare()
+        .env("KINDE_DOMAIN", "https://acme.kinde.com")
+        .arg("config")
+        .assert()
+        .success();
+}
+
+#[test]
+fn every_flag_config_and_doctor_offer_works_with_them() {
+    let w = World::new();
+    w.write("kinde.toml", "[tenant]\ndomain = \"acme.kinde.com\"\n[profiles.staging.tenant]\ndomain = \"acme-staging.kinde.com\"\n");
+    let domain = |args: &[&str]| {
+        let out = w
+            .bare()
+            .args(["--json"])
+            .args(args)
+            .arg("config")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        json(&out)["values"]["tenant.domain"]["value"].clone()
+    };
+    assert_eq!(domain(&[]), "https://acme.kinde.com");
+    assert_eq!(
+        domain(&["--profile", "staging"]),
+        "https://acme-staging.kinde.com"
+    );
+    let other = tempfile::tempdir().unwrap();
+    let elsewhere = other.path().join("kinde.toml");
+    std::fs::write(&elsewhere, "[tenant]\ndomain = \"elsewhere.kinde.com\"\n").unwrap();
+    assert_eq!(
+        domain(&["--config", elsewhere.to_str().unwrap()]),
+        "https://elsewhere.kinde.com"
+    );
+    std::fs::write(
+        other.path().join("Cargo.toml"),
+        "[package]\nname = \"x\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[lib]\npath = \"lib.rs\"\n",
+    )
+    .unwrap();
+    std::fs::write(other.path().join("lib.rs"), "").unwrap();
+    let manifest = other.path().join("Cargo.toml");
+    assert_eq!(
+        domain(&["--manifest-path", manifest.to_str().unwrap()]),
+        "https://elsewhere.kinde.com"
+    );
+    // --emulator: the values come from the embedded emulator, and say so.
+    let out = w
+        .bare()
+        .args(["--json", "--emulator", "config"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        json(&out)["values"]["tenant.domain"]["source"],
+        "embedded emulator"
+    );
+    // --quiet still prints the table (it is what `config` exists for); -v adds the file read.
+    let out = w.bare().args(["--quiet", "config"]).output().unwrap();
+    assert!(stdout(&out).contains("tenant.domain"), "{}", stdout(&out));
+    let out = w
+        .bare()
+        .args(["-v", "--no-input", "--color", "never", "config"])
+        .output()
+        .unwrap();
+    assert!(stderr(&out).contains("debug: config:"), "{}", stderr(&out));
+    assert!(!stdout(&out).contains('\u{1b}'), "--color never");
+    let out = w
+        .bare()
+        .args(["--color", "always", "config"])
+        .output()
+        .unwrap();
+    assert!(stdout(&out).contains('\u{1b}'), "--color always");
+
+    // doctor: --emulator passes every network check; --timeout is checked; --json with
+    // --quiet stays the whole document.
+    let empty = World::new();
+    let out = empty
+        .bare()
+        .args(["--json", "--emulator", "doctor"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let report = json(&out);
+    for c in report["checks"].as_array().unwrap() {
+        if ["domain", "clock", "management token", "management scopes"]
+            .contains(&c["name"].as_str().unwrap())
+        {
+            assert_eq!(c["status"], "pass", "{c}");
+        }
+    }
+    let out = empty
+        .bare()
+        .args(["--json", "--quiet", "--emulator", "doctor"])
+        .output()
+        .unwrap();
+    let outline = |r: &serde_json::Value| -> Vec<(String, String)> {
+        r["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["name"].to_string(), c["status"].to_string()))
+            .collect()
+    };
+    assert_eq!(
+        outline(&json(&out)),
+        outline(&report),
+        "--quiet leaves JSON whole"
+    );
+    for bad in ["0", "-1", "nan", "inf"] {
+        let out = empty
+            .bare()
+            .args(["doctor", &format!("--timeout={bad}")])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "--timeout {bad}");
+        assert!(stderr(&out).contains("--timeout"), "{}", stderr(&out));
+    }
+    let out = empty
+        .bare()
+        .args([
+            "--emulator",
+            "--no-input",
+            "-v",
+            "--color",
+            "never",
+            "doctor",
+            "--timeout",
+            "5",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("✓ domain"), "{}", stdout(&out));
+}

@@ -297,3 +297,511 @@ fn a_config_that_does_not_load_is_the_first_failure() {
     );
     assert!(config["fix"].is_string());
 }
+
+/// A host that accepts connections and never answers; the count is of connections accepted.
+fn silent_host() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let accepted = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    std::thread::spawn(move || {
+        let mut open = Vec::new();
+        for stream in listener.incoming().flatten() {
+            count.fetch_add(1, Ordering::SeqCst);
+            open.push(stream);
+        }
+    });
+    (url, accepted)
+}
+
+#[test]
+fn a_domain_that_never_answers_costs_one_timeout_and_skips_what_needs_it() {
+    let w = World::new();
+    let (host, accepted) = silent_host();
+    let started = std::time::Instant::now();
+    let out = doctor(&w)
+        .env("KINDE_DOMAIN", &host)
+        .args(["--timeout", "2"])
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report = json(&out);
+    let domain = check(&report, "domain");
+    assert_eq!(domain["status"], "fail", "{report}");
+    assert!(
+        domain["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no answer within 2 s"),
+        "{domain}"
+    );
+    // Every check that needs the network is skipped at once, saying why, and never connects.
+    for name in ["clock", "management token", "management scopes", "tenant"] {
+        let c = check(&report, name);
+        assert_eq!(c["status"], "skip", "{c}");
+        assert!(
+            c["detail"].as_str().unwrap().contains("needs the domain"),
+            "{c}"
+        );
+    }
+    assert_eq!(
+        accepted.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one request to the silent host, not one per check"
+    );
+    // A bound, not a benchmark: one 2 s timeout, with room for a loaded machine.
+    assert!(took.as_secs() < 20, "took {took:?}");
+}
+
+/// Every check of a report has exactly `name`, `status`, `detail` and `fix`; a fix is `null` or
+/// a sentence that stands alone (no pointer at the human layout).
+fn assert_schema(out: &std::process::Output) -> Value {
+    let text = stdout(out);
+    // One document: the whole of stdout parses as one JSON value.
+    let report: Value = serde_json::from_str(text.trim())
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {text}"));
+    let keys: Vec<&String> = report.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["checks", "ok"], "{report}");
+    let checks = report["checks"].as_array().unwrap();
+    assert!(!checks.is_empty());
+    for c in checks {
+        let keys: Vec<&String> = c.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["detail", "fix", "name", "status"], "{c}");
+        assert!(c["name"].as_str().is_some_and(|n| !n.is_empty()), "{c}");
+        assert!(c["detail"].as_str().is_some_and(|d| !d.is_empty()), "{c}");
+        assert!(
+            ["pass", "warn", "fail", "skip"].contains(&c["status"].as_str().unwrap()),
+            "{c}"
+        );
+        match &c["fix"] {
+            Value::Null => {}
+            Value::String(fix) => {
+                assert!(!fix.trim().is_empty(), "an empty fix must be null: {c}");
+                for layout in ["above", "below", "named above", "shown above"] {
+                    assert!(!fix.contains(layout), "fix refers to the layout: {c}");
+                }
+            }
+            other => panic!("fix is neither null nor a string: {other}"),
+        }
+    }
+    assert_eq!(
+        report["ok"],
+        checks.iter().all(|c| c["status"] != "fail"),
+        "{report}"
+    );
+    report
+}
+
+#[test]
+fn doctor_json_is_one_document_whose_fixes_are_null_or_stand_alone() {
+    let w = World::new();
+    // A set-up with problems of every kind: unregistered API, no domain, a bad file, a wrong
+    // secret, an unsafe cache directory.
+    w.write("kinde.toml", &kinde_toml(free_port()));
+    assert_schema(&doctor(&w).output().unwrap());
+    assert_schema(
+        &doctor(&w)
+            .env(
+                "KINDE_MANAGEMENT_CLIENT_SECRET",
+                "Wr0ngSecretForDoctor0123456789",
+            )
+            .output()
+            .unwrap(),
+    );
+    let empty = tempfile::tempdir().unwrap();
+    let out = w
+        .bare()
+        .current_dir(empty.path())
+        .args(["--json", "doctor"])
+        .output()
+        .unwrap();
+    let report = assert_schema(&out);
+    assert_eq!(check(&report, "domain")["status"], "fail", "{report}");
+    w.write(
+        "kinde.toml",
+        "[tenant]\ndomain = \"http://acme.kinde.com\"\n",
+    );
+    let out = w.bare().args(["--json", "doctor"]).output().unwrap();
+    let report = assert_schema(&out);
+    assert_eq!(check(&report, "config")["status"], "fail", "{report}");
+    // An error with no hint of its own: the fix is doctor's, and still stands alone.
+    w.write(
+        "kinde.toml",
+        "[profiles.a.profiles.b.tenant]\ndomain = \"x\"\n",
+    );
+    let out = w.bare().args(["--json", "doctor"]).output().unwrap();
+    let report = assert_schema(&out);
+    assert_eq!(check(&report, "config")["status"], "fail", "{report}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let open = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(open.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let out = w
+            .bare()
+            .env("CARGO_KINDE_CACHE_DIR", open.path())
+            .args(["--json", "doctor"])
+            .output()
+            .unwrap();
+        let report = assert_schema(&out);
+        assert_ne!(
+            check(&report, "cache directory")["status"],
+            "pass",
+            "{report}"
+        );
+    }
+}
+
+/// Hold 127.0.0.1:`port` for the test's lifetime (or find it already taken: busy either way).
+fn occupy(port: u16) -> Option<std::net::TcpListener> {
+    std::net::TcpListener::bind(("127.0.0.1", port)).ok()
+}
+
+#[test]
+fn a_busy_login_port_fails_only_when_login_is_used() {
+    let w = World::new();
+    // No [login]: the default port is nobody's business unless login is set up.
+    w.write(
+        "kinde.toml",
+        "[app]\ncallback_urls = [\"http://localhost:3000/doctor/callback\"]\n",
+    );
+    let _held = occupy(53180);
+    let out = doctor(&w).output().unwrap();
+    let report = json(&out);
+    let port = check(&report, "login port");
+    assert_eq!(port["status"], "skip", "{report}");
+    assert!(
+        port["detail"]
+            .as_str()
+            .unwrap()
+            .contains("login is not set up"),
+        "{port}"
+    );
+    assert_ne!(check(&report, "login port")["status"], "fail");
+    // With a [login] section on a busy port, it is a failure with its fix.
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy_port = busy.local_addr().unwrap().port();
+    w.write("kinde.toml", &kinde_toml(busy_port));
+    let out = doctor(&w).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let report = json(&out);
+    assert_eq!(check(&report, "login port")["status"], "fail", "{report}");
+}
+
+#[test]
+fn quiet_doctor_prints_only_problems_and_nothing_when_all_is_well() {
+    let w = World::new();
+    w.write("kinde.toml", &kinde_toml(free_port()));
+    let quiet = |w: &World| {
+        w.cmd()
+            .env("KINDE_CLIENT_ID", w.web_app_id())
+            .args(["--quiet", "doctor"])
+            .output()
+            .unwrap()
+    };
+    // Unregistered: the warnings and their fixes, no passing check, no tally; exit unchanged.
+    let out = quiet(&w);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("! API Acme API"), "{text}");
+    assert!(text.contains("fix: run `cargo kinde register`"), "{text}");
+    assert!(!text.contains('✓') && !text.contains("passed"), "{text}");
+    // A failure: shown, and the exit code is still 1.
+    let out = w
+        .cmd()
+        .env(
+            "KINDE_MANAGEMENT_CLIENT_SECRET",
+            "Wr0ngSecretForDoctor0123456789",
+        )
+        .args(["--quiet", "doctor"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("✗ management token"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!stdout(&out).contains('✓'), "{}", stdout(&out));
+    // All well: nothing at all.
+    w.cmd()
+        .env("KINDE_CLIENT_ID", w.web_app_id())
+        .args(["register", "--yes"])
+        .assert()
+        .success();
+    let out = quiet(&w);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "", "nothing on success");
+    assert_eq!(stderr(&out), "");
+}
+
+#[test]
+fn doctor_asks_for_discovery_once_and_for_one_token() {
+    let w = World::new();
+    w.write("kinde.toml", &kinde_toml(free_port()));
+    let out = doctor(&w).output().unwrap();
+    let report = json(&out);
+    assert_eq!(check(&report, "clock")["status"], "pass", "{report}");
+    assert_eq!(check(&report, "API Acme API")["status"], "warn", "{report}");
+    // The domain and clock checks share one discovery request; the token check and the tenant
+    // read share one token.
+    assert_eq!(w.count("GET /.well-known/openid-configuration"), 1);
+    assert_eq!(w.count("POST /oauth2/token"), 1);
+}
+
+/// The fix of the check `name` in a `--json` report.
+fn fix_of(report: &Value, name: &str) -> String {
+    check(report, name)["fix"]
+        .as_str()
+        .unwrap_or_else(|| panic!("`{name}` has no fix: {report}"))
+        .to_string()
+}
+
+#[test]
+fn the_register_fix_works_when_followed() {
+    let w = World::new();
+    w.write("kinde.toml", &kinde_toml(free_port()));
+    let report = json(&doctor(&w).output().unwrap());
+    let names = [
+        "API Acme API",
+        "callback URLs",
+        "logout URLs",
+        "login callback",
+    ];
+    for name in names {
+        assert_eq!(
+            fix_of(&report, name),
+            "run `cargo kinde register` (`--dry-run` shows the changes first)"
+        );
+    }
+    // Follow it (`--yes`: the test has no terminal to confirm on).
+    w.cmd()
+        .env("KINDE_CLIENT_ID", w.web_app_id())
+        .args(["register", "--yes"])
+        .assert()
+        .success();
+    let report = json(&doctor(&w).output().unwrap());
+    for name in names {
+        assert_eq!(check(&report, name)["status"], "pass", "{name}: {report}");
+    }
+}
+
+#[test]
+fn the_login_fixes_work_when_followed() {
+    let w = World::new();
+    let app = "[app]\ncallback_urls = [\"http://localhost:3000/doctor/callback\"]\n";
+    w.write("kinde.toml", app);
+    w.cmd()
+        .env("KINDE_CLIENT_ID", w.web_app_id())
+        .args(["register", "--yes"])
+        .assert()
+        .success();
+    // No [login]: `login` would be refused; the fix says to add the section and register.
+    let report = json(&doctor(&w).output().unwrap());
+    assert_eq!(
+        check(&report, "login callback")["status"],
+        "warn",
+        "{report}"
+    );
+    let fix = fix_of(&report, "login callback");
+    assert!(
+        fix.contains("add a [login] section") && fix.contains("`cargo kinde register`"),
+        "{fix}"
+    );
+    let port = free_port();
+    w.write("kinde.toml", &format!("{app}\n[login]\nport = {port}\n"));
+    let register = || {
+        w.cmd()
+            .env("KINDE_CLIENT_ID", w.web_app_id())
+            .args(["register", "--yes"])
+            .assert()
+            .success();
+    };
+    register();
+    let report = json(&doctor(&w).output().unwrap());
+    assert_eq!(
+        check(&report, "login callback")["status"],
+        "pass",
+        "{report}"
+    );
+    assert_eq!(check(&report, "login port")["status"], "pass", "{report}");
+    // The port taken: a failure whose fix (another port, then register) works.
+    let _taken = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let out = doctor(&w).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report = json(&out);
+    let fix = fix_of(&report, "login port");
+    assert!(
+        fix.contains(
+            "set another `port` under [login] in kinde.toml and run `cargo kinde register`"
+        ),
+        "{fix}"
+    );
+    w.write(
+        "kinde.toml",
+        &format!("{app}\n[login]\nport = {}\n", free_port()),
+    );
+    register();
+    let out = doctor(&w).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let report = json(&out);
+    assert_eq!(check(&report, "login port")["status"], "pass", "{report}");
+    assert_eq!(
+        check(&report, "login callback")["status"],
+        "pass",
+        "{report}"
+    );
+}
+
+#[test]
+fn the_domain_credential_and_scope_fixes_work_when_followed() {
+    let w = World::new();
+    // No domain: the fix names KINDE_DOMAIN.
+    let report = json(&w.bare().args(["--json", "doctor"]).output().unwrap());
+    assert!(
+        fix_of(&report, "domain").contains("set KINDE_DOMAIN="),
+        "{report}"
+    );
+    // A wrong one: the fix says to use the tenant's domain.
+    let out = w
+        .bare()
+        .env("KINDE_DOMAIN", format!("http://127.0.0.1:{}", free_port()))
+        .args(["--json", "doctor"])
+        .output()
+        .unwrap();
+    assert!(fix_of(&json(&out), "domain").contains("KINDE_DOMAIN"));
+    // Followed: the domain answers; the token check now asks for the credentials in .env.
+    let domain = || {
+        let mut cmd = w.bare();
+        cmd.env("KINDE_DOMAIN", w.issuer())
+            .env("KINDE_CLIENT_ID", w.web_app_id())
+            .args(["--json", "doctor"]);
+        cmd
+    };
+    let report = json(&domain().output().unwrap());
+    assert_eq!(check(&report, "domain")["status"], "pass", "{report}");
+    let fix = fix_of(&report, "management token");
+    assert!(
+        fix.starts_with(
+            "set KINDE_MANAGEMENT_CLIENT_ID and KINDE_MANAGEMENT_CLIENT_SECRET in .env"
+        ),
+        "{fix}"
+    );
+    // An app with too few scopes, set in .env as the fix says.
+    let (id, secret) = w.limited_m2m_app(&["read:users"]);
+    w.write("kinde.toml", &kinde_toml(free_port()));
+    w.write(
+        ".env",
+        &format!("KINDE_MANAGEMENT_CLIENT_ID={id}\nKINDE_MANAGEMENT_CLIENT_SECRET={secret}\n"),
+    );
+    let report = json(&domain().output().unwrap());
+    assert_eq!(
+        check(&report, "management token")["status"],
+        "pass",
+        "{report}"
+    );
+    assert_eq!(
+        check(&report, "management scopes")["status"],
+        "warn",
+        "{report}"
+    );
+    assert!(fix_of(&report, "management scopes").contains("Manage scopes"));
+    assert!(
+        fix_of(&report, "tenant").contains("Kinde Management API"),
+        "{report}"
+    );
+    // Followed in the tenant: grant the app every Management API scope.
+    w.emulator.state().update(|t| {
+        let api = t.apis.iter_mut().find(|a| a.is_management_api).unwrap();
+        let grant = api
+            .applications
+            .iter_mut()
+            .find(|a| a.client_id == id)
+            .unwrap();
+        grant.scopes = cargo_kinde::kinde::all_scopes()
+            .into_iter()
+            .map(String::from)
+            .collect();
+    });
+    let report = json(&domain().output().unwrap());
+    assert_eq!(
+        check(&report, "management scopes")["status"],
+        "pass",
+        "{report}"
+    );
+    assert!(
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["name"] != "tenant"),
+        "the tenant was read: {report}"
+    );
+    assert_eq!(check(&report, "API Acme API")["status"], "warn", "{report}");
+}
+
+#[test]
+fn the_config_and_cache_fixes_work_when_followed() {
+    let w = World::new();
+    // A .env domain over kinde.toml's: a warning whose fix is to unset it.
+    w.write(
+        "kinde.toml",
+        &format!("[tenant]\ndomain = \"{}\"\n", w.issuer()),
+    );
+    w.write(".env", "KINDE_DOMAIN=https://other.kinde.com\n");
+    let report = json(&w.bare().args(["--json", "doctor"]).output().unwrap());
+    assert_eq!(check(&report, "config")["status"], "warn", "{report}");
+    assert!(fix_of(&report, "config").starts_with("unset the variable"));
+    w.write(".env", "");
+    let report = json(&w.bare().args(["--json", "doctor"]).output().unwrap());
+    assert_eq!(check(&report, "config")["status"], "pass", "{report}");
+    // A file that does not load: the fix is the loader's own hint.
+    w.write(
+        "kinde.toml",
+        "[tenant]\ndomain = \"http://acme.kinde.com\"\n",
+    );
+    let report = json(&w.bare().args(["--json", "doctor"]).output().unwrap());
+    assert!(fix_of(&report, "config").contains("e.g. https://acme.kinde.com"));
+    w.write(
+        "kinde.toml",
+        "[tenant]\ndomain = \"https://acme.kinde.com\"\n",
+    );
+    let report = json(&w.bare().args(["--json", "doctor"]).output().unwrap());
+    assert_eq!(check(&report, "config")["status"], "pass", "{report}");
+    // A cache directory others can write to: the fix's chmod makes it pass.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let run = || {
+            json(
+                &w.bare()
+                    .env("CARGO_KINDE_CACHE_DIR", dir.path())
+                    .args(["--json", "doctor"])
+                    .output()
+                    .unwrap(),
+            )
+        };
+        let report = run();
+        assert_eq!(
+            check(&report, "cache directory")["status"],
+            "fail",
+            "{report}"
+        );
+        let fix = fix_of(&report, "cache directory");
+        assert!(
+            fix.contains(&format!("chmod 700 {}", dir.path().display())),
+            "{fix}"
+        );
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let report = run();
+        assert_eq!(
+            check(&report, "cache directory")["status"],
+            "pass",
+            "{report}"
+        );
+    }
+}

@@ -109,3 +109,23 @@ fn global_options_are_listed_apart_and_every_command_has_examples() {
         assert!(text.contains("Examples:\n  cargo"), "{path:?}: {text}");
     }
 }
+
+#[test]
+fn completions_json_is_one_document_with_the_script() {
+    let out = assert_cmd::Command::cargo_bin("cargo-kinde")
+        .unwrap()
+        .args(["kinde", "--json", "completions", "fish"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["shell"], "fish");
+    assert!(
+        doc["script"]
+            .as_str()
+            .unwrap()
+            .contains("complete -c cargo-kinde"),
+        "{doc}"
+    );
+    assert_eq!(doc.as_object().unwrap().len(), 2, "{doc}");
+}
