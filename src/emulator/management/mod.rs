@@ -8,6 +8,12 @@ mod auth;
 mod body;
 mod page;
 mod users;
+// Organizations, roles, permissions, feature flags, properties (issue 12).
+mod flags;
+mod orgs;
+mod permissions;
+mod properties;
+mod roles;
 
 use std::sync::Arc;
 
@@ -24,5 +30,10 @@ pub(super) fn routes(state: Shared) -> Router<Shared> {
         .merge(users::routes())
         .merge(applications::routes())
         .merge(apis::routes())
+        .merge(orgs::routes())
+        .merge(roles::routes())
+        .merge(permissions::routes())
+        .merge(flags::routes())
+        .merge(properties::routes())
         .route_layer(axum::middleware::from_fn_with_state(state, auth::authorize))
 }
