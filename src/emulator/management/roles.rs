@@ -52,6 +52,8 @@ struct RoleBody {
     id: String,
     key: String,
     name: String,
+    /// Left out when unset: `get_role_response` does not allow null here.
+    #[serde(skip_serializing_if = "Option::is_none")]
     description: Option<String>,
     is_default_role: bool,
 }
