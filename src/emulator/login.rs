@@ -401,8 +401,8 @@ enum OrgChoice {
 }
 
 fn choose_organization(state: &State, request: &AuthRequest, user_id: &str) -> OrgChoice {
-    state.update(|t| {
-        if request.is_create_org {
+    if request.is_create_org {
+        return state.update(|t| {
             // Kinde does not say what an unnamed org is called; the user's email names it here.
             let name = request.org_name.clone().unwrap_or_else(|| {
                 let owner = t.user(user_id).map(|u| u.email.clone()).unwrap_or_default();
@@ -412,47 +412,56 @@ fn choose_organization(state: &State, request: &AuthRequest, user_id: &str) -> O
             org.join(user_id);
             let code = org.code.clone();
             t.organizations.push(org);
-            return OrgChoice::Into(Some(code));
-        }
-        if let Some(code) = &request.org_code {
-            let Some(org) = t.organization_mut(code) else {
-                return OrgChoice::Refused(
-                    "invalid_request",
-                    format!("No organization with code {code}"),
-                );
-            };
-            if org.is_suspended {
-                return OrgChoice::Refused(
-                    "organization_suspended",
-                    format!("Organization {code} is suspended"),
-                );
-            }
-            if org.member(user_id).is_none() {
-                if !org.is_auto_membership_enabled {
-                    return OrgChoice::Refused(
-                        "access_denied",
-                        format!("The user is not a member of organization {code}"),
-                    );
+            OrgChoice::Into(Some(code))
+        });
+    }
+    if let Some(code) = &request.org_code {
+        // Decided under the read lock; the tenant is written (and saved) only to add a member.
+        let join = state.read(|t| match t.organization(code) {
+            None => Err(OrgChoice::Refused(
+                "invalid_request",
+                format!("No organization with code {code}"),
+            )),
+            Some(org) if org.is_suspended => Err(OrgChoice::Refused(
+                "organization_suspended",
+                format!("Organization {code} is suspended"),
+            )),
+            Some(org) if org.member(user_id).is_some() => Ok(false),
+            Some(org) if org.is_auto_membership_enabled => Ok(true),
+            Some(_) => Err(OrgChoice::Refused(
+                "access_denied",
+                format!("The user is not a member of organization {code}"),
+            )),
+        });
+        return match join {
+            Err(refused) => refused,
+            Ok(join) => {
+                if join {
+                    state.update(|t| {
+                        if let Some(org) = t.organization_mut(code) {
+                            org.join(user_id);
+                        }
+                    });
                 }
-                org.join(user_id);
-            }
-            return OrgChoice::Into(Some(code.clone()));
-        }
-        let orgs: Vec<(String, String)> = t
-            .organizations_of(user_id)
-            .filter(|o| !o.is_suspended)
-            .map(|o| (o.code.clone(), o.name.clone()))
-            .collect();
-        match orgs.as_slice() {
-            [] => OrgChoice::Into(None),
-            [(code, _)] => OrgChoice::Into(Some(code.clone())),
-            // No page may be shown: the first (the default org leads the list).
-            [(code, _), ..] if request.silent || state.auto_login => {
                 OrgChoice::Into(Some(code.clone()))
             }
-            _ => OrgChoice::Pick(orgs),
+        };
+    }
+    let orgs: Vec<(String, String)> = state.read(|t| {
+        t.organizations_of(user_id)
+            .filter(|o| !o.is_suspended)
+            .map(|o| (o.code.clone(), o.name.clone()))
+            .collect()
+    });
+    match orgs.as_slice() {
+        [] => OrgChoice::Into(None),
+        [(code, _)] => OrgChoice::Into(Some(code.clone())),
+        // No page may be shown: the first (the default org leads the list).
+        [(code, _), ..] if request.silent || state.auto_login => {
+            OrgChoice::Into(Some(code.clone()))
         }
-    })
+        _ => OrgChoice::Pick(orgs),
+    }
 }
 
 fn issue_code(state: &State, request: AuthRequest, user_id: &str) -> Response {

@@ -479,7 +479,11 @@ impl Tenant {
             "application id",
             self.applications.iter().map(|a| a.id.clone()),
         )?;
-        first_duplicate("API id", self.apis.iter().map(|a| a.id.clone()))
+        first_duplicate("API id", self.apis.iter().map(|a| a.id.clone()))?;
+        first_duplicate(
+            "organization code",
+            self.organizations.iter().map(|o| o.code.clone()),
+        )
     }
 
     /// Save to `path` (mode 0600: it holds client secrets and private keys).
@@ -937,6 +941,56 @@ mod tests {
             assert!(refused.contains(rule), "{refused}");
             assert!(refused.contains(&value.to_lowercase()), "{refused}");
         }
+    }
+
+    #[test]
+    fn a_state_file_from_before_organizations_gets_a_default_org_holding_every_user() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, mut json) = saved(dir.path());
+        let map = json.as_object_mut().unwrap();
+        for field in ["organizations", "roles", "permissions", "feature_flags"] {
+            map.remove(field);
+        }
+        std::fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
+        let tenant = Tenant::load(&path).unwrap().unwrap();
+        let defaults: Vec<_> = tenant
+            .organizations
+            .iter()
+            .filter(|o| o.is_default)
+            .collect();
+        assert_eq!(defaults.len(), 1);
+        assert_eq!(defaults[0].members.len(), tenant.users.len());
+        assert!(defaults[0].code.starts_with("org_") && defaults[0].code.len() == 15);
+    }
+
+    #[test]
+    fn a_flag_resolves_to_the_most_specific_allowed_level() {
+        let mut flag = FeatureFlag {
+            key: "f".into(),
+            name: "F".into(),
+            description: String::new(),
+            kind: "str".into(),
+            allow_override_level: "usr".into(),
+            default_value: "default".into(),
+            environment_value: None,
+            organization_values: BTreeMap::new(),
+            user_values: BTreeMap::new(),
+            extra: Extra::new(),
+        };
+        assert_eq!(flag.value_for(Some("org_a"), Some("kp_u")), "default");
+        flag.environment_value = Some("env".into());
+        assert_eq!(flag.value_for(Some("org_a"), Some("kp_u")), "env");
+        flag.organization_values
+            .insert("org_a".into(), "org".into());
+        assert_eq!(flag.value_for(Some("org_a"), Some("kp_u")), "org");
+        assert_eq!(flag.value_for(Some("org_b"), Some("kp_u")), "env");
+        flag.user_values.insert("kp_u".into(), "user".into());
+        assert_eq!(flag.value_for(Some("org_a"), Some("kp_u")), "user");
+        assert_eq!(flag.value_for(Some("org_b"), Some("kp_u")), "user");
+        flag.allow_override_level = "org".into();
+        assert_eq!(flag.value_for(Some("org_a"), Some("kp_u")), "org");
+        flag.allow_override_level = "env".into();
+        assert_eq!(flag.value_for(Some("org_a"), Some("kp_u")), "env");
     }
 
     #[test]
