@@ -664,6 +664,18 @@ pub(super) fn refresh_token(
     tokens(state, &grant, live)
 }
 
+/// `POST /api/v1/users/{user_id}/refresh_claims`: the user's next refresh mints a new access
+/// token with the tenant's claims as they are now, instead of returning the live one.
+pub(super) fn refresh_claims(state: &State, user_id: &str) {
+    if let Ok(mut logins) = state.logins.lock() {
+        for grant in logins.refresh.values_mut() {
+            if grant.user_id == user_id {
+                grant.access = None;
+            }
+        }
+    }
+}
+
 /// A user's access token claims. `org_code` is left out for a user in no organization (what
 /// Kinde's orgs-for-developers page describes); `roles` and `org_name` only with the app's
 /// token customisation on.

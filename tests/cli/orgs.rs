@@ -523,6 +523,32 @@ fn a_role_permission_change_reaches_the_next_token_but_not_a_refresh_of_a_live_o
     assert_eq!(refreshed["access_token"], first["access_token"]);
     assert_ne!(refreshed["refresh_token"], first["refresh_token"]);
     assert!(refreshed["id_token"].is_string() && refreshed["expires_in"].is_u64());
+    // After refresh_claims, the next refresh mints a token with the claims as they are now.
+    ok(
+        &w,
+        &token,
+        "POST",
+        &format!("/api/v1/users/{alice}/refresh_claims"),
+        None,
+    );
+    let (status, renewed) = crate::http::post_form(
+        &format!("{}/oauth2/token", w.issuer()),
+        &[
+            ("grant_type", "refresh_token"),
+            (
+                "refresh_token",
+                refreshed["refresh_token"].as_str().unwrap(),
+            ),
+            ("client_id", &w.web_app_id()),
+            ("client_secret", &w.web_app().client_secret.unwrap()),
+        ],
+        None,
+    );
+    assert_eq!(status, 200, "{renewed}");
+    assert_eq!(
+        sorted(&claims(renewed["access_token"].as_str().unwrap())["permissions"]),
+        ["write:reports"]
+    );
     // Deleting the role takes its permissions away from the member.
     ok(
         &w,

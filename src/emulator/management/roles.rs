@@ -28,6 +28,26 @@ pub(super) fn routes() -> Router<Shared> {
             "/api/v1/roles/{role_id}/permissions/{permission_id}",
             delete(remove_role_permission),
         )
+        .route(
+            "/api/v1/users/{user_id}/refresh_claims",
+            axum::routing::post(refresh_claims),
+        )
+}
+
+/// After a change of roles or permissions: the user's next refresh carries the new claims
+/// (without this, a refresh returns the still-live access token unchanged).
+async fn refresh_claims(
+    AxumState(state): AxumState<Shared>,
+    Path(user_id): Path<String>,
+) -> Result<Json<Success<Nothing>>, ApiError> {
+    if state.read(|t| t.user(&user_id).is_none()) {
+        return Err(ApiError::bad_request(
+            "USER_INVALID",
+            format!("No user with id {user_id}"),
+        ));
+    }
+    crate::emulator::login::refresh_claims(&state, &user_id);
+    Ok(success(Nothing {}))
 }
 
 /// Kinde's answer for an unknown role id.
