@@ -2,7 +2,7 @@
 //! `authorization_code` and `refresh_token` grants with PKCE, user and ID tokens with Kinde's
 //! claims, `/oauth2/v2/user_profile` and `/logout`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use axum::Json;
@@ -20,7 +20,7 @@ use super::State;
 use super::error::ApiError;
 use super::protocol::{ClientCredentials, Form, OAuthError, bearer, no_store};
 use super::redirect;
-use super::tenant::{Application, User, random_hex, random_uuid};
+use super::tenant::{Application, Organization, Tenant, User, random_hex, random_uuid};
 
 /// ID token lifetime (Kinde: 3600 s).
 const ID_TOKEN_TTL: u64 = 3600;
@@ -41,6 +41,12 @@ pub(super) struct AuthRequest {
     nonce: Option<String>,
     login_hint: Option<String>,
     org_code: Option<String>,
+    /// `is_create_org=true`: make an organization for the user on sign-in.
+    is_create_org: bool,
+    /// Its name (an empty `org_name` counts as none, as the TS SDK sends one).
+    org_name: Option<String>,
+    /// `prompt=none`: no page may be shown, so no organization picker either.
+    silent: bool,
 }
 
 /// An issued code, or a refresh token's grant.
@@ -48,14 +54,22 @@ pub(super) struct AuthRequest {
 pub(super) struct Grant {
     request: AuthRequest,
     user_id: String,
+    /// The organization signed into, fixed for the grant's life (switching means signing in
+    /// again with another `org_code`).
+    org_code: Option<String>,
     auth_time: u64,
     expires_at: u64,
+    /// The access token last issued on this grant and its expiry: a refresh while it is live
+    /// returns it unchanged, as Kinde does.
+    access: Option<(String, u64)>,
 }
 
 /// Sign-in state kept by a running emulator.
 #[derive(Debug, Default)]
 pub(super) struct Logins {
     pending: HashMap<String, AuthRequest>,
+    /// Signed-in users choosing an organization: the request and the user.
+    picking: HashMap<String, (AuthRequest, String)>,
     codes: HashMap<String, Grant>,
     refresh: HashMap<String, Grant>,
     sessions: HashMap<String, String>,
@@ -65,6 +79,7 @@ pub(super) fn routes() -> Router<Arc<State>> {
     Router::new()
         .route("/oauth2/auth", get(authorize))
         .route("/oauth2/auth/sign_in", post(sign_in))
+        .route("/oauth2/auth/organization", post(pick_organization))
         .route("/oauth2/v2/user_profile", get(user_profile))
         .route("/oauth2/userinfo", get(user_profile))
         .route("/logout", get(logout))
@@ -222,9 +237,21 @@ async fn authorize(
         code_challenge: challenge,
         nonce: params.get("nonce").map(String::from),
         login_hint: params.get("login_hint").map(String::from),
-        org_code: params.get("org_code").map(String::from),
+        org_code: params
+            .get("org_code")
+            .filter(|c| !c.is_empty())
+            .map(String::from),
+        is_create_org: params.get("is_create_org") == Some("true"),
+        org_name: params
+            .get("org_name")
+            .filter(|n| !n.trim().is_empty())
+            .map(String::from),
+        silent: params.get("prompt") == Some("none"),
     };
-    let prompt = params.get("prompt");
+    // The TypeScript SDK still sends the deprecated `start_page=registration` for register.
+    let prompt = params
+        .get("prompt")
+        .or_else(|| (params.get("start_page") == Some("registration")).then_some("create"));
     let session = session_user(&state, &headers);
     if prompt == Some("none") {
         return match session {
@@ -344,6 +371,11 @@ async fn sign_in(AxumState(state): AxumState<Arc<State>>, body: Bytes) -> Respon
         let user = User::new(&email, email.split('@').next().unwrap_or(""), "");
         let id = user.id.clone();
         t.users.push(user);
+        // Kinde puts a user who signs up with no organization named into the default one; one
+        // signing up into an org (`org_code`, `is_create_org`) joins that org instead.
+        if request.org_code.is_none() && !request.is_create_org {
+            t.join_default_organization(&id);
+        }
         id
     });
     let session = random_hex(16);
@@ -359,7 +391,154 @@ async fn sign_in(AxumState(state): AxumState<Arc<State>>, body: Bytes) -> Respon
     response
 }
 
+/// Where a signed-in user goes, by Kinde's rules: a new organization with `is_create_org`; the
+/// `org_code` organization (joined if it lets members auto-join); else the user's only
+/// organization, a picker when there are several, or none.
+enum OrgChoice {
+    Into(Option<String>),
+    Pick(Vec<(String, String)>),
+    Refused(&'static str, String),
+}
+
+fn choose_organization(state: &State, request: &AuthRequest, user_id: &str) -> OrgChoice {
+    if request.is_create_org {
+        return state.update(|t| {
+            // Kinde does not say what an unnamed org is called; the user's email names it here.
+            let name = request.org_name.clone().unwrap_or_else(|| {
+                let owner = t.user(user_id).map(|u| u.email.clone()).unwrap_or_default();
+                format!("{owner}'s organization")
+            });
+            let mut org = Organization::new(&name);
+            org.join(user_id);
+            let code = org.code.clone();
+            t.organizations.push(org);
+            OrgChoice::Into(Some(code))
+        });
+    }
+    if let Some(code) = &request.org_code {
+        // Decided under the read lock; the tenant is written (and saved) only to add a member.
+        let join = state.read(|t| match t.organization(code) {
+            None => Err(OrgChoice::Refused(
+                "invalid_request",
+                format!("No organization with code {code}"),
+            )),
+            Some(org) if org.is_suspended => Err(OrgChoice::Refused(
+                "organization_suspended",
+                format!("Organization {code} is suspended"),
+            )),
+            Some(org) if org.member(user_id).is_some() => Ok(false),
+            Some(org) if org.is_auto_membership_enabled => Ok(true),
+            Some(_) => Err(OrgChoice::Refused(
+                "access_denied",
+                format!("The user is not a member of organization {code}"),
+            )),
+        });
+        return match join {
+            Err(refused) => refused,
+            Ok(join) => {
+                if join {
+                    state.update(|t| {
+                        if let Some(org) = t.organization_mut(code) {
+                            org.join(user_id);
+                        }
+                    });
+                }
+                OrgChoice::Into(Some(code.clone()))
+            }
+        };
+    }
+    let orgs: Vec<(String, String)> = state.read(|t| {
+        t.organizations_of(user_id)
+            .filter(|o| !o.is_suspended)
+            .map(|o| (o.code.clone(), o.name.clone()))
+            .collect()
+    });
+    match orgs.as_slice() {
+        [] => OrgChoice::Into(None),
+        [(code, _)] => OrgChoice::Into(Some(code.clone())),
+        // No page may be shown: the first (the default org leads the list).
+        [(code, _), ..] if request.silent || state.auto_login => {
+            OrgChoice::Into(Some(code.clone()))
+        }
+        _ => OrgChoice::Pick(orgs),
+    }
+}
+
 fn issue_code(state: &State, request: AuthRequest, user_id: &str) -> Response {
+    match choose_organization(state, &request, user_id) {
+        OrgChoice::Into(org) => mint_code(state, request, user_id, org),
+        OrgChoice::Refused(error, description) => back_to_client(
+            &request.redirect_uri,
+            &[("error", error), ("error_description", &description)],
+            request.state.as_deref(),
+        ),
+        OrgChoice::Pick(orgs) => org_picker(state, request, user_id, &orgs),
+    }
+}
+
+/// The organization picker: one button per organization, each a plain form post.
+fn org_picker(
+    state: &State,
+    request: AuthRequest,
+    user_id: &str,
+    orgs: &[(String, String)],
+) -> Response {
+    let pending = random_hex(16);
+    if let Ok(mut logins) = state.logins.lock() {
+        logins
+            .picking
+            .insert(pending.clone(), (request, user_id.to_string()));
+    }
+    let mut buttons = String::new();
+    for (code, name) in orgs {
+        buttons.push_str(&format!(
+            "<li><form method=\"post\" action=\"/oauth2/auth/organization\"><input type=\"hidden\" name=\"request\" value=\"{pending}\"><input type=\"hidden\" name=\"org_code\" value=\"{0}\"><button type=\"submit\" data-org=\"{0}\">{1} <span class=\"muted\">({0})</span></button></form></li>",
+            escape(code),
+            escape(name)
+        ));
+    }
+    page(
+        StatusCode::OK,
+        "Choose an organization",
+        &format!(
+            "<p class=\"muted\">You belong to several organizations. Which one do you want to sign in to?</p><ul aria-label=\"Organizations\" style=\"list-style:none;padding:0\">{buttons}</ul>"
+        ),
+    )
+}
+
+async fn pick_organization(AxumState(state): AxumState<Arc<State>>, body: Bytes) -> Response {
+    let form = Form::parse(&body);
+    let picked = form
+        .get("request")
+        .and_then(|id| state.logins.lock().ok()?.picking.remove(id));
+    let Some((request, user_id)) = picked else {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Sign-in expired",
+            "<p>This sign-in request is unknown or was used already. Start again from your application.</p>",
+        );
+    };
+    let code = form.get("org_code").unwrap_or("").to_string();
+    let member = state.read(|t| {
+        t.organization(&code)
+            .is_some_and(|o| !o.is_suspended && o.member(&user_id).is_some())
+    });
+    if !member {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Unknown organization",
+            "<p>You are not a member of that organization. Start again from your application.</p>",
+        );
+    }
+    mint_code(&state, request, &user_id, Some(code))
+}
+
+fn mint_code(
+    state: &State,
+    request: AuthRequest,
+    user_id: &str,
+    org_code: Option<String>,
+) -> Response {
     let code = random_hex(24);
     let now = crate::clock::now();
     let (redirect_uri, client_state) = (request.redirect_uri.clone(), request.state.clone());
@@ -369,8 +548,10 @@ fn issue_code(state: &State, request: AuthRequest, user_id: &str) -> Response {
             Grant {
                 request,
                 user_id: user_id.to_string(),
+                org_code,
                 auth_time: now,
                 expires_at: now + CODE_TTL,
+                access: None,
             },
         );
     }
@@ -450,7 +631,7 @@ pub(super) fn authorization_code(
         }
         (None, _) => {}
     }
-    tokens(state, &grant)
+    tokens(state, &grant, None)
 }
 
 /// The `refresh_token` grant.
@@ -474,28 +655,71 @@ pub(super) fn refresh_token(
         })?;
     let credentials = ClientCredentials::from_request(headers, form);
     check_client(state, credentials.as_ref(), &grant.request.client_id)?;
-    tokens(state, &grant)
+    // Kinde answers a refresh with the same access token while it is live; a new one (with the
+    // tenant's claims as they are now) only once it has expired.
+    let live = grant
+        .access
+        .clone()
+        .filter(|(_, exp)| *exp > crate::clock::now());
+    tokens(state, &grant, live)
 }
 
-/// A user's access token claims.
+/// `POST /api/v1/users/{user_id}/refresh_claims`: the user's next refresh mints a new access
+/// token with the tenant's claims as they are now, instead of returning the live one.
+pub(super) fn refresh_claims(state: &State, user_id: &str) {
+    if let Ok(mut logins) = state.logins.lock() {
+        for grant in logins.refresh.values_mut() {
+            if grant.user_id == user_id {
+                grant.access = None;
+            }
+        }
+    }
+}
+
+/// A user's access token claims. `org_code` is left out for a user in no organization (what
+/// Kinde's orgs-for-developers page describes); `roles` and `org_name` only with the app's
+/// token customisation on.
 #[derive(Serialize)]
 struct AccessClaims<'a> {
     aud: Vec<&'a str>,
     azp: &'a str,
     exp: u64,
-    feature_flags: Empty,
+    feature_flags: BTreeMap<String, FlagClaim>,
     iat: u64,
     iss: &'a str,
     jti: String,
-    org_code: &'a str,
-    permissions: [&'static str; 0],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    org_code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    org_name: Option<String>,
+    permissions: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    roles: Option<Vec<RoleClaim>>,
     scp: &'a [String],
     sub: &'a str,
 }
 
-/// `{}`.
+/// A flag in a token: Kinde's `{"t": "b"|"i"|"s", "v": value}`.
 #[derive(Serialize)]
-struct Empty {}
+struct FlagClaim {
+    t: &'static str,
+    v: serde_json::Value,
+}
+
+/// A role in a token's `roles`.
+#[derive(Serialize)]
+struct RoleClaim {
+    id: String,
+    key: String,
+    name: String,
+}
+
+/// An organization in the ID token's `organizations`.
+#[derive(Serialize)]
+struct OrgClaim {
+    id: String,
+    name: String,
+}
 
 /// ID token claims.
 #[derive(Serialize)]
@@ -512,7 +736,9 @@ struct IdClaims<'a> {
     iss: &'a str,
     jti: String,
     name: String,
-    org_codes: [&'a str; 1],
+    org_codes: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    organizations: Option<Vec<OrgClaim>>,
     picture: Option<&'a str>,
     sub: &'a str,
     updated_at: u64,
@@ -538,45 +764,171 @@ fn full_name(user: &User) -> String {
         .to_string()
 }
 
-fn tokens(state: &State, grant: &Grant) -> Result<Response, OAuthError> {
-    let tenant = state.tenant();
-    let user = tenant
-        .users
+/// A flag's value as a token carries it: typed by its letter.
+fn flag_claim(kind: &str, value: &str) -> FlagClaim {
+    match kind {
+        "bool" => FlagClaim {
+            t: "b",
+            v: serde_json::Value::Bool(value == "true"),
+        },
+        "int" => FlagClaim {
+            t: "i",
+            v: value
+                .parse::<i64>()
+                .map_or(serde_json::Value::Null, serde_json::Value::from),
+        },
+        _ => FlagClaim {
+            t: "s",
+            v: serde_json::Value::String(value.to_string()),
+        },
+    }
+}
+
+/// What the tenant says about `user_id` in `org_code` now: role objects, permission keys (the
+/// union of the membership's roles' and its direct permissions) and every flag resolved
+/// user > organization > environment > default.
+fn access_facts(
+    tenant: &Tenant,
+    user_id: &str,
+    org_code: Option<&str>,
+) -> (Vec<RoleClaim>, Vec<String>, BTreeMap<String, FlagClaim>) {
+    let member = org_code
+        .and_then(|code| tenant.organization(code))
+        .and_then(|org| org.member(user_id));
+    let mut roles = Vec::new();
+    let mut permissions: Vec<String> = Vec::new();
+    if let Some(member) = member {
+        for role in member.roles.iter().filter_map(|id| tenant.role(id)) {
+            roles.push(RoleClaim {
+                id: role.id.clone(),
+                key: role.key.clone(),
+                name: role.name.clone(),
+            });
+            permissions.extend(
+                role.permissions
+                    .iter()
+                    .filter_map(|id| tenant.permission(id))
+                    .map(|p| p.key.clone()),
+            );
+        }
+        permissions.extend(
+            member
+                .permissions
+                .iter()
+                .filter_map(|id| tenant.permission(id))
+                .map(|p| p.key.clone()),
+        );
+    }
+    permissions.sort();
+    permissions.dedup();
+    let flags = tenant
+        .feature_flags
         .iter()
-        .find(|u| u.id == grant.user_id)
-        .ok_or_else(|| OAuthError::invalid_grant("The user no longer exists"))?;
+        .map(|f| {
+            (
+                f.key.clone(),
+                flag_claim(&f.kind, f.value_for(org_code, Some(user_id))),
+            )
+        })
+        .collect();
+    (roles, permissions, flags)
+}
+
+/// Sign the tokens of `grant`. `reuse` is a still-live access token from the grant being
+/// refreshed: Kinde returns it unchanged rather than minting a new one.
+fn tokens(
+    state: &State,
+    grant: &Grant,
+    reuse: Option<(String, u64)>,
+) -> Result<Response, OAuthError> {
     let request = &grant.request;
     let now = crate::clock::now();
     let iss = state.issuer();
-    // A registered API's audience appears only when requested and the API is authorised for
-    // the application.
-    let audiences: Vec<&str> = request
-        .audiences
-        .iter()
-        .filter(|aud| {
-            tenant
-                .api_by_audience(iss, aud)
-                .is_some_and(|api| api.authorization(&request.client_id).is_some())
-        })
-        .map(String::as_str)
-        .collect();
-    let org_code = request
-        .org_code
-        .clone()
-        .unwrap_or_else(|| format!("org_{}", user.id.get(3..14).unwrap_or_default()));
-    let access_token = state.sign(&AccessClaims {
-        aud: audiences,
-        azp: &request.client_id,
-        exp: now.saturating_add(state.access_token_ttl),
-        feature_flags: Empty {},
-        iat: now,
-        iss,
-        jti: random_uuid(),
-        org_code: &org_code,
-        permissions: [],
-        scp: &request.scopes,
-        sub: &user.id,
-    });
+    let org_code = grant.org_code.as_deref();
+    // Decided under the read lock, without copying the tenant; signed after it is released.
+    let (user, access_claims, org_codes, organizations) = state.read(|tenant| {
+        let user = tenant
+            .user(&grant.user_id)
+            .cloned()
+            .ok_or_else(|| OAuthError::invalid_grant("The user no longer exists"))?;
+        if let Some(code) = org_code {
+            match tenant.organization(code) {
+                Some(org) if org.is_suspended => {
+                    return Err(OAuthError::invalid_grant(format!(
+                        "Organization {code} is suspended: its tokens are revoked"
+                    )));
+                }
+                Some(_) => {}
+                None => {
+                    return Err(OAuthError::invalid_grant(format!(
+                        "Organization {code} no longer exists"
+                    )));
+                }
+            }
+        }
+        let settings = tenant
+            .token_settings
+            .get(&request.client_id)
+            .cloned()
+            .unwrap_or_default();
+        // A registered API's audience appears only when requested and the API is authorised
+        // for the application.
+        let audiences: Vec<String> = request
+            .audiences
+            .iter()
+            .filter(|aud| {
+                tenant
+                    .api_by_audience(iss, aud)
+                    .is_some_and(|api| api.authorization(&request.client_id).is_some())
+            })
+            .cloned()
+            .collect();
+        let (roles, permissions, flags) = access_facts(tenant, &user.id, org_code);
+        let org_name = org_code
+            .filter(|_| settings.org_name)
+            .and_then(|code| tenant.organization(code))
+            .map(|o| o.name.clone());
+        let orgs: Vec<&Organization> = tenant.organizations_of(&user.id).collect();
+        let org_codes: Vec<String> = orgs.iter().map(|o| o.code.clone()).collect();
+        let organizations = settings.organizations.then(|| {
+            orgs.iter()
+                .map(|o| OrgClaim {
+                    id: o.code.clone(),
+                    name: o.name.clone(),
+                })
+                .collect::<Vec<_>>()
+        });
+        let roles = settings.roles.then_some(roles);
+        Ok((
+            user,
+            (audiences, permissions, flags, roles, org_name),
+            org_codes,
+            organizations,
+        ))
+    })?;
+    let (audiences, permissions, feature_flags, roles, org_name) = access_claims;
+    let (access_token, access_exp) = match reuse {
+        Some(live) => live,
+        None => {
+            let exp = now.saturating_add(state.access_token_ttl);
+            let token = state.sign(&AccessClaims {
+                aud: audiences.iter().map(String::as_str).collect(),
+                azp: &request.client_id,
+                exp,
+                feature_flags,
+                iat: now,
+                iss,
+                jti: random_uuid(),
+                org_code,
+                org_name,
+                permissions,
+                roles,
+                scp: &request.scopes,
+                sub: &user.id,
+            });
+            (token, exp)
+        }
+    };
     let at_hash = {
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, access_token.as_bytes());
         URL_SAFE_NO_PAD.encode(&digest.as_ref()[..16])
@@ -593,8 +945,9 @@ fn tokens(state: &State, grant: &Grant) -> Result<Response, OAuthError> {
         iat: now,
         iss,
         jti: random_uuid(),
-        name: full_name(user),
-        org_codes: [&org_code],
+        name: full_name(&user),
+        org_codes,
+        organizations,
         picture: None,
         sub: &user.id,
         updated_at: now,
@@ -608,6 +961,7 @@ fn tokens(state: &State, grant: &Grant) -> Result<Response, OAuthError> {
                 refresh.clone(),
                 Grant {
                     expires_at: now + 1_296_000,
+                    access: Some((access_token.clone(), access_exp)),
                     ..grant.clone()
                 },
             );
@@ -616,7 +970,7 @@ fn tokens(state: &State, grant: &Grant) -> Result<Response, OAuthError> {
     });
     Ok(no_store(UserTokens {
         access_token,
-        expires_in: state.access_token_ttl,
+        expires_in: access_exp.saturating_sub(now),
         id_token,
         scope: request.scopes.join(" "),
         token_type: "Bearer",

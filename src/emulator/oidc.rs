@@ -169,7 +169,7 @@ fn client_credentials(
         OAuthError::invalid_client("Client authentication failed: no client_id was sent")
     })?;
     // Decided under the read lock, without copying the tenant; signed after it is released.
-    let (app_id, audiences, scopes) = state.read(|tenant| {
+    let (app_id, audiences, scopes, requested) = state.read(|tenant| {
         let app = tenant
             .application(&credentials.id)
             .filter(|app| credentials.secret_matches(app.client_secret.as_deref()))
@@ -203,18 +203,21 @@ fn client_credentials(
         }
         granted.sort();
         granted.dedup();
+        // `scope=` (empty, as management-api-js sends it) asks for nothing in particular.
         let requested = unique(form.all("scope"));
+        if let Some(missing) = requested.iter().find(|s| !granted.contains(s)) {
+            return Err(OAuthError::invalid_scope(format!(
+                "The requested scope {missing} is invalid, unknown, or not granted to the client"
+            )));
+        }
+        // Kinde: `scp` holds the scopes requested (`[]` when none were), `scope` every granted
+        // scope, or the requested subset.
         let scopes = if requested.is_empty() {
             granted
         } else {
-            if let Some(missing) = requested.iter().find(|s| !granted.contains(s)) {
-                return Err(OAuthError::invalid_scope(format!(
-                    "The requested scope {missing} is invalid, unknown, or not granted to the client"
-                )));
-            }
-            requested
+            requested.clone()
         };
-        Ok((app.id.clone(), audiences, scopes))
+        Ok((app.id.clone(), audiences, scopes, requested))
     })?;
     let now = crate::clock::now();
     let ttl = state.access_token_ttl;
@@ -227,7 +230,7 @@ fn client_credentials(
         iss: state.issuer(),
         jti: random_uuid(),
         scope: scopes.join(" "),
-        scp: &scopes,
+        scp: &requested,
         v: "2",
     });
     Ok(no_store(M2mToken {

@@ -31,6 +31,30 @@ pub struct Tenant {
     /// until their typed handlers exist, ...): JSON objects by collection path.
     #[serde(default, skip_serializing_if = "Collections::is_empty")]
     pub collections: Collections,
+    // Organizations, roles, permissions, feature flags and properties (issue 12). Missing in
+    // state files written before them: `Tenant::load` then adds the default organization.
+    /// Organizations with their members, the default organization first.
+    #[serde(default)]
+    pub organizations: Vec<Organization>,
+    /// Roles, defined once for the business.
+    #[serde(default)]
+    pub roles: Vec<Role>,
+    /// Permissions, defined once for the business.
+    #[serde(default)]
+    pub permissions: Vec<Permission>,
+    /// Feature flags with their environment, organization and user overrides.
+    #[serde(default)]
+    pub feature_flags: Vec<FeatureFlag>,
+    /// Property definitions with their values.
+    #[serde(default)]
+    pub properties: Vec<Property>,
+    /// Property categories.
+    #[serde(default)]
+    pub property_categories: Vec<PropertyCategory>,
+    /// Token customisation per application (client id), which Kinde sets in its dashboard
+    /// only: set here through a state file or `State::update`.
+    #[serde(default)]
+    pub token_settings: BTreeMap<String, TokenSettings>,
     /// Fields this version does not know, kept as they were.
     #[serde(flatten)]
     pub extra: Extra,
@@ -320,9 +344,17 @@ impl Tenant {
             apis: vec![management_api, sample_api],
             users,
             collections: Collections::default(),
+            organizations: Vec::new(),
+            roles: Vec::new(),
+            permissions: Vec::new(),
+            feature_flags: Vec::new(),
+            properties: Vec::new(),
+            property_categories: Vec::new(),
+            token_settings: BTreeMap::new(),
             extra: Extra::new(),
             index: UserIndex::default(),
         };
+        tenant.ensure_default_organization();
         tenant.reindex();
         tenant
     }
@@ -358,6 +390,13 @@ impl Tenant {
             apis: self.apis.clone(),
             users: Vec::new(),
             collections: self.collections.clone(),
+            organizations: self.organizations.clone(),
+            roles: self.roles.clone(),
+            permissions: self.permissions.clone(),
+            feature_flags: self.feature_flags.clone(),
+            properties: self.properties.clone(),
+            property_categories: self.property_categories.clone(),
+            token_settings: self.token_settings.clone(),
             extra: self.extra.clone(),
             index: UserIndex::default(),
         }
@@ -448,6 +487,7 @@ impl Tenant {
                 "remove or rename one of the two, or delete the file to start from a fresh tenant",
             )
         })?;
+        tenant.ensure_default_organization();
         tenant.reindex();
         Ok(Some(tenant))
     }
@@ -464,7 +504,11 @@ impl Tenant {
             "application id",
             self.applications.iter().map(|a| a.id.clone()),
         )?;
-        first_duplicate("API id", self.apis.iter().map(|a| a.id.clone()))
+        first_duplicate("API id", self.apis.iter().map(|a| a.id.clone()))?;
+        first_duplicate(
+            "organization code",
+            self.organizations.iter().map(|o| o.code.clone()),
+        )
     }
 
     /// Save to `path` (mode 0600: it holds client secrets and private keys).
@@ -473,6 +517,333 @@ impl Tenant {
             serde_json::to_vec_pretty(self).map_err(|e| Error::file("write", path, e.into()))?;
         crate::files::write_private(path, &text).map_err(|e| e.context("saving the emulator state"))
     }
+}
+
+/// An organization. Its members hold their roles and direct permissions, since Kinde assigns
+/// both per membership.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Organization {
+    /// `org_` + 11 lower-case hex, assigned by Kinde.
+    pub code: String,
+    /// Display name.
+    pub name: String,
+    /// Whether this is the business's default organization (exactly one is).
+    #[serde(default)]
+    pub is_default: bool,
+    /// The caller's own identifier, not the code.
+    #[serde(default)]
+    pub external_id: Option<String>,
+    /// A unique handle.
+    #[serde(default)]
+    pub handle: Option<String>,
+    /// Whether a user signing in with this org's code joins it.
+    #[serde(default)]
+    pub is_auto_membership_enabled: bool,
+    /// Suspended: sign-in to it fails.
+    #[serde(default)]
+    pub is_suspended: bool,
+    /// When it was suspended, RFC 3339.
+    #[serde(default)]
+    pub suspended_on: Option<String>,
+    /// Domains allowed to self-sign-up.
+    #[serde(default)]
+    pub allowed_domains: Vec<String>,
+    /// Creation time, RFC 3339.
+    pub created_on: String,
+    /// Members, in the order they joined.
+    #[serde(default)]
+    pub members: Vec<Member>,
+    /// Fields this version does not know, kept as they were.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl Organization {
+    /// A new, non-default organization with a fresh code, created now.
+    pub fn new(name: &str) -> Organization {
+        Organization {
+            code: format!("org_{}", &random_hex(6)[..11]),
+            name: name.into(),
+            is_default: false,
+            external_id: None,
+            handle: None,
+            is_auto_membership_enabled: false,
+            is_suspended: false,
+            suspended_on: None,
+            allowed_domains: Vec::new(),
+            created_on: now_rfc3339(),
+            members: Vec::new(),
+            extra: Extra::new(),
+        }
+    }
+
+    /// The membership of `user_id`.
+    pub fn member(&self, user_id: &str) -> Option<&Member> {
+        self.members.iter().find(|m| m.user_id == user_id)
+    }
+
+    /// The membership of `user_id`, to change it.
+    pub fn member_mut(&mut self, user_id: &str) -> Option<&mut Member> {
+        self.members.iter_mut().find(|m| m.user_id == user_id)
+    }
+
+    /// Add `user_id` if not a member yet; whether it was added.
+    pub fn join(&mut self, user_id: &str) -> bool {
+        if self.member(user_id).is_some() {
+            return false;
+        }
+        self.members.push(Member {
+            user_id: user_id.into(),
+            joined_on: now_rfc3339(),
+            roles: Vec::new(),
+            permissions: Vec::new(),
+            extra: Extra::new(),
+        });
+        true
+    }
+}
+
+/// A user's membership of an organization.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Member {
+    /// The user's id.
+    pub user_id: String,
+    /// When the user joined, RFC 3339.
+    pub joined_on: String,
+    /// Role ids held in this organization.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Permission ids given directly (on top of the roles').
+    #[serde(default)]
+    pub permissions: Vec<String>,
+    /// Fields this version does not know, kept as they were.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A role.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Role {
+    /// Id (a UUID, as Kinde's examples).
+    pub id: String,
+    /// Key used in code and in tokens.
+    pub key: String,
+    /// Display name.
+    pub name: String,
+    /// What it is for.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Given to every new user.
+    #[serde(default)]
+    pub is_default_role: bool,
+    /// Permission ids the role grants.
+    #[serde(default)]
+    pub permissions: Vec<String>,
+    /// Fields this version does not know, kept as they were.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A permission.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Permission {
+    /// Id (a UUID).
+    pub id: String,
+    /// Key used in code and in tokens' `permissions`.
+    pub key: String,
+    /// Display name.
+    pub name: String,
+    /// What it allows.
+    #[serde(default)]
+    pub description: String,
+    /// Fields this version does not know, kept as they were.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A feature flag, its value at each level as the API sends it (a string).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FeatureFlag {
+    /// Key used in code and in tokens.
+    pub key: String,
+    /// Display name.
+    pub name: String,
+    /// What it is for.
+    #[serde(default)]
+    pub description: String,
+    /// `str`, `int` or `bool`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The most specific level allowed to override: `env`, `org` or `usr`.
+    pub allow_override_level: String,
+    /// The business default.
+    pub default_value: String,
+    /// The environment's override.
+    #[serde(default)]
+    pub environment_value: Option<String>,
+    /// Overrides by organization code.
+    #[serde(default)]
+    pub organization_values: BTreeMap<String, String>,
+    /// Overrides by user id (they count in every org the user belongs to).
+    #[serde(default)]
+    pub user_values: BTreeMap<String, String>,
+    /// Fields this version does not know, kept as they were.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl FeatureFlag {
+    /// The value in effect for `org` and `user`: the user's override, else the organization's,
+    /// else the environment's, else the default (Kinde's cascade, most specific wins). Only
+    /// levels the flag allows count.
+    pub fn value_for(&self, org: Option<&str>, user: Option<&str>) -> &str {
+        let allows = |level: &str| match self.allow_override_level.as_str() {
+            "env" => level == "env",
+            "org" => level != "usr",
+            _ => true,
+        };
+        user.filter(|_| allows("usr"))
+            .and_then(|u| self.user_values.get(u))
+            .or_else(|| {
+                org.filter(|_| allows("org"))
+                    .and_then(|o| self.organization_values.get(o))
+            })
+            .or(self.environment_value.as_ref())
+            .unwrap_or(&self.default_value)
+    }
+}
+
+/// A property definition and its values.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Property {
+    /// `prop_` + 32 hex.
+    pub id: String,
+    /// Key (fixed once created).
+    pub key: String,
+    /// Display name.
+    pub name: String,
+    /// What it holds.
+    #[serde(default)]
+    pub description: String,
+    /// `single_line_text` or `multi_line_text`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `usr`, `org` or `app`.
+    pub context: String,
+    /// Private properties never go into tokens.
+    #[serde(default)]
+    pub is_private: bool,
+    /// The category's id.
+    #[serde(default)]
+    pub category_id: String,
+    /// Kinde's built-in property (`kp_` key), which cannot be edited or deleted.
+    #[serde(default)]
+    pub is_kinde_property: bool,
+    /// Values by owner: user id, org code or client id, as `context` says.
+    #[serde(default)]
+    pub values: BTreeMap<String, String>,
+    /// Fields this version does not know, kept as they were.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A property category.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PropertyCategory {
+    /// `cat_` + 32 hex.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// `usr`, `org` or `app`.
+    pub context: String,
+    /// Fields this version does not know, kept as they were.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// An application's token customisation (Kinde's dashboard toggles), all off by default.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TokenSettings {
+    /// Access token `roles` ("Roles (array)").
+    #[serde(default)]
+    pub roles: bool,
+    /// Access token `org_name`.
+    #[serde(default)]
+    pub org_name: bool,
+    /// ID token `organizations` ("Organizations (array)").
+    #[serde(default)]
+    pub organizations: bool,
+    /// Fields this version does not know, kept as they were.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl Tenant {
+    /// Give the tenant Kinde's default organization, with every user a member, when it has none
+    /// (a new tenant, or a state file from before organizations).
+    fn ensure_default_organization(&mut self) {
+        if self.organizations.iter().any(|o| o.is_default) {
+            return;
+        }
+        let mut default = Organization::new("Default Organization");
+        default.is_default = true;
+        for user in &self.users {
+            default.join(&user.id);
+        }
+        self.organizations.insert(0, default);
+    }
+
+    /// The organization whose code is `code`.
+    pub fn organization(&self, code: &str) -> Option<&Organization> {
+        self.organizations.iter().find(|o| o.code == code)
+    }
+
+    /// The organization whose code is `code`, to change it.
+    pub fn organization_mut(&mut self, code: &str) -> Option<&mut Organization> {
+        self.organizations.iter_mut().find(|o| o.code == code)
+    }
+
+    /// Put a new user where Kinde does when no organization is named: the default one.
+    pub fn join_default_organization(&mut self, user_id: &str) {
+        if let Some(default) = self.organizations.iter_mut().find(|o| o.is_default) {
+            default.join(user_id);
+        }
+    }
+
+    /// The organizations `user_id` belongs to, in the tenant's order.
+    pub fn organizations_of<'a>(
+        &'a self,
+        user_id: &'a str,
+    ) -> impl Iterator<Item = &'a Organization> + 'a {
+        self.organizations
+            .iter()
+            .filter(move |o| o.member(user_id).is_some())
+    }
+
+    /// The role with id `id`.
+    pub fn role(&self, id: &str) -> Option<&Role> {
+        self.roles.iter().find(|r| r.id == id)
+    }
+
+    /// The permission with id `id`.
+    pub fn permission(&self, id: &str) -> Option<&Permission> {
+        self.permissions.iter().find(|p| p.id == id)
+    }
+
+    /// The feature flag with key `key`.
+    pub fn feature_flag(&self, key: &str) -> Option<&FeatureFlag> {
+        self.feature_flags.iter().find(|f| f.key == key)
+    }
+
+    /// The feature flag with key `key`, to change it.
+    pub fn feature_flag_mut(&mut self, key: &str) -> Option<&mut FeatureFlag> {
+        self.feature_flags.iter_mut().find(|f| f.key == key)
+    }
+}
+
+/// Now as RFC 3339 seconds.
+fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
 /// The first value seen twice, as an error naming it and both positions.
@@ -595,6 +966,56 @@ mod tests {
             assert!(refused.contains(rule), "{refused}");
             assert!(refused.contains(&value.to_lowercase()), "{refused}");
         }
+    }
+
+    #[test]
+    fn a_state_file_from_before_organizations_gets_a_default_org_holding_every_user() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, mut json) = saved(dir.path());
+        let map = json.as_object_mut().unwrap();
+        for field in ["organizations", "roles", "permissions", "feature_flags"] {
+            map.remove(field);
+        }
+        std::fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
+        let tenant = Tenant::load(&path).unwrap().unwrap();
+        let defaults: Vec<_> = tenant
+            .organizations
+            .iter()
+            .filter(|o| o.is_default)
+            .collect();
+        assert_eq!(defaults.len(), 1);
+        assert_eq!(defaults[0].members.len(), tenant.users.len());
+        assert!(defaults[0].code.starts_with("org_") && defaults[0].code.len() == 15);
+    }
+
+    #[test]
+    fn a_flag_resolves_to_the_most_specific_allowed_level() {
+        let mut flag = FeatureFlag {
+            key: "f".into(),
+            name: "F".into(),
+            description: String::new(),
+            kind: "str".into(),
+            allow_override_level: "usr".into(),
+            default_value: "default".into(),
+            environment_value: None,
+            organization_values: BTreeMap::new(),
+            user_values: BTreeMap::new(),
+            extra: Extra::new(),
+        };
+        assert_eq!(flag.value_for(Some("org_a"), Some("kp_u")), "default");
+        flag.environment_value = Some("env".into());
+        assert_eq!(flag.value_for(Some("org_a"), Some("kp_u")), "env");
+        flag.organization_values
+            .insert("org_a".into(), "org".into());
+        assert_eq!(flag.value_for(Some("org_a"), Some("kp_u")), "org");
+        assert_eq!(flag.value_for(Some("org_b"), Some("kp_u")), "env");
+        flag.user_values.insert("kp_u".into(), "user".into());
+        assert_eq!(flag.value_for(Some("org_a"), Some("kp_u")), "user");
+        assert_eq!(flag.value_for(Some("org_b"), Some("kp_u")), "user");
+        flag.allow_override_level = "org".into();
+        assert_eq!(flag.value_for(Some("org_a"), Some("kp_u")), "org");
+        flag.allow_override_level = "env".into();
+        assert_eq!(flag.value_for(Some("org_a"), Some("kp_u")), "env");
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod init;
 mod json;
 mod links;
 mod login;
+mod orgs;
 mod register;
 mod secrets;
 mod smoke;

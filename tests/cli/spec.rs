@@ -6,7 +6,7 @@ use serde_norway::Value as Yaml;
 
 use crate::World;
 
-fn spec() -> Yaml {
+pub(crate) fn spec() -> Yaml {
     let path = std::env::var("KINDE_SPEC").unwrap_or_else(|_| {
         format!(
             "{}/spec/kinde-management-api.yaml",
@@ -100,7 +100,7 @@ fn operation<'a>(spec: &'a Yaml, method: &str, template: &str) -> &'a Yaml {
     op
 }
 
-fn check_response(spec: &Yaml, method: &str, template: &str, status: u16, body: &Value) {
+pub(crate) fn check_response(spec: &Yaml, method: &str, template: &str, status: u16, body: &Value) {
     let op = operation(spec, method, template);
     let response = resolve(spec, &op["responses"][status.to_string().as_str()]);
     assert!(

@@ -10,6 +10,12 @@ mod generic;
 mod page;
 mod shape;
 mod users;
+// Organizations, roles, permissions, feature flags, properties (issue 12).
+mod flags;
+mod orgs;
+mod permissions;
+mod properties;
+mod roles;
 
 use std::sync::Arc;
 
@@ -26,6 +32,11 @@ pub(super) fn routes(state: Shared) -> Router<Shared> {
         .merge(users::routes())
         .merge(applications::routes())
         .merge(apis::routes())
+        .merge(orgs::routes())
+        .merge(roles::routes())
+        .merge(permissions::routes())
+        .merge(flags::routes())
+        .merge(properties::routes())
         // Last, so every explicit route above wins: the operation table answers the rest,
         // including another method on an explicit path.
         .route("/api/v1/{*rest}", axum::routing::any(generic::serve))

@@ -204,6 +204,7 @@ async fn create_user(
             ));
         }
         t.users.push(user);
+        t.join_default_organization(&id);
         Ok(())
     })?;
     let identities = if email.is_empty() {
