@@ -108,7 +108,9 @@ impl Context {
         if let Some(client) = self.http.get() {
             return Ok(client);
         }
-        let client = crate::net::client()?;
+        // The local emulator's CA is trusted only when the configured issuer is that emulator.
+        let issuer = self.config.issuer().ok().map(|issuer| issuer.as_str());
+        let client = crate::net::client_for(issuer)?;
         Ok(self.http.get_or_init(|| client))
     }
 
