@@ -29,20 +29,17 @@ pub fn client() -> Result<reqwest::Client, Error> {
     client_for(None)
 }
 
-/// The HTTP client for a command talking to `issuer`: [`client`], and when `issuer` is an
-/// `https` loopback URL (a local `cargo kinde emulator`), its CA from [`emulator_tls_dir`] trusted
-/// besides the system's roots. That CA can only vouch for loopback names (its name
-/// constraints), and is not even loaded for a command aimed at any other tenant.
-pub fn client_for(issuer: Option<&str>) -> Result<reqwest::Client, Error> {
+/// [`client`] trusting, besides the system's roots, the CA in `extra_root` (PEM): a local
+/// `cargo kinde emulator`'s, which the caller loads only for an issuer that
+/// [`is_local_https`]. That CA can only vouch for loopback names (its name constraints).
+pub fn client_for(extra_root: Option<&[u8]>) -> Result<reqwest::Client, Error> {
     let mut builder = reqwest::Client::builder()
         .user_agent(USER_AGENT)
         .connect_timeout(Duration::from_secs(10))
         .timeout(TIMEOUT)
         .redirect(reqwest::redirect::Policy::none());
-    if let Some(ca) = issuer
-        .filter(|issuer| is_local_https(issuer))
-        .and_then(|_| emulator_ca())
-    {
+    // A CA that does not parse is left out: the handshake then fails naming the certificate.
+    if let Some(ca) = extra_root.and_then(|pem| reqwest::Certificate::from_pem(pem).ok()) {
         builder = builder.tls_certs_merge([ca]);
     }
     builder
@@ -72,18 +69,8 @@ pub fn emulator_tls_dir() -> Option<std::path::PathBuf> {
     Some(root.join("emulator"))
 }
 
-/// The emulator's CA, read only from a private directory and never through a link; `None`
-/// when there is none (the handshake then fails with the usual unknown-issuer error).
-fn emulator_ca() -> Option<reqwest::Certificate> {
-    let dir = emulator_tls_dir()?;
-    let pem = crate::files::read_cached(&dir, &dir.join(EMULATOR_CA_FILE), 64 * 1024)
-        .ok()
-        .flatten()?;
-    reqwest::Certificate::from_pem(&pem).ok()
-}
-
 /// Whether `issuer` is an `https` URL whose host is a loopback name or address.
-fn is_local_https(issuer: &str) -> bool {
+pub fn is_local_https(issuer: &str) -> bool {
     let Ok(url) = url::Url::parse(issuer) else {
         return false;
     };

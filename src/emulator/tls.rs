@@ -288,3 +288,86 @@ fn tls_error(e: rcgen::Error) -> Error {
         std::io::Error::other(e),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Serve one TLS connection on 127.0.0.1 with a certificate for `names` from `ca`, and try
+    /// an https request to `host` (resolved to that address) trusting only the CA.
+    async fn handshake(ca: &Ca, names: &[&str], host: &str) -> Result<(), String> {
+        let (cert, key) = issue(ca, names, crate::clock::now()).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+        let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = tcp.local_addr().unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            if let Ok((stream, _)) = tcp.accept().await
+                && let Ok(mut tls) = acceptor.accept(stream).await
+            {
+                let _ = tls
+                    .write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n")
+                    .await;
+                let _ = tls.shutdown().await;
+            }
+        });
+        let root = reqwest::Certificate::from_pem(ca.pem.as_bytes()).unwrap();
+        let client = reqwest::Client::builder()
+            .tls_certs_only([root])
+            .resolve(host, addr)
+            .build()
+            .unwrap();
+        client
+            .get(format!("https://{host}:{}/", addr.port()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("{e:?}"))
+    }
+
+    #[tokio::test]
+    async fn the_ca_vouches_for_loopback_names_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = create(dir.path(), crate::clock::now()).unwrap();
+        handshake(&ca, &["localhost"], "localhost").await.unwrap();
+        // Even a client that trusts the CA refuses a certificate it issued for another host:
+        // the name constraints, not the client's restraint, keep it to loopback.
+        let err = handshake(&ca, &["evil.example"], "evil.example")
+            .await
+            .unwrap_err();
+        assert!(err.to_lowercase().contains("certificate"), "{err}");
+    }
+
+    #[test]
+    fn the_ca_is_kept_and_replaced_near_its_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = crate::clock::now();
+        let first = create(dir.path(), now).unwrap();
+        let kept = load(dir.path(), now).unwrap().expect("kept");
+        assert_eq!(kept.pem, first.pem);
+        // Near its end it is not loaded, so prepare makes another.
+        let late = first.expires - RENEW_BEFORE + 1;
+        assert!(load(dir.path(), late).unwrap().is_none());
+        // A key from another run does not match the certificate.
+        let other = KeyPair::generate().unwrap();
+        crate::files::write_cached(
+            dir.path(),
+            &dir.path().join(KEY_FILE),
+            other.serialize_pem().as_bytes(),
+        )
+        .unwrap();
+        assert!(load(dir.path(), now).unwrap().is_none());
+        let tls = prepare(dir.path()).unwrap();
+        let renewed = std::fs::read_to_string(&tls.ca_file).unwrap();
+        assert_ne!(renewed, first.pem);
+        assert!(load(dir.path(), now).unwrap().is_some());
+    }
+}
