@@ -26,13 +26,61 @@ pub const TOKEN_INPUT_LIMIT: usize = 64 * 1024;
 
 /// Build the process's HTTP client.
 pub fn client() -> Result<reqwest::Client, Error> {
-    reqwest::Client::builder()
+    client_for(None)
+}
+
+/// [`client`] trusting, besides the system's roots, the CA in `extra_root` (PEM): a local
+/// `cargo kinde emulator`'s, which the caller loads only for an issuer that
+/// [`is_local_https`]. That CA can only vouch for loopback names (its name constraints).
+pub fn client_for(extra_root: Option<&[u8]>) -> Result<reqwest::Client, Error> {
+    let mut builder = reqwest::Client::builder()
         .user_agent(USER_AGENT)
         .connect_timeout(Duration::from_secs(10))
         .timeout(TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
+        .redirect(reqwest::redirect::Policy::none());
+    // A CA that does not parse is left out: the handshake then fails naming the certificate.
+    if let Some(ca) = extra_root.and_then(|pem| reqwest::Certificate::from_pem(pem).ok()) {
+        builder = builder.tls_certs_merge([ca]);
+    }
+    builder
         .build()
         .map_err(|e| Error::network(format!("cannot set up the HTTP client: {e}")))
+}
+
+/// The file name of the emulator's CA certificate in [`emulator_tls_dir`].
+pub const EMULATOR_CA_FILE: &str = "ca.pem";
+
+/// Where `cargo kinde emulator` keeps its local CA: `emulator/` under `$CARGO_KINDE_CACHE_DIR`,
+/// or under `cargo-kinde` in the platform's cache directory (the token cache's root, whose
+/// variable is named again here because this module is a leaf).
+pub fn emulator_tls_dir() -> Option<std::path::PathBuf> {
+    let root = match std::env::var_os("CARGO_KINDE_CACHE_DIR").filter(|d| !d.is_empty()) {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => {
+            use etcetera::BaseStrategy;
+            etcetera::choose_base_strategy()
+                .ok()?
+                .cache_dir()
+                .join("cargo-kinde")
+        }
+    };
+    // Absolute, so the paths the emulator writes into an env file hold from any directory.
+    let root = std::path::absolute(&root).unwrap_or(root);
+    Some(root.join("emulator"))
+}
+
+/// Whether `issuer` is an `https` URL whose host is a loopback name or address.
+pub fn is_local_https(issuer: &str) -> bool {
+    let Ok(url) = url::Url::parse(issuer) else {
+        return false;
+    };
+    url.scheme() == "https"
+        && match url.host() {
+            Some(url::Host::Domain(host)) => host.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        }
 }
 
 /// A whole answer: status, headers and a body no larger than the cap it was read with.
@@ -253,6 +301,17 @@ mod tests {
             shown,
             "a\\x1b]0;pwned\\x07b\\x1b[2J\\u{9b}31m\\u{202e}c\nd\te\\x7f"
         );
+    }
+
+    #[test]
+    fn only_https_loopback_issuers_get_the_emulator_ca() {
+        assert!(is_local_https("https://127.0.0.1:5380"));
+        assert!(is_local_https("https://localhost:5380"));
+        assert!(is_local_https("https://[::1]:5380"));
+        assert!(!is_local_https("http://127.0.0.1:5380"));
+        assert!(!is_local_https("https://acme.kinde.com"));
+        assert!(!is_local_https("https://localhost.evil.example"));
+        assert!(!is_local_https("https://127.0.0.1.nip.io"));
     }
 
     #[test]

@@ -108,7 +108,18 @@ impl Context {
         if let Some(client) = self.http.get() {
             return Ok(client);
         }
-        let client = crate::net::client()?;
+        // The local emulator's CA is loaded only when the configured issuer is that emulator, and
+        // only from a private directory (a CA planted elsewhere is never trusted).
+        let local_ca = (self.config.issuer().ok())
+            .filter(|issuer| crate::net::is_local_https(issuer.as_str()))
+            .and_then(|_| crate::net::emulator_tls_dir())
+            .and_then(|dir| {
+                let file = dir.join(crate::net::EMULATOR_CA_FILE);
+                crate::files::read_cached(&dir, &file, 64 * 1024)
+                    .ok()
+                    .flatten()
+            });
+        let client = crate::net::client_for(local_ca.as_deref())?;
         Ok(self.http.get_or_init(|| client))
     }
 

@@ -42,6 +42,10 @@ pub struct EmulatorArgs {
     /// page, so scripts and CI can complete `cargo kinde login` with a plain HTTP client.
     #[arg(long)]
     pub auto_login: bool,
+    /// Serve plain HTTP instead of HTTPS. Kinde's SDKs that insist on https (the JS management
+    /// SDK, the Python management client) then refuse it; for tools that cannot be given a CA.
+    #[arg(long)]
+    pub http: bool,
 }
 
 fn parse_fault(spec: &str) -> Result<emulator::faults::Fault, String> {
@@ -71,8 +75,17 @@ pub async fn run(_global: &GlobalArgs, args: EmulatorArgs) -> Result<u8, Error> 
     if let Some(path) = &args.state {
         check_state_file(path)?;
     }
+    let tls_dir = if args.http {
+        None
+    } else {
+        Some(crate::net::emulator_tls_dir().ok_or_else(|| {
+            Error::input("cannot find a cache directory for the emulator's local CA")
+                .with_hint("set CARGO_KINDE_CACHE_DIR to a directory of yours, or pass --http")
+        })?)
+    };
     let options = Options {
         port: args.port,
+        tls_dir,
         state_file: args.state.clone(),
         access_token_ttl: Some(args.token_ttl),
         log: Some(log),
@@ -82,7 +95,14 @@ pub async fn run(_global: &GlobalArgs, args: EmulatorArgs) -> Result<u8, Error> 
     let running = emulator::start(options).await?;
     let tenant = running.state.tenant();
     let written = match &args.env_file {
-        Some(path) => Some(write_env_file(path, &running.state.env_file())?),
+        Some(path) => Some(write_env_file(
+            path,
+            &env_text(
+                &running.state.env_file(),
+                running.issuer(),
+                running.ca.as_ref(),
+            ),
+        )?),
         None => None,
     };
     let management = tenant.management_app().map(|a| a.id.clone());
@@ -96,6 +116,8 @@ pub async fn run(_global: &GlobalArgs, args: EmulatorArgs) -> Result<u8, Error> 
             "replaced": written.as_ref().map(|w| &w.replaced),
             "gitignore": written.as_ref().and_then(|w| w.gitignore.as_ref()),
             "state": args.state,
+            "ca_file": running.ca.as_ref().map(|ca| &ca.ca),
+            "ca_bundle": running.ca.as_ref().map(|ca| &ca.bundle),
         }));
     } else {
         ui::result(running.issuer());
@@ -107,6 +129,12 @@ pub async fn run(_global: &GlobalArgs, args: EmulatorArgs) -> Result<u8, Error> 
     ));
     if let Some(id) = &management {
         ui::status(&format!("  management M2M app: {id}"));
+    }
+    if let Some(ca) = &running.ca {
+        ui::status(&format!(
+            "  local CA: {} (cargo kinde trusts it for this emulator; --env-file points Node, Python and OpenSSL at it)",
+            ca.ca.display()
+        ));
     }
     match (&args.env_file, &written) {
         (Some(path), Some(written)) => {
@@ -138,6 +166,25 @@ pub async fn run(_global: &GlobalArgs, args: EmulatorArgs) -> Result<u8, Error> 
     ui::status("stopping");
     running.stop().await?;
     Ok(exit::OK)
+}
+
+/// The env file: the tenant's variables, the issuer under the Next.js SDK's name too, and with
+/// TLS the CA for the common runtimes. `NODE_EXTRA_CA_CERTS` adds to Node's roots, so it names the
+/// CA alone; `SSL_CERT_FILE` (OpenSSL, Python's ssl, httpx) and `REQUESTS_CA_BUNDLE` (requests)
+/// replace the system's roots, so they name the bundle of the system's roots plus the CA, and a
+/// process loading the file still reaches every host it reached before.
+fn env_text(tenant: &str, issuer: &str, ca: Option<&emulator::CaFiles>) -> String {
+    let mut out = tenant.to_string();
+    out.push_str(&format!("KINDE_ISSUER_URL={issuer}\n"));
+    if let Some(ca) = ca {
+        out.push_str(
+            "# The emulator's local CA (loopback names only), for Node, OpenSSL and Python.\n",
+        );
+        out.push_str(&format!("NODE_EXTRA_CA_CERTS={}\n", ca.ca.display()));
+        out.push_str(&format!("SSL_CERT_FILE={}\n", ca.bundle.display()));
+        out.push_str(&format!("REQUESTS_CA_BUNDLE={}\n", ca.bundle.display()));
+    }
+    out
 }
 
 /// What writing `--env-file` did besides setting the tenant's variables.

@@ -22,6 +22,7 @@ mod redirect;
 pub mod sample;
 mod stats;
 pub mod tenant;
+pub mod tls;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -69,6 +70,8 @@ pub struct Options {
     pub faults: Vec<faults::Fault>,
     /// Sign in the `login_hint` user (or the first user) at once, without a page.
     pub auto_login: bool,
+    /// Serve HTTPS with the local CA kept in this directory (see [`tls`]); plain HTTP without.
+    pub tls_dir: Option<PathBuf>,
 }
 
 /// Shared state of a running emulator.
@@ -233,12 +236,23 @@ impl State {
     }
 }
 
+/// Where a TLS emulator's CA is, for the runtimes told to trust it.
+#[derive(Debug, Clone)]
+pub struct CaFiles {
+    /// The CA certificate alone (PEM): for variables that add to the system's roots.
+    pub ca: PathBuf,
+    /// The system's roots plus the CA (PEM): for variables that replace them.
+    pub bundle: PathBuf,
+}
+
 /// A running emulator on the caller's tokio runtime.
 pub struct Running {
     /// Where it listens.
     pub addr: SocketAddr,
     /// Its state.
     pub state: Arc<State>,
+    /// With TLS: the CA file and the bundle (system roots plus the CA).
+    pub ca: Option<CaFiles>,
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
     stop_saver: tokio::sync::oneshot::Sender<()>,
@@ -277,7 +291,10 @@ pub async fn start(options: Options) -> Result<Running, Error> {
     let addr = listener
         .local_addr()
         .map_err(|e| Error::network(format!("cannot read the bound address: {e}")))?;
-    let issuer = format!("http://{addr}");
+    // Certificates first: a failure here must not leave a server half started.
+    let tls = options.tls_dir.as_deref().map(tls::prepare).transpose()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let issuer = format!("{scheme}://{addr}");
     let (tenant, keys) = load_or_seed(options.state_file.as_deref())?;
     let state = Arc::new(State {
         issuer,
@@ -294,18 +311,38 @@ pub async fn start(options: Options) -> Result<Running, Error> {
     });
     let app = router(state.clone());
     let (shutdown, on_shutdown) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = on_shutdown.await;
-            })
-            .await;
-    });
+    let shutdown_signal = async {
+        let _ = on_shutdown.await;
+    };
+    let (task, ca) = match tls {
+        Some(tls) => {
+            let listener = tls.listen(listener)?;
+            let task = tokio::spawn(async move {
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown_signal)
+                    .await;
+            });
+            let ca = CaFiles {
+                ca: tls.ca_file,
+                bundle: tls.bundle_file,
+            };
+            (task, Some(ca))
+        }
+        None => {
+            let task = tokio::spawn(async move {
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown_signal)
+                    .await;
+            });
+            (task, None)
+        }
+    };
     let (stop_saver, on_stop_saver) = tokio::sync::oneshot::channel::<()>();
     let saver = tokio::spawn(persist::run(state.clone(), on_stop_saver));
     Ok(Running {
         addr,
         state,
+        ca,
         shutdown,
         task,
         stop_saver,

@@ -11,7 +11,7 @@ use crate::stderr;
 /// everything it wrote to stderr.
 fn emulator(dir: &Path, args: &[&str]) -> (String, String) {
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("cargo-kinde"))
-        .args(["kinde", "emulator", "--port", "0"])
+        .args(["kinde", "emulator", "--http", "--port", "0"])
         .args(args)
         .current_dir(dir)
         .stdout(Stdio::piped())
@@ -40,7 +40,7 @@ fn emulator(dir: &Path, args: &[&str]) -> (String, String) {
 fn emulator_fails(dir: &Path, args: &[&str]) -> std::process::Output {
     assert_cmd::Command::cargo_bin("cargo-kinde")
         .unwrap()
-        .args(["kinde", "emulator", "--port", "0"])
+        .args(["kinde", "emulator", "--http", "--port", "0"])
         .args(args)
         .current_dir(dir)
         .timeout(Duration::from_secs(30))

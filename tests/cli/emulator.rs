@@ -1,8 +1,8 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-use crate::World;
 use crate::http::{get_json as get, post_form};
+use crate::{World, stderr, stdout};
 
 /// A `cargo kinde emulator` process, killed when dropped.
 struct Process(Child);
@@ -14,8 +14,18 @@ impl Drop for Process {
     }
 }
 
+/// `cargo kinde emulator --http` (these tests are about other things than TLS).
 fn start(args: &[&str]) -> (Process, String) {
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("cargo-kinde"))
+    start_in(&[&["--http"], args].concat(), None)
+}
+
+/// `cargo kinde emulator ARGS`, its CA (with TLS) under `cache`.
+fn start_in(args: &[&str], cache: Option<&std::path::Path>) -> (Process, String) {
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("cargo-kinde"));
+    if let Some(cache) = cache {
+        cmd.env("CARGO_KINDE_CACHE_DIR", cache);
+    }
+    let mut child = cmd
         .args(["kinde", "emulator", "--port", "0"])
         .args(args)
         .stdout(Stdio::piped())
@@ -293,7 +303,7 @@ fn a_busy_port_is_a_clear_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
     let out = Command::new(assert_cmd::cargo::cargo_bin("cargo-kinde"))
-        .args(["kinde", "emulator", "--port", &port])
+        .args(["kinde", "emulator", "--http", "--port", &port])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -523,4 +533,131 @@ fn a_graceful_stop_saves_the_last_writes() {
     assert!(exit.success(), "{exit:?}");
     let saved = std::fs::read_to_string(&state).unwrap();
     assert!(saved.contains("late@example.com"), "{saved}");
+}
+
+/// An emulator serving HTTPS with its CA under `cache` (where `cargo kinde` run with
+/// `CARGO_KINDE_CACHE_DIR=cache` looks for it).
+fn tls_world() -> World {
+    let cache = tempfile::tempdir().unwrap();
+    let options = cargo_kinde::emulator::Options {
+        tls_dir: Some(cache.path().join("emulator")),
+        ..Default::default()
+    };
+    World {
+        emulator: cargo_kinde::emulator::Emulator::spawn(options).unwrap(),
+        dir: tempfile::tempdir().unwrap(),
+        cache,
+    }
+}
+
+fn https_get(url: &str, ca: Option<&std::path::Path>) -> Result<serde_json::Value, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let mut builder = reqwest::Client::builder();
+            if let Some(ca) = ca {
+                let pem = std::fs::read(ca).unwrap();
+                builder = builder.tls_certs_only([reqwest::Certificate::from_pem(&pem).unwrap()]);
+            }
+            let res = builder
+                .build()
+                .unwrap()
+                .get(url)
+                .send()
+                .await
+                .map_err(|e| format!("{e:?}"))?;
+            res.json().await.map_err(|e| e.to_string())
+        })
+}
+
+#[test]
+fn the_tls_emulator_is_trusted_with_its_ca_and_only_with_it() {
+    let w = tls_world();
+    let iss = w.issuer();
+    assert!(iss.starts_with("https://127.0.0.1:"), "{iss}");
+    let ca = w.cache.path().join("emulator/ca.pem");
+    let url = format!("{iss}/.well-known/openid-configuration");
+    let doc = https_get(&url, Some(&ca)).unwrap();
+    assert_eq!(doc["issuer"], iss);
+    assert_eq!(doc["jwks_uri"], format!("{iss}/.well-known/jwks"));
+    // The same name by `localhost` (also in the certificate).
+    let port = w.emulator.addr().port();
+    let by_name = https_get(
+        &format!("https://localhost:{port}/.well-known/jwks.json"),
+        Some(&ca),
+    );
+    assert!(by_name.is_ok(), "{by_name:?}");
+    // The system's roots alone do not know the CA.
+    let err = https_get(&url, None).unwrap_err();
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+}
+
+#[test]
+fn the_cli_trusts_the_tls_emulator_with_no_extra_flags() {
+    let w = tls_world();
+    let token = w.token();
+    let claims = w.emulator.state().check_signature(&token).unwrap();
+    assert_eq!(claims.issuer(), Some(w.issuer().as_str()));
+    let out = w.cmd().args(["smoke", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    // Without the emulator's CA (another cache directory) the same command cannot connect.
+    let other = tempfile::tempdir().unwrap();
+    let out = w
+        .cmd()
+        .env("CARGO_KINDE_CACHE_DIR", other.path())
+        .args(["token", "--no-cache"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+}
+
+#[test]
+fn the_tls_env_file_exports_the_ca_and_a_restart_keeps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let env_file = dir.path().join("emulator.env");
+    let env_arg = env_file.to_str().unwrap();
+    let (first, issuer) = start_in(&["--env-file", env_arg], Some(&cache));
+    assert!(issuer.starts_with("https://127.0.0.1:"), "{issuer}");
+    let env = std::fs::read_to_string(&env_file).unwrap();
+    let ca = cache.join("emulator/ca.pem");
+    let bundle = cache.join("emulator/ca-bundle.pem");
+    for line in [
+        format!("KINDE_DOMAIN={issuer}\n"),
+        format!("KINDE_ISSUER_URL={issuer}\n"),
+        format!("NODE_EXTRA_CA_CERTS={}\n", ca.display()),
+        format!("SSL_CERT_FILE={}\n", bundle.display()),
+        format!("REQUESTS_CA_BUNDLE={}\n", bundle.display()),
+    ] {
+        assert!(env.contains(&line), "{line} missing from:\n{env}");
+    }
+    let ca_pem = std::fs::read_to_string(&ca).unwrap();
+    assert!(
+        ca_pem.starts_with("-----BEGIN CERTIFICATE-----"),
+        "{ca_pem}"
+    );
+    // The bundle stands in for the system's roots: it holds them, then the CA.
+    let bundle_pem = std::fs::read_to_string(&bundle).unwrap();
+    assert!(bundle_pem.ends_with(&ca_pem));
+    #[cfg(unix)]
+    assert_eq!(crate::mode(&cache.join("emulator/ca.key")), 0o600);
+    let doc = https_get(
+        &format!("{issuer}/.well-known/openid-configuration"),
+        Some(&ca),
+    )
+    .unwrap();
+    assert_eq!(doc["issuer"], issuer);
+    drop(first);
+    let (_second, issuer2) = start_in(&["--env-file", env_arg], Some(&cache));
+    assert!(issuer2.starts_with("https://"), "{issuer2}");
+    assert_eq!(
+        std::fs::read_to_string(&ca).unwrap(),
+        ca_pem,
+        "a restart keeps the CA"
+    );
+    // The kept CA still verifies the new run's certificate.
+    let doc = https_get(&format!("{issuer2}/.well-known/jwks.json"), Some(&ca)).unwrap();
+    assert!(doc["keys"].is_array(), "{doc}");
 }

@@ -67,7 +67,15 @@ fn the_emulator_never_writes_through_a_link_at_a_temporary_name() {
         std::os::unix::fs::symlink(&target, w.path(name)).unwrap();
     }
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("cargo-kinde"))
-        .args(["kinde", "emulator", "--port", "0", "--env-file", ".env"])
+        .args([
+            "kinde",
+            "emulator",
+            "--http",
+            "--port",
+            "0",
+            "--env-file",
+            ".env",
+        ])
         .current_dir(w.dir.path())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())

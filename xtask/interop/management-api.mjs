@@ -1,11 +1,11 @@
-// Kinde's official Management API SDK, unchanged, against the emulator.
-// Usage: node management-api.mjs <issuer> <m2m client id> <m2m client secret> <app client id>
+// Kinde's official Management API SDK, unchanged, against the emulator over HTTPS, configured
+// only by the emulator's env file in the environment (KINDE_DOMAIN, KINDE_MANAGEMENT_CLIENT_ID,
+// KINDE_MANAGEMENT_CLIENT_SECRET, NODE_EXTRA_CA_CERTS), `init()` as its README shows.
+// Usage: node management-api.mjs
 import { init, Users, Callbacks, Apis } from "@kinde/management-api-js";
 
-const [kindeDomain, clientId, clientSecret, appId] = process.argv.slice(2);
-// The SDK prefixes `https://` to KINDE_DOMAIN; an explicit kindeDomain is used as given.
-delete process.env.KINDE_DOMAIN;
-init({ kindeDomain, clientId, clientSecret });
+const appId = process.env.KINDE_CLIENT_ID;
+init();
 
 const failures = [];
 const check = (what, ok, detail) => {

@@ -13,10 +13,35 @@ pub struct Emulator {
 }
 
 impl Emulator {
-    /// Start `bin kinde emulator --port 0 --env-file ENV_FILE EXTRA...` and wait until it listens.
+    /// Start `bin kinde emulator --http --port 0 --env-file ENV_FILE EXTRA...` and wait until it
+    /// listens (plain HTTP: curl and newman in `bench` are not given the emulator's CA).
     pub fn start(bin: &Path, env_file: &Path, extra: &[&str]) -> Result<Emulator, String> {
-        let mut child = Command::new(bin)
-            .args(["kinde", "emulator", "--port", "0", "--env-file"])
+        Self::spawn(
+            Command::new(bin).arg("kinde").arg("emulator").arg("--http"),
+            env_file,
+            extra,
+        )
+    }
+
+    /// [`Emulator::start`] serving HTTPS, its CA kept under `cache` (`CARGO_KINDE_CACHE_DIR`).
+    pub fn start_tls(
+        bin: &Path,
+        env_file: &Path,
+        cache: &Path,
+        extra: &[&str],
+    ) -> Result<Emulator, String> {
+        Self::spawn(
+            Command::new(bin)
+                .env("CARGO_KINDE_CACHE_DIR", cache)
+                .args(["kinde", "emulator"]),
+            env_file,
+            extra,
+        )
+    }
+
+    fn spawn(command: &mut Command, env_file: &Path, extra: &[&str]) -> Result<Emulator, String> {
+        let mut child = command
+            .args(["--port", "0", "--env-file"])
             .arg(env_file)
             .args(extra)
             .stdout(Stdio::piped())
@@ -32,7 +57,9 @@ impl Emulator {
             env: String::new(),
         };
         read.map_err(|e| format!("emulator: {e}"))?;
-        if !emulator.issuer.starts_with("http://127.0.0.1:") {
+        if !emulator.issuer.starts_with("http://127.0.0.1:")
+            && !emulator.issuer.starts_with("https://127.0.0.1:")
+        {
             return Err(format!(
                 "the emulator did not print its issuer (got `{}`)",
                 emulator.issuer
@@ -41,6 +68,16 @@ impl Emulator {
         emulator.env = std::fs::read_to_string(env_file)
             .map_err(|e| format!("cannot read {}: {e}", env_file.display()))?;
         Ok(emulator)
+    }
+
+    /// Every variable of the tenant's `.env`, to run a program "from the env file".
+    pub fn vars(&self) -> Vec<(String, String)> {
+        self.env
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     /// A variable of the tenant's `.env` (empty when absent).

@@ -1,7 +1,8 @@
-//! `cargo xtask interop`: Kinde's official JS packages (from npm) against the emulator, run by the
-//! built `cargo-kinde` binary. `@kinde/jwt-validator` must accept the emulator's tokens through
-//! its JWKS, and reject a forged one; `@kinde/management-api-js` must work unchanged for users,
-//! callback URLs and APIs.
+//! `cargo xtask interop`: Kinde's official SDKs (from npm and PyPI) against the emulator over
+//! HTTPS, run by the built `cargo-kinde` binary, each configured only by the emulator's env file
+//! (its CA included) with no code changed. `@kinde/jwt-validator` must accept the emulator's
+//! tokens through its JWKS, and reject a forged one; `@kinde/management-api-js` (`init()`) must
+//! work for users, callback URLs and APIs; `kinde-python-sdk`'s `ManagementClient` must list users.
 
 use std::path::Path;
 use std::process::Command;
@@ -48,29 +49,76 @@ pub fn run_with(build: bool) -> Result<(), String> {
         run_step("cargo build --bin cargo-kinde", cargo_build)?;
     }
     let env_file = work.join("emulator.env");
-    let emulator = Emulator::start(&binary, &env_file, &[])?;
+    let cache = work.join("cache");
+    let emulator = Emulator::start_tls(&binary, &env_file, &cache, &[])?;
     let issuer = emulator.issuer.clone();
-    let token = token_from(&binary, &env_file)?;
-    let mut node = Command::new("node");
-    node.arg("jwt-validator.mjs")
-        .arg(&issuer)
-        .arg(&token)
-        .current_dir(&work);
-    let validated = run_step("@kinde/jwt-validator validates the emulator's token", node);
-    let mut sdk = Command::new("node");
-    sdk.arg("management-api.mjs")
-        .arg(&issuer)
-        .arg(emulator.var("KINDE_MANAGEMENT_CLIENT_ID"))
-        .arg(emulator.var("KINDE_MANAGEMENT_CLIENT_SECRET"))
-        .arg(emulator.var("KINDE_CLIENT_ID"))
-        .current_dir(&work);
-    let managed = run_step("@kinde/management-api-js against the emulator", sdk);
+    if !issuer.starts_with("https://") {
+        return Err(format!("the emulator serves {issuer}, not https"));
+    }
+    let token = token_from(&binary, &env_file, &cache)?;
+    // Each SDK sees the env file's variables and nothing of the caller's Kinde settings.
+    let from_env_file = |program: &str| {
+        let mut command = Command::new(program);
+        for (key, _) in std::env::vars() {
+            if key.starts_with("KINDE_") {
+                command.env_remove(key);
+            }
+        }
+        command.envs(emulator.vars()).current_dir(&work);
+        command
+    };
+    let mut node = from_env_file("node");
+    node.arg("jwt-validator.mjs").arg(&issuer).arg(&token);
+    let validated = run_step(
+        "@kinde/jwt-validator validates the emulator's token (JWKS over https)",
+        node,
+    );
+    let mut sdk = from_env_file("node");
+    sdk.arg("management-api.mjs");
+    let managed = run_step(
+        "@kinde/management-api-js init() from the env file, over https",
+        sdk,
+    );
+    let python = python_sdk(&work).and_then(|python| {
+        let mut client = from_env_file(&python.to_string_lossy());
+        client.arg("management.py");
+        run_step(
+            "kinde-python-sdk ManagementClient from the env file, over https",
+            client,
+        )
+    });
     drop(emulator);
     let third_party = crate::thirdparty::run(&binary);
-    validated.and(managed).and(third_party)
+    validated.and(managed).and(python).and(third_party)
 }
 
-fn token_from(binary: &Path, env_file: &Path) -> Result<String, String> {
+/// A virtual environment in `work` with `kinde-python-sdk` (pinned), installed once.
+fn python_sdk(work: &Path) -> Result<std::path::PathBuf, String> {
+    std::fs::copy(
+        root().join("xtask/interop/management.py"),
+        work.join("management.py"),
+    )
+    .map_err(|e| format!("cannot copy management.py: {e}"))?;
+    let venv = work.join("venv");
+    let python = venv.join("bin/python");
+    if !python.is_file() {
+        let mut create = Command::new("python3");
+        create.args(["-m", "venv"]).arg(&venv);
+        run_step("python3 -m venv", create)?;
+    }
+    let installed = Command::new(&python)
+        .args(["-c", "import kinde_sdk.management"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !installed {
+        let mut pip = Command::new(&python);
+        pip.args(["-m", "pip", "install", "-q", "kinde-python-sdk==2.4.0"]);
+        run_step("pip install kinde-python-sdk", pip)?;
+    }
+    Ok(python)
+}
+
+fn token_from(binary: &Path, env_file: &Path, cache: &Path) -> Result<String, String> {
     // Outside the repository: its own kinde.toml (the README demo) must not be picked up.
     let project = std::env::temp_dir().join(format!("cargo-kinde-interop-{}", std::process::id()));
     std::fs::create_dir_all(&project).map_err(|e| e.to_string())?;
@@ -81,6 +129,8 @@ fn token_from(binary: &Path, env_file: &Path) -> Result<String, String> {
         .env_remove("KINDE_DOMAIN")
         .env_remove("KINDE_MANAGEMENT_CLIENT_ID")
         .env_remove("KINDE_MANAGEMENT_CLIENT_SECRET")
+        // Where the emulator keeps its CA: cargo kinde trusts it from there, with no flag.
+        .env("CARGO_KINDE_CACHE_DIR", cache)
         .output()
         .map_err(|e| format!("cannot run cargo-kinde token: {e}"))?;
     if !out.status.success() {

@@ -1,0 +1,373 @@
+//! HTTPS for the emulator, so Kinde's SDKs that insist on `https://` work against it unchanged.
+//!
+//! A local CA (ECDSA P-256, from rcgen on aws-lc-rs) is kept in a directory of the user's cache:
+//! the same CA across restarts, so a runtime told to trust it once keeps trusting it, and a new
+//! one when it is near its end. The CA may only vouch for loopback names (X.509 name
+//! constraints: `localhost`, 127.0.0.0/8 and ::1), so trusting it, even globally, can never let it
+//! impersonate another host. Each start issues a fresh server certificate for `localhost`,
+//! `127.0.0.1` and `::1`, held only in memory.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, CidrSubnet, DnType, ExtendedKeyUsagePurpose,
+    GeneralSubtree, IsCa, Issuer, KeyPair, KeyUsagePurpose, NameConstraints,
+};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::error::Error;
+
+/// The CA certificate (PEM) in the TLS directory: what `NODE_EXTRA_CA_CERTS` names.
+pub const CA_FILE: &str = "ca.pem";
+/// The system's roots plus the CA (PEM), for variables that replace the system's roots
+/// (`SSL_CERT_FILE`, `REQUESTS_CA_BUNDLE`).
+pub const BUNDLE_FILE: &str = "ca-bundle.pem";
+const KEY_FILE: &str = "ca.key";
+/// When the CA expires, in seconds since the epoch: rcgen writes certificates but does not read
+/// them back, and a date kept beside the certificate spares a DER parser.
+const EXPIRES_FILE: &str = "ca.expires";
+
+const DAY: u64 = 86_400;
+const CA_LIFETIME: u64 = 5 * 365 * DAY;
+/// A CA this close to its end is replaced, so a server certificate never outlives it.
+const RENEW_BEFORE: u64 = 30 * DAY;
+const SERVER_LIFETIME: u64 = 365 * DAY;
+/// How long a client may take over its TLS handshake before the connection is dropped.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+const MAX_FILE: usize = 1024 * 1024;
+
+/// The emulator's TLS material: where its CA is, and the server configuration.
+pub struct Tls {
+    /// The CA certificate file.
+    pub ca_file: PathBuf,
+    /// The system roots plus the CA.
+    pub bundle_file: PathBuf,
+    config: Arc<rustls::ServerConfig>,
+}
+
+/// The CA as loaded or made.
+struct Ca {
+    key: KeyPair,
+    pem: String,
+    expires: u64,
+}
+
+/// Load the CA kept in `dir` (created private, 0700) or make one, write the bundle, and issue
+/// this run's server certificate.
+pub fn prepare(dir: &Path) -> Result<Tls, Error> {
+    let now = crate::clock::now();
+    let ca = match load(dir, now)? {
+        Some(ca) => ca,
+        None => create(dir, now)?,
+    };
+    let ca_file = dir.join(CA_FILE);
+    let bundle_file = dir.join(BUNDLE_FILE);
+    crate::files::write_cached(dir, &bundle_file, bundle(&ca.pem).as_bytes())?;
+    let (cert, key) = issue(&ca, &["localhost", "127.0.0.1", "::1"], now)?;
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .and_then(|b| b.with_no_client_auth().with_single_cert(vec![cert], key))
+    .map_err(|e| Error::local("cannot set up the emulator's TLS", std::io::Error::other(e)))?;
+    // The emulator serves HTTP/1.1 only.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Tls {
+        ca_file,
+        bundle_file,
+        config: Arc::new(config),
+    })
+}
+
+impl Tls {
+    /// Serve TLS on `tcp`: handshakes run concurrently (a slow client holds up no one) and
+    /// stop after [`HANDSHAKE_TIMEOUT`]; only finished ones reach the HTTP server.
+    pub fn listen(&self, tcp: TcpListener) -> Result<TlsListener, Error> {
+        let local = tcp
+            .local_addr()
+            .map_err(|e| Error::network(format!("cannot read the bound address: {e}")))?;
+        let acceptor = tokio_rustls::TlsAcceptor::from(self.config.clone());
+        let (ready, incoming) = tokio::sync::mpsc::channel(64);
+        let task = tokio::spawn(async move {
+            loop {
+                let (stream, peer) = match tcp.accept().await {
+                    Ok(accepted) => accepted,
+                    // Out of file descriptors and the like: wait rather than spin.
+                    Err(_) => {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let acceptor = acceptor.clone();
+                let ready = ready.clone();
+                tokio::spawn(async move {
+                    if let Ok(Ok(tls)) =
+                        tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
+                    {
+                        let _ = ready.send((tls, peer)).await;
+                    }
+                });
+            }
+        });
+        Ok(TlsListener {
+            incoming,
+            local,
+            task,
+        })
+    }
+}
+
+/// A listener handing the HTTP server connections whose TLS handshake has finished.
+pub struct TlsListener {
+    incoming: tokio::sync::mpsc::Receiver<(tokio_rustls::server::TlsStream<TcpStream>, SocketAddr)>,
+    local: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TlsListener {
+    fn drop(&mut self) {
+        // Stops accepting: the server dropped its listener at shutdown.
+        self.task.abort();
+    }
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.incoming.recv().await {
+            Some(accepted) => accepted,
+            // The accepting task ended (only when aborted): nothing will arrive again.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        Ok(self.local)
+    }
+}
+
+/// The CA in `dir` if all of it is there, readable, consistent and not near its end.
+fn load(dir: &Path, now: u64) -> Result<Option<Ca>, Error> {
+    let read = |name: &str| -> Result<Option<String>, Error> {
+        Ok(crate::files::read_cached(dir, &dir.join(name), MAX_FILE)?
+            .and_then(|bytes| String::from_utf8(bytes).ok()))
+    };
+    let (Some(pem), Some(key), Some(expires)) =
+        (read(CA_FILE)?, read(KEY_FILE)?, read(EXPIRES_FILE)?)
+    else {
+        return Ok(None);
+    };
+    let Ok(expires) = expires.trim().parse::<u64>() else {
+        return Ok(None);
+    };
+    let Ok(key) = KeyPair::from_pem(&key) else {
+        return Ok(None);
+    };
+    let Ok(der) = CertificateDer::from_pem_slice(pem.as_bytes()) else {
+        return Ok(None);
+    };
+    // The certificate carries its public key verbatim: a key and certificate from two
+    // different runs would issue certificates no client could verify.
+    let public = key.public_key_raw();
+    let matches = der.windows(public.len()).any(|w| w == public);
+    if !matches || expires <= now.saturating_add(RENEW_BEFORE) {
+        return Ok(None);
+    }
+    Ok(Some(Ca { key, pem, expires }))
+}
+
+/// Make a CA and keep it in `dir`: the key 0600, like every file of the cache.
+fn create(dir: &Path, now: u64) -> Result<Ca, Error> {
+    let key = KeyPair::generate().map_err(tls_error)?;
+    let expires = now + CA_LIFETIME;
+    let mut params = ca_params();
+    validity(&mut params, now.saturating_sub(DAY), expires);
+    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    params.name_constraints = Some(NameConstraints {
+        permitted_subtrees: vec![
+            GeneralSubtree::DnsName("localhost".into()),
+            GeneralSubtree::IpAddress(CidrSubnet::from_v4_prefix([127, 0, 0, 0], 8)),
+            GeneralSubtree::IpAddress(CidrSubnet::from_v6_prefix(
+                std::net::Ipv6Addr::LOCALHOST.octets(),
+                128,
+            )),
+        ],
+        excluded_subtrees: vec![],
+    });
+    let pem = params.self_signed(&key).map_err(tls_error)?.pem();
+    crate::files::write_cached(dir, &dir.join(KEY_FILE), key.serialize_pem().as_bytes())?;
+    crate::files::write_cached(dir, &dir.join(CA_FILE), pem.as_bytes())?;
+    crate::files::write_cached(dir, &dir.join(EXPIRES_FILE), expires.to_string().as_bytes())?;
+    Ok(Ca { key, pem, expires })
+}
+
+/// What identifies the CA to the certificates it issues: the same on every run, so a CA loaded
+/// from disk issues exactly as the one that was made.
+fn ca_params() -> CertificateParams {
+    let mut params = CertificateParams::default();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(DnType::OrganizationName, "cargo-kinde");
+    params.distinguished_name.push(
+        DnType::CommonName,
+        "cargo-kinde emulator local CA (loopback only)",
+    );
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    params
+}
+
+/// A server certificate for `names` signed by `ca`, and its key.
+fn issue(
+    ca: &Ca,
+    names: &[&str],
+    now: u64,
+) -> Result<(CertificateDer<'static>, PrivateKeyDer<'static>), Error> {
+    let key = KeyPair::generate().map_err(tls_error)?;
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let mut params = CertificateParams::new(names.clone()).map_err(tls_error)?;
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params.distinguished_name.push(
+        DnType::CommonName,
+        names.first().cloned().unwrap_or_default(),
+    );
+    validity(
+        &mut params,
+        now.saturating_sub(DAY),
+        (now + SERVER_LIFETIME).min(ca.expires),
+    );
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    params.use_authority_key_identifier_extension = true;
+    let issuer = Issuer::new(ca_params(), &ca.key);
+    let cert = params.signed_by(&key, &issuer).map_err(tls_error)?;
+    let key = PrivateKeyDer::Pkcs8(key.serialize_der().into());
+    Ok((cert.der().clone(), key))
+}
+
+/// The system's roots (as rustls-native-certs finds them) followed by the CA: a file that can
+/// stand in for the system bundle without losing any host it trusted.
+fn bundle(ca_pem: &str) -> String {
+    use base64::Engine as _;
+    let mut out = String::new();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(cert.as_ref());
+        out.push_str("-----BEGIN CERTIFICATE-----\n");
+        for line in b64.as_bytes().chunks(64) {
+            out.push_str(&String::from_utf8_lossy(line));
+            out.push('\n');
+        }
+        out.push_str("-----END CERTIFICATE-----\n");
+    }
+    out.push_str(ca_pem);
+    out
+}
+
+/// Valid from `from` to `to`, in seconds since the epoch (rcgen's date type, not named here,
+/// is the `time` crate's).
+fn validity(params: &mut CertificateParams, from: u64, to: u64) {
+    params.not_before = rcgen::date_time_ymd(1970, 1, 1) + Duration::from_secs(from);
+    params.not_after = rcgen::date_time_ymd(1970, 1, 1) + Duration::from_secs(to);
+}
+
+fn tls_error(e: rcgen::Error) -> Error {
+    Error::local(
+        "cannot make the emulator's TLS certificates",
+        std::io::Error::other(e),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Serve one TLS connection on 127.0.0.1 with a certificate for `names` from `ca`, and try
+    /// an https request to `host` (resolved to that address) trusting only the CA.
+    async fn handshake(ca: &Ca, names: &[&str], host: &str) -> Result<(), String> {
+        let (cert, key) = issue(ca, names, crate::clock::now()).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+        let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = tcp.local_addr().unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            if let Ok((stream, _)) = tcp.accept().await
+                && let Ok(mut tls) = acceptor.accept(stream).await
+            {
+                let _ = tls
+                    .write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n")
+                    .await;
+                let _ = tls.shutdown().await;
+            }
+        });
+        let root = reqwest::Certificate::from_pem(ca.pem.as_bytes()).unwrap();
+        let client = reqwest::Client::builder()
+            .tls_certs_only([root])
+            .resolve(host, addr)
+            .build()
+            .unwrap();
+        client
+            .get(format!("https://{host}:{}/", addr.port()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("{e:?}"))
+    }
+
+    #[tokio::test]
+    async fn the_ca_vouches_for_loopback_names_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = create(dir.path(), crate::clock::now()).unwrap();
+        handshake(&ca, &["localhost"], "localhost").await.unwrap();
+        // Even a client that trusts the CA refuses a certificate it issued for another host:
+        // the name constraints, not the client's restraint, keep it to loopback.
+        let err = handshake(&ca, &["evil.example"], "evil.example")
+            .await
+            .unwrap_err();
+        assert!(err.to_lowercase().contains("certificate"), "{err}");
+    }
+
+    #[test]
+    fn the_ca_is_kept_and_replaced_near_its_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = crate::clock::now();
+        let first = create(dir.path(), now).unwrap();
+        let kept = load(dir.path(), now).unwrap().expect("kept");
+        assert_eq!(kept.pem, first.pem);
+        // Near its end it is not loaded, so prepare makes another.
+        let late = first.expires - RENEW_BEFORE + 1;
+        assert!(load(dir.path(), late).unwrap().is_none());
+        // A key from another run does not match the certificate.
+        let other = KeyPair::generate().unwrap();
+        crate::files::write_cached(
+            dir.path(),
+            &dir.path().join(KEY_FILE),
+            other.serialize_pem().as_bytes(),
+        )
+        .unwrap();
+        assert!(load(dir.path(), now).unwrap().is_none());
+        let tls = prepare(dir.path()).unwrap();
+        let renewed = std::fs::read_to_string(&tls.ca_file).unwrap();
+        assert_ne!(renewed, first.pem);
+        assert!(load(dir.path(), now).unwrap().is_some());
+    }
+}
