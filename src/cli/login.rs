@@ -261,7 +261,7 @@ pub async fn user_token(global: &GlobalArgs, args: LoginArgs, no_cache: bool) ->
         TokenCache::open_if_any()?
     };
     if let Some(cache) = &cache {
-        match login::stored(ctx.http()?, &req, cache).await? {
+        match login::stored(|| ctx.http(), &req, cache).await? {
             login::Stored::Cached(tokens) => {
                 ui::debug("user token cache hit");
                 print(&tokens, &args, "cache");
