@@ -87,6 +87,13 @@ pub async fn run(global: &GlobalArgs, args: ApiArgs) -> Result<u8, Error> {
     }
     let fields = fields(&args.fields, &args.raw_fields)?;
     let in_query = matches!(method, Method::GET | Method::DELETE);
+    // No Management API GET or DELETE takes a body: one given would be sent and ignored.
+    if in_query && args.data.is_some() {
+        return Err(Error::input(format!(
+            "{method} takes no body: -d is for POST, PUT and PATCH"
+        ))
+        .with_hint("pass parameters with -q KEY=VALUE or -F KEY=VALUE"));
+    }
     let body = if fields.is_empty() {
         read_body(args.data.as_deref(), &method)?
     } else if in_query {

@@ -145,8 +145,7 @@ pub fn main() -> ExitCode {
 /// cargo-kinde from a workspace's lock file.
 pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let args = cargo_args(args);
-    let json = wants_json(&args);
-    let cli = match Cli::try_parse_from(args) {
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         // `--help` and `--version` are text on stdout whatever else was asked.
         Err(e) if !e.use_stderr() => {
@@ -154,7 +153,8 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             return ExitCode::from(exit::OK);
         }
         // A command line clap refuses is still answered in JSON when JSON was asked for.
-        Err(e) if json => {
+        // Parsed a second time only here, so a command line clap accepts pays for one parse.
+        Err(e) if wants_json(&args) => {
             ui::init(ui::Settings {
                 json: true,
                 ..ui::Settings::default()

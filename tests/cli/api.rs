@@ -581,3 +581,25 @@ fn api_hints_work_when_followed() {
     let out = run(&["api", "post", &path, "-d", &example]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+#[test]
+fn a_body_for_get_or_delete_is_refused_and_the_hint_works() {
+    let w = World::new();
+    for (method, path) in [("get", "users"), ("delete", "user?id=kp_1")] {
+        let out = w
+            .cmd()
+            .args(["api", method, path, "-d", "{\"page_size\":2}", "--yes"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(stderr(&out).contains("takes no body"), "{}", stderr(&out));
+    }
+    assert_eq!(w.count("GET /api/v1/users"), 0, "nothing was sent");
+    let out = w
+        .cmd()
+        .args(["api", "get", "users", "-q", "page_size=2"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(json(&out)["users"].as_array().unwrap().len(), 2);
+}
