@@ -56,11 +56,19 @@ pub struct ApiArgs {
     /// Show client secrets and tokens in the response instead of `***`.
     #[arg(long)]
     pub show_secrets: bool,
+    /// Filter the answer with a jq expression, as `gh api --jq`: each result on its own line,
+    /// strings without quotes.
+    #[cfg(feature = "jq")]
+    #[arg(long, value_name = "EXPR")]
+    pub jq: Option<String>,
 }
 
 /// Run `api`.
 pub async fn run(global: &GlobalArgs, args: ApiArgs) -> Result<u8, Error> {
     let method = parse_method(&args.method)?;
+    // A mistake in the expression is found before anything is sent.
+    #[cfg(feature = "jq")]
+    let jq = args.jq.as_deref().map(super::jq::compile).transpose()?;
     let (path, mut query) = kinde::split_path(&args.path);
     if !args.no_check {
         kinde::check_operation(&method, &path).map_err(|e| {
@@ -79,6 +87,13 @@ pub async fn run(global: &GlobalArgs, args: ApiArgs) -> Result<u8, Error> {
     }
     let fields = fields(&args.fields, &args.raw_fields)?;
     let in_query = matches!(method, Method::GET | Method::DELETE);
+    // No Management API GET or DELETE takes a body: one given would be sent and ignored.
+    if in_query && args.data.is_some() {
+        return Err(Error::input(format!(
+            "{method} takes no body: -d is for POST, PUT and PATCH"
+        ))
+        .with_hint("pass parameters with -q KEY=VALUE or -F KEY=VALUE"));
+    }
     let body = if fields.is_empty() {
         read_body(args.data.as_deref(), &method)?
     } else if in_query {
@@ -139,6 +154,16 @@ pub async fn run(global: &GlobalArgs, args: ApiArgs) -> Result<u8, Error> {
     } else {
         crate::secret::redact_json(value)
     };
+    #[cfg(feature = "jq")]
+    if let Some(filter) = jq {
+        for out in filter.run(value)? {
+            match out {
+                super::jq::Output::Text(text) => ui::result(&text),
+                super::jq::Output::Json(json) => ui::json(&json),
+            }
+        }
+        return Ok(exit::OK);
+    }
     if !value.is_null() {
         ui::json(&value);
     }

@@ -215,17 +215,7 @@ fn print(tokens: &Tokens, args: &LoginArgs, source: &str) {
             .map(|r| r.expose()),
     };
     ui::show(&report, |r| {
-        if args.decode {
-            // As `token --decode` prints an M2M token: header and claims, decoded without trust.
-            let decoded = crate::jwt::decode(r.access_token).ok();
-            let shown = serde_json::json!({
-                "header": decoded.as_ref().map(|d| &d.header),
-                "claims": decoded.as_ref().map(|d| &d.claims),
-            });
-            ui::result(&serde_json::to_string_pretty(&shown).unwrap_or_default());
-        } else {
-            ui::result(r.access_token);
-        }
+        super::token::print_token(r.access_token, args.decode)
     });
 }
 
@@ -271,7 +261,7 @@ pub async fn user_token(global: &GlobalArgs, args: LoginArgs, no_cache: bool) ->
         TokenCache::open_if_any()?
     };
     if let Some(cache) = &cache {
-        match login::stored(ctx.http()?, &req, cache).await? {
+        match login::stored(|| ctx.http(), &req, cache).await? {
             login::Stored::Cached(tokens) => {
                 ui::debug("user token cache hit");
                 print(&tokens, &args, "cache");

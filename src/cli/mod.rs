@@ -9,6 +9,8 @@ mod doctor;
 mod emulator;
 mod examples;
 mod init;
+#[cfg(feature = "jq")]
+mod jq;
 mod login;
 mod logout;
 mod register;
@@ -143,8 +145,7 @@ pub fn main() -> ExitCode {
 /// cargo-kinde from a workspace's lock file.
 pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let args = cargo_args(args);
-    let json = wants_json(&args);
-    let cli = match Cli::try_parse_from(args) {
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         // `--help` and `--version` are text on stdout whatever else was asked.
         Err(e) if !e.use_stderr() => {
@@ -152,7 +153,8 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             return ExitCode::from(exit::OK);
         }
         // A command line clap refuses is still answered in JSON when JSON was asked for.
-        Err(e) if json => {
+        // Parsed a second time only here, so a command line clap accepts pays for one parse.
+        Err(e) if wants_json(&args) => {
             ui::init(ui::Settings {
                 json: true,
                 ..ui::Settings::default()
@@ -200,45 +202,97 @@ fn cargo_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
     args
 }
 
-/// Whether `--json` is among the options (before any `--`), looked for before parsing so that
-/// an argument clap refuses is reported as JSON too.
+/// Whether `--json` was given as a flag, read from clap's own (error-tolerant) parse so that a
+/// command line clap refuses is still answered in JSON, and a value that merely reads `--json`
+/// (an option's value, anything after `--`) is not taken for the flag.
 fn wants_json(args: &[OsString]) -> bool {
-    args.iter()
-        .skip(1)
-        .take_while(|a| *a != "--")
-        .any(|a| a == "--json")
+    use clap::CommandFactory;
+    Cli::command()
+        .ignore_errors(true)
+        .try_get_matches_from(args)
+        .is_ok_and(|m| m.get_flag("json"))
 }
 
-/// A clap error as an input error: its first line the message, its tips the hint.
+/// A clap error as an input error, built from its kind and context (never from its rendered
+/// text): the message names the argument at fault, clap's suggestions are the hint.
 fn usage_error(e: &clap::Error) -> Error {
-    let text = e.render().to_string();
-    // clap's text: the error (maybe over several lines), tips, then the usage and a pointer to
-    // --help, which the hint replaces.
-    let lines: Vec<&str> = text
-        .lines()
-        .map(str::trim)
-        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
-        .filter(|l| !l.is_empty())
-        .collect();
-    let message = lines
-        .iter()
-        .filter(|l| !l.starts_with("tip: "))
-        .map(|l| l.strip_prefix("error: ").unwrap_or(l))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let tips: Vec<&str> = lines
-        .iter()
-        .filter_map(|l| l.strip_prefix("tip: "))
-        .collect();
-    let hint = if tips.is_empty() {
+    use clap::error::{ContextKind, ErrorKind};
+    let get = |kind| e.get(kind).map(context_text);
+    let arg = get(ContextKind::InvalidArg).unwrap_or_default();
+    let value = get(ContextKind::InvalidValue).unwrap_or_default();
+    let message = match e.kind() {
+        ErrorKind::InvalidSubcommand => format!(
+            "unrecognized subcommand `{}`",
+            get(ContextKind::InvalidSubcommand).unwrap_or_default()
+        ),
+        ErrorKind::UnknownArgument => format!("unexpected argument `{arg}`"),
+        ErrorKind::InvalidValue if value.is_empty() => format!("a value is required for `{arg}`"),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
+            let why = std::error::Error::source(e)
+                .map(|s| format!(": {s}"))
+                .unwrap_or_default();
+            format!("invalid value `{value}` for `{arg}`{why}")
+        }
+        ErrorKind::ArgumentConflict => match get(ContextKind::PriorArg) {
+            Some(prior) => format!("`{arg}` cannot be used with `{prior}`"),
+            None => format!("`{arg}` cannot be used more than once"),
+        },
+        ErrorKind::MissingRequiredArgument => {
+            format!("the following required arguments were not provided: {arg}")
+        }
+        ErrorKind::MissingSubcommand => "a subcommand is required".to_string(),
+        ErrorKind::NoEquals => format!("`{arg}` needs `=` before its value"),
+        ErrorKind::TooManyValues => format!("unexpected value `{value}` for `{arg}`"),
+        ErrorKind::WrongNumberOfValues | ErrorKind::TooFewValues => {
+            format!("wrong number of values for `{arg}`")
+        }
+        ErrorKind::InvalidUtf8 => "an argument is not valid UTF-8".to_string(),
+        kind => kind
+            .as_str()
+            .unwrap_or("the command line was not understood")
+            .to_string(),
+    };
+    let mut hints = Vec::new();
+    for kind in [
+        ContextKind::SuggestedSubcommand,
+        ContextKind::SuggestedArg,
+        ContextKind::SuggestedValue,
+    ] {
+        if let Some(s) = get(kind) {
+            hints.push(format!("did you mean `{s}`?"));
+        }
+    }
+    if let Some(valid) = get(ContextKind::ValidValue) {
+        hints.push(format!("possible values: {valid}"));
+    }
+    if let Some(s) = get(ContextKind::Suggested).filter(|s| !s.trim().is_empty()) {
+        hints.push(s);
+    }
+    let hint = if hints.is_empty() {
         "`cargo kinde --help` lists the commands and their options".to_string()
     } else {
-        tips.join("; ")
+        hints.join("; ")
     };
-    if message.is_empty() {
-        return Error::input("the command line was not understood").with_hint(hint);
-    }
     Error::input(message).with_hint(hint)
+}
+
+/// A clap context value as plain text (lists joined by `, `, styles dropped).
+fn context_text(value: &clap::error::ContextValue) -> String {
+    use clap::error::ContextValue;
+    match value {
+        ContextValue::String(s) => s.clone(),
+        ContextValue::Strings(list) => list.join(", "),
+        ContextValue::StyledStr(s) => s.to_string(),
+        ContextValue::StyledStrs(list) => list
+            .iter()
+            .map(ToString::to_string)
+            .filter(|s| !s.trim().is_empty())
+            .collect::<Vec<_>>()
+            .join("; "),
+        ContextValue::Bool(b) => b.to_string(),
+        ContextValue::Number(n) => n.to_string(),
+        _ => String::new(),
+    }
 }
 
 /// Run a parsed command line; `Ok` carries the exit code.
@@ -282,5 +336,53 @@ mod tests {
         assert_eq!(args, ["cargo-kinde", "token"].map(OsString::from));
         let args = cargo_args(["cargo-kinde", "token"].map(OsString::from));
         assert_eq!(args, ["cargo-kinde", "token"].map(OsString::from));
+    }
+
+    fn args(list: &[&str]) -> Vec<OsString> {
+        std::iter::once("cargo-kinde")
+            .chain(list.iter().copied())
+            .map(OsString::from)
+            .collect()
+    }
+
+    #[test]
+    fn json_is_seen_only_as_a_flag() {
+        assert!(wants_json(&args(&["--json", "tokn"])));
+        assert!(wants_json(&args(&["token", "--json", "--no-such-flag"])));
+        assert!(!wants_json(&args(&[
+            "api",
+            "GET",
+            "/x",
+            "-f",
+            "name=--json"
+        ])));
+        assert!(!wants_json(&args(&["verify", "--", "--json"])));
+        assert!(!wants_json(&args(&[
+            "verify", "--leeway", "x", "--", "--json"
+        ])));
+    }
+
+    fn refused(list: &[&str]) -> Error {
+        match Cli::try_parse_from(args(list)) {
+            Err(e) => usage_error(&e),
+            Ok(_) => panic!("{list:?} parsed"),
+        }
+    }
+
+    #[test]
+    fn usage_errors_come_from_clap_kinds() {
+        let e = refused(&["tokn"]);
+        assert_eq!(e.to_string(), "unrecognized subcommand `tokn`");
+        assert_eq!(e.hint(), Some("did you mean `token`?"));
+        let e = refused(&["token", "--decod"]);
+        assert_eq!(e.to_string(), "unexpected argument `--decod`");
+        assert!(e.hint().is_some_and(|h| h.contains("--decode")), "{e:?}");
+        let e = refused(&["token", "--user", "--verify"]);
+        assert!(e.to_string().contains("cannot be used with"), "{e}");
+        let e = refused(&["--color", "sometimes", "token"]);
+        assert!(e.to_string().contains("`sometimes`"), "{e}");
+        assert!(e.hint().is_some_and(|h| h.contains("always")), "{e:?}");
+        let e = refused(&["token", "--no-browser"]);
+        assert!(e.to_string().contains("--user"), "{e}");
     }
 }

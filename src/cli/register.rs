@@ -281,11 +281,33 @@ async fn app_names(client: &crate::kinde::client::Client, plan: &Plan) -> BTreeM
 
 /// `text` with each known client id shown as `` `name` (id) ``.
 fn with_names(text: String, names: &BTreeMap<String, String>) -> String {
-    names.iter().fold(text, |text, (id, name)| {
-        // A name is the tenant's text: shown as text, never as terminal controls.
-        text.replace(
-            id.as_str(),
-            &format!("`{}` ({id})", crate::net::server_line(name)),
-        )
-    })
+    // Only a whole word is an id: the same characters inside a URL or a longer id stay as they are.
+    text.split_inclusive(char::is_whitespace)
+        .map(|word| {
+            let id = word.trim_end().trim_matches(|c| "`'\"()[],;:".contains(c));
+            match names.get(id) {
+                // A name is the tenant's text: shown as text, never as terminal controls.
+                Some(name) => word.replacen(
+                    id,
+                    &format!("`{}` ({id})", crate::net::server_line(name)),
+                    1,
+                ),
+                None => word.to_string(),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+#[test]
+fn only_whole_ids_are_named() {
+    let names = BTreeMap::from([("abc123".to_string(), "Web".to_string())]);
+    let text = with_names(
+        "+ callback https://a.io/abc123/cb for abc123, `abc1234`".into(),
+        &names,
+    );
+    assert_eq!(
+        text,
+        "+ callback https://a.io/abc123/cb for `Web` (abc123), `abc1234`"
+    );
 }

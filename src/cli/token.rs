@@ -63,6 +63,21 @@ struct TokenReport<'a> {
     verification: Option<&'a crate::jwt::verify::Report>,
 }
 
+/// A token on stdout as the human output of `token` and `login` print it: the token itself, or
+/// with `--decode` its header and claims (decoded without trust) instead.
+pub(super) fn print_token(token: &str, decode: bool) {
+    if decode {
+        let decoded = crate::jwt::decode(token).ok();
+        let parts = Decoded {
+            header: decoded.as_ref().map(|d| &d.header),
+            claims: decoded.as_ref().map(|d| &d.claims),
+        };
+        ui::result(&serde_json::to_string_pretty(&parts).unwrap_or_default());
+    } else {
+        ui::result(token);
+    }
+}
+
 /// Run `token`.
 pub async fn run(global: &GlobalArgs, args: TokenArgs) -> Result<u8, Error> {
     if args.user {
@@ -106,15 +121,9 @@ pub async fn run(global: &GlobalArgs, args: TokenArgs) -> Result<u8, Error> {
     };
     // A cached token needs no request, so no HTTP client: building one (loading the system's
     // root certificates) would take most of this run's time.
-    let cached = cache
-        .as_ref()
-        .and_then(|c| c.get(&oauth::cache::CacheKey::new(&request)));
-    let token = match cached {
-        Some(token) => {
-            ui::debug(&format!("token cache hit ({} s left)", token.expires_in()));
-            token
-        }
-        None => oauth::client_credentials(ctx.http()?, cache.as_ref(), &request).await?,
+    let token = match cache.as_ref().and_then(|c| c.fresh(&request)) {
+        Some(token) => token,
+        None => oauth::new_token(ctx.http()?, cache.as_ref(), &request).await?,
     };
     if let Some(why) = &token.unsaved {
         ui::warn(&format!("could not cache the token: {why}"));
@@ -146,13 +155,7 @@ pub async fn run(global: &GlobalArgs, args: TokenArgs) -> Result<u8, Error> {
         decoded: parts,
         verification: report.as_ref(),
     };
-    ui::show(&shown, |r| {
-        if args.decode {
-            ui::result(&serde_json::to_string_pretty(&r.decoded).unwrap_or_default());
-        } else {
-            ui::result(r.access_token);
-        }
-    });
+    ui::show(&shown, |r| print_token(r.access_token, args.decode));
     if let Some(report) = report {
         if let Some(failed) = report.first_failure() {
             ui::failed(format!(

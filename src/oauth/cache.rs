@@ -192,6 +192,18 @@ impl TokenCache {
             .map(Entry::into_token)
     }
 
+    /// A fresh cached M2M token for `request`: the one lookup every client-credentials path
+    /// makes (`token`, the Management API client, smoke), so a hit costs no request and no HTTP
+    /// client.
+    pub fn fresh(&self, request: &ClientCredentials) -> Option<AccessToken> {
+        let token = self.get(&CacheKey::new(request));
+        match &token {
+            Some(t) => crate::ui::debug(&format!("token cache hit ({} s left)", t.expires_in())),
+            None => crate::ui::debug("token cache miss"),
+        }
+        token
+    }
+
     /// The token for `key` even when it has expired (its refresh token may still work; the
     /// issuer, not this file, decides whether it does).
     pub fn get_any(&self, key: &CacheKey) -> Option<AccessToken> {

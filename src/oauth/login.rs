@@ -256,8 +256,9 @@ pub enum Stored {
 
 /// A user token for `request` without a browser: a fresh one from `cache`, else one obtained with
 /// the cached refresh token (kept rotated in the cache). A refused refresh token is removed.
-pub async fn stored(
-    http: &reqwest::Client,
+/// `http` is called only for a refresh, so a cached token builds no HTTP client.
+pub async fn stored<'h>(
+    http: impl FnOnce() -> Result<&'h reqwest::Client, Error>,
     request: &Request,
     cache: &TokenCache,
 ) -> Result<Stored, Error> {
@@ -271,7 +272,7 @@ pub async fn stored(
     let Some(refresh_token) = cache.get_any(&key).and_then(|t| t.refresh_token) else {
         return Ok(Stored::Nothing);
     };
-    match refresh(http, request, &refresh_token).await {
+    match refresh(http()?, request, &refresh_token).await {
         Ok(mut tokens) => {
             // Rotation: keep the new refresh token, or the old one if none came back.
             tokens.access.refresh_token = tokens.access.refresh_token.or(Some(refresh_token));

@@ -89,21 +89,26 @@ pub async fn client_credentials(
     cache: Option<&cache::TokenCache>,
     request: &ClientCredentials,
 ) -> Result<AccessToken, Error> {
-    let key = cache::CacheKey::new(request);
-    if let Some(cache) = cache {
-        if let Some(token) = cache.get(&key) {
-            ui::debug(&format!("token cache hit ({} s left)", token.expires_in()));
-            return Ok(token);
-        }
-        ui::debug("token cache miss");
+    match cache.and_then(|c| c.fresh(request)) {
+        Some(token) => Ok(token),
+        None => new_token(http, cache, request).await,
     }
+}
+
+/// Request a new M2M token (no cache lookup: [`cache::TokenCache::fresh`] is that) and store it
+/// in `cache`.
+pub async fn new_token(
+    http: &reqwest::Client,
+    cache: Option<&cache::TokenCache>,
+    request: &ClientCredentials,
+) -> Result<AccessToken, Error> {
     // The discovery document is cached next to the tokens, so a cached token makes no request
     // and a new one at most one extra request per issuer a day.
     let cache_root = cache.map(cache::TokenCache::root);
     let endpoints = discovery::endpoints(http, &request.issuer, cache_root).await?;
     let mut token = request_client_credentials(http, &endpoints.token_endpoint, request).await?;
     if let Some(cache) = cache
-        && let Err(e) = cache.put(&key, &token)
+        && let Err(e) = cache.put(&cache::CacheKey::new(request), &token)
     {
         ui::debug(&format!("could not cache the token: {e}"));
         token.unsaved = Some(e.to_string());

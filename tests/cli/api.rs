@@ -437,3 +437,169 @@ fn a_slow_answer_shows_a_spinner_on_a_terminal() {
     let (code, _) = term.finish();
     assert_eq!(code, 0);
 }
+
+#[test]
+fn jq_filters_the_answer_and_prints_strings_raw() {
+    let w = World::new();
+    let out = w
+        .cmd()
+        .args(["api", "get", "users", "--jq", ".users[].email"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = crate::stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 5, "one line per seeded user: {text}");
+    assert!(
+        lines.iter().all(|l| l.contains('@') && !l.contains('"')),
+        "strings unquoted: {text}"
+    );
+    // Non-strings are JSON.
+    let out = w
+        .cmd()
+        .args(["api", "get", "users", "--jq", "[.users[] | .id] | length"])
+        .output()
+        .unwrap();
+    assert_eq!(crate::stdout(&out).trim(), "5");
+}
+
+#[test]
+fn a_bad_jq_expression_is_refused_before_any_request() {
+    let w = World::new();
+    let out = w
+        .cmd()
+        .args(["api", "get", "users", "--jq", ".users[] |"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("--jq `.users[] |` is not a valid jq expression"),
+        "{err}"
+    );
+    assert!(err.contains("column"), "{err}");
+    assert_eq!(w.count("GET /api/v1/users"), 0, "nothing was sent");
+    assert_eq!(w.count("POST /oauth2/token"), 0);
+}
+
+#[test]
+fn a_field_whose_value_reads_json_is_not_the_json_flag() {
+    let w = World::new();
+    // Refused by clap (no such flag): answered as text, since --json was not given as a flag.
+    let out = w
+        .cmd()
+        .args(["api", "get", "users", "-f", "name=--json", "--nope"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(crate::stdout(&out).is_empty(), "{}", crate::stdout(&out));
+    assert!(stderr(&out).contains("--nope"), "{}", stderr(&out));
+    let out = w
+        .cmd()
+        .args([
+            "api",
+            "get",
+            "users",
+            "-f",
+            "page_size=2",
+            "--json",
+            "--nope",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(json(&out)["error"]["exit_code"], 2);
+}
+
+/// The `help:` line of a failed command.
+fn hint_of(out: &std::process::Output) -> String {
+    let err = stderr(out);
+    err.lines()
+        .find_map(|l| l.strip_prefix("help: "))
+        .unwrap_or_else(|| panic!("no help line: {err}"))
+        .to_string()
+}
+
+#[test]
+fn api_hints_work_when_followed() {
+    let w = World::new();
+    let run = |args: &[&str]| w.cmd().args(args).output().unwrap();
+    // An unknown path: the suggestion works, and --no-check sends it.
+    let out = run(&["api", "get", "/api/v1/usrs"]);
+    assert_eq!(out.status.code(), Some(2));
+    let hint = hint_of(&out);
+    assert!(
+        hint.contains("/api/v1/users") && hint.contains("--no-check"),
+        "{hint}"
+    );
+    assert!(run(&["api", "get", "/api/v1/users"]).status.success());
+    let out = run(&["api", "get", "/api/v1/usrs", "--no-check"]);
+    assert!(
+        stderr(&out).contains("ROUTE_NOT_FOUND"),
+        "--no-check sent it: {}",
+        stderr(&out)
+    );
+    // A method.
+    let out = run(&["api", "fetch", "users"]);
+    assert!(hint_of(&out).contains("use GET"), "{}", hint_of(&out));
+    assert!(run(&["api", "GET", "users"]).status.success());
+    // A query parameter, and a field, without `=`.
+    let out = run(&["api", "get", "users", "-q", "page_size"]);
+    assert!(hint_of(&out).contains("-q page_size=50"));
+    assert!(
+        run(&["api", "get", "users", "-q", "page_size=50"])
+            .status
+            .success()
+    );
+    let out = run(&["api", "post", "apis", "-F", "name"]);
+    assert!(hint_of(&out).contains("-F name=Acme"));
+    let out = run(&[
+        "api",
+        "post",
+        "apis",
+        "-F",
+        "name=Acme",
+        "-f",
+        "audience=https://acme.example",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let id = json(&out)["api"]["id"].as_str().unwrap().to_string();
+    // A DELETE without a person to confirm.
+    let out = run(&["api", "delete", &format!("apis/{id}")]);
+    assert!(hint_of(&out).contains("--yes"));
+    let out = run(&["api", "delete", &format!("apis/{id}"), "--yes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // A body that is not JSON: the example body works.
+    let app = w.web_app_id();
+    let path = format!("applications/{app}/auth_redirect_urls");
+    let out = run(&["api", "post", &path, "-d", "urls=x"]);
+    let hint = hint_of(&out);
+    let example = hint
+        .split_once("-d '")
+        .and_then(|(_, rest)| rest.split_once('\''))
+        .map(|(body, _)| body.to_string())
+        .unwrap_or_else(|| panic!("{hint}"));
+    let out = run(&["api", "post", &path, "-d", &example]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn a_body_for_get_or_delete_is_refused_and_the_hint_works() {
+    let w = World::new();
+    for (method, path) in [("get", "users"), ("delete", "user?id=kp_1")] {
+        let out = w
+            .cmd()
+            .args(["api", method, path, "-d", "{\"page_size\":2}", "--yes"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(stderr(&out).contains("takes no body"), "{}", stderr(&out));
+    }
+    assert_eq!(w.count("GET /api/v1/users"), 0, "nothing was sent");
+    let out = w
+        .cmd()
+        .args(["api", "get", "users", "-q", "page_size=2"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(json(&out)["users"].as_array().unwrap().len(), 2);
+}

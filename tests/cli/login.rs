@@ -679,3 +679,56 @@ fn a_token_endpoint_on_another_host_never_receives_the_code_or_secret() {
     assert!(!err.contains("not-for-other-hosts"), "{err}");
     assert!(untouched(&other), "the other host received nothing");
 }
+
+#[test]
+fn user_token_hints_work_when_followed() {
+    let w = world(None);
+    let port = free_port();
+    allow(&w, port);
+    let user_token = |extra: &[&str]| {
+        w.cmd()
+            .env("KINDE_CLIENT_ID", w.web_app_id())
+            .args(["token", "--user"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    // No application: the hint's KINDE_CLIENT_ID gets past it.
+    let out = w.cmd().args(["token", "--user"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        err.contains("help: set `client_id` under [app] in kinde.toml, or KINDE_CLIENT_ID"),
+        "{err}"
+    );
+    // No sign-in yet and no one to sign in: follow the hint, `cargo kinde login`.
+    let out = user_token(&[]);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(!err.contains("no application"), "{err}");
+    assert!(
+        err.contains("help: run `cargo kinde login` in a terminal first"),
+        "{err}"
+    );
+    let run = start(&w, &["--port", &port.to_string()]);
+    complete(&run);
+    let (code, _, err) = run.finish();
+    assert_eq!(code, 0, "{err}");
+    let out = user_token(&[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The refresh token only in JSON: add --json, as the hint says.
+    let out = user_token(&["--show-refresh-token"]);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(err.contains("help: add --json"), "{err}");
+    let out = user_token(&["--show-refresh-token", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc = crate::json(&out);
+    assert!(doc["refresh_token"].is_string(), "{doc}");
+}

@@ -437,3 +437,41 @@ fn flags_that_do_not_apply_to_a_mode_are_refused_by_clap() {
         );
     }
 }
+
+#[test]
+fn the_missing_credentials_hint_works_when_followed() {
+    let w = World::new();
+    let out = w
+        .bare()
+        .env("KINDE_DOMAIN", w.issuer())
+        .arg("token")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        err.contains("help: set them in the environment or in .env next to kinde.toml"),
+        "{err}"
+    );
+    // Follow it: a .env next to kinde.toml.
+    w.write("kinde.toml", "");
+    w.write(
+        ".env",
+        &format!(
+            "KINDE_MANAGEMENT_CLIENT_ID={}\nKINDE_MANAGEMENT_CLIENT_SECRET={}\n",
+            w.management_id(),
+            w.management_secret()
+        ),
+    );
+    let out = w
+        .bare()
+        .env("KINDE_DOMAIN", w.issuer())
+        .arg("token")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -554,3 +554,22 @@ fn a_huge_token_on_stdin_or_as_an_argument_is_refused_before_it_is_read_whole() 
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", crate::stderr(&out));
 }
+
+#[test]
+fn the_empty_token_hint_works_when_followed() {
+    let w = World::new();
+    let out = w.cmd().args(["verify", "-"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        err.contains("help: pass a JWT, e.g. $(cargo kinde token)"),
+        "{err}"
+    );
+    let token = w.token();
+    let out = w.cmd().args(["verify", &token]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
