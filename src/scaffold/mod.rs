@@ -328,7 +328,9 @@ pub fn plan(
                     append_only: true,
                     ..change(root, &file, text)
                 }),
-                ci::GitlabInclude::Present => {}
+                ci::GitlabInclude::Present => {
+                    changes.push(change(root, &file, existing.unwrap_or_default()));
+                }
                 ci::GitlabInclude::AddByHand(note) => notes.push(note),
             }
         }

@@ -758,7 +758,7 @@ fn init_ci_gitlab_writes_the_pipeline_with_the_junit_report_and_a_gated_deploy()
         "untick \"Protect",
         "CARGO_HOME: $CI_PROJECT_DIR/.cargo",
         "      - .cargo/registry/",
-        "      files:\n        - .gitlab/kinde-smoke.yml",
+        "      files:\n        - \".gitlab/kinde-smoke.yml\"",
     ] {
         assert!(pipeline.contains(line), "{line} missing from:\n{pipeline}");
     }
@@ -870,6 +870,7 @@ fn monorepo(w: &World) {
         "refs/remotes/origin/HEAD",
         "refs/remotes/origin/trunk",
     ]);
+    std::fs::create_dir_all(w.path("backend/src")).unwrap();
     w.write(
         "backend/Cargo.toml",
         "[package]\nname = \"demo\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
@@ -986,6 +987,8 @@ fn a_cargo_kinde_version_that_is_not_a_version_is_refused() {
 #[test]
 fn a_cargo_kinde_path_outside_the_workspace_through_dotdot_is_outside() {
     let w = World::new();
+    std::fs::create_dir_all(w.path("proj/src")).unwrap();
+    std::fs::create_dir_all(w.path("other/ck")).unwrap();
     w.write(
         "proj/Cargo.toml",
         "[package]\nname = \"demo\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",

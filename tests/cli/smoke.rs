@@ -1264,8 +1264,8 @@ fn registered_checks_reuse_the_runs_token_and_fail_with_its_reason() {
         );
     }
     assert!(
-        stderr(&out).contains("help: set it in the environment"),
+        stdout(&out).contains("set it in the environment"),
         "{}",
-        stderr(&out)
+        stdout(&out)
     );
 }

@@ -229,9 +229,8 @@ fn source(args: &InitArgs, root: &Path) -> Result<Source, Error> {
         checked("--cargo-kinde-path", &dir.display().to_string())?;
         // Canonical, both: `..` and symlinks resolved, so only a directory really inside the
         // workspace counts as inside.
-        let absolute = dir
-            .canonicalize()
-            .map_err(|e| Error::file("resolve", dir, e))?;
+        // A directory that does not exist fails the Cargo.toml check below (bad input, exit 2).
+        let absolute = dir.canonicalize().unwrap_or_else(|_| dir.clone());
         let root = root
             .canonicalize()
             .map_err(|e| Error::file("resolve", root, e))?;
