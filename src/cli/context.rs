@@ -64,10 +64,15 @@ impl Context {
                 missing.push("the management app's client id (KINDE_MANAGEMENT_CLIENT_ID, or `client_id` under [management] in kinde.toml)");
             }
             if missing_secret {
-                missing.push("its client secret (KINDE_MANAGEMENT_CLIENT_SECRET)");
+                missing.push(if missing_id {
+                    "its client secret (KINDE_MANAGEMENT_CLIENT_SECRET)"
+                } else {
+                    "the management app's client secret (KINDE_MANAGEMENT_CLIENT_SECRET)"
+                });
             }
+            let them = if missing.len() == 1 { "it" } else { "them" };
             return Err(Error::input(format!("missing {}", missing.join(" and ")))
-                .with_hint("set them in the environment or in .env next to kinde.toml (Settings > Applications > <M2M app> > App keys), or run in a terminal without --no-input / CI=true to be asked"));
+                .with_hint(format!("set {them} in the environment or in .env next to kinde.toml (Settings > Applications > <M2M app> > App keys), or run in a terminal without --no-input / CI=true to be asked")));
         }
         let mut to_save: Vec<(&str, String)> = Vec::new();
         if missing_id {

@@ -76,8 +76,15 @@ fn print_human(report: &Report) {
             Status::Fail => paint(style::BAD, "✗"),
             Status::Skip => paint(style::DIM, "-"),
         };
-        ui::result(&format!("  {mark} {:width$}  {}", check.name, check.detail));
+        // Lines after the first (a config error's source snippet) stay in the detail column.
+        let column = format!("\n    {:width$}  ", "");
+        let detail = check.detail.lines().collect::<Vec<_>>().join(&column);
+        ui::result(&format!("  {mark} {:width$}  {detail}", check.name));
         if let (Some(fix), false) = (&check.fix, check.status == Status::Pass) {
+            let fix = fix
+                .lines()
+                .collect::<Vec<_>>()
+                .join(&format!("{column}     "));
             ui::result(&format!(
                 "    {:width$}  {} {fix}",
                 "",

@@ -28,12 +28,11 @@ pub enum Format {
 }
 
 impl Format {
-    fn name(self) -> &'static str {
-        match self {
-            Format::Human => "human",
-            Format::Json => "json",
-            Format::Junit => "junit",
-        }
+    /// Its name on the command line, as clap spells it.
+    fn name(self) -> String {
+        self.to_possible_value()
+            .map(|v| v.get_name().to_string())
+            .unwrap_or_default()
     }
 }
 
@@ -85,11 +84,6 @@ fn positive_secs(text: &str) -> Result<f64, String> {
             "`{text}` is not a positive number of seconds (e.g. 10 or 0.5)"
         )),
     }
-}
-
-/// Whether `CI` is set to something other than empty, `0` or `false`, as CI services do.
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"))
 }
 
 /// What a run has before its checks start.
@@ -280,7 +274,7 @@ async fn prepare(
     // The clock of --total-timeout starts before the first request (after any prompt for
     // credentials): the token, discovery and the checks all count.
     options.started = Instant::now();
-    let shared = Arc::new(Shared::new(
+    let mut shared = Shared::new(
         ctx.http()?.clone(),
         issuer.clone(),
         ctx.config.clone(),
@@ -288,7 +282,7 @@ async fn prepare(
         kinde,
         crate::oauth::cache::TokenCache::open_if_any()?,
         &checks,
-    ));
+    );
     if let Some(e) = &m2m_error {
         shared.tokens_unavailable(&Unavailable::Fail(Cause::of_setup(e), e.to_string()));
     }
@@ -297,6 +291,7 @@ async fn prepare(
     if has_credentials && let Err(e) = shared.management_token(options).await {
         m2m_error = Some(e.context("cannot get the management (M2M) token"));
     }
+    let shared = Arc::new(shared);
     let from_emulator = ctx
         .config
         .domain
@@ -330,7 +325,7 @@ fn emit(
     let private = args.output.is_none()
         && format == Format::Human
         && std::io::IsTerminal::is_terminal(&std::io::stdout())
-        && !in_ci();
+        && !ui::in_ci();
     let outcomes: Vec<Outcome> = if args.show_pii || private {
         outcomes.to_vec()
     } else {

@@ -234,7 +234,7 @@ impl fmt::Display for Warning {
                 domain,
             } => write!(
                 f,
-                "{source} overrides the domain {domain} of {} (the environment and .env come after kinde.toml): commands such as `register` use {source}'s; unset it to use kinde.toml's",
+                "{source} overrides the domain {domain} of {} (the environment and .env come after kinde.toml): commands such as `register` use the value from {source}; unset it to use kinde.toml's",
                 file.display()
             ),
         }

@@ -143,6 +143,16 @@ pub async fn diagnose(
                 err,
                 "correct kinde.toml (or the variable) at the place the error names, then run `cargo kinde doctor` again",
             ));
+            // Listed, not dropped: the reader sees what doctor would check once it loads.
+            checks.extend(
+                ["domain"]
+                    .into_iter()
+                    .chain(NETWORK_CHECKS)
+                    .chain(["login port", ".env"])
+                    .map(|name| {
+                        Check::skip(name, "needs the configuration (the config check failed)")
+                    }),
+            );
             checks.push(cache_check());
             return Report::new(checks);
         }
@@ -649,6 +659,11 @@ fn port_check(config: &Config, login_registered: bool) -> Check {
         || login_registered
         || login_loopback(config)
             .is_some_and(|url| config.callback_urls.iter().any(|c| c.value == url));
+    port_status(port, used)
+}
+
+/// Whether 127.0.0.1:`port` can be listened on, and how much it matters (`used`: login is set up).
+fn port_status(port: u16, used: bool) -> Check {
     match std::net::TcpListener::bind(("127.0.0.1", port)) {
         Ok(_) => Check::pass("login port", format!("127.0.0.1:{port} is free for `cargo kinde login`")),
         Err(e) if !used => Check::skip(
@@ -668,12 +683,13 @@ fn dotenv_checks(path: &Path) -> Vec<Check> {
         .file_name()
         .map_or_else(|| ".env".into(), |n| n.to_string_lossy().into_owned());
     let ignored = match crate::config::dotenv::gitignore_needed(path) {
-        None => Check::pass(
+        None if in_git_work_tree(path) => Check::pass(
             format!("{name} ignored by git"),
-            format!(
-                "{} is git-ignored or not in a git work tree",
-                path.display()
-            ),
+            format!("{} is git-ignored", path.display()),
+        ),
+        None => Check::skip(
+            format!("{name} ignored by git"),
+            format!("{} is not in a git work tree", path.display()),
         ),
         Some((gitignore, line)) => Check::new(
             format!("{name} ignored by git"),
@@ -683,6 +699,14 @@ fn dotenv_checks(path: &Path) -> Vec<Check> {
         .with_fix(format!("add a line `{line}` to {}", gitignore.display())),
     };
     vec![ignored, mode_check(&name, path)]
+}
+
+/// Whether a directory above `path` holds `.git` (as `gitignore_needed` decides it).
+fn in_git_work_tree(path: &Path) -> bool {
+    std::path::absolute(path)
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .is_some_and(|dir| dir.ancestors().any(|a| a.join(".git").exists()))
 }
 
 #[cfg(unix)]
@@ -734,6 +758,21 @@ fn cache_check() -> Check {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_busy_port_fails_only_when_login_is_used() {
+        // An ephemeral port held here: no fixed port another test could be using.
+        let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = held.local_addr().unwrap().port();
+        let unused = port_status(port, false);
+        assert_eq!(unused.status, Status::Skip, "{unused:?}");
+        assert!(unused.detail.contains("login is not set up"), "{unused:?}");
+        let used = port_status(port, true);
+        assert_eq!(used.status, Status::Fail, "{used:?}");
+        assert!(used.fix.is_some());
+        drop(held);
+        assert_eq!(port_status(port, true).status, Status::Pass);
+    }
 
     #[test]
     fn skew_is_graded() {

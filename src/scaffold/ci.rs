@@ -1,6 +1,6 @@
 //! The CI files `init --ci` writes, and where cargo-kinde comes from in them and in the xtask.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::templates;
 use crate::error::Error;
@@ -18,24 +18,34 @@ pub const GITHUB_ACTIONS: &[(&str, &str)] = &[
     ("junit_report", "mikepenz/action-junit-report@v6"),
 ];
 
+/// Whether this version of cargo-kinde is on crates.io: until it is, `init` says that the
+/// default source (the release) cannot be installed yet. Set it when publishing.
+pub const PUBLISHED: bool = false;
+
 /// CI systems `init` writes a pipeline for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ci {
     /// GitHub Actions: `.github/workflows/kinde-smoke.yml`.
     Github,
-    /// GitLab CI: `.gitlab-ci.yml`.
+    /// GitLab CI: `.gitlab/kinde-smoke.yml`, included from `.gitlab-ci.yml`.
     Gitlab,
 }
+
+/// The file GitLab reads, which includes [`GITLAB_JOB`] (the user's own jobs stay in it).
+pub const GITLAB_CI: &str = ".gitlab-ci.yml";
+/// The smoke job's own file, so `init` never has to rewrite the user's `.gitlab-ci.yml`.
+pub const GITLAB_JOB: &str = ".gitlab/kinde-smoke.yml";
 
 impl Ci {
     /// Every CI system, for tests that render each variant.
     pub const ALL: [Ci; 2] = [Ci::Github, Ci::Gitlab];
 
-    /// Where its file goes, relative to the workspace root.
+    /// Where its file goes, relative to the repository's top level (the only place the CI
+    /// service reads it from).
     pub fn path(self) -> &'static str {
         match self {
             Ci::Github => ".github/workflows/kinde-smoke.yml",
-            Ci::Gitlab => ".gitlab-ci.yml",
+            Ci::Gitlab => GITLAB_JOB,
         }
     }
 
@@ -44,6 +54,95 @@ impl Ci {
             Ci::Github => templates::GITHUB_WORKFLOW,
             Ci::Gitlab => templates::GITLAB_CI,
         }
+    }
+}
+
+/// What the pipeline depends on besides the CI system.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pipeline {
+    /// Run smoke through the workspace's xtask (else install cargo-kinde from `source`).
+    pub xtask: bool,
+    /// Where cargo-kinde comes from.
+    pub source: Source,
+    /// The tenant is cargo-kinde's emulator: smoke starts it in the job (`--emulator`), so the
+    /// job needs no secrets (nothing listens at kinde.toml's loopback domain in CI).
+    pub emulator: bool,
+    /// The cargo workspace's directory inside the repository, `/`-separated; empty at the top.
+    pub dir: String,
+    /// The branch whose pushes run the job (the repository's default branch).
+    pub branch: String,
+}
+
+impl Pipeline {
+    /// A pipeline at the repository's top level on `main`, against a real tenant.
+    pub fn new(xtask: bool, source: Source) -> Pipeline {
+        Pipeline {
+            xtask,
+            source,
+            emulator: false,
+            dir: String::new(),
+            branch: "main".into(),
+        }
+    }
+
+    /// `name` inside the workspace directory, relative to the repository's top level.
+    fn in_dir(&self, name: &str) -> String {
+        if self.dir.is_empty() {
+            name.to_string()
+        } else {
+            format!("{}/{name}", self.dir)
+        }
+    }
+}
+
+/// Where the repository's top level is and which branch is its default, as git says; `None`
+/// outside a git work tree (the CI file is then written at the workspace root).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repository {
+    /// The top level of the work tree.
+    pub top: PathBuf,
+    /// `origin`'s default branch, else `init.defaultBranch`, else `main`.
+    pub default_branch: String,
+}
+
+impl Repository {
+    /// The git repository `dir` is in, if any (git missing counts as none).
+    pub fn of(dir: &Path) -> Option<Repository> {
+        let git = |args: &[&str]| {
+            std::process::Command::new("git")
+                .arg("-C")
+                .arg(dir)
+                .args(args)
+                .stderr(std::process::Stdio::null())
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .and_then(|o| String::from_utf8(o.stdout).ok())
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+        };
+        let top = PathBuf::from(git(&["rev-parse", "--show-toplevel"])?);
+        let default_branch = git(&["symbolic-ref", "--short", "refs/remotes/origin/HEAD"])
+            .map(|r| r.strip_prefix("origin/").unwrap_or(&r).to_string())
+            .or_else(|| git(&["config", "init.defaultBranch"]))
+            .unwrap_or_else(|| "main".into());
+        Some(Repository {
+            top,
+            default_branch,
+        })
+    }
+
+    /// `workspace` relative to the top level, `/`-separated (empty when it is the top), or
+    /// `None` when it is not inside it.
+    pub fn dir_of(&self, workspace: &Path) -> Option<String> {
+        let top = self.top.canonicalize().ok()?;
+        let workspace = workspace.canonicalize().ok()?;
+        let inside = workspace.strip_prefix(&top).ok()?;
+        let parts: Option<Vec<&str>> = inside
+            .components()
+            .map(|c| c.as_os_str().to_str())
+            .collect();
+        Some(parts?.join("/"))
     }
 }
 
@@ -122,18 +221,73 @@ fn shell_quote(text: &str) -> String {
     }
 }
 
-/// The pipeline file for `ci`: the smoke job (through the xtask when there is one, else with
-/// cargo-kinde installed from `source`), its JUnit report kept and shown, and a commented deploy
-/// job gated on it.
-pub fn render(ci: Ci, xtask: bool, source: &Source) -> Result<(&'static str, String), Error> {
+/// The pipeline file for `ci` (its path relative to the repository's top level): the smoke job
+/// (through the xtask when there is one, else with cargo-kinde installed from the source), its
+/// JUnit report kept and shown, and a commented deploy job gated on it.
+pub fn render(ci: Ci, pipeline: &Pipeline) -> Result<(&'static str, String), Error> {
     let actions: std::collections::BTreeMap<&str, &str> = GITHUB_ACTIONS.iter().copied().collect();
+    let kinde = if pipeline.xtask {
+        "cargo xtask kinde"
+    } else {
+        "cargo kinde"
+    };
+    let smoke = format!(
+        "{kinde} smoke{} --format junit --output kinde-smoke.xml",
+        if pipeline.emulator { " --emulator" } else { "" }
+    );
     let context = minijinja::context! {
         actions => actions,
-        xtask => xtask,
-        kinde => if xtask { "cargo xtask kinde" } else { "cargo kinde" },
-        install => source.install_args(),
+        xtask => pipeline.xtask,
+        kinde => kinde,
+        smoke => smoke,
+        emulator => pipeline.emulator,
+        install => pipeline.source.install_args(),
+        dir => &pipeline.dir,
+        branch => &pipeline.branch,
+        report => pipeline.in_dir("kinde-smoke.xml"),
+        lock_file => pipeline.in_dir("Cargo.lock"),
+        target => pipeline.in_dir("target/"),
+        job_file => GITLAB_JOB,
     };
     Ok((ci.path(), templates::render(ci.template(), context)?))
+}
+
+/// What becomes of the user's `.gitlab-ci.yml` so that it includes [`GITLAB_JOB`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GitlabInclude {
+    /// The file to write: a new one with only the include, or the old one with the include
+    /// appended (nothing of it changed).
+    Write(String),
+    /// It includes the job already.
+    Present,
+    /// It has an `include:` of its own, which a second one would break: the user adds the line.
+    AddByHand(String),
+}
+
+/// How `.gitlab-ci.yml` (its text if it exists) gets the include of the smoke job.
+pub fn gitlab_include(existing: Option<&str>) -> GitlabInclude {
+    let entry = format!("  - local: {GITLAB_JOB}\n");
+    let Some(text) = existing else {
+        return GitlabInclude::Write(format!(
+            "# The Kinde smoke test (`cargo kinde init --ci gitlab`) is in {GITLAB_JOB}; your own jobs go here.\ninclude:\n{entry}"
+        ));
+    };
+    if text.contains(GITLAB_JOB) {
+        return GitlabInclude::Present;
+    }
+    if text.lines().any(|l| l.starts_with("include:")) {
+        return GitlabInclude::AddByHand(format!(
+            "{GITLAB_CI} has an `include:` already: add `- local: {GITLAB_JOB}` to it"
+        ));
+    }
+    let mut text = text.to_string();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(&format!(
+        "\n# The Kinde smoke test, written by `cargo kinde init --ci gitlab`.\ninclude:\n{entry}"
+    ));
+    GitlabInclude::Write(text)
 }
 
 #[cfg(test)]
@@ -169,7 +323,7 @@ mod tests {
     #[test]
     fn every_action_runs_on_a_major_in_the_one_table() {
         for ci in Ci::ALL {
-            let (_, text) = render(ci, false, &Source::released()).unwrap();
+            let (_, text) = render(ci, &Pipeline::new(false, Source::released())).unwrap();
             for line in text.lines().filter(|l| l.contains("uses:")) {
                 let action = line.split("uses:").nth(1).unwrap_or("").trim();
                 assert!(

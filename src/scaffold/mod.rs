@@ -82,6 +82,11 @@ pub struct Extras {
     pub ci: Option<ci::Ci>,
     /// Lines `.gitignore` must have besides `.env` (e.g. the emulator's state directory).
     pub ignore: Vec<String>,
+    /// The tenant is cargo-kinde's emulator: the pipeline starts one instead of asking for
+    /// secrets.
+    pub emulator: bool,
+    /// The git repository the workspace is in: the pipeline goes to its top level.
+    pub repository: Option<ci::Repository>,
 }
 
 impl Default for Extras {
@@ -91,6 +96,8 @@ impl Default for Extras {
             source: ci::Source::released(),
             ci: None,
             ignore: Vec::new(),
+            emulator: false,
+            repository: None,
         }
     }
 }
@@ -222,8 +229,14 @@ fn change(root: &Path, path: &str, new: String) -> Change {
     }
 }
 
-/// Every file `init` would write for `values` in the workspace at `root`.
-pub fn plan(root: &Path, values: &Values, extras: &Extras) -> Result<Vec<Change>, Error> {
+/// Every file `init` would write for `values` in the workspace at `root`, and what the user has
+/// to do by hand (said, not written).
+pub fn plan(
+    root: &Path,
+    values: &Values,
+    extras: &Extras,
+) -> Result<(Vec<Change>, Vec<String>), Error> {
+    let mut notes = Vec::new();
     let context = minijinja::Value::from(minijinja::value::Serde(values));
     let mut changes = Vec::new();
     let kinde_toml = match read(root, crate::config::FILE_NAME) {
@@ -282,10 +295,47 @@ pub fn plan(root: &Path, values: &Values, extras: &Extras) -> Result<Vec<Change>
         });
     }
     if let Some(kind) = extras.ci {
-        let (path, text) = ci::render(kind, extras.xtask, &extras.source)?;
-        changes.push(change(root, path, text));
+        // CI services read their file only at the repository's top level, which is the
+        // workspace's or above it (a monorepo): `up` leads there from the workspace.
+        let dir = extras
+            .repository
+            .as_ref()
+            .and_then(|r| r.dir_of(root))
+            .unwrap_or_default();
+        let up: PathBuf = dir
+            .split('/')
+            .filter(|p| !p.is_empty())
+            .map(|_| "..")
+            .collect();
+        let pipeline = ci::Pipeline {
+            xtask: extras.xtask,
+            source: extras.source.clone(),
+            emulator: extras.emulator,
+            branch: extras
+                .repository
+                .as_ref()
+                .map_or_else(|| "main".into(), |r| r.default_branch.clone()),
+            dir,
+        };
+        let (path, text) = ci::render(kind, &pipeline)?;
+        let at_top = |path: &str| up.join(path).display().to_string();
+        changes.push(change(root, &at_top(path), text));
+        if kind == ci::Ci::Gitlab {
+            let file = at_top(ci::GITLAB_CI);
+            let existing = read(root, &file);
+            match ci::gitlab_include(existing.as_deref()) {
+                ci::GitlabInclude::Write(text) => changes.push(Change {
+                    append_only: true,
+                    ..change(root, &file, text)
+                }),
+                ci::GitlabInclude::Present => {
+                    changes.push(change(root, &file, existing.unwrap_or_default()));
+                }
+                ci::GitlabInclude::AddByHand(note) => notes.push(note),
+            }
+        }
     }
-    Ok(changes)
+    Ok((changes, notes))
 }
 
 /// `kinde.toml` with the values set, keeping the user's comments, order and other keys.
@@ -552,7 +602,7 @@ mod tests {
     #[test]
     fn the_rendered_kinde_toml_is_valid_configuration() {
         let dir = tempfile::tempdir().unwrap();
-        let changes = plan(dir.path(), &values(), &Extras::default()).unwrap();
+        let changes = plan(dir.path(), &values(), &Extras::default()).unwrap().0;
         let toml = &changes[0].new;
         assert!(!toml.contains("s3cret"));
         let file = crate::config::file::File::parse(Path::new("kinde.toml"), toml.clone()).unwrap();
@@ -676,7 +726,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut values = values();
         values.apis = vec![ApiValue::parse(r#"Orders "v2" \ #1=https://api.acme.com"#).unwrap()];
-        let changes = plan(dir.path(), &values, &Extras::default()).unwrap();
+        let changes = plan(dir.path(), &values, &Extras::default()).unwrap().0;
         let file =
             crate::config::file::File::parse(Path::new("kinde.toml"), changes[0].new.clone())
                 .unwrap();
@@ -690,7 +740,7 @@ mod tests {
     #[test]
     fn kinde_toml_diffs_name_the_table_of_each_change_and_show_an_added_api_whole() {
         let dir = tempfile::tempdir().unwrap();
-        let first = plan(dir.path(), &values(), &Extras::default()).unwrap()[0]
+        let first = plan(dir.path(), &values(), &Extras::default()).unwrap().0[0]
             .new
             .clone();
         let mut changed = values();

@@ -21,7 +21,7 @@ pub const XTASK_MANIFEST: &str = "xtask/Cargo.toml.j2";
 pub const XTASK_MAIN: &str = "xtask/main.rs.j2";
 /// `.github/workflows/kinde-smoke.yml`.
 pub const GITHUB_WORKFLOW: &str = "github-workflow.yml.j2";
-/// `.gitlab-ci.yml`.
+/// `.gitlab/kinde-smoke.yml`.
 pub const GITLAB_CI: &str = "gitlab-ci.yml.j2";
 
 const ALL: [&str; 6] = [
@@ -105,14 +105,20 @@ fn to_toml(value: &Value) -> Result<toml_edit::Value, minijinja::Error> {
     })
 }
 
-/// `{{ value | yaml }}`: a string as a YAML scalar: plain when YAML reads it back unchanged,
-/// else double-quoted (a JSON string is a YAML string), so a path with `: ` or `#` stays data.
+/// `{{ value | yaml }}`: a string as a YAML scalar: plain when it is made of safe characters,
+/// starts with a letter (not a number, `.inf`, `~` or an indicator) and is not one of the words
+/// YAML reads as a boolean or null; else double-quoted (a JSON string is a YAML string), so a
+/// path with `: ` or `#`, or a branch named `true`, stays a string.
 fn yaml(value: String) -> String {
+    const NOT_STRINGS: [&str; 11] = [
+        "true", "false", "yes", "no", "on", "off", "y", "n", "null", "nan", "inf",
+    ];
     let plain = value
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || " -_./=@+,%".contains(c))
-        && value.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && !value.ends_with(' ');
+        && value.starts_with(|c: char| c.is_ascii_alphabetic())
+        && !value.ends_with(' ')
+        && !NOT_STRINGS.contains(&value.to_ascii_lowercase().as_str());
     if plain {
         value
     } else {
@@ -160,5 +166,9 @@ mod tests {
             r#""cargo install --path 'a: b #c'""#
         );
         assert_eq!(yaml("x\"y".into()), r#""x\"y""#);
+        for word in ["true", "False", "null", "1.0", "0x1f", "~", "no", "1_000"] {
+            assert_eq!(yaml(word.into()), format!("\"{word}\""), "{word}");
+        }
+        assert_eq!(yaml("main".into()), "main");
     }
 }

@@ -20,7 +20,7 @@ use crate::jwt::jwks::{self, Jwk, Jwks, KeySource};
 use crate::jwt::verify::{self, Expectations};
 use crate::kinde::client::Client;
 use crate::oauth::cache::TokenCache;
-use crate::oauth::{self, ClientCredentials};
+use crate::oauth::{self, AccessToken, ClientCredentials};
 use crate::secret::Secret;
 use crate::urls::Issuer;
 
@@ -249,7 +249,7 @@ impl Shared {
     /// `--total-timeout`) and kept for the run, success or failure: the CLI calls this before any
     /// check so refused credentials are one auth error to report (exit 4), and the checks that
     /// need the token fail with its reason without asking again.
-    pub async fn management_token(&self, options: &Options) -> Result<(), Error> {
+    pub async fn management_token(&mut self, options: &Options) -> Result<(), Error> {
         let request = self.management_request();
         let left = options.left();
         let bound = options.timeout.min(left);
@@ -262,11 +262,17 @@ impl Shared {
             ))),
         };
         let kept = match &result {
-            Ok(token) => Ok(token.clone()),
+            Ok(token) => Ok(token.token.clone()),
             Err(e) => Err(Unavailable::error(e)),
         };
         if let Some(cell) = self.tokens.get(&request) {
             let _ = cell.set(kept);
+        }
+        // The registered-resource checks call the Management API with this same token.
+        if let Ok(token) = &result
+            && let Some(kinde) = self.kinde.take()
+        {
+            self.kinde = Some(kinde.with_token(token.clone()));
         }
         result.map(drop)
     }
@@ -359,6 +365,7 @@ impl Shared {
         cell.get_or_init(|| async {
             self.request_token(request)
                 .await
+                .map(|t| t.token)
                 .map_err(|e| Unavailable::error(&e))
         })
         .await
@@ -368,7 +375,7 @@ impl Shared {
     }
 
     /// The one way smoke gets an M2M token: the oauth module's client credentials with the cache.
-    async fn request_token(&self, request: &TokenRequest) -> Result<Secret, Error> {
+    async fn request_token(&self, request: &TokenRequest) -> Result<AccessToken, Error> {
         let (client_id, client_secret) = self
             .credentials
             .clone()
@@ -382,12 +389,12 @@ impl Shared {
         };
         let token =
             oauth::client_credentials(&self.http, self.cache.as_ref(), &credentials).await?;
-        if let Some(why) = token.unsaved
+        if let Some(why) = &token.unsaved
             && let Ok(mut warnings) = self.warnings.lock()
         {
             warnings.push(format!("could not cache the token: {why}"));
         }
-        Ok(token.token)
+        Ok(token)
     }
 
     /// The issuer's JWKS, fetched once for the run.
@@ -641,12 +648,35 @@ async fn run_one(shared: &Shared, check: &Check) -> Outcome {
     }
 }
 
+/// How reports name a token: `M2M` as everywhere else in messages, else as kinde.toml does.
+fn token_label(choice: &TokenChoice) -> String {
+    match choice {
+        TokenChoice::M2m => "M2M".into(),
+        other => other.to_string(),
+    }
+}
+
+/// The Management API client for a registered-resource check, once the run's M2M token is had:
+/// the check fails with the token's reason instead of asking for a token of its own.
+async fn management_client<'a>(shared: &'a Shared, check: &Check) -> Result<&'a Client, Outcome> {
+    if let Err(why) = shared.token(&TokenChoice::M2m).await {
+        return Err(why.context("could not get the M2M token").outcome(check));
+    }
+    shared
+        .kinde
+        .as_ref()
+        .ok_or_else(|| fail(check, "no management credentials to read the tenant".into()))
+}
+
 async fn run_http(shared: &Shared, check: &Check, http: &HttpCheck) -> Outcome {
     let token = match shared.token(&http.token).await {
         Ok(t) => t,
         Err(why) => {
             return why
-                .context(&format!("could not get the {} token", http.token))
+                .context(&format!(
+                    "could not get the {} token",
+                    token_label(&http.token)
+                ))
                 .outcome(check);
         }
     };
@@ -855,8 +885,9 @@ async fn m2m_token(shared: &Shared, check: &Check) -> Outcome {
 }
 
 async fn api_registered(shared: &Shared, check: &Check, api: &crate::config::Api) -> Outcome {
-    let Some(kinde) = &shared.kinde else {
-        return fail(check, "no management credentials to read the tenant".into());
+    let kinde = match management_client(shared, check).await {
+        Ok(kinde) => kinde,
+        Err(outcome) => return outcome,
     };
     let apis = match kinde.apis().await {
         Ok(a) => a,
@@ -921,11 +952,16 @@ async fn api_registered(shared: &Shared, check: &Check, api: &crate::config::Api
 }
 
 async fn callback_registered(shared: &Shared, check: &Check, url: &str) -> Outcome {
-    let (Some(kinde), Some(app)) = (&shared.kinde, &shared.config.app_client_id) else {
+    let Some(app) = &shared.config.app_client_id else {
         return fail(
             check,
-            "needs management credentials and the app's client id (KINDE_CLIENT_ID)".into(),
+            "needs the app's client id (KINDE_CLIENT_ID, or `client_id` under [app] in kinde.toml)"
+                .into(),
         );
+    };
+    let kinde = match management_client(shared, check).await {
+        Ok(kinde) => kinde,
+        Err(outcome) => return outcome,
     };
     match kinde
         .urls(crate::kinde::resources::UrlKind::Callback, &app.value)

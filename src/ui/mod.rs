@@ -74,9 +74,12 @@ pub fn duration(secs: u64) -> String {
 
 /// Whether a person can answer prompts: a terminal on stdin and stderr, no `--no-input`, not CI.
 pub fn detect_interactive(no_input: bool) -> bool {
-    let ci = std::env::var("CI")
-        .is_ok_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"));
-    !no_input && !ci && std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+    !no_input && !in_ci() && std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
+/// Whether `CI` is set to something other than empty, `0` or `false`, as CI services do.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"))
 }
 
 /// Styles used in human output.

@@ -191,7 +191,16 @@ fn a_readable_dotenv_warns_and_one_git_would_commit_fails() {
     let private = check(&report, ".env private");
     assert_eq!(private["status"], "warn", "{report}");
     assert!(private["fix"].as_str().unwrap().starts_with("chmod 600 "));
-    assert_eq!(check(&report, ".env ignored by git")["status"], "pass");
+    // Outside git there is nothing to ignore it from, and the report says which case it is.
+    let outside = check(&report, ".env ignored by git");
+    assert_eq!(outside["status"], "skip", "{outside}");
+    assert!(
+        outside["detail"]
+            .as_str()
+            .unwrap()
+            .ends_with("is not in a git work tree"),
+        "{outside}"
+    );
 
     std::fs::create_dir(w.path(".git")).unwrap();
     let out = doctor(&w).output().unwrap();
@@ -208,7 +217,15 @@ fn a_readable_dotenv_warns_and_one_git_would_commit_fails() {
     w.write(".gitignore", ".env\n");
     std::fs::set_permissions(w.path(".env"), std::fs::Permissions::from_mode(0o600)).unwrap();
     let report = json(&doctor(&w).output().unwrap());
-    assert_eq!(check(&report, ".env ignored by git")["status"], "pass");
+    let ignored = check(&report, ".env ignored by git");
+    assert_eq!(ignored["status"], "pass");
+    assert!(
+        ignored["detail"]
+            .as_str()
+            .unwrap()
+            .ends_with(".env is git-ignored"),
+        "{ignored}"
+    );
     assert_eq!(check(&report, ".env private")["status"], "pass");
 }
 
@@ -426,6 +443,37 @@ fn doctor_json_is_one_document_whose_fixes_are_null_or_stand_alone() {
     let out = w.bare().args(["--json", "doctor"]).output().unwrap();
     let report = assert_schema(&out);
     assert_eq!(check(&report, "config")["status"], "fail", "{report}");
+    // The checks that need the configuration are listed as skipped, not dropped.
+    for name in [
+        "domain",
+        "clock",
+        "management token",
+        "tenant",
+        "login port",
+        ".env",
+    ] {
+        let c = check(&report, name);
+        assert_eq!(c["status"], "skip", "{report}");
+        assert!(
+            c["detail"]
+                .as_str()
+                .unwrap()
+                .contains("config check failed"),
+            "{c}"
+        );
+    }
+    // In the table, every line of a multi-line detail (the error's snippet) is indented to its
+    // column.
+    let out = w.bare().args(["doctor"]).output().unwrap();
+    let text = stdout(&out);
+    let table: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.contains(" passed, "))
+        .collect();
+    assert!(table.len() > 2, "{text}");
+    for line in &table {
+        assert!(line.starts_with("  "), "{line:?} breaks the table:\n{text}");
+    }
     // An error with no hint of its own: the fix is doctor's, and still stands alone.
     w.write(
         "kinde.toml",
@@ -454,32 +502,11 @@ fn doctor_json_is_one_document_whose_fixes_are_null_or_stand_alone() {
     }
 }
 
-/// Hold 127.0.0.1:`port` for the test's lifetime (or find it already taken: busy either way).
-fn occupy(port: u16) -> Option<std::net::TcpListener> {
-    std::net::TcpListener::bind(("127.0.0.1", port)).ok()
-}
-
+/// A busy port nobody signs in through is only noted: `doctor::tests` holds an ephemeral port
+/// for that case (holding the default 53180 here raced the tests that run doctor twice).
 #[test]
-fn a_busy_login_port_fails_only_when_login_is_used() {
+fn a_busy_login_port_fails_when_login_is_used() {
     let w = World::new();
-    // No [login]: the default port is nobody's business unless login is set up.
-    w.write(
-        "kinde.toml",
-        "[app]\ncallback_urls = [\"http://localhost:3000/doctor/callback\"]\n",
-    );
-    let _held = occupy(53180);
-    let out = doctor(&w).output().unwrap();
-    let report = json(&out);
-    let port = check(&report, "login port");
-    assert_eq!(port["status"], "skip", "{report}");
-    assert!(
-        port["detail"]
-            .as_str()
-            .unwrap()
-            .contains("login is not set up"),
-        "{port}"
-    );
-    assert_ne!(check(&report, "login port")["status"], "fail");
     // With a [login] section on a busy port, it is a failure with its fix.
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let busy_port = busy.local_addr().unwrap().port();

@@ -2,7 +2,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use cargo_kinde::scaffold::ci::{self, Ci, Source};
+use cargo_kinde::scaffold::ci::{self, Ci, Pipeline, Source};
 
 use predicates::prelude::*;
 
@@ -630,19 +630,44 @@ fn sources() -> Vec<Source> {
     ]
 }
 
-/// Render each variant of `ci` (with and without xtask, every source) and lint it: 0 findings.
+/// Every pipeline init can render for a source: with and without xtask, against a tenant or the
+/// emulator, at the repository's top or in a subdirectory, on an awkward default branch.
+fn pipelines(source: &Source) -> Vec<Pipeline> {
+    let mut all = Vec::new();
+    for xtask in [false, true] {
+        for emulator in [false, true] {
+            for (dir, branch) in [("", "main"), ("services/back end", "true")] {
+                all.push(Pipeline {
+                    emulator,
+                    dir: dir.into(),
+                    branch: branch.into(),
+                    ..Pipeline::new(xtask, source.clone())
+                });
+            }
+        }
+    }
+    all
+}
+
+/// Render each variant of `ci` (every pipeline, every source) and lint it: 0 findings.
 fn every_variant_is_lint_clean(ci: Ci, test: &str) {
     let dir = tempfile::tempdir().unwrap();
     let mut rendered = Vec::new();
-    for xtask in [false, true] {
-        for (i, source) in sources().iter().enumerate() {
-            let (path, text) = ci::render(ci, xtask, source).unwrap();
+    for (i, source) in sources().iter().enumerate() {
+        for (j, pipeline) in pipelines(source).iter().enumerate() {
+            let (path, text) = ci::render(ci, pipeline).unwrap();
+            let xtask = pipeline.xtask;
             assert!(
                 text.contains(if xtask {
                     "cargo xtask kinde smoke"
                 } else {
                     "cargo kinde smoke"
                 }),
+                "{text}"
+            );
+            assert_eq!(
+                text.contains("secrets.") || text.contains("KINDE_MANAGEMENT_CLIENT_SECRET"),
+                !pipeline.emulator,
                 "{text}"
             );
             // As written, or inside a YAML double-quoted (JSON) string.
@@ -653,13 +678,13 @@ fn every_variant_is_lint_clean(ci: Ci, test: &str) {
                 "{install} not in {text}"
             );
             // Linters read the file by its name (actionlint: a workflow directory).
-            let file = dir.path().join(format!("{xtask}-{i}")).join(path);
+            let file = dir.path().join(format!("{i}-{j}")).join(path);
             std::fs::create_dir_all(file.parent().unwrap()).unwrap();
             std::fs::write(&file, &text).unwrap();
             rendered.push(file);
         }
     }
-    assert_eq!(rendered.len(), 12);
+    assert_eq!(rendered.len(), 48);
     let Some(linters) = linters(test) else {
         return;
     };
@@ -692,7 +717,7 @@ fn the_linters_find_what_they_are_run_for() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let (_, current) = ci::render(Ci::Github, false, &Source::released()).unwrap();
+    let (_, current) = ci::render(Ci::Github, &Pipeline::new(false, Source::released())).unwrap();
     let file = dir.path().join(".github/workflows/kinde-smoke.yml");
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
     std::fs::write(
@@ -703,7 +728,7 @@ fn the_linters_find_what_they_are_run_for() {
     assert!(lint(&linters, Ci::Github, &file).contains("node20"));
     std::fs::write(&file, current.replace("--format junit", "--format $FORMAT")).unwrap();
     assert!(lint(&linters, Ci::Github, &file).contains("shellcheck"));
-    let (_, gitlab) = ci::render(Ci::Gitlab, false, &Source::released()).unwrap();
+    let (_, gitlab) = ci::render(Ci::Gitlab, &Pipeline::new(false, Source::released())).unwrap();
     let file = dir.path().join(".gitlab-ci.yml");
     std::fs::write(&file, gitlab.replace("when: always", "when: sometimes")).unwrap();
     assert!(!lint(&linters, Ci::Gitlab, &file).is_empty());
@@ -717,46 +742,302 @@ fn init_ci_gitlab_writes_the_pipeline_with_the_junit_report_and_a_gated_deploy()
         .args(["--ci", "gitlab", "--cargo-kinde-version", "0.9.0"])
         .assert()
         .success()
+        .stdout(predicate::str::contains(
+            "+ .gitlab/kinde-smoke.yml created",
+        ))
         .stdout(predicate::str::contains("+ .gitlab-ci.yml created"));
-    let pipeline = std::fs::read_to_string(w.path(".gitlab-ci.yml")).unwrap();
+    let pipeline = std::fs::read_to_string(w.path(".gitlab/kinde-smoke.yml")).unwrap();
     for line in [
-        "cargo install cargo-kinde --locked --root .kinde-tools --version 0.9.0",
+        r#"cargo install cargo-kinde --locked --root \"$CI_PROJECT_DIR/.kinde-tools\" --version 0.9.0"#,
         "cargo kinde smoke --format junit --output kinde-smoke.xml",
         "      junit: kinde-smoke.xml",
         "    when: always",
         "#   needs: [kinde-smoke]",
         "# - cargo kinde register --check",
+        // The review's finding 8: protected variables, the registry cached, a changing key.
+        "untick \"Protect",
+        "CARGO_HOME: $CI_PROJECT_DIR/.cargo",
+        "      - .cargo/registry/",
+        "      files:\n        - \".gitlab/kinde-smoke.yml\"",
     ] {
         assert!(pipeline.contains(line), "{line} missing from:\n{pipeline}");
     }
-    let (_, expected) = ci::render(Ci::Gitlab, false, &Source::Version("0.9.0".into())).unwrap();
+    assert!(
+        !pipeline.contains("target/"),
+        "no build to cache: {pipeline}"
+    );
+    let (_, expected) = ci::render(
+        Ci::Gitlab,
+        &Pipeline::new(false, Source::Version("0.9.0".into())),
+    )
+    .unwrap();
     assert_eq!(
         pipeline, expected,
         "init writes what the linted render gives"
     );
+    let main = std::fs::read_to_string(w.path(".gitlab-ci.yml")).unwrap();
+    assert!(
+        main.contains("include:\n  - local: .gitlab/kinde-smoke.yml\n"),
+        "{main}"
+    );
+    if let Some(linters) = linters("init_ci_gitlab_writes_the_pipeline") {
+        let findings = lint(&linters, Ci::Gitlab, &w.path(".gitlab-ci.yml"));
+        assert!(findings.is_empty(), "{findings}");
+    }
 }
 
+/// The review's blocker 2: the user's `.gitlab-ci.yml` keeps its jobs; the smoke job goes to its
+/// own file, included by a line appended (no confirmation, no --force needed).
+#[test]
+fn init_ci_gitlab_keeps_the_users_pipeline_and_includes_the_smoke_job() {
+    let w = World::new();
+    project(&w);
+    let mine = "stages: [build, test]\n\nbuild:\n  stage: build\n  script:\n    - make\n";
+    w.write(".gitlab-ci.yml", mine);
+    init(&w)
+        .args(["--ci", "gitlab"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("~ .gitlab-ci.yml updated"));
+    let main = std::fs::read_to_string(w.path(".gitlab-ci.yml")).unwrap();
+    assert!(main.starts_with(mine), "{main}");
+    assert!(
+        main.ends_with("include:\n  - local: .gitlab/kinde-smoke.yml\n"),
+        "{main}"
+    );
+    assert!(w.path(".gitlab/kinde-smoke.yml").is_file());
+    // Rerun: nothing changes; a file with an include of its own is left alone, with the line to add.
+    init(&w)
+        .args(["--ci", "gitlab"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("= .gitlab-ci.yml unchanged"));
+    let theirs = "include:\n  - template: Security/SAST.gitlab-ci.yml\n";
+    w.write(".gitlab-ci.yml", theirs);
+    init(&w)
+        .args(["--ci", "gitlab", "--force"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "add `- local: .gitlab/kinde-smoke.yml` to it",
+        ));
+    assert_eq!(
+        std::fs::read_to_string(w.path(".gitlab-ci.yml")).unwrap(),
+        theirs
+    );
+}
+
+/// The review's blocker 1: the emulator's tenant exists in CI only when the job starts it; no
+/// secrets are asked for.
+#[test]
+fn init_emulator_ci_runs_smoke_with_the_emulator_and_no_secrets() {
+    let w = World::new();
+    project(&w);
+    for (ci, file) in [
+        ("github", ".github/workflows/kinde-smoke.yml"),
+        ("gitlab", ".gitlab/kinde-smoke.yml"),
+    ] {
+        let out = w
+            .bare()
+            .args(["--emulator", "init", "--ci", ci, "--cargo-kinde-path", "."])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = std::fs::read_to_string(w.path(file)).unwrap();
+        assert!(
+            text.contains("cargo kinde smoke --emulator --format junit --output kinde-smoke.xml"),
+            "{text}"
+        );
+        assert!(!text.contains("KINDE_MANAGEMENT_CLIENT_SECRET"), "{text}");
+        assert!(!text.contains("secrets."), "{text}");
+    }
+}
+
+/// A git repository whose default branch (origin's HEAD) is `trunk`, with the cargo workspace
+/// in `backend/`.
+fn monorepo(w: &World) {
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .current_dir(w.path(""))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
+    };
+    git(&["init", "-q"]);
+    git(&[
+        "symbolic-ref",
+        "refs/remotes/origin/HEAD",
+        "refs/remotes/origin/trunk",
+    ]);
+    std::fs::create_dir_all(w.path("backend/src")).unwrap();
+    w.write(
+        "backend/Cargo.toml",
+        "[package]\nname = \"demo\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    );
+    w.write("backend/src/lib.rs", "");
+}
+
+/// The review's finding 4 and nit 10: in a monorepo the CI files go to the repository's top
+/// level, run in the workspace's directory, on the repository's default branch.
+#[test]
+fn init_ci_in_a_monorepo_writes_at_the_top_level_for_the_workspace_directory() {
+    let w = World::new();
+    monorepo(&w);
+    init(&w)
+        .current_dir(w.path("backend"))
+        .args(["--ci", "github", "--cargo-kinde-version", "0.9.0"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "+ ../.github/workflows/kinde-smoke.yml created",
+        ));
+    assert!(!w.path("backend/.github").exists());
+    let workflow = std::fs::read_to_string(w.path(".github/workflows/kinde-smoke.yml")).unwrap();
+    for line in [
+        "branches: [trunk]",
+        "working-directory: backend",
+        "workspaces: backend",
+        "path: backend/kinde-smoke.xml",
+        "report_paths: backend/kinde-smoke.xml",
+        "refs/heads/trunk",
+    ] {
+        assert!(workflow.contains(line), "{line} missing from:\n{workflow}");
+    }
+    init(&w)
+        .current_dir(w.path("backend"))
+        .args(["--ci", "gitlab", "--cargo-kinde-version", "0.9.0"])
+        .assert()
+        .success();
+    assert!(!w.path("backend/.gitlab-ci.yml").exists());
+    let job = std::fs::read_to_string(w.path(".gitlab/kinde-smoke.yml")).unwrap();
+    for line in ["- cd backend", "junit: backend/kinde-smoke.xml"] {
+        assert!(job.contains(line), "{line} missing from:\n{job}");
+    }
+    assert!(w.path(".gitlab-ci.yml").is_file());
+}
+
+/// The review's finding 3 and nit 10: pull requests without the secrets (forks, Dependabot)
+/// skip the smoke step and say so in the job summary; the report steps run unless cancelled;
+/// the checkout keeps no credentials; the job has a time limit.
 #[test]
 fn the_github_workflow_keeps_and_shows_the_report_and_gates_a_deploy() {
-    let (_, text) = ci::render(Ci::Github, false, &Source::released()).unwrap();
+    let (_, text) = ci::render(Ci::Github, &Pipeline::new(false, Source::released())).unwrap();
     let after = |step: &str| text.split(step).nth(1).unwrap_or_default().to_string();
+    let unless_cancelled = "\n        if: ${{ !cancelled() && steps.smoke.outcome != 'skipped' }}";
     assert!(
-        after("name: Keep the JUnit report").starts_with("\n        if: always()"),
+        after("name: Keep the JUnit report").starts_with(unless_cancelled),
         "{text}"
     );
     assert!(
-        after("name: Show the results in the pull request").starts_with("\n        if: always()"),
+        after("name: Show the results in the pull request").starts_with(unless_cancelled),
         "{text}"
     );
     assert!(text.contains("#   needs: smoke"), "{text}");
     assert!(text.contains(&format!("--version {}", env!("CARGO_PKG_VERSION"))));
-    // Secrets reach the smoke step only, not the third-party reporter action.
-    assert_eq!(
-        text.matches("secrets.KINDE_MANAGEMENT_CLIENT_SECRET")
-            .count(),
-        1
+    // Secrets reach the smoke step only, not the third-party reporter action; the job sees only
+    // whether the secret is there.
+    assert!(
+        after("name: Smoke-test Kinde").contains(
+            "KINDE_MANAGEMENT_CLIENT_SECRET: ${{ secrets.KINDE_MANAGEMENT_CLIENT_SECRET }}"
+        )
     );
-    assert!(after("name: Smoke-test Kinde").contains("secrets.KINDE_MANAGEMENT_CLIENT_SECRET"));
+    assert!(!after("name: Keep the JUnit report").contains("secrets."));
+    assert!(text.contains(
+        "RUN_KINDE_SMOKE: ${{ github.event_name != 'pull_request' || secrets.KINDE_MANAGEMENT_CLIENT_SECRET != '' }}"
+    ));
+    assert!(
+        after("name: Smoke-test Kinde")
+            .starts_with("\n        id: smoke\n        if: env.RUN_KINDE_SMOKE == 'true'"),
+        "{text}"
+    );
+    let skip = after("name: Say why the smoke test is skipped");
+    assert!(
+        skip.starts_with("\n        if: env.RUN_KINDE_SMOKE != 'true'"),
+        "{text}"
+    );
+    assert!(skip.contains(">> \"$GITHUB_STEP_SUMMARY\""), "{text}");
+    assert!(text.contains("persist-credentials: false"), "{text}");
+    assert!(text.contains("timeout-minutes:"), "{text}");
+}
+
+/// The review's finding 5: a version cargo cannot read is refused before anything is written
+/// (it broke the workspace's `cargo metadata`).
+#[test]
+fn a_cargo_kinde_version_that_is_not_a_version_is_refused() {
+    let w = World::new();
+    project(&w);
+    init(&w)
+        .args(["--xtask", "--cargo-kinde-version", "latest"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "--cargo-kinde-version `latest` is not a version requirement",
+        ));
+    assert!(!w.path("xtask").exists());
+    assert!(!w.path("kinde.toml").exists());
+    init(&w)
+        .args(["--ci", "github", "--cargo-kinde-version", "^0.1"])
+        .assert()
+        .success();
+}
+
+/// The review's finding 6: `../elsewhere` is outside the workspace even though it starts with
+/// the workspace's path before `..` is resolved.
+#[test]
+fn a_cargo_kinde_path_outside_the_workspace_through_dotdot_is_outside() {
+    let w = World::new();
+    std::fs::create_dir_all(w.path("proj/src")).unwrap();
+    std::fs::create_dir_all(w.path("other/ck")).unwrap();
+    w.write(
+        "proj/Cargo.toml",
+        "[package]\nname = \"demo\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    );
+    w.write("proj/src/lib.rs", "");
+    w.write("other/ck/Cargo.toml", "[package]\nname = \"cargo-kinde\"\n");
+    let out = init(&w)
+        .current_dir(w.path("proj"))
+        .args(["--ci", "github", "--cargo-kinde-path", "../other/ck"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is outside the workspace"),
+        "{}",
+        stderr(&out)
+    );
+    let workflow =
+        std::fs::read_to_string(w.path("proj/.github/workflows/kinde-smoke.yml")).unwrap();
+    let outside = w.path("other/ck").canonicalize().unwrap();
+    assert!(
+        workflow.contains(&format!("--path {}", outside.display())),
+        "{workflow}"
+    );
+    assert!(!workflow.contains("../other"), "{workflow}");
+}
+
+/// The review's findings 15 and 19: `next` holds commands only; the default source is said to
+/// be unpublished, with the flags that work.
+#[test]
+fn init_json_next_holds_commands_and_the_unpublished_default_is_said() {
+    let w = World::new();
+    project(&w);
+    let out = w
+        .bare()
+        .args(["--emulator", "init", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        json(&out)["next"][0],
+        "cargo kinde emulator --state .kinde/emulator.json"
+    );
+    init(&w)
+        .args(["--ci", "github"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("is not on crates.io yet"))
+        .stderr(predicate::str::contains("--cargo-kinde-path DIR"));
 }
 
 #[test]

@@ -1187,3 +1187,85 @@ fn each_hint_of_smoke_works_when_followed() {
         .success();
     smoke(&w).assert().success();
 }
+
+/// The review's finding 7: the registered-resource checks call the Management API with the run's
+/// one M2M token; refused or missing, they fail with its reason instead of asking again, and a
+/// missing secret is named as the secret (the client id is set).
+#[test]
+fn registered_checks_reuse_the_runs_token_and_fail_with_its_reason() {
+    let w = World::new();
+    w.write("kinde.toml", REGISTERED);
+    w.cmd()
+        .env("KINDE_CLIENT_ID", w.web_app_id())
+        .args(["register", "--yes"])
+        .assert()
+        .success();
+    // No cache to fall back on: every token the run asks for is a request.
+    w.write("not-a-directory", "");
+    let before = w.count("POST /oauth2/token");
+    let out = smoke(&w)
+        .env("CARGO_KINDE_CACHE_DIR", w.path("not-a-directory"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("6 passed"), "{}", stdout(&out));
+    assert_eq!(
+        w.count("POST /oauth2/token") - before,
+        1,
+        "one token for the run"
+    );
+    let registered = |doc: &serde_json::Value| -> Vec<serde_json::Value> {
+        doc["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["name"].as_str().unwrap().ends_with(" registered"))
+            .cloned()
+            .collect()
+    };
+    let before = w.count("POST /oauth2/token");
+    let out = smoke(&w)
+        .env("CARGO_KINDE_CACHE_DIR", w.path("not-a-directory"))
+        .env("KINDE_MANAGEMENT_CLIENT_SECRET", "wrong")
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert_eq!(
+        w.count("POST /oauth2/token") - before,
+        1,
+        "asked once, refused once"
+    );
+    let doc = json(&out);
+    let checks = registered(&doc);
+    assert_eq!(checks.len(), 2, "{doc}");
+    for c in &checks {
+        assert_eq!(c["status"], "fail", "{c}");
+        let detail = c["detail"].as_str().unwrap();
+        assert!(
+            detail.starts_with("could not get the M2M token") && detail.contains("invalid_client"),
+            "{c}"
+        );
+    }
+    let out = smoke(&w)
+        .env_remove("KINDE_MANAGEMENT_CLIENT_SECRET")
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let doc = json(&out);
+    for c in registered(&doc) {
+        let detail = c["detail"].as_str().unwrap();
+        assert!(
+            detail.contains(
+                "missing the management app's client secret (KINDE_MANAGEMENT_CLIENT_SECRET)"
+            ) && !detail.contains("client id"),
+            "{c}"
+        );
+    }
+    assert!(
+        stdout(&out).contains("set it in the environment"),
+        "{}",
+        stdout(&out)
+    );
+}

@@ -113,20 +113,56 @@ pub async fn run(global: &GlobalArgs, args: InitArgs) -> Result<u8, Error> {
         ui::warn(&warning.to_string());
     }
     let values = ask::values(&http, &args, config, interactive).await?;
+    let ci = args.ci.map(|ci| match ci {
+        Ci::Github => scaffold::ci::Ci::Github,
+        Ci::Gitlab => scaffold::ci::Ci::Gitlab,
+    });
+    // The domain `init --emulator` writes: a rerun without --emulator keeps the emulator's
+    // tenant, which CI can have only by starting it in the job.
+    #[cfg(feature = "emulator")]
+    let emulator_domain = format!("http://127.0.0.1:{}", super::emulator::DEFAULT_PORT);
+    #[cfg(not(feature = "emulator"))]
+    let emulator_domain = String::new();
+    let emulator = use_emulator || values.domain.trim_end_matches('/') == emulator_domain;
+    if ci.is_some()
+        && !emulator
+        && crate::urls::Issuer::parse(&values.domain).is_ok_and(|i| i.is_loopback())
+    {
+        ui::warn(&format!(
+            "the domain {} is on this machine: nothing answers there in CI (use your Kinde domain, or `cargo kinde --emulator init --ci ...` for a job that starts the emulator)",
+            values.domain
+        ));
+    }
     let extras = Extras {
         xtask: args.xtask,
         source: source(&args, &root)?,
-        ci: args.ci.map(|ci| match ci {
-            Ci::Github => scaffold::ci::Ci::Github,
-            Ci::Gitlab => scaffold::ci::Ci::Gitlab,
-        }),
+        ci,
         ignore: if use_emulator {
             vec![".kinde/".into()]
         } else {
             Vec::new()
         },
+        emulator,
+        repository: ci.and_then(|_| scaffold::ci::Repository::of(&root)),
     };
-    let changes = scaffold::plan(&root, &values, &extras)?;
+    if (args.xtask || ci.is_some())
+        && extras.source == Source::released()
+        && !scaffold::ci::PUBLISHED
+    {
+        ui::warn(&format!(
+            "cargo-kinde {} is not on crates.io yet: the {} fails until it is; pass --cargo-kinde-git URL (with --cargo-kinde-rev) or --cargo-kinde-path DIR to take it from source",
+            env!("CARGO_PKG_VERSION"),
+            if args.xtask {
+                "xtask's dependency"
+            } else {
+                "CI's `cargo install`"
+            }
+        ));
+    }
+    let (changes, notes) = scaffold::plan(&root, &values, &extras)?;
+    for note in &notes {
+        ui::warn(note);
+    }
     let force = args.force;
     let outcomes = scaffold::write(&root, &changes, |change| {
         if force {
@@ -165,9 +201,14 @@ fn source(args: &InitArgs, root: &Path) -> Result<Source, Error> {
     };
     if let Some(version) = &args.cargo_kinde_version {
         let version = checked("--cargo-kinde-version", version)?;
-        if version.chars().any(char::is_whitespace) {
+        // What `cargo install --version` and a Cargo.toml dependency accept: a bad one would
+        // otherwise break the workspace's `cargo metadata` (and every later `init`).
+        if let Err(e) = semver::VersionReq::parse(&version) {
             return Err(Error::input(format!(
-                "--cargo-kinde-version `{version}`: expected a version such as {}",
+                "--cargo-kinde-version `{version}` is not a version requirement: {e}"
+            ))
+            .with_hint(format!(
+                "pass a version such as {} (or a requirement such as ^{0})",
                 env!("CARGO_PKG_VERSION")
             )));
         }
@@ -186,7 +227,13 @@ fn source(args: &InitArgs, root: &Path) -> Result<Source, Error> {
     }
     if let Some(dir) = &args.cargo_kinde_path {
         checked("--cargo-kinde-path", &dir.display().to_string())?;
-        let absolute = std::path::absolute(dir).map_err(|e| Error::file("resolve", dir, e))?;
+        // Canonical, both: `..` and symlinks resolved, so only a directory really inside the
+        // workspace counts as inside.
+        // A directory that does not exist fails the Cargo.toml check below (bad input, exit 2).
+        let absolute = dir.canonicalize().unwrap_or_else(|_| dir.clone());
+        let root = root
+            .canonicalize()
+            .map_err(|e| Error::file("resolve", root, e))?;
         if !absolute.join("Cargo.toml").is_file() {
             return Err(Error::input(format!(
                 "--cargo-kinde-path {}: no Cargo.toml there",
@@ -194,7 +241,7 @@ fn source(args: &InitArgs, root: &Path) -> Result<Source, Error> {
             ))
             .with_hint("pass the directory of cargo-kinde's Cargo.toml"));
         }
-        return Ok(Source::Path(match absolute.strip_prefix(root) {
+        return Ok(Source::Path(match absolute.strip_prefix(&root) {
             Ok(inside) => inside.to_path_buf(),
             Err(_) => {
                 if args.ci.is_some() {
@@ -238,11 +285,9 @@ fn report(root: &Path, outcomes: &[(PathBuf, Outcome)], emulator: bool) {
         "cargo kinde register".to_string(),
         "cargo kinde smoke".to_string(),
     ];
+    let emulator_command = format!("cargo kinde emulator --state {EMULATOR_STATE}");
     if emulator {
-        next.insert(
-            0,
-            format!("cargo kinde emulator --state {EMULATOR_STATE}   (in another terminal)"),
-        );
+        next.insert(0, emulator_command.clone());
     }
     let report = Report {
         root,
@@ -270,7 +315,11 @@ fn report(root: &Path, outcomes: &[(PathBuf, Outcome)], emulator: bool) {
         }
         ui::result(&paint(style::BOLD, "next:"));
         for command in &report.next {
-            ui::result(&format!("  {command}"));
+            if *command == emulator_command {
+                ui::result(&format!("  {command}   (in another terminal)"));
+            } else {
+                ui::result(&format!("  {command}"));
+            }
         }
     });
 }
