@@ -929,3 +929,72 @@ fn api_keys_are_verified_by_their_secret_shown_once() {
     );
     assert_eq!(bad["is_valid"], false, "{bad}");
 }
+
+#[test]
+fn a_generic_sub_resource_under_a_typed_parent_needs_that_parent() {
+    let spec = spec();
+    let w = World::new();
+    let token = w.token();
+    let rt = runtime();
+    let at = |path: &str| format!("{}{path}", w.issuer());
+    let (_, org) = send(
+        &rt,
+        "POST",
+        &at("/api/v1/organization"),
+        &token,
+        Some(&serde_json::json!({"name": "Acme"})),
+    );
+    let code = org["organization"]["code"].as_str().unwrap();
+    // The org lives in the typed tenant; its invites in the generic store.
+    let invites = at(&format!("/api/v1/organization/{code}/invites"));
+    let invite = serde_json::json!({"email": "ann@example.com", "roles": []});
+    let (status, made) = send(&rt, "POST", &invites, &token, Some(&invite));
+    let template = "/api/v1/organization/{org_code}/invites";
+    check_response(&spec, "POST", template, status, &made);
+    assert_eq!(status, 201, "{made}");
+    let (status, list) = send(&rt, "GET", &invites, &token, None);
+    check_response(&spec, "GET", template, status, &list);
+    assert_eq!(status, 200, "{list}");
+    let (status, body) = send(
+        &rt,
+        "POST",
+        &at("/api/v1/organization/org_0000000000a/invites"),
+        &token,
+        Some(&invite),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["errors"][0]["code"], "ORGANIZATION_NOT_FOUND");
+    // A typed parent deeper in the path is checked too.
+    let (status, body) = send(
+        &rt,
+        "GET",
+        &at(&format!("/api/v1/organizations/{code}/users/kp_nope/mfa")),
+        &token,
+        None,
+    );
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["errors"][0]["code"], "USER_NOT_FOUND");
+
+    let (_, role) = send(
+        &rt,
+        "POST",
+        &at("/api/v1/roles"),
+        &token,
+        Some(&serde_json::json!({"name": "Viewer", "key": "viewer"})),
+    );
+    let role = role["role"]["id"].as_str().unwrap();
+    let scopes = at(&format!("/api/v1/roles/{role}/scopes"));
+    let (status, body) = send(&rt, "GET", &scopes, &token, None);
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = send(
+        &rt,
+        "DELETE",
+        &at(&format!("/api/v1/roles/{role}")),
+        &token,
+        None,
+    );
+    assert_eq!(status, 200);
+    let (status, body) = send(&rt, "GET", &scopes, &token, None);
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["errors"][0]["code"], "ROLE_NOT_FOUND");
+}
