@@ -839,6 +839,25 @@ impl Tenant {
     pub fn feature_flag_mut(&mut self, key: &str) -> Option<&mut FeatureFlag> {
         self.feature_flags.iter_mut().find(|f| f.key == key)
     }
+
+    /// Whether item `id` of a typed family (named as its Management API path segment,
+    /// `organizations`, `roles`, ...) exists; `None` for a family the tenant does not type, whose
+    /// items the generic handler keeps. Paths under a typed parent ask this, so a sub-resource
+    /// the generic handler serves (`/organizations/{org_code}/invites`) sees the typed parent.
+    pub fn has_parent(&self, family: &str, id: &str) -> Option<bool> {
+        Some(match family {
+            "organizations" | "organization" => self.organization(id).is_some(),
+            "roles" => self.role(id).is_some(),
+            "permissions" => self.permission(id).is_some(),
+            "properties" => self.properties.iter().any(|p| p.id == id),
+            "property_categories" => self.property_categories.iter().any(|c| c.id == id),
+            "feature_flags" => self.feature_flag(id).is_some(),
+            "users" => self.user(id).is_some(),
+            "applications" => self.application(id).is_some(),
+            "apis" => self.api(id).is_some(),
+            _ => return None,
+        })
+    }
 }
 
 /// Now as RFC 3339 seconds.

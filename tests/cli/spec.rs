@@ -402,6 +402,75 @@ const EXPECTED_4XX: &[(&str, &str)] = &[
     ),
 ];
 
+/// Path parameters the typed rules tie to one particular item, made before the walk
+/// ([`prerequisites`]): (method, template, parameter, the `ids` entry to use). A user's
+/// property value needs a property of context `usr` (the walk's own is `org`, the first the
+/// spec lists), and `PUT /feature_flags/{key}` may not change a flag's override level, which
+/// the spec lets it name only as `env` or `org`, while overriding per user needs `usr`.
+const BOUND: &[(&str, &str, &str, &str)] = &[
+    (
+        "PUT",
+        "/api/v1/users/{user_id}/properties/{property_key}",
+        "property_key",
+        "usr_property_key",
+    ),
+    (
+        "PUT",
+        "/api/v1/feature_flags/{feature_flag_key}",
+        "feature_flag_key",
+        "env_flag_key",
+    ),
+];
+
+/// What the typed rules need that a schema sample does not say: the walk's flag allows
+/// overrides at every level, so its organization and user overrides are accepted.
+fn fit_to_rules(method: &str, template: &str, body: &mut Value) {
+    if (method, template) == ("POST", "/api/v1/feature_flags") {
+        body["allow_override_level"] = "usr".into();
+    }
+}
+
+/// Items [`BOUND`] operations use, made through the API with bodies checked against the spec:
+/// a `usr` property (with its category) and a flag fixed at the `env` level.
+fn prerequisites(
+    spec: &Yaml,
+    w: &World,
+    runtime: &tokio::runtime::Runtime,
+    token: &str,
+    ids: &mut std::collections::HashMap<String, String>,
+) {
+    let make = |template: &str, body: Value| {
+        let request = &resolve(spec, &operation(spec, "POST", template)["requestBody"])["content"]
+            ["application/json"]["schema"];
+        let problems = violations(spec, request, &body, "");
+        assert!(problems.is_empty(), "POST {template} body: {problems:?}");
+        let url = format!("{}{template}", w.issuer());
+        let (status, answer) = send(runtime, "POST", &url, token, Some(&body));
+        assert!(
+            (200..300).contains(&status),
+            "POST {template}: {status} {answer}"
+        );
+        answer
+    };
+    let category = make(
+        "/api/v1/property_categories",
+        serde_json::json!({"name": "Profile", "context": "usr"}),
+    );
+    let category = created_id(&category).expect("a category id");
+    make(
+        "/api/v1/properties",
+        serde_json::json!({"name": "Colour", "key": "colour", "type": "single_line_text",
+            "context": "usr", "is_private": false, "category_id": category}),
+    );
+    ids.insert("usr_property_key".into(), "colour".into());
+    make(
+        "/api/v1/feature_flags",
+        serde_json::json!({"name": "Fixed", "key": "fixed", "type": "str",
+            "allow_override_level": "env", "default_value": "a"}),
+    );
+    ids.insert("env_flag_key".into(), "fixed".into());
+}
+
 #[test]
 fn every_operation_in_the_spec_is_answered_on_its_schema() {
     let spec = spec();
@@ -427,6 +496,7 @@ fn every_operation_in_the_spec_is_answered_on_its_schema() {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
+    prerequisites(&spec, &w, &runtime, &token, &mut ids);
     let all = spec_operations(&spec);
     // Creates first (parents before children), then reads and changes, deletes last (children
     // before parents), so each path's ids were made by an earlier call.
@@ -436,7 +506,8 @@ fn every_operation_in_the_spec_is_answered_on_its_schema() {
             && (p.matches('{').count() <= 1 || p.contains("/identities") || p.contains("/invites"))
     };
     let mut order: Vec<(String, String)> = all.iter().filter(|o| is_create(o)).cloned().collect();
-    order.sort_by_key(|(_, p)| p.matches('{').count());
+    // A property names its category: categories are made first among their peers.
+    order.sort_by_key(|(_, p)| (p.matches('{').count(), p != "/api/v1/property_categories"));
     let mut rest: Vec<(String, String)> = all
         .iter()
         .filter(|o| !is_create(o) && o.0 != "DELETE")
@@ -455,7 +526,12 @@ fn every_operation_in_the_spec_is_answered_on_its_schema() {
         let op = operation(&spec, method, template);
         let mut path = template.clone();
         for param in params_of(template) {
+            let bound = BOUND
+                .iter()
+                .find(|(m, t, p, _)| (*m, *t, *p) == (method.as_str(), template.as_str(), &param))
+                .and_then(|(_, _, _, id)| ids.get(*id));
             let value = match param.as_str() {
+                _ if bound.is_some() => bound,
                 "org_code" | "organization_code" => ids.get("org_code"),
                 "property_key" => ids.get("property_key"),
                 p => ids.get(p),
@@ -481,6 +557,8 @@ fn every_operation_in_the_spec_is_answered_on_its_schema() {
             let value = match name {
                 "code" => ids.get("org_code").cloned(),
                 "id" => ids.get("user_id").cloned(),
+                // `type` in `ids` is the logo path's (`light`), not a flag's type.
+                "type" => None,
                 other => ids.get(other).cloned(),
             }
             .unwrap_or_else(|| match sample(&spec, &p["schema"]) {
@@ -501,6 +579,7 @@ fn every_operation_in_the_spec_is_answered_on_its_schema() {
             if template.ends_with("_urls") {
                 body["urls"] = serde_json::json!(["https://app.example/cb"]);
             }
+            fit_to_rules(method, template, &mut body);
             body
         });
         let (status, answer) = send(&runtime, method, &url, &token, body.as_ref());
@@ -849,4 +928,73 @@ fn api_keys_are_verified_by_their_secret_shown_once() {
         Some(&serde_json::json!({"api_key": "kinde_nope"})),
     );
     assert_eq!(bad["is_valid"], false, "{bad}");
+}
+
+#[test]
+fn a_generic_sub_resource_under_a_typed_parent_needs_that_parent() {
+    let spec = spec();
+    let w = World::new();
+    let token = w.token();
+    let rt = runtime();
+    let at = |path: &str| format!("{}{path}", w.issuer());
+    let (_, org) = send(
+        &rt,
+        "POST",
+        &at("/api/v1/organization"),
+        &token,
+        Some(&serde_json::json!({"name": "Acme"})),
+    );
+    let code = org["organization"]["code"].as_str().unwrap();
+    // The org lives in the typed tenant; its invites in the generic store.
+    let invites = at(&format!("/api/v1/organization/{code}/invites"));
+    let invite = serde_json::json!({"email": "ann@example.com", "roles": []});
+    let (status, made) = send(&rt, "POST", &invites, &token, Some(&invite));
+    let template = "/api/v1/organization/{org_code}/invites";
+    check_response(&spec, "POST", template, status, &made);
+    assert_eq!(status, 201, "{made}");
+    let (status, list) = send(&rt, "GET", &invites, &token, None);
+    check_response(&spec, "GET", template, status, &list);
+    assert_eq!(status, 200, "{list}");
+    let (status, body) = send(
+        &rt,
+        "POST",
+        &at("/api/v1/organization/org_0000000000a/invites"),
+        &token,
+        Some(&invite),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["errors"][0]["code"], "ORGANIZATION_NOT_FOUND");
+    // A typed parent deeper in the path is checked too.
+    let (status, body) = send(
+        &rt,
+        "GET",
+        &at(&format!("/api/v1/organizations/{code}/users/kp_nope/mfa")),
+        &token,
+        None,
+    );
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["errors"][0]["code"], "USER_NOT_FOUND");
+
+    let (_, role) = send(
+        &rt,
+        "POST",
+        &at("/api/v1/roles"),
+        &token,
+        Some(&serde_json::json!({"name": "Viewer", "key": "viewer"})),
+    );
+    let role = role["role"]["id"].as_str().unwrap();
+    let scopes = at(&format!("/api/v1/roles/{role}/scopes"));
+    let (status, body) = send(&rt, "GET", &scopes, &token, None);
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = send(
+        &rt,
+        "DELETE",
+        &at(&format!("/api/v1/roles/{role}")),
+        &token,
+        None,
+    );
+    assert_eq!(status, 200);
+    let (status, body) = send(&rt, "GET", &scopes, &token, None);
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["errors"][0]["code"], "ROLE_NOT_FOUND");
 }

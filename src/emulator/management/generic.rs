@@ -7,8 +7,9 @@
 //!
 //! Collections hold JSON objects with a string `id`; a nested collection's created items also
 //! live in the top-level collection of the same name when the spec has one (identities are
-//! created under a user and read at `/api/v1/identities/{id}`). Applications, APIs and users
-//! are the typed tenant's, so a path under one of them checks that it exists there.
+//! created under a user and read at `/api/v1/identities/{id}`). Users, applications, APIs,
+//! organizations, roles, permissions, properties and feature flags are the typed tenant's, so a
+//! path under one of them asks the tenant ([`Tenant::has_parent`]) whether it exists.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -25,8 +26,19 @@ use crate::emulator::tenant::{Tenant, random_hex, random_secret};
 use crate::kinde;
 use crate::kinde::operations::{OPERATIONS, Operation};
 
-/// Families whose items are the typed tenant's, not the generic store's.
-const TYPED: &[&str] = &["users", "applications", "apis"];
+/// Families whose items are the typed tenant's, not the generic store's (those
+/// [`Tenant::has_parent`] answers for): items made under one of them stay under it.
+const TYPED: &[&str] = &[
+    "users",
+    "applications",
+    "apis",
+    "organizations",
+    "roles",
+    "permissions",
+    "properties",
+    "property_categories",
+    "feature_flags",
+];
 
 /// Paths the spec spells in the singular for one item of a plural collection.
 const SINGULAR: &[(&str, &str)] = &[("organization", "organizations")];
@@ -233,10 +245,15 @@ impl Call {
         })
     }
 
-    /// Each parent named in the path exists, where it lives at the top level.
+    /// Each parent named in the path exists: a typed one (a user, an organization, a role) at
+    /// any depth, in the typed tenant; a generic one where it lives at the top level.
     fn check_parents(&self, tenant: &Tenant) -> Result<(), ApiError> {
         for (key, id) in &self.parents {
-            if is_top_level(key) && !exists(tenant, key, id) {
+            let known = match tenant.has_parent(family(key), id) {
+                Some(found) => found,
+                None => !is_top_level(key) || find(tenant, key, id).is_some(),
+            };
+            if !known {
                 return Err(not_found(key, id));
             }
         }
@@ -641,16 +658,6 @@ fn position(tenant: &Tenant, key: &str, id: &str) -> Option<(String, usize)> {
 fn find<'t>(tenant: &'t Tenant, key: &str, id: &str) -> Option<&'t Value> {
     let (at, index) = position(tenant, key, id)?;
     tenant.collections.items.get(&at)?.get(index)
-}
-
-/// Whether `id` exists in the collection `key`, typed or generic.
-fn exists(tenant: &Tenant, key: &str, id: &str) -> bool {
-    match family(key) {
-        "users" => tenant.user(id).is_some(),
-        "applications" => tenant.application(id).is_some(),
-        "apis" => tenant.api(id).is_some(),
-        _ => find(tenant, key, id).is_some(),
-    }
 }
 
 /// An item's stored form: its fields, its `id`, and the name its path parameter gives the id

@@ -140,22 +140,16 @@ struct CodeQuery {
     code: Option<String>,
 }
 
-/// Without `code`, the default organization (as Kinde's "get organization" does).
+/// `code` is required by the spec (older generated SDKs had it optional), so without it the
+/// answer is the 400 every other missing required parameter gets.
 async fn get_organization(
     AxumState(state): AxumState<Shared>,
     Query(query): Query<CodeQuery>,
 ) -> Result<Json<OrganizationBody>, ApiError> {
-    state.read(|t| {
-        let org = match query.code.as_deref().filter(|c| !c.is_empty()) {
-            Some(code) => find(t, code)?,
-            None => t
-                .organizations
-                .iter()
-                .find(|o| o.is_default)
-                .ok_or_else(|| no_org("(default)"))?,
-        };
-        Ok(Json(OrganizationBody::of(org)))
-    })
+    let code = query.code.filter(|c| !c.is_empty()).ok_or_else(|| {
+        ApiError::bad_request("MISSING_PARAMETER", "The code query parameter is required")
+    })?;
+    state.read(|t| Ok(Json(OrganizationBody::of(find(t, &code)?))))
 }
 
 /// One entry of `GET /api/v1/organizations`.
