@@ -218,6 +218,19 @@ fn subscribers(tenant: &Tenant, event_type: &str) -> Vec<Target> {
         .collect()
 }
 
+/// Whether webhook `id` is still registered.
+fn registered(tenant: &Tenant, id: &str) -> bool {
+    tenant
+        .collections
+        .items
+        .get(COLLECTION)
+        .is_some_and(|hooks| {
+            hooks
+                .iter()
+                .any(|h| h.get("id").and_then(Value::as_str) == Some(id))
+        })
+}
+
 /// The event's `data`, in the shapes of Kinde's webhook types.
 fn data(tenant: &Tenant, event_type: &str, subject: &str) -> Value {
     let (family, action) = event_type.split_once('.').unwrap_or((event_type, ""));
@@ -397,6 +410,10 @@ impl Send {
         for (attempt, wait) in (1u32..).zip(waits) {
             if let Some(secs) = wait {
                 tokio::time::sleep(hooks.delay(secs)).await;
+                // A webhook deleted meanwhile gets no more retries.
+                if !self.state.read(|t| registered(t, &self.target.webhook_id)) {
+                    return;
+                }
             }
             let Ok(_permit) = self.permits.acquire().await else {
                 return;

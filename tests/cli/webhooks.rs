@@ -369,6 +369,33 @@ fn a_failing_endpoint_is_retried_with_the_same_webhook_id() {
 }
 
 #[test]
+fn retries_stop_when_the_webhook_is_deleted() {
+    // Retries at once, then after 50 ms, 300 ms, 1.2 s.
+    let w = fast_world(0.01);
+    let token = w.token();
+    let receiver = Receiver::start(vec![Some(500)]);
+    let id = hook(&w, &token, &receiver.url, &["role.created"]);
+    ok(
+        &w,
+        &token,
+        "POST",
+        "/api/v1/roles",
+        Some(json!({"key": "viewer", "name": "Viewer"})),
+    );
+    receiver.wait_for(2);
+    ok(
+        &w,
+        &token,
+        "DELETE",
+        &format!("/api/v1/webhooks/{id}"),
+        None,
+    );
+    std::thread::sleep(Duration::from_millis(1000));
+    let sent = receiver.got().len();
+    assert!(sent <= 3, "{sent} attempts after the webhook was deleted");
+}
+
+#[test]
 fn a_hanging_endpoint_does_not_slow_the_api() {
     // A scale of 0.1 makes the 10 s attempt timeout 1 s.
     let w = fast_world(0.1);
