@@ -46,6 +46,17 @@ pub struct EmulatorArgs {
     /// SDK, the Python management client) then refuse it; for tools that cannot be given a CA.
     #[arg(long)]
     pub http: bool,
+    /// Multiply the webhook retry delays (Kinde's: at once, 5 s, 30 s, 2 min, ... up to 36 h) and
+    /// the 10 s attempt timeout (at least 1 s); e.g. 0.01 to see retries within seconds.
+    #[arg(long, value_name = "FACTOR", default_value_t = 1.0, value_parser = parse_scale)]
+    pub webhook_retry_scale: f64,
+}
+
+fn parse_scale(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(scale) if scale.is_finite() && scale >= 0.0 => Ok(scale),
+        _ => Err("expected a number ≥ 0, e.g. 0.01".into()),
+    }
 }
 
 fn parse_fault(spec: &str) -> Result<emulator::faults::Fault, String> {
@@ -91,6 +102,7 @@ pub async fn run(_global: &GlobalArgs, args: EmulatorArgs) -> Result<u8, Error> 
         log: Some(log),
         faults: args.faults.clone(),
         auto_login: args.auto_login,
+        webhook_retry_scale: Some(args.webhook_retry_scale),
     };
     let running = emulator::start(options).await?;
     let tenant = running.state.tenant();

@@ -21,6 +21,7 @@ use super::error::ApiError;
 use super::protocol::{ClientCredentials, Form, OAuthError, bearer, no_store};
 use super::redirect;
 use super::tenant::{Application, Organization, Tenant, User, random_hex, random_uuid};
+use super::webhooks::{self, Source};
 
 /// ID token lifetime (Kinde: 3600 s).
 const ID_TOKEN_TTL: u64 = 3600;
@@ -360,13 +361,13 @@ async fn sign_in(AxumState(state): AxumState<Arc<State>>, body: Bytes) -> Respon
         );
     };
     // Found or added under one lock: two sign-ins of a new email make one user.
-    let user_id = state.update(|t| {
+    let (user_id, signed_up) = state.update(|t| {
         if let Some(user) = t
             .users
             .iter()
             .find(|u| u.email.eq_ignore_ascii_case(&email))
         {
-            return user.id.clone();
+            return (user.id.clone(), false);
         }
         let user = User::new(&email, email.split('@').next().unwrap_or(""), "");
         let id = user.id.clone();
@@ -376,8 +377,11 @@ async fn sign_in(AxumState(state): AxumState<Arc<State>>, body: Bytes) -> Respon
         if request.org_code.is_none() && !request.is_create_org {
             t.join_default_organization(&id);
         }
-        id
+        (id, true)
     });
+    if signed_up {
+        webhooks::emit(&state, "user.created", Source::User, &user_id);
+    }
     let session = random_hex(16);
     if let Ok(mut logins) = state.logins.lock() {
         logins.sessions.insert(session.clone(), user_id.clone());
@@ -402,7 +406,7 @@ enum OrgChoice {
 
 fn choose_organization(state: &State, request: &AuthRequest, user_id: &str) -> OrgChoice {
     if request.is_create_org {
-        return state.update(|t| {
+        let code = state.update(|t| {
             // Kinde does not say what an unnamed org is called; the user's email names it here.
             let name = request.org_name.clone().unwrap_or_else(|| {
                 let owner = t.user(user_id).map(|u| u.email.clone()).unwrap_or_default();
@@ -412,8 +416,10 @@ fn choose_organization(state: &State, request: &AuthRequest, user_id: &str) -> O
             org.join(user_id);
             let code = org.code.clone();
             t.organizations.push(org);
-            OrgChoice::Into(Some(code))
+            code
         });
+        webhooks::emit(state, "organization.created", Source::User, &code);
+        return OrgChoice::Into(Some(code));
     }
     if let Some(code) = &request.org_code {
         // Decided under the read lock; the tenant is written (and saved) only to add a member.
@@ -467,11 +473,14 @@ fn choose_organization(state: &State, request: &AuthRequest, user_id: &str) -> O
 fn issue_code(state: &State, request: AuthRequest, user_id: &str) -> Response {
     match choose_organization(state, &request, user_id) {
         OrgChoice::Into(org) => mint_code(state, request, user_id, org),
-        OrgChoice::Refused(error, description) => back_to_client(
-            &request.redirect_uri,
-            &[("error", error), ("error_description", &description)],
-            request.state.as_deref(),
-        ),
+        OrgChoice::Refused(error, description) => {
+            webhooks::emit(state, "user.authentication_failed", Source::User, user_id);
+            back_to_client(
+                &request.redirect_uri,
+                &[("error", error), ("error_description", &description)],
+                request.state.as_deref(),
+            )
+        }
         OrgChoice::Pick(orgs) => org_picker(state, request, user_id, &orgs),
     }
 }
@@ -555,6 +564,7 @@ fn mint_code(
             },
         );
     }
+    webhooks::emit(state, "user.authenticated", Source::User, user_id);
     back_to_client(&redirect_uri, &[("code", &code)], client_state.as_deref())
 }
 

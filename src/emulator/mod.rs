@@ -23,6 +23,7 @@ pub mod sample;
 mod stats;
 pub mod tenant;
 pub mod tls;
+pub mod webhooks;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -72,6 +73,9 @@ pub struct Options {
     pub auto_login: bool,
     /// Serve HTTPS with the local CA kept in this directory (see [`tls`]); plain HTTP without.
     pub tls_dir: Option<PathBuf>,
+    /// Multiplies webhook retry delays and the attempt timeout (1.0, Kinde's schedule, when
+    /// unset; tests use e.g. 0.001 so a retry Kinde makes after 5 s comes after 5 ms).
+    pub webhook_retry_scale: Option<f64>,
 }
 
 /// Shared state of a running emulator.
@@ -88,6 +92,8 @@ pub struct State {
     recorded: Mutex<Vec<Recorded>>,
     logins: Mutex<login::Logins>,
     auto_login: bool,
+    /// Webhook deliveries: the queue to the dispatcher and the delivery log.
+    hooks: webhooks::Hooks,
 }
 
 /// A Management API write as received, for tests that check request shapes.
@@ -199,6 +205,11 @@ impl State {
         keys.first().map(|k| k.sign_jwt(claims)).unwrap_or_default()
     }
 
+    /// The recent webhook delivery attempts (the last 1000), oldest first.
+    pub fn webhook_deliveries(&self) -> Vec<webhooks::Delivery> {
+        self.hooks.deliveries()
+    }
+
     /// Publish a new signing key and sign with it from now on; old keys stay in the JWKS.
     pub fn rotate_key(&self) -> Result<String, Error> {
         let key = SigningKey::generate()?;
@@ -257,6 +268,7 @@ pub struct Running {
     task: tokio::task::JoinHandle<()>,
     stop_saver: tokio::sync::oneshot::Sender<()>,
     saver: tokio::task::JoinHandle<Result<(), Error>>,
+    hooks: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -270,6 +282,8 @@ impl Running {
     pub async fn stop(self) -> Result<(), Error> {
         let _ = self.shutdown.send(());
         let _ = self.task.await;
+        // Deliveries still retrying end with the emulator.
+        self.hooks.abort();
         let _ = self.stop_saver.send(());
         self.saver.await.map_err(|e| {
             Error::local(
@@ -296,6 +310,7 @@ pub async fn start(options: Options) -> Result<Running, Error> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     let issuer = format!("{scheme}://{addr}");
     let (tenant, keys) = load_or_seed(options.state_file.as_deref())?;
+    let (hooks, hook_queue) = webhooks::Hooks::new(options.webhook_retry_scale);
     let state = Arc::new(State {
         issuer,
         tenant: RwLock::new(tenant),
@@ -308,6 +323,7 @@ pub async fn start(options: Options) -> Result<Running, Error> {
         recorded: Mutex::new(Vec::new()),
         logins: Mutex::new(login::Logins::default()),
         auto_login: options.auto_login,
+        hooks,
     });
     let app = router(state.clone());
     let (shutdown, on_shutdown) = tokio::sync::oneshot::channel::<()>();
@@ -339,6 +355,7 @@ pub async fn start(options: Options) -> Result<Running, Error> {
     };
     let (stop_saver, on_stop_saver) = tokio::sync::oneshot::channel::<()>();
     let saver = tokio::spawn(persist::run(state.clone(), on_stop_saver));
+    let hooks = tokio::spawn(webhooks::run(state.clone(), hook_queue));
     Ok(Running {
         addr,
         state,
@@ -347,6 +364,7 @@ pub async fn start(options: Options) -> Result<Running, Error> {
         task,
         stop_saver,
         saver,
+        hooks,
     })
 }
 
@@ -391,7 +409,8 @@ fn router(state: Arc<State>) -> Router {
 }
 
 /// Test-only controls, outside Kinde's paths: `POST /_emulator/faults` (a fault rule as JSON),
-/// `DELETE /_emulator/faults`, `GET /_emulator/stats` (request counts).
+/// `DELETE /_emulator/faults`, `GET /_emulator/stats` (request counts), `GET /_emulator/webhooks`
+/// (recent webhook deliveries).
 fn admin_routes() -> Router<Arc<State>> {
     use axum::routing::{get, post};
     Router::new()
@@ -416,6 +435,12 @@ fn admin_routes() -> Router<Arc<State>> {
                     requests: state.counts(),
                     writes: state.writes(),
                 })
+            }),
+        )
+        .route(
+            "/_emulator/webhooks",
+            get(|AxumState(state): AxumState<Arc<State>>| async move {
+                axum::Json(serde_json::json!({"deliveries": state.webhook_deliveries()}))
             }),
         )
 }

@@ -24,6 +24,7 @@ mod token;
 #[cfg(unix)]
 pub mod tty;
 mod verify;
+mod webhooks;
 
 use std::path::Path;
 

@@ -2,7 +2,8 @@
 //! HTTPS, run by the built `cargo-kinde` binary, each configured only by the emulator's env file
 //! (its CA included) with no code changed. `@kinde/jwt-validator` must accept the emulator's
 //! tokens through its JWKS, and reject a forged one; `@kinde/management-api-js` (`init()`) must
-//! work for users, callback URLs and APIs; `kinde-python-sdk`'s `ManagementClient` must list users.
+//! work for users, callback URLs and APIs; `kinde-python-sdk`'s `ManagementClient` must list users;
+//! `@kinde/webhooks` `decodeWebhook` must verify a webhook the emulator delivers.
 
 use std::path::Path;
 use std::process::Command;
@@ -26,11 +27,16 @@ pub fn run_with(build: bool) -> Result<(), String> {
     }
     let work = root().join("target/interop");
     std::fs::create_dir_all(&work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
-    for file in ["package.json", "jwt-validator.mjs", "management-api.mjs"] {
+    for file in [
+        "package.json",
+        "jwt-validator.mjs",
+        "management-api.mjs",
+        "webhooks.mjs",
+    ] {
         std::fs::copy(root().join("xtask/interop").join(file), work.join(file))
             .map_err(|e| format!("cannot copy {file}: {e}"))?;
     }
-    let installed = ["jwt-validator", "management-api-js"]
+    let installed = ["jwt-validator", "management-api-js", "webhooks"]
         .iter()
         .all(|p| work.join("node_modules/@kinde").join(p).is_dir());
     if !installed {
@@ -38,7 +44,7 @@ pub fn run_with(build: bool) -> Result<(), String> {
         npm.args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
             .current_dir(&work);
         run_step(
-            "npm install @kinde/jwt-validator @kinde/management-api-js",
+            "npm install @kinde/jwt-validator @kinde/management-api-js @kinde/webhooks",
             npm,
         )?;
     }
@@ -79,6 +85,12 @@ pub fn run_with(build: bool) -> Result<(), String> {
         "@kinde/management-api-js init() from the env file, over https",
         sdk,
     );
+    let mut hooks = from_env_file("node");
+    hooks.arg("webhooks.mjs");
+    let webhooks = run_step(
+        "@kinde/webhooks decodeWebhook verifies a delivered user.created, over https",
+        hooks,
+    );
     let python = python_sdk(&work).and_then(|python| {
         let mut client = from_env_file(&python.to_string_lossy());
         client.arg("management.py");
@@ -89,7 +101,11 @@ pub fn run_with(build: bool) -> Result<(), String> {
     });
     drop(emulator);
     let third_party = crate::thirdparty::run(&binary);
-    validated.and(managed).and(python).and(third_party)
+    validated
+        .and(managed)
+        .and(webhooks)
+        .and(python)
+        .and(third_party)
 }
 
 /// A virtual environment in `work` with `kinde-python-sdk` (pinned), installed once.

@@ -23,6 +23,7 @@ use super::page::PageQuery;
 use super::shape;
 use crate::emulator::error::ApiError;
 use crate::emulator::tenant::{Tenant, random_hex, random_secret};
+use crate::emulator::webhooks;
 use crate::kinde;
 use crate::kinde::operations::{OPERATIONS, Operation};
 
@@ -72,6 +73,11 @@ pub(super) async fn serve(
             .into_owned()
             .collect();
     let call = Call::new(op, path, query, &body)?;
+    if path.starts_with(webhooks::COLLECTION)
+        && let Some(endpoint) = call.body.get("endpoint")
+    {
+        webhooks::check_endpoint(endpoint.as_str().unwrap_or(""))?;
+    }
     let issuer = state.issuer().to_string();
     let answer = if method == Method::GET {
         state.read(|t| call.run_read(t, &issuer))?

@@ -13,6 +13,7 @@ use super::body::{Body, Nothing, Success, success};
 use super::page::PageQuery;
 use crate::emulator::error::ApiError;
 use crate::emulator::tenant::{Member, Organization, Tenant};
+use crate::emulator::webhooks::{self, Source};
 
 pub(super) fn routes() -> Router<Shared> {
     Router::new()
@@ -259,6 +260,7 @@ async fn create_organization(
         t.organizations.push(org);
         Ok(())
     })?;
+    webhooks::emit(&state, "organization.created", Source::Api, &code);
     Ok(success(CreatedOrganization {
         organization: NewCode { code },
     }))
@@ -315,6 +317,7 @@ async fn update_organization(
         }
         Ok(())
     })?;
+    webhooks::emit(&state, "organization.updated", Source::Api, &code);
     Ok(success(Nothing {}))
 }
 
@@ -344,6 +347,7 @@ async fn delete_organization(
         }
         Ok(())
     })?;
+    webhooks::emit(&state, "organization.deleted", Source::Api, &code);
     Ok(success(Nothing {}))
 }
 

@@ -12,6 +12,7 @@ use super::page::PageQuery;
 use super::roles::PermissionBody;
 use crate::emulator::error::ApiError;
 use crate::emulator::tenant::{Extra, Permission, random_uuid};
+use crate::emulator::webhooks::{self, Source};
 
 pub(super) fn routes() -> Router<Shared> {
     Router::new()
@@ -104,6 +105,7 @@ async fn create_permission(
         description: body.description.unwrap_or_default(),
         extra: Extra::new(),
     };
+    let id = permission.id.clone();
     state.update(|t| {
         if t.permissions.iter().any(|p| p.key == permission.key) {
             return Err(key_taken(&permission.key));
@@ -111,6 +113,7 @@ async fn create_permission(
         t.permissions.push(permission);
         Ok(())
     })?;
+    webhooks::emit(&state, "permission.created", Source::Api, &id);
     Ok((StatusCode::CREATED, success(Nothing {})))
 }
 
@@ -141,6 +144,7 @@ async fn update_permission(
         }
         Ok(())
     })?;
+    webhooks::emit(&state, "permission.updated", Source::Api, &id);
     Ok(success(Nothing {}))
 }
 
@@ -163,5 +167,6 @@ async fn delete_permission(
         }
         Ok(())
     })?;
+    webhooks::emit(&state, "permission.deleted", Source::Api, &id);
     Ok(success(Nothing {}))
 }

@@ -12,6 +12,7 @@ use super::body::{Body, Nothing, Success, success};
 use super::page::PageQuery;
 use crate::emulator::error::ApiError;
 use crate::emulator::tenant::{Extra, Role, Tenant, random_uuid};
+use crate::emulator::webhooks::{self, Source};
 
 pub(super) fn routes() -> Router<Shared> {
     Router::new()
@@ -190,6 +191,7 @@ async fn create_role(
         t.roles.push(role);
         Ok(())
     })?;
+    webhooks::emit(&state, "role.created", Source::Api, &id);
     Ok((
         StatusCode::CREATED,
         success(CreatedRole { role: NewId { id } }),
@@ -219,6 +221,7 @@ async fn update_role(
         }
         Ok(())
     })?;
+    webhooks::emit(&state, "role.updated", Source::Api, &id);
     Ok((StatusCode::CREATED, success(Nothing {})))
 }
 
@@ -237,6 +240,7 @@ async fn delete_role(
         }
         Ok(())
     })?;
+    webhooks::emit(&state, "role.deleted", Source::Api, &id);
     Ok(success(Nothing {}))
 }
 

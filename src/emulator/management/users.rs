@@ -10,6 +10,7 @@ use super::body::{Body, Nothing, Success, success};
 use super::page::PageQuery;
 use crate::emulator::error::ApiError;
 use crate::emulator::tenant::User;
+use crate::emulator::webhooks::{self, Source};
 
 pub(super) fn routes() -> Router<Shared> {
     Router::new().route("/api/v1/users", get(list_users)).route(
@@ -207,6 +208,7 @@ async fn create_user(
         t.join_default_organization(&id);
         Ok(())
     })?;
+    webhooks::emit(&state, "user.created", Source::Api, &id);
     let identities = if email.is_empty() {
         Vec::new()
     } else {
@@ -258,7 +260,7 @@ async fn update_user(
     Body(body): Body<UserChanges>,
 ) -> Result<Json<Updated>, ApiError> {
     let id = required_id(query)?;
-    state.update(|t| {
+    let updated = state.update(|t| {
         if let Some(email) = body.email.as_deref().filter(|e| !e.is_empty())
             && t.user_by_email(email).is_some_and(|other| other.id != id)
         {
@@ -289,7 +291,9 @@ async fn update_user(
             is_suspended: false,
             is_password_reset_requested: false,
         }))
-    })
+    })?;
+    webhooks::emit(&state, "user.updated", Source::Api, &id);
+    Ok(updated)
 }
 
 async fn delete_user(
@@ -304,6 +308,8 @@ async fn delete_user(
             .position(|u| u.id == id)
             .ok_or_else(|| user_not_found(&id))?;
         t.users.remove(index);
-        Ok(success(Nothing {}))
-    })
+        Ok(())
+    })?;
+    webhooks::emit(&state, "user.deleted", Source::Api, &id);
+    Ok(success(Nothing {}))
 }
