@@ -20,6 +20,7 @@ mod persist;
 mod protocol;
 mod redirect;
 pub mod sample;
+pub mod seed;
 mod stats;
 pub mod tenant;
 pub mod tls;
@@ -33,7 +34,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State as AxumState};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use crate::error::Error;
 use keys::SigningKey;
@@ -72,6 +73,9 @@ pub struct Options {
     pub auto_login: bool,
     /// Serve HTTPS with the local CA kept in this directory (see [`tls`]); plain HTTP without.
     pub tls_dir: Option<PathBuf>,
+    /// The tenant to start from (when no `--state` file exists yet) and to go back to on
+    /// `POST /_emulator/reset`; the default tenant without one.
+    pub seed: Option<seed::Seed>,
 }
 
 /// Shared state of a running emulator.
@@ -88,6 +92,8 @@ pub struct State {
     recorded: Mutex<Vec<Recorded>>,
     logins: Mutex<login::Logins>,
     auto_login: bool,
+    /// What `POST /_emulator/reset` rebuilds.
+    seed: seed::Seed,
 }
 
 /// A Management API write as received, for tests that check request shapes.
@@ -212,6 +218,20 @@ impl State {
         Ok(kid)
     }
 
+    /// Go back to the seed (the default tenant without one): the signing keys stay, so JWKS a
+    /// client cached and access tokens already issued stay valid; ids and secrets the seed left
+    /// to the emulator keep the values they have now, so an `.env` written at start still works.
+    /// Sign-in sessions, pending codes and refresh tokens end: a test starts signed out.
+    pub fn reset(&self) -> Result<(), Error> {
+        self.update(|t| {
+            let fresh = self.seed.build(t.keys.clone(), Some(t))?;
+            *t = fresh;
+            Ok::<(), Error>(())
+        })?;
+        *self.logins.lock().unwrap_or_else(|p| p.into_inner()) = login::Logins::default();
+        Ok(())
+    }
+
     /// The `.env` lines pointing cargo-kinde and Kinde's SDKs at this emulator.
     pub fn env_file(&self) -> String {
         let tenant = self.tenant();
@@ -295,7 +315,8 @@ pub async fn start(options: Options) -> Result<Running, Error> {
     let tls = options.tls_dir.as_deref().map(tls::prepare).transpose()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let issuer = format!("{scheme}://{addr}");
-    let (tenant, keys) = load_or_seed(options.state_file.as_deref())?;
+    let seed = options.seed.clone().unwrap_or_default();
+    let (tenant, keys) = load_or_seed(options.state_file.as_deref(), &seed)?;
     let state = Arc::new(State {
         issuer,
         tenant: RwLock::new(tenant),
@@ -308,6 +329,7 @@ pub async fn start(options: Options) -> Result<Running, Error> {
         recorded: Mutex::new(Vec::new()),
         logins: Mutex::new(login::Logins::default()),
         auto_login: options.auto_login,
+        seed,
     });
     let app = router(state.clone());
     let (shutdown, on_shutdown) = tokio::sync::oneshot::channel::<()>();
@@ -350,7 +372,10 @@ pub async fn start(options: Options) -> Result<Running, Error> {
     })
 }
 
-fn load_or_seed(state_file: Option<&std::path::Path>) -> Result<(Tenant, Vec<SigningKey>), Error> {
+fn load_or_seed(
+    state_file: Option<&std::path::Path>,
+    seed: &seed::Seed,
+) -> Result<(Tenant, Vec<SigningKey>), Error> {
     if let Some(tenant) = state_file.map(Tenant::load).transpose()?.flatten() {
         let keys = tenant
             .keys
@@ -364,7 +389,7 @@ fn load_or_seed(state_file: Option<&std::path::Path>) -> Result<(Tenant, Vec<Sig
         return Ok((tenant, keys));
     }
     let key = SigningKey::generate()?;
-    let tenant = Tenant::seed(key.to_stored()?);
+    let tenant = seed.build(vec![key.to_stored()?], None)?;
     if let Some(path) = state_file {
         tenant.save(path)?;
     }
@@ -391,7 +416,8 @@ fn router(state: Arc<State>) -> Router {
 }
 
 /// Test-only controls, outside Kinde's paths: `POST /_emulator/faults` (a fault rule as JSON),
-/// `DELETE /_emulator/faults`, `GET /_emulator/stats` (request counts).
+/// `DELETE /_emulator/faults`, `GET /_emulator/stats` (request counts), `POST /_emulator/reset`
+/// (back to the seed, see [`State::reset`]).
 fn admin_routes() -> Router<Arc<State>> {
     use axum::routing::{get, post};
     Router::new()
@@ -416,6 +442,19 @@ fn admin_routes() -> Router<Arc<State>> {
                     requests: state.counts(),
                     writes: state.writes(),
                 })
+            }),
+        )
+        .route(
+            "/_emulator/reset",
+            post(|AxumState(state): AxumState<Arc<State>>| async move {
+                match state.reset() {
+                    Ok(()) => axum::http::StatusCode::NO_CONTENT.into_response(),
+                    Err(e) => (
+                        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                        axum::Json(e.to_json()),
+                    )
+                        .into_response(),
+                }
             }),
         )
 }
