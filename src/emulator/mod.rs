@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State as AxumState};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use crate::error::Error;
 use keys::SigningKey;
@@ -92,8 +92,8 @@ pub struct State {
     recorded: Mutex<Vec<Recorded>>,
     logins: Mutex<login::Logins>,
     auto_login: bool,
-    /// What `POST /_emulator/reset` rebuilds.
-    seed: seed::Seed,
+    /// What `POST /_emulator/reset` goes back to (its keys aside).
+    baseline: Tenant,
 }
 
 /// A Management API write as received, for tests that check request shapes.
@@ -218,18 +218,18 @@ impl State {
         Ok(kid)
     }
 
-    /// Go back to the seed (the default tenant without one): the signing keys stay, so JWKS a
-    /// client cached and access tokens already issued stay valid; ids and secrets the seed left
-    /// to the emulator keep the values they have now, so an `.env` written at start still works.
-    /// Sign-in sessions, pending codes and refresh tokens end: a test starts signed out.
-    pub fn reset(&self) -> Result<(), Error> {
+    /// Go back to the seed (the default tenant without one), as built at start. The signing keys
+    /// stay, so JWKS a client cached and access tokens already issued stay valid; ids and secrets
+    /// the seed left to the emulator are the ones generated (or loaded from `--state`) at start,
+    /// so an `.env` written then still works. Sign-in sessions, pending codes and refresh tokens
+    /// end: a test starts signed out.
+    pub fn reset(&self) {
         self.update(|t| {
-            let fresh = self.seed.build(t.keys.clone(), Some(t))?;
-            *t = fresh;
-            Ok::<(), Error>(())
-        })?;
+            let keys = std::mem::take(&mut t.keys);
+            *t = self.baseline.clone();
+            t.keys = keys;
+        });
         *self.logins.lock().unwrap_or_else(|p| p.into_inner()) = login::Logins::default();
-        Ok(())
     }
 
     /// The `.env` lines pointing cargo-kinde and Kinde's SDKs at this emulator.
@@ -317,6 +317,9 @@ pub async fn start(options: Options) -> Result<Running, Error> {
     let issuer = format!("{scheme}://{addr}");
     let seed = options.seed.clone().unwrap_or_default();
     let (tenant, keys) = load_or_seed(options.state_file.as_deref(), &seed)?;
+    // Built against the tenant started from, so it holds the ids and secrets that one has for
+    // the same things (all of them when the tenant came from the seed just now).
+    let baseline = seed.build(tenant.keys.clone(), Some(&tenant))?;
     let state = Arc::new(State {
         issuer,
         tenant: RwLock::new(tenant),
@@ -329,7 +332,7 @@ pub async fn start(options: Options) -> Result<Running, Error> {
         recorded: Mutex::new(Vec::new()),
         logins: Mutex::new(login::Logins::default()),
         auto_login: options.auto_login,
-        seed,
+        baseline,
     });
     let app = router(state.clone());
     let (shutdown, on_shutdown) = tokio::sync::oneshot::channel::<()>();
@@ -447,14 +450,8 @@ fn admin_routes() -> Router<Arc<State>> {
         .route(
             "/_emulator/reset",
             post(|AxumState(state): AxumState<Arc<State>>| async move {
-                match state.reset() {
-                    Ok(()) => axum::http::StatusCode::NO_CONTENT.into_response(),
-                    Err(e) => (
-                        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                        axum::Json(e.to_json()),
-                    )
-                        .into_response(),
-                }
+                state.reset();
+                axum::http::StatusCode::NO_CONTENT
             }),
         )
 }
