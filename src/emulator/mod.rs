@@ -6,7 +6,8 @@
 //! endpoint) and `login` (sign-in, code and refresh grants) over `protocol` (forms, client
 //! authentication, OAuth errors); `management/` (one file per resource family, with the token
 //! check, paging and body envelopes); `jws` (its own tokens), `redirect` (URL rules), `error`
-//! (Kinde's error bodies), `tenant` (the state), `persist` (saving it off the request path),
+//! (Kinde's error bodies), `tenant` (the state), `seed` (`--seed FILE` and what
+//! `POST /_emulator/reset` returns to), `persist` (saving it off the request path),
 //! `stats` (request counts by route), `faults` (injected failures).
 
 mod error;

@@ -406,3 +406,34 @@ fn the_cli_notes_that_an_existing_state_wins_over_the_seed() {
         assert!(saved.contains("alice@acme.test"));
     }
 }
+
+/// The README's example, and the error it quotes for a typo in it, are what the emulator does.
+#[test]
+fn the_readme_seed_example_loads_and_its_quoted_error_is_exact() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = &readme[readme.find("**Seeds and reset.**").unwrap()..];
+    let start = section.find("```toml\n").unwrap() + "```toml\n".len();
+    let block = &section[start..start + section[start..].find("```").unwrap()];
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tenant.toml");
+    std::fs::write(&path, block).unwrap();
+    let tenant = Seed::load(&path)
+        .unwrap()
+        .build(vec!["k".into()], None)
+        .unwrap();
+    assert!(tenant.user_by_email("alice@acme.test").is_some());
+    std::fs::write(
+        &path,
+        block.replace(r#"roles = ["admin"]"#, r#"roles = ["admn"]"#),
+    )
+    .unwrap();
+    let refused = Seed::load(&path).unwrap_err().to_string();
+    let quoted = "tenant.toml:21:10: the membership of alice@acme.test in org_acme names role \
+                  `admn`, which no [[roles]] entry defines";
+    assert!(refused.ends_with(quoted), "{refused}");
+    assert!(
+        section.contains(&quoted.replace("role `", "role\n`")),
+        "README quotes it"
+    );
+}
