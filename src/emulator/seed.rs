@@ -21,7 +21,7 @@ use super::tenant::{
 use crate::error::Error;
 
 /// A parsed seed file, ready to build tenants from.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Seed {
     /// Where it came from (for errors); `None` for the default tenant.
     path: Option<PathBuf>,
@@ -31,7 +31,7 @@ pub struct Seed {
 }
 
 /// The file's shape. Unknown fields are refused: a typo must not silently seed nothing.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SeedFile {
     #[serde(default)]
@@ -54,7 +54,7 @@ struct SeedFile {
     authorizations: Vec<SeedAuthorization>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SeedPermission {
     key: Spanned<String>,
@@ -63,7 +63,7 @@ struct SeedPermission {
     description: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SeedRole {
     key: Spanned<String>,
@@ -78,7 +78,7 @@ struct SeedRole {
     is_default_role: bool,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SeedOrganization {
     code: Spanned<String>,
@@ -91,7 +91,7 @@ struct SeedOrganization {
     is_auto_membership_enabled: bool,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SeedUser {
     email: Spanned<String>,
@@ -101,7 +101,7 @@ struct SeedUser {
     last_name: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SeedMembership {
     /// The user's email.
@@ -116,26 +116,11 @@ struct SeedMembership {
     permissions: Vec<Spanned<String>>,
 }
 
-/// A flag value as TOML writes it: `true`, `3` or `"dark"`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-enum FlagValue {
-    Bool(bool),
-    Int(i64),
-    Str(String),
-}
+/// A flag value as TOML writes it: `true`, `3` or `"dark"`; checked against the flag's type
+/// when built, so a wrong one is reported at its place.
+type FlagValue = toml::Value;
 
-impl FlagValue {
-    fn text(&self) -> String {
-        match self {
-            FlagValue::Bool(b) => b.to_string(),
-            FlagValue::Int(n) => n.to_string(),
-            FlagValue::Str(s) => s.clone(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SeedFlag {
     key: Spanned<String>,
@@ -159,7 +144,7 @@ struct SeedFlag {
     users: BTreeMap<String, Spanned<FlagValue>>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SeedApplication {
     name: Spanned<String>,
@@ -176,7 +161,7 @@ struct SeedApplication {
     logout_urls: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SeedApi {
     name: String,
@@ -186,7 +171,7 @@ struct SeedApi {
     scopes: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SeedAuthorization {
     /// The application's name.
@@ -198,6 +183,15 @@ struct SeedAuthorization {
     scopes: Vec<Spanned<String>>,
 }
 
+impl std::fmt::Debug for Seed {
+    // The file may hold client secrets: only where it came from is shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Seed")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Seed {
     /// Read and check `path`: a TOML syntax error, an unknown field, a duplicate or a dangling
     /// reference is an input error naming `path:line:column`.
@@ -206,7 +200,13 @@ impl Seed {
         let file: SeedFile = toml::from_str(&text).map_err(|e| {
             let at = e.span().map(|s| s.start).unwrap_or(0);
             let message = e.message().trim_end().to_string();
-            Error::input(format!("{}: {message}", position(path, &text, at))).with_hint(HINT)
+            // The emulator's sign-in page picks a user; there is nothing to check a password with.
+            let hint = if message.contains("unknown field `password`") {
+                "seeded users have no password: the emulator's sign-in page lists them (or `login_hint` picks one); remove the line"
+            } else {
+                HINT
+            };
+            Error::input(format!("{}: {message}", position(path, &text, at))).with_hint(hint)
         })?;
         let seed = Seed {
             path: Some(path.to_path_buf()),
@@ -413,9 +413,10 @@ impl Seed {
                     self.error(
                         v,
                         format!(
-                            "`{}` is not a value of flag `{}` (type {kind})",
-                            v.get_ref().text(),
-                            s.key.get_ref()
+                            "`{}` is not a value of flag `{}` (type {kind}: {})",
+                            v.get_ref(),
+                            s.key.get_ref(),
+                            expected(kind)
                         ),
                     )
                 })
@@ -665,10 +666,19 @@ fn first_twice<'a>(
 /// A flag value as the tenant stores it, if it fits the flag's type.
 fn flag_value(kind: &str, value: &FlagValue) -> Option<String> {
     match (kind, value) {
-        ("bool", FlagValue::Bool(b)) => Some(b.to_string()),
-        ("int", FlagValue::Int(n)) => i32::try_from(*n).ok().map(|n| n.to_string()),
-        ("str", FlagValue::Str(s)) => Some(s.clone()),
+        ("bool", toml::Value::Boolean(b)) => Some(b.to_string()),
+        ("int", toml::Value::Integer(n)) => i32::try_from(*n).ok().map(|n| n.to_string()),
+        ("str", toml::Value::String(s)) => Some(s.clone()),
         _ => None,
+    }
+}
+
+/// What a value of type `kind` looks like in the seed.
+fn expected(kind: &str) -> &'static str {
+    match kind {
+        "bool" => "true or false",
+        "int" => "a whole number that fits 32 bits",
+        _ => "a quoted string",
     }
 }
 
@@ -712,7 +722,7 @@ fn keep_ids(t: &mut Tenant, previous: &Tenant, f: &SeedFile) {
             })
         };
         let Some(old) = old else { continue };
-        if !explicit_ids.contains(&&app.id) && t_has_no_app(&renamed, &old.id) {
+        if !explicit_ids.contains(&&app.id) && unclaimed(&renamed, &old.id) {
             renamed.insert(app.id.clone(), old.id.clone());
             app.id = old.id.clone();
         }
@@ -791,7 +801,7 @@ fn keep_ids(t: &mut Tenant, previous: &Tenant, f: &SeedFile) {
 
 /// Whether no application was already given `id` in this pass (two seeded apps never take one
 /// previous id).
-fn t_has_no_app(renamed: &HashMap<String, String>, id: &str) -> bool {
+fn unclaimed(renamed: &HashMap<String, String>, id: &str) -> bool {
     !renamed.values().any(|v| v == id)
 }
 

@@ -340,6 +340,11 @@ fn a_bad_seed_stops_the_emulator_before_it_listens_naming_file_line_and_column()
             &["unknown field `passwrd`"],
         ),
         (
+            format!("{user}password = \"x\"\n"),
+            "bad.toml:3:1",
+            &["unknown field `password`", "seeded users have no password"],
+        ),
+        (
             format!(
                 "{user}{org}[[memberships]]\nuser = \"a@x.io\"\norganization = \"org_a\"\nroles = [\"admn\"]\n"
             ),
