@@ -760,6 +760,11 @@ fn keep_ids(t: &mut Tenant, previous: &Tenant, f: &SeedFile) {
             .find(|p| p.is_management_api == api.is_management_api && p.audience == api.audience);
         if let Some(old) = old {
             api.id = old.id.clone();
+            for scope in &mut api.scopes {
+                if let Some(kept) = old.scopes.iter().find(|o| o.key == scope.key) {
+                    scope.id = kept.id.clone();
+                }
+            }
         }
     }
     if let (Some(new), Some(old)) = (
@@ -777,6 +782,13 @@ fn keep_ids(t: &mut Tenant, previous: &Tenant, f: &SeedFile) {
         api.applications
             .iter_mut()
             .for_each(|a| rename(&mut a.client_id));
+    }
+    // Token customisation is set in Kinde's dashboard (here: the state file), never in a seed:
+    // what the earlier tenant had for applications still there stays.
+    for (client_id, settings) in &previous.token_settings {
+        if t.application(client_id).is_some() {
+            t.token_settings.insert(client_id.clone(), settings.clone());
+        }
     }
     for org in &mut t.organizations {
         for member in &mut org.members {
@@ -847,6 +859,17 @@ mod tests {
         // The management app is authorised under its kept id.
         let m = again.management_app().unwrap().id.clone();
         assert!(again.apis[0].authorization(&m).is_some());
+        assert_eq!(first.apis[0].scopes[0].id, again.apis[0].scopes[0].id);
+        // Dashboard-only token settings of an application still there are kept.
+        let mut customised = again.clone();
+        customised
+            .token_settings
+            .insert(m.clone(), Default::default());
+        customised
+            .token_settings
+            .insert("gone".into(), Default::default());
+        let third = s.build(vec!["k".into()], Some(&customised)).unwrap();
+        assert_eq!(third.token_settings.keys().collect::<Vec<_>>(), [&m]);
     }
 
     #[test]
