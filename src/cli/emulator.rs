@@ -46,6 +46,11 @@ pub struct EmulatorArgs {
     /// SDK, the Python management client) then refuse it; for tools that cannot be given a CA.
     #[arg(long)]
     pub http: bool,
+    /// Start from the tenant in this TOML file (users, organizations, memberships, roles,
+    /// permissions, flags, applications, APIs), and go back to it on `POST /_emulator/reset`.
+    /// An existing --state file wins at start.
+    #[arg(long, value_name = "FILE")]
+    pub seed: Option<PathBuf>,
     /// Multiply the webhook retry delays (Kinde's: at once, 5 s, 30 s, 2 min, ... up to 36 h) and
     /// the 10 s attempt timeout (at least 1 s); e.g. 0.01 to see retries within seconds.
     #[arg(long, value_name = "FACTOR", default_value_t = 1.0, value_parser = parse_scale)]
@@ -86,6 +91,13 @@ pub async fn run(_global: &GlobalArgs, args: EmulatorArgs) -> Result<u8, Error> 
     if let Some(path) = &args.state {
         check_state_file(path)?;
     }
+    // Checked even when an existing --state file wins, so a broken seed never waits for a reset.
+    let seed = args
+        .seed
+        .as_deref()
+        .map(emulator::seed::Seed::load)
+        .transpose()?;
+    let state_wins = seed.is_some() && args.state.as_deref().is_some_and(Path::exists);
     let tls_dir = if args.http {
         None
     } else {
@@ -103,6 +115,7 @@ pub async fn run(_global: &GlobalArgs, args: EmulatorArgs) -> Result<u8, Error> 
         faults: args.faults.clone(),
         auto_login: args.auto_login,
         webhook_retry_scale: Some(args.webhook_retry_scale),
+        seed,
     };
     let running = emulator::start(options).await?;
     let tenant = running.state.tenant();
@@ -141,6 +154,13 @@ pub async fn run(_global: &GlobalArgs, args: EmulatorArgs) -> Result<u8, Error> 
     ));
     if let Some(id) = &management {
         ui::status(&format!("  management M2M app: {id}"));
+    }
+    if let (true, Some(state), Some(seed)) = (state_wins, &args.state, &args.seed) {
+        ui::status(&format!(
+            "  note: {} exists, so the tenant comes from it, not from {}; POST /_emulator/reset (or deleting the state file) goes back to the seed",
+            state.display(),
+            seed.display()
+        ));
     }
     if let Some(ca) = &running.ca {
         ui::status(&format!(

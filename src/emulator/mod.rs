@@ -6,7 +6,8 @@
 //! endpoint) and `login` (sign-in, code and refresh grants) over `protocol` (forms, client
 //! authentication, OAuth errors); `management/` (one file per resource family, with the token
 //! check, paging and body envelopes); `jws` (its own tokens), `redirect` (URL rules), `error`
-//! (Kinde's error bodies), `tenant` (the state), `persist` (saving it off the request path),
+//! (Kinde's error bodies), `tenant` (the state), `seed` (`--seed FILE` and what
+//! `POST /_emulator/reset` returns to), `persist` (saving it off the request path),
 //! `stats` (request counts by route), `faults` (injected failures).
 
 mod error;
@@ -20,6 +21,7 @@ mod persist;
 mod protocol;
 mod redirect;
 pub mod sample;
+pub mod seed;
 mod stats;
 pub mod tenant;
 pub mod tls;
@@ -76,6 +78,9 @@ pub struct Options {
     /// Multiplies webhook retry delays and the attempt timeout (1.0, Kinde's schedule, when
     /// unset; tests use e.g. 0.001 so a retry Kinde makes after 5 s comes after 5 ms).
     pub webhook_retry_scale: Option<f64>,
+    /// The tenant to start from (when no `--state` file exists yet) and to go back to on
+    /// `POST /_emulator/reset`; the default tenant without one.
+    pub seed: Option<seed::Seed>,
 }
 
 /// Shared state of a running emulator.
@@ -94,6 +99,8 @@ pub struct State {
     auto_login: bool,
     /// Webhook deliveries: the queue to the dispatcher and the delivery log.
     hooks: webhooks::Hooks,
+    /// What `POST /_emulator/reset` goes back to (its keys aside).
+    baseline: Tenant,
 }
 
 /// A Management API write as received, for tests that check request shapes.
@@ -223,6 +230,20 @@ impl State {
         Ok(kid)
     }
 
+    /// Go back to the seed (the default tenant without one), as built at start. The signing keys
+    /// stay, so JWKS a client cached and access tokens already issued stay valid; ids and secrets
+    /// the seed left to the emulator are the ones generated (or loaded from `--state`) at start,
+    /// so an `.env` written then still works. Sign-in sessions, pending codes and refresh tokens
+    /// end: a test starts signed out.
+    pub fn reset(&self) {
+        self.update(|t| {
+            let keys = std::mem::take(&mut t.keys);
+            *t = self.baseline.clone();
+            t.keys = keys;
+        });
+        *self.logins.lock().unwrap_or_else(|p| p.into_inner()) = login::Logins::default();
+    }
+
     /// The `.env` lines pointing cargo-kinde and Kinde's SDKs at this emulator.
     pub fn env_file(&self) -> String {
         let tenant = self.tenant();
@@ -309,8 +330,12 @@ pub async fn start(options: Options) -> Result<Running, Error> {
     let tls = options.tls_dir.as_deref().map(tls::prepare).transpose()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let issuer = format!("{scheme}://{addr}");
-    let (tenant, keys) = load_or_seed(options.state_file.as_deref())?;
     let (hooks, hook_queue) = webhooks::Hooks::new(options.webhook_retry_scale);
+    let seed = options.seed.clone().unwrap_or_default();
+    let (tenant, keys) = load_or_seed(options.state_file.as_deref(), &seed)?;
+    // Built against the tenant started from, so it holds the ids and secrets that one has for
+    // the same things (all of them when the tenant came from the seed just now).
+    let baseline = seed.build(tenant.keys.clone(), Some(&tenant))?;
     let state = Arc::new(State {
         issuer,
         tenant: RwLock::new(tenant),
@@ -324,6 +349,7 @@ pub async fn start(options: Options) -> Result<Running, Error> {
         logins: Mutex::new(login::Logins::default()),
         auto_login: options.auto_login,
         hooks,
+        baseline,
     });
     let app = router(state.clone());
     let (shutdown, on_shutdown) = tokio::sync::oneshot::channel::<()>();
@@ -368,7 +394,10 @@ pub async fn start(options: Options) -> Result<Running, Error> {
     })
 }
 
-fn load_or_seed(state_file: Option<&std::path::Path>) -> Result<(Tenant, Vec<SigningKey>), Error> {
+fn load_or_seed(
+    state_file: Option<&std::path::Path>,
+    seed: &seed::Seed,
+) -> Result<(Tenant, Vec<SigningKey>), Error> {
     if let Some(tenant) = state_file.map(Tenant::load).transpose()?.flatten() {
         let keys = tenant
             .keys
@@ -382,7 +411,7 @@ fn load_or_seed(state_file: Option<&std::path::Path>) -> Result<(Tenant, Vec<Sig
         return Ok((tenant, keys));
     }
     let key = SigningKey::generate()?;
-    let tenant = Tenant::seed(key.to_stored()?);
+    let tenant = seed.build(vec![key.to_stored()?], None)?;
     if let Some(path) = state_file {
         tenant.save(path)?;
     }
@@ -410,7 +439,7 @@ fn router(state: Arc<State>) -> Router {
 
 /// Test-only controls, outside Kinde's paths: `POST /_emulator/faults` (a fault rule as JSON),
 /// `DELETE /_emulator/faults`, `GET /_emulator/stats` (request counts), `GET /_emulator/webhooks`
-/// (recent webhook deliveries).
+/// (recent webhook deliveries), `POST /_emulator/reset` (back to the seed, see [`State::reset`]).
 fn admin_routes() -> Router<Arc<State>> {
     use axum::routing::{get, post};
     Router::new()
@@ -441,6 +470,13 @@ fn admin_routes() -> Router<Arc<State>> {
             "/_emulator/webhooks",
             get(|AxumState(state): AxumState<Arc<State>>| async move {
                 axum::Json(serde_json::json!({"deliveries": state.webhook_deliveries()}))
+            }),
+        )
+        .route(
+            "/_emulator/reset",
+            post(|AxumState(state): AxumState<Arc<State>>| async move {
+                state.reset();
+                axum::http::StatusCode::NO_CONTENT
             }),
         )
 }

@@ -494,7 +494,7 @@ impl Tenant {
 
     /// Refuse what Kinde can never hold: two users, applications or APIs with one id, or two
     /// users with one email. Look-ups would silently pick the first.
-    fn check_unique(&self) -> Result<(), String> {
+    pub(crate) fn check_unique(&self) -> Result<(), String> {
         first_duplicate("user id", self.users.iter().map(|u| u.id.clone()))?;
         first_duplicate(
             "user email",

@@ -18,6 +18,7 @@ mod login;
 mod orgs;
 mod register;
 mod secrets;
+mod seed;
 mod smoke;
 mod spec;
 mod token;
