@@ -725,7 +725,8 @@ struct OrgClaim {
 #[derive(Serialize)]
 struct IdClaims<'a> {
     at_hash: String,
-    aud: [&'a str; 1],
+    /// The application's client id and the issuer, as Kinde's ID tokens carry both.
+    aud: [&'a str; 2],
     auth_time: u64,
     azp: &'a str,
     email: &'a str,
@@ -935,7 +936,7 @@ fn tokens(
     };
     let id_token = state.sign(&IdClaims {
         at_hash,
-        aud: [&request.client_id],
+        aud: [&request.client_id, iss],
         auth_time: grant.auth_time,
         azp: &request.client_id,
         email: &user.email,
