@@ -729,3 +729,19 @@ fn init_against_the_tls_emulator_trusts_its_ca_and_checks_the_app_live() {
         "{toml}"
     );
 }
+
+#[test]
+fn doctor_against_the_tls_emulator_reaches_its_domain_and_token() {
+    let w = tls_world();
+    let out = w.cmd().args(["doctor", "--json"]).output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for name in ["domain", "management token"] {
+        let check = report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} check: {report}"));
+        assert_eq!(check["status"], "pass", "{name}: {report}");
+    }
+}

@@ -2,7 +2,9 @@
 //! HTTPS, run by the built `cargo-kinde` binary, each configured only by the emulator's env file
 //! (its CA included) with no code changed. `@kinde/jwt-validator` must accept the emulator's
 //! tokens through its JWKS, and reject a forged one; `@kinde/management-api-js` (`init()`) must
-//! work for users, callback URLs and APIs; `kinde-python-sdk`'s `ManagementClient` must list users.
+//! work for users, callback URLs and APIs; `kinde-python-sdk`'s `ManagementClient` must list users;
+//! `@kinde-oss/kinde-typescript-sdk` must sign a user in, register one and create an organization
+//! through the emulator's pages (`login()` → callback → `handleRedirectToApp()` → `getUser()`).
 
 use std::path::Path;
 use std::process::Command;
@@ -26,19 +28,28 @@ pub fn run_with(build: bool) -> Result<(), String> {
     }
     let work = root().join("target/interop");
     std::fs::create_dir_all(&work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
-    for file in ["package.json", "jwt-validator.mjs", "management-api.mjs"] {
+    for file in [
+        "package.json",
+        "jwt-validator.mjs",
+        "management-api.mjs",
+        "typescript-sdk.mjs",
+    ] {
         std::fs::copy(root().join("xtask/interop").join(file), work.join(file))
             .map_err(|e| format!("cannot copy {file}: {e}"))?;
     }
-    let installed = ["jwt-validator", "management-api-js"]
-        .iter()
-        .all(|p| work.join("node_modules/@kinde").join(p).is_dir());
+    let installed = [
+        "@kinde/jwt-validator",
+        "@kinde/management-api-js",
+        "@kinde-oss/kinde-typescript-sdk",
+    ]
+    .iter()
+    .all(|p| work.join("node_modules").join(p).is_dir());
     if !installed {
         let mut npm = Command::new("npm");
         npm.args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
             .current_dir(&work);
         run_step(
-            "npm install @kinde/jwt-validator @kinde/management-api-js",
+            "npm install @kinde/jwt-validator @kinde/management-api-js @kinde-oss/kinde-typescript-sdk",
             npm,
         )?;
     }
@@ -73,6 +84,13 @@ pub fn run_with(build: bool) -> Result<(), String> {
         "@kinde/jwt-validator validates the emulator's token (JWKS over https)",
         node,
     );
+    // Before the management SDK's run, which replaces the web app's callback URLs.
+    let mut sign_in = from_env_file("node");
+    sign_in.arg("typescript-sdk.mjs");
+    let signed_in = run_step(
+        "@kinde-oss/kinde-typescript-sdk login/register/createOrg from the env file, over https",
+        sign_in,
+    );
     let mut sdk = from_env_file("node");
     sdk.arg("management-api.mjs");
     let managed = run_step(
@@ -89,7 +107,11 @@ pub fn run_with(build: bool) -> Result<(), String> {
     });
     drop(emulator);
     let third_party = crate::thirdparty::run(&binary);
-    validated.and(managed).and(python).and(third_party)
+    validated
+        .and(signed_in)
+        .and(managed)
+        .and(python)
+        .and(third_party)
 }
 
 /// A virtual environment in `work` with `kinde-python-sdk` (pinned), installed once.
