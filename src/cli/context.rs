@@ -107,24 +107,31 @@ impl Context {
     }
 }
 
+/// An HTTP client for `issuer`, trusting the local emulator's CA when `issuer` is that emulator
+/// (an `https` loopback URL): what every command that talks to a Kinde domain builds, `init` and
+/// `doctor` included. The CA is read only from its private directory (one planted elsewhere is
+/// never trusted).
+pub fn http_for(issuer: Option<&str>) -> Result<reqwest::Client, Error> {
+    let local_ca = issuer
+        .filter(|issuer| crate::net::is_local_https(issuer))
+        .and_then(|_| crate::net::emulator_tls_dir())
+        .and_then(|dir| {
+            let file = dir.join(crate::net::EMULATOR_CA_FILE);
+            crate::files::read_cached(&dir, &file, 64 * 1024)
+                .ok()
+                .flatten()
+        });
+    crate::net::client_for(local_ca.as_deref())
+}
+
 impl Context {
     /// The process's HTTP client, built the first time a command is about to make a request.
     pub fn http(&self) -> Result<&reqwest::Client, Error> {
         if let Some(client) = self.http.get() {
             return Ok(client);
         }
-        // The local emulator's CA is loaded only when the configured issuer is that emulator, and
-        // only from a private directory (a CA planted elsewhere is never trusted).
-        let local_ca = (self.config.issuer().ok())
-            .filter(|issuer| crate::net::is_local_https(issuer.as_str()))
-            .and_then(|_| crate::net::emulator_tls_dir())
-            .and_then(|dir| {
-                let file = dir.join(crate::net::EMULATOR_CA_FILE);
-                crate::files::read_cached(&dir, &file, 64 * 1024)
-                    .ok()
-                    .flatten()
-            });
-        let client = crate::net::client_for(local_ca.as_deref())?;
+        let issuer = self.config.issuer().ok().map(|i| i.as_str().to_string());
+        let client = http_for(issuer.as_deref())?;
         Ok(self.http.get_or_init(|| client))
     }
 

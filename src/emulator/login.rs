@@ -48,6 +48,9 @@ pub(super) struct AuthRequest {
     org_name: Option<String>,
     /// `prompt=none`: no page may be shown, so no organization picker either.
     silent: bool,
+    /// The user was created by this sign-in (a sign-up): the organization joined gives them
+    /// the roles marked "Assign to new users".
+    signed_up: bool,
 }
 
 /// An issued code, or a refresh token's grant.
@@ -80,6 +83,7 @@ pub(super) fn routes() -> Router<Arc<State>> {
     Router::new()
         .route("/oauth2/auth", get(authorize))
         .route("/oauth2/auth/sign_in", post(sign_in))
+        .route("/oauth2/auth/register", post(register))
         .route("/oauth2/auth/organization", post(pick_organization))
         .route("/oauth2/v2/user_profile", get(user_profile))
         .route("/oauth2/userinfo", get(user_profile))
@@ -248,6 +252,7 @@ async fn authorize(
             .filter(|n| !n.trim().is_empty())
             .map(String::from),
         silent: params.get("prompt") == Some("none"),
+        signed_up: false,
     };
     // The TypeScript SDK still sends the deprecated `start_page=registration` for register.
     let prompt = params
@@ -281,6 +286,9 @@ async fn authorize(
     {
         return issue_code(&state, request, &user);
     }
+    if prompt == Some("create") {
+        return registration_page(&state, &app.name, request, None);
+    }
     sign_in_page(&state, &tenant.users, app, request)
 }
 
@@ -307,12 +315,13 @@ fn sign_in_page(
         ));
     }
     // With a login_hint the page signs that user in by itself (a real browser runs this; the
-    // browser test relies on it): the form still goes through a normal POST and redirect.
+    // browser test relies on it): the form still goes through a normal POST and redirect. The
+    // hint reaches the script only as an escaped attribute: inside the script's text a
+    // `</script>` in it would end the script and run markup of the caller's choosing.
     let auto = hint.map_or(String::new(), |email| {
         format!(
-            "<p class=\"muted\">Signing in as {0}…</p><script>for (const b of document.querySelectorAll('button[data-email]')) {{ if (b.dataset.email.toLowerCase() === {1:?}.toLowerCase()) {{ b.click(); }} }}</script>",
-            escape(&email),
-            email
+            "<p class=\"muted\">Signing in as {0}…</p><script data-hint=\"{0}\">const hint = document.currentScript.dataset.hint.toLowerCase(); for (const b of document.querySelectorAll('button[data-email]')) {{ if (b.dataset.email.toLowerCase() === hint) {{ b.click(); }} }}</script>",
+            escape(&email)
         )
     });
     page(
@@ -360,39 +369,191 @@ async fn sign_in(AxumState(state): AxumState<Arc<State>>, body: Bytes) -> Respon
             "<p>Type an email address.</p>",
         );
     };
+    let name = email.split('@').next().unwrap_or("").to_string();
+    signed_in(&state, request, &email, &name, "")
+}
+
+/// Sign `email` in, creating the user (named `first_name last_name`) when the tenant has none:
+/// a sign-up, which joins the default organization unless the request names one.
+fn signed_in(
+    state: &State,
+    mut request: AuthRequest,
+    email: &str,
+    first_name: &str,
+    last_name: &str,
+) -> Response {
     // Found or added under one lock: two sign-ins of a new email make one user.
     let (user_id, signed_up) = state.update(|t| {
-        if let Some(user) = t
-            .users
-            .iter()
-            .find(|u| u.email.eq_ignore_ascii_case(&email))
-        {
+        if let Some(user) = t.user_by_email(email) {
             return (user.id.clone(), false);
         }
-        let user = User::new(&email, email.split('@').next().unwrap_or(""), "");
+        let user = User::new(email, first_name, last_name);
         let id = user.id.clone();
         t.users.push(user);
         // Kinde puts a user who signs up with no organization named into the default one; one
         // signing up into an org (`org_code`, `is_create_org`) joins that org instead.
         if request.org_code.is_none() && !request.is_create_org {
             t.join_default_organization(&id);
+            if let Some(code) = t
+                .organizations
+                .iter()
+                .find(|o| o.is_default)
+                .map(|o| o.code.clone())
+            {
+                give_default_roles(t, &code, &id);
+            }
         }
         (id, true)
     });
+    request.signed_up = signed_up;
     if signed_up {
-        webhooks::emit(&state, "user.created", Source::User, &user_id);
+        webhooks::emit(state, "user.created", Source::User, &user_id);
     }
     let session = random_hex(16);
     if let Ok(mut logins) = state.logins.lock() {
         logins.sessions.insert(session.clone(), user_id.clone());
     }
-    let mut response = issue_code(&state, request, &user_id);
+    let mut response = issue_code(state, request, &user_id);
     if let Ok(cookie) =
         format!("{SESSION_COOKIE}={session}; Path=/; HttpOnly; SameSite=Lax").parse()
     {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     response
+}
+
+/// Kinde gives the roles flagged "Assign to new users" (`is_default_role`) to every new sign-up;
+/// roles are held per organization membership, so they go to the membership the sign-up made.
+fn give_default_roles(t: &mut Tenant, org_code: &str, user_id: &str) {
+    let defaults: Vec<String> = t
+        .roles
+        .iter()
+        .filter(|r| r.is_default_role)
+        .map(|r| r.id.clone())
+        .collect();
+    if let Some(member) = t
+        .organization_mut(org_code)
+        .and_then(|o| o.member_mut(user_id))
+    {
+        for id in defaults {
+            if !member.roles.contains(&id) {
+                member.roles.push(id);
+            }
+        }
+    }
+}
+
+/// The registration page (`prompt=create`, or the TypeScript SDK's `start_page=registration`):
+/// email, first and last name, a plain form that needs no script. `error` is shown above it
+/// when a previous post was refused.
+fn registration_page(
+    state: &State,
+    app_name: &str,
+    request: AuthRequest,
+    error: Option<&str>,
+) -> Response {
+    let pending = random_hex(16);
+    let email = request.login_hint.clone().unwrap_or_default();
+    if let Ok(mut logins) = state.logins.lock() {
+        logins.pending.insert(pending.clone(), request);
+    }
+    let (status, alert) = match error {
+        Some(error) => (
+            StatusCode::BAD_REQUEST,
+            format!(
+                "<p role=\"alert\" id=\"problem\"><strong>{}</strong></p>",
+                escape(error)
+            ),
+        ),
+        None => (StatusCode::OK, String::new()),
+    };
+    let described = if error.is_some() {
+        " aria-describedby=\"problem\""
+    } else {
+        ""
+    };
+    page(
+        status,
+        &format!("Create your account for {}", escape(app_name)),
+        &format!(
+            "<p class=\"muted\">Kinde emulator: registering creates the user in the emulator's tenant.</p>{alert}\
+             <form method=\"post\" action=\"/oauth2/auth/register\"><input type=\"hidden\" name=\"request\" value=\"{pending}\">\
+             <p><label for=\"email\">Email</label><input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"email\" value=\"{}\" required{described}></p>\
+             <p><label for=\"given_name\">First name</label><input id=\"given_name\" name=\"given_name\" autocomplete=\"given-name\" maxlength=\"{NAME_LIMIT}\"></p>\
+             <p><label for=\"family_name\">Last name</label><input id=\"family_name\" name=\"family_name\" autocomplete=\"family-name\" maxlength=\"{NAME_LIMIT}\"></p>\
+             <button type=\"submit\">Create account</button></form>\
+             <form method=\"post\" action=\"/oauth2/auth/register\"><input type=\"hidden\" name=\"request\" value=\"{pending}\"><input type=\"hidden\" name=\"deny\" value=\"1\"><button type=\"submit\">Cancel</button></form>",
+            escape(&email)
+        ),
+    )
+}
+
+/// The longest first or last name registration takes.
+const NAME_LIMIT: usize = 128;
+
+/// `POST /oauth2/auth/register`: create the user (an email the tenant knows signs that user in,
+/// names unchanged) and continue as a sign-in.
+async fn register(AxumState(state): AxumState<Arc<State>>, body: Bytes) -> Response {
+    let form = Form::parse(&body);
+    let request = form
+        .get("request")
+        .and_then(|id| state.logins.lock().ok()?.pending.remove(id));
+    let Some(request) = request else {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Registration expired",
+            "<p>This registration request is unknown or was used already. Start again from your application.</p>",
+        );
+    };
+    if form.get("deny").is_some() {
+        return back_to_client(
+            &request.redirect_uri,
+            &[
+                ("error", "access_denied"),
+                ("error_description", "The user cancelled the registration"),
+            ],
+            request.state.as_deref(),
+        );
+    }
+    let app_name = state.read(|t| {
+        t.application(&request.client_id)
+            .map(|a| a.name.clone())
+            .unwrap_or_default()
+    });
+    let email = form.get("email").map(str::trim).unwrap_or("");
+    let valid = email.len() <= 320
+        && email
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !valid {
+        return registration_page(
+            &state,
+            &app_name,
+            request,
+            Some("Type a valid email address."),
+        );
+    }
+    let name = |field: &str| {
+        form.get(field)
+            .map(|n| {
+                n.trim()
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .collect::<String>()
+            })
+            .unwrap_or_default()
+    };
+    let (first, last) = (name("given_name"), name("family_name"));
+    if first.chars().count() > NAME_LIMIT || last.chars().count() > NAME_LIMIT {
+        return registration_page(
+            &state,
+            &app_name,
+            request,
+            Some(&format!("Names are at most {NAME_LIMIT} characters.")),
+        );
+    }
+    signed_in(&state, request, email, &first, &last)
 }
 
 /// Where a signed-in user goes, by Kinde's rules: a new organization with `is_create_org`; the
@@ -416,6 +577,9 @@ fn choose_organization(state: &State, request: &AuthRequest, user_id: &str) -> O
             org.join(user_id);
             let code = org.code.clone();
             t.organizations.push(org);
+            if request.signed_up {
+                give_default_roles(t, &code, user_id);
+            }
             code
         });
         webhooks::emit(state, "organization.created", Source::User, &code);
@@ -446,6 +610,9 @@ fn choose_organization(state: &State, request: &AuthRequest, user_id: &str) -> O
                     state.update(|t| {
                         if let Some(org) = t.organization_mut(code) {
                             org.join(user_id);
+                        }
+                        if request.signed_up {
+                            give_default_roles(t, code, user_id);
                         }
                     });
                 }
@@ -735,7 +902,8 @@ struct OrgClaim {
 #[derive(Serialize)]
 struct IdClaims<'a> {
     at_hash: String,
-    aud: [&'a str; 1],
+    /// The application's client id and the issuer, as Kinde's ID tokens carry both.
+    aud: [&'a str; 2],
     auth_time: u64,
     azp: &'a str,
     email: &'a str,
@@ -945,7 +1113,7 @@ fn tokens(
     };
     let id_token = state.sign(&IdClaims {
         at_hash,
-        aud: [&request.client_id],
+        aud: [&request.client_id, iss],
         auth_time: grant.auth_time,
         azp: &request.client_id,
         email: &user.email,

@@ -166,9 +166,11 @@ fn signs_in_with_pkce_and_prints_a_verified_user_token() {
         "the sample API is not authorised for the web app"
     );
     assert_eq!(doc["id_token_claims"]["email"], "alice@example.com");
+    // Kinde's ID token names two audiences, the app and the issuer; login's own ID-token check
+    // (any expected audience suffices) accepts it.
     assert_eq!(
         doc["id_token_claims"]["aud"],
-        serde_json::json!([w.web_app_id()])
+        serde_json::json!([w.web_app_id(), w.issuer()])
     );
     assert_eq!(doc["has_refresh_token"], true);
     assert!(
@@ -731,4 +733,68 @@ fn user_token_hints_work_when_followed() {
     );
     let doc = crate::json(&out);
     assert!(doc["refresh_token"].is_string(), "{doc}");
+}
+
+/// An emulator serving HTTPS with its CA in the world's cache directory, where `cargo kinde`
+/// (run with `CARGO_KINDE_CACHE_DIR` there) finds it.
+fn tls_world() -> World {
+    let cache = tempfile::tempdir().unwrap();
+    let options = Options {
+        tls_dir: Some(cache.path().join("emulator")),
+        ..Default::default()
+    };
+    World {
+        emulator: cargo_kinde::emulator::Emulator::spawn(options).unwrap(),
+        dir: tempfile::tempdir().unwrap(),
+        cache,
+    }
+}
+
+#[test]
+fn init_against_the_tls_emulator_trusts_its_ca_and_checks_the_app_live() {
+    let w = tls_world();
+    assert!(w.issuer().starts_with("https://127.0.0.1:"));
+    w.write(
+        "Cargo.toml",
+        "[package]\nname = \"demo\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    );
+    std::fs::create_dir_all(w.path("src")).unwrap();
+    w.write("src/lib.rs", "");
+    let init = |app: &str| {
+        w.bare()
+            .env("KINDE_MANAGEMENT_CLIENT_SECRET", w.management_secret())
+            .args(["init", "--domain", &w.issuer()])
+            .args(["--management-client-id", &w.management_id()])
+            .args(["--app-client-id", app])
+            .output()
+            .unwrap()
+    };
+    // An id the tenant does not have is refused: the tenant was read over HTTPS.
+    let out = init("0123456789abcdef0123456789abcdef");
+    assert_eq!(out.status.code(), Some(2), "{}", crate::stderr(&out));
+    let out = init(&w.web_app_id());
+    let err = crate::stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("was not checked"), "{err}");
+    let toml = std::fs::read_to_string(w.path("kinde.toml")).unwrap();
+    assert!(
+        toml.contains(&format!("domain = \"{}\"", w.issuer())),
+        "{toml}"
+    );
+}
+
+#[test]
+fn doctor_against_the_tls_emulator_reaches_its_domain_and_token() {
+    let w = tls_world();
+    let out = w.cmd().args(["doctor", "--json"]).output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for name in ["domain", "management token"] {
+        let check = report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} check: {report}"));
+        assert_eq!(check["status"], "pass", "{name}: {report}");
+    }
 }

@@ -1106,3 +1106,209 @@ fn organizations_roles_flags_and_properties_survive_a_restart_with_state() {
         "one default org after a restart"
     );
 }
+
+/// The hidden sign-in request id in a page's first form.
+fn request_id(html: &str) -> String {
+    html.split("name=\"request\" value=\"")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no request in {html}"))
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// A form post as a browser without a script engine sends it: (status, Location, body).
+fn post_page(w: &World, path: &str, form: &[(&str, &str)]) -> (u16, Option<String>, String) {
+    block_on(async {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let res = client
+            .post(format!("{}{path}", w.issuer()))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let location = res
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_string());
+        (status, location, res.text().await.unwrap())
+    })
+}
+
+/// The page `/oauth2/auth` shows for the web app with `extra` parameters.
+fn auth_page(w: &World, extra: &[(&str, &str)]) -> (u16, String) {
+    let mut url = url::Url::parse(&format!("{}/oauth2/auth", w.issuer())).unwrap();
+    url.query_pairs_mut()
+        .append_pair("client_id", &w.web_app_id())
+        .append_pair("redirect_uri", CALLBACK)
+        .append_pair("response_type", "code")
+        .append_pair("scope", "openid profile email offline")
+        .append_pair("state", "abcdefgh12");
+    for (k, v) in extra {
+        url.query_pairs_mut().append_pair(k, v);
+    }
+    block_on(async {
+        let res = reqwest::get(url.as_str()).await.unwrap();
+        (res.status().as_u16(), res.text().await.unwrap())
+    })
+}
+
+#[test]
+fn registration_creates_the_user_on_an_escaped_labelled_page_and_gives_default_roles() {
+    let w = World::new();
+    let token = w.token();
+    let reports = permission(&w, &token, "read:reports");
+    let member = role(&w, &token, "member", &[&reports]);
+    ok(
+        &w,
+        &token,
+        "PATCH",
+        &format!("/api/v1/roles/{member}"),
+        Some(json!({"name": "member", "key": "member", "is_default_role": true})),
+    );
+    let admin = role(&w, &token, "admin", &[]);
+    // `prompt=create` (js-utils, Python) and `start_page=registration` (the TypeScript SDK) both
+    // show the registration page; the login_hint pre-fills the email, escaped.
+    let hint = "\"><script>alert(1)</script>@example.com";
+    let (status, html) = auth_page(&w, &[("prompt", "create"), ("login_hint", hint)]);
+    assert_eq!(status, 200, "{html}");
+    for needle in [
+        "Create your account for",
+        "<label for=\"email\">Email</label><input id=\"email\" name=\"email\" type=\"email\"",
+        "<label for=\"given_name\">First name</label><input id=\"given_name\"",
+        "<label for=\"family_name\">Last name</label><input id=\"family_name\"",
+        "value=\"&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;@example.com\"",
+        "action=\"/oauth2/auth/register\"",
+    ] {
+        assert!(html.contains(needle), "{needle} missing from {html}");
+    }
+    assert!(!html.contains("<script"), "no script needed: {html}");
+    let (_, ts_html) = auth_page(&w, &[("start_page", "registration")]);
+    assert!(ts_html.contains("Create your account for"), "{ts_html}");
+
+    // A bad email shows the page again with the problem, as an alert tied to the field.
+    let (status, _, again) = post_page(
+        &w,
+        "/oauth2/auth/register",
+        &[
+            ("request", &request_id(&ts_html)),
+            ("email", "not an email"),
+        ],
+    );
+    assert_eq!(status, 400);
+    assert!(again.contains("role=\"alert\""), "{again}");
+    assert!(again.contains("aria-describedby=\"problem\""), "{again}");
+
+    let (status, location, body) = post_page(
+        &w,
+        "/oauth2/auth/register",
+        &[
+            ("request", &request_id(&again)),
+            ("email", "dora@example.com"),
+            ("given_name", "Dora"),
+            ("family_name", "<Explorer>"),
+        ],
+    );
+    assert_eq!(status, 303, "{body}");
+    let back = url::Url::parse(&location.unwrap()).unwrap();
+    assert_eq!(param(&back, "state").as_deref(), Some("abcdefgh12"));
+    let tokens = exchange(&w, &param(&back, "code").unwrap());
+    let id = claims(tokens["id_token"].as_str().unwrap());
+    assert_eq!(id["email"], "dora@example.com");
+    assert_eq!(id["given_name"], "Dora");
+    assert_eq!(id["family_name"], "<Explorer>");
+    let dora = user_id(&w, "dora@example.com");
+    assert_eq!(id["sub"], dora.as_str());
+    // The sign-up joined the default organization with the default role, not the other one.
+    let access = claims(tokens["access_token"].as_str().unwrap());
+    assert_eq!(access["org_code"], default_org(&w).as_str());
+    assert_eq!(access["permissions"], json!(["read:reports"]));
+    let roles = w.emulator.state().read(|t| {
+        t.organization(&default_org(&w))
+            .unwrap()
+            .member(&dora)
+            .unwrap()
+            .roles
+            .clone()
+    });
+    assert_eq!(roles, vec![member.clone()]);
+    assert!(!roles.contains(&admin));
+
+    // An existing user signing in is no sign-up: no default role for them.
+    let (_, html) = auth_page(&w, &[]);
+    let (status, location, _) = post_page(
+        &w,
+        "/oauth2/auth/sign_in",
+        &[
+            ("request", &request_id(&html)),
+            ("email", "alice@example.com"),
+        ],
+    );
+    assert_eq!(status, 303);
+    let back = url::Url::parse(&location.unwrap()).unwrap();
+    let alice = exchange(&w, &param(&back, "code").unwrap());
+    let access = claims(alice["access_token"].as_str().unwrap());
+    assert_eq!(access["permissions"], json!([]), "{access}");
+
+    // The TypeScript SDK's createOrg: registration with is_create_org and an empty org_name.
+    // The new organization's creator, a sign-up, holds the default role there.
+    let (_, html) = auth_page(
+        &w,
+        &[
+            ("start_page", "registration"),
+            ("is_create_org", "true"),
+            ("org_name", ""),
+        ],
+    );
+    let (status, location, _) = post_page(
+        &w,
+        "/oauth2/auth/register",
+        &[
+            ("request", &request_id(&html)),
+            ("email", "eve@example.com"),
+            ("given_name", "Eve"),
+        ],
+    );
+    assert_eq!(status, 303);
+    let back = url::Url::parse(&location.unwrap()).unwrap();
+    let tokens = exchange(&w, &param(&back, "code").unwrap());
+    let access = claims(tokens["access_token"].as_str().unwrap());
+    let code = access["org_code"].as_str().unwrap().to_string();
+    assert_ne!(code, default_org(&w));
+    assert_eq!(access["permissions"], json!(["read:reports"]));
+    let eve = user_id(&w, "eve@example.com");
+    let in_default = w.emulator.state().read(|t| {
+        t.organization(&default_org(&w))
+            .unwrap()
+            .member(&eve)
+            .is_some()
+    });
+    assert!(
+        !in_default,
+        "a sign-up into a new org does not also join the default one"
+    );
+}
+
+#[test]
+fn a_login_hint_cannot_end_the_sign_in_pages_script() {
+    let w = World::new();
+    let (status, html) = auth_page(
+        &w,
+        &[(
+            "login_hint",
+            "\"</script><script>alert(1)</script>@example.com",
+        )],
+    );
+    assert_eq!(status, 200);
+    assert_eq!(html.matches("<script").count(), 1, "{html}");
+    assert_eq!(html.matches("</script>").count(), 1, "{html}");
+    assert!(
+        html.contains("&lt;/script&gt;&lt;script&gt;alert(1)"),
+        "{html}"
+    );
+}

@@ -13,10 +13,12 @@ const check = (what, ok, detail) => {
   if (!ok) failures.push(what);
 };
 
+// The TypeScript SDK's sign-ups ran first: the count is read, not assumed.
+const all = await Users.getUsers({ pageSize: 500 });
 const users = await Users.getUsers({ pageSize: 2 });
 check("Users.getUsers returns a page with next_token", users.users?.length === 2 && !!users.next_token, users);
 const rest = await Users.getUsers({ pageSize: 10, nextToken: users.next_token });
-check("Users.getUsers follows next_token", rest.users?.length === 3, rest);
+check("Users.getUsers follows next_token", all.users?.length > 2 && rest.users?.length === Math.min(10, all.users.length - 2), rest);
 
 const url = "https://sdk.interop.example/callback";
 await Callbacks.addRedirectCallbackUrls({ appId, requestBody: { urls: [url] } });

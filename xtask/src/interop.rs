@@ -4,6 +4,8 @@
 //! tokens through its JWKS, and reject a forged one; `@kinde/management-api-js` (`init()`) must
 //! work for users, callback URLs and APIs; `kinde-python-sdk`'s `ManagementClient` must list users;
 //! `@kinde/webhooks` `decodeWebhook` must verify a webhook the emulator delivers.
+//! `@kinde-oss/kinde-typescript-sdk` must sign a user in, register one and create an organization
+//! through the emulator's pages (`login()` → callback → `handleRedirectToApp()` → `getUser()`).
 
 use std::path::Path;
 use std::process::Command;
@@ -32,19 +34,25 @@ pub fn run_with(build: bool) -> Result<(), String> {
         "jwt-validator.mjs",
         "management-api.mjs",
         "webhooks.mjs",
+        "typescript-sdk.mjs",
     ] {
         std::fs::copy(root().join("xtask/interop").join(file), work.join(file))
             .map_err(|e| format!("cannot copy {file}: {e}"))?;
     }
-    let installed = ["jwt-validator", "management-api-js", "webhooks"]
-        .iter()
-        .all(|p| work.join("node_modules/@kinde").join(p).is_dir());
+    let installed = [
+        "@kinde/jwt-validator",
+        "@kinde/management-api-js",
+        "@kinde/webhooks",
+        "@kinde-oss/kinde-typescript-sdk",
+    ]
+    .iter()
+    .all(|p| work.join("node_modules").join(p).is_dir());
     if !installed {
         let mut npm = Command::new("npm");
         npm.args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
             .current_dir(&work);
         run_step(
-            "npm install @kinde/jwt-validator @kinde/management-api-js @kinde/webhooks",
+            "npm install @kinde/jwt-validator @kinde/management-api-js @kinde/webhooks @kinde-oss/kinde-typescript-sdk",
             npm,
         )?;
     }
@@ -79,6 +87,13 @@ pub fn run_with(build: bool) -> Result<(), String> {
         "@kinde/jwt-validator validates the emulator's token (JWKS over https)",
         node,
     );
+    // Before the management SDK's run, which replaces the web app's callback URLs.
+    let mut sign_in = from_env_file("node");
+    sign_in.arg("typescript-sdk.mjs");
+    let signed_in = run_step(
+        "@kinde-oss/kinde-typescript-sdk login/register/createOrg from the env file, over https",
+        sign_in,
+    );
     let mut sdk = from_env_file("node");
     sdk.arg("management-api.mjs");
     let managed = run_step(
@@ -102,6 +117,7 @@ pub fn run_with(build: bool) -> Result<(), String> {
     drop(emulator);
     let third_party = crate::thirdparty::run(&binary);
     validated
+        .and(signed_in)
         .and(managed)
         .and(webhooks)
         .and(python)

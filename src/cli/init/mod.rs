@@ -96,7 +96,6 @@ pub async fn run(global: &GlobalArgs, args: InitArgs) -> Result<u8, Error> {
     }
     let root = workspace(global.manifest_path.as_deref())?;
     let interactive = ui::settings().interactive;
-    let http = crate::net::client()?;
     #[cfg(feature = "emulator")]
     let use_emulator = global.emulator;
     #[cfg(not(feature = "emulator"))]
@@ -112,6 +111,14 @@ pub async fn run(global: &GlobalArgs, args: InitArgs) -> Result<u8, Error> {
     for warning in &config.warnings {
         ui::warn(&warning.to_string());
     }
+    // The domain init starts from decides whether the local emulator's CA is trusted, as for
+    // every other command (a domain typed at the prompt is checked without it).
+    let domain = (args
+        .domain
+        .as_deref()
+        .and_then(|d| crate::urls::Issuer::parse(d).ok()))
+    .or_else(|| config.domain.as_ref().map(|d| d.value.clone()));
+    let http = super::context::http_for(domain.as_ref().map(|d| d.as_str()))?;
     let values = ask::values(&http, &args, config, interactive).await?;
     let ci = args.ci.map(|ci| match ci {
         Ci::Github => scaffold::ci::Ci::Github,
