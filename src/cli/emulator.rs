@@ -80,7 +80,10 @@ pub async fn run(_global: &GlobalArgs, args: EmulatorArgs) -> Result<u8, Error> 
         auto_login: args.auto_login,
     };
     let running = emulator::start(options).await?;
-    let tenant = running.state.tenant();
+    for warning in running.state.warnings() {
+        ui::warn(warning);
+    }
+    let tenant = running.state.catalog();
     let written = match &args.env_file {
         Some(path) => Some(write_env_file(path, &running.state.env_file())?),
         None => None,

@@ -127,7 +127,8 @@ async fn authorize(
     Query(params): Query<Vec<(String, String)>>,
 ) -> Response {
     let params = Form::from_pairs(params);
-    let tenant = state.tenant();
+    // Applications and APIs only: users are looked up through the index when needed.
+    let tenant = state.catalog();
     let Some(client_id) = params.get("client_id").map(String::from) else {
         return page(
             StatusCode::BAD_REQUEST,
@@ -233,18 +234,15 @@ async fn authorize(
         };
     }
     if state.auto_login {
-        let user = request
-            .login_hint
-            .as_deref()
-            .and_then(|hint| {
-                tenant
-                    .users
-                    .iter()
-                    .find(|u| u.email.eq_ignore_ascii_case(hint) || u.id == hint)
-            })
-            .or_else(|| tenant.users.first());
-        if let Some(user) = user {
-            let id = user.id.clone();
+        let user = state.read(|t| {
+            request
+                .login_hint
+                .as_deref()
+                .and_then(|hint| t.user_by_email(hint).or_else(|| t.user(hint)))
+                .or_else(|| t.users.first())
+                .map(|u| u.id.clone())
+        });
+        if let Some(id) = user {
             return issue_code(&state, request, &id);
         }
     }
@@ -253,7 +251,9 @@ async fn authorize(
     {
         return issue_code(&state, request, &user);
     }
-    sign_in_page(&state, &tenant.users, app, request)
+    // The page lists every user, so it costs O(users) whatever is done here.
+    let users = state.read(|t| t.users.clone());
+    sign_in_page(&state, &users, app, request)
 }
 
 fn sign_in_page(
@@ -333,16 +333,13 @@ async fn sign_in(AxumState(state): AxumState<Arc<State>>, body: Bytes) -> Respon
         );
     };
     // Found or added under one lock: two sign-ins of a new email make one user.
-    let user_id = state.update(|t| {
-        if let Some(user) = t
-            .users
-            .iter()
-            .find(|u| u.email.eq_ignore_ascii_case(&email))
-        {
+    let user_id = state.update_users(|t, touched| {
+        if let Some(user) = t.user_by_email(&email) {
             return user.id.clone();
         }
         let user = User::new(&email, email.split('@').next().unwrap_or(""), "");
         let id = user.id.clone();
+        touched.push(id.clone());
         t.users.push(user);
         id
     });
@@ -391,7 +388,7 @@ fn check_client(
             "The grant was issued to another client",
         ));
     }
-    let tenant = state.tenant();
+    let tenant = state.catalog();
     let app = tenant
         .application(&credentials.id)
         .ok_or_else(|| OAuthError::invalid_client("Client authentication failed"))?;
@@ -539,11 +536,10 @@ fn full_name(user: &User) -> String {
 }
 
 fn tokens(state: &State, grant: &Grant) -> Result<Response, OAuthError> {
-    let tenant = state.tenant();
-    let user = tenant
-        .users
-        .iter()
-        .find(|u| u.id == grant.user_id)
+    let tenant = state.catalog();
+    let found = state.read(|t| t.user(&grant.user_id).cloned());
+    let user = found
+        .as_ref()
         .ok_or_else(|| OAuthError::invalid_grant("The user no longer exists"))?;
     let request = &grant.request;
     let now = crate::clock::now();
@@ -653,11 +649,9 @@ async fn user_profile(
             "The access token has expired",
         ));
     }
-    let tenant = state.tenant();
-    let user = tenant
-        .users
-        .iter()
-        .find(|u| Some(u.id.as_str()) == claims.subject())
+    let found = state.read(|t| claims.subject().and_then(|id| t.user(id)).cloned());
+    let user = found
+        .as_ref()
         .ok_or_else(|| ApiError::unauthorized("UNAUTHORIZED", "The token is not a user's token"))?;
     Ok(Json(Profile {
         id: user.id.clone(),
@@ -678,7 +672,7 @@ async fn logout(
     Query(params): Query<Vec<(String, String)>>,
 ) -> Response {
     let redirect = Form::from_pairs(params).get("redirect").map(String::from);
-    let tenant = state.tenant();
+    let tenant = state.catalog();
     // Checked again here, not only when stored: a state file may hold a URL Kinde never would.
     if let Some(target) = &redirect
         && (redirect::check(target).is_err()

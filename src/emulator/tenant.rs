@@ -424,8 +424,14 @@ impl Tenant {
         self.applications.iter().find(|a| a.kind != "m2m")
     }
 
-    /// Read a tenant saved by [`Tenant::save`].
+    /// Read a tenant saved with `--state`: the snapshot at `path` with its journal's changes
+    /// applied (a torn last journal line is skipped; the emulator reports it when it starts).
     pub fn load(path: &Path) -> Result<Option<Tenant>, Error> {
+        Ok(super::persist::load(path)?.map(|loaded| loaded.tenant))
+    }
+
+    /// Read the snapshot at `path` alone (no journal).
+    pub(super) fn load_snapshot(path: &Path) -> Result<Option<Tenant>, Error> {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -452,6 +458,62 @@ impl Tenant {
         Ok(Some(tenant))
     }
 
+    /// Apply users as a journal left them: `latest` holds each changed id's last state
+    /// (`None`: deleted), `order` the ids in the order first seen. Existing users change in
+    /// place, new ones are appended in that order; one pass and one re-index, however many.
+    pub(super) fn apply_users(
+        &mut self,
+        order: Vec<String>,
+        mut latest: HashMap<String, Option<User>>,
+    ) {
+        let mut gone = std::collections::HashSet::new();
+        for (at, user) in self.users.iter_mut().enumerate() {
+            match latest.remove(&user.id) {
+                Some(Some(now)) => *user = now,
+                Some(None) => {
+                    gone.insert(at);
+                }
+                None => {}
+            }
+        }
+        if !gone.is_empty() {
+            let mut at = 0;
+            self.users.retain(|_| {
+                at += 1;
+                !gone.contains(&(at - 1))
+            });
+        }
+        for id in order {
+            if let Some(Some(user)) = latest.remove(&id) {
+                self.users.push(user);
+            }
+        }
+        self.index = UserIndex::default();
+        self.reindex();
+    }
+
+    /// Bring the index up to date for users changed in place (an email edit), which
+    /// [`Tenant::reindex`] cannot see: O(changed), not O(users).
+    pub(super) fn reindex_users(&mut self, ids: &[String]) {
+        for id in ids {
+            if let Some(&at) = self.index.by_id.get(id)
+                && let Some(user) = self.users.get(at).filter(|u| &u.id == id)
+            {
+                self.index.by_email.insert(user.email.to_lowercase(), at);
+            }
+        }
+    }
+
+    /// Where the user with id `id` is in `users`.
+    pub(super) fn user_position(&self, id: &str) -> Option<usize> {
+        let at = *self.index.by_id.get(id)?;
+        self.users
+            .get(at)
+            .filter(|u| u.id == id)
+            .map(|_| at)
+            .or_else(|| self.users.iter().position(|u| u.id == id))
+    }
+
     /// Refuse what Kinde can never hold: two users, applications or APIs with one id, or two
     /// users with one email. Look-ups would silently pick the first.
     fn check_unique(&self) -> Result<(), String> {
@@ -467,11 +529,16 @@ impl Tenant {
         first_duplicate("API id", self.apis.iter().map(|a| a.id.clone()))
     }
 
-    /// Save to `path` (mode 0600: it holds client secrets and private keys).
+    /// Save to `path` as a whole snapshot (mode 0600: it holds client secrets and private
+    /// keys), with no journal after it.
     pub fn save(&self, path: &Path) -> Result<(), Error> {
-        let text =
-            serde_json::to_vec_pretty(self).map_err(|e| Error::file("write", path, e.into()))?;
-        crate::files::write_private(path, &text).map_err(|e| e.context("saving the emulator state"))
+        super::persist::write_snapshot(path, self, 0)?;
+        match std::fs::remove_file(super::persist::journal_path(path)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(Error::file("remove", super::persist::journal_path(path), e))
+            }
+            _ => Ok(()),
+        }
     }
 }
 
