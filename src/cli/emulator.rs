@@ -118,7 +118,10 @@ pub async fn run(_global: &GlobalArgs, args: EmulatorArgs) -> Result<u8, Error> 
         seed,
     };
     let running = emulator::start(options).await?;
-    let tenant = running.state.tenant();
+    for warning in running.state.warnings() {
+        ui::warn(warning);
+    }
+    let tenant = running.state.catalog();
     let written = match &args.env_file {
         Some(path) => Some(write_env_file(
             path,

@@ -147,7 +147,8 @@ async fn authorize(
     Query(params): Query<Vec<(String, String)>>,
 ) -> Response {
     let params = Form::from_pairs(params);
-    let tenant = state.tenant();
+    // Applications and APIs only: users are looked up through the index when needed.
+    let tenant = state.catalog();
     let Some(client_id) = params.get("client_id").map(String::from) else {
         return page(
             StatusCode::BAD_REQUEST,
@@ -266,18 +267,15 @@ async fn authorize(
         };
     }
     if state.auto_login {
-        let user = request
-            .login_hint
-            .as_deref()
-            .and_then(|hint| {
-                tenant
-                    .users
-                    .iter()
-                    .find(|u| u.email.eq_ignore_ascii_case(hint) || u.id == hint)
-            })
-            .or_else(|| tenant.users.first());
-        if let Some(user) = user {
-            let id = user.id.clone();
+        let user = state.read(|t| {
+            request
+                .login_hint
+                .as_deref()
+                .and_then(|hint| t.user_by_email(hint).or_else(|| t.user(hint)))
+                .or_else(|| t.users.first())
+                .map(|u| u.id.clone())
+        });
+        if let Some(id) = user {
             return issue_code(&state, request, &id);
         }
     }
@@ -289,7 +287,9 @@ async fn authorize(
     if prompt == Some("create") {
         return registration_page(&state, &app.name, request, None);
     }
-    sign_in_page(&state, &tenant.users, app, request)
+    // The page lists every user, so it costs O(users) whatever is done here.
+    let users = state.read(|t| t.users.clone());
+    sign_in_page(&state, &users, app, request)
 }
 
 fn sign_in_page(
@@ -383,12 +383,13 @@ fn signed_in(
     last_name: &str,
 ) -> Response {
     // Found or added under one lock: two sign-ins of a new email make one user.
-    let (user_id, signed_up) = state.update(|t| {
+    let (user_id, signed_up) = state.update_users(|t, touched| {
         if let Some(user) = t.user_by_email(email) {
             return (user.id.clone(), false);
         }
         let user = User::new(email, first_name, last_name);
         let id = user.id.clone();
+        touched.push(id.clone());
         t.users.push(user);
         // Kinde puts a user who signs up with no organization named into the default one; one
         // signing up into an org (`org_code`, `is_create_org`) joins that org instead.
@@ -749,7 +750,7 @@ fn check_client(
             "The grant was issued to another client",
         ));
     }
-    let tenant = state.tenant();
+    let tenant = state.catalog();
     let app = tenant
         .application(&credentials.id)
         .ok_or_else(|| OAuthError::invalid_client("Client authentication failed"))?;
@@ -1185,11 +1186,9 @@ async fn user_profile(
             "The access token has expired",
         ));
     }
-    let tenant = state.tenant();
-    let user = tenant
-        .users
-        .iter()
-        .find(|u| Some(u.id.as_str()) == claims.subject())
+    let found = state.read(|t| claims.subject().and_then(|id| t.user(id)).cloned());
+    let user = found
+        .as_ref()
         .ok_or_else(|| ApiError::unauthorized("UNAUTHORIZED", "The token is not a user's token"))?;
     Ok(Json(Profile {
         id: user.id.clone(),
@@ -1210,7 +1209,7 @@ async fn logout(
     Query(params): Query<Vec<(String, String)>>,
 ) -> Response {
     let redirect = Form::from_pairs(params).get("redirect").map(String::from);
-    let tenant = state.tenant();
+    let tenant = state.catalog();
     // Checked again here, not only when stored: a state file may hold a URL Kinde never would.
     if let Some(target) = &redirect
         && (redirect::check(target).is_err()

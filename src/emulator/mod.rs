@@ -90,6 +90,8 @@ pub struct State {
     keys: RwLock<Vec<SigningKey>>,
     /// With `--state`: saves the tenant in the background after changes.
     saver: Option<persist::Saver>,
+    /// What loading the `--state` file skipped (a torn journal line).
+    warnings: Vec<String>,
     access_token_ttl: u64,
     counts: Mutex<stats::Counts>,
     log: Option<LogSink>,
@@ -137,7 +139,9 @@ impl State {
     }
 
     /// Change the tenant under the write lock. With `--state` the change is saved in the
-    /// background soon after (and on stop), never on the caller's path.
+    /// background soon after (and on stop), never on the caller's path; since the change may
+    /// be anything, it is saved as a whole snapshot (O(tenant), once per burst): changes to
+    /// users go through [`State::update_users`] instead.
     pub fn update<T>(&self, change: impl FnOnce(&mut Tenant) -> T) -> T {
         let out = {
             let mut tenant = self.tenant.write().unwrap_or_else(|p| p.into_inner());
@@ -146,15 +150,40 @@ impl State {
             out
         };
         if let Some(saver) = &self.saver {
-            saver.mark_dirty();
+            saver.mark_snapshot();
         }
         out
     }
 
-    /// How many times the `--state` file was written since start (0 without `--state`): a
-    /// burst of changes is saved once.
+    /// Change users only, pushing the id of each user added, changed or removed onto the
+    /// given list: with `--state` just those users are journaled, so a change costs the same
+    /// with ten users or ten thousand. A change to anything else belongs in [`State::update`].
+    pub fn update_users<T>(&self, change: impl FnOnce(&mut Tenant, &mut Vec<String>) -> T) -> T {
+        let mut touched = Vec::new();
+        let mut tenant = self.tenant.write().unwrap_or_else(|p| p.into_inner());
+        let out = change(&mut tenant, &mut touched);
+        tenant.reindex();
+        tenant.reindex_users(&touched);
+        if let Some(saver) = &self.saver {
+            saver.record_users(&tenant, &touched);
+        }
+        out
+    }
+
+    /// How many times the `--state` file or its journal was written since start (0 without
+    /// `--state`): a burst of changes is saved once.
     pub fn saves(&self) -> u64 {
         self.saver.as_ref().map_or(0, persist::Saver::saves)
+    }
+
+    /// How many of [`State::saves`] rewrote the whole `--state` file.
+    pub fn snapshots(&self) -> u64 {
+        self.saver.as_ref().map_or(0, persist::Saver::snapshots)
+    }
+
+    /// What loading the `--state` file skipped, to tell the person running the emulator.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// How many requests `METHOD route` received, the route as registered (e.g.
@@ -246,7 +275,7 @@ impl State {
 
     /// The `.env` lines pointing cargo-kinde and Kinde's SDKs at this emulator.
     pub fn env_file(&self) -> String {
-        let tenant = self.tenant();
+        let tenant = self.catalog();
         let mut out = format!(
             "# Written by `cargo kinde emulator`: a local tenant, not a real Kinde business.\nKINDE_DOMAIN={}\n",
             self.issuer
@@ -332,15 +361,19 @@ pub async fn start(options: Options) -> Result<Running, Error> {
     let issuer = format!("{scheme}://{addr}");
     let (hooks, hook_queue) = webhooks::Hooks::new(options.webhook_retry_scale);
     let seed = options.seed.clone().unwrap_or_default();
-    let (tenant, keys) = load_or_seed(options.state_file.as_deref(), &seed)?;
+    let (loaded, keys) = load_or_seed(options.state_file.as_deref(), &seed)?;
     // Built against the tenant started from, so it holds the ids and secrets that one has for
     // the same things (all of them when the tenant came from the seed just now).
-    let baseline = seed.build(tenant.keys.clone(), Some(&tenant))?;
+    let baseline = seed.build(loaded.tenant.keys.clone(), Some(&loaded.tenant))?;
     let state = Arc::new(State {
         issuer,
-        tenant: RwLock::new(tenant),
+        saver: options
+            .state_file
+            .clone()
+            .map(|path| persist::Saver::new(path, &loaded)),
+        warnings: loaded.warnings,
+        tenant: RwLock::new(loaded.tenant),
         keys: RwLock::new(keys),
-        saver: options.state_file.clone().map(persist::Saver::new),
         access_token_ttl: options.access_token_ttl.unwrap_or(86_400),
         counts: Mutex::new(stats::Counts::default()),
         log: options.log.clone(),
@@ -397,9 +430,10 @@ pub async fn start(options: Options) -> Result<Running, Error> {
 fn load_or_seed(
     state_file: Option<&std::path::Path>,
     seed: &seed::Seed,
-) -> Result<(Tenant, Vec<SigningKey>), Error> {
-    if let Some(tenant) = state_file.map(Tenant::load).transpose()?.flatten() {
-        let keys = tenant
+) -> Result<(persist::Loaded, Vec<SigningKey>), Error> {
+    if let Some(loaded) = state_file.map(persist::load).transpose()?.flatten() {
+        let keys = loaded
+            .tenant
             .keys
             .iter()
             .map(|k| SigningKey::from_stored(k))
@@ -408,14 +442,15 @@ fn load_or_seed(
             return Err(Error::input("the emulator state file has no signing key")
                 .with_hint("delete it to start afresh"));
         }
-        return Ok((tenant, keys));
+        return Ok((loaded, keys));
     }
     let key = SigningKey::generate()?;
     let tenant = seed.build(vec![key.to_stored()?], None)?;
+    // Saving also removes a journal left without its snapshot: it belongs to another tenant.
     if let Some(path) = state_file {
         tenant.save(path)?;
     }
-    Ok((tenant, vec![key]))
+    Ok((persist::Loaded::fresh(tenant), vec![key]))
 }
 
 fn router(state: Arc<State>) -> Router {

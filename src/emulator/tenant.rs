@@ -463,8 +463,14 @@ impl Tenant {
         self.applications.iter().find(|a| a.kind != "m2m")
     }
 
-    /// Read a tenant saved by [`Tenant::save`].
+    /// Read a tenant saved with `--state`: the snapshot at `path` with its journal's changes
+    /// applied (a torn last journal line is skipped; the emulator reports it when it starts).
     pub fn load(path: &Path) -> Result<Option<Tenant>, Error> {
+        Ok(super::persist::load(path)?.map(|loaded| loaded.tenant))
+    }
+
+    /// Read the snapshot at `path` alone (no journal).
+    pub(super) fn load_snapshot(path: &Path) -> Result<Option<Tenant>, Error> {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -492,6 +498,114 @@ impl Tenant {
         Ok(Some(tenant))
     }
 
+    /// Apply users as a journal left them: `latest` holds each changed id's last state
+    /// (`None`: deleted), `order` the ids in the order first seen. Existing users change in
+    /// place, new ones are appended in that order; one pass and one re-index, however many.
+    pub(super) fn apply_users(
+        &mut self,
+        order: Vec<String>,
+        mut latest: HashMap<String, Option<User>>,
+    ) {
+        let mut gone = std::collections::HashSet::new();
+        for (at, user) in self.users.iter_mut().enumerate() {
+            match latest.remove(&user.id) {
+                Some(Some(now)) => *user = now,
+                Some(None) => {
+                    gone.insert(at);
+                }
+                None => {}
+            }
+        }
+        if !gone.is_empty() {
+            let mut at = 0;
+            self.users.retain(|_| {
+                at += 1;
+                !gone.contains(&(at - 1))
+            });
+        }
+        for id in order {
+            if let Some(Some(user)) = latest.remove(&id) {
+                self.users.push(user);
+            }
+        }
+        self.index = UserIndex::default();
+        self.reindex();
+    }
+
+    /// Make the memberships of each user in `changed` exactly the journaled ones (none for a
+    /// deleted user): kept in place where they were, added at the end where new. O(members of
+    /// all organizations + changes), once per load.
+    pub(super) fn apply_memberships(
+        &mut self,
+        mut changed: HashMap<String, Vec<super::persist::Membership>>,
+    ) {
+        let mut by_org: HashMap<String, HashMap<String, Member>> = HashMap::new();
+        let mut order: HashMap<String, Vec<String>> = HashMap::new();
+        for (user, memberships) in &mut changed {
+            for m in memberships.drain(..) {
+                order.entry(m.org.clone()).or_default().push(user.clone());
+                by_org
+                    .entry(m.org)
+                    .or_default()
+                    .insert(user.clone(), m.member);
+            }
+        }
+        for org in &mut self.organizations {
+            let mut wanted = by_org.remove(&org.code).unwrap_or_default();
+            org.members.retain_mut(|member| {
+                if !changed.contains_key(&member.user_id) {
+                    return true;
+                }
+                match wanted.remove(&member.user_id) {
+                    Some(now) => {
+                        *member = now;
+                        true
+                    }
+                    None => false,
+                }
+            });
+            for user in order.remove(&org.code).unwrap_or_default() {
+                if let Some(member) = wanted.remove(&user) {
+                    org.members.push(member);
+                }
+            }
+        }
+    }
+
+    /// Remove the user at `at` in `users` with what only it had: its memberships and its flag
+    /// overrides (Kinde deletes them with the user).
+    pub fn remove_user(&mut self, at: usize) {
+        let user = self.users.remove(at);
+        for org in &mut self.organizations {
+            org.members.retain(|m| m.user_id != user.id);
+        }
+        for flag in &mut self.feature_flags {
+            flag.user_values.remove(&user.id);
+        }
+    }
+
+    /// Bring the index up to date for users changed in place (an email edit), which
+    /// [`Tenant::reindex`] cannot see: O(changed), not O(users).
+    pub(super) fn reindex_users(&mut self, ids: &[String]) {
+        for id in ids {
+            if let Some(&at) = self.index.by_id.get(id)
+                && let Some(user) = self.users.get(at).filter(|u| &u.id == id)
+            {
+                self.index.by_email.insert(user.email.to_lowercase(), at);
+            }
+        }
+    }
+
+    /// Where the user with id `id` is in `users`.
+    pub(super) fn user_position(&self, id: &str) -> Option<usize> {
+        let at = *self.index.by_id.get(id)?;
+        self.users
+            .get(at)
+            .filter(|u| u.id == id)
+            .map(|_| at)
+            .or_else(|| self.users.iter().position(|u| u.id == id))
+    }
+
     /// Refuse what Kinde can never hold: two users, applications or APIs with one id, or two
     /// users with one email. Look-ups would silently pick the first.
     pub(crate) fn check_unique(&self) -> Result<(), String> {
@@ -511,11 +625,16 @@ impl Tenant {
         )
     }
 
-    /// Save to `path` (mode 0600: it holds client secrets and private keys).
+    /// Save to `path` as a whole snapshot (mode 0600: it holds client secrets and private
+    /// keys), with no journal after it.
     pub fn save(&self, path: &Path) -> Result<(), Error> {
-        let text =
-            serde_json::to_vec_pretty(self).map_err(|e| Error::file("write", path, e.into()))?;
-        crate::files::write_private(path, &text).map_err(|e| e.context("saving the emulator state"))
+        super::persist::write_snapshot(path, self, 0)?;
+        match std::fs::remove_file(super::persist::journal_path(path)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(Error::file("remove", super::persist::journal_path(path), e))
+            }
+            _ => Ok(()),
+        }
     }
 }
 

@@ -8,8 +8,9 @@
 //! - smoke: 20 checks against the emulator with 200 ms injected latency each, against Postman's
 //!   CLI runner `newman` running the same token request and 20 requests, and against the
 //!   latency-bound target of 1.3 x (one token round trip + one check round trip);
-//! - persistence: with `--state`, the rate of creating 4,000 users and the latency of listing
-//!   them (`cargo xtask bench persistence` runs only this).
+//! - persistence: with `--state`, the rate of creating 10,000 users, the latency of listing
+//!   them and the rate of issuing M2M tokens over one connection (`cargo xtask bench persistence`
+//!   runs only this).
 //!
 //! `cargo xtask bench startup` runs only the start-up and token rows, cached `token` against
 //! `--version` included.
@@ -337,7 +338,9 @@ fn newman(dir: &Path, issuer: &str, id: &str, secret: &str) -> Result<Duration, 
     })
 }
 
-const USERS: usize = 4000;
+const USERS: usize = 10_000;
+/// Token requests timed over one connection, after the users exist.
+const TOKENS: usize = 2_000;
 
 /// Users created through one keep-alive `curl` (so process start-up is not measured), then the
 /// latency of listing them, all with `--state`: persistence must stay off the request path.
@@ -441,8 +444,71 @@ write-out = "%{{http_code}} %{{time_total}}\n"
         "| `--state`: list users, last page of 500 (curl, process included) | {} | | | |",
         ms(deep)
     );
+    token_rate(&emulator, dir)?;
     drop(emulator);
     Ok(())
+}
+
+/// M2M tokens issued through one keep-alive `curl` against the tenant `persistence` filled,
+/// so neither process start-up nor connection set-up is measured: the emulator's own rate.
+fn token_rate(emulator: &Emulator, dir: &Path) -> Result<(), String> {
+    let issuer = &emulator.issuer;
+    let (id, secret) = (
+        emulator.var("KINDE_MANAGEMENT_CLIENT_ID"),
+        emulator.var("KINDE_MANAGEMENT_CLIENT_SECRET"),
+    );
+    let config = dir.join("tokens.curl");
+    let mut text = String::new();
+    for i in 0..TOKENS {
+        text.push_str(&format!(
+            r#"url = "{issuer}/oauth2/token"
+request = "POST"
+data = "grant_type=client_credentials&client_id={id}&client_secret={secret}&audience={issuer}/api"
+output = "/dev/null"
+write-out = "%{{http_code}}\n"
+"#
+        ));
+        if i + 1 < TOKENS {
+            text.push_str("next\n");
+        }
+    }
+    write_owner_only(&config, &text)?;
+    let started = Instant::now();
+    let out = Command::new("curl")
+        .args(["-s", "-K"])
+        .arg(&config)
+        .output()
+        .map_err(|e| format!("curl: {e}"))?;
+    let took = started.elapsed();
+    let _ = std::fs::remove_file(&config);
+    let issued = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| *l == "200")
+        .count();
+    if issued != TOKENS {
+        return Err(format!("issued {issued} of {TOKENS} tokens"));
+    }
+    println!(
+        "| `--state`, {} users: M2M tokens over one connection | {:.0} tokens/s ({TOKENS} in {}) | | | |",
+        USERS + 5,
+        TOKENS as f64 / took.as_secs_f64(),
+        ms(took)
+    );
+    Ok(())
+}
+
+/// Write a file only its owner can read: these curl configs hold a client secret.
+fn write_owner_only(path: &Path, text: &str) -> Result<(), String> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    file.write_all(text.as_bytes())
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// The emulator's `next_token` for `offset` (base64url of `offset:N`), to jump to a deep page.

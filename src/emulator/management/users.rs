@@ -197,13 +197,14 @@ async fn create_user(
     let user = User::new(&email, &first, &last);
     let id = user.id.clone();
     // Checked and added under one lock: two creates of one email make one user.
-    state.update(|t| {
+    state.update_users(|t, touched| {
         if !email.is_empty() && t.user_by_email(&email).is_some() {
             return Err(ApiError::bad_request(
                 "USER_ALREADY_EXISTS",
                 format!("A user with email {email} already exists"),
             ));
         }
+        touched.push(user.id.clone());
         t.users.push(user);
         t.join_default_organization(&id);
         Ok(())
@@ -260,7 +261,7 @@ async fn update_user(
     Body(body): Body<UserChanges>,
 ) -> Result<Json<Updated>, ApiError> {
     let id = required_id(query)?;
-    let updated = state.update(|t| {
+    let updated = state.update_users(|t, touched| {
         if let Some(email) = body.email.as_deref().filter(|e| !e.is_empty())
             && t.user_by_email(email).is_some_and(|other| other.id != id)
         {
@@ -269,11 +270,9 @@ async fn update_user(
                 format!("A user with email {email} already exists"),
             ));
         }
-        let user = t
-            .users
-            .iter_mut()
-            .find(|u| u.id == id)
-            .ok_or_else(|| user_not_found(&id))?;
+        let at = t.user_position(&id).ok_or_else(|| user_not_found(&id))?;
+        touched.push(id.clone());
+        let user = &mut t.users[at];
         if let Some(first) = body.given_name {
             user.first_name = first;
         }
@@ -301,14 +300,11 @@ async fn delete_user(
     Query(query): Query<UserId>,
 ) -> Result<Json<Success<Nothing>>, ApiError> {
     let id = required_id(query)?;
-    state.update(|t| {
-        let index = t
-            .users
-            .iter()
-            .position(|u| u.id == id)
-            .ok_or_else(|| user_not_found(&id))?;
-        t.users.remove(index);
-        Ok(())
+    state.update_users(|t, touched| {
+        let at = t.user_position(&id).ok_or_else(|| user_not_found(&id))?;
+        touched.push(id.clone());
+        t.remove_user(at);
+        Ok::<_, ApiError>(())
     })?;
     webhooks::emit(&state, "user.deleted", Source::Api, &id);
     Ok(success(Nothing {}))
