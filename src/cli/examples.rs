@@ -48,7 +48,7 @@ Examples:
 #[cfg(feature = "emulator")]
 pub const EMULATOR: &str = "\
 Examples:
-  cargo kinde emulator                                # http://127.0.0.1:5380
+  cargo kinde emulator                                # https://127.0.0.1:5380
   cargo kinde emulator --port 0 --env-file .env       # any free port; its settings into .env";
 pub const DOCTOR: &str = "\
 Examples:
