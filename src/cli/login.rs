@@ -272,6 +272,14 @@ pub async fn user_token(global: &GlobalArgs, args: LoginArgs, no_cache: bool) ->
                     ui::warn(&format!("could not cache the user token: {why}"));
                 }
                 ui::status("refreshed the user token");
+                // Kinde answers a refresh with the same access token while that one is live
+                // (FACTS: "Tokens: more behaviour"), so one close to expiry comes back as it was.
+                let left = tokens.access.expires_in();
+                if left <= crate::oauth::cache::EXPIRY_MARGIN_SECS {
+                    ui::warn(&format!(
+                        "Kinde returned the same access token, which expires in {left} s: it renews a token only once it has expired; run this again after that for a new one"
+                    ));
+                }
                 print(&tokens, &args, "refresh");
                 return Ok(exit::OK);
             }

@@ -439,6 +439,11 @@ fn an_expired_token_is_refreshed_without_a_browser_and_rotated() {
     assert_eq!(second["source"], "refresh");
     // Kinde answers a refresh with the same access token while that one is still live.
     assert_eq!(second["access_token"], first["access_token"]);
+    let warned = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        warned.contains("same access token, which expires in"),
+        "a token about to expire is said to be one: {warned}"
+    );
     assert_ne!(
         second["refresh_token"].as_str().unwrap(),
         first_refresh,
