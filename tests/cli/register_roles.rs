@@ -399,3 +399,67 @@ fn an_out_of_band_change_through_the_api_shows_in_the_next_plan() {
         .success()
         .stderr(predicates::str::contains("no changes"));
 }
+
+/// Issue 13's size: 200 roles (3 permissions each) and 500 permissions, all declared and all in
+/// the tenant. The plan reads each list in one page and the role permissions concurrently.
+#[test]
+fn a_large_tenant_is_planned_in_few_list_requests_and_quickly() {
+    use cargo_kinde::emulator::tenant::{Permission, Role};
+    let w = World::new();
+    let mut toml = String::new();
+    let permissions: Vec<Permission> = (0..500)
+        .map(|i| {
+            toml.push_str(&format!("[[permissions]]\nkey = \"p{i}\"\n"));
+            Permission {
+                id: format!("perm_{i}"),
+                key: format!("p{i}"),
+                name: format!("p{i}"),
+                description: String::new(),
+                extra: Default::default(),
+            }
+        })
+        .collect();
+    let roles: Vec<Role> = (0..200)
+        .map(|i| {
+            let keys: Vec<usize> = (0..3).map(|k| (i * 3 + k) % 500).collect();
+            toml.push_str(&format!(
+                "[[roles]]\nkey = \"r{i}\"\npermissions = [{}]\n",
+                keys.iter()
+                    .map(|k| format!("\"p{k}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            Role {
+                id: format!("role_{i}"),
+                key: format!("r{i}"),
+                name: format!("r{i}"),
+                description: None,
+                is_default_role: false,
+                permissions: keys.iter().map(|k| format!("perm_{k}")).collect(),
+                extra: Default::default(),
+            }
+        })
+        .collect();
+    w.emulator.state().update(|t| {
+        t.permissions = permissions;
+        t.roles = roles;
+    });
+    w.write("kinde.toml", &toml);
+    // A first run fetches and caches the M2M token, so the timed run measures the plan.
+    w.cmd().args(["token"]).assert().success();
+    let started = std::time::Instant::now();
+    let out = register(&w).arg("--dry-run").output().unwrap();
+    let took = started.elapsed();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("0 to change, 700 matching"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(w.count("GET /api/v1/roles"), 1, "one page of 500");
+    assert_eq!(w.count("GET /api/v1/permissions"), 1, "one page of 500");
+    assert_eq!(w.count("GET /api/v1/roles/{role_id}/permissions"), 200);
+    eprintln!("planned 200 roles and 500 permissions in {took:?}");
+    // Generous for a debug build on a shared machine; the release figure is in the report.
+    assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+}
