@@ -34,6 +34,11 @@ pub struct Layer {
     pub protect: Option<Vec<Spanned<ProtectSection>>>,
     /// `[profiles.NAME]`: only allowed at the top level.
     pub profiles: Option<BTreeMap<String, Spanned<Layer>>>,
+    // Roles and permissions (issue 13).
+    /// `[[permissions]]`
+    pub permissions: Option<Vec<PermissionSection>>,
+    /// `[[roles]]`
+    pub roles: Option<Vec<RoleSection>>,
 }
 
 /// `[tenant]`: where the Kinde business lives.
@@ -84,6 +89,40 @@ pub struct ApiSection {
     /// Applications to authorise: `app`, `management`, or client ids.
     #[serde(default)]
     pub authorize: Vec<Spanned<String>>,
+}
+
+/// `[[permissions]]`: a permission of the business, matched by its key.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PermissionSection {
+    /// Kinde's permission key, used in code and in tokens' `permissions`.
+    pub key: Spanned<String>,
+    /// Display name (defaults to the key).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// What it allows (left as it is in the tenant when unset).
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// `[[roles]]`: a role of the business, matched by its key.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleSection {
+    /// Kinde's role key.
+    pub key: Spanned<String>,
+    /// Display name (defaults to the key).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// What it is for (left as it is in the tenant when unset).
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Permission keys the role grants: declared in `[[permissions]]` or in the tenant.
+    #[serde(default)]
+    pub permissions: Vec<Spanned<String>>,
+    /// Given to new organization members (Kinde's `is_default_role`).
+    #[serde(default, rename = "default")]
+    pub is_default: bool,
 }
 
 /// `[login]`: user sign-in settings.

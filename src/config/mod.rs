@@ -121,6 +121,36 @@ pub struct Api {
     pub authorize: Vec<String>,
 }
 
+/// A permission as `kinde.toml` declares it (`[[permissions]]`).
+#[derive(Debug, Clone)]
+pub struct Permission {
+    /// Kinde's key.
+    pub key: String,
+    /// Display name (the key when the file gives none).
+    pub name: String,
+    /// Description; `None` leaves the tenant's as it is.
+    pub description: Option<String>,
+    /// Where its `key` is.
+    pub source: Source,
+}
+
+/// A role as `kinde.toml` declares it (`[[roles]]`).
+#[derive(Debug, Clone)]
+pub struct Role {
+    /// Kinde's key.
+    pub key: String,
+    /// Display name (the key when the file gives none).
+    pub name: String,
+    /// Description; `None` leaves the tenant's as it is.
+    pub description: Option<String>,
+    /// Permission keys, each with where it is written (for errors about it).
+    pub permissions: Vec<Setting<String>>,
+    /// Whether it is the default role for new organization members.
+    pub is_default: bool,
+    /// Where its `key` is.
+    pub source: Source,
+}
+
 /// User sign-in settings.
 #[derive(Debug, Clone, Serialize)]
 pub struct Login {
@@ -198,6 +228,12 @@ pub struct Config {
     pub protect: Vec<file::ProtectSection>,
     /// What loading noticed but did not refuse; the caller shows them.
     pub warnings: Vec<Warning>,
+    // Roles and permissions (issue 13): `None` when the file has no such section, so `register`
+    // neither reads nor prunes them.
+    /// `[[permissions]]`.
+    pub permissions: Option<Vec<Permission>>,
+    /// `[[roles]]`.
+    pub roles: Option<Vec<Role>>,
 }
 
 /// Something worth telling the user about a configuration that loaded.
@@ -334,6 +370,8 @@ impl Config {
             tokens: BTreeMap::new(),
             protect: Vec::new(),
             warnings: Vec::new(),
+            permissions: None,
+            roles: None,
         }
     }
 
@@ -495,8 +533,109 @@ impl Config {
             }
             self.protect = protect.iter().map(|c| c.get_ref().clone()).collect();
         }
+        if let Some(permissions) = &layer.permissions {
+            self.permissions = Some(permissions_at(file, permissions, &src)?);
+        }
+        if let Some(roles) = &layer.roles {
+            self.roles = Some(roles_at(file, roles, &src)?);
+        }
         Ok(())
     }
+}
+
+/// A role or permission key: Kinde matches them by key, so one must be a usable identifier.
+fn key_at(file: &File, key: &Spanned<String>, what: &str) -> Result<String, Error> {
+    let text = key.get_ref();
+    if text.is_empty() || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(Error::input(file.error_at(
+            key.span(),
+            &format!("{what} `key` must be non-empty, without spaces"),
+        ))
+        .with_hint("keys are what code and tokens use, e.g. `read:invoices` or `admin`"));
+    }
+    Ok(text.clone())
+}
+
+/// The same key twice in one section: the second is the error, the first named beside it.
+fn check_unique<'a>(
+    file: &File,
+    keys: impl Iterator<Item = &'a Spanned<String>>,
+    what: &str,
+) -> Result<(), Error> {
+    let mut seen: BTreeMap<&str, std::ops::Range<usize>> = BTreeMap::new();
+    for key in keys {
+        if let Some(first) = seen.get(key.get_ref().as_str()) {
+            let (line, _) = file.line_col(first.start);
+            return Err(Error::input(file.error_at(
+                key.span(),
+                &format!(
+                    "{what} `{}` is declared twice (first on line {line})",
+                    key.get_ref()
+                ),
+            ))
+            .with_hint(format!(
+                "Kinde has one {what} per key: merge the two entries"
+            )));
+        }
+        seen.insert(key.get_ref(), key.span());
+    }
+    Ok(())
+}
+
+fn name_or_key(name: Option<&String>, key: &str) -> String {
+    name.filter(|n| !n.trim().is_empty())
+        .cloned()
+        .unwrap_or_else(|| key.to_string())
+}
+
+fn permissions_at(
+    file: &File,
+    sections: &[file::PermissionSection],
+    src: &dyn Fn(std::ops::Range<usize>) -> Source,
+) -> Result<Vec<Permission>, Error> {
+    check_unique(file, sections.iter().map(|p| &p.key), "permission")?;
+    sections
+        .iter()
+        .map(|p| {
+            let key = key_at(file, &p.key, "permission")?;
+            Ok(Permission {
+                name: name_or_key(p.name.as_ref(), &key),
+                description: p.description.clone(),
+                source: src(p.key.span()),
+                key,
+            })
+        })
+        .collect()
+}
+
+fn roles_at(
+    file: &File,
+    sections: &[file::RoleSection],
+    src: &dyn Fn(std::ops::Range<usize>) -> Source,
+) -> Result<Vec<Role>, Error> {
+    check_unique(file, sections.iter().map(|r| &r.key), "role")?;
+    sections
+        .iter()
+        .map(|r| {
+            let key = key_at(file, &r.key, "role")?;
+            let mut permissions: Vec<Setting<String>> = Vec::new();
+            for permission in &r.permissions {
+                let value = key_at(file, permission, "a role's permission")?;
+                // Listed twice is asked for once: the set is what matters.
+                if !permissions.iter().any(|p| p.value == value) {
+                    permissions.push(Setting::new(value, src(permission.span())));
+                }
+            }
+            Ok(Role {
+                name: name_or_key(r.name.as_ref(), &key),
+                description: r.description.clone(),
+                permissions,
+                is_default: r.is_default,
+                source: src(r.key.span()),
+                key,
+            })
+        })
+        .collect()
 }
 
 fn unknown_profile(name: &str, file: &File) -> Error {

@@ -112,3 +112,64 @@ fn implied_audiences_include_management_api() {
         vec!["https://api.a.com", "https://a.kinde.com/api"]
     );
 }
+
+#[test]
+fn roles_and_permissions_are_read_with_defaults_and_their_places() {
+    let toml = "[[permissions]]\nkey = \"read:x\"\n\n[[roles]]\nkey = \"admin\"\ndescription = \"d\"\npermissions = [\"read:x\", \"other\", \"read:x\"]\ndefault = true\n";
+    let c = load(toml, &[], None).unwrap();
+    let permissions = c.permissions.unwrap();
+    assert_eq!(
+        permissions[0].name, "read:x",
+        "the name defaults to the key"
+    );
+    assert_eq!(permissions[0].description, None);
+    let role = &c.roles.unwrap()[0];
+    assert_eq!((role.name.as_str(), role.is_default), ("admin", true));
+    let keys: Vec<&str> = role.permissions.iter().map(|p| p.value.as_str()).collect();
+    assert_eq!(keys, ["read:x", "other"], "a repeat is asked for once");
+    assert!(
+        role.permissions[1]
+            .source
+            .to_string()
+            .ends_with("kinde.toml:7:26"),
+        "{}",
+        role.permissions[1].source
+    );
+    let none = load("[tenant]\ndomain = \"a.kinde.com\"\n", &[], None).unwrap();
+    assert!(none.roles.is_none() && none.permissions.is_none());
+}
+
+#[test]
+fn bad_role_and_permission_keys_are_located() {
+    for (toml, at, says) in [
+        (
+            "[[roles]]\nkey = \"\"\n",
+            ":2:7: ",
+            "role `key` must be non-empty",
+        ),
+        (
+            "[[permissions]]\nkey = \"read x\"\n",
+            ":2:7: ",
+            "permission `key` must be non-empty, without spaces",
+        ),
+        (
+            "[[roles]]\nkey = \"a\"\npermissions = [\"p q\"]\n",
+            ":3:16: ",
+            "a role's permission `key`",
+        ),
+        (
+            "[[permissions]]\nkey = \"p\"\n[[permissions]]\nkey = \"p\"\n",
+            ":4:7: ",
+            "permission `p` is declared twice (first on line 2)",
+        ),
+        ("[[roles]]\nname = \"x\"\n", ":1:1: ", "missing field `key`"),
+        (
+            "[[roles]]\nkey = \"a\"\ndefault = \"yes\"\n",
+            ":3:11: ",
+            "invalid type",
+        ),
+    ] {
+        let err = load(toml, &[], None).unwrap_err().to_string();
+        assert!(err.contains(at) && err.contains(says), "{toml}: {err}");
+    }
+}

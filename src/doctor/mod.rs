@@ -535,6 +535,8 @@ fn api_check(api: &crate::config::Api, plan: &Plan) -> Check {
         .filter(|c| match c {
             plan::Conflict::UnknownApplication { api: a, .. }
             | plan::Conflict::AudienceChanged { api: a, .. } => *a == api.name,
+            // Conflicts of other resources (roles, ...) are not this API's.
+            _ => false,
         })
         .map(ToString::to_string)
         .collect();
@@ -573,7 +575,8 @@ fn change_audience(change: &Change) -> Option<&str> {
         | Change::Authorize { audience, .. }
         | Change::Deauthorize { audience, .. }
         | Change::GrantScope { audience, .. } => Some(audience),
-        Change::AddUrls { .. } | Change::RemoveUrls { .. } => None,
+        // URLs and the resources of issue 13 (roles, ...) belong to no API.
+        _ => None,
     }
 }
 

@@ -60,6 +60,23 @@ pub const REGISTER_URLS: Feature = Feature {
     ],
 };
 
+/// `register` for `[[permissions]]` and `[[roles]]`.
+pub const REGISTER_ROLES: Feature = Feature {
+    name: "register ([[permissions]], [[roles]])",
+    operations: &[
+        ("GET", "/api/v1/permissions"),
+        ("POST", "/api/v1/permissions"),
+        ("PATCH", "/api/v1/permissions/{permission_id}"),
+        ("DELETE", "/api/v1/permissions/{permission_id}"),
+        ("GET", "/api/v1/roles"),
+        ("POST", "/api/v1/roles"),
+        ("PATCH", "/api/v1/roles/{role_id}"),
+        ("DELETE", "/api/v1/roles/{role_id}"),
+        ("GET", "/api/v1/roles/{role_id}/permissions"),
+        ("PATCH", "/api/v1/roles/{role_id}/permissions"),
+    ],
+};
+
 /// The default `smoke` suite's Management API check.
 pub const SMOKE: Feature = Feature {
     name: "smoke (get users)",
@@ -67,7 +84,7 @@ pub const SMOKE: Feature = Feature {
 };
 
 /// Every feature, for tests and documentation.
-pub const FEATURES: &[Feature] = &[REGISTER_APIS, REGISTER_URLS, SMOKE];
+pub const FEATURES: &[Feature] = &[REGISTER_APIS, REGISTER_URLS, SMOKE, REGISTER_ROLES];
 
 /// The features this configuration uses.
 pub fn used_features(config: &Config) -> Vec<Feature> {
@@ -82,6 +99,9 @@ pub fn used_features(config: &Config) -> Vec<Feature> {
         used.push(REGISTER_URLS);
     }
     used.push(SMOKE);
+    if config.permissions.is_some() || config.roles.is_some() {
+        used.push(REGISTER_ROLES);
+    }
     used
 }
 
@@ -169,5 +189,22 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].0, REGISTER_APIS.name);
         assert!(found[0].1.contains(&"create:apis"));
+    }
+
+    #[test]
+    fn roles_in_the_file_need_the_role_and_permission_scopes() {
+        let mut config = Config::empty(std::env::temp_dir());
+        let granted: BTreeSet<String> = ["read:users".to_string()].into();
+        config.roles = Some(vec![]);
+        let found = missing(&config, &granted);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].0, REGISTER_ROLES.name);
+        for scope in [
+            "read:roles",
+            "update:role_permissions",
+            "delete:permissions",
+        ] {
+            assert!(found[0].1.contains(&scope), "{scope}: {:?}", found[0].1);
+        }
     }
 }

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use super::client::Client;
+use super::plan::roles::RoleRef;
 use super::plan::{self, ApiRef, Change, Current, Desired};
+use super::resources::roles::RoleFields;
 use crate::config::Config;
 use crate::error::Error;
 
@@ -59,6 +61,11 @@ struct Ids {
     apis: BTreeMap<String, String>,
     /// Scope id by (API id, key).
     scopes: BTreeMap<(String, String), String>,
+    /// Role id by key, for roles this run created.
+    roles: BTreeMap<String, String>,
+    /// Permission id by key, listed when a change first needs one (Kinde's create permission
+    /// answers without the id).
+    permissions: Option<BTreeMap<String, String>>,
 }
 
 impl Ids {
@@ -71,6 +78,40 @@ impl Ids {
                 ))
             }),
         }
+    }
+
+    fn role(&self, role: &RoleRef) -> Result<String, Error> {
+        match role {
+            RoleRef::Existing { id } => Ok(id.clone()),
+            RoleRef::New { key } => self.roles.get(key).cloned().ok_or_else(|| {
+                Error::input(format!(
+                    "role `{key}` was not created, so it cannot be changed"
+                ))
+            }),
+        }
+    }
+
+    /// The ids of permission `keys`, listing the tenant's permissions once per run, and again
+    /// after this run created one.
+    async fn permission_ids(
+        &mut self,
+        client: &Client,
+        keys: &[String],
+    ) -> Result<Vec<String>, Error> {
+        let known = |map: &BTreeMap<String, String>| keys.iter().all(|k| map.contains_key(k));
+        if !self.permissions.as_ref().is_some_and(known) {
+            let listed = client.permissions().await?;
+            self.permissions = Some(listed.into_iter().map(|p| (p.key, p.id)).collect());
+        }
+        let map = self.permissions.as_ref();
+        keys.iter()
+            .map(|key| {
+                map.and_then(|m| m.get(key)).cloned().ok_or_else(|| {
+                    Error::input(format!("permission `{key}` does not exist in the tenant"))
+                        .with_hint("declare it under [[permissions]] in kinde.toml")
+                })
+            })
+            .collect()
     }
 }
 
@@ -116,5 +157,70 @@ async fn apply_one(client: &Client, change: &Change, ids: &mut Ids) -> Result<()
             };
             client.grant_api_scope(&id, app, &scope).await
         }
+        Change::CreatePermission {
+            key,
+            name,
+            description,
+        } => {
+            client
+                .create_permission(key, name, description.as_deref())
+                .await
+        }
+        Change::UpdatePermission {
+            id,
+            name,
+            description,
+            ..
+        } => {
+            client
+                .update_permission(id, name, description.as_deref())
+                .await
+        }
+        Change::DeletePermission { id, .. } => client.delete_permission(id).await,
+        Change::CreateRole {
+            key,
+            name,
+            description,
+            is_default,
+        } => {
+            let fields = RoleFields {
+                key,
+                name,
+                description: description.as_deref(),
+                is_default: *is_default,
+            };
+            let id = client.create_role(fields).await?;
+            ids.roles.insert(key.clone(), id);
+            Ok(())
+        }
+        Change::UpdateRole {
+            id,
+            key,
+            name,
+            description,
+            is_default,
+            ..
+        } => {
+            let fields = RoleFields {
+                key,
+                name,
+                description: description.as_deref(),
+                is_default: *is_default,
+            };
+            client.update_role(id, fields).await
+        }
+        Change::DeleteRole { id, .. } => client.delete_role(id).await,
+        Change::AddRolePermissions {
+            role, permissions, ..
+        } => {
+            let role = ids.role(role)?;
+            let permission_ids = ids.permission_ids(client, permissions).await?;
+            client
+                .change_role_permissions(&role, &permission_ids, true)
+                .await
+        }
+        Change::RemoveRolePermissions {
+            role, ids: remove, ..
+        } => client.change_role_permissions(role, remove, false).await,
     }
 }

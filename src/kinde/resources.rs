@@ -8,6 +8,9 @@ use serde_json::{Value, json};
 use super::client::Client;
 use crate::error::Error;
 
+// Roles and permissions (issue 13).
+pub mod roles;
+
 /// A user, as listed.
 #[derive(Debug, Clone, Deserialize)]
 pub struct User {

@@ -5,6 +5,8 @@
 //! the tenant ([`Current::read`]) and applying ([`super::apply`]) are the only parts that talk to
 //! the Management API.
 
+pub mod roles;
+
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -28,6 +30,8 @@ pub struct Desired {
     pub apis: Vec<DesiredApi>,
     /// Whether URLs and authorisations the file does not list are removed.
     pub prune: bool,
+    /// `[[permissions]]` and `[[roles]]` (issue 13).
+    pub roles: roles::DesiredRoles,
 }
 
 /// An API as `kinde.toml` declares it, with `authorize` resolved to client ids.
@@ -79,6 +83,7 @@ impl Desired {
             logout_urls,
             apis,
             prune,
+            roles: roles::DesiredRoles::from_config(config),
         })
     }
 
@@ -134,6 +139,8 @@ pub struct Current {
     /// The client id of the management app, whose grants [`TenantApi::management_lacks_grants`]
     /// proves with a token request.
     pub management_app: Option<String>,
+    /// Roles and permissions (`None`: not read, because `kinde.toml` declares neither).
+    pub roles: Option<roles::TenantRoles>,
 }
 
 /// An API of the tenant.
@@ -167,6 +174,7 @@ impl Current {
             current.callback_urls = Some(client.urls(UrlKind::Callback, app).await?);
             current.logout_urls = Some(client.urls(UrlKind::Logout, app).await?);
         }
+        current.roles = roles::read(client, &desired.roles).await?;
         if desired.apis.is_empty() {
             return Ok(current);
         }
@@ -311,12 +319,105 @@ pub enum Change {
         /// Scope key.
         key: String,
     },
+    /// Create a permission.
+    CreatePermission {
+        /// Key.
+        key: String,
+        /// Name.
+        name: String,
+        /// Description.
+        description: Option<String>,
+    },
+    /// Change a permission's name or description.
+    UpdatePermission {
+        /// Id.
+        id: String,
+        /// Key.
+        key: String,
+        /// The name to set.
+        name: String,
+        /// The description to set (`None`: left as it is).
+        description: Option<String>,
+        /// What changes.
+        fields: Vec<roles::FieldChange>,
+    },
+    /// Delete a permission `kinde.toml` does not declare (`--prune`).
+    DeletePermission {
+        /// Id.
+        id: String,
+        /// Key.
+        key: String,
+        /// Name.
+        name: String,
+    },
+    /// Create a role.
+    CreateRole {
+        /// Key.
+        key: String,
+        /// Name.
+        name: String,
+        /// Description.
+        description: Option<String>,
+        /// Whether it is the default role for new organization members.
+        is_default: bool,
+    },
+    /// Change a role's name, description or default flag.
+    UpdateRole {
+        /// Id.
+        id: String,
+        /// Key.
+        key: String,
+        /// The name to set.
+        name: String,
+        /// The description to set (`None`: left as it is).
+        description: Option<String>,
+        /// The default flag to set.
+        is_default: bool,
+        /// What changes.
+        fields: Vec<roles::FieldChange>,
+    },
+    /// Delete a role `kinde.toml` does not declare (`--prune`).
+    DeleteRole {
+        /// Id.
+        id: String,
+        /// Key.
+        key: String,
+        /// Name.
+        name: String,
+    },
+    /// Add permissions to a role.
+    AddRolePermissions {
+        /// The role.
+        role: roles::RoleRef,
+        /// Its key.
+        key: String,
+        /// Permission keys.
+        permissions: Vec<String>,
+    },
+    /// Take permissions `kinde.toml` does not list from a declared role.
+    RemoveRolePermissions {
+        /// The role's id.
+        role: String,
+        /// Its key.
+        key: String,
+        /// Permission keys.
+        permissions: Vec<String>,
+        /// Their ids, in the same order.
+        ids: Vec<String>,
+    },
 }
 
 impl Change {
     /// Whether the change takes something away from the tenant (shown as `-` in plans).
     pub fn is_removal(&self) -> bool {
-        matches!(self, Change::RemoveUrls { .. } | Change::Deauthorize { .. })
+        matches!(
+            self,
+            Change::RemoveUrls { .. }
+                | Change::Deauthorize { .. }
+                | Change::DeletePermission { .. }
+                | Change::DeleteRole { .. }
+                | Change::RemoveRolePermissions { .. }
+        )
     }
 }
 
@@ -342,6 +443,47 @@ impl fmt::Display for Change {
             Change::GrantScope {
                 audience, app, key, ..
             } => write!(f, "grant `{key}` on {audience} to {app}"),
+            Change::CreatePermission { key, name, .. } => {
+                write!(f, "create permission `{key}` ({name})")
+            }
+            Change::UpdatePermission {
+                key, id, fields, ..
+            } => write!(
+                f,
+                "update permission `{key}` ({id}): {}",
+                roles::FieldChange::list(fields)
+            ),
+            Change::DeletePermission { key, name, id } => {
+                write!(f, "delete permission `{key}` ({name}, {id})")
+            }
+            Change::CreateRole {
+                key,
+                name,
+                is_default,
+                ..
+            } => {
+                write!(f, "create role `{key}` ({name})")?;
+                if *is_default {
+                    f.write_str(", the default role for new members")?;
+                }
+                Ok(())
+            }
+            Change::UpdateRole {
+                key, id, fields, ..
+            } => write!(
+                f,
+                "update role `{key}` ({id}): {}",
+                roles::FieldChange::list(fields)
+            ),
+            Change::DeleteRole { key, name, id } => {
+                write!(f, "delete role `{key}` ({name}, {id})")
+            }
+            Change::AddRolePermissions {
+                key, permissions, ..
+            } => write!(f, "add {} to role `{key}`", roles::keys(permissions)),
+            Change::RemoveRolePermissions {
+                key, permissions, ..
+            } => write!(f, "remove {} from role `{key}`", roles::keys(permissions)),
         }
     }
 }
@@ -381,6 +523,20 @@ pub enum Resource {
         /// Client id.
         app: String,
     },
+    /// A permission.
+    Permission {
+        /// Key.
+        key: String,
+        /// Name (in the tenant).
+        name: String,
+    },
+    /// A role.
+    Role {
+        /// Key.
+        key: String,
+        /// Name (in the tenant).
+        name: String,
+    },
 }
 
 impl fmt::Display for Resource {
@@ -392,6 +548,8 @@ impl fmt::Display for Resource {
             Resource::Authorization { audience, app } => {
                 write!(f, "application {app} authorised for {audience}")
             }
+            Resource::Permission { key, name } => write!(f, "permission `{key}` ({name})"),
+            Resource::Role { key, name } => write!(f, "role `{key}` ({name})"),
         }
     }
 }
@@ -416,6 +574,15 @@ pub enum Conflict {
         /// The audience in `kinde.toml`.
         after: String,
     },
+    /// A role lists a permission neither `[[permissions]]` nor the tenant has.
+    UnknownPermission {
+        /// The role's key.
+        role: String,
+        /// The permission key.
+        permission: String,
+        /// Where it is written (`kinde.toml:LINE:COLUMN`).
+        at: String,
+    },
 }
 
 impl fmt::Display for Conflict {
@@ -428,6 +595,14 @@ impl fmt::Display for Conflict {
             Conflict::AudienceChanged { api, before, after } => write!(
                 f,
                 "API `{api}` exists with audience `{before}`, but kinde.toml says `{after}`; audiences cannot change in Kinde: put the old audience back in kinde.toml, or give the API a new name there and delete the old one (Settings > APIs)"
+            ),
+            Conflict::UnknownPermission {
+                role,
+                permission,
+                at,
+            } => write!(
+                f,
+                "{at}: role `{role}` lists permission `{permission}`, which neither [[permissions]] in kinde.toml nor the tenant has; declare it under [[permissions]] or fix the key"
             ),
         }
     }
@@ -448,6 +623,16 @@ pub enum Note {
     },
     /// Grants cannot be read back, so scopes are granted only when authorising or creating.
     GrantsNotRead,
+    /// `--prune` keeps a permission `[[permissions]]` omits because a declared role grants it.
+    PermissionKept {
+        /// Key.
+        key: String,
+    },
+    /// `description = ""` on a role whose description Kinde cannot clear.
+    RoleDescriptionKept {
+        /// The role's key.
+        key: String,
+    },
 }
 
 impl fmt::Display for Note {
@@ -462,6 +647,8 @@ impl fmt::Display for Note {
                 "API {audience} is named `{before}` in Kinde and `{after}` in kinde.toml; names are left as they are"
             ),
             Note::GrantsNotRead => f.write_str("scopes are granted to M2M applications when they are authorised or the scope is created; grants made in the Kinde admin are left as they are"),
+            Note::PermissionKept { key } => write!(f, "permission `{key}` is not in [[permissions]] but a role in kinde.toml grants it, so --prune keeps it"),
+            Note::RoleDescriptionKept { key } => write!(f, "role `{key}` keeps its description: Kinde's API cannot clear one"),
         }
     }
 }
@@ -494,6 +681,12 @@ pub fn plan(desired: &Desired, current: &Current) -> Plan {
             }
         }
     }
+    roles::plan(
+        &mut plan,
+        &desired.roles,
+        current.roles.as_ref(),
+        desired.prune,
+    );
     if desired.apis.is_empty() {
         return plan;
     }
@@ -713,6 +906,7 @@ mod tests {
                 authorize: strings(&[WEB, M2M]),
             }],
             prune: false,
+            roles: roles::DesiredRoles::default(),
         }
     }
 
@@ -733,6 +927,7 @@ mod tests {
                 .map(|(id, kind)| (id.to_string(), kind.to_string()))
                 .collect(),
             management_app: Some(M2M.into()),
+            roles: None,
         }
     }
 
@@ -803,6 +998,15 @@ mod tests {
                     api(current, audience).management_lacks_grants = false;
                 }
             }
+            // Roles and permissions are planned, and their changes faked, in roles.rs.
+            Change::CreatePermission { .. }
+            | Change::UpdatePermission { .. }
+            | Change::DeletePermission { .. }
+            | Change::CreateRole { .. }
+            | Change::UpdateRole { .. }
+            | Change::DeleteRole { .. }
+            | Change::AddRolePermissions { .. }
+            | Change::RemoveRolePermissions { .. } => {}
         }
     }
 
