@@ -5,6 +5,7 @@
 pub mod dotenv;
 pub mod env;
 pub mod file;
+pub mod flags;
 pub mod locate;
 
 use std::collections::BTreeMap;
@@ -198,6 +199,10 @@ pub struct Config {
     pub protect: Vec<file::ProtectSection>,
     /// What loading noticed but did not refuse; the caller shows them.
     pub warnings: Vec<Warning>,
+    /// `[[feature_flags]]` (`None`: the file has none, so flags are not managed).
+    pub feature_flags: Option<Vec<flags::FeatureFlag>>,
+    /// `[[organizations]]` (`None`: the file has none, so organizations are not managed).
+    pub organizations: Option<Vec<flags::Organization>>,
 }
 
 /// Something worth telling the user about a configuration that loaded.
@@ -334,6 +339,8 @@ impl Config {
             tokens: BTreeMap::new(),
             protect: Vec::new(),
             warnings: Vec::new(),
+            feature_flags: None,
+            organizations: None,
         }
     }
 
@@ -494,6 +501,13 @@ impl Config {
                 }
             }
             self.protect = protect.iter().map(|c| c.get_ref().clone()).collect();
+        }
+        if let Some(sections) = &layer.feature_flags {
+            self.feature_flags = Some(flags::flags_at(file, sections)?);
+        }
+        if let Some(sections) = &layer.organizations {
+            let declared = self.feature_flags.as_deref().unwrap_or(&[]);
+            self.organizations = Some(flags::organizations_at(file, sections, declared)?);
         }
         Ok(())
     }

@@ -535,6 +535,7 @@ fn api_check(api: &crate::config::Api, plan: &Plan) -> Check {
         .filter(|c| match c {
             plan::Conflict::UnknownApplication { api: a, .. }
             | plan::Conflict::AudienceChanged { api: a, .. } => *a == api.name,
+            _ => false,
         })
         .map(ToString::to_string)
         .collect();
@@ -573,7 +574,7 @@ fn change_audience(change: &Change) -> Option<&str> {
         | Change::Authorize { audience, .. }
         | Change::Deauthorize { audience, .. }
         | Change::GrantScope { audience, .. } => Some(audience),
-        Change::AddUrls { .. } | Change::RemoveUrls { .. } => None,
+        _ => None,
     }
 }
 

@@ -8,6 +8,9 @@ use serde_json::{Value, json};
 use super::client::Client;
 use crate::error::Error;
 
+pub mod flags;
+pub mod orgs;
+
 /// A user, as listed.
 #[derive(Debug, Clone, Deserialize)]
 pub struct User {

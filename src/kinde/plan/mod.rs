@@ -13,7 +13,11 @@ use serde::Serialize;
 use super::client::Client;
 use super::resources::UrlKind;
 use crate::config::Config;
+use crate::config::file::{FlagKind, OverrideLevel};
 use crate::error::Error;
+
+pub mod flags;
+pub mod orgs;
 
 /// The tenant as `kinde.toml` describes it, with application names resolved to client ids.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -28,6 +32,10 @@ pub struct Desired {
     pub apis: Vec<DesiredApi>,
     /// Whether URLs and authorisations the file does not list are removed.
     pub prune: bool,
+    /// `[[feature_flags]]` (`None`: flags are not managed, not even pruned).
+    pub flags: Option<Vec<crate::config::flags::FeatureFlag>>,
+    /// `[[organizations]]` (`None`: organizations are not managed).
+    pub organizations: Option<Vec<crate::config::flags::Organization>>,
 }
 
 /// An API as `kinde.toml` declares it, with `authorize` resolved to client ids.
@@ -79,6 +87,8 @@ impl Desired {
             logout_urls,
             apis,
             prune,
+            flags: config.feature_flags.clone(),
+            organizations: config.organizations.clone(),
         })
     }
 
@@ -134,6 +144,11 @@ pub struct Current {
     /// The client id of the management app, whose grants [`TenantApi::management_lacks_grants`]
     /// proves with a token request.
     pub management_app: Option<String>,
+    /// The environment's feature flags by key (`None`: not read, nothing declares flags or
+    /// organizations).
+    pub flags: Option<BTreeMap<String, super::resources::flags::FlagValue>>,
+    /// Every organization, with the flag values of those `kinde.toml` declares (`None`: not read).
+    pub organizations: Option<Vec<orgs::TenantOrg>>,
 }
 
 /// An API of the tenant.
@@ -167,6 +182,7 @@ impl Current {
             current.callback_urls = Some(client.urls(UrlKind::Callback, app).await?);
             current.logout_urls = Some(client.urls(UrlKind::Logout, app).await?);
         }
+        orgs::read(client, desired, &mut current).await?;
         if desired.apis.is_empty() {
             return Ok(current);
         }
@@ -311,12 +327,99 @@ pub enum Change {
         /// Scope key.
         key: String,
     },
+    /// Create a feature flag.
+    CreateFlag {
+        /// Key.
+        key: String,
+        /// Name.
+        name: String,
+        /// Description.
+        description: String,
+        /// Type.
+        kind: FlagKind,
+        /// Most specific level allowed to override it.
+        override_level: OverrideLevel,
+        /// Default value as Kinde writes it.
+        default: String,
+    },
+    /// Replace a flag's name, description and default (its value in the environment differs).
+    UpdateFlag {
+        /// Key.
+        key: String,
+        /// Name.
+        name: String,
+        /// Description.
+        description: String,
+        /// Type (unchanged).
+        kind: FlagKind,
+        /// Override level as `kinde.toml` declares it (Kinde refuses a different one).
+        override_level: OverrideLevel,
+        /// The value in the environment now.
+        before: String,
+        /// The default `kinde.toml` asks for.
+        after: String,
+    },
+    /// Delete a flag and all its overrides (`--prune`).
+    DeleteFlag {
+        /// Key.
+        key: String,
+    },
+    /// Create an organization.
+    CreateOrganization {
+        /// Name.
+        name: String,
+        /// External id.
+        external_id: String,
+    },
+    /// Rename an organization.
+    RenameOrganization {
+        /// Code.
+        code: String,
+        /// External id.
+        external_id: String,
+        /// Name in the tenant.
+        before: String,
+        /// Name in `kinde.toml`.
+        after: String,
+    },
+    /// Set an organization's override of a flag.
+    SetOrganizationFlag {
+        /// The organization.
+        organization: orgs::OrgRef,
+        /// Its name.
+        name: String,
+        /// External id.
+        external_id: String,
+        /// Flag key.
+        key: String,
+        /// The value.
+        value: String,
+    },
+    /// Remove an organization's override of a flag (`--prune`).
+    DeleteOrganizationFlag {
+        /// Code.
+        code: String,
+        /// Its name.
+        name: String,
+        /// External id.
+        external_id: String,
+        /// Flag key.
+        key: String,
+        /// The override's value.
+        value: String,
+    },
 }
 
 impl Change {
     /// Whether the change takes something away from the tenant (shown as `-` in plans).
     pub fn is_removal(&self) -> bool {
-        matches!(self, Change::RemoveUrls { .. } | Change::Deauthorize { .. })
+        matches!(
+            self,
+            Change::RemoveUrls { .. }
+                | Change::Deauthorize { .. }
+                | Change::DeleteFlag { .. }
+                | Change::DeleteOrganizationFlag { .. }
+        )
     }
 }
 
@@ -342,6 +445,67 @@ impl fmt::Display for Change {
             Change::GrantScope {
                 audience, app, key, ..
             } => write!(f, "grant `{key}` on {audience} to {app}"),
+            Change::CreateFlag {
+                key,
+                name,
+                kind,
+                override_level,
+                default,
+                ..
+            } => write!(
+                f,
+                "create feature flag `{key}` ({name}): {}, default `{default}`, overridable down to {}",
+                FlagKind::name_of(kind.code()),
+                level_name(*override_level)
+            ),
+            Change::UpdateFlag {
+                key,
+                name,
+                before,
+                after,
+                ..
+            } => write!(
+                f,
+                "set the default of feature flag `{key}` ({name}) to `{after}` (`{before}` in this environment now)"
+            ),
+            Change::DeleteFlag { key } => {
+                write!(f, "delete feature flag `{key}` and all its overrides")
+            }
+            Change::CreateOrganization { name, external_id } => {
+                write!(
+                    f,
+                    "create organization `{name}` (external id `{external_id}`)"
+                )
+            }
+            Change::RenameOrganization {
+                code,
+                external_id,
+                before,
+                after,
+            } => write!(
+                f,
+                "rename organization `{before}` ({code}, external id `{external_id}`) to `{after}`"
+            ),
+            Change::SetOrganizationFlag {
+                name,
+                external_id,
+                key,
+                value,
+                ..
+            } => write!(
+                f,
+                "set feature flag `{key}` to `{value}` for organization `{name}` (external id `{external_id}`)"
+            ),
+            Change::DeleteOrganizationFlag {
+                code,
+                name,
+                key,
+                value,
+                ..
+            } => write!(
+                f,
+                "remove the override `{key}` = `{value}` of organization `{name}` ({code})"
+            ),
         }
     }
 }
@@ -381,6 +545,33 @@ pub enum Resource {
         /// Client id.
         app: String,
     },
+    /// A feature flag.
+    FeatureFlag {
+        /// Key.
+        key: String,
+        /// Kinde's type (`bool`, `str`, `int`).
+        kind: String,
+    },
+    /// An organization.
+    Organization {
+        /// Name.
+        name: String,
+        /// Code.
+        code: String,
+        /// External id.
+        external_id: Option<String>,
+    },
+    /// An organization's value of a flag.
+    OrganizationFlag {
+        /// The organization's name.
+        organization: String,
+        /// Its external id.
+        external_id: String,
+        /// Flag key.
+        key: String,
+        /// The value.
+        value: String,
+    },
 }
 
 impl fmt::Display for Resource {
@@ -392,6 +583,29 @@ impl fmt::Display for Resource {
             Resource::Authorization { audience, app } => {
                 write!(f, "application {app} authorised for {audience}")
             }
+            Resource::FeatureFlag { key, kind } => {
+                write!(f, "feature flag `{key}` ({})", FlagKind::name_of(kind))
+            }
+            Resource::Organization {
+                name,
+                code,
+                external_id: Some(external_id),
+            } => write!(
+                f,
+                "organization `{name}` ({code}, external id `{external_id}`)"
+            ),
+            Resource::Organization { name, code, .. } => {
+                write!(f, "organization `{name}` ({code})")
+            }
+            Resource::OrganizationFlag {
+                organization,
+                key,
+                value,
+                ..
+            } => write!(
+                f,
+                "feature flag `{key}` = `{value}` for organization `{organization}`"
+            ),
         }
     }
 }
@@ -416,6 +630,29 @@ pub enum Conflict {
         /// The audience in `kinde.toml`.
         after: String,
     },
+    /// A flag exists with another type, which Kinde cannot change.
+    FlagTypeChanged {
+        /// Key.
+        key: String,
+        /// The type in the tenant (`kinde.toml`'s name for it).
+        before: String,
+        /// The type in `kinde.toml`.
+        after: String,
+    },
+    /// An organization overrides a flag neither `kinde.toml` nor the tenant has.
+    UnknownFlag {
+        /// The organization's external id.
+        external_id: String,
+        /// Flag key.
+        key: String,
+    },
+    /// Several organizations of the tenant have the external id `kinde.toml` declares.
+    DuplicateExternalId {
+        /// The external id.
+        external_id: String,
+        /// Their codes.
+        codes: Vec<String>,
+    },
 }
 
 impl fmt::Display for Conflict {
@@ -428,6 +665,19 @@ impl fmt::Display for Conflict {
             Conflict::AudienceChanged { api, before, after } => write!(
                 f,
                 "API `{api}` exists with audience `{before}`, but kinde.toml says `{after}`; audiences cannot change in Kinde: put the old audience back in kinde.toml, or give the API a new name there and delete the old one (Settings > APIs)"
+            ),
+            Conflict::FlagTypeChanged { key, before, after } => write!(
+                f,
+                "feature flag `{key}` is {before} in Kinde, but kinde.toml says {after}; a flag's type cannot change in Kinde: put type = \"{before}\" back, or give the flag a new key (deleting the old flag deletes all its overrides)"
+            ),
+            Conflict::UnknownFlag { external_id, key } => write!(
+                f,
+                "organization `{external_id}` overrides feature flag `{key}`, which neither kinde.toml nor the tenant has: declare it under [[feature_flags]]"
+            ),
+            Conflict::DuplicateExternalId { external_id, codes } => write!(
+                f,
+                "organizations {} all have external id `{external_id}`, so register cannot tell which one kinde.toml means: change the external id of all but one in Kinde",
+                codes.join(", ")
             ),
         }
     }
@@ -448,6 +698,8 @@ pub enum Note {
     },
     /// Grants cannot be read back, so scopes are granted only when authorising or creating.
     GrantsNotRead,
+    /// A flag's name, description and override level cannot be read back.
+    FlagFieldsNotRead,
 }
 
 impl fmt::Display for Note {
@@ -462,6 +714,7 @@ impl fmt::Display for Note {
                 "API {audience} is named `{before}` in Kinde and `{after}` in kinde.toml; names are left as they are"
             ),
             Note::GrantsNotRead => f.write_str("scopes are granted to M2M applications when they are authorised or the scope is created; grants made in the Kinde admin are left as they are"),
+            Note::FlagFieldsNotRead => f.write_str("the Management API does not return a feature flag's name, description or override level: they are sent when the flag is created and again whenever its default changes; the default is compared with the flag's value in this environment"),
         }
     }
 }
@@ -481,6 +734,15 @@ pub struct Plan {
     pub notes: Vec<Note>,
 }
 
+/// How a plan names an override level.
+fn level_name(level: OverrideLevel) -> &'static str {
+    match level {
+        OverrideLevel::Environment => "the environment",
+        OverrideLevel::Organization => "organizations",
+        OverrideLevel::User => "users",
+    }
+}
+
 /// The changes that make `current` match `desired`.
 pub fn plan(desired: &Desired, current: &Current) -> Plan {
     let mut plan = Plan::default();
@@ -494,6 +756,11 @@ pub fn plan(desired: &Desired, current: &Current) -> Plan {
             }
         }
     }
+    // Flags before the organizations that override them; flags pruned last, taking their
+    // overrides with them.
+    flags::plan_flags(&mut plan, desired, current);
+    orgs::plan_orgs(&mut plan, desired, current);
+    flags::prune_flags(&mut plan, desired, current);
     if desired.apis.is_empty() {
         return plan;
     }
@@ -713,6 +980,7 @@ mod tests {
                 authorize: strings(&[WEB, M2M]),
             }],
             prune: false,
+            ..Desired::default()
         }
     }
 
@@ -733,6 +1001,7 @@ mod tests {
                 .map(|(id, kind)| (id.to_string(), kind.to_string()))
                 .collect(),
             management_app: Some(M2M.into()),
+            ..Current::default()
         }
     }
 
@@ -803,6 +1072,14 @@ mod tests {
                     api(current, audience).management_lacks_grants = false;
                 }
             }
+            // Flags and organizations have their own fake tenant in the `orgs` tests.
+            Change::CreateFlag { .. }
+            | Change::UpdateFlag { .. }
+            | Change::DeleteFlag { .. }
+            | Change::CreateOrganization { .. }
+            | Change::RenameOrganization { .. }
+            | Change::SetOrganizationFlag { .. }
+            | Change::DeleteOrganizationFlag { .. } => {}
         }
     }
 
