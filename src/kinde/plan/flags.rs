@@ -40,7 +40,7 @@ pub(super) fn plan_flags(plan: &mut Plan, desired: &Desired, current: &Current) 
             }),
             Some(tenant) => plan.matching.push(Resource::FeatureFlag {
                 key: flag.key.clone(),
-                kind: tenant.kind.clone(),
+                kind: FlagKind::name_of(&tenant.kind).to_string(),
             }),
         }
     }
@@ -71,7 +71,7 @@ pub(super) fn prune_flags(plan: &mut Plan, desired: &Desired, current: &Current)
         } else {
             plan.unmanaged.push(Resource::FeatureFlag {
                 key: key.clone(),
-                kind: tenant.kind.clone(),
+                kind: FlagKind::name_of(&tenant.kind).to_string(),
             });
         }
     }

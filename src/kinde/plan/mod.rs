@@ -549,7 +549,8 @@ pub enum Resource {
     FeatureFlag {
         /// Key.
         key: String,
-        /// Kinde's type (`bool`, `str`, `int`).
+        /// Its type as `kinde.toml` names it (`boolean`, `string`, `integer`; Kinde's own name
+        /// for a type `kinde.toml` cannot declare).
         kind: String,
     },
     /// An organization.
@@ -583,9 +584,7 @@ impl fmt::Display for Resource {
             Resource::Authorization { audience, app } => {
                 write!(f, "application {app} authorised for {audience}")
             }
-            Resource::FeatureFlag { key, kind } => {
-                write!(f, "feature flag `{key}` ({})", FlagKind::name_of(kind))
-            }
+            Resource::FeatureFlag { key, kind } => write!(f, "feature flag `{key}` ({kind})"),
             Resource::Organization {
                 name,
                 code,

@@ -426,7 +426,7 @@ mod tests {
         assert_eq!(listed.changes, []);
         assert!(listed.unmanaged.contains(&Resource::FeatureFlag {
             key: "theme".into(),
-            kind: "str".into()
+            kind: "string".into()
         }));
         assert!(listed.unmanaged.contains(&Resource::OrganizationFlag {
             organization: "Acme".into(),
