@@ -218,6 +218,7 @@ fn print_plan(plan: &Plan, issuer: &Issuer, names: &BTreeMap<String, String>) {
         let why = match item {
             Resource::Api { .. } => "APIs are never deleted by register",
             Resource::Scope { .. } => "scopes are never deleted by register",
+            Resource::Organization { .. } => "organizations are never deleted by register",
             _ => "--prune removes it",
         };
         ui::result(&named(format!(

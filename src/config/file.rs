@@ -39,6 +39,10 @@ pub struct Layer {
     pub permissions: Option<Vec<PermissionSection>>,
     /// `[[roles]]`
     pub roles: Option<Vec<RoleSection>>,
+    /// `[[feature_flags]]`
+    pub feature_flags: Option<Vec<Spanned<FeatureFlagSection>>>,
+    /// `[[organizations]]`
+    pub organizations: Option<Vec<Spanned<OrganizationSection>>>,
 }
 
 /// `[tenant]`: where the Kinde business lives.
@@ -123,6 +127,95 @@ pub struct RoleSection {
     /// Given to new organization members (Kinde's `is_default_role`).
     #[serde(default, rename = "default")]
     pub is_default: bool,
+}
+
+/// `[[feature_flags]]`: a feature flag defined in Kinde.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureFlagSection {
+    /// The key code and tokens use; Kinde's identity of a flag.
+    pub key: Spanned<String>,
+    /// Display name (default: the key).
+    pub name: Option<Spanned<String>>,
+    /// What it is for.
+    pub description: Option<String>,
+    /// Its value type, fixed at creation.
+    #[serde(rename = "type")]
+    pub kind: Spanned<FlagKind>,
+    /// The default value, of `kind`.
+    pub default: Spanned<toml::Value>,
+    /// The most specific level allowed to override it (default `user`), fixed at creation.
+    pub override_level: Option<Spanned<OverrideLevel>>,
+}
+
+/// A feature flag's value type, as `kinde.toml` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlagKind {
+    /// `true` / `false` (Kinde: `bool`).
+    Boolean,
+    /// Text (Kinde: `str`).
+    String,
+    /// A 32-bit signed integer (Kinde: `int`).
+    Integer,
+}
+
+impl FlagKind {
+    /// Kinde's name for the type (`bool`, `str`, `int`).
+    pub fn code(self) -> &'static str {
+        match self {
+            FlagKind::Boolean => "bool",
+            FlagKind::String => "str",
+            FlagKind::Integer => "int",
+        }
+    }
+
+    /// The `kinde.toml` name of Kinde's type `code`, or `code` itself when Kinde has a type
+    /// `kinde.toml` cannot declare (JSON flags, made in the admin only).
+    pub fn name_of(code: &str) -> &str {
+        match code {
+            "bool" => "boolean",
+            "str" => "string",
+            "int" => "integer",
+            other => other,
+        }
+    }
+}
+
+/// Which levels may override a flag: up to and including this one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OverrideLevel {
+    /// The environment only (Kinde: `env`).
+    Environment,
+    /// The environment and organizations (Kinde: `org`).
+    Organization,
+    /// The environment, organizations and users (Kinde: `usr`).
+    User,
+}
+
+impl OverrideLevel {
+    /// Kinde's code (`env`, `org`, `usr`).
+    pub fn code(self) -> &'static str {
+        match self {
+            OverrideLevel::Environment => "env",
+            OverrideLevel::Organization => "org",
+            OverrideLevel::User => "usr",
+        }
+    }
+}
+
+/// `[[organizations]]`: an organization the configuration owns, matched by `external_id`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrganizationSection {
+    /// The stable handle `register` matches it by (Kinde generates org codes).
+    pub external_id: Spanned<String>,
+    /// Display name.
+    pub name: Spanned<String>,
+    /// `[organizations.feature_flags]`: flag key to this organization's override.
+    #[serde(default)]
+    pub feature_flags: BTreeMap<String, Spanned<toml::Value>>,
 }
 
 /// `[login]`: user sign-in settings.

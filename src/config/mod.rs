@@ -5,6 +5,7 @@
 pub mod dotenv;
 pub mod env;
 pub mod file;
+pub mod flags;
 pub mod locate;
 
 use std::collections::BTreeMap;
@@ -234,6 +235,10 @@ pub struct Config {
     pub permissions: Option<Vec<Permission>>,
     /// `[[roles]]`.
     pub roles: Option<Vec<Role>>,
+    /// `[[feature_flags]]` (`None`: the file has none, so flags are not managed).
+    pub feature_flags: Option<Vec<flags::FeatureFlag>>,
+    /// `[[organizations]]` (`None`: the file has none, so organizations are not managed).
+    pub organizations: Option<Vec<flags::Organization>>,
 }
 
 /// Something worth telling the user about a configuration that loaded.
@@ -372,6 +377,8 @@ impl Config {
             warnings: Vec::new(),
             permissions: None,
             roles: None,
+            feature_flags: None,
+            organizations: None,
         }
     }
 
@@ -538,6 +545,13 @@ impl Config {
         }
         if let Some(roles) = &layer.roles {
             self.roles = Some(roles_at(file, roles, &src)?);
+        }
+        if let Some(sections) = &layer.feature_flags {
+            self.feature_flags = Some(flags::flags_at(file, sections)?);
+        }
+        if let Some(sections) = &layer.organizations {
+            let declared = self.feature_flags.as_deref().unwrap_or(&[]);
+            self.organizations = Some(flags::organizations_at(file, sections, declared)?);
         }
         Ok(())
     }

@@ -77,6 +77,37 @@ pub const REGISTER_ROLES: Feature = Feature {
     ],
 };
 
+/// `register` for `[[feature_flags]]`: the environment's flags, create, replace, delete.
+pub const REGISTER_FLAGS: Feature = Feature {
+    name: "register ([[feature_flags]])",
+    operations: &[
+        ("GET", "/api/v1/environment/feature_flags"),
+        ("POST", "/api/v1/feature_flags"),
+        ("PUT", "/api/v1/feature_flags/{feature_flag_key}"),
+        ("DELETE", "/api/v1/feature_flags/{feature_flag_key}"),
+    ],
+};
+
+/// `register` for `[[organizations]]`: list, create, rename, flag overrides.
+pub const REGISTER_ORGS: Feature = Feature {
+    name: "register ([[organizations]])",
+    operations: &[
+        ("GET", "/api/v1/environment/feature_flags"),
+        ("GET", "/api/v1/organizations"),
+        ("POST", "/api/v1/organization"),
+        ("PATCH", "/api/v1/organization/{org_code}"),
+        ("GET", "/api/v1/organizations/{org_code}/feature_flags"),
+        (
+            "PATCH",
+            "/api/v1/organizations/{org_code}/feature_flags/{feature_flag_key}",
+        ),
+        (
+            "DELETE",
+            "/api/v1/organizations/{org_code}/feature_flags/{feature_flag_key}",
+        ),
+    ],
+};
+
 /// The default `smoke` suite's Management API check.
 pub const SMOKE: Feature = Feature {
     name: "smoke (get users)",
@@ -84,7 +115,14 @@ pub const SMOKE: Feature = Feature {
 };
 
 /// Every feature, for tests and documentation.
-pub const FEATURES: &[Feature] = &[REGISTER_APIS, REGISTER_URLS, SMOKE, REGISTER_ROLES];
+pub const FEATURES: &[Feature] = &[
+    REGISTER_APIS,
+    REGISTER_URLS,
+    SMOKE,
+    REGISTER_ROLES,
+    REGISTER_FLAGS,
+    REGISTER_ORGS,
+];
 
 /// The features this configuration uses.
 pub fn used_features(config: &Config) -> Vec<Feature> {
@@ -101,6 +139,12 @@ pub fn used_features(config: &Config) -> Vec<Feature> {
     used.push(SMOKE);
     if config.permissions.is_some() || config.roles.is_some() {
         used.push(REGISTER_ROLES);
+    }
+    if config.feature_flags.is_some() {
+        used.push(REGISTER_FLAGS);
+    }
+    if config.organizations.is_some() {
+        used.push(REGISTER_ORGS);
     }
     used
 }

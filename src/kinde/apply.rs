@@ -4,8 +4,10 @@
 use std::collections::BTreeMap;
 
 use super::client::Client;
+use super::plan::orgs::OrgRef;
 use super::plan::roles::RoleRef;
 use super::plan::{self, ApiRef, Change, Current, Desired};
+use super::resources::flags::FlagDefinition;
 use super::resources::roles::RoleFields;
 use crate::config::Config;
 use crate::error::Error;
@@ -66,6 +68,8 @@ struct Ids {
     /// Permission id by key, listed when a change first needs one (Kinde's create permission
     /// answers without the id).
     permissions: Option<BTreeMap<String, String>>,
+    /// Organization code by external id.
+    orgs: BTreeMap<String, String>,
 }
 
 impl Ids {
@@ -222,5 +226,90 @@ async fn apply_one(client: &Client, change: &Change, ids: &mut Ids) -> Result<()
         Change::RemoveRolePermissions {
             role, ids: remove, ..
         } => client.change_role_permissions(role, remove, false).await,
+        Change::CreateFlag { .. }
+        | Change::UpdateFlag { .. }
+        | Change::DeleteFlag { .. }
+        | Change::CreateOrganization { .. }
+        | Change::RenameOrganization { .. }
+        | Change::SetOrganizationFlag { .. }
+        | Change::DeleteOrganizationFlag { .. } => apply_tenancy(client, change, ids).await,
+    }
+}
+
+/// Feature flags and organizations.
+async fn apply_tenancy(client: &Client, change: &Change, ids: &mut Ids) -> Result<(), Error> {
+    match change {
+        Change::CreateFlag {
+            key,
+            name,
+            description,
+            kind,
+            override_level,
+            default,
+        } => {
+            client
+                .create_flag(&FlagDefinition {
+                    key,
+                    name,
+                    description,
+                    kind: kind.code(),
+                    level: override_level.code(),
+                    default,
+                })
+                .await
+        }
+        Change::UpdateFlag {
+            key,
+            name,
+            description,
+            kind,
+            override_level,
+            after,
+            ..
+        } => {
+            client
+                .replace_flag(&FlagDefinition {
+                    key,
+                    name,
+                    description,
+                    kind: kind.code(),
+                    level: override_level.code(),
+                    default: after,
+                })
+                .await
+        }
+        Change::DeleteFlag { key } => client.delete_flag(key).await,
+        Change::CreateOrganization { name, external_id } => {
+            let code = client.create_organization(name, external_id).await?;
+            ids.orgs.insert(external_id.clone(), code);
+            Ok(())
+        }
+        Change::RenameOrganization { code, after, .. } => {
+            client.rename_organization(code, after).await
+        }
+        Change::SetOrganizationFlag {
+            organization,
+            key,
+            value,
+            ..
+        } => {
+            let code = match organization {
+                OrgRef::Existing { code } => code.clone(),
+                OrgRef::New { external_id } => {
+                    ids.orgs.get(external_id).cloned().ok_or_else(|| {
+                        Error::input(format!(
+                            "organization `{external_id}` was not created, so its flags cannot be set"
+                        ))
+                    })?
+                }
+            };
+            client.set_organization_flag(&code, key, value).await
+        }
+        Change::DeleteOrganizationFlag { code, key, .. } => {
+            client.delete_organization_flag(code, key).await
+        }
+        other => Err(Error::input(format!(
+            "`{other}` is not a feature flag or organization change"
+        ))),
     }
 }

@@ -9,6 +9,8 @@ use super::client::Client;
 use crate::error::Error;
 
 // Roles and permissions (issue 13).
+pub mod flags;
+pub mod orgs;
 pub mod roles;
 
 /// A user, as listed.

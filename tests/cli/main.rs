@@ -17,6 +17,8 @@ mod links;
 mod login;
 mod orgs;
 mod register;
+mod register_flags;
+mod register_orgs;
 mod register_roles;
 mod secrets;
 mod seed;

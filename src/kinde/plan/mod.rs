@@ -15,7 +15,11 @@ use serde::Serialize;
 use super::client::Client;
 use super::resources::UrlKind;
 use crate::config::Config;
+use crate::config::file::{FlagKind, OverrideLevel};
 use crate::error::Error;
+
+pub mod flags;
+pub mod orgs;
 
 /// The tenant as `kinde.toml` describes it, with application names resolved to client ids.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -32,6 +36,10 @@ pub struct Desired {
     pub prune: bool,
     /// `[[permissions]]` and `[[roles]]` (issue 13).
     pub roles: roles::DesiredRoles,
+    /// `[[feature_flags]]` (`None`: flags are not managed, not even pruned).
+    pub flags: Option<Vec<crate::config::flags::FeatureFlag>>,
+    /// `[[organizations]]` (`None`: organizations are not managed).
+    pub organizations: Option<Vec<crate::config::flags::Organization>>,
 }
 
 /// An API as `kinde.toml` declares it, with `authorize` resolved to client ids.
@@ -84,6 +92,8 @@ impl Desired {
             apis,
             prune,
             roles: roles::DesiredRoles::from_config(config),
+            flags: config.feature_flags.clone(),
+            organizations: config.organizations.clone(),
         })
     }
 
@@ -141,6 +151,11 @@ pub struct Current {
     pub management_app: Option<String>,
     /// Roles and permissions (`None`: not read, because `kinde.toml` declares neither).
     pub roles: Option<roles::TenantRoles>,
+    /// The environment's feature flags by key (`None`: not read, nothing declares flags or
+    /// organizations).
+    pub flags: Option<BTreeMap<String, super::resources::flags::FlagValue>>,
+    /// Every organization, with the flag values of those `kinde.toml` declares (`None`: not read).
+    pub organizations: Option<Vec<orgs::TenantOrg>>,
 }
 
 /// An API of the tenant.
@@ -175,6 +190,7 @@ impl Current {
             current.logout_urls = Some(client.urls(UrlKind::Logout, app).await?);
         }
         current.roles = roles::read(client, &desired.roles).await?;
+        orgs::read(client, desired, &mut current).await?;
         if desired.apis.is_empty() {
             return Ok(current);
         }
@@ -405,6 +421,87 @@ pub enum Change {
         /// Their ids, in the same order.
         ids: Vec<String>,
     },
+    /// Create a feature flag.
+    CreateFlag {
+        /// Key.
+        key: String,
+        /// Name.
+        name: String,
+        /// Description.
+        description: String,
+        /// Type.
+        kind: FlagKind,
+        /// Most specific level allowed to override it.
+        override_level: OverrideLevel,
+        /// Default value as Kinde writes it.
+        default: String,
+    },
+    /// Replace a flag's name, description and default (its value in the environment differs).
+    UpdateFlag {
+        /// Key.
+        key: String,
+        /// Name.
+        name: String,
+        /// Description.
+        description: String,
+        /// Type (unchanged).
+        kind: FlagKind,
+        /// Override level as `kinde.toml` declares it (Kinde refuses a different one).
+        override_level: OverrideLevel,
+        /// The value in the environment now.
+        before: String,
+        /// The default `kinde.toml` asks for.
+        after: String,
+    },
+    /// Delete a flag and all its overrides (`--prune`).
+    DeleteFlag {
+        /// Key.
+        key: String,
+    },
+    /// Create an organization.
+    CreateOrganization {
+        /// Name.
+        name: String,
+        /// External id.
+        external_id: String,
+    },
+    /// Rename an organization.
+    RenameOrganization {
+        /// Code.
+        code: String,
+        /// External id.
+        external_id: String,
+        /// Name in the tenant.
+        before: String,
+        /// Name in `kinde.toml`.
+        after: String,
+    },
+    /// Set an organization's override of a flag.
+    SetOrganizationFlag {
+        /// The organization.
+        organization: orgs::OrgRef,
+        /// Its name.
+        name: String,
+        /// External id.
+        external_id: String,
+        /// Flag key.
+        key: String,
+        /// The value.
+        value: String,
+    },
+    /// Remove an organization's override of a flag (`--prune`).
+    DeleteOrganizationFlag {
+        /// Code.
+        code: String,
+        /// Its name.
+        name: String,
+        /// External id.
+        external_id: String,
+        /// Flag key.
+        key: String,
+        /// The override's value.
+        value: String,
+    },
 }
 
 impl Change {
@@ -417,6 +514,8 @@ impl Change {
                 | Change::DeletePermission { .. }
                 | Change::DeleteRole { .. }
                 | Change::RemoveRolePermissions { .. }
+                | Change::DeleteFlag { .. }
+                | Change::DeleteOrganizationFlag { .. }
         )
     }
 }
@@ -484,6 +583,67 @@ impl fmt::Display for Change {
             Change::RemoveRolePermissions {
                 key, permissions, ..
             } => write!(f, "remove {} from role `{key}`", roles::keys(permissions)),
+            Change::CreateFlag {
+                key,
+                name,
+                kind,
+                override_level,
+                default,
+                ..
+            } => write!(
+                f,
+                "create feature flag `{key}` ({name}): {}, default `{default}`, overridable down to {}",
+                FlagKind::name_of(kind.code()),
+                level_name(*override_level)
+            ),
+            Change::UpdateFlag {
+                key,
+                name,
+                before,
+                after,
+                ..
+            } => write!(
+                f,
+                "set the default of feature flag `{key}` ({name}) to `{after}` (`{before}` in this environment now)"
+            ),
+            Change::DeleteFlag { key } => {
+                write!(f, "delete feature flag `{key}` and all its overrides")
+            }
+            Change::CreateOrganization { name, external_id } => {
+                write!(
+                    f,
+                    "create organization `{name}` (external id `{external_id}`)"
+                )
+            }
+            Change::RenameOrganization {
+                code,
+                external_id,
+                before,
+                after,
+            } => write!(
+                f,
+                "rename organization `{before}` ({code}, external id `{external_id}`) to `{after}`"
+            ),
+            Change::SetOrganizationFlag {
+                name,
+                external_id,
+                key,
+                value,
+                ..
+            } => write!(
+                f,
+                "set feature flag `{key}` to `{value}` for organization `{name}` (external id `{external_id}`)"
+            ),
+            Change::DeleteOrganizationFlag {
+                code,
+                name,
+                key,
+                value,
+                ..
+            } => write!(
+                f,
+                "remove the override `{key}` = `{value}` of organization `{name}` ({code})"
+            ),
         }
     }
 }
@@ -537,6 +697,34 @@ pub enum Resource {
         /// Name (in the tenant).
         name: String,
     },
+    /// A feature flag.
+    FeatureFlag {
+        /// Key.
+        key: String,
+        /// Its type as `kinde.toml` names it (`boolean`, `string`, `integer`; Kinde's own name
+        /// for a type `kinde.toml` cannot declare).
+        kind: String,
+    },
+    /// An organization.
+    Organization {
+        /// Name.
+        name: String,
+        /// Code.
+        code: String,
+        /// External id.
+        external_id: Option<String>,
+    },
+    /// An organization's value of a flag.
+    OrganizationFlag {
+        /// The organization's name.
+        organization: String,
+        /// Its external id.
+        external_id: String,
+        /// Flag key.
+        key: String,
+        /// The value.
+        value: String,
+    },
 }
 
 impl fmt::Display for Resource {
@@ -550,6 +738,27 @@ impl fmt::Display for Resource {
             }
             Resource::Permission { key, name } => write!(f, "permission `{key}` ({name})"),
             Resource::Role { key, name } => write!(f, "role `{key}` ({name})"),
+            Resource::FeatureFlag { key, kind } => write!(f, "feature flag `{key}` ({kind})"),
+            Resource::Organization {
+                name,
+                code,
+                external_id: Some(external_id),
+            } => write!(
+                f,
+                "organization `{name}` ({code}, external id `{external_id}`)"
+            ),
+            Resource::Organization { name, code, .. } => {
+                write!(f, "organization `{name}` ({code})")
+            }
+            Resource::OrganizationFlag {
+                organization,
+                key,
+                value,
+                ..
+            } => write!(
+                f,
+                "feature flag `{key}` = `{value}` for organization `{organization}`"
+            ),
         }
     }
 }
@@ -583,6 +792,29 @@ pub enum Conflict {
         /// Where it is written (`kinde.toml:LINE:COLUMN`).
         at: String,
     },
+    /// A flag exists with another type, which Kinde cannot change.
+    FlagTypeChanged {
+        /// Key.
+        key: String,
+        /// The type in the tenant (`kinde.toml`'s name for it).
+        before: String,
+        /// The type in `kinde.toml`.
+        after: String,
+    },
+    /// An organization overrides a flag neither `kinde.toml` nor the tenant has.
+    UnknownFlag {
+        /// The organization's external id.
+        external_id: String,
+        /// Flag key.
+        key: String,
+    },
+    /// Several organizations of the tenant have the external id `kinde.toml` declares.
+    DuplicateExternalId {
+        /// The external id.
+        external_id: String,
+        /// Their codes.
+        codes: Vec<String>,
+    },
 }
 
 impl fmt::Display for Conflict {
@@ -603,6 +835,19 @@ impl fmt::Display for Conflict {
             } => write!(
                 f,
                 "{at}: role `{role}` lists permission `{permission}`, which neither [[permissions]] in kinde.toml nor the tenant has; declare it under [[permissions]] or fix the key"
+            ),
+            Conflict::FlagTypeChanged { key, before, after } => write!(
+                f,
+                "feature flag `{key}` is {before} in Kinde, but kinde.toml says {after}; a flag's type cannot change in Kinde: put type = \"{before}\" back, or give the flag a new key (deleting the old flag deletes all its overrides)"
+            ),
+            Conflict::UnknownFlag { external_id, key } => write!(
+                f,
+                "organization `{external_id}` overrides feature flag `{key}`, which neither kinde.toml nor the tenant has: declare it under [[feature_flags]]"
+            ),
+            Conflict::DuplicateExternalId { external_id, codes } => write!(
+                f,
+                "organizations {} all have external id `{external_id}`, so register cannot tell which one kinde.toml means: change the external id of all but one in Kinde",
+                codes.join(", ")
             ),
         }
     }
@@ -633,6 +878,8 @@ pub enum Note {
         /// The role's key.
         key: String,
     },
+    /// A flag's name, description and override level cannot be read back.
+    FlagFieldsNotRead,
 }
 
 impl fmt::Display for Note {
@@ -649,6 +896,7 @@ impl fmt::Display for Note {
             Note::GrantsNotRead => f.write_str("scopes are granted to M2M applications when they are authorised or the scope is created; grants made in the Kinde admin are left as they are"),
             Note::PermissionKept { key } => write!(f, "permission `{key}` is not in [[permissions]] but a role in kinde.toml grants it, so --prune keeps it"),
             Note::RoleDescriptionKept { key } => write!(f, "role `{key}` keeps its description: Kinde's API cannot clear one"),
+            Note::FlagFieldsNotRead => f.write_str("the Management API does not return a feature flag's name, description or override level: they are sent when the flag is created and again whenever its default changes; the default is compared with the flag's value in this environment"),
         }
     }
 }
@@ -666,6 +914,15 @@ pub struct Plan {
     pub conflicts: Vec<Conflict>,
     /// Things left as they are, worth knowing.
     pub notes: Vec<Note>,
+}
+
+/// How a plan names an override level.
+fn level_name(level: OverrideLevel) -> &'static str {
+    match level {
+        OverrideLevel::Environment => "the environment",
+        OverrideLevel::Organization => "organizations",
+        OverrideLevel::User => "users",
+    }
 }
 
 /// The changes that make `current` match `desired`.
@@ -687,6 +944,11 @@ pub fn plan(desired: &Desired, current: &Current) -> Plan {
         current.roles.as_ref(),
         desired.prune,
     );
+    // Flags before the organizations that override them; flags pruned last, taking their
+    // overrides with them.
+    flags::plan_flags(&mut plan, desired, current);
+    orgs::plan_orgs(&mut plan, desired, current);
+    flags::prune_flags(&mut plan, desired, current);
     if desired.apis.is_empty() {
         return plan;
     }
@@ -907,6 +1169,7 @@ mod tests {
             }],
             prune: false,
             roles: roles::DesiredRoles::default(),
+            ..Desired::default()
         }
     }
 
@@ -928,6 +1191,7 @@ mod tests {
                 .collect(),
             management_app: Some(M2M.into()),
             roles: None,
+            ..Current::default()
         }
     }
 
@@ -1007,6 +1271,14 @@ mod tests {
             | Change::DeleteRole { .. }
             | Change::AddRolePermissions { .. }
             | Change::RemoveRolePermissions { .. } => {}
+            // Flags and organizations have their own fake tenant in the `orgs` tests.
+            Change::CreateFlag { .. }
+            | Change::UpdateFlag { .. }
+            | Change::DeleteFlag { .. }
+            | Change::CreateOrganization { .. }
+            | Change::RenameOrganization { .. }
+            | Change::SetOrganizationFlag { .. }
+            | Change::DeleteOrganizationFlag { .. } => {}
         }
     }
 
