@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Serialize;
+use serde_json::{Value, json};
 
 use super::client::Client;
 use super::resources::UrlKind;
@@ -316,7 +317,195 @@ pub enum Change {
 impl Change {
     /// Whether the change takes something away from the tenant (shown as `-` in plans).
     pub fn is_removal(&self) -> bool {
-        matches!(self, Change::RemoveUrls { .. } | Change::Deauthorize { .. })
+        self.view().kind == ChangeKind::Remove
+    }
+
+    /// The resource family the change belongs to, which groups it in a plan.
+    pub fn group(&self) -> Group {
+        self.view().resource
+    }
+
+    /// The change as `--json` shows it to tools: what kind of change, to which resource, and
+    /// the state before and after. One arm per variant: a new variant says here its family,
+    /// its kind, and what it looks like before and after.
+    pub fn view(&self) -> ChangeView {
+        let text = self.to_string();
+        let (kind, resource, name, id, before, after) = match self {
+            Change::AddUrls { kind, app, urls } => (
+                ChangeKind::Add,
+                Group::AppUrls,
+                format!("{}s", kind.label()),
+                Some(app.clone()),
+                Value::Null,
+                json!(urls),
+            ),
+            Change::RemoveUrls { kind, app, urls } => (
+                ChangeKind::Remove,
+                Group::AppUrls,
+                format!("{}s", kind.label()),
+                Some(app.clone()),
+                json!(urls),
+                Value::Null,
+            ),
+            Change::CreateApi { name, audience } => (
+                ChangeKind::Add,
+                Group::Apis,
+                name.clone(),
+                Some(audience.clone()),
+                Value::Null,
+                json!({"name": name, "audience": audience}),
+            ),
+            Change::CreateScope { audience, key, .. } => (
+                ChangeKind::Add,
+                Group::Apis,
+                key.clone(),
+                None,
+                Value::Null,
+                json!({"api": audience, "scope": key}),
+            ),
+            Change::Authorize { audience, app, .. } => (
+                ChangeKind::Add,
+                Group::Apis,
+                app.clone(),
+                Some(app.clone()),
+                Value::Null,
+                json!({"api": audience, "authorised": app}),
+            ),
+            Change::Deauthorize { audience, app, .. } => (
+                ChangeKind::Remove,
+                Group::Apis,
+                app.clone(),
+                Some(app.clone()),
+                json!({"api": audience, "authorised": app}),
+                Value::Null,
+            ),
+            Change::GrantScope {
+                audience, app, key, ..
+            } => (
+                ChangeKind::Add,
+                Group::Apis,
+                key.clone(),
+                Some(app.clone()),
+                Value::Null,
+                json!({"api": audience, "application": app, "granted": key}),
+            ),
+        };
+        ChangeView {
+            kind,
+            resource,
+            name,
+            id,
+            before,
+            after,
+            text,
+        }
+    }
+}
+
+/// A resource family: a plan shows its items grouped by these, in this order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Group {
+    /// The app's callback and logout URLs.
+    AppUrls,
+    /// APIs, their scopes, authorised applications and grants.
+    Apis,
+    /// Permissions.
+    Permissions,
+    /// Roles and their permissions.
+    Roles,
+    /// Feature flags.
+    FeatureFlags,
+    /// Organizations and their flag overrides.
+    Organizations,
+    /// Applications themselves (created from `[app]`).
+    Applications,
+}
+
+impl Group {
+    /// Its name in JSON and JUnit (`app_urls`, `apis`, ...).
+    pub fn key(self) -> &'static str {
+        match self {
+            Group::AppUrls => "app_urls",
+            Group::Apis => "apis",
+            Group::Permissions => "permissions",
+            Group::Roles => "roles",
+            Group::FeatureFlags => "feature_flags",
+            Group::Organizations => "organizations",
+            Group::Applications => "applications",
+        }
+    }
+
+    /// The heading of the group in a plan.
+    pub fn title(self) -> &'static str {
+        match self {
+            Group::AppUrls => "App URLs",
+            Group::Apis => "APIs",
+            Group::Permissions => "Permissions",
+            Group::Roles => "Roles",
+            Group::FeatureFlags => "Feature flags",
+            Group::Organizations => "Organizations",
+            Group::Applications => "Applications",
+        }
+    }
+}
+
+/// Whether a change adds, changes or removes something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// Something new in the tenant.
+    Add,
+    /// Something in the tenant changed in place.
+    Change,
+    /// Something taken away from the tenant.
+    Remove,
+}
+
+/// One [`Change`] as tools read it: `{kind, resource, name, id, before, after, text}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChangeView {
+    /// Add, change or remove.
+    pub kind: ChangeKind,
+    /// The resource family.
+    pub resource: Group,
+    /// What is changed, by the name a person knows it by (a key, a name, a URL list).
+    pub name: String,
+    /// Its identity in the tenant where there is one (a client id, an audience).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Its state before (`null` when added).
+    pub before: Value,
+    /// Its state after (`null` when removed).
+    pub after: Value,
+    /// The change as one line of the human plan.
+    pub text: String,
+}
+
+/// How many changes of each kind a plan has: "Plan: 3 to add, 1 to change, 0 to remove".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Changes that add.
+    pub add: usize,
+    /// Changes in place.
+    pub change: usize,
+    /// Changes that remove.
+    pub remove: usize,
+    /// Items that already match.
+    pub matching: usize,
+    /// Items the tenant has and `kinde.toml` does not list.
+    pub unmanaged: usize,
+    /// Conflicts.
+    pub conflicts: usize,
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Plan: {} to add, {} to change, {} to remove ({} matching, {} not in kinde.toml, {} conflicts)",
+            self.add, self.change, self.remove, self.matching, self.unmanaged, self.conflicts
+        )
     }
 }
 
@@ -381,6 +570,18 @@ pub enum Resource {
         /// Client id.
         app: String,
     },
+}
+
+impl Resource {
+    /// The resource family it belongs to. One arm per variant.
+    pub fn group(&self) -> Group {
+        match self {
+            Resource::Url { .. } => Group::AppUrls,
+            Resource::Api { .. } | Resource::Scope { .. } | Resource::Authorization { .. } => {
+                Group::Apis
+            }
+        }
+    }
 }
 
 impl fmt::Display for Resource {
@@ -479,6 +680,50 @@ pub struct Plan {
     pub conflicts: Vec<Conflict>,
     /// Things left as they are, worth knowing.
     pub notes: Vec<Note>,
+}
+
+impl Plan {
+    /// Whether applying the plan would change the tenant, or it cannot be applied: what
+    /// `register --check` calls drift.
+    pub fn differs(&self) -> bool {
+        !self.changes.is_empty() || !self.conflicts.is_empty()
+    }
+
+    /// The counts for the plan's last line.
+    pub fn summary(&self) -> Summary {
+        let mut summary = Summary {
+            matching: self.matching.len(),
+            unmanaged: self.unmanaged.len(),
+            conflicts: self.conflicts.len(),
+            ..Summary::default()
+        };
+        for change in &self.changes {
+            match change.view().kind {
+                ChangeKind::Add => summary.add += 1,
+                ChangeKind::Change => summary.change += 1,
+                ChangeKind::Remove => summary.remove += 1,
+            }
+        }
+        summary
+    }
+
+    /// The families the plan has something to say about, in plan order.
+    pub fn groups(&self) -> Vec<Group> {
+        let mut groups: Vec<Group> = self
+            .changes
+            .iter()
+            .map(Change::group)
+            .chain(
+                self.matching
+                    .iter()
+                    .chain(&self.unmanaged)
+                    .map(Resource::group),
+            )
+            .collect();
+        groups.sort();
+        groups.dedup();
+        groups
+    }
 }
 
 /// The changes that make `current` match `desired`.
@@ -1122,6 +1367,41 @@ mod tests {
             serde_json::to_value(&conflict).unwrap(),
             json!({"kind": "audience_changed", "api": "Acme API", "before": "a", "after": "b"})
         );
+    }
+
+    #[test]
+    fn a_plan_groups_its_changes_by_family_and_counts_them_by_kind() {
+        let mut pruned = desired();
+        pruned.prune = true;
+        let mut current = fresh();
+        current
+            .logout_urls
+            .get_or_insert_default()
+            .push("http://localhost:3000".into());
+        let plan = plan(&pruned, &current);
+        assert_eq!(plan.groups(), [Group::AppUrls, Group::Apis]);
+        let summary = plan.summary();
+        assert_eq!((summary.add, summary.change, summary.remove), (9, 0, 1));
+        assert_eq!(
+            summary.to_string(),
+            "Plan: 9 to add, 0 to change, 1 to remove (0 matching, 0 not in kinde.toml, 0 conflicts)"
+        );
+        assert!(plan.differs());
+        let removal = plan.changes.iter().find(|c| c.is_removal()).unwrap();
+        assert_eq!(
+            serde_json::to_value(removal.view()).unwrap(),
+            json!({"kind": "remove", "resource": "app_urls", "name": "logout URLs", "id": WEB,
+                   "before": ["http://localhost:3000"], "after": null,
+                   "text": "remove logout URL http://localhost:3000"})
+        );
+        let grant = grant(new(), "read:orders").view();
+        assert_eq!(grant.resource, Group::Apis);
+        assert_eq!(grant.kind, ChangeKind::Add);
+        assert_eq!(
+            grant.after,
+            json!({"api": AUD, "application": M2M, "granted": "read:orders"})
+        );
+        assert!(!super::plan(&desired(), &registered()).differs());
     }
 
     #[test]
