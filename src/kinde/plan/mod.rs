@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -157,68 +158,25 @@ pub struct TenantApi {
     pub management_lacks_grants: bool,
 }
 
+/// How many independent reads of one family run at once (one API's scopes and applications,
+/// say): enough to hide latency, few enough to stay inside Kinde's rate limits, which the client
+/// honours on a 429 anyway.
+pub const READS_AT_ONCE: usize = 8;
+
 impl Current {
-    /// Read what `desired` covers, and nothing more.
+    /// Read what `desired` covers, and nothing more. Families are read at once, being
+    /// independent: a plan takes as long as its slowest family, not their sum. A new family's
+    /// read is one more branch of the `try_join!`.
     pub async fn read(client: &Client, desired: &Desired) -> Result<Self, Error> {
-        let mut current = Current {
+        let ((callback_urls, logout_urls), (apis, applications)) =
+            tokio::try_join!(read_urls(client, desired), read_apis(client, desired))?;
+        Ok(Current {
+            callback_urls,
+            logout_urls,
+            apis,
+            applications,
             management_app: Some(client.client_id().to_string()),
-            ..Current::default()
-        };
-        if let (Some(app), true) = (&desired.app, desired.manages_urls()) {
-            current.callback_urls = Some(client.urls(UrlKind::Callback, app).await?);
-            current.logout_urls = Some(client.urls(UrlKind::Logout, app).await?);
-        }
-        if desired.apis.is_empty() {
-            return Ok(current);
-        }
-        let apis = client.apis().await?;
-        current.applications = client
-            .applications()
-            .await?
-            .into_iter()
-            .map(|a| (a.id, a.kind))
-            .collect();
-        for api in apis {
-            let mut tenant = TenantApi {
-                id: api.id,
-                name: api.name,
-                audience: api.audience,
-                is_management_api: api.is_management_api,
-                ..TenantApi::default()
-            };
-            if desired.apis.iter().any(|d| d.audience == tenant.audience) {
-                tenant.scopes = client
-                    .api_scopes(&tenant.id)
-                    .await?
-                    .into_iter()
-                    .map(|s| s.key)
-                    .collect();
-                tenant.authorised = client
-                    .api_applications(&tenant.id)
-                    .await?
-                    .into_iter()
-                    .filter(|a| a.is_active != Some(false))
-                    .map(|a| a.id)
-                    .collect();
-                // Grants cannot be read back, but the management app's can be proven: ask for a
-                // token with every declared scope that exists. Refused means a grant is missing.
-                let declared: Vec<String> = desired
-                    .apis
-                    .iter()
-                    .filter(|d| d.audience == tenant.audience)
-                    .flat_map(|d| d.scopes.iter())
-                    .filter(|k| tenant.scopes.contains(k))
-                    .cloned()
-                    .collect();
-                if !declared.is_empty() && tenant.authorised.iter().any(|a| a == client.client_id())
-                {
-                    tenant.management_lacks_grants =
-                        !client.holds_scopes(&tenant.audience, &declared).await?;
-                }
-            }
-            current.apis.push(tenant);
-        }
-        Ok(current)
+        })
     }
 
     fn urls(&self, kind: UrlKind) -> Option<&Vec<String>> {
@@ -227,6 +185,83 @@ impl Current {
             UrlKind::Logout => self.logout_urls.as_ref(),
         }
     }
+}
+
+type UrlLists = (Option<Vec<String>>, Option<Vec<String>>);
+
+/// The app's callback and logout URLs, when `desired` manages them.
+async fn read_urls(client: &Client, desired: &Desired) -> Result<UrlLists, Error> {
+    match (&desired.app, desired.manages_urls()) {
+        (Some(app), true) => {
+            let (callback, logout) = tokio::try_join!(
+                client.urls(UrlKind::Callback, app),
+                client.urls(UrlKind::Logout, app)
+            )?;
+            Ok((Some(callback), Some(logout)))
+        }
+        _ => Ok((None, None)),
+    }
+}
+
+/// Every API (the declared ones with their scopes and authorisations) and every application's
+/// type, when `desired` lists APIs.
+async fn read_apis(
+    client: &Client,
+    desired: &Desired,
+) -> Result<(Vec<TenantApi>, BTreeMap<String, String>), Error> {
+    if desired.apis.is_empty() {
+        return Ok(Default::default());
+    }
+    let (apis, applications) = tokio::try_join!(client.apis(), client.applications())?;
+    let applications = applications.into_iter().map(|a| (a.id, a.kind)).collect();
+    // In the tenant's order, as before the reads ran at once.
+    let apis = stream::iter(apis.into_iter().map(|api| read_api(client, desired, api)))
+        .buffered(READS_AT_ONCE)
+        .try_collect()
+        .await?;
+    Ok((apis, applications))
+}
+
+/// One API of the tenant; its scopes and authorisations only when `kinde.toml` declares it.
+async fn read_api(
+    client: &Client,
+    desired: &Desired,
+    api: super::resources::Api,
+) -> Result<TenantApi, Error> {
+    let mut tenant = TenantApi {
+        id: api.id,
+        name: api.name,
+        audience: api.audience,
+        is_management_api: api.is_management_api,
+        ..TenantApi::default()
+    };
+    if !desired.apis.iter().any(|d| d.audience == tenant.audience) {
+        return Ok(tenant);
+    }
+    let (scopes, authorised) = tokio::try_join!(
+        client.api_scopes(&tenant.id),
+        client.api_applications(&tenant.id)
+    )?;
+    tenant.scopes = scopes.into_iter().map(|s| s.key).collect();
+    tenant.authorised = authorised
+        .into_iter()
+        .filter(|a| a.is_active != Some(false))
+        .map(|a| a.id)
+        .collect();
+    // Grants cannot be read back, but the management app's can be proven: ask for a token with
+    // every declared scope that exists. Refused means a grant is missing.
+    let declared: Vec<String> = desired
+        .apis
+        .iter()
+        .filter(|d| d.audience == tenant.audience)
+        .flat_map(|d| d.scopes.iter())
+        .filter(|k| tenant.scopes.contains(k))
+        .cloned()
+        .collect();
+    if !declared.is_empty() && tenant.authorised.iter().any(|a| a == client.client_id()) {
+        tenant.management_lacks_grants = !client.holds_scopes(&tenant.audience, &declared).await?;
+    }
+    Ok(tenant)
 }
 
 /// Where an API in the plan is, or will be: `{"id": ...}` or `{"audience": ...}` in JSON.
