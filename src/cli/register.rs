@@ -4,6 +4,7 @@
 //! confirmation and the rendering.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use serde::Serialize;
@@ -12,7 +13,9 @@ use super::GlobalArgs;
 use super::context::Context;
 use crate::error::{Error, exit};
 use crate::kinde::apply;
-use crate::kinde::plan::{self, Change, Current, Desired, Plan, Resource};
+use crate::kinde::plan::{self, Change, ChangeView, Current, Desired, Plan, Resource, Summary};
+use crate::smoke::report as junit;
+use crate::smoke::runner::{Cause, Outcome, Status};
 use crate::ui::{self, paint, style};
 use crate::urls::Issuer;
 
@@ -25,15 +28,30 @@ pub struct RegisterArgs {
     /// Apply without asking (needed without a terminal).
     #[arg(long, short = 'y')]
     pub yes: bool,
-    /// Also remove callback / logout URLs and app authorisations that kinde.toml does not list.
+    /// Also remove callback / logout URLs and app authorisations that kinde.toml does not list
+    /// (with --check: count them as drift).
     #[arg(long)]
     pub prune: bool,
+    /// Drift check for CI: plan without applying, never prompt, and exit 1 when the tenant
+    /// differs from kinde.toml or conflicts with it (0 when it matches).
+    #[arg(long, conflicts_with_all = ["dry_run", "yes"])]
+    pub check: bool,
+    /// With --check: also write the result as JUnit XML to FILE (a test case per change).
+    #[arg(long, value_name = "FILE", requires = "check")]
+    pub junit: Option<PathBuf>,
 }
 
 /// What `register --json` prints: the plan, and what was applied of it.
 #[derive(Debug, Serialize)]
 struct Report<'a> {
     plan: &'a Plan,
+    /// Each planned change as `{kind, resource, name, id, before, after, text}`.
+    changes: Vec<ChangeView>,
+    /// Changes by kind, and the other counts of the plan.
+    summary: Summary,
+    /// With `--check`: whether the tenant differs from kinde.toml (changes or conflicts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    drift: Option<bool>,
     dry_run: bool,
     /// Whether the tenant was changed.
     changed: bool,
@@ -56,6 +74,9 @@ impl<'a> Report<'a> {
     fn new(plan: &'a Plan) -> Self {
         Report {
             plan,
+            changes: plan.changes.iter().map(Change::view).collect(),
+            summary: plan.summary(),
+            drift: None,
             dry_run: false,
             changed: false,
             applied: &[],
@@ -97,9 +118,12 @@ pub async fn run(global: &GlobalArgs, args: RegisterArgs) -> Result<u8, Error> {
     report.app_names = app_names(&client, &plan).await;
     // With --quiet the plan is shown only when it is the answer (--dry-run) or someone is
     // asked to confirm it.
-    let asks = !args.yes && !args.dry_run && ui::settings().interactive;
-    if !ui::quiet() || args.dry_run || asks {
+    let asks = !args.yes && !args.dry_run && !args.check && ui::settings().interactive;
+    if !ui::quiet() || args.dry_run || asks || (args.check && plan.differs()) {
         print_plan(&plan, client.issuer(), &report.app_names);
+    }
+    if args.check {
+        return check(report, args.junit.as_deref());
     }
     if !plan.conflicts.is_empty() {
         let conflicts: Vec<String> = plan.conflicts.iter().map(ToString::to_string).collect();
@@ -190,7 +214,100 @@ pub async fn run(global: &GlobalArgs, args: RegisterArgs) -> Result<u8, Error> {
     }
 }
 
-/// The plan, one line per item, on stdout (nothing with `--json`: the report carries it).
+/// `register --check`: the verdict (the plan is printed already), the JUnit file, the exit code.
+/// Drift is the answer of a check, not an error: exit 1 with the report, as a failed smoke check.
+fn check(mut report: Report<'_>, junit_file: Option<&Path>) -> Result<u8, Error> {
+    let plan = report.plan;
+    let drift = plan.differs();
+    report.drift = Some(drift);
+    if let Some(path) = junit_file {
+        let outcomes = outcomes(plan, &report.app_names);
+        let summary = junit::Summary::of(&outcomes, 0);
+        let xml = junit::junit_suite("register", &outcomes, summary);
+        if let Err(err) = crate::files::write(path, xml.as_bytes(), crate::files::Access::Shared) {
+            return report.fail(err);
+        }
+    }
+    report.emit_json();
+    if !ui::settings().json {
+        if drift {
+            ui::status(&format!(
+                "{} drift: the tenant differs from kinde.toml ({} change(s), {} conflict(s)); `cargo kinde register` applies kinde.toml",
+                paint(style::BAD, "✗"),
+                plan.changes.len(),
+                plan.conflicts.len()
+            ));
+        } else {
+            ui::status(&format!(
+                "{} no drift: the tenant matches kinde.toml",
+                paint(style::OK, "✓")
+            ));
+        }
+        if let Some(path) = junit_file {
+            ui::status(&format!("JUnit report written to {}", path.display()));
+        }
+    }
+    Ok(if drift { exit::CHECK_FAILED } else { exit::OK })
+}
+
+/// The drift check as JUnit test cases: a failed case per change and per conflict, a passing
+/// case for each resource family with nothing to change.
+fn outcomes(plan: &Plan, names: &BTreeMap<String, String>) -> Vec<Outcome> {
+    let case = |name: String, group: &str, failure: Option<String>| Outcome {
+        name: crate::net::server_line(&with_names(name, names)),
+        tags: vec![group.to_string()],
+        status: if failure.is_some() {
+            Status::Fail
+        } else {
+            Status::Pass
+        },
+        duration_ms: 0,
+        request: None,
+        http_status: None,
+        detail: failure.unwrap_or_default(),
+        body: None,
+        cause: None,
+    };
+    let mut out = Vec::new();
+    for group in plan.groups() {
+        let changes: Vec<&Change> = plan.changes.iter().filter(|c| c.group() == group).collect();
+        for change in &changes {
+            let mut outcome = case(
+                change.to_string(),
+                group.key(),
+                Some(format!(
+                    "the tenant differs from kinde.toml: `cargo kinde register` would {change}"
+                )),
+            );
+            outcome.cause = Some(Cause::Check);
+            out.push(outcome);
+        }
+        if changes.is_empty() {
+            let matching = plan.matching.iter().filter(|r| r.group() == group).count();
+            out.push(case(
+                format!("{}: {matching} matching kinde.toml", group.title()),
+                group.key(),
+                None,
+            ));
+        }
+    }
+    for conflict in &plan.conflicts {
+        let mut outcome = case(
+            conflict.to_string(),
+            "conflicts",
+            Some(format!("kinde.toml conflicts with the tenant: {conflict}")),
+        );
+        outcome.cause = Some(Cause::Check);
+        out.push(outcome);
+    }
+    if out.is_empty() {
+        out.push(case("the tenant matches kinde.toml".into(), "tenant", None));
+    }
+    out
+}
+
+/// The plan on stdout, grouped by resource family, one line per item, names beside ids, then
+/// the summary line (nothing with `--json`: the report carries it).
 fn print_plan(plan: &Plan, issuer: &Issuer, names: &BTreeMap<String, String>) {
     let named = |text: String| with_names(text, names);
     if ui::settings().json {
@@ -199,33 +316,39 @@ fn print_plan(plan: &Plan, issuer: &Issuer, names: &BTreeMap<String, String>) {
     ui::result(&format!("{} {issuer}", paint(style::BOLD, "plan for")));
     // Names and URLs come from the tenant too: shown as text, never as terminal controls.
     let safe = |item: &dyn std::fmt::Display| crate::net::server_line(&item.to_string());
-    for change in &plan.changes {
-        let mark = if change.is_removal() {
-            paint(style::BAD, "-")
-        } else {
-            paint(style::OK, "+")
-        };
-        ui::result(&named(format!("  {mark} {}", safe(change))));
+    for group in plan.groups() {
+        ui::result(&paint(style::BOLD, group.title()));
+        for change in plan.changes.iter().filter(|c| c.group() == group) {
+            let mark = match change.view().kind {
+                plan::ChangeKind::Add => paint(style::OK, "+"),
+                plan::ChangeKind::Change => paint(style::WARN, "~"),
+                plan::ChangeKind::Remove => paint(style::BAD, "-"),
+            };
+            ui::result(&named(format!("  {mark} {}", safe(change))));
+        }
+        for item in plan.matching.iter().filter(|r| r.group() == group) {
+            ui::result(&named(format!(
+                "  {} {} (matches)",
+                paint(style::DIM, "="),
+                safe(item)
+            )));
+        }
+        for item in plan.unmanaged.iter().filter(|r| r.group() == group) {
+            let why = match item {
+                Resource::Api { .. } => "APIs are never deleted by register",
+                Resource::Scope { .. } => "scopes are never deleted by register",
+                Resource::Organization { .. } => "organizations are never deleted by register",
+                _ => "--prune removes it",
+            };
+            ui::result(&named(format!(
+                "  {} {}: not in kinde.toml, left alone ({why})",
+                paint(style::WARN, "?"),
+                safe(item)
+            )));
+        }
     }
-    for item in &plan.matching {
-        ui::result(&named(format!(
-            "  {} {} (matches)",
-            paint(style::DIM, "="),
-            safe(item)
-        )));
-    }
-    for item in &plan.unmanaged {
-        let why = match item {
-            Resource::Api { .. } => "APIs are never deleted by register",
-            Resource::Scope { .. } => "scopes are never deleted by register",
-            Resource::Organization { .. } => "organizations are never deleted by register",
-            _ => "--prune removes it",
-        };
-        ui::result(&named(format!(
-            "  {} {}: not in kinde.toml, left alone ({why})",
-            paint(style::WARN, "?"),
-            safe(item)
-        )));
+    if !plan.conflicts.is_empty() {
+        ui::result(&paint(style::BOLD, "Conflicts"));
     }
     for conflict in &plan.conflicts {
         ui::result(&named(format!(
@@ -237,13 +360,7 @@ fn print_plan(plan: &Plan, issuer: &Issuer, names: &BTreeMap<String, String>) {
     for note in &plan.notes {
         ui::result(&format!("  {} {}", paint(style::DIM, "note:"), safe(note)));
     }
-    ui::result(&format!(
-        "{} to change, {} matching, {} not in kinde.toml, {} conflicts",
-        plan.changes.len(),
-        plan.matching.len(),
-        plan.unmanaged.len(),
-        plan.conflicts.len()
-    ));
+    ui::result(&plan.summary().to_string());
 }
 
 /// Whether the plan names an application by its client id (authorisations and grants).

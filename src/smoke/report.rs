@@ -216,17 +216,23 @@ fn escape(text: &str) -> String {
 
 /// JUnit XML, as GitHub, GitLab and Jenkins read it.
 pub fn junit(outcomes: &[Outcome], summary: Summary) -> String {
+    junit_suite("smoke", outcomes, summary)
+}
+
+/// [`junit`] for the `cargo kinde <suite>` command (`register --check` reports drift with it):
+/// the suite and class names say which command the cases come from.
+pub fn junit_suite(suite: &str, outcomes: &[Outcome], summary: Summary) -> String {
     let secs = |ms: u64| format!("{:.3}", ms as f64 / 1000.0);
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let total = outcomes.len();
     out.push_str(&format!(
-        "<testsuites name=\"cargo kinde smoke\" tests=\"{total}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" time=\"{}\">\n",
+        "<testsuites name=\"cargo kinde {suite}\" tests=\"{total}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" time=\"{}\">\n",
         summary.failed,
         summary.skipped,
         secs(summary.wall_ms)
     ));
     out.push_str(&format!(
-        "  <testsuite name=\"smoke\" tests=\"{total}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" time=\"{}\" timestamp=\"{}\">\n",
+        "  <testsuite name=\"{suite}\" tests=\"{total}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" time=\"{}\" timestamp=\"{}\">\n",
         summary.failed,
         summary.skipped,
         secs(summary.wall_ms),
@@ -236,7 +242,7 @@ pub fn junit(outcomes: &[Outcome], summary: Summary) -> String {
         let classname = o
             .tags
             .first()
-            .map_or("smoke".to_string(), |t| format!("smoke.{t}"));
+            .map_or(suite.to_string(), |t| format!("{suite}.{t}"));
         out.push_str(&format!(
             "    <testcase name=\"{}\" classname=\"{}\" time=\"{}\"",
             escape(&o.name),
@@ -261,7 +267,7 @@ pub fn junit(outcomes: &[Outcome], summary: Summary) -> String {
                     }
                 }
                 out.push_str(&format!(
-                    ">\n      <failure message=\"{}\" type=\"smoke\">{}</failure>\n    </testcase>\n",
+                    ">\n      <failure message=\"{}\" type=\"{suite}\">{}</failure>\n    </testcase>\n",
                     escape(&o.detail),
                     escape(&details)
                 ));

@@ -753,7 +753,7 @@ fn init_ci_gitlab_writes_the_pipeline_with_the_junit_report_and_a_gated_deploy()
         "      junit: kinde-smoke.xml",
         "    when: always",
         "#   needs: [kinde-smoke]",
-        "# - cargo kinde register --check",
+        "\n    - cargo kinde register --check\n",
         // The review's finding 8: protected variables, the registry cached, a changing key.
         "untick \"Protect",
         "CARGO_HOME: $CI_PROJECT_DIR/.cargo",
@@ -1267,4 +1267,47 @@ fn init_refuses_config_it_would_ignore_and_the_hint_works() {
         .assert()
         .success();
     assert!(w.path("kinde.toml").is_file());
+}
+
+/// Issue 13: both pipelines run the drift check against a tenant (with the secrets, after the
+/// smoke step, even when a smoke check failed), and only mention it against the emulator.
+#[test]
+fn the_ci_files_check_the_tenant_for_drift() {
+    for xtask in [false, true] {
+        let kinde = if xtask {
+            "cargo xtask kinde"
+        } else {
+            "cargo kinde"
+        };
+        let tenant = Pipeline::new(xtask, Source::released());
+        let (_, github) = ci::render(Ci::Github, &tenant).unwrap();
+        let drift = github
+            .split("name: Check the tenant against kinde.toml (drift)")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no drift step: {github}"));
+        assert!(
+            drift.contains("if: ${{ !cancelled() && env.RUN_KINDE_SMOKE == 'true' }}"),
+            "{github}"
+        );
+        assert!(drift.contains("secrets.KINDE_MANAGEMENT_CLIENT_SECRET"));
+        assert!(
+            drift.contains(&format!("run: {kinde} register --check\n")),
+            "{github}"
+        );
+        assert!(github.find("name: Smoke-test Kinde") < github.find("(drift)"));
+        let (_, gitlab) = ci::render(Ci::Gitlab, &tenant).unwrap();
+        assert!(
+            gitlab.contains(&format!("\n    - {kinde} register --check\n")),
+            "{gitlab}"
+        );
+        let emulator = Pipeline {
+            emulator: true,
+            ..Pipeline::new(xtask, Source::released())
+        };
+        for ci in Ci::ALL {
+            let (_, text) = ci::render(ci, &emulator).unwrap();
+            assert!(!text.contains("- run: cargo") && !text.contains("    - cargo kinde register"));
+            assert!(text.contains("# `") && text.contains("register --check` fails the job"));
+        }
+    }
 }

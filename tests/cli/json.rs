@@ -177,6 +177,9 @@ fn register_report(doc: &Value) {
         doc,
         &[
             ("plan", "object"),
+            ("changes", "array"),
+            ("summary", "object"),
+            ("drift?", "bool"),
             ("dry_run", "bool"),
             ("changed", "bool"),
             ("applied", "array"),
@@ -184,6 +187,31 @@ fn register_report(doc: &Value) {
             ("not_applied?", "array"),
             ("app_names?", "object"),
             ("error?", "object"),
+        ],
+    );
+    for change in doc["changes"].as_array().into_iter().flatten() {
+        shape(
+            change,
+            &[
+                ("kind", "string"),
+                ("resource", "string"),
+                ("name", "string"),
+                ("id?", "string"),
+                ("before", "array|object|string|null"),
+                ("after", "array|object|string|null"),
+                ("text", "string"),
+            ],
+        );
+    }
+    shape(
+        &doc["summary"],
+        &[
+            ("add", "number"),
+            ("change", "number"),
+            ("remove", "number"),
+            ("matching", "number"),
+            ("unmanaged", "number"),
+            ("conflicts", "number"),
         ],
     );
     shape(

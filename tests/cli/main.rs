@@ -17,6 +17,7 @@ mod links;
 mod login;
 mod orgs;
 mod register;
+mod register_check;
 mod register_flags;
 mod register_orgs;
 mod register_roles;

@@ -12,6 +12,10 @@
 //!   them and the rate of issuing M2M tokens over one connection (`cargo xtask bench persistence`
 //!   runs only this).
 //!
+//! - plan: `register --check` for a kinde.toml declaring what a seeded tenant of 200 roles, 500
+//!   permissions and 100 organizations holds (issue 13's goal: under 1 s; `cargo xtask bench plan`
+//!   runs only this).
+//!
 //! `cargo xtask bench startup` runs only the start-up and token rows, cached `token` against
 //! `--version` included.
 
@@ -106,9 +110,12 @@ pub fn run() -> Result<(), String> {
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let result = match std::env::args().nth(2).as_deref() {
         Some("persistence") => persistence(&bin, &dir),
+        Some("plan") => plan_speed(&bin, &dir),
         // Start-up and token rows only (no emulator start-up loop, smoke, newman or persistence).
         Some("startup") => measure(&bin, &dir, false),
-        _ => measure(&bin, &dir, true).and_then(|()| persistence(&bin, &dir)),
+        _ => measure(&bin, &dir, true)
+            .and_then(|()| persistence(&bin, &dir))
+            .and_then(|()| plan_speed(&bin, &dir)),
     };
     let _ = std::fs::remove_dir_all(&dir);
     result
@@ -526,4 +533,114 @@ fn offset_token(offset: usize) -> String {
         }
     }
     out
+}
+
+const ROLES: usize = 200;
+const PERMISSIONS: usize = 500;
+const ORGANIZATIONS: usize = 100;
+const SCOPES: usize = 50;
+
+/// The seeded tenant: [`PERMISSIONS`] permissions, [`ROLES`] roles of five permissions each,
+/// [`ORGANIZATIONS`] organizations, and an API with [`SCOPES`] scopes.
+fn plan_seed() -> String {
+    let mut seed = String::new();
+    for p in 0..PERMISSIONS {
+        seed.push_str(&format!(
+            "[[permissions]]\nkey = \"perm:{p}\"\nname = \"Permission {p}\"\n\n"
+        ));
+    }
+    for r in 0..ROLES {
+        let permissions: Vec<String> = (0..5)
+            .map(|i| format!("\"perm:{}\"", (r * 5 + i) % PERMISSIONS))
+            .collect();
+        seed.push_str(&format!(
+            "[[roles]]\nkey = \"role-{r}\"\nname = \"Role {r}\"\npermissions = [{}]\n\n",
+            permissions.join(", ")
+        ));
+    }
+    for o in 0..ORGANIZATIONS {
+        seed.push_str(&format!(
+            "[[organizations]]\ncode = \"org_{o}\"\nname = \"Org {o}\"\n\n"
+        ));
+    }
+    seed
+}
+
+/// kinde.toml declaring the seeded tenant. `families` adds the sections of issue 13 (roles,
+/// permissions, organizations); without it only what every build plans (an API and its scopes).
+fn plan_kinde_toml(families: bool) -> String {
+    let scopes: Vec<String> = (0..SCOPES).map(|i| format!("\"scope:{i}\"")).collect();
+    let mut text = format!(
+        "[[apis]]\nname = \"Bench API\"\naudience = \"https://bench.example\"\nscopes = [{}]\nauthorize = [\"management\"]\n\n",
+        scopes.join(", ")
+    );
+    if families {
+        text.push_str(&plan_seed().replace(
+            "[[organizations]]\ncode = \"org_",
+            "[[organizations]]\nexternal_id = \"org_",
+        ));
+    }
+    text
+}
+
+/// `register --check` against the seeded tenant: how long a plan of a large tenant takes. Run
+/// with the sections of issue 13 when this build knows them, else with what it plans today.
+fn plan_speed(bin: &Path, dir: &Path) -> Result<(), String> {
+    let work = dir.join("plan");
+    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    let seed = work.join("seed.toml");
+    std::fs::write(&seed, plan_seed()).map_err(|e| e.to_string())?;
+    let env_file = work.join(".env");
+    let emulator = Emulator::start(bin, &env_file, &["--seed", &seed.to_string_lossy()])?;
+    let check = || {
+        let mut cmd = Command::new(bin);
+        cmd.args(["kinde", "register", "--check"])
+            .current_dir(&work)
+            .env("CARGO_KINDE_CACHE_DIR", work.join("cache"))
+            .env("CI", "true");
+        cmd
+    };
+    // Register once, so the timed runs plan a tenant that matches (exit 0).
+    let mut families = true;
+    std::fs::write(work.join("kinde.toml"), plan_kinde_toml(true)).map_err(|e| e.to_string())?;
+    let out = Command::new(bin)
+        .args(["kinde", "register", "--yes"])
+        .current_dir(&work)
+        .env("CARGO_KINDE_CACHE_DIR", work.join("cache"))
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.code() == Some(2)
+        && String::from_utf8_lossy(&out.stderr).contains("unknown field")
+    {
+        families = false;
+        std::fs::write(work.join("kinde.toml"), plan_kinde_toml(false))
+            .map_err(|e| e.to_string())?;
+        run_quiet(
+            Command::new(bin)
+                .args(["kinde", "register", "--yes"])
+                .current_dir(&work)
+                .env("CARGO_KINDE_CACHE_DIR", work.join("cache")),
+        )?;
+    } else if !out.status.success() {
+        return Err(format!(
+            "register: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let took = time(10, || run_quiet(&mut check()))?;
+    let declared = if families {
+        format!(
+            "{ROLES} roles, {PERMISSIONS} permissions, {ORGANIZATIONS} organizations and an API of {SCOPES} scopes declared"
+        )
+    } else {
+        format!(
+            "an API of {SCOPES} scopes declared; the tenant seeded with {ROLES} roles, {PERMISSIONS} permissions, {ORGANIZATIONS} organizations, which this build does not plan yet"
+        )
+    };
+    println!(
+        "| plan: `register --check` of a matching tenant, {declared} (process included, median of 10; goal < 1 s) | {} | | | |",
+        ms(took)
+    );
+    drop(emulator);
+    Ok(())
 }

@@ -10,7 +10,9 @@ pub mod roles;
 use std::collections::BTreeMap;
 use std::fmt;
 
+use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
+use serde_json::{Value, json};
 
 use super::client::Client;
 use super::resources::UrlKind;
@@ -178,69 +180,32 @@ pub struct TenantApi {
     pub management_lacks_grants: bool,
 }
 
+/// How many independent reads of one family run at once (one API's scopes and applications,
+/// say): enough to hide latency, few enough to stay inside Kinde's rate limits, which the client
+/// honours on a 429 anyway.
+pub const READS_AT_ONCE: usize = 8;
+
 impl Current {
-    /// Read what `desired` covers, and nothing more.
+    /// Read what `desired` covers, and nothing more. Families are read at once, being
+    /// independent: a plan takes as long as its slowest family, not their sum. A new family's
+    /// read is one more branch of the `try_join!`.
     pub async fn read(client: &Client, desired: &Desired) -> Result<Self, Error> {
+        let ((callback_urls, logout_urls), (apis, applications), roles) = tokio::try_join!(
+            read_urls(client, desired),
+            read_apis(client, desired),
+            roles::read(client, &desired.roles)
+        )?;
         let mut current = Current {
+            callback_urls,
+            logout_urls,
+            apis,
+            applications,
             management_app: Some(client.client_id().to_string()),
+            roles,
             ..Current::default()
         };
-        if let (Some(app), true) = (&desired.app, desired.manages_urls()) {
-            current.callback_urls = Some(client.urls(UrlKind::Callback, app).await?);
-            current.logout_urls = Some(client.urls(UrlKind::Logout, app).await?);
-        }
-        current.roles = roles::read(client, &desired.roles).await?;
+        // Organizations are read after: they need the flag values the other reads do not touch.
         orgs::read(client, desired, &mut current).await?;
-        if desired.apis.is_empty() {
-            return Ok(current);
-        }
-        let apis = client.apis().await?;
-        current.applications = client
-            .applications()
-            .await?
-            .into_iter()
-            .map(|a| (a.id, a.kind))
-            .collect();
-        for api in apis {
-            let mut tenant = TenantApi {
-                id: api.id,
-                name: api.name,
-                audience: api.audience,
-                is_management_api: api.is_management_api,
-                ..TenantApi::default()
-            };
-            if desired.apis.iter().any(|d| d.audience == tenant.audience) {
-                tenant.scopes = client
-                    .api_scopes(&tenant.id)
-                    .await?
-                    .into_iter()
-                    .map(|s| s.key)
-                    .collect();
-                tenant.authorised = client
-                    .api_applications(&tenant.id)
-                    .await?
-                    .into_iter()
-                    .filter(|a| a.is_active != Some(false))
-                    .map(|a| a.id)
-                    .collect();
-                // Grants cannot be read back, but the management app's can be proven: ask for a
-                // token with every declared scope that exists. Refused means a grant is missing.
-                let declared: Vec<String> = desired
-                    .apis
-                    .iter()
-                    .filter(|d| d.audience == tenant.audience)
-                    .flat_map(|d| d.scopes.iter())
-                    .filter(|k| tenant.scopes.contains(k))
-                    .cloned()
-                    .collect();
-                if !declared.is_empty() && tenant.authorised.iter().any(|a| a == client.client_id())
-                {
-                    tenant.management_lacks_grants =
-                        !client.holds_scopes(&tenant.audience, &declared).await?;
-                }
-            }
-            current.apis.push(tenant);
-        }
         Ok(current)
     }
 
@@ -250,6 +215,83 @@ impl Current {
             UrlKind::Logout => self.logout_urls.as_ref(),
         }
     }
+}
+
+type UrlLists = (Option<Vec<String>>, Option<Vec<String>>);
+
+/// The app's callback and logout URLs, when `desired` manages them.
+async fn read_urls(client: &Client, desired: &Desired) -> Result<UrlLists, Error> {
+    match (&desired.app, desired.manages_urls()) {
+        (Some(app), true) => {
+            let (callback, logout) = tokio::try_join!(
+                client.urls(UrlKind::Callback, app),
+                client.urls(UrlKind::Logout, app)
+            )?;
+            Ok((Some(callback), Some(logout)))
+        }
+        _ => Ok((None, None)),
+    }
+}
+
+/// Every API (the declared ones with their scopes and authorisations) and every application's
+/// type, when `desired` lists APIs.
+async fn read_apis(
+    client: &Client,
+    desired: &Desired,
+) -> Result<(Vec<TenantApi>, BTreeMap<String, String>), Error> {
+    if desired.apis.is_empty() {
+        return Ok(Default::default());
+    }
+    let (apis, applications) = tokio::try_join!(client.apis(), client.applications())?;
+    let applications = applications.into_iter().map(|a| (a.id, a.kind)).collect();
+    // In the tenant's order, as before the reads ran at once.
+    let apis = stream::iter(apis.into_iter().map(|api| read_api(client, desired, api)))
+        .buffered(READS_AT_ONCE)
+        .try_collect()
+        .await?;
+    Ok((apis, applications))
+}
+
+/// One API of the tenant; its scopes and authorisations only when `kinde.toml` declares it.
+async fn read_api(
+    client: &Client,
+    desired: &Desired,
+    api: super::resources::Api,
+) -> Result<TenantApi, Error> {
+    let mut tenant = TenantApi {
+        id: api.id,
+        name: api.name,
+        audience: api.audience,
+        is_management_api: api.is_management_api,
+        ..TenantApi::default()
+    };
+    if !desired.apis.iter().any(|d| d.audience == tenant.audience) {
+        return Ok(tenant);
+    }
+    let (scopes, authorised) = tokio::try_join!(
+        client.api_scopes(&tenant.id),
+        client.api_applications(&tenant.id)
+    )?;
+    tenant.scopes = scopes.into_iter().map(|s| s.key).collect();
+    tenant.authorised = authorised
+        .into_iter()
+        .filter(|a| a.is_active != Some(false))
+        .map(|a| a.id)
+        .collect();
+    // Grants cannot be read back, but the management app's can be proven: ask for a token with
+    // every declared scope that exists. Refused means a grant is missing.
+    let declared: Vec<String> = desired
+        .apis
+        .iter()
+        .filter(|d| d.audience == tenant.audience)
+        .flat_map(|d| d.scopes.iter())
+        .filter(|k| tenant.scopes.contains(k))
+        .cloned()
+        .collect();
+    if !declared.is_empty() && tenant.authorised.iter().any(|a| a == client.client_id()) {
+        tenant.management_lacks_grants = !client.holds_scopes(&tenant.audience, &declared).await?;
+    }
+    Ok(tenant)
 }
 
 /// Where an API in the plan is, or will be: `{"id": ...}` or `{"audience": ...}` in JSON.
@@ -507,15 +549,381 @@ pub enum Change {
 impl Change {
     /// Whether the change takes something away from the tenant (shown as `-` in plans).
     pub fn is_removal(&self) -> bool {
-        matches!(
-            self,
-            Change::RemoveUrls { .. }
-                | Change::Deauthorize { .. }
-                | Change::DeletePermission { .. }
-                | Change::DeleteRole { .. }
-                | Change::RemoveRolePermissions { .. }
-                | Change::DeleteFlag { .. }
-                | Change::DeleteOrganizationFlag { .. }
+        self.view().kind == ChangeKind::Remove
+    }
+
+    /// The resource family the change belongs to, which groups it in a plan.
+    pub fn group(&self) -> Group {
+        self.view().resource
+    }
+
+    /// The change as `--json` shows it to tools: what kind of change, to which resource, and
+    /// the state before and after. One arm per variant: a new variant says here its family,
+    /// its kind, and what it looks like before and after.
+    pub fn view(&self) -> ChangeView {
+        let text = self.to_string();
+        let (kind, resource, name, id, before, after) = match self {
+            Change::AddUrls { kind, app, urls } => (
+                ChangeKind::Add,
+                Group::AppUrls,
+                format!("{}s", kind.label()),
+                Some(app.clone()),
+                Value::Null,
+                json!(urls),
+            ),
+            Change::RemoveUrls { kind, app, urls } => (
+                ChangeKind::Remove,
+                Group::AppUrls,
+                format!("{}s", kind.label()),
+                Some(app.clone()),
+                json!(urls),
+                Value::Null,
+            ),
+            Change::CreateApi { name, audience } => (
+                ChangeKind::Add,
+                Group::Apis,
+                name.clone(),
+                Some(audience.clone()),
+                Value::Null,
+                json!({"name": name, "audience": audience}),
+            ),
+            Change::CreateScope { audience, key, .. } => (
+                ChangeKind::Add,
+                Group::Apis,
+                key.clone(),
+                None,
+                Value::Null,
+                json!({"api": audience, "scope": key}),
+            ),
+            Change::Authorize { audience, app, .. } => (
+                ChangeKind::Add,
+                Group::Apis,
+                app.clone(),
+                Some(app.clone()),
+                Value::Null,
+                json!({"api": audience, "authorised": app}),
+            ),
+            Change::Deauthorize { audience, app, .. } => (
+                ChangeKind::Remove,
+                Group::Apis,
+                app.clone(),
+                Some(app.clone()),
+                json!({"api": audience, "authorised": app}),
+                Value::Null,
+            ),
+            Change::GrantScope {
+                audience, app, key, ..
+            } => (
+                ChangeKind::Add,
+                Group::Apis,
+                key.clone(),
+                Some(app.clone()),
+                Value::Null,
+                json!({"api": audience, "application": app, "granted": key}),
+            ),
+            Change::CreatePermission {
+                key,
+                name,
+                description,
+            } => (
+                ChangeKind::Add,
+                Group::Permissions,
+                key.clone(),
+                None,
+                Value::Null,
+                json!({"key": key, "name": name, "description": description}),
+            ),
+            Change::UpdatePermission {
+                id, key, fields, ..
+            } => (
+                ChangeKind::Change,
+                Group::Permissions,
+                key.clone(),
+                Some(id.clone()),
+                field_values(fields, |f| &f.before),
+                field_values(fields, |f| &f.after),
+            ),
+            Change::DeletePermission { id, key, name } => (
+                ChangeKind::Remove,
+                Group::Permissions,
+                key.clone(),
+                Some(id.clone()),
+                json!({"key": key, "name": name}),
+                Value::Null,
+            ),
+            Change::CreateRole {
+                key,
+                name,
+                description,
+                is_default,
+            } => (
+                ChangeKind::Add,
+                Group::Roles,
+                key.clone(),
+                None,
+                Value::Null,
+                json!({"key": key, "name": name, "description": description, "default": is_default}),
+            ),
+            Change::UpdateRole {
+                id, key, fields, ..
+            } => (
+                ChangeKind::Change,
+                Group::Roles,
+                key.clone(),
+                Some(id.clone()),
+                field_values(fields, |f| &f.before),
+                field_values(fields, |f| &f.after),
+            ),
+            Change::DeleteRole { id, key, name } => (
+                ChangeKind::Remove,
+                Group::Roles,
+                key.clone(),
+                Some(id.clone()),
+                json!({"key": key, "name": name}),
+                Value::Null,
+            ),
+            Change::AddRolePermissions {
+                role,
+                key,
+                permissions,
+            } => (
+                ChangeKind::Add,
+                Group::Roles,
+                key.clone(),
+                match role {
+                    roles::RoleRef::Existing { id } => Some(id.clone()),
+                    roles::RoleRef::New { .. } => None,
+                },
+                Value::Null,
+                json!({"role": key, "permissions": permissions}),
+            ),
+            Change::RemoveRolePermissions {
+                role,
+                key,
+                permissions,
+                ..
+            } => (
+                ChangeKind::Remove,
+                Group::Roles,
+                key.clone(),
+                Some(role.clone()),
+                json!({"role": key, "permissions": permissions}),
+                Value::Null,
+            ),
+            Change::CreateFlag {
+                key,
+                name,
+                description,
+                kind,
+                override_level,
+                default,
+            } => (
+                ChangeKind::Add,
+                Group::FeatureFlags,
+                key.clone(),
+                None,
+                Value::Null,
+                json!({"key": key, "name": name, "description": description, "type": kind, "override_level": override_level, "default": default}),
+            ),
+            Change::UpdateFlag {
+                key, before, after, ..
+            } => (
+                ChangeKind::Change,
+                Group::FeatureFlags,
+                key.clone(),
+                None,
+                json!({"default": before}),
+                json!({"default": after}),
+            ),
+            Change::DeleteFlag { key } => (
+                ChangeKind::Remove,
+                Group::FeatureFlags,
+                key.clone(),
+                None,
+                json!({"key": key}),
+                Value::Null,
+            ),
+            Change::CreateOrganization { name, external_id } => (
+                ChangeKind::Add,
+                Group::Organizations,
+                name.clone(),
+                None,
+                Value::Null,
+                json!({"name": name, "external_id": external_id}),
+            ),
+            Change::RenameOrganization {
+                code,
+                before,
+                after,
+                ..
+            } => (
+                ChangeKind::Change,
+                Group::Organizations,
+                after.clone(),
+                Some(code.clone()),
+                json!({"name": before}),
+                json!({"name": after}),
+            ),
+            Change::SetOrganizationFlag {
+                organization,
+                name,
+                key,
+                value,
+                ..
+            } => (
+                ChangeKind::Change,
+                Group::Organizations,
+                name.clone(),
+                match organization {
+                    orgs::OrgRef::Existing { code } => Some(code.clone()),
+                    _ => None,
+                },
+                Value::Null,
+                json!({"feature_flags": {key: value}}),
+            ),
+            Change::DeleteOrganizationFlag {
+                code,
+                name,
+                key,
+                value,
+                ..
+            } => (
+                ChangeKind::Remove,
+                Group::Organizations,
+                name.clone(),
+                Some(code.clone()),
+                json!({"feature_flags": {key: value}}),
+                Value::Null,
+            ),
+        };
+        ChangeView {
+            kind,
+            resource,
+            name,
+            id,
+            before,
+            after,
+            text,
+        }
+    }
+}
+
+/// `fields` as one JSON object of each field's `pick`ed value.
+fn field_values(
+    fields: &[roles::FieldChange],
+    pick: impl Fn(&roles::FieldChange) -> &String,
+) -> Value {
+    Value::Object(
+        fields
+            .iter()
+            .map(|f| (f.field.clone(), Value::String(pick(f).clone())))
+            .collect(),
+    )
+}
+
+/// A resource family: a plan shows its items grouped by these, in this order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Group {
+    /// The app's callback and logout URLs.
+    AppUrls,
+    /// APIs, their scopes, authorised applications and grants.
+    Apis,
+    /// Permissions.
+    Permissions,
+    /// Roles and their permissions.
+    Roles,
+    /// Feature flags.
+    FeatureFlags,
+    /// Organizations and their flag overrides.
+    Organizations,
+    /// Applications themselves (created from `[app]`).
+    Applications,
+}
+
+impl Group {
+    /// Its name in JSON and JUnit (`app_urls`, `apis`, ...).
+    pub fn key(self) -> &'static str {
+        match self {
+            Group::AppUrls => "app_urls",
+            Group::Apis => "apis",
+            Group::Permissions => "permissions",
+            Group::Roles => "roles",
+            Group::FeatureFlags => "feature_flags",
+            Group::Organizations => "organizations",
+            Group::Applications => "applications",
+        }
+    }
+
+    /// The heading of the group in a plan.
+    pub fn title(self) -> &'static str {
+        match self {
+            Group::AppUrls => "App URLs",
+            Group::Apis => "APIs",
+            Group::Permissions => "Permissions",
+            Group::Roles => "Roles",
+            Group::FeatureFlags => "Feature flags",
+            Group::Organizations => "Organizations",
+            Group::Applications => "Applications",
+        }
+    }
+}
+
+/// Whether a change adds, changes or removes something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// Something new in the tenant.
+    Add,
+    /// Something in the tenant changed in place.
+    Change,
+    /// Something taken away from the tenant.
+    Remove,
+}
+
+/// One [`Change`] as tools read it: `{kind, resource, name, id, before, after, text}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChangeView {
+    /// Add, change or remove.
+    pub kind: ChangeKind,
+    /// The resource family.
+    pub resource: Group,
+    /// What is changed, by the name a person knows it by (a key, a name, a URL list).
+    pub name: String,
+    /// Its identity in the tenant where there is one (a client id, an audience).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Its state before (`null` when added).
+    pub before: Value,
+    /// Its state after (`null` when removed).
+    pub after: Value,
+    /// The change as one line of the human plan.
+    pub text: String,
+}
+
+/// How many changes of each kind a plan has: "Plan: 3 to add, 1 to change, 0 to remove".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Changes that add.
+    pub add: usize,
+    /// Changes in place.
+    pub change: usize,
+    /// Changes that remove.
+    pub remove: usize,
+    /// Items that already match.
+    pub matching: usize,
+    /// Items the tenant has and `kinde.toml` does not list.
+    pub unmanaged: usize,
+    /// Conflicts.
+    pub conflicts: usize,
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Plan: {} to add, {} to change, {} to remove ({} matching, {} not in kinde.toml, {} conflicts)",
+            self.add, self.change, self.remove, self.matching, self.unmanaged, self.conflicts
         )
     }
 }
@@ -727,6 +1135,24 @@ pub enum Resource {
     },
 }
 
+impl Resource {
+    /// The resource family it belongs to. One arm per variant.
+    pub fn group(&self) -> Group {
+        match self {
+            Resource::Url { .. } => Group::AppUrls,
+            Resource::Api { .. } | Resource::Scope { .. } | Resource::Authorization { .. } => {
+                Group::Apis
+            }
+            Resource::Permission { .. } => Group::Permissions,
+            Resource::Role { .. } => Group::Roles,
+            Resource::FeatureFlag { .. } => Group::FeatureFlags,
+            Resource::Organization { .. } | Resource::OrganizationFlag { .. } => {
+                Group::Organizations
+            }
+        }
+    }
+}
+
 impl fmt::Display for Resource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -922,6 +1348,50 @@ fn level_name(level: OverrideLevel) -> &'static str {
         OverrideLevel::Environment => "the environment",
         OverrideLevel::Organization => "organizations",
         OverrideLevel::User => "users",
+    }
+}
+
+impl Plan {
+    /// Whether applying the plan would change the tenant, or it cannot be applied: what
+    /// `register --check` calls drift.
+    pub fn differs(&self) -> bool {
+        !self.changes.is_empty() || !self.conflicts.is_empty()
+    }
+
+    /// The counts for the plan's last line.
+    pub fn summary(&self) -> Summary {
+        let mut summary = Summary {
+            matching: self.matching.len(),
+            unmanaged: self.unmanaged.len(),
+            conflicts: self.conflicts.len(),
+            ..Summary::default()
+        };
+        for change in &self.changes {
+            match change.view().kind {
+                ChangeKind::Add => summary.add += 1,
+                ChangeKind::Change => summary.change += 1,
+                ChangeKind::Remove => summary.remove += 1,
+            }
+        }
+        summary
+    }
+
+    /// The families the plan has something to say about, in plan order.
+    pub fn groups(&self) -> Vec<Group> {
+        let mut groups: Vec<Group> = self
+            .changes
+            .iter()
+            .map(Change::group)
+            .chain(
+                self.matching
+                    .iter()
+                    .chain(&self.unmanaged)
+                    .map(Resource::group),
+            )
+            .collect();
+        groups.sort();
+        groups.dedup();
+        groups
     }
 }
 
@@ -1598,6 +2068,41 @@ mod tests {
             serde_json::to_value(&conflict).unwrap(),
             json!({"kind": "audience_changed", "api": "Acme API", "before": "a", "after": "b"})
         );
+    }
+
+    #[test]
+    fn a_plan_groups_its_changes_by_family_and_counts_them_by_kind() {
+        let mut pruned = desired();
+        pruned.prune = true;
+        let mut current = fresh();
+        current
+            .logout_urls
+            .get_or_insert_default()
+            .push("http://localhost:3000".into());
+        let plan = plan(&pruned, &current);
+        assert_eq!(plan.groups(), [Group::AppUrls, Group::Apis]);
+        let summary = plan.summary();
+        assert_eq!((summary.add, summary.change, summary.remove), (9, 0, 1));
+        assert_eq!(
+            summary.to_string(),
+            "Plan: 9 to add, 0 to change, 1 to remove (0 matching, 0 not in kinde.toml, 0 conflicts)"
+        );
+        assert!(plan.differs());
+        let removal = plan.changes.iter().find(|c| c.is_removal()).unwrap();
+        assert_eq!(
+            serde_json::to_value(removal.view()).unwrap(),
+            json!({"kind": "remove", "resource": "app_urls", "name": "logout URLs", "id": WEB,
+                   "before": ["http://localhost:3000"], "after": null,
+                   "text": "remove logout URL http://localhost:3000"})
+        );
+        let grant = grant(new(), "read:orders").view();
+        assert_eq!(grant.resource, Group::Apis);
+        assert_eq!(grant.kind, ChangeKind::Add);
+        assert_eq!(
+            grant.after,
+            json!({"api": AUD, "application": M2M, "granted": "read:orders"})
+        );
+        assert!(!super::plan(&desired(), &registered()).differs());
     }
 
     #[test]
