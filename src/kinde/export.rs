@@ -17,6 +17,23 @@ use super::client::Client;
 use super::resources::{Application, UrlKind};
 use crate::error::Error;
 
+/// Every Management API operation [`read`] calls, as the spec names them (method, path): all
+/// reads. Their scopes (`x-scope`) are what the management app needs to export.
+pub const OPERATIONS: &[(&str, &str)] = &[
+    ("GET", "/api/v1/applications"),
+    ("GET", "/api/v1/applications/{app_id}/auth_redirect_urls"),
+    ("GET", "/api/v1/applications/{app_id}/auth_logout_urls"),
+    ("GET", "/api/v1/apis"),
+    ("GET", "/api/v1/apis/{api_id}"),
+    ("GET", "/api/v1/apis/{api_id}/scopes"),
+    ("GET", "/api/v1/permissions"),
+    ("GET", "/api/v1/roles"),
+    ("GET", "/api/v1/roles/{role_id}/permissions"),
+    ("GET", "/api/v1/environment/feature_flags"),
+    ("GET", "/api/v1/organizations"),
+    ("GET", "/api/v1/organizations/{org_code}/feature_flags"),
+];
+
 /// Page size for the list reads (Kinde's default is 10; the emulator allows up to 500).
 const PAGE_SIZE: &str = "100";
 
@@ -868,6 +885,30 @@ mod tests {
         assert!(
             text.contains("#   client_id = \"a2\"  # Two (front-end and mobile)"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn export_only_reads_operations_of_the_spec() {
+        let mut scopes: Vec<&str> = OPERATIONS
+            .iter()
+            .map(|(method, path)| {
+                let op = crate::kinde::find_operation(method, path)
+                    .unwrap_or_else(|| panic!("{method} {path} is not in the spec"));
+                assert_eq!(op.method, "GET");
+                op.scope
+                    .unwrap_or_else(|| panic!("{method} {path} has no scope"))
+            })
+            .collect();
+        scopes.sort_unstable();
+        scopes.dedup();
+        // The README lists these as what the management app needs for `export`.
+        assert_eq!(
+            scopes.join(" "),
+            "read:api_scopes read:apis read:application_logout_uris read:applications \
+             read:applications_redirect_uris read:environment_feature_flags \
+             read:organization_feature_flags read:organizations read:permissions \
+             read:role_permissions read:roles"
         );
     }
 

@@ -239,6 +239,26 @@ fn export_writes_every_section_in_the_contract_schema_without_secrets() {
         assert!(!all.contains(secret), "a secret was printed:\n{all}");
     }
     assert_eq!(w.emulator.state().writes(), 0, "export only reads");
+    // Every call is one the README and `kinde::export::OPERATIONS` list (placeholder names
+    // aside), so the scopes documented for export are the ones it needs.
+    let template = |route: &str| {
+        regex_lite::Regex::new(r"\{[^}]*\}")
+            .unwrap()
+            .replace_all(route, "{}")
+            .into_owned()
+    };
+    let listed: Vec<String> = cargo_kinde::kinde::export::OPERATIONS
+        .iter()
+        .map(|(method, path)| template(&format!("{method} {path}")))
+        .collect();
+    for route in w.emulator.state().counts().keys() {
+        if route.contains(" /api/") {
+            assert!(
+                listed.contains(&template(route)),
+                "{route} is not in OPERATIONS"
+            );
+        }
+    }
 }
 
 #[test]
