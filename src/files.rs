@@ -45,6 +45,25 @@ pub fn write(path: &Path, contents: &[u8], access: Access) -> Result<(), Error> 
     Ok(())
 }
 
+/// Write `contents` to `path` only if nothing is there, else fail with an error of kind
+/// `AlreadyExists` naming it. The file appears whole or not at all, and one created between a
+/// check and the write is never replaced: the temporary file is hard-linked to `path`, which
+/// the kernel refuses when `path` exists.
+pub fn write_new(path: &Path, contents: &[u8], access: Access) -> Result<(), Error> {
+    let dir = parent_of(path);
+    let (temp_path, mut file) = create_temp(&dir, path, access)?;
+    let result = (|| {
+        file.write_all(contents)?;
+        file.sync_all()?;
+        drop(file);
+        fs::hard_link(&temp_path, path)
+    })();
+    let _ = fs::remove_file(&temp_path);
+    result.map_err(|source| Error::file("write", path, source))?;
+    sync_dir(&dir);
+    Ok(())
+}
+
 /// Write a file only its owner can read (mode 0600).
 pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), Error> {
     write(path, contents, Access::Private)
@@ -361,6 +380,29 @@ mod tests {
         assert!(open_exclusive(&dangling, Access::Private).is_err());
         assert!(!dir.path().join("nowhere").exists());
         assert_eq!(fs::read_to_string(&outside).unwrap(), "precious\n");
+    }
+
+    #[test]
+    fn write_new_never_replaces_a_file_or_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kinde.toml");
+        write_new(&path, b"first\n", Access::Shared).unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "first\n");
+        let err = write_new(&path, b"second\n", Access::Shared).unwrap_err();
+        assert!(
+            matches!(&err, Error::File { source, .. } if source.kind() == std::io::ErrorKind::AlreadyExists),
+            "{err:?}"
+        );
+        assert_eq!(fs::read_to_string(&path).unwrap(), "first\n");
+        #[cfg(unix)]
+        {
+            let link = dir.path().join("link.toml");
+            std::os::unix::fs::symlink(dir.path().join("nowhere"), &link).unwrap();
+            assert!(write_new(&link, b"x", Access::Shared).is_err());
+            assert!(!dir.path().join("nowhere").exists());
+        }
+        let leftovers: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(leftovers.len(), 2, "no temporary file is left behind");
     }
 
     #[test]

@@ -60,3 +60,8 @@ Examples:
   cargo-kinde completions bash > ~/.local/share/bash-completion/completions/cargo-kinde
   cargo-kinde completions zsh > ~/.zfunc/_cargo-kinde
   cargo-kinde completions fish > ~/.config/fish/completions/cargo-kinde.fish";
+pub const EXPORT: &str = "\
+Examples:
+  cargo kinde export                                  # the tenant as kinde.toml, on stdout
+  cargo kinde export --output kinde.toml              # adopt a tenant configured by hand
+  cargo kinde export -o kinde.toml --force            # replace it, keeping kinde.toml.bak";

@@ -8,6 +8,7 @@ mod doctor;
 #[cfg(feature = "emulator")]
 mod emulator;
 mod examples;
+mod export;
 mod init;
 #[cfg(feature = "jq")]
 mod jq;
@@ -134,6 +135,9 @@ pub enum Command {
     /// Print a shell completion script (bash, zsh, fish, powershell).
     #[command(after_help = examples::COMPLETIONS)]
     Completions(completions::CompletionsArgs),
+    /// Write the tenant as a kinde.toml (apps' URLs, APIs, roles, permissions, flags, organizations).
+    #[command(after_help = examples::EXPORT)]
+    Export(export::ExportArgs),
 }
 
 /// Parse the process arguments, run, and return the exit code.
@@ -314,6 +318,7 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
             Command::Init(args) => init::run(&cli.global, args).await,
             Command::Logout(args) => logout::run(&cli.global, args).await,
             Command::Completions(args) => completions::run(&cli.global, &args),
+            Command::Export(args) => export::run(&cli.global, args).await,
             #[cfg(feature = "emulator")]
             Command::Emulator(args) => emulator::run(&cli.global, args).await,
         }

@@ -4,6 +4,8 @@
 
 pub mod apply;
 pub mod client;
+/// `cargo kinde export`: the tenant read and written as kinde.toml.
+pub mod export;
 /// The operation table, generated from the spec by `cargo xtask codegen`.
 #[rustfmt::skip]
 pub mod operations;

@@ -9,6 +9,7 @@ mod discovery;
 mod doctor;
 mod dotenv;
 mod emulator;
+mod export;
 mod fake;
 mod help;
 mod init;
