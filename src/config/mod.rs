@@ -2,6 +2,7 @@
 //! defaults < kinde.toml < profile < .env < .env.<profile> < environment < flags, each value
 //! remembering where it came from.
 
+pub mod app;
 pub mod dotenv;
 pub mod env;
 pub mod file;
@@ -198,6 +199,8 @@ pub struct Config {
     pub protect: Vec<file::ProtectSection>,
     /// What loading noticed but did not refuse; the caller shows them.
     pub warnings: Vec<Warning>,
+    /// `[app] name` and `type`: the app to create when no client id is configured.
+    pub app_spec: Option<app::AppSpec>,
 }
 
 /// Something worth telling the user about a configuration that loaded.
@@ -304,6 +307,9 @@ impl Config {
             )));
         }
         config.apply_env(&dotenv, process_env)?;
+        if let Some(file) = &file {
+            app::check(&config, file)?;
+        }
         Ok(config)
     }
 
@@ -334,6 +340,7 @@ impl Config {
             tokens: BTreeMap::new(),
             protect: Vec::new(),
             warnings: Vec::new(),
+            app_spec: None,
         }
     }
 
@@ -431,6 +438,7 @@ impl Config {
             if let Some(urls) = &app.logout_urls {
                 self.logout_urls = redirect_urls_at(file, urls, &src)?;
             }
+            app::apply_layer(self, file, app, profile, &src)?;
         }
         if let Some(apis) = &layer.apis {
             if let Some(first) = apis.first() {

@@ -535,6 +535,7 @@ fn api_check(api: &crate::config::Api, plan: &Plan) -> Check {
         .filter(|c| match c {
             plan::Conflict::UnknownApplication { api: a, .. }
             | plan::Conflict::AudienceChanged { api: a, .. } => *a == api.name,
+            plan::Conflict::AmbiguousApplication { .. } => false,
         })
         .map(ToString::to_string)
         .collect();
@@ -574,6 +575,7 @@ fn change_audience(change: &Change) -> Option<&str> {
         | Change::Deauthorize { audience, .. }
         | Change::GrantScope { audience, .. } => Some(audience),
         Change::AddUrls { .. } | Change::RemoveUrls { .. } => None,
+        Change::CreateApplication { .. } | Change::AdoptApplication { .. } => None,
     }
 }
 

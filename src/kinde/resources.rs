@@ -8,6 +8,8 @@ use serde_json::{Value, json};
 use super::client::Client;
 use crate::error::Error;
 
+pub mod applications;
+
 /// A user, as listed.
 #[derive(Debug, Clone, Deserialize)]
 pub struct User {

@@ -5,6 +5,8 @@
 //! the tenant ([`Current::read`]) and applying ([`super::apply`]) are the only parts that talk to
 //! the Management API.
 
+pub mod apps;
+
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -13,6 +15,7 @@ use serde::Serialize;
 use super::client::Client;
 use super::resources::UrlKind;
 use crate::config::Config;
+use crate::config::app::AppKind;
 use crate::error::Error;
 
 /// The tenant as `kinde.toml` describes it, with application names resolved to client ids.
@@ -28,6 +31,8 @@ pub struct Desired {
     pub apis: Vec<DesiredApi>,
     /// Whether URLs and authorisations the file does not list are removed.
     pub prune: bool,
+    /// `[app] name` and `type`: the app created (then `app` is [`apps::NEW_APP`]) or compared.
+    pub app_spec: Option<apps::DesiredApp>,
 }
 
 /// An API as `kinde.toml` declares it, with `authorize` resolved to client ids.
@@ -47,7 +52,17 @@ impl Desired {
     /// What `config` asks for. Fails, before any request, when URLs are listed without an app
     /// client id or `authorize` names an app that is not configured.
     pub fn from_config(config: &Config, prune: bool) -> Result<Self, Error> {
-        let app = config.app_client_id.as_ref().map(|s| s.value.clone());
+        let app_spec = apps::desired(config);
+        let app = config
+            .app_client_id
+            .as_ref()
+            .map(|s| s.value.clone())
+            .or_else(|| {
+                app_spec
+                    .as_ref()
+                    .filter(|a| a.create)
+                    .map(|_| apps::NEW_APP.to_string())
+            });
         let callback_urls = config.wanted_callback_urls();
         let logout_urls: Vec<String> = config.logout_urls.iter().map(|s| s.value.clone()).collect();
         if app.is_none() && !(callback_urls.is_empty() && logout_urls.is_empty()) {
@@ -79,6 +94,7 @@ impl Desired {
             logout_urls,
             apis,
             prune,
+            app_spec,
         })
     }
 
@@ -103,6 +119,9 @@ fn resolve_app(config: &Config, name: &str) -> Result<String, Error> {
             .app_client_id
             .as_ref()
             .map(|s| s.value.clone())
+            .or_else(|| {
+                crate::config::app::AppSpec::to_create(config).map(|_| apps::NEW_APP.to_string())
+            })
             .ok_or_else(|| {
                 Error::input("`authorize` lists `app`, but no app client id is configured")
                     .with_hint("set `client_id` under [app] in kinde.toml, or KINDE_CLIENT_ID")
@@ -134,6 +153,8 @@ pub struct Current {
     /// The client id of the management app, whose grants [`TenantApi::management_lacks_grants`]
     /// proves with a token request.
     pub management_app: Option<String>,
+    /// The apps named as `[app] name` (to adopt one), or the configured app (to compare it).
+    pub named_apps: Vec<apps::TenantApp>,
 }
 
 /// An API of the tenant.
@@ -163,9 +184,17 @@ impl Current {
             management_app: Some(client.client_id().to_string()),
             ..Current::default()
         };
-        if let (Some(app), true) = (&desired.app, desired.manages_urls()) {
-            current.callback_urls = Some(client.urls(UrlKind::Callback, app).await?);
-            current.logout_urls = Some(client.urls(UrlKind::Logout, app).await?);
+        apps::read(client, desired, &mut current).await?;
+        match (apps::target(desired, &current), desired.manages_urls()) {
+            (Some(app), true) if app == apps::NEW_APP => {
+                current.callback_urls = Some(Vec::new());
+                current.logout_urls = Some(Vec::new());
+            }
+            (Some(app), true) => {
+                current.callback_urls = Some(client.urls(UrlKind::Callback, &app).await?);
+                current.logout_urls = Some(client.urls(UrlKind::Logout, &app).await?);
+            }
+            _ => {}
         }
         if desired.apis.is_empty() {
             return Ok(current);
@@ -311,6 +340,23 @@ pub enum Change {
         /// Scope key.
         key: String,
     },
+    /// Create the `[app]` application; its client id goes into kinde.toml, its secret into .env.
+    CreateApplication {
+        /// Name.
+        name: String,
+        /// Type.
+        app_type: AppKind,
+    },
+    /// Take the existing app of `[app]`'s name and type as `[app]`: write its client id (and its
+    /// secret, when Kinde returns it) as if it had just been created.
+    AdoptApplication {
+        /// Client id.
+        id: String,
+        /// Name.
+        name: String,
+        /// Type.
+        app_type: AppKind,
+    },
 }
 
 impl Change {
@@ -342,6 +388,13 @@ impl fmt::Display for Change {
             Change::GrantScope {
                 audience, app, key, ..
             } => write!(f, "grant `{key}` on {audience} to {app}"),
+            Change::CreateApplication { name, app_type } => {
+                write!(f, "create application `{name}` ({app_type})")
+            }
+            Change::AdoptApplication { id, name, app_type } => write!(
+                f,
+                "adopt application `{name}` ({app_type}, {id}), found by name: write its client id to kinde.toml"
+            ),
         }
     }
 }
@@ -416,6 +469,15 @@ pub enum Conflict {
         /// The audience in `kinde.toml`.
         after: String,
     },
+    /// Several apps have `[app]`'s name and type, so none can be adopted.
+    AmbiguousApplication {
+        /// Name.
+        name: String,
+        /// Type.
+        app_type: AppKind,
+        /// Their client ids.
+        ids: Vec<String>,
+    },
 }
 
 impl fmt::Display for Conflict {
@@ -428,6 +490,16 @@ impl fmt::Display for Conflict {
             Conflict::AudienceChanged { api, before, after } => write!(
                 f,
                 "API `{api}` exists with audience `{before}`, but kinde.toml says `{after}`; audiences cannot change in Kinde: put the old audience back in kinde.toml, or give the API a new name there and delete the old one (Settings > APIs)"
+            ),
+            Conflict::AmbiguousApplication {
+                name,
+                app_type,
+                ids,
+            } => write!(
+                f,
+                "{} {app_type} applications are named `{name}` ({}); set `client_id` under [app] in kinde.toml to the one to use",
+                ids.len(),
+                ids.join(", ")
             ),
         }
     }
@@ -448,6 +520,24 @@ pub enum Note {
     },
     /// Grants cannot be read back, so scopes are granted only when authorising or creating.
     GrantsNotRead,
+    /// The configured app is named differently in the tenant; names are not changed.
+    ApplicationRenamed {
+        /// Client id.
+        app: String,
+        /// The name in the tenant.
+        before: String,
+        /// The name in `kinde.toml`.
+        after: String,
+    },
+    /// The configured app has another type in the tenant; Kinde cannot change an app's type.
+    ApplicationTypeDiffers {
+        /// Client id.
+        app: String,
+        /// Kinde's type in the tenant.
+        tenant_type: String,
+        /// The type in `kinde.toml`.
+        app_type: AppKind,
+    },
 }
 
 impl fmt::Display for Note {
@@ -460,6 +550,15 @@ impl fmt::Display for Note {
             } => write!(
                 f,
                 "API {audience} is named `{before}` in Kinde and `{after}` in kinde.toml; names are left as they are"
+            ),
+            Note::ApplicationRenamed { app, before, after } => write!(
+                f,
+                "application {app} is named `{before}` in Kinde and `{after}` in kinde.toml; names are left as they are"
+            ),
+            Note::ApplicationTypeDiffers { app, tenant_type, app_type } => write!(
+                f,
+                "application {app} is a `{tenant_type}` app in Kinde, but kinde.toml says `{app_type}` (`{}`); an app's type cannot change",
+                app_type.kinde_type()
             ),
             Note::GrantsNotRead => f.write_str("scopes are granted to M2M applications when they are authorised or the scope is created; grants made in the Kinde admin are left as they are"),
         }
@@ -484,6 +583,8 @@ pub struct Plan {
 /// The changes that make `current` match `desired`.
 pub fn plan(desired: &Desired, current: &Current) -> Plan {
     let mut plan = Plan::default();
+    // The app first: the rest of the plan may refer to it, by the id of an app it adopts.
+    let (desired, current) = &apps::plan(&mut plan, desired, current);
     if let Some(app) = &desired.app {
         for (kind, wanted) in [
             (UrlKind::Callback, &desired.callback_urls),
@@ -713,6 +814,7 @@ mod tests {
                 authorize: strings(&[WEB, M2M]),
             }],
             prune: false,
+            ..Desired::default()
         }
     }
 
@@ -733,6 +835,7 @@ mod tests {
                 .map(|(id, kind)| (id.to_string(), kind.to_string()))
                 .collect(),
             management_app: Some(M2M.into()),
+            ..Current::default()
         }
     }
 
@@ -803,6 +906,8 @@ mod tests {
                     api(current, audience).management_lacks_grants = false;
                 }
             }
+            // The app itself is planned and tested in `apps`.
+            Change::CreateApplication { .. } | Change::AdoptApplication { .. } => {}
         }
     }
 
