@@ -17,6 +17,7 @@ mod links;
 mod login;
 mod orgs;
 mod register;
+mod register_apps;
 mod secrets;
 mod seed;
 mod smoke;

@@ -393,7 +393,7 @@ impl fmt::Display for Change {
             }
             Change::AdoptApplication { id, name, app_type } => write!(
                 f,
-                "adopt application `{name}` ({app_type}, {id}), found by name: write its client id to kinde.toml"
+                "adopt application `{name}` ({app_type}, client_id={id}), found by name: write its client id to kinde.toml"
             ),
         }
     }
