@@ -221,3 +221,32 @@ fn a_configured_app_named_otherwise_is_only_a_note() {
     );
     assert_eq!(w.emulator.state().writes(), 0);
 }
+
+#[test]
+fn a_failure_after_creating_keeps_the_client_id_and_a_rerun_converges() {
+    use cargo_kinde::emulator::faults::{Fault, FaultKind};
+    let w = world(REGULAR);
+    // Adding the new app's callback URL fails (POSTs are not retried).
+    w.emulator.state().inject(
+        Fault::new("/api/v1/applications/", FaultKind::Status { status: 500 })
+            .method("POST")
+            .times(1),
+    );
+    let out = w.cmd().args(["register", "--yes"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let apps = apps_named(&w, "Acme web");
+    assert_eq!(apps.len(), 1);
+    assert!(toml(&w).contains(&format!("client_id = \"{}\"", apps[0].id)));
+    assert!(apps[0].redirect_urls.is_empty());
+
+    let out = w.cmd().args(["register", "--yes"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let plan = stdout(&out);
+    assert!(
+        !plan.contains("create application") && !plan.contains("adopt application"),
+        "{plan}"
+    );
+    let apps = apps_named(&w, "Acme web");
+    assert_eq!(apps.len(), 1, "no second app");
+    assert_eq!(apps[0].redirect_urls, ["https://app.acme.example/callback"]);
+}
