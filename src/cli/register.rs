@@ -116,6 +116,15 @@ pub async fn run(global: &GlobalArgs, args: RegisterArgs) -> Result<u8, Error> {
     let plan = plan::plan(&desired, &current);
     let mut report = Report::new(&plan);
     report.app_names = app_names(&client, &plan).await;
+    // The app this run creates has no client id yet: shown by its name.
+    for change in &plan.changes {
+        if let Change::CreateApplication { name, .. } = change {
+            report.app_names.insert(
+                plan::apps::NEW_APP.to_string(),
+                crate::net::server_text(name),
+            );
+        }
+    }
     // With --quiet the plan is shown only when it is the answer (--dry-run) or someone is
     // asked to confirm it.
     let asks = !args.yes && !args.dry_run && !args.check && ui::settings().interactive;
@@ -173,12 +182,16 @@ pub async fn run(global: &GlobalArgs, args: RegisterArgs) -> Result<u8, Error> {
             return Ok(exit::OK);
         }
     }
-    let outcome = apply::apply(&client, &plan.changes, |change| {
+    let record = crate::config::app::AppRecord::for_config(&ctx.config);
+    let outcome = apply::apply_recording(&client, &plan.changes, record.as_ref(), |change| {
         ui::status(&format!("  {} {change}", paint(style::OK, "✓")));
     })
     .await;
     match outcome {
-        Ok(()) => {
+        Ok(notices) => {
+            for notice in notices {
+                ui::status(&format!("  {notice}"));
+            }
             report.changed = true;
             report.applied = &plan.changes;
             report.emit_json();

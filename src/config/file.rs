@@ -77,6 +77,11 @@ pub struct AppSection {
     pub callback_urls: Option<Vec<Spanned<String>>>,
     /// Allowed logout redirect URLs.
     pub logout_urls: Option<Vec<Spanned<String>>>,
+    /// Its name in Kinde: with `type` and no client id, `register` creates the app.
+    pub name: Option<Spanned<String>>,
+    /// `regular` or `spa`: the type the app is created with.
+    #[serde(rename = "type")]
+    pub kind: Option<Spanned<String>>,
 }
 
 /// `[[apis]]`: an API registered in Kinde with its audience.

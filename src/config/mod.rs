@@ -2,6 +2,7 @@
 //! defaults < kinde.toml < profile < .env < .env.<profile> < environment < flags, each value
 //! remembering where it came from.
 
+pub mod app;
 pub mod dotenv;
 pub mod env;
 pub mod file;
@@ -239,6 +240,8 @@ pub struct Config {
     pub feature_flags: Option<Vec<flags::FeatureFlag>>,
     /// `[[organizations]]` (`None`: the file has none, so organizations are not managed).
     pub organizations: Option<Vec<flags::Organization>>,
+    /// `[app] name` and `type`: the app to create when no client id is configured.
+    pub app_spec: Option<app::AppSpec>,
 }
 
 /// Something worth telling the user about a configuration that loaded.
@@ -345,6 +348,9 @@ impl Config {
             )));
         }
         config.apply_env(&dotenv, process_env)?;
+        if let Some(file) = &file {
+            app::check(&config, file)?;
+        }
         Ok(config)
     }
 
@@ -379,6 +385,7 @@ impl Config {
             roles: None,
             feature_flags: None,
             organizations: None,
+            app_spec: None,
         }
     }
 
@@ -476,6 +483,7 @@ impl Config {
             if let Some(urls) = &app.logout_urls {
                 self.logout_urls = redirect_urls_at(file, urls, &src)?;
             }
+            app::apply_layer(self, file, app, profile, &src)?;
         }
         if let Some(apis) = &layer.apis {
             if let Some(first) = apis.first() {

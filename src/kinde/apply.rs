@@ -10,6 +10,7 @@ use super::plan::{self, ApiRef, Change, Current, Desired};
 use super::resources::flags::FlagDefinition;
 use super::resources::roles::RoleFields;
 use crate::config::Config;
+use crate::config::app::AppRecord;
 use crate::error::Error;
 
 /// Where applying stopped: the changes before `applied` went through, the one at `applied`
@@ -27,16 +28,33 @@ pub struct Stopped {
 pub async fn apply(
     client: &Client,
     changes: &[Change],
-    mut on_applied: impl FnMut(&Change),
+    on_applied: impl FnMut(&Change),
 ) -> Result<(), Stopped> {
-    let mut ids = Ids::default();
+    apply_recording(client, changes, None, on_applied)
+        .await
+        .map(drop)
+}
+
+/// [`apply`], writing a created or adopted `[app]`'s client id and secret where `record` says
+/// (a plan that creates the app fails without one: its secret would be lost). Returns what was
+/// written, and what is left for the user to do, one line each.
+pub async fn apply_recording(
+    client: &Client,
+    changes: &[Change],
+    record: Option<&AppRecord>,
+    mut on_applied: impl FnMut(&Change),
+) -> Result<Vec<String>, Stopped> {
+    let mut ids = Ids {
+        record: record.cloned(),
+        ..Ids::default()
+    };
     for (applied, change) in changes.iter().enumerate() {
         if let Err(error) = apply_one(client, change, &mut ids).await {
             return Err(Stopped { applied, error });
         }
         on_applied(change);
     }
-    Ok(())
+    Ok(ids.notices)
 }
 
 /// Make the tenant match `config` without pruning, for a fresh tenant (`smoke --emulator`).
@@ -50,7 +68,8 @@ pub async fn sync(config: &Config, client: &Client) -> Result<usize, Error> {
             "kinde.toml conflicts with the tenant: {conflict}"
         )));
     }
-    apply(client, &plan.changes, |_| {})
+    let record = AppRecord::for_config(config);
+    apply_recording(client, &plan.changes, record.as_ref(), |_| {})
         .await
         .map_err(|stopped| stopped.error)?;
     Ok(plan.changes.len())
@@ -70,9 +89,25 @@ struct Ids {
     permissions: Option<BTreeMap<String, String>>,
     /// Organization code by external id.
     orgs: BTreeMap<String, String>,
+    /// The client id of the `[app]` created or adopted, for changes naming [`plan::apps::NEW_APP`].
+    app: Option<String>,
+    /// Where to write the `[app]`'s client id and secret.
+    record: Option<AppRecord>,
+    /// What was written and what is left to do.
+    notices: Vec<String>,
 }
 
 impl Ids {
+    /// `app`, or the created app's client id in place of [`plan::apps::NEW_APP`].
+    fn app(&self, app: &str) -> Result<String, Error> {
+        if app != plan::apps::NEW_APP {
+            return Ok(app.to_string());
+        }
+        self.app.clone().ok_or_else(|| {
+            Error::input("the [app] application was not created, so it cannot be changed")
+        })
+    }
+
     fn api(&self, api: &ApiRef) -> Result<String, Error> {
         match api {
             ApiRef::Existing { id } => Ok(id.clone()),
@@ -121,8 +156,10 @@ impl Ids {
 
 async fn apply_one(client: &Client, change: &Change, ids: &mut Ids) -> Result<(), Error> {
     match change {
-        Change::AddUrls { kind, app, urls } => client.add_urls(*kind, app, urls).await,
-        Change::RemoveUrls { kind, app, urls } => client.delete_urls(*kind, app, urls).await,
+        Change::AddUrls { kind, app, urls } => client.add_urls(*kind, &ids.app(app)?, urls).await,
+        Change::RemoveUrls { kind, app, urls } => {
+            client.delete_urls(*kind, &ids.app(app)?, urls).await
+        }
         Change::CreateApi { name, audience } => {
             let id = client.create_api(name, audience).await?;
             ids.apis.insert(audience.clone(), id);
@@ -136,7 +173,7 @@ async fn apply_one(client: &Client, change: &Change, ids: &mut Ids) -> Result<()
         }
         Change::Authorize { api, app, .. } => {
             client
-                .authorize(&ids.api(api)?, &[(app.clone(), true)])
+                .authorize(&ids.api(api)?, &[(ids.app(app)?, true)])
                 .await
         }
         Change::Deauthorize { api, app, .. } => {
@@ -226,6 +263,40 @@ async fn apply_one(client: &Client, change: &Change, ids: &mut Ids) -> Result<()
         Change::RemoveRolePermissions {
             role, ids: remove, ..
         } => client.change_role_permissions(role, remove, false).await,
+        Change::CreateApplication { name, app_type } => {
+            let record = ids.record.clone().ok_or_else(no_record)?;
+            let created = client
+                .create_application(name, app_type.kinde_type())
+                .await?;
+            let id = created.client_id;
+            ids.app = Some(id.clone());
+            let saved = record
+                .save(&id, created.client_secret.as_ref())
+                .map_err(|e| {
+                    e.context(format!("application `{name}` was created with client id {id}, but it could not be recorded"))
+                        .with_hint(format!("add `client_id = \"{id}\"` under [app] in kinde.toml (a rerun of register also finds the app by name); its secret is in the Kinde admin under the app's keys"))
+                })?;
+            ids.notices.push(recorded(&record, &id, saved.secret));
+            Ok(())
+        }
+        Change::AdoptApplication { id, name, app_type } => {
+            let record = ids.record.clone().ok_or_else(no_record)?;
+            let secret = if app_type.has_secret() {
+                client.application_secret(id).await?
+            } else {
+                None
+            };
+            let saved = record.save(id, secret.as_ref())?;
+            ids.app = Some(id.clone());
+            ids.notices.push(recorded(&record, id, saved.secret));
+            if app_type.has_secret() && !saved.secret {
+                ids.notices.push(format!(
+                    "Kinde did not return the client secret of `{name}`: copy it from the Kinde admin (Applications > {name} > App keys) into {} as KINDE_CLIENT_SECRET",
+                    record.dotenv().display()
+                ));
+            }
+            Ok(())
+        }
         Change::CreateFlag { .. }
         | Change::UpdateFlag { .. }
         | Change::DeleteFlag { .. }
@@ -312,4 +383,22 @@ async fn apply_tenancy(client: &Client, change: &Change, ids: &mut Ids) -> Resul
             "`{other}` is not a feature flag or organization change"
         ))),
     }
+}
+
+fn no_record() -> Error {
+    Error::input(
+        "register creates the [app] application only with a kinde.toml to write its client id into",
+    )
+}
+
+fn recorded(record: &AppRecord, id: &str, secret: bool) -> String {
+    let secret = if secret {
+        format!(
+            " and its secret to {} (KINDE_CLIENT_SECRET)",
+            record.dotenv().display()
+        )
+    } else {
+        String::new()
+    };
+    format!("wrote client_id {id} to {}{secret}", record.toml.display())
 }

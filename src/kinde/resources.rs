@@ -13,6 +13,8 @@ pub mod flags;
 pub mod orgs;
 pub mod roles;
 
+pub mod applications;
+
 /// A user, as listed.
 #[derive(Debug, Clone, Deserialize)]
 pub struct User {

@@ -18,6 +18,7 @@ mod links;
 mod login;
 mod orgs;
 mod register;
+mod register_apps;
 mod register_check;
 mod register_flags;
 mod register_orgs;

@@ -7,6 +7,8 @@
 
 pub mod roles;
 
+pub mod apps;
+
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -17,6 +19,7 @@ use serde_json::{Value, json};
 use super::client::Client;
 use super::resources::UrlKind;
 use crate::config::Config;
+use crate::config::app::AppKind;
 use crate::config::file::{FlagKind, OverrideLevel};
 use crate::error::Error;
 
@@ -42,6 +45,8 @@ pub struct Desired {
     pub flags: Option<Vec<crate::config::flags::FeatureFlag>>,
     /// `[[organizations]]` (`None`: organizations are not managed).
     pub organizations: Option<Vec<crate::config::flags::Organization>>,
+    /// `[app] name` and `type`: the app created (then `app` is [`apps::NEW_APP`]) or compared.
+    pub app_spec: Option<apps::DesiredApp>,
 }
 
 /// An API as `kinde.toml` declares it, with `authorize` resolved to client ids.
@@ -61,7 +66,17 @@ impl Desired {
     /// What `config` asks for. Fails, before any request, when URLs are listed without an app
     /// client id or `authorize` names an app that is not configured.
     pub fn from_config(config: &Config, prune: bool) -> Result<Self, Error> {
-        let app = config.app_client_id.as_ref().map(|s| s.value.clone());
+        let app_spec = apps::desired(config);
+        let app = config
+            .app_client_id
+            .as_ref()
+            .map(|s| s.value.clone())
+            .or_else(|| {
+                app_spec
+                    .as_ref()
+                    .filter(|a| a.create)
+                    .map(|_| apps::NEW_APP.to_string())
+            });
         let callback_urls = config.wanted_callback_urls();
         let logout_urls: Vec<String> = config.logout_urls.iter().map(|s| s.value.clone()).collect();
         if app.is_none() && !(callback_urls.is_empty() && logout_urls.is_empty()) {
@@ -96,6 +111,7 @@ impl Desired {
             roles: roles::DesiredRoles::from_config(config),
             flags: config.feature_flags.clone(),
             organizations: config.organizations.clone(),
+            app_spec,
         })
     }
 
@@ -120,6 +136,9 @@ fn resolve_app(config: &Config, name: &str) -> Result<String, Error> {
             .app_client_id
             .as_ref()
             .map(|s| s.value.clone())
+            .or_else(|| {
+                crate::config::app::AppSpec::to_create(config).map(|_| apps::NEW_APP.to_string())
+            })
             .ok_or_else(|| {
                 Error::input("`authorize` lists `app`, but no app client id is configured")
                     .with_hint("set `client_id` under [app] in kinde.toml, or KINDE_CLIENT_ID")
@@ -158,6 +177,8 @@ pub struct Current {
     pub flags: Option<BTreeMap<String, super::resources::flags::FlagValue>>,
     /// Every organization, with the flag values of those `kinde.toml` declares (`None`: not read).
     pub organizations: Option<Vec<orgs::TenantOrg>>,
+    /// The apps named as `[app] name` (to adopt one), or the configured app (to compare it).
+    pub named_apps: Vec<apps::TenantApp>,
 }
 
 /// An API of the tenant.
@@ -190,20 +211,21 @@ impl Current {
     /// independent: a plan takes as long as its slowest family, not their sum. A new family's
     /// read is one more branch of the `try_join!`.
     pub async fn read(client: &Client, desired: &Desired) -> Result<Self, Error> {
+        // The app an `[app] name` creates or adopts is found first: its URLs are read from it.
+        let mut current = Current::default();
+        apps::read(client, desired, &mut current).await?;
+        let target = apps::target(desired, &current);
         let ((callback_urls, logout_urls), (apis, applications), roles) = tokio::try_join!(
-            read_urls(client, desired),
+            read_urls(client, desired, target.as_deref()),
             read_apis(client, desired),
             roles::read(client, &desired.roles)
         )?;
-        let mut current = Current {
-            callback_urls,
-            logout_urls,
-            apis,
-            applications,
-            management_app: Some(client.client_id().to_string()),
-            roles,
-            ..Current::default()
-        };
+        current.callback_urls = callback_urls;
+        current.logout_urls = logout_urls;
+        current.apis = apis;
+        current.applications = applications;
+        current.management_app = Some(client.client_id().to_string());
+        current.roles = roles;
         // Organizations are read after: they need the flag values the other reads do not touch.
         orgs::read(client, desired, &mut current).await?;
         Ok(current)
@@ -220,8 +242,14 @@ impl Current {
 type UrlLists = (Option<Vec<String>>, Option<Vec<String>>);
 
 /// The app's callback and logout URLs, when `desired` manages them.
-async fn read_urls(client: &Client, desired: &Desired) -> Result<UrlLists, Error> {
-    match (&desired.app, desired.manages_urls()) {
+async fn read_urls(
+    client: &Client,
+    desired: &Desired,
+    target: Option<&str>,
+) -> Result<UrlLists, Error> {
+    match (target, desired.manages_urls()) {
+        // An app this run creates has no URLs yet.
+        (Some(apps::NEW_APP), true) => Ok((Some(Vec::new()), Some(Vec::new()))),
         (Some(app), true) => {
             let (callback, logout) = tokio::try_join!(
                 client.urls(UrlKind::Callback, app),
@@ -544,6 +572,23 @@ pub enum Change {
         /// The override's value.
         value: String,
     },
+    /// Create the `[app]` application; its client id goes into kinde.toml, its secret into .env.
+    CreateApplication {
+        /// Name.
+        name: String,
+        /// Type.
+        app_type: AppKind,
+    },
+    /// Take the existing app of `[app]`'s name and type as `[app]`: write its client id (and its
+    /// secret, when Kinde returns it) as if it had just been created.
+    AdoptApplication {
+        /// Client id.
+        id: String,
+        /// Name.
+        name: String,
+        /// Type.
+        app_type: AppKind,
+    },
 }
 
 impl Change {
@@ -620,6 +665,22 @@ impl Change {
                 Some(app.clone()),
                 Value::Null,
                 json!({"api": audience, "application": app, "granted": key}),
+            ),
+            Change::CreateApplication { name, app_type } => (
+                ChangeKind::Add,
+                Group::Applications,
+                name.clone(),
+                None,
+                Value::Null,
+                json!({"name": name, "type": app_type}),
+            ),
+            Change::AdoptApplication { id, name, app_type } => (
+                ChangeKind::Change,
+                Group::Applications,
+                name.clone(),
+                Some(id.clone()),
+                Value::Null,
+                json!({"name": name, "type": app_type, "client_id": id}),
             ),
             Change::CreatePermission {
                 key,
@@ -1052,6 +1113,13 @@ impl fmt::Display for Change {
                 f,
                 "remove the override `{key}` = `{value}` of organization `{name}` ({code})"
             ),
+            Change::CreateApplication { name, app_type } => {
+                write!(f, "create application `{name}` ({app_type})")
+            }
+            Change::AdoptApplication { id, name, app_type } => write!(
+                f,
+                "adopt application `{name}` ({app_type}, client_id={id}), found by name: write its client id to kinde.toml"
+            ),
         }
     }
 }
@@ -1241,6 +1309,15 @@ pub enum Conflict {
         /// Their codes.
         codes: Vec<String>,
     },
+    /// Several apps have `[app]`'s name and type, so none can be adopted.
+    AmbiguousApplication {
+        /// Name.
+        name: String,
+        /// Type.
+        app_type: AppKind,
+        /// Their client ids.
+        ids: Vec<String>,
+    },
 }
 
 impl fmt::Display for Conflict {
@@ -1275,6 +1352,16 @@ impl fmt::Display for Conflict {
                 "organizations {} all have external id `{external_id}`, so register cannot tell which one kinde.toml means: change the external id of all but one in Kinde",
                 codes.join(", ")
             ),
+            Conflict::AmbiguousApplication {
+                name,
+                app_type,
+                ids,
+            } => write!(
+                f,
+                "{} {app_type} applications are named `{name}` ({}); set `client_id` under [app] in kinde.toml to the one to use",
+                ids.len(),
+                ids.join(", ")
+            ),
         }
     }
 }
@@ -1306,6 +1393,24 @@ pub enum Note {
     },
     /// A flag's name, description and override level cannot be read back.
     FlagFieldsNotRead,
+    /// The configured app is named differently in the tenant; names are not changed.
+    ApplicationRenamed {
+        /// Client id.
+        app: String,
+        /// The name in the tenant.
+        before: String,
+        /// The name in `kinde.toml`.
+        after: String,
+    },
+    /// The configured app has another type in the tenant; Kinde cannot change an app's type.
+    ApplicationTypeDiffers {
+        /// Client id.
+        app: String,
+        /// Kinde's type in the tenant.
+        tenant_type: String,
+        /// The type in `kinde.toml`.
+        app_type: AppKind,
+    },
 }
 
 impl fmt::Display for Note {
@@ -1318,6 +1423,15 @@ impl fmt::Display for Note {
             } => write!(
                 f,
                 "API {audience} is named `{before}` in Kinde and `{after}` in kinde.toml; names are left as they are"
+            ),
+            Note::ApplicationRenamed { app, before, after } => write!(
+                f,
+                "application {app} is named `{before}` in Kinde and `{after}` in kinde.toml; names are left as they are"
+            ),
+            Note::ApplicationTypeDiffers { app, tenant_type, app_type } => write!(
+                f,
+                "application {app} is a `{tenant_type}` app in Kinde, but kinde.toml says `{app_type}` (`{}`); an app's type cannot change",
+                app_type.kinde_type()
             ),
             Note::GrantsNotRead => f.write_str("scopes are granted to M2M applications when they are authorised or the scope is created; grants made in the Kinde admin are left as they are"),
             Note::PermissionKept { key } => write!(f, "permission `{key}` is not in [[permissions]] but a role in kinde.toml grants it, so --prune keeps it"),
@@ -1398,6 +1512,8 @@ impl Plan {
 /// The changes that make `current` match `desired`.
 pub fn plan(desired: &Desired, current: &Current) -> Plan {
     let mut plan = Plan::default();
+    // The app first: the rest of the plan may refer to it, by the id of an app it adopts.
+    let (desired, current) = &apps::plan(&mut plan, desired, current);
     if let Some(app) = &desired.app {
         for (kind, wanted) in [
             (UrlKind::Callback, &desired.callback_urls),
@@ -1749,6 +1865,8 @@ mod tests {
             | Change::RenameOrganization { .. }
             | Change::SetOrganizationFlag { .. }
             | Change::DeleteOrganizationFlag { .. } => {}
+            // The app itself is planned and tested in `apps`.
+            Change::CreateApplication { .. } | Change::AdoptApplication { .. } => {}
         }
     }
 
