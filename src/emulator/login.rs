@@ -267,16 +267,27 @@ async fn authorize(
         };
     }
     if state.auto_login {
-        let user = state.read(|t| {
-            request
-                .login_hint
-                .as_deref()
-                .and_then(|hint| t.user_by_email(hint).or_else(|| t.user(hint)))
-                .or_else(|| t.users.first())
-                .map(|u| u.id.clone())
+        // The hinted user; the first one only when there is no hint. A sign-up, or an email
+        // the tenant does not know, creates that user as the pages would.
+        let hint = request.login_hint.clone();
+        let known = state.read(|t| {
+            match hint.as_deref() {
+                Some(hint) => t.user_by_email(hint).or_else(|| t.user(hint)),
+                None => t.users.first(),
+            }
+            .map(|u| u.id.clone())
         });
-        if let Some(id) = user {
-            return issue_code(&state, request, &id);
+        match (known, hint) {
+            (Some(id), None) => return issue_code(&state, request, &id),
+            (Some(id), Some(_)) if prompt != Some("create") => {
+                return issue_code(&state, request, &id);
+            }
+            (_, Some(email)) if email.contains('@') => {
+                let name = email.split('@').next().unwrap_or("").to_string();
+                return signed_in(&state, request, email.trim(), &name, "");
+            }
+            // A hint naming no user and no email: the page, where a person can pick.
+            _ => {}
         }
     }
     if prompt.is_none()
@@ -567,6 +578,9 @@ enum OrgChoice {
 }
 
 fn choose_organization(state: &State, request: &AuthRequest, user_id: &str) -> OrgChoice {
+    if state.read(|t| t.user(user_id).is_some_and(|u| u.is_suspended)) {
+        return OrgChoice::Refused("access_denied", "The user is suspended".into());
+    }
     if request.is_create_org {
         let code = state.update(|t| {
             // Kinde does not say what an unnamed org is called; the user's email names it here.
@@ -854,6 +868,35 @@ pub(super) fn refresh_claims(state: &State, user_id: &str) {
     }
 }
 
+/// A suspended user's sign-ins end: refresh tokens, unspent codes and sessions (Kinde: "a
+/// suspended user can sign in to no org"). Unsuspending brings none of them back.
+pub(super) fn end_user(state: &State, user_id: &str) {
+    if let Ok(mut logins) = state.logins.lock() {
+        logins.refresh.retain(|_, g| g.user_id != user_id);
+        logins.codes.retain(|_, g| g.user_id != user_id);
+        logins.sessions.retain(|_, user| user != user_id);
+    }
+}
+
+/// A suspended organization's tokens are revoked and its sessions end (Kinde); unsuspending
+/// does not bring them back, so they are dropped rather than refused while it is suspended.
+/// A session is not tied to one organization here: those of users signed in to this one end.
+pub(super) fn end_organization(state: &State, org_code: &str) {
+    if let Ok(mut logins) = state.logins.lock() {
+        let in_org = |g: &Grant| g.org_code.as_deref() == Some(org_code);
+        let users: std::collections::HashSet<String> = logins
+            .refresh
+            .values()
+            .chain(logins.codes.values())
+            .filter(|g| in_org(g))
+            .map(|g| g.user_id.clone())
+            .collect();
+        logins.refresh.retain(|_, g| !in_org(g));
+        logins.codes.retain(|_, g| !in_org(g));
+        logins.sessions.retain(|_, user| !users.contains(user));
+    }
+}
+
 /// A user's access token claims. `org_code` is left out for a user in no organization (what
 /// Kinde's orgs-for-developers page describes); `roles` and `org_name` only with the app's
 /// token customisation on.
@@ -1013,6 +1056,33 @@ fn access_facts(
     (roles, permissions, flags)
 }
 
+/// The OpenID Connect scopes a user's token may carry whatever its audience.
+const OIDC_SCOPES: [&str; 5] = ["openid", "profile", "email", "offline", "offline_access"];
+
+/// The requested scopes a user's token gets: the OpenID Connect ones, and those an API in the
+/// token's audience defines. The Management API's scopes are never a user's: Kinde gives them
+/// to M2M applications only, so a user asking for `read:users` does not get it.
+fn user_scopes(
+    tenant: &Tenant,
+    iss: &str,
+    requested: &[String],
+    audiences: &[String],
+) -> Vec<String> {
+    let defined = |scope: &str| {
+        audiences.iter().any(|aud| {
+            tenant
+                .api_by_audience(iss, aud)
+                .filter(|api| !api.is_management_api)
+                .is_some_and(|api| api.scopes.iter().any(|s| s.key == scope))
+        })
+    };
+    requested
+        .iter()
+        .filter(|s| OIDC_SCOPES.contains(&s.as_str()) || defined(s))
+        .cloned()
+        .collect()
+}
+
 /// Sign the tokens of `grant`. `reuse` is a still-live access token from the grant being
 /// refreshed: Kinde returns it unchanged rather than minting a new one.
 fn tokens(
@@ -1030,11 +1100,21 @@ fn tokens(
             .user(&grant.user_id)
             .cloned()
             .ok_or_else(|| OAuthError::invalid_grant("The user no longer exists"))?;
+        // Kinde: "a suspended user can sign in to no org".
+        if user.is_suspended {
+            return Err(OAuthError::invalid_grant("The user is suspended"));
+        }
         if let Some(code) = org_code {
             match tenant.organization(code) {
                 Some(org) if org.is_suspended => {
                     return Err(OAuthError::invalid_grant(format!(
                         "Organization {code} is suspended: its tokens are revoked"
+                    )));
+                }
+                // A grant is for one membership: once it ends, so do the grant's tokens.
+                Some(org) if org.member(&user.id).is_none() => {
+                    return Err(OAuthError::invalid_grant(format!(
+                        "The user is no longer a member of organization {code}"
                     )));
                 }
                 Some(_) => {}
@@ -1062,6 +1142,7 @@ fn tokens(
             })
             .cloned()
             .collect();
+        let scopes = user_scopes(tenant, iss, &request.scopes, &audiences);
         let (roles, permissions, flags) = access_facts(tenant, &user.id, org_code);
         let org_name = org_code
             .filter(|_| settings.org_name)
@@ -1080,12 +1161,12 @@ fn tokens(
         let roles = settings.roles.then_some(roles);
         Ok((
             user,
-            (audiences, permissions, flags, roles, org_name),
+            (audiences, scopes, permissions, flags, roles, org_name),
             org_codes,
             organizations,
         ))
     })?;
-    let (audiences, permissions, feature_flags, roles, org_name) = access_claims;
+    let (audiences, scopes, permissions, feature_flags, roles, org_name) = access_claims;
     let (access_token, access_exp) = match reuse {
         Some(live) => live,
         None => {
@@ -1102,7 +1183,7 @@ fn tokens(
                 org_name,
                 permissions,
                 roles,
-                scp: &request.scopes,
+                scp: &scopes,
                 sub: &user.id,
             });
             (token, exp)
@@ -1151,7 +1232,7 @@ fn tokens(
         access_token,
         expires_in: access_exp.saturating_sub(now),
         id_token,
-        scope: request.scopes.join(" "),
+        scope: scopes.join(" "),
         token_type: "Bearer",
         refresh_token,
     }))

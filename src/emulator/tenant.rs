@@ -192,6 +192,9 @@ pub struct User {
     pub last_name: String,
     /// Creation time, RFC 3339.
     pub created_on: String,
+    /// Suspended: signs in to no organization, and its refresh tokens are revoked.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_suspended: bool,
     /// Fields this version does not know, kept as they were.
     #[serde(flatten)]
     pub extra: Extra,
@@ -206,6 +209,7 @@ impl User {
             first_name: first_name.into(),
             last_name: last_name.into(),
             created_on: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            is_suspended: false,
             extra: Extra::new(),
         }
     }

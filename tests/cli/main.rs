@@ -10,6 +10,7 @@ mod doctor;
 mod dotenv;
 mod emulator;
 mod fake;
+mod grants;
 mod help;
 mod init;
 mod json;
