@@ -23,8 +23,10 @@ use super::redirect;
 use super::tenant::{Application, Organization, Tenant, User, random_hex, random_uuid};
 use super::webhooks::{self, Source};
 
-/// ID token lifetime (Kinde: 3600 s).
+/// ID token lifetime unless the application sets one (Kinde: 3600 s).
 const ID_TOKEN_TTL: u64 = 3600;
+/// Refresh token lifetime unless the application sets one (Kinde: 15 days).
+const REFRESH_TOKEN_TTL: u64 = 1_296_000;
 /// Authorization codes are single-use and short-lived.
 const CODE_TTL: u64 = 600;
 /// The session cookie.
@@ -1095,7 +1097,7 @@ fn tokens(
     let iss = state.issuer();
     let org_code = grant.org_code.as_deref();
     // Decided under the read lock, without copying the tenant; signed after it is released.
-    let (user, access_claims, org_codes, organizations) = state.read(|tenant| {
+    let (user, access_claims, org_codes, organizations, lifetimes) = state.read(|tenant| {
         let user = tenant
             .user(&grant.user_id)
             .cloned()
@@ -1159,18 +1161,27 @@ fn tokens(
                 .collect::<Vec<_>>()
         });
         let roles = settings.roles.then_some(roles);
+        let lifetimes = (
+            settings
+                .access_token_lifetime
+                .unwrap_or(state.access_token_ttl),
+            settings.id_token_lifetime.unwrap_or(ID_TOKEN_TTL),
+            settings.refresh_token_lifetime.unwrap_or(REFRESH_TOKEN_TTL),
+        );
         Ok((
             user,
             (audiences, scopes, permissions, flags, roles, org_name),
             org_codes,
             organizations,
+            lifetimes,
         ))
     })?;
+    let (access_ttl, id_ttl, refresh_ttl) = lifetimes;
     let (audiences, scopes, permissions, feature_flags, roles, org_name) = access_claims;
     let (access_token, access_exp) = match reuse {
         Some(live) => live,
         None => {
-            let exp = now.saturating_add(state.access_token_ttl);
+            let exp = now.saturating_add(access_ttl);
             let token = state.sign(&AccessClaims {
                 aud: audiences.iter().map(String::as_str).collect(),
                 azp: &request.client_id,
@@ -1199,7 +1210,7 @@ fn tokens(
         auth_time: grant.auth_time,
         azp: &request.client_id,
         email: &user.email,
-        exp: now + ID_TOKEN_TTL,
+        exp: now.saturating_add(id_ttl),
         family_name: &user.last_name,
         given_name: &user.first_name,
         iat: now,
@@ -1220,7 +1231,7 @@ fn tokens(
             logins.refresh.insert(
                 refresh.clone(),
                 Grant {
-                    expires_at: now + 1_296_000,
+                    expires_at: now.saturating_add(refresh_ttl),
                     access: Some((access_token.clone(), access_exp)),
                     ..grant.clone()
                 },

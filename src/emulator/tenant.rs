@@ -896,6 +896,15 @@ pub struct TokenSettings {
     /// ID token `organizations` ("Organizations (array)").
     #[serde(default)]
     pub organizations: bool,
+    /// Access token lifetime in seconds (the emulator's `--access-token-ttl` when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token_lifetime: Option<u64>,
+    /// Refresh token lifetime in seconds (Kinde's 1,296,000 when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token_lifetime: Option<u64>,
+    /// ID token lifetime in seconds (Kinde's 3600 when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_lifetime: Option<u64>,
     /// Fields this version does not know, kept as they were.
     #[serde(flatten)]
     pub extra: Extra,

@@ -318,3 +318,103 @@ fn auto_login_creates_the_hinted_user_on_sign_up_or_when_unknown() {
     let id = claims(sign_in(&w, &[])["id_token"].as_str().unwrap());
     assert_eq!(id["email"], "alice@example.com");
 }
+
+#[test]
+fn a_seed_turns_on_token_claims_and_sets_lifetimes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("seed.toml");
+    let app = |tokens: &str| {
+        format!(
+            "[[applications]]\nname = \"Web\"\ntype = \"reg\"\ncallback_urls = [\"{CALLBACK}\"]\n\n[applications.tokens]\n{tokens}\n"
+        )
+    };
+    std::fs::write(
+        &path,
+        app("roles = true\norg_name = true\norganizations = true\naccess_token_lifetime = 600\nrefresh_token_lifetime = 1200\nid_token_lifetime = 300"),
+    )
+    .unwrap();
+    let seed = cargo_kinde::emulator::seed::Seed::load(&path).unwrap();
+    let w = World::with(Options {
+        auto_login: true,
+        seed: Some(seed),
+        ..Options::default()
+    });
+    let tokens = sign_in(&w, &[("login_hint", "alice@example.com")]);
+    let access = claims(tokens["access_token"].as_str().unwrap());
+    assert_eq!(access["roles"], json!([]), "{access}");
+    assert_eq!(access["org_name"], "Default Organization");
+    assert_eq!(
+        access["exp"].as_u64().unwrap() - access["iat"].as_u64().unwrap(),
+        600
+    );
+    assert_eq!(tokens["expires_in"], 600);
+    let id = claims(tokens["id_token"].as_str().unwrap());
+    assert_eq!(
+        id["organizations"][0]["name"], "Default Organization",
+        "{id}"
+    );
+    assert_eq!(
+        id["exp"].as_u64().unwrap() - id["iat"].as_u64().unwrap(),
+        300
+    );
+
+    // Kinde: the refresh lifetime must be longer than the access lifetime.
+    std::fs::write(
+        &path,
+        app("access_token_lifetime = 600\nrefresh_token_lifetime = 600"),
+    )
+    .unwrap();
+    let refused = cargo_kinde::emulator::seed::Seed::load(&path)
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("seed.toml:8:"), "{refused}");
+    assert!(refused.contains("refresh_token_lifetime"), "{refused}");
+}
+
+#[test]
+fn application_token_lifetimes_set_through_the_api_reach_the_tokens() {
+    let w = auto_world();
+    let m2m = w.token();
+    let path = format!("/api/v1/applications/{}/tokens", w.web_app_id());
+    let (status, body) = call(
+        &w,
+        &m2m,
+        "PATCH",
+        &path,
+        Some(json!({"access_token_lifetime": 120, "refresh_token_lifetime": 60})),
+    );
+    assert_eq!(status, 400, "{body}");
+    ok(
+        &w,
+        &m2m,
+        "PATCH",
+        &path,
+        Some(
+            json!({"access_token_lifetime": 120, "refresh_token_lifetime": 240, "id_token_lifetime": 60}),
+        ),
+    );
+    let tokens = sign_in(&w, &[("login_hint", "alice@example.com")]);
+    let access = claims(tokens["access_token"].as_str().unwrap());
+    assert_eq!(
+        access["exp"].as_u64().unwrap() - access["iat"].as_u64().unwrap(),
+        120
+    );
+    let id = claims(tokens["id_token"].as_str().unwrap());
+    assert_eq!(
+        id["exp"].as_u64().unwrap() - id["iat"].as_u64().unwrap(),
+        60
+    );
+    // The refresh lifetime bounds the grant: 2 s here, so a refresh after 3 s is refused.
+    ok(
+        &w,
+        &m2m,
+        "PATCH",
+        &path,
+        Some(json!({"access_token_lifetime": 1, "refresh_token_lifetime": 2})),
+    );
+    let tokens = sign_in(&w, &[("login_hint", "alice@example.com")]);
+    std::thread::sleep(std::time::Duration::from_millis(3100));
+    let (status, body) = refresh(&w, &tokens);
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], "invalid_grant");
+}

@@ -27,6 +27,10 @@ pub(super) fn routes() -> Router<Shared> {
                 .delete(delete_application),
         )
         .route(
+            "/api/v1/applications/{id}/tokens",
+            axum::routing::patch(update_tokens),
+        )
+        .route(
             "/api/v1/applications/{id}/auth_redirect_urls",
             get(list_callback_urls)
                 .post(|s, p, b| add_urls(s, p, b, Urls::Callback))
@@ -373,4 +377,60 @@ async fn delete_application(
             code: "APPLICATION_DELETED",
         }))
     })
+}
+
+/// `PATCH /api/v1/applications/{id}/tokens`: the lifetimes the emulator's tokens use. The
+/// session lifetime and Hasura mapping are accepted and not modelled.
+#[derive(Deserialize)]
+struct TokenLifetimes {
+    access_token_lifetime: Option<u64>,
+    refresh_token_lifetime: Option<u64>,
+    id_token_lifetime: Option<u64>,
+    #[serde(default, rename = "authenticated_session_lifetime")]
+    _session: Option<u64>,
+    #[serde(default, rename = "is_hasura_mapping_enabled")]
+    _hasura: Option<bool>,
+}
+
+async fn update_tokens(
+    AxumState(state): AxumState<Shared>,
+    Path(id): Path<String>,
+    Body(body): Body<TokenLifetimes>,
+) -> Result<Json<Success<Nothing>>, ApiError> {
+    let invalid = |message: &str| ApiError::bad_request("INVALID_TOKEN_LIFETIME", message);
+    let given = [
+        body.access_token_lifetime,
+        body.refresh_token_lifetime,
+        body.id_token_lifetime,
+    ];
+    if given.contains(&Some(0)) {
+        return Err(invalid("A token lifetime is at least 1 second"));
+    }
+    state.update(|t| {
+        if t.application(&id).is_none() {
+            return Err(not_found(&id));
+        }
+        let settings = t.token_settings.entry(id.clone()).or_default();
+        let access = body
+            .access_token_lifetime
+            .or(settings.access_token_lifetime);
+        let refresh = body
+            .refresh_token_lifetime
+            .or(settings.refresh_token_lifetime);
+        // Kinde: the refresh lifetime must be longer than the access lifetime.
+        if let (Some(access), Some(refresh)) = (access, refresh)
+            && refresh <= access
+        {
+            return Err(invalid(
+                "The refresh token lifetime must be longer than the access token lifetime",
+            ));
+        }
+        settings.access_token_lifetime = access;
+        settings.refresh_token_lifetime = refresh;
+        if let Some(id_token) = body.id_token_lifetime {
+            settings.id_token_lifetime = Some(id_token);
+        }
+        Ok(())
+    })?;
+    Ok(success(Nothing {}))
 }
