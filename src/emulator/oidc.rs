@@ -146,6 +146,9 @@ struct M2mClaims<'a> {
     iat: u64,
     iss: &'a str,
     jti: String,
+    /// Only for an org-scoped M2M application: its organization, in every token it gets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    org_code: Option<String>,
     scope: String,
     scp: &'a [String],
     v: &'static str,
@@ -169,7 +172,7 @@ fn client_credentials(
         OAuthError::invalid_client("Client authentication failed: no client_id was sent")
     })?;
     // Decided under the read lock, without copying the tenant; signed after it is released.
-    let (app_id, audiences, scopes, requested) = state.read(|tenant| {
+    let (app_id, audiences, scopes, requested, org_code) = state.read(|tenant| {
         let app = tenant
             .application(&credentials.id)
             .filter(|app| credentials.secret_matches(app.client_secret.as_deref()))
@@ -217,7 +220,12 @@ fn client_credentials(
         } else {
             requested.clone()
         };
-        Ok((app.id.clone(), audiences, scopes, requested))
+        let org_code = app
+            .extra
+            .get(super::management::ORG_CODE)
+            .and_then(serde_json::Value::as_str)
+            .map(String::from);
+        Ok((app.id.clone(), audiences, scopes, requested, org_code))
     })?;
     let now = crate::clock::now();
     let ttl = state.access_token_ttl;
@@ -229,6 +237,7 @@ fn client_credentials(
         iat: now,
         iss: state.issuer(),
         jti: random_uuid(),
+        org_code,
         scope: scopes.join(" "),
         scp: &requested,
         v: "2",

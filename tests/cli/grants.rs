@@ -418,3 +418,67 @@ fn application_token_lifetimes_set_through_the_api_reach_the_tokens() {
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"], "invalid_grant");
 }
+
+#[test]
+fn an_org_scoped_m2m_app_gets_its_org_code_in_every_token() {
+    let w = World::new();
+    let m2m = w.token();
+    assert!(
+        claims(&m2m).get("org_code").is_none(),
+        "a global M2M app has none"
+    );
+    let alice = user_id(&w, "alice@example.com");
+    let code = org_with(&w, &m2m, &alice);
+    for (body, error) in [
+        (
+            json!({"name": "W", "type": "reg", "org_code": code}),
+            "INVALID_REQUEST_BODY",
+        ),
+        (
+            json!({"name": "W", "type": "m2m", "org_code": "org_00000000000"}),
+            "ORGANIZATION_INVALID",
+        ),
+    ] {
+        let (status, out) = call(&w, &m2m, "POST", "/api/v1/applications", Some(body));
+        assert_eq!(status, 400, "{out}");
+        assert_eq!(out["errors"][0]["code"], error);
+    }
+    let created = ok(
+        &w,
+        &m2m,
+        "POST",
+        "/api/v1/applications",
+        Some(json!({"name": "Acme worker", "type": "m2m", "org_code": code})),
+    );
+    let id = created["application"]["client_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let secret = created["application"]["client_secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    w.emulator.state().update(|t| {
+        let api = t.apis.iter_mut().find(|a| !a.is_management_api).unwrap();
+        api.applications
+            .push(cargo_kinde::emulator::tenant::Authorization {
+                client_id: id.clone(),
+                scopes: vec![],
+                extra: Default::default(),
+            });
+    });
+    let (status, body) = crate::http::post_form(
+        &format!("{}/oauth2/token", w.issuer()),
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", &id),
+            ("client_secret", &secret),
+            ("audience", "urn:cargo-kinde:sample-api"),
+        ],
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let c = claims(body["access_token"].as_str().unwrap());
+    assert_eq!(c["org_code"], code, "{c}");
+    assert!(c.get("sub").is_none());
+}

@@ -266,7 +266,13 @@ struct NewApplication {
     name: Option<String>,
     #[serde(rename = "type")]
     kind: Option<String>,
+    /// An org-scoped M2M app: every token it gets carries this `org_code`.
+    org_code: Option<String>,
 }
+
+/// Where an org-scoped M2M application keeps its organization (in `extra`, so state files
+/// stay readable by versions before it).
+pub(crate) const ORG_CODE: &str = "org_code";
 
 #[derive(Serialize)]
 struct CreatedApp {
@@ -297,8 +303,25 @@ async fn create_application(
     }
     // Public clients (single-page, device) have no secret to keep.
     let client_secret = matches!(kind.as_str(), "reg" | "m2m").then(random_secret);
+    let org_code = body.org_code.filter(|c| !c.is_empty());
+    if org_code.is_some() && kind != "m2m" {
+        return Err(ApiError::bad_request(
+            "INVALID_REQUEST_BODY",
+            "`org_code` makes an organization-scoped machine-to-machine application: `type` must be m2m",
+        ));
+    }
     let id = random_hex(16);
     state.update(|t| {
+        let mut extra = Extra::new();
+        if let Some(code) = org_code {
+            if t.organization(&code).is_none() {
+                return Err(ApiError::bad_request(
+                    "ORGANIZATION_INVALID",
+                    format!("No organization with code {code}"),
+                ));
+            }
+            extra.insert(ORG_CODE.into(), code.into());
+        }
         t.applications.push(Application {
             id: id.clone(),
             name,
@@ -306,9 +329,10 @@ async fn create_application(
             client_secret: client_secret.clone(),
             redirect_urls: Vec::new(),
             logout_urls: Vec::new(),
-            extra: Extra::new(),
-        })
-    });
+            extra,
+        });
+        Ok(())
+    })?;
     Ok((
         StatusCode::CREATED,
         success(CreatedApp {
