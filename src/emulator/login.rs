@@ -149,8 +149,6 @@ async fn authorize(
     Query(params): Query<Vec<(String, String)>>,
 ) -> Response {
     let params = Form::from_pairs(params);
-    // Applications and APIs only: users are looked up through the index when needed.
-    let tenant = state.catalog();
     let Some(client_id) = params.get("client_id").map(String::from) else {
         return page(
             StatusCode::BAD_REQUEST,
@@ -158,7 +156,14 @@ async fn authorize(
             "<p>The request has no <code>client_id</code>.</p>",
         );
     };
-    let Some(app) = tenant.application(&client_id).filter(|a| a.kind != "m2m") else {
+    // The one application copied out of the read lock, never the tenant (its organizations
+    // hold a member per user).
+    let app = state.read(|t| {
+        t.application(&client_id)
+            .filter(|a| a.kind != "m2m")
+            .cloned()
+    });
+    let Some(app) = app else {
         return page(
             StatusCode::BAD_REQUEST,
             "Unknown application",
@@ -302,7 +307,7 @@ async fn authorize(
     }
     // The page lists every user, so it costs O(users) whatever is done here.
     let users = state.read(|t| t.users.clone());
-    sign_in_page(&state, &users, app, request)
+    sign_in_page(&state, &users, &app, request)
 }
 
 fn sign_in_page(
@@ -766,14 +771,17 @@ fn check_client(
             "The grant was issued to another client",
         ));
     }
-    let tenant = state.catalog();
-    let app = tenant
-        .application(&credentials.id)
-        .ok_or_else(|| OAuthError::invalid_client("Client authentication failed"))?;
-    if credentials.secret.is_some() && !credentials.secret_matches(app.client_secret.as_deref()) {
-        return Err(OAuthError::invalid_client("Client authentication failed"));
-    }
-    Ok(())
+    // Under the read lock, without copying the tenant: this runs on every token request.
+    state.read(|tenant| {
+        let app = tenant
+            .application(&credentials.id)
+            .ok_or_else(|| OAuthError::invalid_client("Client authentication failed"))?;
+        if credentials.secret.is_some() && !credentials.secret_matches(app.client_secret.as_deref())
+        {
+            return Err(OAuthError::invalid_client("Client authentication failed"));
+        }
+        Ok(())
+    })
 }
 
 /// The `authorization_code` grant.
@@ -1301,14 +1309,14 @@ async fn logout(
     Query(params): Query<Vec<(String, String)>>,
 ) -> Response {
     let redirect = Form::from_pairs(params).get("redirect").map(String::from);
-    let tenant = state.catalog();
     // Checked again here, not only when stored: a state file may hold a URL Kinde never would.
     if let Some(target) = &redirect
         && (redirect::check(target).is_err()
-            || !tenant
-                .applications
-                .iter()
-                .any(|a| a.logout_urls.iter().any(|u| u == target)))
+            || !state.read(|t| {
+                t.applications
+                    .iter()
+                    .any(|a| a.logout_urls.iter().any(|u| u == target))
+            }))
     {
         return page(
             StatusCode::BAD_REQUEST,
