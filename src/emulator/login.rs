@@ -87,6 +87,7 @@ pub(super) fn routes() -> Router<Arc<State>> {
         .route("/oauth2/auth/sign_in", post(sign_in))
         .route("/oauth2/auth/register", post(register))
         .route("/oauth2/auth/organization", post(pick_organization))
+        .route("/oauth2/revoke", post(revoke))
         .route("/oauth2/v2/user_profile", get(user_profile))
         .route("/oauth2/userinfo", get(user_profile))
         .route("/logout", get(logout))
@@ -876,6 +877,42 @@ pub(super) fn refresh_claims(state: &State, user_id: &str) {
             }
         }
     }
+}
+
+/// `POST /oauth2/revoke` (RFC 7009; Kinde: form `token`, `client_id`): a refresh token stops
+/// working; an access token is no longer handed back by a refresh (Kinde mints a new one once
+/// the old is revoked). An unknown token is answered 200 like a revoked one, as RFC 7009 asks;
+/// a token of another client is left alone.
+async fn revoke(
+    AxumState(state): AxumState<Arc<State>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode, OAuthError> {
+    let form = Form::parse(&body);
+    let credentials = ClientCredentials::from_request(&headers, &form)
+        .ok_or_else(|| OAuthError::invalid_client("Client authentication failed: no client_id"))?;
+    let token = form.get("token").ok_or_else(|| {
+        OAuthError::invalid_request("The request is missing the required parameter token")
+    })?;
+    check_client(&state, Some(&credentials), &credentials.id)?;
+    if let Ok(mut logins) = state.logins.lock() {
+        let client = credentials.id.as_str();
+        if logins
+            .refresh
+            .get(token)
+            .is_some_and(|g| g.request.client_id == client)
+        {
+            logins.refresh.remove(token);
+        }
+        for grant in logins.refresh.values_mut() {
+            if grant.request.client_id == client
+                && grant.access.as_ref().is_some_and(|(t, _)| t == token)
+            {
+                grant.access = None;
+            }
+        }
+    }
+    Ok(StatusCode::OK)
 }
 
 /// A suspended user's sign-ins end: refresh tokens, unspent codes and sessions (Kinde: "a

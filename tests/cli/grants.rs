@@ -482,3 +482,35 @@ fn an_org_scoped_m2m_app_gets_its_org_code_in_every_token() {
     assert_eq!(c["org_code"], code, "{c}");
     assert!(c.get("sub").is_none());
 }
+
+#[test]
+fn revoking_a_refresh_token_ends_it_and_revoking_the_access_token_mints_a_new_one() {
+    let w = auto_world();
+    let revoke = |token: &str| {
+        let secret = w.web_app().client_secret.unwrap();
+        crate::http::post_form(
+            &format!("{}/oauth2/revoke", w.issuer()),
+            &[
+                ("token", token),
+                ("client_id", &w.web_app_id()),
+                ("client_secret", &secret),
+            ],
+            None,
+        )
+        .0
+    };
+    let first = sign_in(&w, &[("login_hint", "alice@example.com")]);
+    // A live access token comes back from a refresh until it is revoked.
+    let (status, second) = refresh(&w, &first);
+    assert_eq!(status, 200, "{second}");
+    assert_eq!(second["access_token"], first["access_token"]);
+    assert_eq!(revoke(second["access_token"].as_str().unwrap()), 200);
+    let (status, third) = refresh(&w, &second);
+    assert_eq!(status, 200, "{third}");
+    assert_ne!(third["access_token"], second["access_token"]);
+    assert_eq!(revoke(third["refresh_token"].as_str().unwrap()), 200);
+    let (status, body) = refresh(&w, &third);
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], "invalid_grant");
+    assert_eq!(revoke("not-a-token"), 200);
+}
