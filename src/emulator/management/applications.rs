@@ -303,13 +303,12 @@ async fn create_application(
     }
     // Public clients (single-page, device) have no secret to keep.
     let client_secret = matches!(kind.as_str(), "reg" | "m2m").then(random_secret);
-    let org_code = body.org_code.filter(|c| !c.is_empty());
-    if org_code.is_some() && kind != "m2m" {
-        return Err(ApiError::bad_request(
-            "INVALID_REQUEST_BODY",
-            "`org_code` makes an organization-scoped machine-to-machine application: `type` must be m2m",
-        ));
-    }
+    // The spec scopes M2M applications only; what Kinde does with `org_code` on another type
+    // is not documented, so it is ignored there rather than refused.
+    let org_code = body
+        .org_code
+        .filter(|c| !c.is_empty())
+        .filter(|_| kind == "m2m");
     let id = random_hex(16);
     state.update(|t| {
         let mut extra = Extra::new();
