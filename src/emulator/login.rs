@@ -1304,7 +1304,11 @@ struct Profile {
     given_name: String,
     family_name: String,
     email: String,
+    /// Sign-in here needs no email proof; every address counts as verified.
+    email_verified: bool,
     picture: Option<String>,
+    /// The emulator keeps no usernames.
+    preferred_username: Option<String>,
     updated_at: u64,
 }
 
@@ -1335,7 +1339,9 @@ async fn user_profile(
         given_name: user.first_name.clone(),
         family_name: user.last_name.clone(),
         email: user.email.clone(),
+        email_verified: true,
         picture: None,
+        preferred_username: None,
         updated_at: crate::clock::now(),
     }))
 }

@@ -504,3 +504,20 @@ fn revoking_a_refresh_token_ends_it_and_revoking_the_access_token_mints_a_new_on
     assert_eq!(body["error"], "invalid_grant");
     assert_eq!(revoke("not-a-token"), 200);
 }
+
+#[test]
+fn the_user_profile_has_kindes_fields() {
+    let w = auto_world();
+    let tokens = sign_in(&w, &[("login_hint", "alice@example.com")]);
+    let (status, profile) = crate::http::get_json(
+        &format!("{}/oauth2/v2/user_profile", w.issuer()),
+        Some(&format!(
+            "Bearer {}",
+            tokens["access_token"].as_str().unwrap()
+        )),
+    );
+    assert_eq!(status, 200, "{profile}");
+    assert_eq!(profile["email_verified"], true);
+    assert!(profile.get("preferred_username").is_some(), "{profile}");
+    assert_eq!(profile["id"], profile["sub"]);
+}
