@@ -113,6 +113,15 @@ impl Claims {
             .is_some_and(|exp| exp > now)
     }
 
+    /// `gty`: the grants the token came from (Kinde's M2M tokens: `["client_credentials"]`).
+    pub fn grant_types(&self) -> Vec<&str> {
+        match self.0.get("gty") {
+            Some(Value::String(one)) => vec![one.as_str()],
+            Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// `aud`: one string or an array of them (RFC 7519 §4.1.3 allows both).
     pub fn audiences(&self) -> Vec<&str> {
         match self.0.get("aud") {

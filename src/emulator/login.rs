@@ -23,8 +23,10 @@ use super::redirect;
 use super::tenant::{Application, Organization, Tenant, User, random_hex, random_uuid};
 use super::webhooks::{self, Source};
 
-/// ID token lifetime (Kinde: 3600 s).
+/// ID token lifetime unless the application sets one (Kinde: 3600 s).
 const ID_TOKEN_TTL: u64 = 3600;
+/// Refresh token lifetime unless the application sets one (Kinde: 15 days).
+const REFRESH_TOKEN_TTL: u64 = 1_296_000;
 /// Authorization codes are single-use and short-lived.
 const CODE_TTL: u64 = 600;
 /// The session cookie.
@@ -85,6 +87,7 @@ pub(super) fn routes() -> Router<Arc<State>> {
         .route("/oauth2/auth/sign_in", post(sign_in))
         .route("/oauth2/auth/register", post(register))
         .route("/oauth2/auth/organization", post(pick_organization))
+        .route("/oauth2/revoke", post(revoke))
         .route("/oauth2/v2/user_profile", get(user_profile))
         .route("/oauth2/userinfo", get(user_profile))
         .route("/logout", get(logout))
@@ -147,8 +150,6 @@ async fn authorize(
     Query(params): Query<Vec<(String, String)>>,
 ) -> Response {
     let params = Form::from_pairs(params);
-    // Applications and APIs only: users are looked up through the index when needed.
-    let tenant = state.catalog();
     let Some(client_id) = params.get("client_id").map(String::from) else {
         return page(
             StatusCode::BAD_REQUEST,
@@ -156,7 +157,14 @@ async fn authorize(
             "<p>The request has no <code>client_id</code>.</p>",
         );
     };
-    let Some(app) = tenant.application(&client_id).filter(|a| a.kind != "m2m") else {
+    // The one application copied out of the read lock, never the tenant (its organizations
+    // hold a member per user).
+    let app = state.read(|t| {
+        t.application(&client_id)
+            .filter(|a| a.kind != "m2m")
+            .cloned()
+    });
+    let Some(app) = app else {
         return page(
             StatusCode::BAD_REQUEST,
             "Unknown application",
@@ -267,16 +275,27 @@ async fn authorize(
         };
     }
     if state.auto_login {
-        let user = state.read(|t| {
-            request
-                .login_hint
-                .as_deref()
-                .and_then(|hint| t.user_by_email(hint).or_else(|| t.user(hint)))
-                .or_else(|| t.users.first())
-                .map(|u| u.id.clone())
+        // The hinted user; the first one only when there is no hint. A sign-up, or an email
+        // the tenant does not know, creates that user as the pages would.
+        let hint = request.login_hint.clone();
+        let known = state.read(|t| {
+            match hint.as_deref() {
+                Some(hint) => t.user_by_email(hint).or_else(|| t.user(hint)),
+                None => t.users.first(),
+            }
+            .map(|u| u.id.clone())
         });
-        if let Some(id) = user {
-            return issue_code(&state, request, &id);
+        match (known, hint) {
+            (Some(id), None) => return issue_code(&state, request, &id),
+            (Some(id), Some(_)) if prompt != Some("create") => {
+                return issue_code(&state, request, &id);
+            }
+            (_, Some(email)) if email.contains('@') => {
+                let name = email.split('@').next().unwrap_or("").to_string();
+                return signed_in(&state, request, email.trim(), &name, "");
+            }
+            // A hint naming no user and no email: the page, where a person can pick.
+            _ => {}
         }
     }
     if prompt.is_none()
@@ -289,7 +308,7 @@ async fn authorize(
     }
     // The page lists every user, so it costs O(users) whatever is done here.
     let users = state.read(|t| t.users.clone());
-    sign_in_page(&state, &users, app, request)
+    sign_in_page(&state, &users, &app, request)
 }
 
 fn sign_in_page(
@@ -567,6 +586,9 @@ enum OrgChoice {
 }
 
 fn choose_organization(state: &State, request: &AuthRequest, user_id: &str) -> OrgChoice {
+    if state.read(|t| t.user(user_id).is_some_and(|u| u.is_suspended)) {
+        return OrgChoice::Refused("access_denied", "The user is suspended".into());
+    }
     if request.is_create_org {
         let code = state.update(|t| {
             // Kinde does not say what an unnamed org is called; the user's email names it here.
@@ -750,14 +772,17 @@ fn check_client(
             "The grant was issued to another client",
         ));
     }
-    let tenant = state.catalog();
-    let app = tenant
-        .application(&credentials.id)
-        .ok_or_else(|| OAuthError::invalid_client("Client authentication failed"))?;
-    if credentials.secret.is_some() && !credentials.secret_matches(app.client_secret.as_deref()) {
-        return Err(OAuthError::invalid_client("Client authentication failed"));
-    }
-    Ok(())
+    // Under the read lock, without copying the tenant: this runs on every token request.
+    state.read(|tenant| {
+        let app = tenant
+            .application(&credentials.id)
+            .ok_or_else(|| OAuthError::invalid_client("Client authentication failed"))?;
+        if credentials.secret.is_some() && !credentials.secret_matches(app.client_secret.as_deref())
+        {
+            return Err(OAuthError::invalid_client("Client authentication failed"));
+        }
+        Ok(())
+    })
 }
 
 /// The `authorization_code` grant.
@@ -851,6 +876,71 @@ pub(super) fn refresh_claims(state: &State, user_id: &str) {
                 grant.access = None;
             }
         }
+    }
+}
+
+/// `POST /oauth2/revoke` (RFC 7009; Kinde: form `token`, `client_id`): a refresh token stops
+/// working; an access token is no longer handed back by a refresh (Kinde mints a new one once
+/// the old is revoked). An unknown token is answered 200 like a revoked one, as RFC 7009 asks;
+/// a token of another client is left alone.
+async fn revoke(
+    AxumState(state): AxumState<Arc<State>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode, OAuthError> {
+    let form = Form::parse(&body);
+    let credentials = ClientCredentials::from_request(&headers, &form)
+        .ok_or_else(|| OAuthError::invalid_client("Client authentication failed: no client_id"))?;
+    let token = form.get("token").ok_or_else(|| {
+        OAuthError::invalid_request("The request is missing the required parameter token")
+    })?;
+    check_client(&state, Some(&credentials), &credentials.id)?;
+    if let Ok(mut logins) = state.logins.lock() {
+        let client = credentials.id.as_str();
+        if logins
+            .refresh
+            .get(token)
+            .is_some_and(|g| g.request.client_id == client)
+        {
+            logins.refresh.remove(token);
+        }
+        for grant in logins.refresh.values_mut() {
+            if grant.request.client_id == client
+                && grant.access.as_ref().is_some_and(|(t, _)| t == token)
+            {
+                grant.access = None;
+            }
+        }
+    }
+    Ok(StatusCode::OK)
+}
+
+/// A suspended user's sign-ins end: refresh tokens, unspent codes and sessions (Kinde: "a
+/// suspended user can sign in to no org"). Unsuspending brings none of them back.
+pub(super) fn end_user(state: &State, user_id: &str) {
+    if let Ok(mut logins) = state.logins.lock() {
+        logins.refresh.retain(|_, g| g.user_id != user_id);
+        logins.codes.retain(|_, g| g.user_id != user_id);
+        logins.sessions.retain(|_, user| user != user_id);
+    }
+}
+
+/// A suspended organization's tokens are revoked and its sessions end (Kinde); unsuspending
+/// does not bring them back, so they are dropped rather than refused while it is suspended.
+/// A session is not tied to one organization here: those of users signed in to this one end.
+pub(super) fn end_organization(state: &State, org_code: &str) {
+    if let Ok(mut logins) = state.logins.lock() {
+        let in_org = |g: &Grant| g.org_code.as_deref() == Some(org_code);
+        let users: std::collections::HashSet<String> = logins
+            .refresh
+            .values()
+            .chain(logins.codes.values())
+            .filter(|g| in_org(g))
+            .map(|g| g.user_id.clone())
+            .collect();
+        logins.refresh.retain(|_, g| !in_org(g));
+        logins.codes.retain(|_, g| !in_org(g));
+        logins.sessions.retain(|_, user| !users.contains(user));
     }
 }
 
@@ -1013,6 +1103,33 @@ fn access_facts(
     (roles, permissions, flags)
 }
 
+/// The OpenID Connect scopes a user's token may carry whatever its audience.
+const OIDC_SCOPES: [&str; 5] = ["openid", "profile", "email", "offline", "offline_access"];
+
+/// The requested scopes a user's token gets: the OpenID Connect ones, and those an API in the
+/// token's audience defines. The Management API's scopes are never a user's: Kinde gives them
+/// to M2M applications only, so a user asking for `read:users` does not get it.
+fn user_scopes(
+    tenant: &Tenant,
+    iss: &str,
+    requested: &[String],
+    audiences: &[String],
+) -> Vec<String> {
+    let defined = |scope: &str| {
+        audiences.iter().any(|aud| {
+            tenant
+                .api_by_audience(iss, aud)
+                .filter(|api| !api.is_management_api)
+                .is_some_and(|api| api.scopes.iter().any(|s| s.key == scope))
+        })
+    };
+    requested
+        .iter()
+        .filter(|s| OIDC_SCOPES.contains(&s.as_str()) || defined(s))
+        .cloned()
+        .collect()
+}
+
 /// Sign the tokens of `grant`. `reuse` is a still-live access token from the grant being
 /// refreshed: Kinde returns it unchanged rather than minting a new one.
 fn tokens(
@@ -1025,16 +1142,26 @@ fn tokens(
     let iss = state.issuer();
     let org_code = grant.org_code.as_deref();
     // Decided under the read lock, without copying the tenant; signed after it is released.
-    let (user, access_claims, org_codes, organizations) = state.read(|tenant| {
+    let (user, access_claims, org_codes, organizations, lifetimes) = state.read(|tenant| {
         let user = tenant
             .user(&grant.user_id)
             .cloned()
             .ok_or_else(|| OAuthError::invalid_grant("The user no longer exists"))?;
+        // Kinde: "a suspended user can sign in to no org".
+        if user.is_suspended {
+            return Err(OAuthError::invalid_grant("The user is suspended"));
+        }
         if let Some(code) = org_code {
             match tenant.organization(code) {
                 Some(org) if org.is_suspended => {
                     return Err(OAuthError::invalid_grant(format!(
                         "Organization {code} is suspended: its tokens are revoked"
+                    )));
+                }
+                // A grant is for one membership: once it ends, so do the grant's tokens.
+                Some(org) if org.member(&user.id).is_none() => {
+                    return Err(OAuthError::invalid_grant(format!(
+                        "The user is no longer a member of organization {code}"
                     )));
                 }
                 Some(_) => {}
@@ -1062,6 +1189,7 @@ fn tokens(
             })
             .cloned()
             .collect();
+        let scopes = user_scopes(tenant, iss, &request.scopes, &audiences);
         let (roles, permissions, flags) = access_facts(tenant, &user.id, org_code);
         let org_name = org_code
             .filter(|_| settings.org_name)
@@ -1078,18 +1206,27 @@ fn tokens(
                 .collect::<Vec<_>>()
         });
         let roles = settings.roles.then_some(roles);
+        let lifetimes = (
+            settings
+                .access_token_lifetime
+                .unwrap_or(state.access_token_ttl),
+            settings.id_token_lifetime.unwrap_or(ID_TOKEN_TTL),
+            settings.refresh_token_lifetime.unwrap_or(REFRESH_TOKEN_TTL),
+        );
         Ok((
             user,
-            (audiences, permissions, flags, roles, org_name),
+            (audiences, scopes, permissions, flags, roles, org_name),
             org_codes,
             organizations,
+            lifetimes,
         ))
     })?;
-    let (audiences, permissions, feature_flags, roles, org_name) = access_claims;
+    let (access_ttl, id_ttl, refresh_ttl) = lifetimes;
+    let (audiences, scopes, permissions, feature_flags, roles, org_name) = access_claims;
     let (access_token, access_exp) = match reuse {
         Some(live) => live,
         None => {
-            let exp = now.saturating_add(state.access_token_ttl);
+            let exp = now.saturating_add(access_ttl);
             let token = state.sign(&AccessClaims {
                 aud: audiences.iter().map(String::as_str).collect(),
                 azp: &request.client_id,
@@ -1102,7 +1239,7 @@ fn tokens(
                 org_name,
                 permissions,
                 roles,
-                scp: &request.scopes,
+                scp: &scopes,
                 sub: &user.id,
             });
             (token, exp)
@@ -1118,7 +1255,7 @@ fn tokens(
         auth_time: grant.auth_time,
         azp: &request.client_id,
         email: &user.email,
-        exp: now + ID_TOKEN_TTL,
+        exp: now.saturating_add(id_ttl),
         family_name: &user.last_name,
         given_name: &user.first_name,
         iat: now,
@@ -1139,7 +1276,7 @@ fn tokens(
             logins.refresh.insert(
                 refresh.clone(),
                 Grant {
-                    expires_at: now + 1_296_000,
+                    expires_at: now.saturating_add(refresh_ttl),
                     access: Some((access_token.clone(), access_exp)),
                     ..grant.clone()
                 },
@@ -1151,7 +1288,7 @@ fn tokens(
         access_token,
         expires_in: access_exp.saturating_sub(now),
         id_token,
-        scope: request.scopes.join(" "),
+        scope: scopes.join(" "),
         token_type: "Bearer",
         refresh_token,
     }))
@@ -1167,7 +1304,11 @@ struct Profile {
     given_name: String,
     family_name: String,
     email: String,
+    /// Sign-in here needs no email proof; every address counts as verified.
+    email_verified: bool,
     picture: Option<String>,
+    /// The emulator keeps no usernames.
+    preferred_username: Option<String>,
     updated_at: u64,
 }
 
@@ -1198,7 +1339,9 @@ async fn user_profile(
         given_name: user.first_name.clone(),
         family_name: user.last_name.clone(),
         email: user.email.clone(),
+        email_verified: true,
         picture: None,
+        preferred_username: None,
         updated_at: crate::clock::now(),
     }))
 }
@@ -1209,14 +1352,14 @@ async fn logout(
     Query(params): Query<Vec<(String, String)>>,
 ) -> Response {
     let redirect = Form::from_pairs(params).get("redirect").map(String::from);
-    let tenant = state.catalog();
     // Checked again here, not only when stored: a state file may hold a URL Kinde never would.
     if let Some(target) = &redirect
         && (redirect::check(target).is_err()
-            || !tenant
-                .applications
-                .iter()
-                .any(|a| a.logout_urls.iter().any(|u| u == target)))
+            || !state.read(|t| {
+                t.applications
+                    .iter()
+                    .any(|a| a.logout_urls.iter().any(|u| u == target))
+            }))
     {
         return page(
             StatusCode::BAD_REQUEST,

@@ -41,6 +41,7 @@ struct Discovery {
     token_endpoint: String,
     userinfo_endpoint: String,
     end_session_endpoint: String,
+    revocation_endpoint: String,
     jwks_uri: String,
     response_types_supported: &'static [&'static str],
     grant_types_supported: &'static [&'static str],
@@ -60,6 +61,7 @@ async fn discovery(AxumState(state): AxumState<Shared>) -> Json<Discovery> {
         token_endpoint: format!("{iss}/oauth2/token"),
         userinfo_endpoint: format!("{iss}/oauth2/v2/user_profile"),
         end_session_endpoint: format!("{iss}/logout"),
+        revocation_endpoint: format!("{iss}/oauth2/revoke"),
         jwks_uri: format!("{iss}/.well-known/jwks"),
         response_types_supported: &["code"],
         grant_types_supported: &["authorization_code", "refresh_token", "client_credentials"],
@@ -146,6 +148,9 @@ struct M2mClaims<'a> {
     iat: u64,
     iss: &'a str,
     jti: String,
+    /// Only for an org-scoped M2M application: its organization, in every token it gets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    org_code: Option<String>,
     scope: String,
     scp: &'a [String],
     v: &'static str,
@@ -169,7 +174,7 @@ fn client_credentials(
         OAuthError::invalid_client("Client authentication failed: no client_id was sent")
     })?;
     // Decided under the read lock, without copying the tenant; signed after it is released.
-    let (app_id, audiences, scopes, requested) = state.read(|tenant| {
+    let (app_id, audiences, scopes, requested, org_code) = state.read(|tenant| {
         let app = tenant
             .application(&credentials.id)
             .filter(|app| credentials.secret_matches(app.client_secret.as_deref()))
@@ -217,7 +222,12 @@ fn client_credentials(
         } else {
             requested.clone()
         };
-        Ok((app.id.clone(), audiences, scopes, requested))
+        let org_code = app
+            .extra
+            .get(super::management::ORG_CODE)
+            .and_then(serde_json::Value::as_str)
+            .map(String::from);
+        Ok((app.id.clone(), audiences, scopes, requested, org_code))
     })?;
     let now = crate::clock::now();
     let ttl = state.access_token_ttl;
@@ -229,6 +239,7 @@ fn client_credentials(
         iat: now,
         iss: state.issuer(),
         jti: random_uuid(),
+        org_code,
         scope: scopes.join(" "),
         scp: &requested,
         v: "2",

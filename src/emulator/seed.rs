@@ -16,7 +16,7 @@ use toml::Spanned;
 
 use super::tenant::{
     Api, ApiScope, Application, Authorization, Extra, FeatureFlag, Organization, Permission, Role,
-    Tenant, User, random_hex, random_secret, random_uuid,
+    Tenant, TokenSettings, User, random_hex, random_secret, random_uuid,
 };
 use crate::error::Error;
 
@@ -159,6 +159,30 @@ struct SeedApplication {
     callback_urls: Vec<String>,
     #[serde(default)]
     logout_urls: Vec<String>,
+    /// Token customisation and lifetimes (Kinde's dashboard "Tokens" page for the app).
+    #[serde(default)]
+    tokens: Option<SeedTokens>,
+}
+
+/// `[applications.tokens]`: the claims Kinde adds only when toggled on, and lifetimes in seconds.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SeedTokens {
+    /// Access token `roles`.
+    #[serde(default)]
+    roles: bool,
+    /// Access token `org_name`.
+    #[serde(default)]
+    org_name: bool,
+    /// ID token `organizations`.
+    #[serde(default)]
+    organizations: bool,
+    #[serde(default)]
+    access_token_lifetime: Option<Spanned<u64>>,
+    #[serde(default)]
+    refresh_token_lifetime: Option<Spanned<u64>>,
+    #[serde(default)]
+    id_token_lifetime: Option<Spanned<u64>>,
 }
 
 #[derive(Clone, Deserialize)]
@@ -603,6 +627,58 @@ impl Seed {
         if let Some(previous) = previous {
             keep_ids(&mut t, previous, f);
         }
+        // After keep_ids, which may give an application its earlier client id; what the seed
+        // says wins over what the earlier tenant had.
+        for a in &f.applications {
+            let Some(tokens) = &a.tokens else { continue };
+            let lifetime = |l: &Option<Spanned<u64>>| l.as_ref().map(|l| *l.get_ref());
+            let (access, refresh) = (
+                lifetime(&tokens.access_token_lifetime),
+                lifetime(&tokens.refresh_token_lifetime),
+            );
+            // Kinde: the refresh lifetime must be longer than the access lifetime.
+            if let (Some(at), Some(access), Some(refresh)) =
+                (&tokens.refresh_token_lifetime, access, refresh)
+                && refresh <= access
+            {
+                return Err(self.error(
+                    at,
+                    "refresh_token_lifetime must be longer than access_token_lifetime",
+                ));
+            }
+            for at in [
+                &tokens.access_token_lifetime,
+                &tokens.refresh_token_lifetime,
+                &tokens.id_token_lifetime,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                if *at.get_ref() == 0 {
+                    return Err(self.error(at, "a token lifetime is at least 1 second"));
+                }
+            }
+            let Some(id) = t
+                .applications
+                .iter()
+                .find(|app| &app.name == a.name.get_ref())
+                .map(|app| app.id.clone())
+            else {
+                continue;
+            };
+            t.token_settings.insert(
+                id,
+                TokenSettings {
+                    roles: tokens.roles,
+                    org_name: tokens.org_name,
+                    organizations: tokens.organizations,
+                    access_token_lifetime: access,
+                    refresh_token_lifetime: refresh,
+                    id_token_lifetime: lifetime(&tokens.id_token_lifetime),
+                    extra: Extra::new(),
+                },
+            );
+        }
         t.reindex();
         // The tenant's own rules last, so a seed can never hold what a state file may not.
         t.check_unique().map_err(|duplicate| {
@@ -783,8 +859,8 @@ fn keep_ids(t: &mut Tenant, previous: &Tenant, f: &SeedFile) {
             .iter_mut()
             .for_each(|a| rename(&mut a.client_id));
     }
-    // Token customisation is set in Kinde's dashboard (here: the state file), never in a seed:
-    // what the earlier tenant had for applications still there stays.
+    // Token settings the earlier tenant had for applications still there stay, unless the seed
+    // sets them (`Seed::build` applies those after this).
     for (client_id, settings) in &previous.token_settings {
         if t.application(client_id).is_some() {
             t.token_settings.insert(client_id.clone(), settings.clone());

@@ -192,6 +192,9 @@ pub struct User {
     pub last_name: String,
     /// Creation time, RFC 3339.
     pub created_on: String,
+    /// Suspended: signs in to no organization, and its refresh tokens are revoked.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_suspended: bool,
     /// Fields this version does not know, kept as they were.
     #[serde(flatten)]
     pub extra: Extra,
@@ -206,6 +209,7 @@ impl User {
             first_name: first_name.into(),
             last_name: last_name.into(),
             created_on: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            is_suspended: false,
             extra: Extra::new(),
         }
     }
@@ -892,6 +896,15 @@ pub struct TokenSettings {
     /// ID token `organizations` ("Organizations (array)").
     #[serde(default)]
     pub organizations: bool,
+    /// Access token lifetime in seconds (the emulator's `--access-token-ttl` when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token_lifetime: Option<u64>,
+    /// Refresh token lifetime in seconds (Kinde's 1,296,000 when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token_lifetime: Option<u64>,
+    /// ID token lifetime in seconds (Kinde's 3600 when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_lifetime: Option<u64>,
     /// Fields this version does not know, kept as they were.
     #[serde(flatten)]
     pub extra: Extra,

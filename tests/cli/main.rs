@@ -11,6 +11,7 @@ mod dotenv;
 mod emulator;
 mod export;
 mod fake;
+mod grants;
 mod help;
 mod init;
 mod json;

@@ -27,6 +27,10 @@ pub(super) fn routes() -> Router<Shared> {
                 .delete(delete_application),
         )
         .route(
+            "/api/v1/applications/{id}/tokens",
+            axum::routing::patch(update_tokens),
+        )
+        .route(
             "/api/v1/applications/{id}/auth_redirect_urls",
             get(list_callback_urls)
                 .post(|s, p, b| add_urls(s, p, b, Urls::Callback))
@@ -262,7 +266,13 @@ struct NewApplication {
     name: Option<String>,
     #[serde(rename = "type")]
     kind: Option<String>,
+    /// An org-scoped M2M app: every token it gets carries this `org_code`.
+    org_code: Option<String>,
 }
+
+/// Where an org-scoped M2M application keeps its organization (in `extra`, so state files
+/// stay readable by versions before it).
+pub(crate) const ORG_CODE: &str = "org_code";
 
 #[derive(Serialize)]
 struct CreatedApp {
@@ -293,8 +303,24 @@ async fn create_application(
     }
     // Public clients (single-page, device) have no secret to keep.
     let client_secret = matches!(kind.as_str(), "reg" | "m2m").then(random_secret);
+    // The spec scopes M2M applications only; what Kinde does with `org_code` on another type
+    // is not documented, so it is ignored there rather than refused.
+    let org_code = body
+        .org_code
+        .filter(|c| !c.is_empty())
+        .filter(|_| kind == "m2m");
     let id = random_hex(16);
     state.update(|t| {
+        let mut extra = Extra::new();
+        if let Some(code) = org_code {
+            if t.organization(&code).is_none() {
+                return Err(ApiError::bad_request(
+                    "ORGANIZATION_INVALID",
+                    format!("No organization with code {code}"),
+                ));
+            }
+            extra.insert(ORG_CODE.into(), code.into());
+        }
         t.applications.push(Application {
             id: id.clone(),
             name,
@@ -302,9 +328,10 @@ async fn create_application(
             client_secret: client_secret.clone(),
             redirect_urls: Vec::new(),
             logout_urls: Vec::new(),
-            extra: Extra::new(),
-        })
-    });
+            extra,
+        });
+        Ok(())
+    })?;
     Ok((
         StatusCode::CREATED,
         success(CreatedApp {
@@ -373,4 +400,60 @@ async fn delete_application(
             code: "APPLICATION_DELETED",
         }))
     })
+}
+
+/// `PATCH /api/v1/applications/{id}/tokens`: the lifetimes the emulator's tokens use. The
+/// session lifetime and Hasura mapping are accepted and not modelled.
+#[derive(Deserialize)]
+struct TokenLifetimes {
+    access_token_lifetime: Option<u64>,
+    refresh_token_lifetime: Option<u64>,
+    id_token_lifetime: Option<u64>,
+    #[serde(default, rename = "authenticated_session_lifetime")]
+    _session: Option<u64>,
+    #[serde(default, rename = "is_hasura_mapping_enabled")]
+    _hasura: Option<bool>,
+}
+
+async fn update_tokens(
+    AxumState(state): AxumState<Shared>,
+    Path(id): Path<String>,
+    Body(body): Body<TokenLifetimes>,
+) -> Result<Json<Success<Nothing>>, ApiError> {
+    let invalid = |message: &str| ApiError::bad_request("INVALID_TOKEN_LIFETIME", message);
+    let given = [
+        body.access_token_lifetime,
+        body.refresh_token_lifetime,
+        body.id_token_lifetime,
+    ];
+    if given.contains(&Some(0)) {
+        return Err(invalid("A token lifetime is at least 1 second"));
+    }
+    state.update(|t| {
+        if t.application(&id).is_none() {
+            return Err(not_found(&id));
+        }
+        let settings = t.token_settings.entry(id.clone()).or_default();
+        let access = body
+            .access_token_lifetime
+            .or(settings.access_token_lifetime);
+        let refresh = body
+            .refresh_token_lifetime
+            .or(settings.refresh_token_lifetime);
+        // Kinde: the refresh lifetime must be longer than the access lifetime.
+        if let (Some(access), Some(refresh)) = (access, refresh)
+            && refresh <= access
+        {
+            return Err(invalid(
+                "The refresh token lifetime must be longer than the access token lifetime",
+            ));
+        }
+        settings.access_token_lifetime = access;
+        settings.refresh_token_lifetime = refresh;
+        if let Some(id_token) = body.id_token_lifetime {
+            settings.id_token_lifetime = Some(id_token);
+        }
+        Ok(())
+    })?;
+    Ok(success(Nothing {}))
 }

@@ -1,5 +1,6 @@
-//! The bearer token every Management API call needs: one of this emulator's M2M tokens for the
-//! Management API audience (401 otherwise), carrying the operation's scope (403 otherwise).
+//! The bearer token every Management API call needs: one of this emulator's M2M tokens
+//! (`gty: client_credentials`, no `sub`) for the Management API audience (401 otherwise),
+//! carrying the operation's scope (403 otherwise).
 
 use axum::extract::{Request, State as AxumState};
 use axum::http::StatusCode;
@@ -28,6 +29,13 @@ pub(super) async fn authorize(
         return Err(ApiError::unauthorized(
             "TOKEN_EXPIRED",
             "The access token has expired",
+        ));
+    }
+    // Kinde's Management API takes M2M tokens only: a user's token (it has a `sub`, and no
+    // `gty` of client_credentials) is no credential here, whatever its audience or scopes.
+    if claims.subject().is_some() || !claims.grant_types().contains(&"client_credentials") {
+        return Err(unauthorized(
+            "The Management API takes a machine-to-machine (client_credentials) token, not a user's token",
         ));
     }
     let audience = format!("{}/api", state.issuer());

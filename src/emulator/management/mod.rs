@@ -23,6 +23,8 @@ use axum::Router;
 
 use super::State;
 
+pub(super) use applications::ORG_CODE;
+
 /// The state every handler gets.
 type Shared = Arc<State>;
 

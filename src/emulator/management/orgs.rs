@@ -283,6 +283,7 @@ async fn update_organization(
     Path(code): Path<String>,
     Body(body): Body<UpdateOrganization>,
 ) -> Result<Json<Success<Nothing>>, ApiError> {
+    let body_suspends = body.is_suspended == Some(true);
     state.update(|t| {
         let org = find_mut(t, &code)?;
         if body.is_suspended == Some(true) && org.is_default {
@@ -317,6 +318,9 @@ async fn update_organization(
         }
         Ok(())
     })?;
+    if body_suspends {
+        crate::emulator::login::end_organization(&state, &code);
+    }
     webhooks::emit(&state, "organization.updated", Source::Api, &code);
     Ok(success(Nothing {}))
 }

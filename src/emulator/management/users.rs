@@ -61,7 +61,7 @@ impl UserBody {
             email: email(user.email.clone()),
             first_name: user.first_name.clone(),
             last_name: user.last_name.clone(),
-            is_suspended: false,
+            is_suspended: user.is_suspended,
             created_on: user.created_on.clone(),
             total_sign_ins: 0,
             failed_sign_ins: 0,
@@ -242,6 +242,7 @@ struct UserChanges {
     given_name: Option<String>,
     family_name: Option<String>,
     email: Option<String>,
+    is_suspended: Option<bool>,
 }
 
 /// The updated user as Kinde answers it: no `code` / `message` envelope.
@@ -282,15 +283,21 @@ async fn update_user(
         if let Some(email) = body.email.filter(|e| !e.is_empty()) {
             user.email = email;
         }
+        if let Some(suspended) = body.is_suspended {
+            user.is_suspended = suspended;
+        }
         Ok(Json(Updated {
             id: user.id.clone(),
             given_name: user.first_name.clone(),
             family_name: user.last_name.clone(),
             email: user.email.clone(),
-            is_suspended: false,
+            is_suspended: user.is_suspended,
             is_password_reset_requested: false,
         }))
     })?;
+    if body.is_suspended == Some(true) {
+        crate::emulator::login::end_user(&state, &id);
+    }
     webhooks::emit(&state, "user.updated", Source::Api, &id);
     Ok(updated)
 }
