@@ -1002,3 +1002,24 @@ fn a_generic_sub_resource_under_a_typed_parent_needs_that_parent() {
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["errors"][0]["code"], "ROLE_NOT_FOUND");
 }
+
+#[test]
+fn a_trailing_slash_is_no_route_and_makes_nothing() {
+    let w = World::new();
+    let token = w.token();
+    let rt = runtime();
+    let base = format!("{}/api/v1", w.issuer());
+    let (status, body) = send(&rt, "GET", &format!("{base}/users/"), &token, None);
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["errors"]["code"], "ROUTE_NOT_FOUND");
+    let role = serde_json::json!({"name": "Ghost", "key": "ghost"});
+    let (status, body) = send(&rt, "POST", &format!("{base}/roles/"), &token, Some(&role));
+    assert_eq!(status, 404, "{body}");
+    let (status, roles) = send(&rt, "GET", &format!("{base}/roles"), &token, None);
+    assert_eq!(status, 200);
+    assert!(!roles.to_string().contains("ghost"), "{roles}");
+    // Without the slash, the typed users answer.
+    let (status, users) = send(&rt, "GET", &format!("{base}/users"), &token, None);
+    assert_eq!(status, 200);
+    assert!(!users["users"].as_array().unwrap().is_empty(), "{users}");
+}
