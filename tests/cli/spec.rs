@@ -423,10 +423,16 @@ const BOUND: &[(&str, &str, &str, &str)] = &[
 ];
 
 /// What the typed rules need that a schema sample does not say: the walk's flag allows
-/// overrides at every level, so its organization and user overrides are accepted.
+/// overrides at every level, so its organization and user overrides are accepted; a new user
+/// names no organization (the sample's code is no organization's) and joins the default one.
 fn fit_to_rules(method: &str, template: &str, body: &mut Value) {
     if (method, template) == ("POST", "/api/v1/feature_flags") {
         body["allow_override_level"] = "usr".into();
+    }
+    if (method, template) == ("POST", "/api/v1/user")
+        && let Some(fields) = body.as_object_mut()
+    {
+        fields.remove("organization_code");
     }
 }
 
