@@ -96,7 +96,7 @@ pub struct State {
     counts: Mutex<stats::Counts>,
     log: Option<LogSink>,
     faults: Mutex<Vec<faults::Fault>>,
-    recorded: Mutex<Vec<Recorded>>,
+    recorded: Mutex<std::collections::VecDeque<Kept>>,
     logins: Mutex<login::Logins>,
     auto_login: bool,
     /// Webhook deliveries: the queue to the dispatcher and the delivery log.
@@ -112,8 +112,28 @@ pub struct Recorded {
     pub method: String,
     /// Path.
     pub path: String,
-    /// The JSON body, if any.
+    /// The JSON body, if any and if it fit in the [`RECORDED_BODY`] bytes kept.
     pub body: Option<serde_json::Value>,
+    /// The body's full size in bytes.
+    pub size: usize,
+}
+
+/// How much of each recorded body is kept: enough for any request shape a test checks, while
+/// 1000 recorded writes stay a bounded amount of memory.
+pub const RECORDED_BODY: usize = 64 * 1024;
+/// How many writes are kept.
+const RECORDED_WRITES: usize = 1000;
+/// The largest Management API request body accepted (413 above it). Kinde does not document its
+/// limit; 4 MiB is well above any body its API takes (a logo upload is the largest) and keeps a
+/// stray upload from filling memory.
+pub const MAX_BODY: usize = 4 * 1024 * 1024;
+
+/// One recorded write as kept: raw bytes, parsed only when asked for.
+struct Kept {
+    method: String,
+    path: String,
+    prefix: Vec<u8>,
+    size: usize,
 }
 
 impl State {
@@ -207,9 +227,20 @@ impl State {
             .sum()
     }
 
-    /// The Management API writes received so far (the last 1000).
+    /// The authorised Management API writes received so far (the last 1000), each body parsed
+    /// if it fit in the [`RECORDED_BODY`] bytes kept of it.
     pub fn recorded(&self) -> Vec<Recorded> {
-        self.recorded.lock().map(|r| r.clone()).unwrap_or_default()
+        let kept = self.recorded.lock().unwrap_or_else(|p| p.into_inner());
+        kept.iter()
+            .map(|k| Recorded {
+                method: k.method.clone(),
+                path: k.path.clone(),
+                body: (k.prefix.len() == k.size)
+                    .then(|| serde_json::from_slice(&k.prefix).ok())
+                    .flatten(),
+                size: k.size,
+            })
+            .collect()
     }
 
     /// Add a fault rule.
@@ -378,7 +409,7 @@ pub async fn start(options: Options) -> Result<Running, Error> {
         counts: Mutex::new(stats::Counts::default()),
         log: options.log.clone(),
         faults: Mutex::new(options.faults.clone()),
-        recorded: Mutex::new(Vec::new()),
+        recorded: Mutex::new(std::collections::VecDeque::new()),
         logins: Mutex::new(login::Logins::default()),
         auto_login: options.auto_login,
         hooks,
@@ -509,11 +540,31 @@ fn admin_routes() -> Router<Arc<State>> {
         )
         .route(
             "/_emulator/reset",
-            post(|AxumState(state): AxumState<Arc<State>>| async move {
-                state.reset();
-                axum::http::StatusCode::NO_CONTENT
-            }),
+            post(
+                |AxumState(state): AxumState<Arc<State>>, headers: axum::http::HeaderMap| async move {
+                    if !is_json(&headers) {
+                        return Err(error::ApiError::new(
+                            axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                            "JSON_REQUIRED",
+                            "POST /_emulator/reset needs `Content-Type: application/json`",
+                        ));
+                    }
+                    state.reset();
+                    Ok(axum::http::StatusCode::NO_CONTENT)
+                },
+            ),
         )
+}
+
+/// Whether a request says its body is JSON. A web page can send another site a form or plain
+/// text without asking, but a JSON `Content-Type` only after a CORS preflight, which the emulator
+/// never grants: with `--http`, a page the developer visits cannot reset their tenant.
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
 }
 
 /// `GET /_emulator/stats`: counts by route, so its size is bounded whatever paths arrive.
@@ -555,11 +606,6 @@ async fn count_and_log(
     let started = Instant::now();
     let method = request.method().to_string();
     let path = request.uri().path().to_string();
-    let request = if path.starts_with("/api/") && method != "GET" {
-        record(&state, request).await
-    } else {
-        request
-    };
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -579,23 +625,37 @@ async fn count_and_log(
     response
 }
 
-/// Keep a copy of a write's body, then pass the request on unchanged.
-async fn record(state: &State, request: Request) -> Request {
+/// Keep the start of an authorised write's body, then pass the request on with all of it:
+/// Kinde's 413 when the body is over [`MAX_BODY`]. Runs after the token check (see
+/// `management::routes`), so no one without a token can fill the log.
+async fn record(AxumState(state): AxumState<Arc<State>>, request: Request, next: Next) -> Response {
+    use axum::response::IntoResponse as _;
+    if request.method() == axum::http::Method::GET {
+        return next.run(request).await;
+    }
     let (parts, body) = request.into_parts();
-    let bytes = axum::body::to_bytes(body, 1 << 20)
-        .await
-        .unwrap_or_default();
-    if let Ok(mut recorded) = state.recorded.lock() {
-        if recorded.len() >= 1000 {
-            recorded.remove(0);
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
+        return error::ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "REQUEST_BODY_TOO_LARGE",
+            format!("The request body is over the emulator's limit of {MAX_BODY} bytes"),
+        )
+        .into_response();
+    };
+    {
+        let mut recorded = state.recorded.lock().unwrap_or_else(|p| p.into_inner());
+        if recorded.len() >= RECORDED_WRITES {
+            recorded.pop_front();
         }
-        recorded.push(Recorded {
+        recorded.push_back(Kept {
             method: parts.method.to_string(),
             path: parts.uri.path().to_string(),
-            body: serde_json::from_slice(&bytes).ok(),
+            prefix: bytes[..bytes.len().min(RECORDED_BODY)].to_vec(),
+            size: bytes.len(),
         });
     }
-    Request::from_parts(parts, axum::body::Body::from(bytes))
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
 }
 
 /// An emulator on its own thread and runtime, stopped when dropped: for tests and `--emulator`.

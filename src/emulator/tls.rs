@@ -23,15 +23,29 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::error::Error;
 
-/// The CA certificate (PEM) in the TLS directory: what `NODE_EXTRA_CA_CERTS` names.
+/// The CA certificate (PEM) in the TLS directory: what `NODE_EXTRA_CA_CERTS` names. Written
+/// from [`RECORD_FILE`] on each start.
 pub const CA_FILE: &str = "ca.pem";
 /// The system's roots plus the CA (PEM), for variables that replace the system's roots
 /// (`SSL_CERT_FILE`, `REQUESTS_CA_BUNDLE`).
 pub const BUNDLE_FILE: &str = "ca-bundle.pem";
-const KEY_FILE: &str = "ca.key";
-/// When the CA expires, in seconds since the epoch: rcgen writes certificates but does not read
-/// them back, and a date kept beside the certificate spares a DER parser.
-const EXPIRES_FILE: &str = "ca.expires";
+/// The CA itself: its key, its certificate and when it expires, in one file (0600) so that it
+/// appears whole or not at all. Emulators starting together on an empty cache each make a CA,
+/// but only one record is linked into place (a link never replaces a file) and every one of
+/// them issues from the record on disk, so all serve certificates the exported CA verifies.
+const RECORD_FILE: &str = "ca.json";
+
+/// [`RECORD_FILE`]'s contents.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Record {
+    /// The CA's private key (PEM).
+    key: String,
+    /// The CA's certificate (PEM).
+    cert: String,
+    /// When the CA expires, in seconds since the epoch: rcgen writes certificates but does not
+    /// read them back, and a date kept beside the certificate spares a DER parser.
+    expires: u64,
+}
 
 const DAY: u64 = 86_400;
 const CA_LIFETIME: u64 = 5 * 365 * DAY;
@@ -48,6 +62,8 @@ pub struct Tls {
     pub ca_file: PathBuf,
     /// The system roots plus the CA.
     pub bundle_file: PathBuf,
+    /// The CA (PEM) this run's server certificate was issued by: the one in [`Tls::ca_file`].
+    pub ca_pem: String,
     config: Arc<rustls::ServerConfig>,
 }
 
@@ -68,6 +84,8 @@ pub fn prepare(dir: &Path) -> Result<Tls, Error> {
     };
     let ca_file = dir.join(CA_FILE);
     let bundle_file = dir.join(BUNDLE_FILE);
+    // Every run sharing the record writes the same bytes here, each write a rename.
+    crate::files::write_cached(dir, &ca_file, ca.pem.as_bytes())?;
     crate::files::write_cached(dir, &bundle_file, bundle(&ca.pem).as_bytes())?;
     let (cert, key) = issue(&ca, &["localhost", "127.0.0.1", "::1"], now)?;
     let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
@@ -81,6 +99,7 @@ pub fn prepare(dir: &Path) -> Result<Tls, Error> {
     Ok(Tls {
         ca_file,
         bundle_file,
+        ca_pem: ca.pem,
         config: Arc::new(config),
     })
 }
@@ -154,38 +173,89 @@ impl axum::serve::Listener for TlsListener {
     }
 }
 
-/// The CA in `dir` if all of it is there, readable, consistent and not near its end.
+/// The CA in `dir` if its record is there, readable, consistent and not near its end.
 fn load(dir: &Path, now: u64) -> Result<Option<Ca>, Error> {
-    let read = |name: &str| -> Result<Option<String>, Error> {
-        Ok(crate::files::read_cached(dir, &dir.join(name), MAX_FILE)?
-            .and_then(|bytes| String::from_utf8(bytes).ok()))
-    };
-    let (Some(pem), Some(key), Some(expires)) =
-        (read(CA_FILE)?, read(KEY_FILE)?, read(EXPIRES_FILE)?)
-    else {
-        return Ok(None);
-    };
-    let Ok(expires) = expires.trim().parse::<u64>() else {
-        return Ok(None);
-    };
-    let Ok(key) = KeyPair::from_pem(&key) else {
-        return Ok(None);
-    };
-    let Ok(der) = CertificateDer::from_pem_slice(pem.as_bytes()) else {
-        return Ok(None);
-    };
-    // The certificate carries its public key verbatim: a key and certificate from two
-    // different runs would issue certificates no client could verify.
-    let public = key.public_key_raw();
-    let matches = der.windows(public.len()).any(|w| w == public);
-    if !matches || expires <= now.saturating_add(RENEW_BEFORE) {
-        return Ok(None);
-    }
-    Ok(Some(Ca { key, pem, expires }))
+    Ok(
+        crate::files::read_cached(dir, &dir.join(RECORD_FILE), MAX_FILE)?
+            .and_then(|bytes| parse(&bytes, now)),
+    )
 }
 
-/// Make a CA and keep it in `dir`: the key 0600, like every file of the cache.
+/// A record's CA, if it is consistent and not near its end.
+fn parse(bytes: &[u8], now: u64) -> Option<Ca> {
+    let record = serde_json::from_slice::<Record>(bytes).ok()?;
+    let key = KeyPair::from_pem(&record.key).ok()?;
+    let der = CertificateDer::from_pem_slice(record.cert.as_bytes()).ok()?;
+    // The certificate carries its public key verbatim: a key and certificate from two
+    // different CAs would issue certificates no client could verify.
+    let public = key.public_key_raw();
+    let matches = der.windows(public.len()).any(|w| w == public);
+    if !matches || record.expires <= now.saturating_add(RENEW_BEFORE) {
+        return None;
+    }
+    Some(Ca {
+        key,
+        pem: record.cert,
+        expires: record.expires,
+    })
+}
+
+/// Make a CA and put it in `dir` unless another run got there first; the CA on disk after.
 fn create(dir: &Path, now: u64) -> Result<Ca, Error> {
+    let made = make(now)?;
+    let record = Record {
+        key: made.key.serialize_pem(),
+        cert: made.pem,
+        expires: made.expires,
+    };
+    let json = serde_json::to_vec(&record)
+        .map_err(|e| Error::local("cannot encode the emulator's CA", std::io::Error::other(e)))?;
+    let target = dir.join(RECORD_FILE);
+    let temp = dir.join(format!(
+        ".ca-{}.json",
+        crate::emulator::tenant::random_hex(8)
+    ));
+    crate::files::write_cached(dir, &temp, &json)?;
+    let mut linked = std::fs::hard_link(&temp, &target);
+    if linked
+        .as_ref()
+        .is_err_and(|e| e.kind() == std::io::ErrorKind::AlreadyExists)
+        && load(dir, now)?.is_none()
+    {
+        // A record that is unreadable or near its end: move it aside and link ours.
+        let aside = dir.join(format!(
+            ".ca-old-{}.json",
+            crate::emulator::tenant::random_hex(8)
+        ));
+        if std::fs::rename(&target, &aside).is_ok() {
+            // Another run renewed it between our look and the move: put theirs back.
+            let theirs = crate::files::read_cached(dir, &aside, MAX_FILE)?;
+            if theirs.is_some_and(|bytes| parse(&bytes, now).is_some()) {
+                let _ = std::fs::hard_link(&aside, &target);
+            }
+            let _ = std::fs::remove_file(&aside);
+        }
+        linked = std::fs::hard_link(&temp, &target);
+    }
+    let _ = std::fs::remove_file(&temp);
+    match linked {
+        // Lost the race: the winner's record is the CA.
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+            return Err(Error::file("link", &target, e));
+        }
+        _ => {}
+    }
+    load(dir, now)?.ok_or_else(|| {
+        Error::local(
+            "the emulator's CA changed while it was being made",
+            std::io::Error::other(target.display().to_string()),
+        )
+        .with_hint("start the emulator again")
+    })
+}
+
+/// A new CA, in memory.
+fn make(now: u64) -> Result<Ca, Error> {
     let key = KeyPair::generate().map_err(tls_error)?;
     let expires = now + CA_LIFETIME;
     let mut params = ca_params();
@@ -203,9 +273,6 @@ fn create(dir: &Path, now: u64) -> Result<Ca, Error> {
         excluded_subtrees: vec![],
     });
     let pem = params.self_signed(&key).map_err(tls_error)?.pem();
-    crate::files::write_cached(dir, &dir.join(KEY_FILE), key.serialize_pem().as_bytes())?;
-    crate::files::write_cached(dir, &dir.join(CA_FILE), pem.as_bytes())?;
-    crate::files::write_cached(dir, &dir.join(EXPIRES_FILE), expires.to_string().as_bytes())?;
     Ok(Ca { key, pem, expires })
 }
 
@@ -347,6 +414,32 @@ mod tests {
     }
 
     #[test]
+    fn emulators_started_together_share_the_ca_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("emulator");
+        let barrier = Arc::new(std::sync::Barrier::new(6));
+        let runs: Vec<_> = (0..6)
+            .map(|_| {
+                let root = root.clone();
+                let barrier = barrier.clone();
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    prepare(&root).map(|tls| tls.ca_pem)
+                })
+            })
+            .collect();
+        let issued: Vec<String> = runs
+            .into_iter()
+            .map(|run| run.join().unwrap().unwrap())
+            .collect();
+        let on_disk = std::fs::read_to_string(root.join(CA_FILE)).unwrap();
+        for ca in &issued {
+            assert_eq!(ca, &on_disk, "a server certificate from a CA not on disk");
+        }
+        assert!(load(&root, crate::clock::now()).unwrap().is_some());
+    }
+
+    #[test]
     fn the_ca_is_kept_and_replaced_near_its_end() {
         let dir = tempfile::tempdir().unwrap();
         let now = crate::clock::now();
@@ -358,10 +451,15 @@ mod tests {
         assert!(load(dir.path(), late).unwrap().is_none());
         // A key from another run does not match the certificate.
         let other = KeyPair::generate().unwrap();
+        let record = Record {
+            key: other.serialize_pem(),
+            cert: first.pem.clone(),
+            expires: first.expires,
+        };
         crate::files::write_cached(
             dir.path(),
-            &dir.path().join(KEY_FILE),
-            other.serialize_pem().as_bytes(),
+            &dir.path().join(RECORD_FILE),
+            &serde_json::to_vec(&record).unwrap(),
         )
         .unwrap();
         assert!(load(dir.path(), now).unwrap().is_none());

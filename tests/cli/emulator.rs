@@ -642,7 +642,7 @@ fn the_tls_env_file_exports_the_ca_and_a_restart_keeps_it() {
     let bundle_pem = std::fs::read_to_string(&bundle).unwrap();
     assert!(bundle_pem.ends_with(&ca_pem));
     #[cfg(unix)]
-    assert_eq!(crate::mode(&cache.join("emulator/ca.key")), 0o600);
+    assert_eq!(crate::mode(&cache.join("emulator/ca.json")), 0o600);
     let doc = https_get(
         &format!("{issuer}/.well-known/openid-configuration"),
         Some(&ca),
@@ -660,4 +660,98 @@ fn the_tls_env_file_exports_the_ca_and_a_restart_keeps_it() {
     // The kept CA still verifies the new run's certificate.
     let doc = https_get(&format!("{issuer2}/.well-known/jwks.json"), Some(&ca)).unwrap();
     assert!(doc["keys"].is_array(), "{doc}");
+}
+
+/// `METHOD url` with raw bytes, an optional bearer token and content type: (status, JSON or null).
+fn send_raw(
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+) -> (u16, serde_json::Value) {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let mut req = reqwest::Client::new()
+                .request(method.parse().unwrap(), url)
+                .body(body);
+            if let Some(token) = token {
+                req = req.bearer_auth(token);
+            }
+            if let Some(content_type) = content_type {
+                req = req.header("content-type", content_type);
+            }
+            let res = req.send().await.unwrap();
+            let status = res.status().as_u16();
+            (status, res.json().await.unwrap_or(serde_json::Value::Null))
+        })
+}
+
+#[test]
+fn only_authorised_writes_are_recorded_and_large_bodies_reach_the_handler() {
+    let w = World::new();
+    let url = format!("{}/api/v1/business", w.issuer());
+    let json = Some("application/json");
+    let (status, _) = send_raw("PATCH", &url, None, json, b"{\"name\":\"x\"}".to_vec());
+    assert_eq!(status, 401);
+    assert!(
+        w.emulator.state().recorded().is_empty(),
+        "recorded before the token check"
+    );
+    // 1.5 MB is under the limit: the handler gets all of it, the log keeps only a prefix.
+    let token = w.token();
+    let big = format!("{{\"name\":\"{}\"}}", "n".repeat(1_500_000));
+    let (status, body) = send_raw("PATCH", &url, Some(&token), json, big.clone().into_bytes());
+    assert_eq!(status, 200, "{body}");
+    let recorded = w.emulator.state().recorded();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].size, big.len());
+    assert!(recorded[0].body.is_none(), "too large to keep whole");
+    let (_, business) = get(&url, Some(&format!("Bearer {token}")));
+    assert_eq!(
+        business["business"]["name"].as_str().map(str::len),
+        Some(1_500_000)
+    );
+    // Over the limit: Kinde's error shape with 413.
+    let huge = format!(
+        "{{\"name\":\"{}\"}}",
+        "n".repeat(cargo_kinde::emulator::MAX_BODY)
+    );
+    let (status, body) = send_raw("PATCH", &url, Some(&token), json, huge.into_bytes());
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(body["errors"][0]["code"], "REQUEST_BODY_TOO_LARGE");
+}
+
+#[test]
+fn reset_needs_a_json_request_a_web_page_cannot_send_unasked() {
+    let w = World::new();
+    let token = w.token();
+    let users = format!("{}/api/v1/user", w.issuer());
+    let user = br#"{"profile":{"given_name":"Ann"},"identities":[{"type":"email","details":{"email":"ann@example.com"}}]}"#;
+    let (status, body) = send_raw(
+        "POST",
+        &users,
+        Some(&token),
+        Some("application/json"),
+        user.to_vec(),
+    );
+    assert_eq!(status, 200, "{body}");
+    let before = w.emulator.state().read(|t| t.users.len());
+    let reset = format!("{}/_emulator/reset", w.issuer());
+    // What a cross-site form can send: refused, the tenant untouched.
+    for content_type in [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+    ] {
+        let (status, body) = send_raw("POST", &reset, None, content_type, Vec::new());
+        assert_eq!(status, 415, "{content_type:?}: {body}");
+    }
+    assert_eq!(w.emulator.state().read(|t| t.users.len()), before);
+    let (status, _) = send_raw("POST", &reset, None, Some("application/json"), Vec::new());
+    assert_eq!(status, 204);
+    assert_eq!(w.emulator.state().read(|t| t.users.len()), before - 1);
 }

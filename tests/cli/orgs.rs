@@ -1312,3 +1312,54 @@ fn a_login_hint_cannot_end_the_sign_in_pages_script() {
         "{html}"
     );
 }
+
+#[test]
+fn a_created_user_joins_the_organization_named_and_bad_identities_are_refused() {
+    let w = World::new();
+    let token = w.token();
+    let org = create_org(&w, &token, "Acme");
+    let body = json!({
+        "organization_code": org,
+        "identities": [{"type": "email", "details": {"email": "org@example.com"}}],
+    });
+    let created = ok(&w, &token, "POST", "/api/v1/user", Some(body));
+    let id = created["id"].as_str().unwrap().to_string();
+    let (in_org, in_default) = w.emulator.state().read(|t| {
+        (
+            t.organization(&org).unwrap().member(&id).is_some(),
+            t.organization(&default_org(&w))
+                .unwrap()
+                .member(&id)
+                .is_some(),
+        )
+    });
+    assert!(in_org && !in_default, "joins {org} instead of the default");
+    let users = w.emulator.state().read(|t| t.users.len());
+    for (body, code) in [
+        (
+            json!({"organization_code": "org_nope"}),
+            "ORGANIZATION_INVALID",
+        ),
+        (
+            json!({"identities": [{"type": "email", "details": {"email": "not an email"}}]}),
+            "INVALID_EMAIL",
+        ),
+        (
+            json!({"identities": [{"type": "fax", "details": {"email": "a@example.com"}}]}),
+            "INVALID_IDENTITY_TYPE",
+        ),
+        (
+            json!({"identities": [{"type": "username"}]}),
+            "INVALID_IDENTITY",
+        ),
+    ] {
+        let (status, answer) = call(&w, &token, "POST", "/api/v1/user", Some(body.clone()));
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert_eq!(answer["errors"][0]["code"], code, "{body}");
+    }
+    assert_eq!(
+        w.emulator.state().read(|t| t.users.len()),
+        users,
+        "nothing made"
+    );
+}

@@ -52,7 +52,14 @@ fn call(w: &World, token: &str, method: &str, path: &str, body: Option<Value>) -
 }
 
 fn reset(w: &World) -> u16 {
-    call(w, "", "POST", "/_emulator/reset", None).0
+    call(
+        w,
+        "",
+        "POST",
+        "/_emulator/reset",
+        Some(serde_json::json!({})),
+    )
+    .0
 }
 
 fn claims(token: &str) -> Value {

@@ -423,10 +423,16 @@ const BOUND: &[(&str, &str, &str, &str)] = &[
 ];
 
 /// What the typed rules need that a schema sample does not say: the walk's flag allows
-/// overrides at every level, so its organization and user overrides are accepted.
+/// overrides at every level, so its organization and user overrides are accepted; a new user
+/// names no organization (the sample's code is no organization's) and joins the default one.
 fn fit_to_rules(method: &str, template: &str, body: &mut Value) {
     if (method, template) == ("POST", "/api/v1/feature_flags") {
         body["allow_override_level"] = "usr".into();
+    }
+    if (method, template) == ("POST", "/api/v1/user")
+        && let Some(fields) = body.as_object_mut()
+    {
+        fields.remove("organization_code");
     }
 }
 
@@ -1001,4 +1007,25 @@ fn a_generic_sub_resource_under_a_typed_parent_needs_that_parent() {
     let (status, body) = send(&rt, "GET", &scopes, &token, None);
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["errors"][0]["code"], "ROLE_NOT_FOUND");
+}
+
+#[test]
+fn a_trailing_slash_is_no_route_and_makes_nothing() {
+    let w = World::new();
+    let token = w.token();
+    let rt = runtime();
+    let base = format!("{}/api/v1", w.issuer());
+    let (status, body) = send(&rt, "GET", &format!("{base}/users/"), &token, None);
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["errors"]["code"], "ROUTE_NOT_FOUND");
+    let role = serde_json::json!({"name": "Ghost", "key": "ghost"});
+    let (status, body) = send(&rt, "POST", &format!("{base}/roles/"), &token, Some(&role));
+    assert_eq!(status, 404, "{body}");
+    let (status, roles) = send(&rt, "GET", &format!("{base}/roles"), &token, None);
+    assert_eq!(status, 200);
+    assert!(!roles.to_string().contains("ghost"), "{roles}");
+    // Without the slash, the typed users answer.
+    let (status, users) = send(&rt, "GET", &format!("{base}/users"), &token, None);
+    assert_eq!(status, 200);
+    assert!(!users["users"].as_array().unwrap().is_empty(), "{users}");
 }

@@ -64,7 +64,12 @@ pub(super) async fn serve(
     uri: Uri,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let path = uri.path().trim_end_matches('/');
+    let path = uri.path();
+    // Kinde's paths have no trailing slash; trimming one would hand `/api/v1/users/` to this
+    // store instead of the typed users (an empty list, a role tokens never see).
+    if path.ends_with('/') {
+        return Err(ApiError::RouteNotFound);
+    }
     let Some(op) = kinde::find_operation(method.as_str(), path) else {
         return Err(unknown(path));
     };
@@ -73,6 +78,11 @@ pub(super) async fn serve(
             .into_owned()
             .collect();
     let call = Call::new(op, path, query, &body)?;
+    if call.is_typed() {
+        // A typed family's own paths are its handlers'; reaching here means no handler has
+        // this method, and a generic item would be a ghost the typed tenant never sees.
+        return Err(unknown_method(op));
+    }
     if path.starts_with(webhooks::COLLECTION)
         && let Some(endpoint) = call.body.get("endpoint")
     {
@@ -92,6 +102,20 @@ fn unknown(path: &str) -> ApiError {
     let allowed: Vec<&str> = OPERATIONS
         .iter()
         .filter(|o| kinde::find_operation(o.method, path).is_some_and(|f| f == *o))
+        .map(|o| o.method)
+        .collect();
+    if allowed.is_empty() {
+        ApiError::RouteNotFound
+    } else {
+        ApiError::MethodNotAllowed(allowed.join(", "))
+    }
+}
+
+/// 405 naming the other methods the table has for `op`'s path (the typed handlers serve them).
+fn unknown_method(op: &'static Operation) -> ApiError {
+    let allowed: Vec<&str> = OPERATIONS
+        .iter()
+        .filter(|o| o.path == op.path && o.method != op.method)
         .map(|o| o.method)
         .collect();
     if allowed.is_empty() {
@@ -249,6 +273,15 @@ impl Call {
             query,
             body,
         })
+    }
+
+    /// Whether the call points at a typed family's own collection or item (`/api/v1/roles`,
+    /// `/api/v1/users/{id}`, `/api/v1/user`), which only the typed handlers serve.
+    fn is_typed(&self) -> bool {
+        let key = match &self.target {
+            Target::Collection { key } | Target::Item { key, .. } => key,
+        };
+        key == "/api/v1/user" || (is_top_level(key) && TYPED.contains(&family(key)))
     }
 
     /// Each parent named in the path exists: a typed one (a user, an organization, a role) at

@@ -43,5 +43,11 @@ pub(super) fn routes(state: Shared) -> Router<Shared> {
         // including another method on an explicit path.
         .route("/api/v1/{*rest}", axum::routing::any(generic::serve))
         .method_not_allowed_fallback(generic::serve)
+        // Inner to the token check: only authorised writes are recorded.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            super::record,
+        ))
         .route_layer(axum::middleware::from_fn_with_state(state, auth::authorize))
+        .layer(axum::extract::DefaultBodyLimit::max(super::MAX_BODY))
 }

@@ -134,6 +134,8 @@ async fn get_user(
 #[derive(Deserialize)]
 struct CreateUser {
     profile: Option<Profile>,
+    /// The organization to join instead of the default one.
+    organization_code: Option<String>,
     #[serde(default)]
     identities: Vec<NewIdentity>,
 }
@@ -154,6 +156,8 @@ struct NewIdentity {
 #[derive(Deserialize)]
 struct IdentityDetails {
     email: Option<String>,
+    phone: Option<String>,
+    username: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -179,6 +183,8 @@ async fn create_user(
     AxumState(state): AxumState<Shared>,
     Body(body): Body<CreateUser>,
 ) -> Result<Json<Created>, ApiError> {
+    check_identities(&body.identities)?;
+    let org_code = body.organization_code.filter(|c| !c.is_empty());
     let email = body
         .identities
         .iter()
@@ -204,9 +210,22 @@ async fn create_user(
                 format!("A user with email {email} already exists"),
             ));
         }
+        if let Some(code) = &org_code
+            && t.organization(code).is_none()
+        {
+            return Err(super::orgs::no_org(code));
+        }
         touched.push(user.id.clone());
         t.users.push(user);
-        t.join_default_organization(&id);
+        match org_code
+            .as_deref()
+            .and_then(|code| t.organization_mut(code))
+        {
+            Some(org) => {
+                org.join(&id);
+            }
+            None => t.join_default_organization(&id),
+        }
         Ok(())
     })?;
     webhooks::emit(&state, "user.created", Source::Api, &id);
@@ -223,6 +242,51 @@ async fn create_user(
         created: true,
         identities,
     }))
+}
+
+/// The spec's identity types (`email`, `phone`, `username`), each with its detail, and an email
+/// that is an address: Kinde's 400 otherwise.
+fn check_identities(identities: &[NewIdentity]) -> Result<(), ApiError> {
+    for identity in identities {
+        let kind = identity.kind.as_deref().unwrap_or("");
+        let details = identity.details.as_ref();
+        let given = match kind {
+            "email" => details.and_then(|d| d.email.as_deref()),
+            "phone" => details.and_then(|d| d.phone.as_deref()),
+            "username" => details.and_then(|d| d.username.as_deref()),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "INVALID_IDENTITY_TYPE",
+                    "An identity's type must be one of email, phone, username",
+                ));
+            }
+        };
+        let Some(given) = given.filter(|v| !v.trim().is_empty()) else {
+            return Err(ApiError::bad_request(
+                "INVALID_IDENTITY",
+                format!("A {kind} identity needs details.{kind}"),
+            ));
+        };
+        if kind == "email" && !is_email(given) {
+            return Err(ApiError::bad_request(
+                "INVALID_EMAIL",
+                "The email identity is not a valid email address",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// One `@` between a non-empty local part and a dotted domain, no spaces or control characters.
+fn is_email(address: &str) -> bool {
+    let Some((local, domain)) = address.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.contains('@')
+        && domain.split('.').count() >= 2
+        && domain.split('.').all(|label| !label.is_empty())
+        && !address.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// The `id` query parameter, or Kinde's 400.
