@@ -28,8 +28,9 @@ pub struct RegisterArgs {
     /// Apply without asking (needed without a terminal).
     #[arg(long, short = 'y')]
     pub yes: bool,
-    /// Also remove callback / logout URLs and app authorisations that kinde.toml does not list
-    /// (with --check: count them as drift).
+    /// Also remove what kinde.toml does not list: callback / logout URLs, app authorisations,
+    /// roles, permissions, feature flags and organizations' flag overrides (never APIs or
+    /// organizations; with --check: count them as drift).
     #[arg(long)]
     pub prune: bool,
     /// Drift check for CI: plan without applying, never prompt, and exit 1 when the tenant

@@ -263,9 +263,9 @@ fn a_missing_scope_names_the_scope_and_where_to_grant_it() {
         .arg("--yes")
         .assert()
         .code(4)
-        .stderr(predicate::str::contains(
-            "`read:applications_redirect_uris`",
-        ))
+        // The URL and API reads run at once: whichever is refused first is named
+        // (`read:applications_redirect_uris` or `read:applications`).
+        .stderr(predicate::str::contains("`read:applications"))
         .stderr(predicate::str::contains("Settings > Applications >"));
 }
 

@@ -140,7 +140,7 @@ fn an_app_created_before_a_crash_is_adopted_not_duplicated() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stdout(&out).contains(&format!(
-            "+ adopt application `Acme web` (regular, client_id={id})"
+            "~ adopt application `Acme web` (regular, client_id={id})"
         )),
         "{}",
         stdout(&out)

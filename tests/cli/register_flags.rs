@@ -106,7 +106,7 @@ fn a_new_default_is_set_and_a_new_type_is_a_conflict() {
     let out = register(&w).arg("--yes").output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stdout(&out).contains("+ set the default of feature flag `new_checkout` (New checkout) to `true` (`false` in this environment now)"),
+        stdout(&out).contains("~ set the default of feature flag `new_checkout` (New checkout) to `true` (`false` in this environment now)"),
         "{}",
         stdout(&out)
     );
@@ -246,7 +246,7 @@ fn an_out_of_band_change_shows_in_the_next_plan() {
     assert!(out.status.success(), "{}", stderr(&out));
     let plan = stdout(&out);
     assert!(
-        plan.contains("+ set the default of feature flag `theme` (theme) to `light` (`dark` in this environment now)"),
+        plan.contains("~ set the default of feature flag `theme` (theme) to `light` (`dark` in this environment now)"),
         "{plan}"
     );
     assert!(

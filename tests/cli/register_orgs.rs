@@ -72,7 +72,7 @@ fn organizations_are_created_with_overrides_then_a_rerun_writes_nothing() {
     );
     assert!(
         plan.contains(
-            "+ set feature flag `seats` to `50` for organization `Acme Corp` (external id `acme`)"
+            "~ set feature flag `seats` to `50` for organization `Acme Corp` (external id `acme`)"
         ),
         "{plan}"
     );
@@ -119,7 +119,7 @@ fn a_rename_and_a_changed_override_are_applied_in_place() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stdout(&out).contains(&format!(
-            "+ rename organization `Acme Corp` ({acme}, external id `acme`) to `Acme Inc`"
+            "~ rename organization `Acme Corp` ({acme}, external id `acme`) to `Acme Inc`"
         )),
         "{}",
         stdout(&out)
@@ -280,12 +280,12 @@ fn an_out_of_band_change_shows_in_the_next_plan() {
     let plan = stdout(&out);
     assert!(
         plan.contains(&format!(
-            "+ rename organization `Hacked` ({acme}, external id `acme`) to `Acme Corp`"
+            "~ rename organization `Hacked` ({acme}, external id `acme`) to `Acme Corp`"
         )),
         "{plan}"
     );
     assert!(
-        plan.contains("+ set feature flag `seats` to `50` for organization `Acme Corp`"),
+        plan.contains("~ set feature flag `seats` to `50` for organization `Acme Corp`"),
         "{plan}"
     );
 }

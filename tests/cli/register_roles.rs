@@ -181,7 +181,7 @@ fn names_permission_sets_and_the_default_flag_are_changed_in_place() {
     assert!(out.status.success(), "{}", stderr(&out));
     let plan = stdout(&out);
     for line in [
-        &format!("+ update role `admin` ({admin}): name `Admin` → `Administrator`"),
+        &format!("~ update role `admin` ({admin}): name `Admin` → `Administrator`"),
         "default `true` → `false`",
         "+ add `write:invoices` to role `viewer`",
         "- remove `read:invoices` from role `viewer`",
@@ -452,7 +452,7 @@ fn a_large_tenant_is_planned_in_few_list_requests_and_quickly() {
     let took = started.elapsed();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stdout(&out).contains("0 to change, 700 matching"),
+        stdout(&out).contains("0 to remove (700 matching"),
         "{}",
         stdout(&out)
     );
