@@ -396,11 +396,15 @@ write-out = "%{{http_code}} %{{time_total}}\n"
             .arg(format!("{issuer}/api/v1/users{query}"));
         cmd
     };
+    // curl's per-request lines go to a file: a pipe nobody reads while the users are listed
+    // below fills at 64 KiB (about 5,000 lines) and stops curl.
+    let results = dir.join("create-users.out");
+    let sink = std::fs::File::create(&results).map_err(|e| e.to_string())?;
     let started = Instant::now();
     let mut creating = Command::new("curl")
         .args(["-s", "-K"])
         .arg(&config)
-        .stdout(Stdio::piped())
+        .stdout(Stdio::from(sink))
         .spawn()
         .map_err(|e| format!("curl: {e}"))?;
     // Users are listed while they are being created: a save on the request path shows here.
@@ -411,9 +415,9 @@ write-out = "%{{http_code}} %{{time_total}}\n"
         during.push(at.elapsed());
         std::thread::sleep(Duration::from_millis(20));
     }
-    let out = creating.wait_with_output().map_err(|e| e.to_string())?;
+    creating.wait().map_err(|e| e.to_string())?;
     let took = started.elapsed();
-    let lines = String::from_utf8_lossy(&out.stdout).to_string();
+    let lines = std::fs::read_to_string(&results).map_err(|e| e.to_string())?;
     let created = lines.lines().filter(|l| l.starts_with("200 ")).count();
     if created != USERS {
         return Err(format!(
