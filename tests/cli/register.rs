@@ -264,8 +264,9 @@ fn a_missing_scope_names_the_scope_and_where_to_grant_it() {
         .assert()
         .code(4)
         // The URL and API reads run at once: whichever is refused first is named
-        // (`read:applications_redirect_uris` or `read:applications`).
-        .stderr(predicate::str::contains("`read:applications"))
+        // (`read:applications_redirect_uris`, `read:application_logout_uris` or
+        // `read:applications`).
+        .stderr(predicate::str::contains("`read:application"))
         .stderr(predicate::str::contains("Settings > Applications >"));
 }
 
