@@ -355,28 +355,48 @@ fn sign_in_page(
     )
 }
 
-async fn sign_in(AxumState(state): AxumState<Arc<State>>, body: Bytes) -> Response {
-    let form = Form::parse(&body);
+/// The pending request a sign-in or registration form names, taken out (a form is used once);
+/// otherwise the page or redirect to answer with: an expired request, or the user's "cancel".
+fn take_pending(
+    state: &State,
+    form: &Form,
+    title: &str,
+    noun: &str,
+) -> Result<AuthRequest, Box<Response>> {
     let request = form
         .get("request")
         .and_then(|id| state.logins.lock().ok()?.pending.remove(id));
     let Some(request) = request else {
-        return page(
+        return Err(Box::new(page(
             StatusCode::BAD_REQUEST,
-            "Sign-in expired",
-            "<p>This sign-in request is unknown or was used already. Start again from your application.</p>",
-        );
+            &format!("{title} expired"),
+            &format!(
+                "<p>This {noun} request is unknown or was used already. Start again from your application.</p>"
+            ),
+        )));
     };
     if form.get("deny").is_some() {
-        return back_to_client(
+        return Err(Box::new(back_to_client(
             &request.redirect_uri,
             &[
                 ("error", "access_denied"),
-                ("error_description", "The user cancelled the sign-in"),
+                (
+                    "error_description",
+                    &format!("The user cancelled the {noun}"),
+                ),
             ],
             request.state.as_deref(),
-        );
+        )));
     }
+    Ok(request)
+}
+
+async fn sign_in(AxumState(state): AxumState<Arc<State>>, body: Bytes) -> Response {
+    let form = Form::parse(&body);
+    let request = match take_pending(&state, &form, "Sign-in", "sign-in") {
+        Ok(request) => request,
+        Err(answer) => return *answer,
+    };
     let Some(email) = form
         .get("email")
         .map(|e| e.trim().to_string())
@@ -515,26 +535,10 @@ const NAME_LIMIT: usize = 128;
 /// names unchanged) and continue as a sign-in.
 async fn register(AxumState(state): AxumState<Arc<State>>, body: Bytes) -> Response {
     let form = Form::parse(&body);
-    let request = form
-        .get("request")
-        .and_then(|id| state.logins.lock().ok()?.pending.remove(id));
-    let Some(request) = request else {
-        return page(
-            StatusCode::BAD_REQUEST,
-            "Registration expired",
-            "<p>This registration request is unknown or was used already. Start again from your application.</p>",
-        );
+    let request = match take_pending(&state, &form, "Registration", "registration") {
+        Ok(request) => request,
+        Err(answer) => return *answer,
     };
-    if form.get("deny").is_some() {
-        return back_to_client(
-            &request.redirect_uri,
-            &[
-                ("error", "access_denied"),
-                ("error_description", "The user cancelled the registration"),
-            ],
-            request.state.as_deref(),
-        );
-    }
     let app_name = state.read(|t| {
         t.application(&request.client_id)
             .map(|a| a.name.clone())
