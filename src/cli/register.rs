@@ -30,11 +30,12 @@ pub struct RegisterArgs {
     pub yes: bool,
     /// Also remove what kinde.toml does not list: callback / logout URLs, app authorisations,
     /// roles, permissions, feature flags and organizations' flag overrides (never APIs or
-    /// organizations; with --check: count them as drift).
+    /// organizations; with --check: also count undeclared URLs and authorisations as drift).
     #[arg(long)]
     pub prune: bool,
     /// Drift check for CI: plan without applying, never prompt, and exit 1 when the tenant
-    /// differs from kinde.toml or conflicts with it (0 when it matches).
+    /// differs from kinde.toml or conflicts with it, or has roles, permissions or feature flags
+    /// the file does not declare (once it has that section); 0 when it matches.
     #[arg(long, conflicts_with_all = ["dry_run", "yes"])]
     pub check: bool,
     /// With --check: also write the result as JUnit XML to FILE (a test case per change).
@@ -50,9 +51,14 @@ struct Report<'a> {
     changes: Vec<ChangeView>,
     /// Changes by kind, and the other counts of the plan.
     summary: Summary,
-    /// With `--check`: whether the tenant differs from kinde.toml (changes or conflicts).
+    /// With `--check`: whether the tenant differs from kinde.toml (changes, conflicts, or
+    /// undeclared roles, permissions and flags).
     #[serde(skip_serializing_if = "Option::is_none")]
     drift: Option<bool>,
+    /// With `--check`: what the tenant has in a family kinde.toml declares wholly (roles,
+    /// permissions, feature flags, organizations' overrides) and the file does not list.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    undeclared: Vec<&'a Resource>,
     dry_run: bool,
     /// Whether the tenant was changed.
     changed: bool,
@@ -78,6 +84,7 @@ impl<'a> Report<'a> {
             changes: plan.changes.iter().map(Change::view).collect(),
             summary: plan.summary(),
             drift: None,
+            undeclared: Vec::new(),
             dry_run: false,
             changed: false,
             applied: &[],
@@ -129,8 +136,9 @@ pub async fn run(global: &GlobalArgs, args: RegisterArgs) -> Result<u8, Error> {
     // With --quiet the plan is shown only when it is the answer (--dry-run) or someone is
     // asked to confirm it.
     let asks = !args.yes && !args.dry_run && !args.check && ui::settings().interactive;
-    if !ui::quiet() || args.dry_run || asks || (args.check && plan.differs()) {
-        print_plan(&plan, client.issuer(), &report.app_names);
+    let drifts = args.check && (plan.differs() || plan.undeclared().next().is_some());
+    if !ui::quiet() || args.dry_run || asks || drifts {
+        print_plan(&plan, client.issuer(), &report.app_names, args.check);
     }
     if args.check {
         return check(report, args.junit.as_deref());
@@ -232,7 +240,8 @@ pub async fn run(global: &GlobalArgs, args: RegisterArgs) -> Result<u8, Error> {
 /// Drift is the answer of a check, not an error: exit 1 with the report, as a failed smoke check.
 fn check(mut report: Report<'_>, junit_file: Option<&Path>) -> Result<u8, Error> {
     let plan = report.plan;
-    let drift = plan.differs();
+    report.undeclared = plan.undeclared().collect();
+    let drift = plan.differs() || !report.undeclared.is_empty();
     report.drift = Some(drift);
     if let Some(path) = junit_file {
         let outcomes = outcomes(plan, &report.app_names);
@@ -245,11 +254,20 @@ fn check(mut report: Report<'_>, junit_file: Option<&Path>) -> Result<u8, Error>
     report.emit_json();
     if !ui::settings().json {
         if drift {
+            let mut fixes = Vec::new();
+            if plan.changes.iter().any(|c| !c.is_removal()) || !plan.conflicts.is_empty() {
+                fixes.push("`cargo kinde register` applies kinde.toml");
+            }
+            if plan.changes.iter().any(Change::is_removal) || !report.undeclared.is_empty() {
+                fixes.push("`cargo kinde register --prune` removes what it does not list");
+            }
             ui::status(&format!(
-                "{} drift: the tenant differs from kinde.toml ({} change(s), {} conflict(s)); `cargo kinde register` applies kinde.toml",
+                "{} drift: the tenant differs from kinde.toml ({} change(s), {} not in kinde.toml, {} conflict(s)); {}; or add them to kinde.toml (`cargo kinde export` shows the tenant as kinde.toml)",
                 paint(style::BAD, "✗"),
                 plan.changes.len(),
-                plan.conflicts.len()
+                report.undeclared.len(),
+                plan.conflicts.len(),
+                fixes.join(", ")
             ));
         } else {
             ui::status(&format!(
@@ -296,7 +314,7 @@ fn outcomes(plan: &Plan, names: &BTreeMap<String, String>) -> Vec<Outcome> {
             outcome.cause = Some(Cause::Check);
             out.push(outcome);
         }
-        if changes.is_empty() {
+        if changes.is_empty() && !plan.undeclared().any(|r| r.group() == group) {
             let matching = plan.matching.iter().filter(|r| r.group() == group).count();
             out.push(case(
                 format!("{}: {matching} matching kinde.toml", group.title()),
@@ -304,6 +322,17 @@ fn outcomes(plan: &Plan, names: &BTreeMap<String, String>) -> Vec<Outcome> {
                 None,
             ));
         }
+    }
+    for item in plan.undeclared() {
+        let mut outcome = case(
+            format!("{item}: not in kinde.toml"),
+            item.group().key(),
+            Some(crate::net::server_line(&format!(
+                "the tenant has {item}, which kinde.toml does not declare: add it to kinde.toml, or `cargo kinde register --prune` removes it"
+            ))),
+        );
+        outcome.cause = Some(Cause::Check);
+        out.push(outcome);
     }
     for conflict in &plan.conflicts {
         let mut outcome = case(
@@ -322,7 +351,7 @@ fn outcomes(plan: &Plan, names: &BTreeMap<String, String>) -> Vec<Outcome> {
 
 /// The plan on stdout, grouped by resource family, one line per item, names beside ids, then
 /// the summary line (nothing with `--json`: the report carries it).
-fn print_plan(plan: &Plan, issuer: &Issuer, names: &BTreeMap<String, String>) {
+fn print_plan(plan: &Plan, issuer: &Issuer, names: &BTreeMap<String, String>, check: bool) {
     let named = |text: String| with_names(text, names);
     if ui::settings().json {
         return;
@@ -354,11 +383,19 @@ fn print_plan(plan: &Plan, issuer: &Issuer, names: &BTreeMap<String, String>) {
                 Resource::Organization { .. } => "organizations are never deleted by register",
                 _ => "--prune removes it",
             };
-            ui::result(&named(format!(
-                "  {} {}: not in kinde.toml, left alone ({why})",
-                paint(style::WARN, "?"),
-                safe(item)
-            )));
+            if check && item.is_declared_wholly() {
+                ui::result(&named(format!(
+                    "  {} {}: not in kinde.toml: drift ({why})",
+                    paint(style::BAD, "?"),
+                    safe(item)
+                )));
+            } else {
+                ui::result(&named(format!(
+                    "  {} {}: not in kinde.toml, left alone ({why})",
+                    paint(style::WARN, "?"),
+                    safe(item)
+                )));
+            }
         }
     }
     if !plan.conflicts.is_empty() {

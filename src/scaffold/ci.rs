@@ -244,7 +244,8 @@ pub fn render(ci: Ci, pipeline: &Pipeline) -> Result<(&'static str, String), Err
         install => pipeline.source.install_args(),
         dir => &pipeline.dir,
         branch => &pipeline.branch,
-        report => pipeline.in_dir("kinde-smoke.xml"),
+        // The smoke report, and the drift check's against a tenant (kinde-drift.xml).
+        reports => pipeline.in_dir(if pipeline.emulator { "kinde-smoke.xml" } else { "kinde-*.xml" }),
         lock_file => pipeline.in_dir("Cargo.lock"),
         target => pipeline.in_dir("target/"),
         job_file => GITLAB_JOB,

@@ -750,10 +750,10 @@ fn init_ci_gitlab_writes_the_pipeline_with_the_junit_report_and_a_gated_deploy()
     for line in [
         r#"cargo install cargo-kinde --locked --root \"$CI_PROJECT_DIR/.kinde-tools\" --version 0.9.0"#,
         "cargo kinde smoke --format junit --output kinde-smoke.xml",
-        "      junit: kinde-smoke.xml",
+        "      junit: \"kinde-*.xml\"",
         "    when: always",
         "#   needs: [kinde-smoke]",
-        "\n    - cargo kinde register --check\n",
+        "\n    - cargo kinde register --check --junit kinde-drift.xml || failed=",
         // The review's finding 8: protected variables, the registry cached, a changing key.
         "untick \"Protect",
         "CARGO_HOME: $CI_PROJECT_DIR/.cargo",
@@ -898,8 +898,8 @@ fn init_ci_in_a_monorepo_writes_at_the_top_level_for_the_workspace_directory() {
         "branches: [trunk]",
         "working-directory: backend",
         "workspaces: backend",
-        "path: backend/kinde-smoke.xml",
-        "report_paths: backend/kinde-smoke.xml",
+        "path: \"backend/kinde-*.xml\"",
+        "report_paths: \"backend/kinde-*.xml\"",
         "refs/heads/trunk",
     ] {
         assert!(workflow.contains(line), "{line} missing from:\n{workflow}");
@@ -911,7 +911,7 @@ fn init_ci_in_a_monorepo_writes_at_the_top_level_for_the_workspace_directory() {
         .success();
     assert!(!w.path("backend/.gitlab-ci.yml").exists());
     let job = std::fs::read_to_string(w.path(".gitlab/kinde-smoke.yml")).unwrap();
-    for line in ["- cd backend", "junit: backend/kinde-smoke.xml"] {
+    for line in ["- cd backend", "junit: \"backend/kinde-*.xml\""] {
         assert!(job.contains(line), "{line} missing from:\n{job}");
     }
     assert!(w.path(".gitlab-ci.yml").is_file());
@@ -1291,14 +1291,33 @@ fn the_ci_files_check_the_tenant_for_drift() {
         );
         assert!(drift.contains("secrets.KINDE_MANAGEMENT_CLIENT_SECRET"));
         assert!(
-            drift.contains(&format!("run: {kinde} register --check\n")),
+            drift.contains(&format!(
+                "run: {kinde} register --check --junit kinde-drift.xml\n"
+            )),
             "{github}"
         );
         assert!(github.find("name: Smoke-test Kinde") < github.find("(drift)"));
         let (_, gitlab) = ci::render(Ci::Gitlab, &tenant).unwrap();
+        // One shell runs the script: the drift check runs after a failed smoke test, and the
+        // job fails when either failed.
+        let smoke = gitlab.find(" || failed=\"smoke test\"\n").expect(&gitlab);
+        let check = gitlab
+            .find(&format!(
+                "\n    - {kinde} register --check --junit kinde-drift.xml || failed="
+            ))
+            .expect(&gitlab);
+        let verdict = gitlab
+            .find("\n    - test -z \"$failed\" || {")
+            .expect(&gitlab);
+        assert!(smoke < check && check < verdict, "{gitlab}");
         assert!(
-            gitlab.contains(&format!("\n    - {kinde} register --check\n")),
+            gitlab.contains("      junit: \"kinde-*.xml\"\n")
+                || gitlab.contains("      junit: kinde-*.xml\n"),
             "{gitlab}"
+        );
+        assert!(
+            github.contains("path: kinde-*.xml\n") || github.contains("path: \"kinde-*.xml\"\n"),
+            "{github}"
         );
         let emulator = Pipeline {
             emulator: true,

@@ -195,3 +195,88 @@ fn check_refuses_flags_that_would_apply() {
         "no request was made"
     );
 }
+
+/// Roles, permissions and flags belong wholly to kinde.toml once it has the section: one
+/// clicked into the admin is drift for a plain `--check` (no `--prune` needed), named in every
+/// format, and `register --prune` brings the tenant back.
+#[test]
+fn a_role_or_flag_clicked_into_the_admin_is_drift_without_prune() {
+    let w = World::new();
+    w.write(
+        "kinde.toml",
+        &format!(
+            "{KINDE_TOML}\n[[permissions]]\nkey = \"read:invoices\"\n\n[[roles]]\nkey = \"viewer\"\npermissions = [\"read:invoices\"]\n\n[[feature_flags]]\nkey = \"beta\"\ntype = \"boolean\"\ndefault = false\n"
+        ),
+    );
+    register(&w).arg("--yes").assert().success();
+    register(&w).arg("--check").assert().code(0);
+
+    w.cmd()
+        .args([
+            "api",
+            "post",
+            "/api/v1/roles",
+            "-d",
+            r#"{"key":"superuser","name":"Clicked superuser"}"#,
+        ])
+        .assert()
+        .success();
+    w.cmd()
+        .args([
+            "api",
+            "post",
+            "/api/v1/feature_flags",
+            "-d",
+            r#"{"key":"clicked","name":"Clicked","type":"bool","allow_override_level":"env","default_value":"true"}"#,
+        ])
+        .assert()
+        .success();
+    let writes = w.emulator.state().writes();
+
+    let out = register(&w).arg("--check").output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("role `superuser` (Clicked superuser): not in kinde.toml: drift"),
+        "{text}"
+    );
+    assert!(
+        text.contains("feature flag `clicked` (boolean): not in kinde.toml: drift"),
+        "{text}"
+    );
+    assert!(
+        stderr(&out).contains("`cargo kinde register --prune` removes"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = register(&w).args(["--check", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let doc = json(&out);
+    assert_eq!(doc["drift"], true);
+    assert_eq!(
+        doc["changes"],
+        serde_json::json!([]),
+        "nothing to apply without --prune"
+    );
+    let undeclared = doc["undeclared"].as_array().unwrap();
+    assert_eq!(undeclared.len(), 2, "{doc}");
+    assert!(undeclared.contains(&serde_json::json!({"resource": "role", "key": "superuser", "name": "Clicked superuser"})), "{doc}");
+
+    let out = register(&w)
+        .args(["--check", "--junit", "drift.xml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let xml = std::fs::read_to_string(w.path("drift.xml")).unwrap();
+    assert!(xml.contains("failures=\"2\""), "{xml}");
+    assert!(xml.contains("classname=\"register.roles\""), "{xml}");
+    assert!(
+        xml.contains("classname=\"register.feature_flags\""),
+        "{xml}"
+    );
+    assert_eq!(w.emulator.state().writes(), writes, "--check never writes");
+
+    register(&w).args(["--prune", "--yes"]).assert().success();
+    register(&w).arg("--check").assert().code(0);
+}

@@ -1204,6 +1204,18 @@ pub enum Resource {
 }
 
 impl Resource {
+    /// Whether a family's items all live in `kinde.toml` once it has the section, so one the
+    /// file does not list is drift (see [`Plan::undeclared`]).
+    pub fn is_declared_wholly(&self) -> bool {
+        matches!(
+            self,
+            Resource::Permission { .. }
+                | Resource::Role { .. }
+                | Resource::FeatureFlag { .. }
+                | Resource::OrganizationFlag { .. }
+        )
+    }
+
     /// The resource family it belongs to. One arm per variant.
     pub fn group(&self) -> Group {
         match self {
@@ -1466,8 +1478,18 @@ fn level_name(level: OverrideLevel) -> &'static str {
 }
 
 impl Plan {
+    /// What the tenant has in a family `kinde.toml` declares wholly and the file does not list:
+    /// roles, permissions, feature flags and organizations' flag overrides (once the file has
+    /// the section). `register --check` counts them as drift even without `--prune`: a role
+    /// clicked into the admin changes who may do what. URLs, authorisations, APIs, scopes and
+    /// organizations the file omits are commonly someone else's, so they are drift only with
+    /// `--prune`, where they become removals.
+    pub fn undeclared(&self) -> impl Iterator<Item = &Resource> {
+        self.unmanaged.iter().filter(|r| r.is_declared_wholly())
+    }
+
     /// Whether applying the plan would change the tenant, or it cannot be applied: what
-    /// `register --check` calls drift.
+    /// `register --check` calls drift (with [`Plan::undeclared`]).
     pub fn differs(&self) -> bool {
         !self.changes.is_empty() || !self.conflicts.is_empty()
     }
