@@ -9,8 +9,8 @@
 //!   CLI runner `newman` running the same token request and 20 requests, and against the
 //!   latency-bound target of 1.3 x (one token round trip + one check round trip);
 //! - persistence: with `--state`, the rate of creating 10,000 users, the latency of listing
-//!   them and the rate of issuing M2M tokens over one connection (`cargo xtask bench persistence`
-//!   runs only this).
+//!   them and the rate of issuing M2M tokens over one and two connections (`cargo xtask bench
+//!   persistence` runs only this).
 //!
 //! - plan: `register --check` for a kinde.toml declaring what a seeded tenant of 200 roles, 500
 //!   permissions and 100 organizations holds (issue 13's goal: under 1 s; `cargo xtask bench plan`
@@ -96,6 +96,15 @@ fn line(what: &str, ours: Duration, peer: &str, theirs: Duration) {
 }
 
 pub fn run() -> Result<(), String> {
+    let part = std::env::args().nth(2);
+    if let Some(other) = part
+        .as_deref()
+        .filter(|p| !["startup", "persistence", "plan"].contains(p))
+    {
+        return Err(format!(
+            "bench: unknown part `{other}`; usage: cargo xtask bench [startup | persistence | plan]"
+        ));
+    }
     // `CARGO_KINDE_BIN` measures another build (e.g. an older commit's) without building.
     let bin = match std::env::var_os("CARGO_KINDE_BIN") {
         Some(bin) => std::path::PathBuf::from(bin),
@@ -108,7 +117,7 @@ pub fn run() -> Result<(), String> {
     };
     let dir = std::env::temp_dir().join(format!("cargo-kinde-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let result = match std::env::args().nth(2).as_deref() {
+    let result = match part.as_deref() {
         Some("persistence") => persistence(&bin, &dir),
         Some("plan") => plan_speed(&bin, &dir),
         // Start-up and token rows only (no emulator start-up loop, smoke, newman or persistence).
@@ -460,52 +469,89 @@ write-out = "%{{http_code}} %{{time_total}}\n"
     Ok(())
 }
 
-/// M2M tokens issued through one keep-alive `curl` against the tenant `persistence` filled,
-/// so neither process start-up nor connection set-up is measured: the emulator's own rate.
+/// M2M tokens issued through keep-alive `curl`s against the tenant `persistence` filled, so
+/// neither process start-up nor connection set-up is measured: the emulator's own rate, over one
+/// connection (bound by one RSA-2048 signature per token, ~0.9 ms on this machine's cores, as
+/// `openssl speed rsa2048` shows) and over two at once, as a test suite running tests in
+/// parallel asks for them (one per core of this 2-core machine).
 fn token_rate(emulator: &Emulator, dir: &Path) -> Result<(), String> {
+    for connections in [1, 2] {
+        let (issued, took) = issue_tokens(emulator, dir, connections)?;
+        println!(
+            "| `--state`, {} users: M2M tokens over {connections} connection(s) | {:.0} tokens/s ({issued} in {}) | | | |",
+            USERS + 5,
+            issued as f64 / took.as_secs_f64(),
+            ms(took)
+        );
+    }
+    Ok(())
+}
+
+/// [`TOKENS`] M2M tokens requested through `connections` curls at once (each one keep-alive
+/// connection, `TOKENS / connections` requests): how many were issued (200), and the wall time.
+fn issue_tokens(
+    emulator: &Emulator,
+    dir: &Path,
+    connections: usize,
+) -> Result<(usize, Duration), String> {
     let issuer = &emulator.issuer;
     let (id, secret) = (
         emulator.var("KINDE_MANAGEMENT_CLIENT_ID"),
         emulator.var("KINDE_MANAGEMENT_CLIENT_SECRET"),
     );
-    let config = dir.join("tokens.curl");
-    let mut text = String::new();
-    for i in 0..TOKENS {
-        text.push_str(&format!(
-            r#"url = "{issuer}/oauth2/token"
+    let each = TOKENS / connections;
+    let request = format!(
+        r#"url = "{issuer}/oauth2/token"
 request = "POST"
 data = "grant_type=client_credentials&client_id={id}&client_secret={secret}&audience={issuer}/api"
 output = "/dev/null"
 write-out = "%{{http_code}}\n"
 "#
-        ));
-        if i + 1 < TOKENS {
-            text.push_str("next\n");
-        }
-    }
-    write_owner_only(&config, &text)?;
-    let started = Instant::now();
-    let out = Command::new("curl")
-        .args(["-s", "-K"])
-        .arg(&config)
-        .output()
-        .map_err(|e| format!("curl: {e}"))?;
-    let took = started.elapsed();
-    let _ = std::fs::remove_file(&config);
-    let issued = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| *l == "200")
-        .count();
-    if issued != TOKENS {
-        return Err(format!("issued {issued} of {TOKENS} tokens"));
-    }
-    println!(
-        "| `--state`, {} users: M2M tokens over one connection | {:.0} tokens/s ({TOKENS} in {}) | | | |",
-        USERS + 5,
-        TOKENS as f64 / took.as_secs_f64(),
-        ms(took)
     );
-    Ok(())
+    let configs: Vec<_> = (0..connections)
+        .map(|n| {
+            let config = dir.join(format!("tokens-{n}.curl"));
+            write_owner_only(&config, &vec![request.as_str(); each].join("next\n"))?;
+            Ok(config)
+        })
+        .collect::<Result<_, String>>()?;
+    let started = Instant::now();
+    let children: Vec<_> = configs
+        .iter()
+        .map(|config| {
+            Command::new("curl")
+                .args(["-s", "-K"])
+                .arg(config)
+                .stdout(Stdio::piped())
+                .spawn()
+                .map_err(|e| format!("curl: {e}"))
+        })
+        .collect::<Result<_, String>>()?;
+    // Each curl writes 4 bytes a request, far under a pipe's 64 KiB: waiting on them in turn
+    // never stops one on a full pipe.
+    let outputs: Vec<_> = children
+        .into_iter()
+        .map(|child| child.wait_with_output().map_err(|e| format!("curl: {e}")))
+        .collect::<Result<_, String>>()?;
+    let took = started.elapsed();
+    for config in &configs {
+        let _ = std::fs::remove_file(config);
+    }
+    let issued = outputs
+        .iter()
+        .flat_map(|out| {
+            String::from_utf8_lossy(&out.stdout)
+                .into_owned()
+                .lines()
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
+        .filter(|l| l == "200")
+        .count();
+    if issued != each * connections {
+        return Err(format!("issued {issued} of {} tokens", each * connections));
+    }
+    Ok((issued, took))
 }
 
 /// Write a file only its owner can read: these curl configs hold a client secret.

@@ -1,4 +1,4 @@
-//! Project tasks: `cargo xtask ci | codegen [--check] | interop | bench | tidy | fuzz | linters`.
+//! Project tasks: `cargo xtask ci | codegen [--check] | interop | bench [startup | persistence | plan] | tidy | fuzz | linters`.
 
 mod bench;
 mod codegen;
@@ -22,7 +22,7 @@ fn main() -> ExitCode {
         Some("tidy") => tidy::run(),
         Some("fuzz") => fuzz::run(&args[1..]),
         Some("linters") => linters::run(),
-        _ => Err("usage: cargo xtask <ci | codegen [--check] | interop | bench | tidy | fuzz [--cases N] [--seconds S] | linters>".into()),
+        _ => Err("usage: cargo xtask <ci | codegen [--check] | interop | bench [startup | persistence | plan] | tidy | fuzz [--cases N] [--seconds S] | linters>".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
