@@ -196,6 +196,8 @@ pub struct Shared {
     cache: Option<TokenCache>,
     tokens: HashMap<TokenRequest, OnceCell<Result<Secret, Unavailable>>>,
     jwks: OnceCell<Result<Jwks, Unavailable>>,
+    /// The user token, looked up (and refreshed when it expired) once per run.
+    user: OnceCell<Result<Secret, Unavailable>>,
     warnings: Mutex<Vec<String>>,
 }
 
@@ -219,6 +221,7 @@ impl Shared {
             cache,
             tokens: HashMap::new(),
             jwks: OnceCell::new(),
+            user: OnceCell::new(),
             warnings: Mutex::new(Vec::new()),
         };
         // Every token the checks can ask for gets its cell now, so concurrent checks share one
@@ -324,7 +327,7 @@ impl Shared {
     /// The token for `choice`, fetched once for the whole run.
     async fn token(&self, choice: &TokenChoice) -> Result<Option<String>, Unavailable> {
         if *choice == TokenChoice::User {
-            return self.user_token().map(Some);
+            return self.user_token().await.map(Some);
         }
         match self.request_for(choice)? {
             None => Ok(None),
@@ -333,8 +336,41 @@ impl Shared {
     }
 
     /// The user token `cargo kinde login` cached for `[app]` with the `[login]` audiences and
-    /// scopes (smoke never opens a browser, so without one the check is skipped).
-    fn user_token(&self) -> Result<String, Unavailable> {
+    /// scopes, renewed with the cached refresh token when it expired, as `cargo kinde token
+    /// --user` does (smoke never opens a browser, so without either the check is skipped).
+    /// Looked up once per run.
+    async fn user_token(&self) -> Result<String, Unavailable> {
+        self.user
+            .get_or_init(|| async {
+                let cache = self.cache.as_ref().ok_or_else(|| {
+                    Unavailable::Skip("no token cache to read a user token from".into())
+                })?;
+                let request = self.login_request()?;
+                let stored = oauth::login::stored(|| Ok(&self.http), &request, cache)
+                    .await
+                    .map_err(|e| Unavailable::error(&e))?;
+                match stored {
+                    oauth::login::Stored::Cached(tokens) => Ok(tokens.access.token),
+                    oauth::login::Stored::Refreshed(tokens) => {
+                        if let Some(why) = &tokens.access.unsaved {
+                            self.warn(format!("could not cache the refreshed user token: {why}"));
+                        }
+                        Ok(tokens.access.token)
+                    }
+                    oauth::login::Stored::RefreshRefused(reason) => Err(Unavailable::Skip(format!(
+                        "the cached sign-in could not be refreshed ({reason}); run `cargo kinde login` again"
+                    ))),
+                    oauth::login::Stored::Nothing => Err(Unavailable::Skip("no cached user token; run `cargo kinde login` (or `cargo kinde token --user`) first".into())),
+                }
+            })
+            .await
+            .as_ref()
+            .map(|t| t.expose().to_string())
+            .map_err(Clone::clone)
+    }
+
+    /// The sign-in `cargo kinde login` makes for this configuration, whose token the cache holds.
+    fn login_request(&self) -> Result<oauth::login::Request, Unavailable> {
         let app = self.config.app_client_id.as_ref().ok_or_else(|| {
             Unavailable::Skip("no app client id (KINDE_CLIENT_ID) for a user token".into())
         })?;
@@ -343,17 +379,16 @@ impl Shared {
             .custom_domain
             .as_ref()
             .map_or(&self.issuer, |s| &s.value);
-        let key = oauth::cache::CacheKey::user(
-            issuer,
-            &app.value,
-            &self.config.login.audiences,
-            &self.config.login.scopes,
-        );
-        self.cache
-            .as_ref()
-            .and_then(|cache| cache.get(&key))
-            .map(|t| t.token.expose().to_string())
-            .ok_or_else(|| Unavailable::Skip("no cached user token; run `cargo kinde login` (or `cargo kinde token --user`) first".into()))
+        Ok(oauth::login::Request {
+            issuer: issuer.clone(),
+            client_id: app.value.clone(),
+            client_secret: self.config.app_client_secret.as_ref().map(|s| s.value.clone()),
+            scopes: self.config.login.scopes.clone(),
+            audiences: self.config.login.audiences.clone(),
+            prompt: None,
+            extra: Vec::new(),
+            timeout: std::time::Duration::from_secs(1),
+        })
     }
 
     /// A client-credentials token for `request`, once per run (cells are made in [`Shared::new`]).
@@ -389,12 +424,17 @@ impl Shared {
         };
         let token =
             oauth::client_credentials(&self.http, self.cache.as_ref(), &credentials).await?;
-        if let Some(why) = &token.unsaved
-            && let Ok(mut warnings) = self.warnings.lock()
-        {
-            warnings.push(format!("could not cache the token: {why}"));
+        if let Some(why) = &token.unsaved {
+            self.warn(format!("could not cache the token: {why}"));
         }
         Ok(token)
+    }
+
+    /// Keep a warning for the end of the run.
+    fn warn(&self, warning: String) {
+        if let Ok(mut warnings) = self.warnings.lock() {
+            warnings.push(warning);
+        }
     }
 
     /// The issuer's JWKS, fetched once for the run.

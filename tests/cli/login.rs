@@ -803,3 +803,41 @@ fn doctor_against_the_tls_emulator_reaches_its_domain_and_token() {
         assert_eq!(check["status"], "pass", "{name}: {report}");
     }
 }
+
+/// `smoke`'s `token = "user"` checks use the cached sign-in as `token --user` does: an access
+/// token past its use-by is renewed with the cached refresh token, not skipped.
+#[test]
+fn smoke_renews_an_expired_user_token_with_the_cached_refresh_token() {
+    // Tokens live 30 s: inside the cache's 60 s margin, so the next use must refresh.
+    let w = world(Some(30));
+    let port = free_port();
+    allow(&w, port);
+    let run = start(&w, &["--port", &port.to_string()]);
+    complete(&run);
+    let (code, _, err) = run.finish();
+    assert_eq!(code, 0, "{err}");
+    w.write(
+        "kinde.toml",
+        &format!(
+            "[smoke_suite]\ndefaults = false\n\n[[smoke]]\nname = \"profile\"\nurl = \"{}/oauth2/v2/user_profile\"\ntoken = \"user\"\nexpect_status = 200\n",
+            w.issuer()
+        ),
+    );
+    let refreshes = w.count("POST /oauth2/token");
+    let out = w
+        .cmd()
+        .env("KINDE_CLIENT_ID", w.web_app_id())
+        .args(["--json", "smoke"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    let check = &report["checks"][0];
+    assert_eq!(check["name"], "profile", "{report}");
+    assert_eq!(check["status"], "pass", "{report}");
+    assert_eq!(
+        w.count("POST /oauth2/token"),
+        refreshes + 1,
+        "one refresh for the run"
+    );
+}
