@@ -228,10 +228,19 @@ pub async fn run(global: &GlobalArgs, args: RegisterArgs) -> Result<u8, Error> {
                     ui::status(&format!("  - {change}"));
                 }
             }
-            // The exit code stays the failed request's (network, auth, input).
-            report.fail(stopped.error.context(format!(
-                "applied {done} of {total} changes; run `cargo kinde register` again to finish"
-            )))
+            // The exit code stays the failed request's (network, auth, input). Rerunning helps
+            // after a network or server failure; a refusal (4xx) or a local error needs a fix
+            // first, or the rerun meets it again.
+            let next = if stopped.error.exit_code() == exit::NETWORK {
+                "run `cargo kinde register` again to finish"
+            } else {
+                "fix what the error names (kinde.toml, the tenant or a local file), then run `cargo kinde register` again to finish"
+            };
+            report.fail(
+                stopped
+                    .error
+                    .context(format!("applied {done} of {total} changes; {next}")),
+            )
         }
     }
 }

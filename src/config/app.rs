@@ -230,6 +230,19 @@ impl AppRecord {
         })
     }
 
+    /// Whether [`AppRecord::save`] can succeed, checked before the app is created so a write
+    /// that would be refused (a symlinked `.env` or `kinde.toml`, a `kinde.toml` whose `[app]`
+    /// cannot take the client id) stops the run before Kinde has an app nobody recorded.
+    pub fn preflight(&self) -> Result<(), Error> {
+        crate::files::refuse_symlink(&self.dotenv)?;
+        crate::files::refuse_symlink(&self.toml)?;
+        let text =
+            std::fs::read_to_string(&self.toml).map_err(|e| Error::file("read", &self.toml, e))?;
+        let edited = with_client_id(&text, self.profile.as_deref(), "preflight")
+            .map_err(|why| Error::input(format!("{}: {why}", self.toml.display())))?;
+        File::parse(&self.toml, edited).map(drop)
+    }
+
     /// The `.env` path, for messages.
     pub fn dotenv(&self) -> &Path {
         &self.dotenv

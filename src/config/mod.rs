@@ -208,6 +208,11 @@ pub struct Config {
     pub callback_urls: Vec<Setting<String>>,
     /// Logout URLs.
     pub logout_urls: Vec<Setting<String>>,
+    /// Whether kinde.toml has `[app] callback_urls` (even `[]`): only then does `register
+    /// --prune` remove callback URLs it does not list.
+    pub callback_urls_declared: bool,
+    /// Whether kinde.toml has `[app] logout_urls` (even `[]`), as for callback URLs.
+    pub logout_urls_declared: bool,
     /// APIs.
     pub apis: Vec<Api>,
     /// Login settings.
@@ -371,6 +376,8 @@ impl Config {
             audience: None,
             callback_urls: Vec::new(),
             logout_urls: Vec::new(),
+            callback_urls_declared: false,
+            logout_urls_declared: false,
             apis: Vec::new(),
             login: Login::default(),
             login_configured: false,
@@ -479,9 +486,11 @@ impl Config {
             }
             if let Some(urls) = &app.callback_urls {
                 self.callback_urls = redirect_urls_at(file, urls, &src)?;
+                self.callback_urls_declared = true;
             }
             if let Some(urls) = &app.logout_urls {
                 self.logout_urls = redirect_urls_at(file, urls, &src)?;
+                self.logout_urls_declared = true;
             }
             app::apply_layer(self, file, app, profile, &src)?;
         }
@@ -565,10 +574,16 @@ impl Config {
     }
 }
 
+/// Whether kinde.toml accepts `text` as a role or permission key: non-empty, without spaces or
+/// control characters (`export` leaves out what it would refuse).
+pub(crate) fn usable_key(text: &str) -> bool {
+    !text.is_empty() && !text.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
 /// A role or permission key: Kinde matches them by key, so one must be a usable identifier.
 fn key_at(file: &File, key: &Spanned<String>, what: &str) -> Result<String, Error> {
     let text = key.get_ref();
-    if text.is_empty() || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if !usable_key(text) {
         return Err(Error::input(file.error_at(
             key.span(),
             &format!("{what} `key` must be non-empty, without spaces"),

@@ -48,6 +48,15 @@ pub async fn apply_recording(
         record: record.cloned(),
         ..Ids::default()
     };
+    // Where the created app goes is checked before anything is written to the tenant.
+    if let Some(record) = record.filter(|_| {
+        changes
+            .iter()
+            .any(|c| matches!(c, Change::CreateApplication { .. }))
+    }) && let Err(error) = record.preflight()
+    {
+        return Err(Stopped { applied: 0, error });
+    }
     for (applied, change) in changes.iter().enumerate() {
         if let Err(error) = apply_one(client, change, &mut ids).await {
             return Err(Stopped { applied, error });
@@ -329,26 +338,7 @@ async fn apply_tenancy(client: &Client, change: &Change, ids: &mut Ids) -> Resul
                 })
                 .await
         }
-        Change::UpdateFlag {
-            key,
-            name,
-            description,
-            kind,
-            override_level,
-            after,
-            ..
-        } => {
-            client
-                .replace_flag(&FlagDefinition {
-                    key,
-                    name,
-                    description,
-                    kind: kind.code(),
-                    level: override_level.code(),
-                    default: after,
-                })
-                .await
-        }
+        Change::UpdateFlag { key, after, .. } => client.set_environment_flag(key, after).await,
         Change::DeleteFlag { key } => client.delete_flag(key).await,
         Change::CreateOrganization { name, external_id } => {
             let code = client.create_organization(name, external_id).await?;

@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use super::client::Client;
 use super::resources::{Application, UrlKind};
+use crate::config::usable_key;
 use crate::error::Error;
 
 /// Every Management API operation [`read`] calls, as the spec names them (method, path): all
@@ -658,6 +659,10 @@ fn render_permissions(s: &Snapshot, out: &mut String) {
     }
     out.push_str("\n# Permissions, by key (what roles grant and tokens carry in `permissions`).\n");
     for p in &s.permissions {
+        if !usable_key(&p.key) {
+            let _ = writeln!(out, "{}\n", unusable_key("permission", &p.key));
+            continue;
+        }
         let _ = writeln!(out, "[[permissions]]\nkey = {}", string(&p.key));
         if let Some(name) = &p.name {
             let _ = writeln!(out, "name = {}", string(name));
@@ -670,6 +675,14 @@ fn render_permissions(s: &Snapshot, out: &mut String) {
     out.pop();
 }
 
+/// The comment standing for a role or permission whose key kinde.toml cannot declare.
+fn unusable_key(what: &str, key: &str) -> String {
+    format!(
+        "# {what} `{}` left out: its key is empty or has spaces, which kinde.toml cannot declare;\n# give it a key without spaces in the Kinde admin and export again (until then\n# `register --check` reports it as not in kinde.toml)",
+        comment(key)
+    )
+}
+
 fn render_roles(s: &Snapshot, out: &mut String) {
     if s.roles.is_empty() {
         return;
@@ -678,6 +691,10 @@ fn render_roles(s: &Snapshot, out: &mut String) {
         "\n# Roles, by key, with their permissions; `default`: given to new organization members.\n",
     );
     for r in &s.roles {
+        if !usable_key(&r.key) {
+            let _ = writeln!(out, "{}\n", unusable_key("role", &r.key));
+            continue;
+        }
         let _ = writeln!(out, "[[roles]]\nkey = {}", string(&r.key));
         if let Some(name) = &r.name {
             let _ = writeln!(out, "name = {}", string(name));
@@ -685,10 +702,19 @@ fn render_roles(s: &Snapshot, out: &mut String) {
         if let Some(description) = &r.description {
             let _ = writeln!(out, "description = {}", string(description));
         }
+        let (kept, left): (Vec<String>, Vec<String>) =
+            r.permissions.iter().cloned().partition(|p| usable_key(p));
+        for key in &left {
+            let _ = writeln!(
+                out,
+                "# permission `{}` of this role left out (see above)",
+                comment(key)
+            );
+        }
         let _ = writeln!(
             out,
             "permissions = {}\ndefault = {}\n",
-            plain(&r.permissions),
+            plain(&kept),
             r.default
         );
     }
@@ -815,6 +841,46 @@ mod tests {
             }],
             unnamed_organizations: vec![("org_default".into(), "Default\norg".into())],
         }
+    }
+
+    /// The review's B7: a key kinde.toml refuses (Kinde's admin may allow one with a space) is
+    /// a comment, and the roles granting it leave it out, so the file still loads.
+    #[test]
+    fn keys_kinde_toml_cannot_declare_are_comments_and_the_file_loads() {
+        let mut s = snapshot();
+        s.permissions.push(ExportedPermission {
+            key: "we ird".into(),
+            name: None,
+            description: None,
+        });
+        s.roles[0].permissions.push("we ird".into());
+        s.roles.push(ExportedRole {
+            key: "bad role".into(),
+            name: None,
+            description: None,
+            permissions: vec![],
+            default: false,
+        });
+        let text = render(&s, "2026-01-01T00:00:00Z");
+        assert!(text.contains("# permission `we ird` left out"), "{text}");
+        assert!(text.contains("# role `bad role` left out"), "{text}");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(crate::config::FILE_NAME), &text).unwrap();
+        let options = crate::config::LoadOptions {
+            cwd: dir.path().into(),
+            ..Default::default()
+        };
+        let env = BTreeMap::<String, String>::new();
+        let config =
+            crate::config::Config::load(&options, &env).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let roles = config.roles.unwrap();
+        assert_eq!(roles.len(), 1);
+        let keys: Vec<&str> = roles[0]
+            .permissions
+            .iter()
+            .map(|p| p.value.as_str())
+            .collect();
+        assert_eq!(keys, ["read:orders"]);
     }
 
     #[test]

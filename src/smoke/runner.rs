@@ -382,7 +382,11 @@ impl Shared {
         Ok(oauth::login::Request {
             issuer: issuer.clone(),
             client_id: app.value.clone(),
-            client_secret: self.config.app_client_secret.as_ref().map(|s| s.value.clone()),
+            client_secret: self
+                .config
+                .app_client_secret
+                .as_ref()
+                .map(|s| s.value.clone()),
             scopes: self.config.login.scopes.clone(),
             audiences: self.config.login.audiences.clone(),
             prompt: None,

@@ -250,3 +250,34 @@ fn a_failure_after_creating_keeps_the_client_id_and_a_rerun_converges() {
     assert_eq!(apps.len(), 1, "no second app");
     assert_eq!(apps[0].redirect_urls, ["https://app.acme.example/callback"]);
 }
+
+/// The review's B6: where the new app's secret would go is checked before the app is created,
+/// so a symlinked `.env` stops the run with nothing created in Kinde and nothing written.
+#[cfg(unix)]
+#[test]
+fn a_symlinked_env_file_stops_before_the_app_is_created() {
+    let w = world(REGULAR);
+    std::fs::rename(w.path(".env"), w.path("real.env")).unwrap();
+    std::os::unix::fs::symlink("real.env", w.path(".env")).unwrap();
+    let writes = w.emulator.state().writes();
+    let before = toml(&w);
+    let out = w.cmd().args(["register", "--yes"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("symbolic link"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("fix what the error names"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(apps_named(&w, "Acme web").is_empty(), "no app was created");
+    assert_eq!(
+        w.emulator.state().writes(),
+        writes,
+        "nothing written to Kinde"
+    );
+    assert_eq!(toml(&w), before);
+    assert_eq!(
+        std::fs::read_to_string(w.path("real.env")).unwrap(),
+        "# keep me\nOTHER=1\n"
+    );
+}

@@ -106,16 +106,40 @@ fn a_new_default_is_set_and_a_new_type_is_a_conflict() {
     let out = register(&w).arg("--yes").output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stdout(&out).contains("~ set the default of feature flag `new_checkout` (New checkout) to `true` (`false` in this environment now)"),
+        stdout(&out).contains(
+            "~ set feature flag `new_checkout` to `true` in this environment (`false` now)"
+        ),
         "{}",
         stdout(&out)
     );
-    let (_, default, level, _, description) = flag(&w, "new_checkout").unwrap();
+    // The environment's value is set (an environment override): the flag's own fields, which
+    // the API does not return to compare, are left as they were (the review's B2).
+    let (_, default, level, name, description) = flag(&w, "new_checkout").unwrap();
     assert_eq!(
-        (default.as_str(), level.as_str(), description.as_str()),
-        ("true", "org", "A one-page checkout"),
-        "PUT sends every field"
+        (
+            default.as_str(),
+            level.as_str(),
+            name.as_str(),
+            description.as_str()
+        ),
+        ("false", "org", "New checkout", "The one-page checkout"),
     );
+    let env = w.emulator.state().tenant();
+    let env = env
+        .feature_flags
+        .iter()
+        .find(|f| f.key == "new_checkout")
+        .unwrap();
+    assert_eq!(env.environment_value.as_deref(), Some("true"));
+    // And it converges: the rerun writes nothing (the review's B1).
+    let writes = w.emulator.state().writes();
+    register(&w)
+        .arg("--yes")
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("no changes"));
+    assert_eq!(w.emulator.state().writes(), writes);
+    register(&w).arg("--check").assert().code(0);
 
     let writes = w.emulator.state().writes();
     w.write(
@@ -246,7 +270,7 @@ fn an_out_of_band_change_shows_in_the_next_plan() {
     assert!(out.status.success(), "{}", stderr(&out));
     let plan = stdout(&out);
     assert!(
-        plan.contains("~ set the default of feature flag `theme` (theme) to `light` (`dark` in this environment now)"),
+        plan.contains("~ set feature flag `theme` to `light` in this environment (`dark` now)"),
         "{plan}"
     );
     assert!(

@@ -403,7 +403,7 @@ fn an_out_of_band_change_through_the_api_shows_in_the_next_plan() {
 /// Issue 13's size: 200 roles (3 permissions each) and 500 permissions, all declared and all in
 /// the tenant. The plan reads each list in one page and the role permissions concurrently.
 #[test]
-fn a_large_tenant_is_planned_in_few_list_requests_and_quickly() {
+fn a_large_tenant_is_planned_in_few_list_requests() {
     use cargo_kinde::emulator::tenant::{Permission, Role};
     let w = World::new();
     let mut toml = String::new();
@@ -445,11 +445,7 @@ fn a_large_tenant_is_planned_in_few_list_requests_and_quickly() {
         t.roles = roles;
     });
     w.write("kinde.toml", &toml);
-    // A first run fetches and caches the M2M token, so the timed run measures the plan.
-    w.cmd().args(["token"]).assert().success();
-    let started = std::time::Instant::now();
     let out = register(&w).arg("--dry-run").output().unwrap();
-    let took = started.elapsed();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stdout(&out).contains("0 to remove (700 matching"),
@@ -459,7 +455,35 @@ fn a_large_tenant_is_planned_in_few_list_requests_and_quickly() {
     assert_eq!(w.count("GET /api/v1/roles"), 1, "one page of 500");
     assert_eq!(w.count("GET /api/v1/permissions"), 1, "one page of 500");
     assert_eq!(w.count("GET /api/v1/roles/{role_id}/permissions"), 200);
-    eprintln!("planned 200 roles and 500 permissions in {took:?}");
-    // Generous for a debug build on a shared machine; the release figure is in the report.
-    assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+    // The time is `cargo xtask bench plan`'s to measure (release build), never a test's.
+}
+
+/// The review's B3: with an app client id (from `.env`, as `emulator --env-file` writes it) and
+/// no `callback_urls` / `logout_urls` in kinde.toml, `--prune` leaves the app's URLs alone: a
+/// list the file does not mention is not managed.
+#[test]
+fn prune_never_touches_url_lists_the_file_does_not_mention() {
+    let w = world();
+    let urls = |w: &World| {
+        let out = w
+            .cmd()
+            .args([
+                "api",
+                "get",
+                &format!("/api/v1/applications/{}/auth_redirect_urls", w.web_app_id()),
+            ])
+            .output()
+            .unwrap();
+        json(&out)["redirect_urls"].clone()
+    };
+    let before = urls(&w);
+    assert_ne!(before, serde_json::json!([]), "the seed has callback URLs");
+    let out = register(&w)
+        .env("KINDE_CLIENT_ID", w.web_app_id())
+        .args(["--prune", "--yes"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stdout(&out).contains("URL"), "{}", stdout(&out));
+    assert_eq!(urls(&w), before);
 }

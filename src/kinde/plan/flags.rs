@@ -1,5 +1,6 @@
-//! Planning `[[feature_flags]]`: create what is missing, set a default that differs, refuse a
-//! type change (Kinde fixes a flag's type at creation), delete undeclared flags with `--prune`.
+//! Planning `[[feature_flags]]`: create what is missing, set the environment's value where it
+//! differs from `default`, refuse a type change (Kinde fixes a flag's type at creation), delete
+//! undeclared flags with `--prune`.
 //!
 //! What can be compared is what Kinde returns: each flag's key, type and value in this
 //! environment (`GET /environment/feature_flags`); see [`Note::FlagFieldsNotRead`].
@@ -31,10 +32,7 @@ pub(super) fn plan_flags(plan: &mut Plan, desired: &Desired, current: &Current) 
             }
             Some(tenant) if tenant.value != flag.default => plan.changes.push(Change::UpdateFlag {
                 key: flag.key.clone(),
-                name: flag.name.clone(),
-                description: flag.description.clone(),
                 kind: flag.kind,
-                override_level: flag.override_level,
                 before: tenant.value.clone(),
                 after: flag.default.clone(),
             }),
@@ -66,7 +64,10 @@ pub(super) fn prune_flags(plan: &mut Plan, desired: &Desired, current: &Current)
         if wanted.iter().any(|f| &f.key == key) {
             continue;
         }
-        if desired.prune && !overridden(key) {
+        // A type kinde.toml cannot declare (a JSON flag, dashboard-only): never the file's to
+        // delete, and not drift (`Resource::is_declared_wholly`).
+        let declarable = ["bool", "str", "int"].contains(&tenant.kind.as_str());
+        if desired.prune && declarable && !overridden(key) {
             plan.changes.push(Change::DeleteFlag { key: key.clone() });
         } else {
             plan.unmanaged.push(Resource::FeatureFlag {

@@ -39,6 +39,11 @@ pub struct Desired {
     pub apis: Vec<DesiredApi>,
     /// Whether URLs and authorisations the file does not list are removed.
     pub prune: bool,
+    /// Whether the callback URL list is managed: kinde.toml has `callback_urls` (or a
+    /// `[login]` port). A list the file does not mention is never read, shown or pruned.
+    pub manage_callback_urls: bool,
+    /// Whether the logout URL list is managed: kinde.toml has `logout_urls`.
+    pub manage_logout_urls: bool,
     /// `[[permissions]]` and `[[roles]]` (issue 13).
     pub roles: roles::DesiredRoles,
     /// `[[feature_flags]]` (`None`: flags are not managed, not even pruned).
@@ -104,6 +109,8 @@ impl Desired {
             .collect::<Result<_, Error>>()?;
         Ok(Desired {
             app,
+            manage_callback_urls: config.callback_urls_declared || !callback_urls.is_empty(),
+            manage_logout_urls: config.logout_urls_declared || !logout_urls.is_empty(),
             callback_urls,
             logout_urls,
             apis,
@@ -116,7 +123,15 @@ impl Desired {
     }
 
     fn manages_urls(&self) -> bool {
-        self.prune || !self.callback_urls.is_empty() || !self.logout_urls.is_empty()
+        self.manages(UrlKind::Callback) || self.manages(UrlKind::Logout)
+    }
+
+    /// Whether `kind`'s list is kinde.toml's to plan (and, with `--prune`, to prune).
+    fn manages(&self, kind: UrlKind) -> bool {
+        match kind {
+            UrlKind::Callback => self.manage_callback_urls || !self.callback_urls.is_empty(),
+            UrlKind::Logout => self.manage_logout_urls || !self.logout_urls.is_empty(),
+        }
     }
 }
 
@@ -506,18 +521,14 @@ pub enum Change {
         /// Default value as Kinde writes it.
         default: String,
     },
-    /// Replace a flag's name, description and default (its value in the environment differs).
+    /// Set a flag's value in this environment to `kinde.toml`'s `default` (its value there
+    /// differs): an environment override, which leaves the flag's name, description and override
+    /// level as they are and is what Kinde reads back, so a rerun sees it and writes nothing.
     UpdateFlag {
         /// Key.
         key: String,
-        /// Name.
-        name: String,
-        /// Description.
-        description: String,
         /// Type (unchanged).
         kind: FlagKind,
-        /// Override level as `kinde.toml` declares it (Kinde refuses a different one).
-        override_level: OverrideLevel,
         /// The value in the environment now.
         before: String,
         /// The default `kinde.toml` asks for.
@@ -1066,14 +1077,10 @@ impl fmt::Display for Change {
                 level_name(*override_level)
             ),
             Change::UpdateFlag {
-                key,
-                name,
-                before,
-                after,
-                ..
+                key, before, after, ..
             } => write!(
                 f,
-                "set the default of feature flag `{key}` ({name}) to `{after}` (`{before}` in this environment now)"
+                "set feature flag `{key}` to `{after}` in this environment (`{before}` now)"
             ),
             Change::DeleteFlag { key } => {
                 write!(f, "delete feature flag `{key}` and all its overrides")
@@ -1207,13 +1214,15 @@ impl Resource {
     /// Whether a family's items all live in `kinde.toml` once it has the section, so one the
     /// file does not list is drift (see [`Plan::undeclared`]).
     pub fn is_declared_wholly(&self) -> bool {
-        matches!(
-            self,
-            Resource::Permission { .. }
-                | Resource::Role { .. }
-                | Resource::FeatureFlag { .. }
-                | Resource::OrganizationFlag { .. }
-        )
+        match self {
+            Resource::Permission { .. } | Resource::Role { .. } => true,
+            // Not a flag of a type kinde.toml cannot declare (JSON flags are dashboard-only).
+            Resource::FeatureFlag { kind, .. } => {
+                ["boolean", "string", "integer"].contains(&kind.as_str())
+            }
+            Resource::OrganizationFlag { .. } => true,
+            _ => false,
+        }
     }
 
     /// The resource family it belongs to. One arm per variant.
@@ -1448,7 +1457,7 @@ impl fmt::Display for Note {
             Note::GrantsNotRead => f.write_str("scopes are granted to M2M applications when they are authorised or the scope is created; grants made in the Kinde admin are left as they are"),
             Note::PermissionKept { key } => write!(f, "permission `{key}` is not in [[permissions]] but a role in kinde.toml grants it, so --prune keeps it"),
             Note::RoleDescriptionKept { key } => write!(f, "role `{key}` keeps its description: Kinde's API cannot clear one"),
-            Note::FlagFieldsNotRead => f.write_str("the Management API does not return a feature flag's name, description or override level: they are sent when the flag is created and again whenever its default changes; the default is compared with the flag's value in this environment"),
+            Note::FlagFieldsNotRead => f.write_str("the Management API does not return a feature flag's name, description or override level: they are sent when the flag is created and not compared or changed after; `default` is compared with the flag's value in this environment and set as that value"),
         }
     }
 }
@@ -1541,7 +1550,7 @@ pub fn plan(desired: &Desired, current: &Current) -> Plan {
             (UrlKind::Callback, &desired.callback_urls),
             (UrlKind::Logout, &desired.logout_urls),
         ] {
-            if let Some(have) = current.urls(kind) {
+            if let Some(have) = current.urls(kind).filter(|_| desired.manages(kind)) {
                 plan_urls(&mut plan, kind, app, wanted, have, desired.prune);
             }
         }

@@ -395,7 +395,7 @@ mod tests {
                 .map(ToString::to_string)
                 .collect::<Vec<_>>(),
             [
-                "set the default of feature flag `checkout` (checkout) to `true` (`false` in this environment now)",
+                "set feature flag `checkout` to `true` in this environment (`false` now)",
                 "rename organization `Acme` (org_acme, external id `acme`) to `Acme Corp`",
             ]
         );
@@ -411,6 +411,29 @@ mod tests {
             &plan.changes[1],
             Change::SetOrganizationFlag { key, value, .. } if key == "theme" && value == "light"
         ));
+    }
+
+    /// The review's B4: a JSON flag (dashboard-only, kinde.toml cannot declare one) is listed,
+    /// never drift and never pruned, so `export` then `register --check` passes on such a tenant.
+    #[test]
+    fn a_flag_of_a_type_the_file_cannot_declare_is_neither_drift_nor_pruned() {
+        let mut current = fresh();
+        converge(&desired(), &mut current);
+        current
+            .flags
+            .as_mut()
+            .unwrap()
+            .insert("layout".into(), value("json", "{}"));
+        let mut pruning = desired();
+        pruning.prune = true;
+        let plan = plan(&pruning, &current);
+        assert_eq!(plan.changes, []);
+        let listed = Resource::FeatureFlag {
+            key: "layout".into(),
+            kind: "json".into(),
+        };
+        assert!(plan.unmanaged.contains(&listed), "{plan:?}");
+        assert_eq!(plan.undeclared().count(), 0, "{plan:?}");
     }
 
     #[test]

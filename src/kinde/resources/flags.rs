@@ -94,21 +94,14 @@ impl Client {
             .map(drop)
     }
 
-    /// Replace a flag's name, description and default (`PUT /api/v1/feature_flags/{key}`, every
-    /// field in the query as the spec requires; type and level must be the flag's own).
-    pub async fn replace_flag(&self, flag: &FlagDefinition<'_>) -> Result<(), Error> {
-        let query: Vec<(String, String)> = [
-            ("name", flag.name),
-            ("description", flag.description),
-            ("type", flag.kind),
-            ("allow_override_level", flag.level),
-            ("default_value", flag.default),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        let path = format!("/api/v1/feature_flags/{}", segment(flag.key));
-        self.call(Method::PUT, &path, &query, None).await.map(drop)
+    /// Set a flag's value in this environment (`PATCH
+    /// /api/v1/environment/feature_flags/{key}`, `{"value": …}`): an environment override.
+    pub async fn set_environment_flag(&self, key: &str, value: &str) -> Result<(), Error> {
+        let path = format!("/api/v1/environment/feature_flags/{}", segment(key));
+        let body = serde_json::json!({ "value": value });
+        self.call(Method::PATCH, &path, &[], Some(&body))
+            .await
+            .map(drop)
     }
 
     /// Delete a flag with all its overrides.
