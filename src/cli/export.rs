@@ -56,6 +56,7 @@ pub async fn run(global: &GlobalArgs, args: ExportArgs) -> Result<u8, Error> {
         if !args.force && exists(path) {
             return Err(already_there(path));
         }
+        writable_target(path, args.force)?;
     }
     let mut ctx = Context::load(global)?;
     let client = ctx.management_client()?;
@@ -92,6 +93,35 @@ pub async fn run(global: &GlobalArgs, args: ExportArgs) -> Result<u8, Error> {
     Ok(exit::OK)
 }
 
+/// What would stop the write, found before the tenant is read: a directory where the file
+/// goes, a directory to write into that is missing, a link (never written through).
+fn writable_target(path: &Path, force: bool) -> Result<(), Error> {
+    if path.is_dir() {
+        return Err(
+            Error::input(format!("--output {} is a directory", path.display())).with_hint(format!(
+                "name the file to write, e.g. --output {}",
+                path.join("kinde.toml").display()
+            )),
+        );
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !parent.is_dir() {
+        return Err(Error::input(format!(
+            "--output {}: the directory {} does not exist",
+            path.display(),
+            parent.display()
+        ))
+        .with_hint(format!("create it first (`mkdir -p {}`)", parent.display())));
+    }
+    if force {
+        files::refuse_symlink(path)?;
+    }
+    Ok(())
+}
+
 fn exists(path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_ok()
 }
@@ -107,10 +137,22 @@ fn already_there(path: &Path) -> Error {
     ))
 }
 
+/// `FILE.bak`, or the first free `FILE.bak.N` when an earlier `--force` left one: a second
+/// forced export never overwrites the first one's backup.
 fn backup_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".bak");
-    path.with_file_name(name)
+    let name = path.file_name().unwrap_or_default().to_os_string();
+    (0..)
+        .map(|n: u32| {
+            let mut candidate = name.clone();
+            candidate.push(if n == 0 {
+                ".bak".to_string()
+            } else {
+                format!(".bak.{n}")
+            });
+            path.with_file_name(candidate)
+        })
+        .find(|candidate| !exists(candidate))
+        .expect("a free backup name")
 }
 
 /// Write `text` to `path`: only where nothing is, or with `force` over a file whose contents go

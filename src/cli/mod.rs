@@ -104,7 +104,8 @@ pub enum Command {
     /// Verify a JWT against the issuer's JWKS: signature, issuer, audience, lifetime, scopes.
     #[command(after_help = examples::VERIFY)]
     Verify(verify::VerifyArgs),
-    /// Make the tenant match kinde.toml: callback and logout URLs, APIs, scopes, authorisations.
+    /// Make the tenant match kinde.toml: the app and its URLs, APIs, roles, permissions, flags,
+    /// organizations (--check: drift).
     #[command(after_help = examples::REGISTER)]
     Register(register::RegisterArgs),
     /// Call any Management API endpoint with the cached M2M token.

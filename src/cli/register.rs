@@ -1,5 +1,6 @@
-//! `cargo kinde register`: make the tenant match `kinde.toml` (callback and logout URLs, APIs,
-//! their scopes and authorised applications). Planned first, applied on confirmation, idempotent.
+//! `cargo kinde register`: make the tenant match `kinde.toml` (the app, its callback and logout
+//! URLs, APIs, their scopes and authorised applications, permissions, roles, feature flags and
+//! organizations). Planned first, applied on confirmation, idempotent; `--check` for drift.
 //! The reconciler lives in `kinde::plan` and `kinde::apply`; this file holds the arguments, the
 //! confirmation and the rendering.
 
@@ -72,6 +73,10 @@ struct Report<'a> {
     /// The names of the applications the plan names by client id (client id → name).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     app_names: BTreeMap<String, String>,
+    /// What applying wrote besides the tenant, one line each (e.g. the created app's client
+    /// id written to kinde.toml and its secret to .env, never the secret itself).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    notices: Vec<String>,
     /// Why the command stopped, as `--json` prints errors: `{kind, message, hint, exit_code}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<serde_json::Value>,
@@ -91,6 +96,7 @@ impl<'a> Report<'a> {
             failed: None,
             not_applied: &[],
             app_names: BTreeMap::new(),
+            notices: Vec::new(),
             error: None,
         }
     }
@@ -156,10 +162,19 @@ pub async fn run(global: &GlobalArgs, args: RegisterArgs) -> Result<u8, Error> {
     if plan.changes.is_empty() {
         report.emit_json();
         if !ui::settings().json {
-            ui::status(&format!(
-                "{} no changes: the tenant matches kinde.toml",
-                paint(style::OK, "✓")
-            ));
+            let undeclared = plan.undeclared().count();
+            if undeclared == 0 {
+                ui::status(&format!(
+                    "{} no changes: the tenant matches kinde.toml",
+                    paint(style::OK, "✓")
+                ));
+            } else {
+                // What `--check` counts as drift is not a change `register` makes without --prune.
+                ui::status(&format!(
+                    "{} no changes to make; {undeclared} role(s), permission(s) or flag(s) in the tenant are not in kinde.toml (`register --check` reports them as drift; `--prune` removes them)",
+                    paint(style::WARN, "!")
+                ));
+            }
         }
         return Ok(exit::OK);
     }
@@ -198,9 +213,10 @@ pub async fn run(global: &GlobalArgs, args: RegisterArgs) -> Result<u8, Error> {
     .await;
     match outcome {
         Ok(notices) => {
-            for notice in notices {
+            for notice in &notices {
                 ui::status(&format!("  {notice}"));
             }
+            report.notices = notices;
             report.changed = true;
             report.applied = &plan.changes;
             report.emit_json();

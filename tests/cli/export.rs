@@ -321,9 +321,34 @@ fn output_never_replaces_a_file_without_force_and_keeps_it_with_force() {
     assert!(written.contains("[[permissions]]"), "{written}");
     assert!(stderr(&out).contains("kinde.toml.bak"), "{}", stderr(&out));
 
+    // A second forced export keeps the first one's backup.
+    let out = export(&w, &["--output", "kinde.toml", "--force"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(w.path("kinde.toml.bak")).unwrap(),
+        "# mine\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(w.path("kinde.toml.bak.1")).unwrap(),
+        written
+    );
+
     // --force needs --output: it has nothing to replace on stdout.
     let out = export(&w, &["--force"]);
     assert_eq!(out.status.code(), Some(2));
+
+    // A directory, or a missing one to write into: refused before reading the tenant.
+    let reads = w.count("GET /api/v1/roles");
+    std::fs::create_dir(w.path("sub")).unwrap();
+    for (output, says) in [
+        ("sub", "is a directory"),
+        ("missing/kinde.toml", "does not exist"),
+    ] {
+        let out = export(&w, &["--output", output, "--force"]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{}", stderr(&out));
+    }
+    assert_eq!(w.count("GET /api/v1/roles"), reads);
 }
 
 #[cfg(unix)]

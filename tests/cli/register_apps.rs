@@ -281,3 +281,24 @@ fn a_symlinked_env_file_stops_before_the_app_is_created() {
         "# keep me\nOTHER=1\n"
     );
 }
+
+/// The review's D4: `--json` tells a tool the created app's client id (never its secret).
+#[test]
+fn the_json_report_names_the_created_client_id() {
+    let w = world(REGULAR);
+    let out = w
+        .cmd()
+        .args(["--json", "register", "--yes"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let apps = apps_named(&w, "Acme web");
+    let notice = doc["notices"][0].as_str().unwrap();
+    assert!(
+        notice.contains(&format!("wrote client_id {}", apps[0].id)),
+        "{doc}"
+    );
+    let secret = apps[0].client_secret.clone().unwrap();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(&secret));
+}

@@ -897,6 +897,8 @@ fn field_values(
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Group {
+    /// Applications themselves (created from `[app]`): first, as they are applied first.
+    Applications,
     /// The app's callback and logout URLs.
     AppUrls,
     /// APIs, their scopes, authorised applications and grants.
@@ -909,8 +911,6 @@ pub enum Group {
     FeatureFlags,
     /// Organizations and their flag overrides.
     Organizations,
-    /// Applications themselves (created from `[app]`).
-    Applications,
 }
 
 impl Group {
