@@ -129,7 +129,7 @@ pub async fn run(global: &GlobalArgs, args: RegisterArgs) -> Result<u8, Error> {
     let current = Current::read(&client, &desired).await?;
     let plan = plan::plan(&desired, &current);
     let mut report = Report::new(&plan);
-    report.app_names = app_names(&client, &plan).await;
+    report.app_names = app_names(&client, &plan, &current).await;
     // The app this run creates has no client id yet: shown by its name.
     for change in &plan.changes {
         if let Change::CreateApplication { name, .. } = change {
@@ -280,7 +280,13 @@ fn check(mut report: Report<'_>, junit_file: Option<&Path>) -> Result<u8, Error>
     if !ui::settings().json {
         if drift {
             let mut fixes = Vec::new();
-            if plan.changes.iter().any(|c| !c.is_removal()) || !plan.conflicts.is_empty() {
+            // `register` applies nothing while a conflict stands: that comes first.
+            if !plan.conflicts.is_empty() {
+                fixes.push(
+                    "resolve the conflict(s) above first (register applies nothing until then)",
+                );
+            }
+            if plan.changes.iter().any(|c| !c.is_removal()) {
                 fixes.push("`cargo kinde register` applies kinde.toml");
             }
             if plan.changes.iter().any(Change::is_removal) || !report.undeclared.is_empty() {
@@ -454,18 +460,28 @@ fn names_applications(plan: &Plan) -> bool {
         || !plan.conflicts.is_empty()
 }
 
-/// The tenant's application names by client id, read only when the plan names applications.
-/// Names are for reading only, so a failure to read them leaves the ids alone.
-async fn app_names(client: &crate::kinde::client::Client, plan: &Plan) -> BTreeMap<String, String> {
+/// The tenant's application names by client id, when the plan names applications: as the plan's
+/// reads listed them, else read now. Names are for reading only, so a failure to read them
+/// leaves the ids alone.
+async fn app_names(
+    client: &crate::kinde::client::Client,
+    plan: &Plan,
+    current: &Current,
+) -> BTreeMap<String, String> {
     if !names_applications(plan) {
         return BTreeMap::new();
     }
+    let shown = |apps: Vec<(String, String)>| {
+        apps.into_iter()
+            .filter(|(_, name)| !name.is_empty())
+            .map(|(id, name)| (id, crate::net::server_text(&name)))
+            .collect()
+    };
+    if let Some(names) = &current.application_names {
+        return shown(names.clone().into_iter().collect());
+    }
     match client.applications().await {
-        Ok(apps) => apps
-            .into_iter()
-            .filter(|a| !a.name.is_empty())
-            .map(|a| (a.id, crate::net::server_text(&a.name)))
-            .collect(),
+        Ok(apps) => shown(apps.into_iter().map(|a| (a.id, a.name)).collect()),
         Err(e) => {
             ui::debug(&format!("could not read the application names: {e}"));
             BTreeMap::new()

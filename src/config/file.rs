@@ -518,7 +518,14 @@ impl File {
             // in ways no scan can tell (a string closed by the next key's quotes, say): after any
             // secret-looking line, the error is located but no line is shown.
             let (line, column) = line_col(&text, span.start);
-            let located = if secret_lines(&text).iter().take(line).any(|s| *s) {
+            // A comment that names a secret (`# KINDE_CLIENT_SECRET goes in .env`) hides only
+            // itself: it cannot run on into the line of the error.
+            let hidden = secret_scan(&text)
+                .iter()
+                .take(line)
+                .enumerate()
+                .any(|(i, &(secret, comment))| secret && (!comment || i + 1 == line));
+            let located = if hidden {
                 format!(
                     "{}:{line}:{column}: {} (the line is not shown: a secret's value may run into it)",
                     path.display(),
@@ -647,12 +654,22 @@ fn mentions_secret(text: &str) -> bool {
 /// A scan by hand, not a parser: it must work on text that does not parse, which is exactly when
 /// an excerpt is shown. A value never closed makes every following line secret.
 pub fn secret_lines(text: &str) -> Vec<bool> {
+    secret_scan(text)
+        .into_iter()
+        .map(|(secret, _)| secret)
+        .collect()
+}
+
+/// For each line, [`secret_lines`]'s answer and whether the line is only a comment (outside any
+/// value): a comment can show a secret on its own line, but cannot run into the next.
+fn secret_scan(text: &str) -> Vec<(bool, bool)> {
     let mut scan = Scan::default();
     let mut table_secret = false;
     let mut value_secret = false;
     text.lines()
         .map(|line| {
             let continued = scan.open();
+            let comment = !continued && line.trim_start().starts_with('#');
             if continued {
                 value_secret |= mentions_secret(line);
                 scan.feed(line);
@@ -665,12 +682,16 @@ pub fn secret_lines(text: &str) -> Vec<bool> {
                 } else {
                     let key = trimmed.split('=').next().unwrap_or("");
                     value_secret = table_secret || mentions_secret(key) || mentions_secret(line);
-                    if let Some((_, value)) = trimmed.split_once('=') {
+                    // A comment opens no value, whatever quotes or brackets it holds.
+                    if let Some((_, value)) = trimmed.split_once('=').filter(|_| !comment) {
                         scan.feed(value);
                     }
                 }
             }
-            table_secret || value_secret || mentions_secret(line)
+            (
+                table_secret || value_secret || mentions_secret(line),
+                comment,
+            )
         })
         .collect()
 }
@@ -799,6 +820,23 @@ mod tests {
             );
             assert!(msg.starts_with("kinde.toml:"), "{msg}");
         }
+    }
+
+    #[test]
+    fn a_comment_naming_a_secret_does_not_hide_a_later_error() {
+        // The comment init writes: it names the secret's variable, holds none, opens nothing.
+        let text =
+            "# KINDE_CLIENT_SECRET = \"goes in .env [\n[[roles]]\nkey = \"admin\"\nname = 3\n";
+        let err = File::parse(Path::new("kinde.toml"), text.into()).unwrap_err();
+        let msg = err.to_string();
+        assert!(!msg.contains("the line is not shown"), "{msg}");
+        assert!(msg.contains("name = 3"), "{msg}");
+        // A secret's value still hides every line after it.
+        let text = "[management]\nclient_secret = \"\"\"\nx\n\"\"\"\n[[roles]]\nname = 3\n";
+        let msg = File::parse(Path::new("kinde.toml"), text.into())
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("the line is not shown"), "{msg}");
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub struct Organization {
     pub name: String,
     /// Flag key to override value, as Kinde writes it.
     pub feature_flags: BTreeMap<String, String>,
+    /// Flag key to where its override is written (`kinde.toml:LINE:COLUMN`).
+    pub sites: BTreeMap<String, String>,
 }
 
 /// `value` as Kinde's text for a flag of type `kind`, or why it is not one.
@@ -51,6 +53,17 @@ pub fn flag_value(kind: FlagKind, value: &toml::Value) -> Result<String, String>
             other.type_str(),
             FlagKind::name_of(kind.code())
         )),
+    }
+}
+
+/// How to write a value of a flag of type `kind`.
+fn value_hint(kind: FlagKind) -> &'static str {
+    match kind {
+        FlagKind::Boolean => "a boolean flag's value is true or false, unquoted",
+        FlagKind::String => "a string flag's value is quoted: \"dark\"",
+        FlagKind::Integer => {
+            "an integer flag's value is a whole number from -2147483648 to 2147483647, unquoted"
+        }
     }
 }
 
@@ -92,6 +105,7 @@ pub fn flags_at(
                 flag.default.span(),
                 &format!("`default` of feature flag `{key}` {why}"),
             ))
+            .with_hint(value_hint(kind))
         })?;
         flags.push(FeatureFlag {
             key: key.clone(),
@@ -146,7 +160,13 @@ pub fn organizations_at(
             ));
         }
         let mut overrides = BTreeMap::new();
+        let mut sites = BTreeMap::new();
         for (key, value) in &org.feature_flags {
+            let (line, column) = file.line_col(value.span().start);
+            sites.insert(
+                key.clone(),
+                format!("{}:{line}:{column}", file.path.display()),
+            );
             let at = |message: String| Error::input(file.error_at(value.span(), &message));
             let text = match flags.iter().find(|f| &f.key == key) {
                 Some(flag) => {
@@ -160,6 +180,7 @@ pub fn organizations_at(
                         at(format!(
                             "organization `{id}`'s value for feature flag `{key}` {why}"
                         ))
+                        .with_hint(value_hint(flag.kind))
                     })?
                 }
                 None => match value.get_ref() {
@@ -171,7 +192,8 @@ pub fn organizations_at(
                             "organization `{id}`'s value for feature flag `{key}` is {} {}; flags hold a boolean, an integer or a string",
                             article(other.type_str()),
                             other.type_str()
-                        )));
+                        ))
+                        .with_hint("write the value as true or false, a whole number, or a quoted string"));
                     }
                 },
             };
@@ -181,6 +203,7 @@ pub fn organizations_at(
             external_id: id.clone(),
             name: org.name.get_ref().clone(),
             feature_flags: overrides,
+            sites,
         });
     }
     Ok(orgs)

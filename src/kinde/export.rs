@@ -10,10 +10,12 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use futures_util::{StreamExt as _, TryStreamExt as _, stream};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::client::Client;
+use super::plan::READS_AT_ONCE;
 use super::resources::{Application, UrlKind};
 use crate::config::usable_key;
 use crate::error::Error;
@@ -396,22 +398,29 @@ pub async fn read(client: &Client, configured_app: Option<&str>) -> Result<Snaps
         });
     }
 
-    for api in apis.into_iter().filter(|a| !a.is_management_api) {
-        let (scopes, authorized) =
-            tokio::try_join!(client.api_scopes(&api.id), client.api_applications(&api.id))?;
-        snapshot.apis.push(ExportedApi {
-            name: api.name,
-            audience: api.audience,
-            scopes: sorted(scopes.into_iter().map(|s| s.key).collect()),
-            authorized: sorted(
-                authorized
-                    .into_iter()
-                    .filter(|a| a.is_active != Some(false))
-                    .map(|a| a.id)
-                    .collect(),
-            ),
-        });
-    }
+    // Each API's, role's and organization's own lists are read a few at a time, as a plan reads
+    // them: an export of a large tenant takes its slowest batch, not the sum of its requests.
+    snapshot.apis = stream::iter(apis.into_iter().filter(|a| !a.is_management_api).map(
+        |api| async move {
+            let (scopes, authorized) =
+                tokio::try_join!(client.api_scopes(&api.id), client.api_applications(&api.id))?;
+            Ok::<_, Error>(ExportedApi {
+                name: api.name,
+                audience: api.audience,
+                scopes: sorted(scopes.into_iter().map(|s| s.key).collect()),
+                authorized: sorted(
+                    authorized
+                        .into_iter()
+                        .filter(|a| a.is_active != Some(false))
+                        .map(|a| a.id)
+                        .collect(),
+                ),
+            })
+        },
+    ))
+    .buffered(READS_AT_ONCE)
+    .try_collect()
+    .await?;
     snapshot.apis.sort_by(|a, b| a.audience.cmp(&b.audience));
 
     snapshot.permissions = permissions
@@ -424,17 +433,20 @@ pub async fn read(client: &Client, configured_app: Option<&str>) -> Result<Snaps
         .collect();
     snapshot.permissions.sort_by(|a, b| a.key.cmp(&b.key));
 
-    for role in roles {
+    snapshot.roles = stream::iter(roles.into_iter().map(|role| async move {
         let path = format!("/api/v1/roles/{}/permissions", role.id);
         let keys: Vec<KeyItem> = list(client, &path, "permissions").await?;
-        snapshot.roles.push(ExportedRole {
+        Ok::<_, Error>(ExportedRole {
             key: role.key,
             name: non_empty(role.name),
             description: non_empty(role.description),
             permissions: sorted(keys.into_iter().map(|k| k.key).collect()),
             default: role.is_default_role,
-        });
-    }
+        })
+    }))
+    .buffered(READS_AT_ONCE)
+    .try_collect()
+    .await?;
     snapshot.roles.sort_by(|a, b| a.key.cmp(&b.key));
 
     for (key, flag) in &env_flags {
@@ -447,34 +459,41 @@ pub async fn read(client: &Client, configured_app: Option<&str>) -> Result<Snaps
         }
     }
 
+    let mut named = Vec::new();
     for org in organizations {
-        let Some(external_id) = non_empty(org.external_id) else {
-            snapshot.unnamed_organizations.push((org.code, org.name));
-            continue;
-        };
-        let mut exported = ExportedOrganization {
-            external_id,
-            name: org.name,
-            code: org.code,
-            feature_flags: BTreeMap::new(),
-        };
-        if !snapshot.flags.is_empty() {
-            // Kinde answers each flag's value for the organization, inherited or its own: a value
-            // that differs from the environment's is an override.
-            let path = format!("/api/v1/organizations/{}/feature_flags", exported.code);
-            for (key, value) in flag_values(client, &path).await? {
-                let Some(flag) = snapshot.flags.iter().find(|f| f.key == key) else {
-                    continue;
-                };
-                if let Ok(value) = FlagValue::parse(&value.kind, &value.text())
-                    && value != flag.default
-                {
-                    exported.feature_flags.insert(key, value);
-                }
+        match non_empty(org.external_id) {
+            Some(external_id) => named.push(ExportedOrganization {
+                external_id,
+                name: org.name,
+                code: org.code,
+                feature_flags: BTreeMap::new(),
+            }),
+            None => snapshot.unnamed_organizations.push((org.code, org.name)),
+        }
+    }
+    let flags = &snapshot.flags;
+    snapshot.organizations = stream::iter(named.into_iter().map(|mut exported| async move {
+        if flags.is_empty() {
+            return Ok::<_, Error>(exported);
+        }
+        // Kinde answers each flag's value for the organization, inherited or its own: a value
+        // that differs from the environment's is an override.
+        let path = format!("/api/v1/organizations/{}/feature_flags", exported.code);
+        for (key, value) in flag_values(client, &path).await? {
+            let Some(flag) = flags.iter().find(|f| f.key == key) else {
+                continue;
+            };
+            if let Ok(value) = FlagValue::parse(&value.kind, &value.text())
+                && value != flag.default
+            {
+                exported.feature_flags.insert(key, value);
             }
         }
-        snapshot.organizations.push(exported);
-    }
+        Ok(exported)
+    }))
+    .buffered(READS_AT_ONCE)
+    .try_collect()
+    .await?;
     snapshot
         .organizations
         .sort_by(|a, b| a.external_id.cmp(&b.external_id));

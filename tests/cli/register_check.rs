@@ -170,6 +170,13 @@ fn a_conflict_is_drift() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stdout(&out).contains("\nConflicts\n"), "{}", stdout(&out));
+    // The verdict's advice starts with what register needs first: it applies nothing while a
+    // conflict stands.
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        all.contains("1 conflict(s)); resolve the conflict(s) above first"),
+        "{all}"
+    );
     let xml = std::fs::read_to_string(w.path("drift.xml")).unwrap();
     assert!(xml.contains("classname=\"register.conflicts\""), "{xml}");
 }

@@ -72,7 +72,7 @@ fn organizations_are_created_with_overrides_then_a_rerun_writes_nothing() {
     );
     assert!(
         plan.contains(
-            "~ set feature flag `seats` to `50` for organization `Acme Corp` (external id `acme`)"
+            "+ set feature flag `seats` to `50` for organization `Acme Corp` (external id `acme`)"
         ),
         "{plan}"
     );
@@ -196,6 +196,11 @@ fn an_override_of_the_wrong_type_fails_before_any_request() {
     assert!(
         stderr(&out).contains("kinde.toml:17:9: organization `acme`'s value for feature flag `seats` is a string, but the flag's `type` is integer"),
         "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("an integer flag's value is a whole number"),
+        "the fix is named: {}",
         stderr(&out)
     );
     assert_eq!(
@@ -377,4 +382,21 @@ fn an_environment_value_set_in_the_admin_converges_in_one_run() {
             "{external_id}: {doc}"
         );
     }
+}
+
+#[test]
+fn an_override_of_a_flag_nobody_has_is_a_conflict_at_its_line() {
+    let w = world(&FILE.replace("seats = 50", "seats = 50\nghost = true"));
+    let out = register(&w).arg("--yes").output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        all.contains("kinde.toml:18:9: organization `acme` overrides feature flag `ghost`, which neither kinde.toml nor the tenant has"),
+        "{all}"
+    );
+    assert_eq!(
+        org(&w, "acme"),
+        None,
+        "a plan with a conflict applies nothing"
+    );
 }

@@ -182,6 +182,9 @@ pub struct Current {
     pub apis: Vec<TenantApi>,
     /// Every application's type (`m2m`, `reg`, ...) by client id.
     pub applications: BTreeMap<String, String>,
+    /// Every application's name by client id, when the applications were listed (for showing
+    /// ids as names; `None`: not listed).
+    pub application_names: Option<BTreeMap<String, String>>,
     /// The client id of the management app, whose grants [`TenantApi::management_lacks_grants`]
     /// proves with a token request.
     pub management_app: Option<String>,
@@ -230,19 +233,26 @@ impl Current {
         let mut current = Current::default();
         apps::read(client, desired, &mut current).await?;
         let target = apps::target(desired, &current);
-        let ((callback_urls, logout_urls), (apis, applications), roles) = tokio::try_join!(
+        let (
+            (callback_urls, logout_urls),
+            (apis, applications, names),
+            roles,
+            (flags, organizations),
+        ) = tokio::try_join!(
             read_urls(client, desired, target.as_deref()),
             read_apis(client, desired),
-            roles::read(client, &desired.roles)
+            roles::read(client, &desired.roles),
+            orgs::read(client, desired),
         )?;
         current.callback_urls = callback_urls;
         current.logout_urls = logout_urls;
         current.apis = apis;
         current.applications = applications;
+        current.application_names = names;
         current.management_app = Some(client.client_id().to_string());
         current.roles = roles;
-        // Organizations are read after: they need the flag values the other reads do not touch.
-        orgs::read(client, desired, &mut current).await?;
+        current.flags = flags;
+        current.organizations = organizations;
         Ok(current)
     }
 
@@ -276,23 +286,30 @@ async fn read_urls(
     }
 }
 
+type TenantApis = (
+    Vec<TenantApi>,
+    BTreeMap<String, String>,
+    Option<BTreeMap<String, String>>,
+);
+
 /// Every API (the declared ones with their scopes and authorisations) and every application's
-/// type, when `desired` lists APIs.
-async fn read_apis(
-    client: &Client,
-    desired: &Desired,
-) -> Result<(Vec<TenantApi>, BTreeMap<String, String>), Error> {
+/// type and name, when `desired` lists APIs.
+async fn read_apis(client: &Client, desired: &Desired) -> Result<TenantApis, Error> {
     if desired.apis.is_empty() {
         return Ok(Default::default());
     }
-    let (apis, applications) = tokio::try_join!(client.apis(), client.applications())?;
-    let applications = applications.into_iter().map(|a| (a.id, a.kind)).collect();
+    let (apis, listed) = tokio::try_join!(client.apis(), client.applications())?;
+    let names = listed
+        .iter()
+        .map(|a| (a.id.clone(), a.name.clone()))
+        .collect();
+    let applications = listed.into_iter().map(|a| (a.id, a.kind)).collect();
     // In the tenant's order, as before the reads ran at once.
     let apis = stream::iter(apis.into_iter().map(|api| read_api(client, desired, api)))
         .buffered(READS_AT_ONCE)
         .try_collect()
         .await?;
-    Ok((apis, applications))
+    Ok((apis, applications, Some(names)))
 }
 
 /// One API of the tenant; its scopes and authorisations only when `kinde.toml` declares it.
@@ -843,7 +860,11 @@ impl Change {
                 value,
                 ..
             } => (
-                ChangeKind::Change,
+                // An organization this run creates gets its overrides along with it.
+                match organization {
+                    orgs::OrgRef::New { .. } => ChangeKind::Add,
+                    orgs::OrgRef::Existing { .. } => ChangeKind::Change,
+                },
                 Group::Organizations,
                 name.clone(),
                 match organization {
@@ -1322,6 +1343,8 @@ pub enum Conflict {
         external_id: String,
         /// Flag key.
         key: String,
+        /// Where the override is written (`kinde.toml:LINE:COLUMN`).
+        at: String,
     },
     /// Several organizations of the tenant have the external id `kinde.toml` declares.
     DuplicateExternalId {
@@ -1364,9 +1387,13 @@ impl fmt::Display for Conflict {
                 f,
                 "feature flag `{key}` is {before} in Kinde, but kinde.toml says {after}; a flag's type cannot change in Kinde: put type = \"{before}\" back, or give the flag a new key (deleting the old flag deletes all its overrides)"
             ),
-            Conflict::UnknownFlag { external_id, key } => write!(
+            Conflict::UnknownFlag {
+                external_id,
+                key,
+                at,
+            } => write!(
                 f,
-                "organization `{external_id}` overrides feature flag `{key}`, which neither kinde.toml nor the tenant has: declare it under [[feature_flags]]"
+                "{at}: organization `{external_id}` overrides feature flag `{key}`, which neither kinde.toml nor the tenant has: declare it under [[feature_flags]]"
             ),
             Conflict::DuplicateExternalId { external_id, codes } => write!(
                 f,
@@ -1414,6 +1441,16 @@ pub enum Note {
     },
     /// A flag's name, description and override level cannot be read back.
     FlagFieldsNotRead,
+    /// A role to create has the name of a tenant role `kinde.toml` does not declare: a rename
+    /// of its key, made as a new role.
+    RoleLooksRenamed {
+        /// The key in `kinde.toml`.
+        key: String,
+        /// The tenant role's key.
+        old_key: String,
+        /// Their name.
+        name: String,
+    },
     /// The configured app is named differently in the tenant; names are not changed.
     ApplicationRenamed {
         /// Client id.
@@ -1456,6 +1493,10 @@ impl fmt::Display for Note {
             ),
             Note::GrantsNotRead => f.write_str("scopes are granted to M2M applications when they are authorised or the scope is created; grants made in the Kinde admin are left as they are"),
             Note::PermissionKept { key } => write!(f, "permission `{key}` is not in [[permissions]] but a role in kinde.toml grants it, so --prune keeps it"),
+            Note::RoleLooksRenamed { key, old_key, name } => write!(
+                f,
+                "role `{key}` is created anew, though role `{old_key}` is also named `{name}`: if the key was renamed, users holding `{old_key}` keep it and do not get `{key}` (rename the key in the Kinde admin first, or keep `{old_key}` in kinde.toml)"
+            ),
             Note::RoleDescriptionKept { key } => write!(f, "role `{key}` keeps its description: Kinde's API cannot clear one"),
             Note::FlagFieldsNotRead => f.write_str("the Management API does not return a feature flag's name, description or override level: they are sent when the flag is created and not compared or changed after; `default` is compared with the flag's value in this environment and set as that value"),
         }

@@ -48,23 +48,20 @@ pub enum OrgRef {
     },
 }
 
+/// The environment's flags and the organizations, as [`Current`] holds them.
+pub(super) type TenantFlagsAndOrgs = (Option<BTreeMap<String, FlagValue>>, Option<Vec<TenantOrg>>);
+
 /// Read the environment's flags and the organizations, when `kinde.toml` declares flags or
 /// organizations; the declared organizations' flag values are read concurrently.
-pub(super) async fn read(
-    client: &Client,
-    desired: &Desired,
-    current: &mut Current,
-) -> Result<(), Error> {
+pub(super) async fn read(client: &Client, desired: &Desired) -> Result<TenantFlagsAndOrgs, Error> {
     if desired.flags.is_none() && desired.organizations.is_none() {
-        return Ok(());
+        return Ok((None, None));
     }
-    current.flags = Some(client.environment_flags().await?);
     let Some(wanted) = &desired.organizations else {
-        return Ok(());
+        return Ok((Some(client.environment_flags().await?), None));
     };
-    let mut orgs: Vec<TenantOrg> = client
-        .organizations()
-        .await?
+    let (flags, orgs) = tokio::try_join!(client.environment_flags(), client.organizations())?;
+    let mut orgs: Vec<TenantOrg> = orgs
         .into_iter()
         .map(|o| TenantOrg {
             code: o.code,
@@ -90,8 +87,7 @@ pub(super) async fn read(
             org.flags = flags;
         }
     }
-    current.organizations = Some(orgs);
-    Ok(())
+    Ok((Some(flags), Some(orgs)))
 }
 
 /// Creates, renames and overrides of the organizations `kinde.toml` declares.
@@ -154,6 +150,7 @@ pub(super) fn plan_orgs(plan: &mut Plan, desired: &Desired, current: &Current) {
                 plan.conflicts.push(Conflict::UnknownFlag {
                     external_id: org.external_id.clone(),
                     key: key.clone(),
+                    at: org.sites.get(key).cloned().unwrap_or_default(),
                 });
                 continue;
             }
@@ -264,6 +261,7 @@ mod tests {
                 external_id: "acme".into(),
                 name: "Acme".into(),
                 feature_flags: [("checkout".to_string(), "true".to_string())].into(),
+                sites: BTreeMap::new(),
             }]),
             ..Desired::default()
         }
@@ -494,6 +492,9 @@ mod tests {
         pruning.organizations.as_mut().unwrap()[0]
             .feature_flags
             .insert("ghost".into(), "1".into());
+        pruning.organizations.as_mut().unwrap()[0]
+            .sites
+            .insert("ghost".into(), "kinde.toml:9:9".into());
         let plan = plan(&pruning, &current);
         assert!(
             plan.unmanaged.contains(&Resource::Organization {
@@ -519,7 +520,8 @@ mod tests {
                 },
                 Conflict::UnknownFlag {
                     external_id: "acme".into(),
-                    key: "ghost".into()
+                    key: "ghost".into(),
+                    at: "kinde.toml:9:9".into()
                 }
             ]
         );

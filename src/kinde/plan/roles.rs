@@ -381,6 +381,19 @@ fn plan_roles(
         let existing = current.roles.iter().find(|r| r.key == role.key);
         let (role_ref, have_permissions) = match existing {
             None => {
+                // A new key beside an undeclared role of the same name reads as a rename, which
+                // this plan would make as a new role: the users holding the old one keep it.
+                if let Some(old) = current
+                    .roles
+                    .iter()
+                    .find(|r| r.name == role.name && !declared.iter().any(|d| d.key == r.key))
+                {
+                    plan.notes.push(Note::RoleLooksRenamed {
+                        key: role.key.clone(),
+                        old_key: old.key.clone(),
+                        name: role.name.clone(),
+                    });
+                }
                 plan.changes.push(Change::CreateRole {
                     key: role.key.clone(),
                     name: role.name.clone(),
@@ -839,6 +852,37 @@ mod tests {
                 key: "admin".into()
             }]
         );
+    }
+
+    #[test]
+    fn a_new_key_beside_an_undeclared_role_of_its_name_is_noted_as_a_rename() {
+        let tenant = registered();
+        let mut want = desired();
+        let admin = &mut want.roles.as_mut().unwrap()[0];
+        let (old, name) = (admin.key.clone(), admin.name.clone());
+        admin.key = "administrator".into();
+        let plan = planned(&want, &tenant, false);
+        assert!(
+            plan.changes
+                .iter()
+                .any(|c| matches!(c, Change::CreateRole { key, .. } if key == "administrator")),
+            "{:?}",
+            plan.changes
+        );
+        assert_eq!(
+            plan.notes,
+            [Note::RoleLooksRenamed {
+                key: "administrator".into(),
+                old_key: old.clone(),
+                name: name.clone(),
+            }]
+        );
+        // Both declared: two roles of one name are meant, nothing to note.
+        let mut both = want.clone();
+        let mut kept = role(&old, &[]);
+        kept.name = name;
+        both.roles.as_mut().unwrap().push(kept);
+        assert!(planned(&both, &tenant, false).notes.is_empty());
     }
 
     #[test]
