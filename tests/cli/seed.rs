@@ -371,7 +371,52 @@ fn a_bad_seed_stops_the_emulator_before_it_listens_naming_file_line_and_column()
         (
             "[[roles]]\nkey = \"r\"\nname = \"R\"\npermissions = [\"read\"]\n".into(),
             "bad.toml:4:16",
-            &["role `r`", "permission `read`"],
+            &["role `r`", "permission `read`", "add a [[permissions]] entry with key = \"read\""],
+        ),
+        (
+            "[[users]]\nemail = \"alice@\"\n".into(),
+            "bad.toml:2:9",
+            &["`alice@` is not an email address", "alice@acme.test"],
+        ),
+        (
+            "[[users]]\nemail = \"ann lee@x.io\"\n".into(),
+            "bad.toml:2:9",
+            &["not an email address: it holds a space"],
+        ),
+        (
+            format!("{user}{org}[[memberships]]\nuser = \"a@x.io\"\norganization = \"org_a\"\n[[memberships]]\nuser = \"A@x.io\"\norganization = \"org_a\"\n"),
+            "bad.toml:10:8",
+            &["duplicate membership `a@x.io in org_a` (first at line 7)", "a single [[memberships]] entry"],
+        ),
+        (
+            "[[apis]]\nname = \"A\"\naudience = \"https://a.test\"\nscopes = [\"read\", \"read\"]\n".into(),
+            "bad.toml:4:19",
+            &["duplicate scope of API https://a.test `read`"],
+        ),
+        (
+            "[[applications]]\nname = \"W\"\ntype = \"reg\"\ncallback_urls = [\"javascript:alert(1)\"]\n".into(),
+            "bad.toml:4:18",
+            &["application `W`", "javascript", "https URL"],
+        ),
+        (
+            format!("{org}handle = \"acme\"\n[[organizations]]\ncode = \"org_b\"\nname = \"B\"\nhandle = \"acme\"\n"),
+            "bad.toml:8:10",
+            &["duplicate organization handle `acme` (first at line 4)"],
+        ),
+        (
+            format!("{user}[[feature_flags]]\nkey = \"f\"\nname = \"F\"\ntype = \"bool\"\ndefault = false\nusers = {{ \"a@x.io\" = true, \"A@X.IO\" = false }}\n"),
+            "bad.toml:8:",
+            &["overrides user", "twice", "emails ignore case"],
+        ),
+        (
+            "[[feature_flags]]\nkey = \"f\"\nname = \"F\"\ntype = \"int\"\ndefault = \"ten\"\n".into(),
+            "bad.toml:5:11",
+            &["`\"ten\"` is not a value of flag `f` (type int", "write a whole number"],
+        ),
+        (
+            "[[applications]]\nname = \"W\"\ntype = \"reg\"\n[applications.tokens]\nrole = true\n".into(),
+            "bad.toml:5:1",
+            &["unknown field `role`", "remove or rename the field"],
         ),
     ];
     for (text, at, words) in cases {
@@ -386,6 +431,54 @@ fn a_bad_seed_stops_the_emulator_before_it_listens_naming_file_line_and_column()
             assert!(err.contains(word), "{word} not in: {err}");
         }
         assert!(out.stdout.is_empty(), "it never listened: {err}");
+    }
+}
+
+#[test]
+fn every_problem_in_a_seed_is_reported_at_once_in_file_order_with_its_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "[[roles]]\nkey = \"admin\"\nname = \"Admin\"\n\
+         [[users]]\nemail = \"bob\"\n\
+         [[memberships]]\nuser = \"ann@x.io\"\norganization = \"org_x\"\nroles = [\"admn\"]\n",
+    )
+    .unwrap();
+    let out = cli(dir.path(), &["--seed", "bad.toml"])
+        .wait_with_output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(out.stdout.is_empty(), "it never listened: {err}");
+    assert!(err.contains("bad.toml: 4 problems"), "{err}");
+    let expected = [
+        (
+            "bad.toml:5:9: `bob` is not an email address",
+            "fix: write an address",
+        ),
+        (
+            "bad.toml:7:8: a membership names user `ann@x.io`",
+            "fix: add a [[users]] entry with email = \"ann@x.io\"",
+        ),
+        (
+            "bad.toml:8:16: the membership of ann@x.io names organization `org_x`",
+            "or use one of `org_",
+        ),
+        (
+            "bad.toml:9:10: the membership of ann@x.io in org_x names role `admn`",
+            "or use one of `admin`",
+        ),
+    ];
+    let mut from = 0;
+    for (problem, fix) in expected {
+        let at = err[from..]
+            .find(problem)
+            .unwrap_or_else(|| panic!("{problem} not after byte {from} of: {err}"));
+        from += at;
+        let next = err[from..]
+            .find(fix)
+            .unwrap_or_else(|| panic!("{fix} not after {problem}: {err}"));
+        from += next;
     }
 }
 
@@ -443,7 +536,7 @@ fn the_readme_seed_example_loads_and_its_quoted_error_is_exact() {
     let refused = Seed::load(&path).unwrap_err().to_string();
     let quoted = "tenant.toml:21:10: the membership of alice@acme.test in org_acme names role \
                   `admn`, which no [[roles]] entry defines";
-    assert!(refused.ends_with(quoted), "{refused}");
+    assert!(refused.contains(&format!("/{quoted}\n")), "{refused}");
     assert!(
         section.contains(&quoted.replace("role `", "role\n`")),
         "README quotes it"
