@@ -480,16 +480,31 @@ fn signed_in(
         let id = user.id.clone();
         touched.push(id.clone());
         t.users.push(user);
-        // Kinde puts a user who signs up with no organization named into the default one; one
-        // signing up into an org (`org_code`, `is_create_org`) joins that org instead.
+        // Kinde puts a user who signs up with no organization named into the organizations
+        // that auto-add users from their email's domain, else into the default one; one signing
+        // up into an org (`org_code`, `is_create_org`) joins that org instead. O(organizations),
+        // on sign-ups only.
         if request.org_code.is_none() && !request.is_create_org {
-            t.join_default_organization(&id);
-            if let Some(code) = t
+            let mut joined: Vec<String> = t
                 .organizations
                 .iter()
-                .find(|o| o.is_default)
+                .filter(|o| {
+                    o.is_auto_join_domain_list && !o.is_suspended && o.lists_domain_of(email)
+                })
                 .map(|o| o.code.clone())
-            {
+                .collect();
+            if joined.is_empty() {
+                joined.extend(
+                    t.organizations
+                        .iter()
+                        .find(|o| o.is_default)
+                        .map(|o| o.code.clone()),
+                );
+            }
+            for code in joined {
+                if let Some(org) = t.organization_mut(&code) {
+                    org.join(&id);
+                }
                 give_default_roles(t, &code, &id);
             }
         }
@@ -680,6 +695,22 @@ fn choose_organization(state: &State, request: &AuthRequest, user_id: &str) -> O
                 format!("Organization {code} is suspended"),
             )),
             Some(org) if org.member(user_id).is_some() => Ok(false),
+            // Allowed domains limit who may join, not who is already a member (Kinde checks
+            // them at sign-up only).
+            Some(org)
+                if org.is_auto_membership_enabled
+                    && !t
+                        .user(user_id)
+                        .is_some_and(|u| org.admits_domain_of(&u.email)) =>
+            {
+                Err(OrgChoice::Refused(
+                    "access_denied",
+                    format!(
+                        "Organization {code} lets only users from {} join",
+                        org.allowed_domains.join(", ")
+                    ),
+                ))
+            }
             Some(org) if org.is_auto_membership_enabled => Ok(true),
             Some(_) => Err(OrgChoice::Refused(
                 "access_denied",

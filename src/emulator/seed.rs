@@ -7,8 +7,8 @@
 //! lists users replaces the default sample users; one that lists applications replaces the
 //! default web app. Everything is checked before the emulator listens: unknown fields, empty or
 //! duplicate keys, codes, emails, handles, memberships, scopes and authorisations, references
-//! to what the seed does not define, flag values of the wrong type, malformed emails and
-//! callback URLs. Every problem is reported at once, each with the file, line and column of the
+//! to what the seed does not define, flag values of the wrong type, malformed emails, allowed
+//! domains and callback URLs. Every problem is reported at once, each with the file, line and column of the
 //! entry at fault and how to fix it.
 
 use std::collections::{BTreeMap, HashMap};
@@ -93,6 +93,12 @@ struct SeedOrganization {
     handle: Option<Spanned<String>>,
     #[serde(default)]
     is_auto_membership_enabled: bool,
+    /// Email domains that may join (Kinde's "Allowed domains"), each as `acme.com`.
+    #[serde(default)]
+    allowed_domains: Vec<Spanned<String>>,
+    /// Kinde's "Auto-add users from allowed domains".
+    #[serde(default)]
+    is_auto_join_domain_list: bool,
 }
 
 #[derive(Clone, Deserialize)]
@@ -382,6 +388,25 @@ impl Seed {
             org.external_id = o.external_id.as_ref().map(|e| e.get_ref().clone());
             org.handle = o.handle.as_ref().map(|h| h.get_ref().clone());
             org.is_auto_membership_enabled = o.is_auto_membership_enabled;
+            for domain in &o.allowed_domains {
+                if !is_bare_domain(domain.get_ref()) {
+                    p.add(
+                        domain,
+                        format!(
+                            "allowed domain `{}` of organization {} is not a domain",
+                            domain.get_ref(),
+                            o.code.get_ref()
+                        ),
+                        "write the domain alone, as `acme.com` (not `https://www.acme.com` or an address)",
+                    );
+                }
+            }
+            org.allowed_domains = o
+                .allowed_domains
+                .iter()
+                .map(|d| d.get_ref().clone())
+                .collect();
+            org.is_auto_join_domain_list = o.is_auto_join_domain_list;
             t.organizations.push(org);
         }
 
@@ -913,6 +938,18 @@ impl Seed {
             None => self.name(),
         }
     }
+}
+
+/// Whether `domain` is written as Kinde's dashboard asks (`domain.com`): labels of letters,
+/// digits and `-` joined by dots, with no scheme, path, port or `@`.
+fn is_bare_domain(domain: &str) -> bool {
+    domain.contains('.')
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || !c.is_ascii())
+        })
 }
 
 /// What is wrong with a seed, each problem at its place with how to fix it, reported together so

@@ -218,6 +218,32 @@ fn the_template_seeds_what_the_management_api_and_tokens_show() {
 }
 
 #[test]
+fn the_templates_allowed_domains_decide_who_joins_initech() {
+    let w = seeded(None);
+    // A sign-up at initech.test naming no organization is auto-added to Initech.
+    let ivy = sign_in(&w, "ivy@initech.test", &[]);
+    assert_eq!(ivy["org_code"], "org_initech", "{ivy}");
+    // Anyone else signing up goes to the default organization.
+    let otto = sign_in(&w, "otto@other.test", &[]);
+    assert_ne!(otto["org_code"], "org_initech", "{otto}");
+    // With Initech's code, another domain is refused; Globex, with no domains listed, lets in.
+    let mut url = url::Url::parse(&format!("{}/oauth2/auth", w.issuer())).unwrap();
+    url.query_pairs_mut()
+        .append_pair("client_id", &w.web_app().id)
+        .append_pair("redirect_uri", CALLBACK)
+        .append_pair("response_type", "code")
+        .append_pair("scope", "openid")
+        .append_pair("login_hint", "otto@other.test")
+        .append_pair("org_code", "org_initech");
+    let (status, location) = crate::http::get_no_redirect(url.as_str());
+    assert_eq!(status, 303);
+    let location = location.unwrap();
+    assert!(location.contains("error=access_denied"), "{location}");
+    let otto = sign_in(&w, "otto@other.test", &[("org_code", "org_globex")]);
+    assert_eq!(otto["org_code"], "org_globex", "{otto}");
+}
+
+#[test]
 fn reset_goes_back_to_the_seed_keeping_keys_ids_and_secrets() {
     let w = seeded(None);
     let token = w.token();
@@ -417,6 +443,11 @@ fn a_bad_seed_stops_the_emulator_before_it_listens_naming_file_line_and_column()
             "[[applications]]\nname = \"W\"\ntype = \"reg\"\n[applications.tokens]\nrole = true\n".into(),
             "bad.toml:5:1",
             &["unknown field `role`", "remove or rename the field"],
+        ),
+        (
+            format!("{org}allowed_domains = [\"acme.test\", \"https://www.acme.test\"]\n"),
+            "bad.toml:4:33",
+            &["allowed domain `https://www.acme.test` of organization org_a is not a domain", "as `acme.com`"],
         ),
     ];
     for (text, at, words) in cases {
