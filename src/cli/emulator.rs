@@ -98,10 +98,11 @@ pub async fn run(_global: &GlobalArgs, args: EmulatorArgs) -> Result<u8, Error> 
         .map(emulator::seed::Seed::load)
         .transpose()?;
     let state_wins = seed.is_some() && args.state.as_deref().is_some_and(Path::exists);
+    let ca_dir = crate::net::emulator_tls_dir();
     let tls_dir = if args.http {
         None
     } else {
-        Some(crate::net::emulator_tls_dir().ok_or_else(|| {
+        Some(ca_dir.clone().ok_or_else(|| {
             Error::input("cannot find a cache directory for the emulator's local CA")
                 .with_hint("set CARGO_KINDE_CACHE_DIR to a directory of yours, or pass --http")
         })?)
@@ -130,6 +131,7 @@ pub async fn run(_global: &GlobalArgs, args: EmulatorArgs) -> Result<u8, Error> 
                 running.issuer(),
                 running.ca.as_ref(),
             ),
+            ca_dir.as_deref(),
         )?),
         None => None,
     };
@@ -142,6 +144,7 @@ pub async fn run(_global: &GlobalArgs, args: EmulatorArgs) -> Result<u8, Error> 
             "client_id": app,
             "env_file": args.env_file,
             "replaced": written.as_ref().map(|w| &w.replaced),
+            "removed": written.as_ref().map(|w| &w.removed),
             "gitignore": written.as_ref().and_then(|w| w.gitignore.as_ref()),
             "state": args.state,
             "ca_file": running.ca.as_ref().map(|ca| &ca.ca),
@@ -184,6 +187,13 @@ pub async fn run(_global: &GlobalArgs, args: EmulatorArgs) -> Result<u8, Error> 
                     path.display()
                 ));
             }
+            if !written.removed.is_empty() {
+                ui::status(&format!(
+                    "  removed {} from {} (the emulator's CA, which a plain HTTP emulator does not use)",
+                    written.removed.join(", "),
+                    path.display()
+                ));
+            }
             if let Some(gitignore) = &written.gitignore {
                 ui::status(&format!(
                     "  added {} to {} so its secrets are never committed",
@@ -212,12 +222,16 @@ fn env_text(tenant: &str, issuer: &str, ca: Option<&emulator::CaFiles>) -> Strin
     let mut out = tenant.to_string();
     out.push_str(&format!("KINDE_ISSUER_URL={issuer}\n"));
     if let Some(ca) = ca {
-        out.push_str(
-            "# The emulator's local CA (loopback names only), for Node, OpenSSL and Python.\n",
-        );
-        out.push_str(&format!("NODE_EXTRA_CA_CERTS={}\n", ca.ca.display()));
-        out.push_str(&format!("SSL_CERT_FILE={}\n", ca.bundle.display()));
-        out.push_str(&format!("REQUESTS_CA_BUNDLE={}\n", ca.bundle.display()));
+        out.push_str(emulator::tls::ENV_COMMENT);
+        out.push('\n');
+        for (name, file) in emulator::tls::ENV_VARIABLES {
+            let path = if file == emulator::tls::CA_FILE {
+                &ca.ca
+            } else {
+                &ca.bundle
+            };
+            out.push_str(&format!("{name}={}\n", path.display()));
+        }
     }
     out
 }
@@ -226,6 +240,8 @@ fn env_text(tenant: &str, issuer: &str, ca: Option<&emulator::CaFiles>) -> Strin
 struct EnvWritten {
     /// Names whose earlier, different value was replaced (never the values: they may be secrets).
     replaced: Vec<String>,
+    /// Names of the CA variables an HTTPS run wrote, taken out by a plain HTTP one.
+    removed: Vec<String>,
     /// The `.gitignore` a line ignoring the file was added to.
     gitignore: Option<PathBuf>,
 }
@@ -312,13 +328,24 @@ fn check_state_file(path: &Path) -> Result<(), Error> {
 
 /// Merge the tenant's variables into the file at `path` (created from `contents` when missing):
 /// the user's other variables and comments stay (a project's `.env` holds more than Kinde's).
-/// Inside a git work tree the file is added to `.gitignore` unless one already ignores it.
-fn write_env_file(path: &Path, contents: &str) -> Result<EnvWritten, Error> {
+/// CA lines an HTTPS run wrote (pointing into `ca_dir`, or at an emulator's CA anywhere) go when
+/// `contents` sets none, so a plain HTTP run leaves no runtime trusting a CA it does not use;
+/// a CA of the user's own stays. Inside a git work tree the file is added to `.gitignore`
+/// unless one already ignores it.
+fn write_env_file(path: &Path, contents: &str, ca_dir: Option<&Path>) -> Result<EnvWritten, Error> {
     let pairs = dotenv::parse(contents).map_err(|(line, reason)| {
         Error::input(format!("the emulator's .env text, line {line}: {reason}"))
     })?;
     let values: Vec<(&str, String)> = pairs.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
-    let replaced = dotenv::save(path, &values, contents)?;
+    // An HTTPS run sets the CA variables (in place): only a plain HTTP one drops their comment.
+    let sets_ca = values
+        .iter()
+        .any(|(name, _)| emulator::tls::ENV_VARIABLES.iter().any(|(v, _)| v == name));
+    let (replaced, removed) =
+        dotenv::save_removing(path, &values, contents, |variable, text| match variable {
+            Some((name, value)) => emulator::tls::wrote_env(name, value, ca_dir),
+            None => !sets_ca && text.trim_end() == emulator::tls::ENV_COMMENT,
+        })?;
     let gitignore = match dotenv::gitignore_needed(path) {
         Some((gitignore, line)) => {
             let existing = match std::fs::read_to_string(&gitignore) {
@@ -334,6 +361,7 @@ fn write_env_file(path: &Path, contents: &str) -> Result<EnvWritten, Error> {
     };
     Ok(EnvWritten {
         replaced,
+        removed,
         gitignore,
     })
 }

@@ -239,10 +239,47 @@ pub fn merge(existing: &str, values: &[(&str, String)]) -> String {
     out
 }
 
+/// `.env` text without the entries `drop` picks, every other line kept as it is. `drop` sees a
+/// variable's name and value (as dotenvy reads it), or `None` and the raw text for a comment,
+/// a blank line or a line that does not parse. Returns the text and the names of the variables
+/// dropped, in file order.
+pub fn remove(
+    existing: &str,
+    drop: impl Fn(Option<(&str, &str)>, &str) -> bool,
+) -> (String, Vec<String>) {
+    let mut out = String::with_capacity(existing.len());
+    let mut removed = Vec::new();
+    for entry in entries(existing) {
+        let parsed = entry
+            .name
+            .and_then(|_| parse_lenient(entry.text).into_iter().next());
+        let variable = parsed.as_ref().map(|(n, v)| (n.as_str(), v.as_str()));
+        if drop(variable, entry.text) {
+            if let Some((name, _)) = variable {
+                removed.push(name.to_string());
+            }
+        } else {
+            out.push_str(entry.text);
+        }
+    }
+    (out, removed)
+}
+
 /// Set `values` in the `.env` at `path`, keeping its other lines; the file is made mode 0600.
 /// `fresh` is the text to start from when there is no file yet. Returns the names whose earlier
 /// value in the file was replaced by another (names only: the values may be secrets).
 pub fn save(path: &Path, values: &[(&str, String)], fresh: &str) -> Result<Vec<String>, Error> {
+    save_removing(path, values, fresh, |_, _| false).map(|(replaced, _)| replaced)
+}
+
+/// [`save`], also dropping the entries `drop` picks (see [`remove`]) in the same write: the
+/// names replaced, and the names removed.
+pub fn save_removing(
+    path: &Path,
+    values: &[(&str, String)],
+    fresh: &str,
+    drop: impl Fn(Option<(&str, &str)>, &str) -> bool,
+) -> Result<(Vec<String>, Vec<String>), Error> {
     let (existing, before) = match std::fs::read_to_string(path) {
         Ok(text) => {
             let before = parse_lenient(&text);
@@ -256,8 +293,13 @@ pub fn save(path: &Path, values: &[(&str, String)], fresh: &str) -> Result<Vec<S
         .filter(|(name, value)| before.iter().any(|(n, old)| n == name && old != value))
         .map(|(name, _)| (*name).to_string())
         .collect();
-    crate::files::write_private(path, merge(&existing, values).as_bytes())?;
-    Ok(replaced)
+    let (kept, removed) = remove(&existing, |variable, text| {
+        // What is being set is never dropped, whatever `drop` says.
+        !variable.is_some_and(|(name, _)| values.iter().any(|(k, _)| *k == name))
+            && drop(variable, text)
+    });
+    crate::files::write_private(path, merge(&kept, values).as_bytes())?;
+    Ok((replaced, removed))
 }
 
 /// Whether `.gitignore` in `root` ignores `.env`.
@@ -398,6 +440,20 @@ mod tests {
             merged,
             "# header\nDATABASE_URL=postgres://x\n\nexport KINDE_DOMAIN=https://new.kinde.com\nBAD LINE secret=zzz\nMULTI=one\nLAST=1\nNEW=v\n"
         );
+    }
+
+    #[test]
+    fn remove_drops_only_what_is_picked_and_keeps_every_other_line() {
+        let existing = "# header\nCA=/x/ca.pem\n\nexport CA2=\"/x/ca.pem\"\nMULTI=\"a\nb\"\nBAD LINE\nCA=/mine.pem\n# gone\nLAST=1";
+        let (kept, removed) = remove(existing, |variable, text| match variable {
+            Some((_, value)) => value == "/x/ca.pem",
+            None => text == "# gone\n",
+        });
+        assert_eq!(
+            kept,
+            "# header\n\nMULTI=\"a\nb\"\nBAD LINE\nCA=/mine.pem\nLAST=1"
+        );
+        assert_eq!(removed, ["CA", "CA2"]);
     }
 
     #[test]

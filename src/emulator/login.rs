@@ -2,7 +2,7 @@
 //! `authorization_code` and `refresh_token` grants with PKCE, user and ID tokens with Kinde's
 //! claims, `/oauth2/v2/user_profile` and `/logout`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Json;
@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use super::State;
 use super::error::ApiError;
+use super::expiring::Expiring;
 use super::protocol::{ClientCredentials, Form, OAuthError, bearer, no_store};
 use super::redirect;
 use super::tenant::{Application, Organization, Tenant, User, random_hex, random_uuid};
@@ -27,8 +28,17 @@ use super::webhooks::{self, Source};
 const ID_TOKEN_TTL: u64 = 3600;
 /// Refresh token lifetime unless the application sets one (Kinde: 15 days).
 const REFRESH_TOKEN_TTL: u64 = 1_296_000;
-/// Authorization codes are single-use and short-lived.
+/// Authorization codes are single-use and short-lived: RFC 6749's recommended maximum of
+/// 10 minutes (Kinde does not document its own).
 const CODE_TTL: u64 = 600;
+/// How long a sign-in page (or the organization picker) stays usable between `/oauth2/auth` and
+/// its form post. Kinde does not document its own; 30 minutes leaves a person time to type.
+const PAGE_TTL: u64 = 1800;
+/// At most this many open sign-in pages, and as many organization pickers, codes and sessions,
+/// the oldest going first: a client looping on `/oauth2/auth` holds a bounded amount of memory.
+const HELD: usize = 10_000;
+/// At most this many refresh grants (they live 15 days by default).
+const HELD_REFRESH: usize = 100_000;
 /// The session cookie.
 const SESSION_COOKIE: &str = "kinde_emulator_session";
 
@@ -64,21 +74,57 @@ pub(super) struct Grant {
     /// again with another `org_code`).
     org_code: Option<String>,
     auth_time: u64,
-    expires_at: u64,
     /// The access token last issued on this grant and its expiry: a refresh while it is live
     /// returns it unchanged, as Kinde does.
     access: Option<(String, u64)>,
 }
 
-/// Sign-in state kept by a running emulator.
-#[derive(Debug, Default)]
+/// Sign-in state kept by a running emulator, each kind expiring and bounded (see [`Expiring`]).
+#[derive(Debug)]
 pub(super) struct Logins {
-    pending: HashMap<String, AuthRequest>,
+    pending: Expiring<AuthRequest>,
     /// Signed-in users choosing an organization: the request and the user.
-    picking: HashMap<String, (AuthRequest, String)>,
-    codes: HashMap<String, Grant>,
-    refresh: HashMap<String, Grant>,
-    sessions: HashMap<String, String>,
+    picking: Expiring<(AuthRequest, String)>,
+    codes: Expiring<Grant>,
+    refresh: Expiring<Grant>,
+    /// Session cookie to user id. Kinde does not document a session lifetime here: a session
+    /// ends on logout, reset, or once [`HELD`] newer ones exist.
+    sessions: Expiring<String>,
+}
+
+impl Default for Logins {
+    fn default() -> Logins {
+        Logins {
+            pending: Expiring::new(HELD),
+            picking: Expiring::new(HELD),
+            codes: Expiring::new(HELD),
+            refresh: Expiring::new(HELD_REFRESH),
+            sessions: Expiring::new(HELD),
+        }
+    }
+}
+
+/// How much sign-in state is held, for `GET /_emulator/stats`.
+#[derive(Debug, Serialize)]
+pub(super) struct Held {
+    pending: usize,
+    choosing: usize,
+    codes: usize,
+    refresh_tokens: usize,
+    sessions: usize,
+}
+
+impl Logins {
+    /// How many of each kind are held (expired ones until the next insert of that kind).
+    pub(super) fn held(&self) -> Held {
+        Held {
+            pending: self.pending.len(),
+            choosing: self.picking.len(),
+            codes: self.codes.len(),
+            refresh_tokens: self.refresh.len(),
+            sessions: self.sessions.len(),
+        }
+    }
 }
 
 pub(super) fn routes() -> Router<Arc<State>> {
@@ -141,7 +187,8 @@ fn session_user(state: &State, headers: &HeaderMap) -> Option<String> {
     let id = cookies
         .split(';')
         .find_map(|c| c.trim().strip_prefix(&format!("{SESSION_COOKIE}=")))?;
-    state.logins.lock().ok()?.sessions.get(id).cloned()
+    let now = state.now();
+    state.logins.lock().ok()?.sessions.get(id, now).cloned()
 }
 
 async fn authorize(
@@ -319,8 +366,11 @@ fn sign_in_page(
 ) -> Response {
     let pending = random_hex(16);
     let hint = request.login_hint.clone();
+    let now = state.now();
     if let Ok(mut logins) = state.logins.lock() {
-        logins.pending.insert(pending.clone(), request);
+        logins
+            .pending
+            .insert(pending.clone(), request, now + PAGE_TTL, now);
     }
     let mut buttons = String::new();
     for user in users {
@@ -365,7 +415,7 @@ fn take_pending(
 ) -> Result<AuthRequest, Box<Response>> {
     let request = form
         .get("request")
-        .and_then(|id| state.logins.lock().ok()?.pending.remove(id));
+        .and_then(|id| state.logins.lock().ok()?.pending.take(id, state.now()));
     let Some(request) = request else {
         return Err(Box::new(page(
             StatusCode::BAD_REQUEST,
@@ -430,16 +480,31 @@ fn signed_in(
         let id = user.id.clone();
         touched.push(id.clone());
         t.users.push(user);
-        // Kinde puts a user who signs up with no organization named into the default one; one
-        // signing up into an org (`org_code`, `is_create_org`) joins that org instead.
+        // Kinde puts a user who signs up with no organization named into the organizations
+        // that auto-add users from their email's domain, else into the default one; one signing
+        // up into an org (`org_code`, `is_create_org`) joins that org instead. O(organizations),
+        // on sign-ups only.
         if request.org_code.is_none() && !request.is_create_org {
-            t.join_default_organization(&id);
-            if let Some(code) = t
+            let mut joined: Vec<String> = t
                 .organizations
                 .iter()
-                .find(|o| o.is_default)
+                .filter(|o| {
+                    o.is_auto_join_domain_list && !o.is_suspended && o.lists_domain_of(email)
+                })
                 .map(|o| o.code.clone())
-            {
+                .collect();
+            if joined.is_empty() {
+                joined.extend(
+                    t.organizations
+                        .iter()
+                        .find(|o| o.is_default)
+                        .map(|o| o.code.clone()),
+                );
+            }
+            for code in joined {
+                if let Some(org) = t.organization_mut(&code) {
+                    org.join(&id);
+                }
                 give_default_roles(t, &code, &id);
             }
         }
@@ -450,8 +515,11 @@ fn signed_in(
         webhooks::emit(state, "user.created", Source::User, &user_id);
     }
     let session = random_hex(16);
+    let now = state.now();
     if let Ok(mut logins) = state.logins.lock() {
-        logins.sessions.insert(session.clone(), user_id.clone());
+        logins
+            .sessions
+            .insert(session.clone(), user_id.clone(), u64::MAX, now);
     }
     let mut response = issue_code(state, request, &user_id);
     if let Ok(cookie) =
@@ -494,8 +562,11 @@ fn registration_page(
 ) -> Response {
     let pending = random_hex(16);
     let email = request.login_hint.clone().unwrap_or_default();
+    let now = state.now();
     if let Ok(mut logins) = state.logins.lock() {
-        logins.pending.insert(pending.clone(), request);
+        logins
+            .pending
+            .insert(pending.clone(), request, now + PAGE_TTL, now);
     }
     let (status, alert) = match error {
         Some(error) => (
@@ -624,6 +695,22 @@ fn choose_organization(state: &State, request: &AuthRequest, user_id: &str) -> O
                 format!("Organization {code} is suspended"),
             )),
             Some(org) if org.member(user_id).is_some() => Ok(false),
+            // Allowed domains limit who may join, not who is already a member (Kinde checks
+            // them at sign-up only).
+            Some(org)
+                if org.is_auto_membership_enabled
+                    && !t
+                        .user(user_id)
+                        .is_some_and(|u| org.admits_domain_of(&u.email)) =>
+            {
+                Err(OrgChoice::Refused(
+                    "access_denied",
+                    format!(
+                        "Organization {code} lets only users from {} join",
+                        org.allowed_domains.join(", ")
+                    ),
+                ))
+            }
             Some(org) if org.is_auto_membership_enabled => Ok(true),
             Some(_) => Err(OrgChoice::Refused(
                 "access_denied",
@@ -687,10 +774,14 @@ fn org_picker(
     orgs: &[(String, String)],
 ) -> Response {
     let pending = random_hex(16);
+    let now = state.now();
     if let Ok(mut logins) = state.logins.lock() {
-        logins
-            .picking
-            .insert(pending.clone(), (request, user_id.to_string()));
+        logins.picking.insert(
+            pending.clone(),
+            (request, user_id.to_string()),
+            now + PAGE_TTL,
+            now,
+        );
     }
     let mut buttons = String::new();
     for (code, name) in orgs {
@@ -713,7 +804,7 @@ async fn pick_organization(AxumState(state): AxumState<Arc<State>>, body: Bytes)
     let form = Form::parse(&body);
     let picked = form
         .get("request")
-        .and_then(|id| state.logins.lock().ok()?.picking.remove(id));
+        .and_then(|id| state.logins.lock().ok()?.picking.take(id, state.now()));
     let Some((request, user_id)) = picked else {
         return page(
             StatusCode::BAD_REQUEST,
@@ -743,7 +834,7 @@ fn mint_code(
     org_code: Option<String>,
 ) -> Response {
     let code = random_hex(24);
-    let now = crate::clock::now();
+    let now = state.now();
     let (redirect_uri, client_state) = (request.redirect_uri.clone(), request.state.clone());
     if let Ok(mut logins) = state.logins.lock() {
         logins.codes.insert(
@@ -753,9 +844,10 @@ fn mint_code(
                 user_id: user_id.to_string(),
                 org_code,
                 auth_time: now,
-                expires_at: now + CODE_TTL,
                 access: None,
             },
+            now + CODE_TTL,
+            now,
         );
     }
     webhooks::emit(state, "user.authenticated", Source::User, user_id);
@@ -803,8 +895,7 @@ pub(super) fn authorization_code(
         .logins
         .lock()
         .ok()
-        .and_then(|mut l| l.codes.remove(code))
-        .filter(|g| g.expires_at > crate::clock::now())
+        .and_then(|mut l| l.codes.take(code, state.now()))
         .ok_or_else(|| {
             OAuthError::invalid_grant(
                 "The authorization code is invalid, expired, or was already used",
@@ -855,8 +946,7 @@ pub(super) fn refresh_token(
         .logins
         .lock()
         .ok()
-        .and_then(|mut l| l.refresh.remove(token))
-        .filter(|g| g.expires_at > crate::clock::now())
+        .and_then(|mut l| l.refresh.take(token, state.now()))
         .ok_or_else(|| {
             OAuthError::invalid_grant("The refresh token is invalid, expired, or was already used")
         })?;
@@ -864,10 +954,7 @@ pub(super) fn refresh_token(
     check_client(state, credentials.as_ref(), &grant.request.client_id)?;
     // Kinde answers a refresh with the same access token while it is live; a new one (with the
     // tenant's claims as they are now) only once it has expired.
-    let live = grant
-        .access
-        .clone()
-        .filter(|(_, exp)| *exp > crate::clock::now());
+    let live = grant.access.clone().filter(|(_, exp)| *exp > state.now());
     tokens(state, &grant, live)
 }
 
@@ -899,11 +986,12 @@ async fn revoke(
         OAuthError::invalid_request("The request is missing the required parameter token")
     })?;
     check_client(&state, Some(&credentials), &credentials.id)?;
+    let now = state.now();
     if let Ok(mut logins) = state.logins.lock() {
         let client = credentials.id.as_str();
         if logins
             .refresh
-            .get(token)
+            .get(token, now)
             .is_some_and(|g| g.request.client_id == client)
         {
             logins.refresh.remove(token);
@@ -923,9 +1011,9 @@ async fn revoke(
 /// suspended user can sign in to no org"). Unsuspending brings none of them back.
 pub(super) fn end_user(state: &State, user_id: &str) {
     if let Ok(mut logins) = state.logins.lock() {
-        logins.refresh.retain(|_, g| g.user_id != user_id);
-        logins.codes.retain(|_, g| g.user_id != user_id);
-        logins.sessions.retain(|_, user| user != user_id);
+        logins.refresh.retain(|g| g.user_id != user_id);
+        logins.codes.retain(|g| g.user_id != user_id);
+        logins.sessions.retain(|user| user != user_id);
     }
 }
 
@@ -942,9 +1030,9 @@ pub(super) fn end_organization(state: &State, org_code: &str) {
             .filter(|g| in_org(g))
             .map(|g| g.user_id.clone())
             .collect();
-        logins.refresh.retain(|_, g| !in_org(g));
-        logins.codes.retain(|_, g| !in_org(g));
-        logins.sessions.retain(|_, user| !users.contains(user));
+        logins.refresh.retain(|g| !in_org(g));
+        logins.codes.retain(|g| !in_org(g));
+        logins.sessions.retain(|user| !users.contains(user));
     }
 }
 
@@ -1142,7 +1230,7 @@ fn tokens(
     reuse: Option<(String, u64)>,
 ) -> Result<Response, OAuthError> {
     let request = &grant.request;
-    let now = crate::clock::now();
+    let now = state.now();
     let iss = state.issuer();
     let org_code = grant.org_code.as_deref();
     // Decided under the read lock, without copying the tenant; signed after it is released.
@@ -1280,10 +1368,11 @@ fn tokens(
             logins.refresh.insert(
                 refresh.clone(),
                 Grant {
-                    expires_at: now.saturating_add(refresh_ttl),
                     access: Some((access_token.clone(), access_exp)),
                     ..grant.clone()
                 },
+                now.saturating_add(refresh_ttl),
+                now,
             );
         }
         refresh
@@ -1325,7 +1414,7 @@ async fn user_profile(
         .ok_or_else(|| {
             ApiError::unauthorized("UNAUTHORIZED", "A valid user access token is required")
         })?;
-    if !claims.live_at(crate::clock::now()) {
+    if !claims.live_at(state.now()) {
         return Err(ApiError::unauthorized(
             "TOKEN_EXPIRED",
             "The access token has expired",
@@ -1346,7 +1435,7 @@ async fn user_profile(
         email_verified: true,
         picture: None,
         preferred_username: None,
-        updated_at: crate::clock::now(),
+        updated_at: state.now(),
     }))
 }
 

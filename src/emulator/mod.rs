@@ -3,7 +3,8 @@
 //!
 //! It is the oracle the client is tested against, so it implements Kinde's rules itself and
 //! shares only wire types with the client. Where to look: `oidc` (discovery, JWKS, token
-//! endpoint) and `login` (sign-in, code and refresh grants) over `protocol` (forms, client
+//! endpoint) and `login` (sign-in, code and refresh grants, its state kept in `expiring` maps
+//! that expire by the emulator's clock and hold a bounded number) over `protocol` (forms, client
 //! authentication, OAuth errors); `management/` (one file per resource family, with the token
 //! check, paging and body envelopes); `jws` (its own tokens), `redirect` (URL rules), `error`
 //! (Kinde's error bodies), `tenant` (the state), `seed` (`--seed FILE` and what
@@ -11,6 +12,7 @@
 //! `stats` (request counts by route), `faults` (injected failures).
 
 mod error;
+mod expiring;
 pub mod faults;
 pub mod jws;
 pub mod keys;
@@ -96,6 +98,8 @@ pub struct State {
     counts: Mutex<stats::Counts>,
     log: Option<LogSink>,
     faults: Mutex<Vec<faults::Fault>>,
+    /// The faults given at start, which a reset goes back to.
+    start_faults: Vec<faults::Fault>,
     recorded: Mutex<std::collections::VecDeque<Kept>>,
     logins: Mutex<login::Logins>,
     auto_login: bool,
@@ -103,6 +107,8 @@ pub struct State {
     hooks: webhooks::Hooks,
     /// What `POST /_emulator/reset` goes back to (its keys aside).
     baseline: Tenant,
+    /// The emulator's time: token stamps and lifetimes, code and sign-in expiry.
+    clock: crate::clock::Clock,
 }
 
 /// A Management API write as received, for tests that check request shapes.
@@ -188,6 +194,18 @@ impl State {
             saver.record_users(&tenant, &touched);
         }
         out
+    }
+
+    /// Seconds since the epoch by the emulator's clock (the system's, unless a test moved it on
+    /// with [`State::advance_clock`]).
+    pub fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    /// Move the emulator's clock `secs` seconds forward: codes, sign-in pages and tokens expire
+    /// as if that time had passed, without a test sleeping through it.
+    pub fn advance_clock(&self, secs: u64) {
+        self.clock.advance(secs);
     }
 
     /// How many times the `--state` file or its journal was written since start (0 without
@@ -293,8 +311,10 @@ impl State {
     /// Go back to the seed (the default tenant without one), as built at start. The signing keys
     /// stay, so JWKS a client cached and access tokens already issued stay valid; ids and secrets
     /// the seed left to the emulator are the ones generated (or loaded from `--state`) at start,
-    /// so an `.env` written then still works. Sign-in sessions, pending codes and refresh tokens
-    /// end: a test starts signed out.
+    /// so an `.env` written then still works. Everything a test could see of the one before ends
+    /// too: sign-in pages, codes, refresh tokens and sessions (a test starts signed out), the
+    /// webhook delivery log and deliveries still queued or retrying, the request counts, the
+    /// recorded writes, and faults added at run time (those given at start are back).
     pub fn reset(&self) {
         self.update(|t| {
             let keys = std::mem::take(&mut t.keys);
@@ -302,6 +322,13 @@ impl State {
             t.keys = keys;
         });
         *self.logins.lock().unwrap_or_else(|p| p.into_inner()) = login::Logins::default();
+        self.hooks.reset();
+        *self.faults.lock().unwrap_or_else(|p| p.into_inner()) = self.start_faults.clone();
+        self.recorded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        *self.counts.lock().unwrap_or_else(|p| p.into_inner()) = stats::Counts::default();
     }
 
     /// The `.env` lines pointing cargo-kinde and Kinde's SDKs at this emulator.
@@ -409,11 +436,13 @@ pub async fn start(options: Options) -> Result<Running, Error> {
         counts: Mutex::new(stats::Counts::default()),
         log: options.log.clone(),
         faults: Mutex::new(options.faults.clone()),
+        start_faults: options.faults.clone(),
         recorded: Mutex::new(std::collections::VecDeque::new()),
         logins: Mutex::new(login::Logins::default()),
         auto_login: options.auto_login,
         hooks,
         baseline,
+        clock: crate::clock::Clock::default(),
     });
     let app = router(state.clone());
     let (shutdown, on_shutdown) = tokio::sync::oneshot::channel::<()>();
@@ -504,7 +533,7 @@ fn router(state: Arc<State>) -> Router {
 }
 
 /// Test-only controls, outside Kinde's paths: `POST /_emulator/faults` (a fault rule as JSON),
-/// `DELETE /_emulator/faults`, `GET /_emulator/stats` (request counts), `GET /_emulator/webhooks`
+/// `DELETE /_emulator/faults`, `GET /_emulator/stats` (request counts, sign-in state held), `GET /_emulator/webhooks`
 /// (recent webhook deliveries), `POST /_emulator/reset` (back to the seed, see [`State::reset`]).
 fn admin_routes() -> Router<Arc<State>> {
     use axum::routing::{get, post};
@@ -526,9 +555,15 @@ fn admin_routes() -> Router<Arc<State>> {
         .route(
             "/_emulator/stats",
             get(|AxumState(state): AxumState<Arc<State>>| async move {
+                let sign_ins = state
+                    .logins
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .held();
                 axum::Json(Stats {
                     requests: state.counts(),
                     writes: state.writes(),
+                    sign_ins,
                 })
             }),
         )
@@ -567,11 +602,13 @@ fn is_json(headers: &axum::http::HeaderMap) -> bool {
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
 }
 
-/// `GET /_emulator/stats`: counts by route, so its size is bounded whatever paths arrive.
+/// `GET /_emulator/stats`: counts by route, so its size is bounded whatever paths arrive, and
+/// how much sign-in state is held.
 #[derive(serde::Serialize)]
 struct Stats {
     requests: BTreeMap<String, u64>,
     writes: u64,
+    sign_ins: login::Held,
 }
 
 async fn inject_faults(

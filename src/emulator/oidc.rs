@@ -229,7 +229,7 @@ fn client_credentials(
             .map(String::from);
         Ok((app.id.clone(), audiences, scopes, requested, org_code))
     })?;
-    let now = crate::clock::now();
+    let now = state.now();
     let ttl = state.access_token_ttl;
     let access_token = state.sign(&M2mClaims {
         aud: &audiences,

@@ -91,7 +91,7 @@ async fn protected(AxumState(state): AxumState<Arc<State>>, headers: HeaderMap) 
     if claims.issuer() != Some(state.issuer()) {
         return refuse("the token was issued by another issuer");
     }
-    if !claims.live_at(crate::clock::now()) {
+    if !claims.live_at(state.now()) {
         return refuse("the token has expired");
     }
     if !claims.audiences().contains(&SAMPLE_AUDIENCE) {

@@ -5,8 +5,11 @@
 //! The seed is built on top of the default tenant ([`Tenant::seed`]): the signing keys, the
 //! management M2M app cargo-kinde uses and the default organization always exist. A seed that
 //! lists users replaces the default sample users; one that lists applications replaces the
-//! default web app. Everything is checked before the emulator listens, and errors name the
-//! file, line and column of the entry at fault.
+//! default web app. Everything is checked before the emulator listens: unknown fields, empty or
+//! duplicate keys, codes, emails, handles, memberships, scopes and authorisations, references
+//! to what the seed does not define, flag values of the wrong type, malformed emails, allowed
+//! domains and callback URLs. Every problem is reported at once, each with the file, line and column of the
+//! entry at fault and how to fix it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -14,6 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::redirect;
 use super::tenant::{
     Api, ApiScope, Application, Authorization, Extra, FeatureFlag, Organization, Permission, Role,
     Tenant, TokenSettings, User, random_hex, random_secret, random_uuid,
@@ -84,11 +88,17 @@ struct SeedOrganization {
     code: Spanned<String>,
     name: String,
     #[serde(default)]
-    external_id: Option<String>,
+    external_id: Option<Spanned<String>>,
     #[serde(default)]
-    handle: Option<String>,
+    handle: Option<Spanned<String>>,
     #[serde(default)]
     is_auto_membership_enabled: bool,
+    /// Email domains that may join (Kinde's "Allowed domains"), each as `acme.com`.
+    #[serde(default)]
+    allowed_domains: Vec<Spanned<String>>,
+    /// Kinde's "Auto-add users from allowed domains".
+    #[serde(default)]
+    is_auto_join_domain_list: bool,
 }
 
 #[derive(Clone, Deserialize)]
@@ -156,9 +166,9 @@ struct SeedApplication {
     #[serde(default)]
     client_secret: Option<Spanned<String>>,
     #[serde(default)]
-    callback_urls: Vec<String>,
+    callback_urls: Vec<Spanned<String>>,
     #[serde(default)]
-    logout_urls: Vec<String>,
+    logout_urls: Vec<Spanned<String>>,
     /// Token customisation and lifetimes (Kinde's dashboard "Tokens" page for the app).
     #[serde(default)]
     tokens: Option<SeedTokens>,
@@ -192,7 +202,7 @@ struct SeedApi {
     audience: Spanned<String>,
     /// Scope keys the API defines.
     #[serde(default)]
-    scopes: Vec<String>,
+    scopes: Vec<Spanned<String>>,
 }
 
 #[derive(Clone, Deserialize)]
@@ -217,8 +227,9 @@ impl std::fmt::Debug for Seed {
 }
 
 impl Seed {
-    /// Read and check `path`: a TOML syntax error, an unknown field, a duplicate or a dangling
-    /// reference is an input error naming `path:line:column`.
+    /// Read and check `path`: a TOML syntax error or an unknown field is an input error naming
+    /// `path:line:column`; past those, every rule is checked and every problem found is reported
+    /// at once, each at its place with how to fix it.
     pub fn load(path: &Path) -> Result<Seed, Error> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::file("read", path, e))?;
         let file: SeedFile = toml::from_str(&text).map_err(|e| {
@@ -227,10 +238,17 @@ impl Seed {
             // The emulator's sign-in page picks a user; there is nothing to check a password with.
             let hint = if message.contains("unknown field `password`") {
                 "seeded users have no password: the emulator's sign-in page lists them (or `login_hint` picks one); remove the line"
+            } else if message.contains("unknown field") {
+                "remove or rename the field: the message lists the ones this entry takes (templates/emulator-seed.toml shows each)"
             } else {
                 HINT
             };
-            Error::input(format!("{}: {message}", position(path, &text, at))).with_hint(hint)
+            Error::input(format!(
+                "{}: {message}{}",
+                position(path, &text, at),
+                excerpt(&text, at)
+            ))
+            .with_hint(hint)
         })?;
         let seed = Seed {
             path: Some(path.to_path_buf()),
@@ -248,44 +266,75 @@ impl Seed {
     /// by key, an API by audience, the default organization) are kept: a reset changes no id a
     /// test or an `.env` already holds.
     pub fn build(&self, keys: Vec<String>, previous: Option<&Tenant>) -> Result<Tenant, Error> {
+        let mut p = Problems::new(self);
         let mut t = Tenant::seed(keys.first().cloned().unwrap_or_default());
         t.keys = keys;
         let f = &self.file;
 
-        first_twice(self, "permission key", f.permissions.iter().map(|p| &p.key))?;
-        for p in &f.permissions {
+        p.first_twice(
+            "permission key",
+            f.permissions.iter().map(|p| &p.key),
+            "give each [[permissions]] entry its own key",
+        );
+        for perm in &f.permissions {
+            if perm.key.get_ref().trim().is_empty() {
+                p.add(
+                    &perm.key,
+                    "a permission's key may not be empty",
+                    "write a key such as `read:orders`",
+                );
+            }
             t.permissions.push(Permission {
                 id: random_uuid(),
-                key: p.key.get_ref().clone(),
-                name: p.name.clone(),
-                description: p.description.clone(),
+                key: perm.key.get_ref().clone(),
+                name: perm.name.clone(),
+                description: perm.description.clone(),
                 extra: Extra::new(),
             });
         }
-        let permission_id = |t: &Tenant, key: &Spanned<String>, who: &str| {
-            t.permissions
+        let permission_id = |p: &mut Problems, t: &Tenant, key: &Spanned<String>, who: &str| {
+            let found = t
+                .permissions
                 .iter()
-                .find(|p| &p.key == key.get_ref())
-                .map(|p| p.id.clone())
-                .ok_or_else(|| {
-                    self.error(
-                        key,
-                        format!(
-                            "{who} names permission `{}`, which no [[permissions]] entry defines",
-                            key.get_ref()
-                        ),
-                    )
-                })
+                .find(|perm| &perm.key == key.get_ref())
+                .map(|perm| perm.id.clone());
+            if found.is_none() {
+                p.add(
+                    key,
+                    format!(
+                        "{who} names permission `{}`, which no [[permissions]] entry defines",
+                        key.get_ref()
+                    ),
+                    define_or_pick(
+                        "[[permissions]]",
+                        "key",
+                        key.get_ref(),
+                        t.permissions.iter().map(|perm| perm.key.as_str()),
+                    ),
+                );
+            }
+            found
         };
 
-        first_twice(self, "role key", f.roles.iter().map(|r| &r.key))?;
+        p.first_twice(
+            "role key",
+            f.roles.iter().map(|r| &r.key),
+            "give each [[roles]] entry its own key",
+        );
         for r in &f.roles {
+            if r.key.get_ref().trim().is_empty() {
+                p.add(
+                    &r.key,
+                    "a role's key may not be empty",
+                    "write a key such as `admin`",
+                );
+            }
             let who = format!("role `{}`", r.key.get_ref());
             let permissions = r
                 .permissions
                 .iter()
-                .map(|k| permission_id(&t, k, &who))
-                .collect::<Result<Vec<_>, _>>()?;
+                .filter_map(|k| permission_id(&mut p, &t, k, &who))
+                .collect();
             t.roles.push(Role {
                 id: random_uuid(),
                 key: r.key.get_ref().clone(),
@@ -297,29 +346,67 @@ impl Seed {
             });
         }
 
-        first_twice(
-            self,
+        p.first_twice(
             "organization code",
             f.organizations.iter().map(|o| &o.code),
-        )?;
+            "give each [[organizations]] entry its own code",
+        );
+        p.first_twice(
+            "organization handle",
+            f.organizations.iter().filter_map(|o| o.handle.as_ref()),
+            "a handle names one organization: give each its own, or leave it out",
+        );
+        p.first_twice(
+            "organization external_id",
+            f.organizations
+                .iter()
+                .filter_map(|o| o.external_id.as_ref()),
+            "an external_id names one organization: give each its own, or leave it out",
+        );
         for o in &f.organizations {
             if o.code.get_ref().trim().is_empty() {
-                return Err(self.error(&o.code, "an organization's code may not be empty"));
-            }
-            if t.organization(o.code.get_ref()).is_some() {
-                return Err(self.error(
+                p.add(
+                    &o.code,
+                    "an organization's code may not be empty",
+                    "write a code such as `org_acme`",
+                );
+            } else if t
+                .organization(o.code.get_ref())
+                .is_some_and(|d| d.is_default)
+            {
+                p.add(
                     &o.code,
                     format!(
                         "organization code `{}` is the default organization's",
                         o.code.get_ref()
                     ),
-                ));
+                    "the default organization always exists: give this one another code",
+                );
             }
             let mut org = Organization::new(&o.name);
             org.code = o.code.get_ref().clone();
-            org.external_id = o.external_id.clone();
-            org.handle = o.handle.clone();
+            org.external_id = o.external_id.as_ref().map(|e| e.get_ref().clone());
+            org.handle = o.handle.as_ref().map(|h| h.get_ref().clone());
             org.is_auto_membership_enabled = o.is_auto_membership_enabled;
+            for domain in &o.allowed_domains {
+                if !is_bare_domain(domain.get_ref()) {
+                    p.add(
+                        domain,
+                        format!(
+                            "allowed domain `{}` of organization {} is not a domain",
+                            domain.get_ref(),
+                            o.code.get_ref()
+                        ),
+                        "write the domain alone, as `acme.com` (not `https://www.acme.com` or an address)",
+                    );
+                }
+            }
+            org.allowed_domains = o
+                .allowed_domains
+                .iter()
+                .map(|d| d.get_ref().clone())
+                .collect();
+            org.is_auto_join_domain_list = o.is_auto_join_domain_list;
             t.organizations.push(org);
         }
 
@@ -329,18 +416,23 @@ impl Seed {
             .iter()
             .map(|u| Spanned::new(u.email.span(), u.email.get_ref().to_lowercase()))
             .collect();
-        first_twice(self, "user email", lower.iter())?;
+        p.first_twice(
+            "user email",
+            lower.iter(),
+            "emails ignore case: keep one [[users]] entry per address",
+        );
         if !f.users.is_empty() {
             t.users.clear();
             for org in &mut t.organizations {
                 org.members.clear();
             }
             for u in &f.users {
-                if !u.email.get_ref().contains('@') {
-                    return Err(self.error(
+                if let Err(why) = check_email(u.email.get_ref()) {
+                    p.add(
                         &u.email,
-                        format!("`{}` is not an email address", u.email.get_ref()),
-                    ));
+                        format!("`{}` is not an email address: {why}", u.email.get_ref()),
+                        "write an address such as `alice@acme.test`",
+                    );
                 }
                 let user = User::new(u.email.get_ref(), &u.first_name, &u.last_name);
                 let id = user.id.clone();
@@ -350,53 +442,89 @@ impl Seed {
             }
         }
         t.reindex();
-        let user_id = |t: &Tenant, email: &Spanned<String>, who: &str| {
-            t.user_by_email(email.get_ref())
-                .map(|u| u.id.clone())
-                .ok_or_else(|| {
-                    self.error(
-                        email,
-                        format!(
-                            "{who} names user `{}`, which no [[users]] entry defines",
-                            email.get_ref()
-                        ),
-                    )
-                })
+        let user_id = |p: &mut Problems, t: &Tenant, email: &Spanned<String>, who: &str| {
+            let found = t.user_by_email(email.get_ref()).map(|u| u.id.clone());
+            if found.is_none() {
+                p.add(
+                    email,
+                    format!(
+                        "{who} names user `{}`, which no [[users]] entry defines",
+                        email.get_ref()
+                    ),
+                    define_or_pick(
+                        "[[users]]",
+                        "email",
+                        email.get_ref(),
+                        t.users.iter().map(|u| u.email.as_str()),
+                    ),
+                );
+            }
+            found
         };
 
+        let pairs: Vec<Spanned<String>> = f
+            .memberships
+            .iter()
+            .map(|m| {
+                Spanned::new(
+                    m.user.span(),
+                    format!(
+                        "{} in {}",
+                        m.user.get_ref().to_lowercase(),
+                        m.organization.get_ref()
+                    ),
+                )
+            })
+            .collect();
+        p.first_twice(
+            "membership",
+            pairs.iter(),
+            "list the roles and permissions of one user in one organization in a single [[memberships]] entry",
+        );
         for m in &f.memberships {
-            let user = user_id(&t, &m.user, "a membership")?;
+            let user = user_id(&mut p, &t, &m.user, "a membership");
             let code = m.organization.get_ref();
             let who = format!("the membership of {} in {code}", m.user.get_ref());
             if t.organization(code).is_none() {
-                return Err(self.error(
+                p.add(
                     &m.organization,
-                    format!("the membership of {} names organization `{code}`, which no [[organizations]] entry defines", m.user.get_ref()),
-                ));
+                    format!(
+                        "the membership of {} names organization `{code}`, which no [[organizations]] entry defines",
+                        m.user.get_ref()
+                    ),
+                    define_or_pick(
+                        "[[organizations]]",
+                        "code",
+                        code,
+                        t.organizations.iter().map(|o| o.code.as_str()),
+                    ),
+                );
             }
             let mut roles = Vec::new();
             for key in &m.roles {
-                let role = t
-                    .roles
-                    .iter()
-                    .find(|r| &r.key == key.get_ref())
-                    .ok_or_else(|| {
-                        self.error(
-                            key,
-                            format!(
-                                "{who} names role `{}`, which no [[roles]] entry defines",
-                                key.get_ref()
-                            ),
-                        )
-                    })?;
-                roles.push(role.id.clone());
+                match t.roles.iter().find(|r| &r.key == key.get_ref()) {
+                    Some(role) => roles.push(role.id.clone()),
+                    None => p.add(
+                        key,
+                        format!(
+                            "{who} names role `{}`, which no [[roles]] entry defines",
+                            key.get_ref()
+                        ),
+                        define_or_pick(
+                            "[[roles]]",
+                            "key",
+                            key.get_ref(),
+                            t.roles.iter().map(|r| r.key.as_str()),
+                        ),
+                    ),
+                }
             }
             let permissions = m
                 .permissions
                 .iter()
-                .map(|k| permission_id(&t, k, &who))
-                .collect::<Result<Vec<_>, _>>()?;
-            let Some(org) = t.organization_mut(code) else {
+                .filter_map(|k| permission_id(&mut p, &t, k, &who))
+                .collect();
+            let (Some(user), Some(org)) = (user, t.organization_mut(code)) else {
                 continue;
             };
             org.join(&user);
@@ -406,35 +534,40 @@ impl Seed {
             }
         }
 
-        first_twice(
-            self,
+        p.first_twice(
             "feature flag key",
             f.feature_flags.iter().map(|f| &f.key),
-        )?;
+            "give each [[feature_flags]] entry its own key",
+        );
         for s in &f.feature_flags {
             let kind = s.kind.get_ref().as_str();
             if !["str", "int", "bool"].contains(&kind) {
-                return Err(self.error(
+                p.add(
                     &s.kind,
                     format!("type must be str, int or bool, not `{kind}`"),
-                ));
+                    "write type = \"str\", \"int\" or \"bool\"",
+                );
+                continue;
             }
             let level = match &s.allow_override_level {
                 Some(level) if !["env", "org", "usr"].contains(&level.get_ref().as_str()) => {
-                    return Err(self.error(
+                    p.add(
                         level,
                         format!(
                             "allow_override_level must be env, org or usr, not `{}`",
                             level.get_ref()
                         ),
-                    ));
+                        "write env (environment only), org (and organizations) or usr (and users, Kinde's default)",
+                    );
+                    "usr".to_string()
                 }
                 Some(level) => level.get_ref().clone(),
                 None => "usr".into(),
             };
-            let value = |v: &Spanned<FlagValue>| {
-                flag_value(kind, v.get_ref()).ok_or_else(|| {
-                    self.error(
+            let mut value = |v: &Spanned<FlagValue>| {
+                let fits = flag_value(kind, v.get_ref());
+                if fits.is_none() {
+                    p.add(
                         v,
                         format!(
                             "`{}` is not a value of flag `{}` (type {kind}: {})",
@@ -442,8 +575,10 @@ impl Seed {
                             s.key.get_ref(),
                             expected(kind)
                         ),
-                    )
-                })
+                        format!("write {}, or change the flag's type", expected(kind)),
+                    );
+                }
+                fits.unwrap_or_default()
             };
             let mut flag = FeatureFlag {
                 key: s.key.get_ref().clone(),
@@ -451,40 +586,75 @@ impl Seed {
                 description: s.description.clone(),
                 kind: kind.into(),
                 allow_override_level: level.clone(),
-                default_value: value(&s.default)?,
-                environment_value: s.environment.as_ref().map(&value).transpose()?,
+                default_value: value(&s.default),
+                environment_value: s.environment.as_ref().map(&mut value),
                 organization_values: BTreeMap::new(),
                 user_values: BTreeMap::new(),
                 extra: Extra::new(),
             };
+            let organization_values: Vec<(String, String)> = s
+                .organizations
+                .iter()
+                .map(|(code, v)| (code.clone(), value(v)))
+                .collect();
+            let user_values: Vec<(&String, &Spanned<FlagValue>, String)> = s
+                .users
+                .iter()
+                .map(|(email, v)| (email, v, value(v)))
+                .collect();
             if level == "env" && !s.organizations.is_empty()
                 || level != "usr" && !s.users.is_empty()
             {
-                return Err(self.error(
+                p.add(
                     &s.key,
                     format!("flag `{}` allows overrides down to `{level}` only, yet has overrides below it", s.key.get_ref()),
-                ));
+                    "remove the overrides below that level, or lower allow_override_level",
+                );
             }
-            for (code, v) in &s.organizations {
+            for ((code, v), (_, stored)) in s.organizations.iter().zip(organization_values) {
                 if t.organization(code).is_none() {
-                    return Err(self.error(
+                    p.add(
                         v,
                         format!("flag `{}` overrides organization `{code}`, which no [[organizations]] entry defines", s.key.get_ref()),
-                    ));
+                        define_or_pick(
+                            "[[organizations]]",
+                            "code",
+                            code,
+                            t.organizations.iter().map(|o| o.code.as_str()),
+                        ),
+                    );
                 }
-                flag.organization_values.insert(code.clone(), value(v)?);
+                flag.organization_values.insert(code.clone(), stored);
             }
-            for (email, v) in &s.users {
+            let mut seen: HashMap<String, &String> = HashMap::new();
+            for (email, v, stored) in user_values {
+                if let Some(first) = seen.insert(email.to_lowercase(), email) {
+                    p.add(
+                        v,
+                        format!(
+                            "flag `{}` overrides user `{email}` twice (also as `{first}`; emails ignore case)",
+                            s.key.get_ref()
+                        ),
+                        "keep one of the two overrides",
+                    );
+                }
                 let Some(user) = t.user_by_email(email) else {
-                    return Err(self.error(
+                    p.add(
                         v,
                         format!(
                             "flag `{}` overrides user `{email}`, which no [[users]] entry defines",
                             s.key.get_ref()
                         ),
-                    ));
+                        define_or_pick(
+                            "[[users]]",
+                            "email",
+                            email,
+                            t.users.iter().map(|u| u.email.as_str()),
+                        ),
+                    );
+                    continue;
                 };
-                flag.user_values.insert(user.id.clone(), value(v)?);
+                flag.user_values.insert(user.id.clone(), stored);
             }
             t.feature_flags.push(flag);
         }
@@ -494,12 +664,16 @@ impl Seed {
             .iter()
             .filter_map(|a| a.client_id.clone())
             .collect();
-        first_twice(self, "application client_id", explicit.iter())?;
-        first_twice(
-            self,
+        p.first_twice(
+            "application client_id",
+            explicit.iter(),
+            "give each application its own client_id, or leave it out to have one generated",
+        );
+        p.first_twice(
             "application name",
             f.applications.iter().map(|a| &a.name),
-        )?;
+            "give each [[applications]] entry its own name ([[authorizations]] name them)",
+        );
         if !f.applications.is_empty() {
             let management = t.management_app().map(|a| a.id.clone());
             t.applications
@@ -508,26 +682,39 @@ impl Seed {
         for a in &f.applications {
             let kind = a.kind.get_ref().clone();
             if !["reg", "spa", "m2m", "device"].contains(&kind.as_str()) {
-                return Err(self.error(
+                p.add(
                     &a.kind,
                     format!("type must be reg, spa, m2m or device, not `{kind}`"),
-                ));
+                    "write reg (back-end web), spa (front-end), m2m (machine to machine) or device",
+                );
             }
             let public = matches!(kind.as_str(), "spa" | "device");
             if let (true, Some(secret)) = (public, &a.client_secret) {
-                return Err(self.error(
+                p.add(
                     secret,
                     format!("a `{kind}` application is a public client and has no client_secret"),
-                ));
+                    "remove client_secret, or make the application a `reg` one",
+                );
+            }
+            for url in a.callback_urls.iter().chain(&a.logout_urls) {
+                if let Err(why) = redirect::check(url.get_ref()) {
+                    p.add(
+                        url,
+                        format!("application `{}`: {why}", a.name.get_ref()),
+                        "use an https URL, http on localhost or 127.0.0.1, or an app's own scheme (myapp://callback)",
+                    );
+                }
             }
             let id = match &a.client_id {
                 Some(id)
                     if id.get_ref().trim().is_empty() || t.application(id.get_ref()).is_some() =>
                 {
-                    return Err(self.error(
+                    p.add(
                         id,
                         format!("client_id `{}` is empty or taken", id.get_ref()),
-                    ));
+                        "pick another client_id, or leave it out to have one generated",
+                    );
+                    random_hex(16)
                 }
                 Some(id) => id.get_ref().clone(),
                 None => random_hex(16),
@@ -541,27 +728,41 @@ impl Seed {
                 name: a.name.get_ref().clone(),
                 kind,
                 client_secret,
-                redirect_urls: a.callback_urls.clone(),
-                logout_urls: a.logout_urls.clone(),
+                redirect_urls: a
+                    .callback_urls
+                    .iter()
+                    .map(|u| u.get_ref().clone())
+                    .collect(),
+                logout_urls: a.logout_urls.iter().map(|u| u.get_ref().clone()).collect(),
                 extra: Extra::new(),
             });
         }
 
-        first_twice(self, "API audience", f.apis.iter().map(|a| &a.audience))?;
+        p.first_twice(
+            "API audience",
+            f.apis.iter().map(|a| &a.audience),
+            "give each [[apis]] entry its own audience",
+        );
         for a in &f.apis {
             if a.audience.get_ref().trim().is_empty()
                 || t.apis
                     .iter()
                     .any(|api| api.audience.as_ref() == Some(a.audience.get_ref()))
             {
-                return Err(self.error(
+                p.add(
                     &a.audience,
                     format!(
                         "audience `{}` is empty or already the sample API's",
                         a.audience.get_ref()
                     ),
-                ));
+                    "write another audience, e.g. https://orders.acme.test",
+                );
             }
+            p.first_twice(
+                &format!("scope of API {}", a.audience.get_ref()),
+                a.scopes.iter(),
+                "list each scope once",
+            );
             t.apis.push(Api {
                 id: random_hex(16),
                 name: a.name.clone(),
@@ -572,7 +773,7 @@ impl Seed {
                     .iter()
                     .map(|key| ApiScope {
                         id: format!("api_scope_{}", random_hex(16)),
-                        key: key.clone(),
+                        key: key.get_ref().clone(),
                         description: String::new(),
                         extra: Extra::new(),
                     })
@@ -582,37 +783,68 @@ impl Seed {
             });
         }
 
+        let grants: Vec<Spanned<String>> = f
+            .authorizations
+            .iter()
+            .map(|z| {
+                Spanned::new(
+                    z.application.span(),
+                    format!("{} for {}", z.application.get_ref(), z.api.get_ref()),
+                )
+            })
+            .collect();
+        p.first_twice(
+            "authorization",
+            grants.iter(),
+            "list every scope of one application for one API in a single [[authorizations]] entry",
+        );
         for z in &f.authorizations {
             let app = t
                 .applications
                 .iter()
                 .find(|a| &a.name == z.application.get_ref())
-                .map(|a| a.id.clone())
-                .ok_or_else(|| {
-                    self.error(
-                        &z.application,
-                        format!("an authorization names application `{}`, which no [[applications]] entry defines", z.application.get_ref()),
-                    )
-                })?;
+                .map(|a| a.id.clone());
+            if app.is_none() {
+                p.add(
+                    &z.application,
+                    format!("an authorization names application `{}`, which no [[applications]] entry defines", z.application.get_ref()),
+                    define_or_pick(
+                        "[[applications]]",
+                        "name",
+                        z.application.get_ref(),
+                        t.applications.iter().map(|a| a.name.as_str()),
+                    ),
+                );
+            }
             let audience = z.api.get_ref();
+            let known: Vec<String> = t.apis.iter().filter_map(|a| a.audience.clone()).collect();
             let Some(api) = t
                 .apis
                 .iter_mut()
                 .find(|a| a.audience.as_ref() == Some(audience))
             else {
-                return Err(self.error(
+                p.add(
                     &z.api,
                     format!("the authorization of `{}` names API `{audience}`, which no [[apis]] entry has as audience", z.application.get_ref()),
-                ));
+                    define_or_pick("[[apis]]", "audience", audience, known.iter().map(String::as_str)),
+                );
+                continue;
             };
             for scope in &z.scopes {
                 if !api.scopes.iter().any(|s| &s.key == scope.get_ref()) {
-                    return Err(self.error(
+                    p.add(
                         scope,
                         format!("the authorization of `{}` for {audience} names scope `{}`, which that API does not define", z.application.get_ref(), scope.get_ref()),
-                    ));
+                        define_or_pick(
+                            "the API's `scopes`",
+                            "",
+                            scope.get_ref(),
+                            api.scopes.iter().map(|s| s.key.as_str()),
+                        ),
+                    );
                 }
             }
+            let Some(app) = app else { continue };
             let scopes: Vec<String> = z.scopes.iter().map(|s| s.get_ref().clone()).collect();
             match api.applications.iter_mut().find(|x| x.client_id == app) {
                 Some(existing) => extend_unique(&mut existing.scopes, scopes),
@@ -641,10 +873,11 @@ impl Seed {
                 (&tokens.refresh_token_lifetime, access, refresh)
                 && refresh <= access
             {
-                return Err(self.error(
+                p.add(
                     at,
                     "refresh_token_lifetime must be longer than access_token_lifetime",
-                ));
+                    format!("write a refresh_token_lifetime above {access} seconds"),
+                );
             }
             for at in [
                 &tokens.access_token_lifetime,
@@ -655,7 +888,11 @@ impl Seed {
             .flatten()
             {
                 if *at.get_ref() == 0 {
-                    return Err(self.error(at, "a token lifetime is at least 1 second"));
+                    p.add(
+                        at,
+                        "a token lifetime is at least 1 second",
+                        "write a number of seconds, e.g. 3600, or leave it out for Kinde's default",
+                    );
                 }
             }
             let Some(id) = t
@@ -679,6 +916,7 @@ impl Seed {
                 },
             );
         }
+        p.into_result()?;
         t.reindex();
         // The tenant's own rules last, so a seed can never hold what a state file may not.
         t.check_unique().map_err(|duplicate| {
@@ -693,15 +931,163 @@ impl Seed {
             .map_or_else(|| "the default tenant".into(), |p| p.display().to_string())
     }
 
-    /// An input error at `at`'s position in the file.
-    fn error<T>(&self, at: &Spanned<T>, message: impl Into<String>) -> Error {
-        let name = self.name();
-        let where_ = match &self.path {
-            Some(path) => position(path, &self.text, at.span().start),
-            None => name,
-        };
-        Error::input(format!("{where_}: {}", message.into())).with_hint(HINT)
+    /// `file:line:column` of byte `at`, or the tenant's name without a file.
+    fn place(&self, at: usize) -> String {
+        match &self.path {
+            Some(path) => position(path, &self.text, at),
+            None => self.name(),
+        }
     }
+}
+
+/// Whether `domain` is written as Kinde's dashboard asks (`domain.com`): labels of letters,
+/// digits and `-` joined by dots, with no scheme, path, port or `@`.
+fn is_bare_domain(domain: &str) -> bool {
+    domain.contains('.')
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || !c.is_ascii())
+        })
+}
+
+/// What is wrong with a seed, each problem at its place with how to fix it, reported together so
+/// one run shows everything to fix.
+struct Problems<'a> {
+    seed: &'a Seed,
+    found: Vec<Problem>,
+}
+
+struct Problem {
+    /// Byte offset in the file.
+    at: usize,
+    message: String,
+    fix: String,
+}
+
+/// At most this many problems are listed; the count says how many more there are.
+const MAX_LISTED: usize = 20;
+
+impl<'a> Problems<'a> {
+    fn new(seed: &'a Seed) -> Problems<'a> {
+        Problems {
+            seed,
+            found: Vec::new(),
+        }
+    }
+
+    fn add<T>(&mut self, at: &Spanned<T>, message: impl Into<String>, fix: impl Into<String>) {
+        self.found.push(Problem {
+            at: at.span().start,
+            message: message.into(),
+            fix: fix.into(),
+        });
+    }
+
+    /// A problem at the second place of each value met twice, naming the first's line.
+    fn first_twice<'v>(
+        &mut self,
+        what: &str,
+        values: impl Iterator<Item = &'v Spanned<String>>,
+        fix: &str,
+    ) {
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for value in values {
+            if let Some(first) = seen.insert(value.get_ref(), value.span().start) {
+                let line = self
+                    .seed
+                    .text
+                    .get(..first)
+                    .map_or(0, |b| b.matches('\n').count() + 1);
+                self.add(
+                    value,
+                    format!(
+                        "duplicate {what} `{}` (first at line {line})",
+                        value.get_ref()
+                    ),
+                    fix,
+                );
+            }
+        }
+    }
+
+    /// `Ok` when nothing was found; otherwise one input error: a single problem with the line
+    /// it is on and its fix as the hint, or every problem in file order, each with its fix.
+    fn into_result(mut self) -> Result<(), Error> {
+        self.found.sort_by_key(|p| p.at);
+        let seed = self.seed;
+        match self.found.as_slice() {
+            [] => Ok(()),
+            [one] => Err(Error::input(format!(
+                "{}: {}{}",
+                seed.place(one.at),
+                one.message,
+                excerpt(&seed.text, one.at)
+            ))
+            .with_hint(one.fix.clone())),
+            all => {
+                let mut message = format!("{}: {} problems", seed.name(), all.len());
+                for p in all.iter().take(MAX_LISTED) {
+                    message.push_str(&format!(
+                        "\n{}: {}\n  fix: {}",
+                        seed.place(p.at),
+                        p.message,
+                        p.fix
+                    ));
+                }
+                if all.len() > MAX_LISTED {
+                    message.push_str(&format!("\n… and {} more", all.len() - MAX_LISTED));
+                }
+                Err(Error::input(message).with_hint(HINT))
+            }
+        }
+    }
+}
+
+/// How to fix a reference to `name` that no `section` entry defines: define it, or name one
+/// that is defined (the first few, so a typo is easy to spot).
+fn define_or_pick<'n>(
+    section: &str,
+    field: &str,
+    name: &str,
+    defined: impl Iterator<Item = &'n str>,
+) -> String {
+    let defined: Vec<String> = defined.take(8).map(|d| format!("`{d}`")).collect();
+    let add = if field.is_empty() {
+        format!("add `{name}` to {section}")
+    } else {
+        format!("add a {section} entry with {field} = \"{name}\"")
+    };
+    if defined.is_empty() {
+        format!("{add}; there is none yet")
+    } else {
+        format!("{add}, or use one of {}", defined.join(", "))
+    }
+}
+
+/// Why `email` is not an address Kinde could hold: one `@` between a non-empty local part and a
+/// domain of non-empty dot-separated labels, no spaces or control characters, 320 bytes at most.
+fn check_email(email: &str) -> Result<(), &'static str> {
+    if email.len() > 320 {
+        return Err("it is longer than 320 characters");
+    }
+    if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("it holds a space or a control character");
+    }
+    let Some((local, domain)) = email.split_once('@') else {
+        return Err("it has no `@`");
+    };
+    if local.is_empty() {
+        return Err("nothing comes before the `@`");
+    }
+    if domain.contains('@') {
+        return Err("it has more than one `@`");
+    }
+    if domain.is_empty() || domain.split('.').any(str::is_empty) {
+        return Err("the part after the `@` is not a domain");
+    }
+    Ok(())
 }
 
 const HINT: &str = "fix the seed file; templates/emulator-seed.toml and the README's \"Seeds and reset\" show every field";
@@ -714,29 +1100,21 @@ fn position(path: &Path, text: &str, at: usize) -> String {
     format!("{}:{line}:{column}", path.display())
 }
 
-/// The first value met twice, as an error at its second place naming the first's line.
-fn first_twice<'a>(
-    seed: &Seed,
-    what: &str,
-    values: impl Iterator<Item = &'a Spanned<String>>,
-) -> Result<(), Error> {
-    let mut seen: HashMap<&str, usize> = HashMap::new();
-    for value in values {
-        if let Some(first) = seen.insert(value.get_ref(), value.span().start) {
-            let line = seed
-                .text
-                .get(..first)
-                .map_or(0, |b| b.matches('\n').count() + 1);
-            return Err(seed.error(
-                value,
-                format!(
-                    "duplicate {what} `{}` (first at line {line})",
-                    value.get_ref()
-                ),
-            ));
-        }
+/// The line holding byte `at`, with a caret under it, as a new line to append to a message;
+/// nothing for a line that mentions a secret (a `client_secret` is never shown).
+fn excerpt(text: &str, at: usize) -> String {
+    let before = text.get(..at.min(text.len())).unwrap_or(text);
+    let number = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count());
+    let line = text.lines().nth(number - 1).unwrap_or("");
+    if line.to_ascii_lowercase().contains("secret") || line.trim().is_empty() {
+        return String::new();
     }
-    Ok(())
+    let gutter = " ".repeat(number.to_string().len());
+    format!(
+        "\n{gutter} |\n{number} | {line}\n{gutter} | {}^",
+        " ".repeat(column)
+    )
 }
 
 /// A flag value as the tenant stores it, if it fits the flag's type.

@@ -668,9 +668,15 @@ pub struct Organization {
     /// When it was suspended, RFC 3339.
     #[serde(default)]
     pub suspended_on: Option<String>,
-    /// Domains allowed to self-sign-up.
+    /// Email domains allowed to join by signing up (Kinde's "Allowed domains"): with
+    /// auto-membership on, a user from another domain cannot join with this org's code; empty
+    /// means any domain.
     #[serde(default)]
     pub allowed_domains: Vec<String>,
+    /// Kinde's "Auto-add users from allowed domains" (`is_auto_join_domain_list`): a user who
+    /// signs up with an email in [`Organization::allowed_domains`] becomes a member.
+    #[serde(default)]
+    pub is_auto_join_domain_list: bool,
     /// Creation time, RFC 3339.
     pub created_on: String,
     /// Members, in the order they joined.
@@ -694,10 +700,32 @@ impl Organization {
             is_suspended: false,
             suspended_on: None,
             allowed_domains: Vec::new(),
+            is_auto_join_domain_list: false,
             created_on: now_rfc3339(),
             members: Vec::new(),
             extra: Extra::new(),
         }
+    }
+
+    /// Whether `email`'s domain is one of [`Organization::allowed_domains`], in any case. An
+    /// entry may be written as a URL, as the spec's example does (`https://acme.com`): its host
+    /// counts. Only the domain itself matches, not its subdomains (Kinde does not say they do).
+    pub fn lists_domain_of(&self, email: &str) -> bool {
+        let Some((_, domain)) = email.rsplit_once('@') else {
+            return false;
+        };
+        self.allowed_domains.iter().any(|entry| {
+            let entry = entry.trim();
+            let host = entry.split_once("://").map_or(entry, |(_, rest)| rest);
+            let host = host.split(['/', ':']).next().unwrap_or(host);
+            !host.is_empty() && host.eq_ignore_ascii_case(domain)
+        })
+    }
+
+    /// Whether `email` may join by signing in with this organization's code, as far as its
+    /// domain goes: any when no domain is listed.
+    pub fn admits_domain_of(&self, email: &str) -> bool {
+        self.allowed_domains.is_empty() || self.lists_domain_of(email)
     }
 
     /// The membership of `user_id`.

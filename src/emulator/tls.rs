@@ -35,6 +35,31 @@ pub const BUNDLE_FILE: &str = "ca-bundle.pem";
 /// them issues from the record on disk, so all serve certificates the exported CA verifies.
 const RECORD_FILE: &str = "ca.json";
 
+/// The comment the emulator writes above the CA variables of an env file.
+pub const ENV_COMMENT: &str =
+    "# The emulator's local CA (loopback names only), for Node, OpenSSL and Python.";
+
+/// The variables the emulator sets in an env file to trust its CA, each with the file it names.
+pub const ENV_VARIABLES: [(&str, &str); 3] = [
+    ("NODE_EXTRA_CA_CERTS", CA_FILE),
+    ("SSL_CERT_FILE", BUNDLE_FILE),
+    ("REQUESTS_CA_BUNDLE", BUNDLE_FILE),
+];
+
+/// Whether `name=value` in an env file is one the emulator wrote: a CA variable naming the file
+/// it writes, in `dir` (the CA directory now) or in a directory that holds an emulator CA
+/// ([`RECORD_FILE`]; the cache directory may have moved since). A user's own CA is neither.
+pub fn wrote_env(name: &str, value: &str, dir: Option<&Path>) -> bool {
+    let path = Path::new(value);
+    let Some(parent) = path.parent() else {
+        return false;
+    };
+    ENV_VARIABLES
+        .iter()
+        .any(|(var, file)| *var == name && path.file_name() == Some(std::ffi::OsStr::new(file)))
+        && (dir == Some(parent) || parent.join(RECORD_FILE).is_file())
+}
+
 /// [`RECORD_FILE`]'s contents.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Record {

@@ -7,10 +7,18 @@
 //! returns; one dispatcher task signs it and sends it to each endpoint in its own task, with a
 //! timeout per attempt and Kinde's retry schedule (scaled by `--webhook-retry-scale`, so tests
 //! need not wait minutes). Each attempt goes to the request log and to a bounded delivery log
-//! read by `GET /_emulator/webhooks`. Bodies are never logged.
+//! read by `GET /_emulator/webhooks`.
+//!
+//! The request log never shows a body. The delivery log keeps each event's payload as decoded
+//! JSON, so a test can check what was sent without running an endpoint: it holds ids, emails,
+//! names, organization codes and role or permission keys, never a secret (no client secret,
+//! token or code is ever part of an event). The signed JWS itself is not kept: Kinde's webhook
+//! tokens carry no `exp`, so anyone reading the log could replay one to the endpoint and it
+//! would verify. `POST /_emulator/reset` empties the log and ends the deliveries under way.
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -69,6 +77,8 @@ pub(super) struct Event {
     event_id: String,
     payload: Value,
     targets: Vec<Target>,
+    /// The [`Hooks`] epoch it was made in: a reset since drops it.
+    epoch: u64,
 }
 
 /// One delivery attempt, as `GET /_emulator/webhooks` lists it.
@@ -94,6 +104,9 @@ pub struct Delivery {
     pub time: String,
     /// How long it took, in milliseconds.
     pub duration_ms: u64,
+    /// The event as sent, decoded: `{type, data, event_id, source, timestamp}` (no secret is
+    /// ever in one; the signed JWS is not kept, see the module's notes).
+    pub payload: Value,
 }
 
 /// The queue's sending end, the delivery log and the time scale, kept in [`State`].
@@ -101,6 +114,9 @@ pub(super) struct Hooks {
     queue: mpsc::Sender<Event>,
     log: Mutex<VecDeque<Delivery>>,
     scale: f64,
+    /// Bumped by each reset: events and deliveries of an earlier epoch are dropped, and never
+    /// logged, so the log after a reset holds only what happened since.
+    epoch: AtomicU64,
 }
 
 impl Hooks {
@@ -113,6 +129,7 @@ impl Hooks {
             queue,
             log: Mutex::new(VecDeque::new()),
             scale,
+            epoch: AtomicU64::new(0),
         };
         (hooks, receiver)
     }
@@ -125,8 +142,25 @@ impl Hooks {
             .unwrap_or_default()
     }
 
-    fn record(&self, delivery: Delivery) {
+    /// Empty the delivery log and end what is queued or retrying (`POST /_emulator/reset`).
+    pub(super) fn reset(&self) {
         let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        log.clear();
+    }
+
+    /// Whether `epoch` is still the current one (no reset since).
+    fn current(&self, epoch: u64) -> bool {
+        self.epoch.load(Ordering::SeqCst) == epoch
+    }
+
+    /// Log `delivery`, unless a reset came since its event (checked under the log's lock, which
+    /// a reset takes too, so nothing of before a reset is logged after it).
+    fn record(&self, epoch: u64, delivery: Delivery) {
+        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        if !self.current(epoch) {
+            return;
+        }
         if log.len() >= LOG_CAP {
             log.pop_front();
         }
@@ -176,23 +210,28 @@ pub(super) fn emit(state: &State, event_type: &str, source: Source, subject: &st
         event_id,
         payload,
         targets,
+        epoch: state.hooks.epoch.load(Ordering::SeqCst),
     };
     if let Err(mpsc::error::TrySendError::Full(event) | mpsc::error::TrySendError::Closed(event)) =
         state.hooks.queue.try_send(event)
     {
         for target in &event.targets {
-            state.hooks.record(Delivery {
-                webhook_id: target.webhook_id.clone(),
-                endpoint: shown(&target.endpoint),
-                event_type: event.event_type.clone(),
-                event_id: event.event_id.clone(),
-                request_id: String::new(),
-                attempt: 0,
-                status: None,
-                error: Some("dropped: the delivery queue is full".into()),
-                time: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
-                duration_ms: 0,
-            });
+            state.hooks.record(
+                event.epoch,
+                Delivery {
+                    webhook_id: target.webhook_id.clone(),
+                    endpoint: shown(&target.endpoint),
+                    event_type: event.event_type.clone(),
+                    event_id: event.event_id.clone(),
+                    request_id: String::new(),
+                    attempt: 0,
+                    status: None,
+                    error: Some("dropped: the delivery queue is full".into()),
+                    time: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+                    duration_ms: 0,
+                    payload: event.payload.clone(),
+                },
+            );
         }
     }
 }
@@ -373,7 +412,11 @@ pub(super) async fn run(state: Arc<State>, mut queue: mpsc::Receiver<Event>) {
     let mut deliveries = JoinSet::new();
     while let Some(event) = queue.recv().await {
         while deliveries.try_join_next().is_some() {}
+        if !state.hooks.current(event.epoch) {
+            continue;
+        }
         let body: Arc<str> = state.sign(&event.payload).into();
+        let payload = Arc::new(event.payload);
         // Several endpoints are sent to in parallel, in no order, as Kinde does.
         for target in event.targets {
             let send = Send {
@@ -381,6 +424,8 @@ pub(super) async fn run(state: Arc<State>, mut queue: mpsc::Receiver<Event>) {
                 client: client.clone(),
                 permits: permits.clone(),
                 body: body.clone(),
+                payload: payload.clone(),
+                epoch: event.epoch,
                 event_type: event.event_type.clone(),
                 event_id: event.event_id.clone(),
                 request_id: random_hex(16),
@@ -397,6 +442,8 @@ struct Send {
     client: reqwest::Client,
     permits: Arc<Semaphore>,
     body: Arc<str>,
+    payload: Arc<Value>,
+    epoch: u64,
     event_type: String,
     event_id: String,
     request_id: String,
@@ -410,10 +457,13 @@ impl Send {
         for (attempt, wait) in (1u32..).zip(waits) {
             if let Some(secs) = wait {
                 tokio::time::sleep(hooks.delay(secs)).await;
-                // A webhook deleted meanwhile gets no more retries.
+                // A webhook deleted meanwhile (or a reset) ends the retries.
                 if !self.state.read(|t| registered(t, &self.target.webhook_id)) {
                     return;
                 }
+            }
+            if !hooks.current(self.epoch) {
+                return;
             }
             let Ok(_permit) = self.permits.acquire().await else {
                 return;
@@ -431,18 +481,22 @@ impl Send {
                     duration,
                 });
             }
-            hooks.record(Delivery {
-                webhook_id: self.target.webhook_id.clone(),
-                endpoint,
-                event_type: self.event_type.clone(),
-                event_id: self.event_id.clone(),
-                request_id: self.request_id.clone(),
-                attempt,
-                status,
-                error,
-                time,
-                duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
-            });
+            hooks.record(
+                self.epoch,
+                Delivery {
+                    webhook_id: self.target.webhook_id.clone(),
+                    endpoint,
+                    event_type: self.event_type.clone(),
+                    event_id: self.event_id.clone(),
+                    request_id: self.request_id.clone(),
+                    attempt,
+                    status,
+                    error,
+                    time,
+                    duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
+                    payload: (*self.payload).clone(),
+                },
+            );
             if status == Some(200) {
                 return;
             }

@@ -657,9 +657,82 @@ fn the_tls_env_file_exports_the_ca_and_a_restart_keeps_it() {
         ca_pem,
         "a restart keeps the CA"
     );
+    let env = std::fs::read_to_string(&env_file).unwrap();
+    assert_eq!(env.matches("# The emulator's local CA").count(), 1, "{env}");
+    assert_eq!(env.matches("NODE_EXTRA_CA_CERTS=").count(), 1, "{env}");
     // The kept CA still verifies the new run's certificate.
     let doc = https_get(&format!("{issuer2}/.well-known/jwks.json"), Some(&ca)).unwrap();
     assert!(doc["keys"].is_array(), "{doc}");
+}
+
+#[test]
+fn an_http_run_takes_the_ca_lines_it_wrote_out_of_the_env_file_and_keeps_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let env_file = dir.path().join("app.env");
+    let env_arg = env_file.to_str().unwrap();
+    std::fs::write(
+        &env_file,
+        "# my app\nexport PORT=3000\nDATABASE_URL=postgres://db\n",
+    )
+    .unwrap();
+    let (https, _) = start_in(&["--env-file", env_arg], Some(&cache));
+    drop(https);
+    let env = std::fs::read_to_string(&env_file).unwrap();
+    assert!(env.contains("NODE_EXTRA_CA_CERTS="), "{env}");
+    // A line of the user's after the emulator's stays too.
+    std::fs::write(&env_file, format!("{env}LOG=debug\n")).unwrap();
+
+    let (http, line) = start_in(&["--http", "--json", "--env-file", env_arg], Some(&cache));
+    drop(http);
+    let report: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(
+        report["removed"],
+        serde_json::json!(["NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"]),
+        "{report}"
+    );
+    let env = std::fs::read_to_string(&env_file).unwrap();
+    let issuer = report["issuer"].as_str().unwrap();
+    assert!(issuer.starts_with("http://"), "{issuer}");
+    assert!(env.contains(&format!("KINDE_DOMAIN={issuer}\n")), "{env}");
+    for gone in [
+        "NODE_EXTRA_CA_CERTS",
+        "SSL_CERT_FILE",
+        "REQUESTS_CA_BUNDLE",
+        "local CA",
+    ] {
+        assert!(!env.contains(gone), "{gone} left in:\n{env}");
+    }
+    for kept in [
+        "# my app\n",
+        "export PORT=3000\n",
+        "DATABASE_URL=postgres://db\n",
+        "LOG=debug\n",
+    ] {
+        assert!(env.contains(kept), "{kept} lost from:\n{env}");
+    }
+
+    // A CA of the user's own is theirs: an --http run leaves it.
+    let own = dir.path().join("own.env");
+    std::fs::write(
+        &own,
+        "NODE_EXTRA_CA_CERTS=/etc/ssl/corp-ca.pem\nSSL_CERT_FILE=/etc/ssl/ca-bundle.pem\n",
+    )
+    .unwrap();
+    let (http, line) = start_in(
+        &["--http", "--json", "--env-file", own.to_str().unwrap()],
+        Some(&cache),
+    );
+    drop(http);
+    let report: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(report["removed"], serde_json::json!([]), "{report}");
+    let env = std::fs::read_to_string(&own).unwrap();
+    assert!(
+        env.starts_with(
+            "NODE_EXTRA_CA_CERTS=/etc/ssl/corp-ca.pem\nSSL_CERT_FILE=/etc/ssl/ca-bundle.pem\n"
+        ),
+        "{env}"
+    );
 }
 
 /// `METHOD url` with raw bytes, an optional bearer token and content type: (status, JSON or null).

@@ -26,6 +26,7 @@ mod register_orgs;
 mod register_roles;
 mod secrets;
 mod seed;
+mod sign_in_state;
 mod smoke;
 mod spec;
 mod token;

@@ -396,6 +396,94 @@ fn org_code_picks_the_organization_and_a_non_member_is_refused_unless_auto_join_
     assert_eq!(org["name"], "Carol Co");
 }
 
+/// The codes of the organizations `email` belongs to.
+fn orgs_of(w: &World, email: &str) -> Vec<String> {
+    let id = user_id(w, email);
+    w.emulator
+        .state()
+        .read(|t| t.organizations_of(&id).map(|o| o.code.clone()).collect())
+}
+
+#[test]
+fn allowed_domains_limit_who_joins_with_org_code_and_auto_add_sign_ups_from_them() {
+    let w = auto_world();
+    let token = w.token();
+    let default = default_org(&w);
+    // Acme lets members auto-join, but only from acme.test.
+    let acme = create_org(&w, &token, "Acme");
+    ok(
+        &w,
+        &token,
+        "PATCH",
+        &format!("/api/v1/organization/{acme}"),
+        Some(json!({"is_auto_membership_enabled": true, "allowed_domains": ["acme.test"]})),
+    );
+    let org_code = |tokens: &Value| {
+        claims(tokens["access_token"].as_str().unwrap())["org_code"]
+            .as_str()
+            .map(String::from)
+    };
+    // A sign-up from another domain is refused at Acme's door, as is a known user's join.
+    for email in ["eve@evil.test", "bob@example.com"] {
+        let back = authorize(&w, &[("login_hint", email), ("org_code", &acme)]);
+        assert_eq!(
+            param(&back, "error").as_deref(),
+            Some("access_denied"),
+            "{email}: {back}"
+        );
+        let why = param(&back, "error_description").unwrap();
+        assert!(why.contains("acme.test"), "{why}");
+        assert!(!orgs_of(&w, email).contains(&acme), "{email}");
+    }
+    // From acme.test (in any case) they join.
+    let ann = sign_in(&w, "ann@ACME.test", &[("org_code", &acme)]);
+    assert_eq!(org_code(&ann).as_deref(), Some(acme.as_str()));
+    // The check is at joining only: a member from elsewhere, added through the API, signs in.
+    let bob = user_id(&w, "bob@example.com");
+    ok(
+        &w,
+        &token,
+        "POST",
+        &format!("/api/v1/organizations/{acme}/users"),
+        Some(json!({"users": [{"id": bob}]})),
+    );
+    let back = authorize(
+        &w,
+        &[("login_hint", "bob@example.com"), ("org_code", &acme)],
+    );
+    assert!(param(&back, "code").is_some(), "{back}");
+
+    // Globex auto-adds sign-ups from its domains (the spec's example writes them as URLs).
+    let globex = create_org(&w, &token, "Globex");
+    ok(
+        &w,
+        &token,
+        "PATCH",
+        &format!("/api/v1/organization/{globex}"),
+        Some(json!({"is_auto_join_domain_list": true, "allowed_domains": ["https://globex.test"]})),
+    );
+    let gina = sign_in(&w, "gina@Globex.test", &[]);
+    assert_eq!(org_code(&gina).as_deref(), Some(globex.as_str()));
+    assert_eq!(
+        orgs_of(&w, "gina@globex.test"),
+        [globex.as_str()],
+        "not also the default org"
+    );
+    // Anyone else signing up goes to the default organization, as before.
+    sign_in(&w, "otto@other.test", &[]);
+    assert_eq!(orgs_of(&w, "otto@other.test"), [default.as_str()]);
+    // Only sign-ups: a user who already exists is not added by signing in.
+    ok(
+        &w,
+        &token,
+        "PATCH",
+        &format!("/api/v1/organization/{globex}"),
+        Some(json!({"allowed_domains": ["globex.test", "example.com"]})),
+    );
+    sign_in(&w, "carol@example.com", &[]);
+    assert!(!orgs_of(&w, "carol@example.com").contains(&globex));
+}
+
 #[test]
 fn a_user_in_several_organizations_picks_one_on_an_escaped_page() {
     let w = World::new();
@@ -1292,6 +1380,106 @@ fn registration_creates_the_user_on_an_escaped_labelled_page_and_gives_default_r
         !in_default,
         "a sign-up into a new org does not also join the default one"
     );
+}
+
+/// Register `email` on the registration page reached with `extra`: where the browser is sent.
+fn register(w: &World, email: &str, extra: &[(&str, &str)]) -> url::Url {
+    let mut params = vec![("prompt", "create")];
+    params.extend_from_slice(extra);
+    let (status, html) = auth_page(w, &params);
+    assert_eq!(status, 200, "{html}");
+    let (status, location, body) = post_page(
+        w,
+        "/oauth2/auth/register",
+        &[
+            ("request", &request_id(&html)),
+            ("email", email),
+            ("given_name", "New"),
+            ("family_name", "User"),
+        ],
+    );
+    assert_eq!(status, 303, "{body}");
+    url::Url::parse(&location.unwrap()).unwrap()
+}
+
+#[test]
+fn registration_into_an_organization_follows_its_allowed_domains_and_default_roles() {
+    let w = World::new();
+    let token = w.token();
+    let reports = permission(&w, &token, "read:reports");
+    let member = role(&w, &token, "member", &[&reports]);
+    ok(
+        &w,
+        &token,
+        "PATCH",
+        &format!("/api/v1/roles/{member}"),
+        Some(json!({"name": "member", "key": "member", "is_default_role": true})),
+    );
+    // Initech: auto-membership and auto-add, both only for initech.test (written as Kinde's
+    // dashboard asks, and as the spec's example does).
+    let initech = create_org(&w, &token, "Initech");
+    ok(
+        &w,
+        &token,
+        "PATCH",
+        &format!("/api/v1/organization/{initech}"),
+        Some(json!({
+            "is_allow_registrations": true,
+            "allowed_domains": ["initech.test", "https://initech.example"],
+            "is_auto_join_domain_list": true,
+        })),
+    );
+    let (_, got) = call(
+        &w,
+        &token,
+        "GET",
+        &format!("/api/v1/organization?code={initech}"),
+        None,
+    );
+    assert_eq!(
+        got["allowed_domains"],
+        json!(["initech.test", "https://initech.example"]),
+        "{got}"
+    );
+    assert_eq!(got["is_auto_membership_enabled"], true, "{got}");
+
+    // Registering into Initech from another domain: refused, and the new user is in no org.
+    let back = register(&w, "mallory@elsewhere.test", &[("org_code", &initech)]);
+    assert_eq!(
+        param(&back, "error").as_deref(),
+        Some("access_denied"),
+        "{back}"
+    );
+    assert_eq!(param(&back, "state").as_deref(), Some("abcdefgh12"));
+    assert!(orgs_of(&w, "mallory@elsewhere.test").is_empty());
+
+    // From the URL-written domain, with the org's code: in, with the default role.
+    let back = register(&w, "pat@initech.example", &[("org_code", &initech)]);
+    let tokens = exchange(&w, &param(&back, "code").expect("a code"));
+    let access = claims(tokens["access_token"].as_str().unwrap());
+    assert_eq!(access["org_code"], initech.as_str(), "{access}");
+    assert_eq!(access["permissions"], json!(["read:reports"]), "{access}");
+
+    // Naming no organization, a sign-up from initech.test is auto-added there (not to the
+    // default org), with the default role given in that membership.
+    let back = register(&w, "peter@initech.test", &[]);
+    let tokens = exchange(&w, &param(&back, "code").expect("a code"));
+    let access = claims(tokens["access_token"].as_str().unwrap());
+    assert_eq!(access["org_code"], initech.as_str(), "{access}");
+    assert_eq!(access["permissions"], json!(["read:reports"]), "{access}");
+    assert_eq!(orgs_of(&w, "peter@initech.test"), [initech.as_str()]);
+
+    // A suspended org auto-adds no one: the sign-up goes to the default org.
+    ok(
+        &w,
+        &token,
+        "PATCH",
+        &format!("/api/v1/organization/{initech}"),
+        Some(json!({"is_suspended": true})),
+    );
+    let back = register(&w, "milton@initech.test", &[]);
+    assert!(param(&back, "code").is_some(), "{back}");
+    assert_eq!(orgs_of(&w, "milton@initech.test"), [default_org(&w)]);
 }
 
 #[test]

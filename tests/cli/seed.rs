@@ -218,6 +218,32 @@ fn the_template_seeds_what_the_management_api_and_tokens_show() {
 }
 
 #[test]
+fn the_templates_allowed_domains_decide_who_joins_initech() {
+    let w = seeded(None);
+    // A sign-up at initech.test naming no organization is auto-added to Initech.
+    let ivy = sign_in(&w, "ivy@initech.test", &[]);
+    assert_eq!(ivy["org_code"], "org_initech", "{ivy}");
+    // Anyone else signing up goes to the default organization.
+    let otto = sign_in(&w, "otto@other.test", &[]);
+    assert_ne!(otto["org_code"], "org_initech", "{otto}");
+    // With Initech's code, another domain is refused; Globex, with no domains listed, lets in.
+    let mut url = url::Url::parse(&format!("{}/oauth2/auth", w.issuer())).unwrap();
+    url.query_pairs_mut()
+        .append_pair("client_id", &w.web_app().id)
+        .append_pair("redirect_uri", CALLBACK)
+        .append_pair("response_type", "code")
+        .append_pair("scope", "openid")
+        .append_pair("login_hint", "otto@other.test")
+        .append_pair("org_code", "org_initech");
+    let (status, location) = crate::http::get_no_redirect(url.as_str());
+    assert_eq!(status, 303);
+    let location = location.unwrap();
+    assert!(location.contains("error=access_denied"), "{location}");
+    let otto = sign_in(&w, "otto@other.test", &[("org_code", "org_globex")]);
+    assert_eq!(otto["org_code"], "org_globex", "{otto}");
+}
+
+#[test]
 fn reset_goes_back_to_the_seed_keeping_keys_ids_and_secrets() {
     let w = seeded(None);
     let token = w.token();
@@ -371,7 +397,57 @@ fn a_bad_seed_stops_the_emulator_before_it_listens_naming_file_line_and_column()
         (
             "[[roles]]\nkey = \"r\"\nname = \"R\"\npermissions = [\"read\"]\n".into(),
             "bad.toml:4:16",
-            &["role `r`", "permission `read`"],
+            &["role `r`", "permission `read`", "add a [[permissions]] entry with key = \"read\""],
+        ),
+        (
+            "[[users]]\nemail = \"alice@\"\n".into(),
+            "bad.toml:2:9",
+            &["`alice@` is not an email address", "alice@acme.test"],
+        ),
+        (
+            "[[users]]\nemail = \"ann lee@x.io\"\n".into(),
+            "bad.toml:2:9",
+            &["not an email address: it holds a space"],
+        ),
+        (
+            format!("{user}{org}[[memberships]]\nuser = \"a@x.io\"\norganization = \"org_a\"\n[[memberships]]\nuser = \"A@x.io\"\norganization = \"org_a\"\n"),
+            "bad.toml:10:8",
+            &["duplicate membership `a@x.io in org_a` (first at line 7)", "a single [[memberships]] entry"],
+        ),
+        (
+            "[[apis]]\nname = \"A\"\naudience = \"https://a.test\"\nscopes = [\"read\", \"read\"]\n".into(),
+            "bad.toml:4:19",
+            &["duplicate scope of API https://a.test `read`"],
+        ),
+        (
+            "[[applications]]\nname = \"W\"\ntype = \"reg\"\ncallback_urls = [\"javascript:alert(1)\"]\n".into(),
+            "bad.toml:4:18",
+            &["application `W`", "javascript", "https URL"],
+        ),
+        (
+            format!("{org}handle = \"acme\"\n[[organizations]]\ncode = \"org_b\"\nname = \"B\"\nhandle = \"acme\"\n"),
+            "bad.toml:8:10",
+            &["duplicate organization handle `acme` (first at line 4)"],
+        ),
+        (
+            format!("{user}[[feature_flags]]\nkey = \"f\"\nname = \"F\"\ntype = \"bool\"\ndefault = false\nusers = {{ \"a@x.io\" = true, \"A@X.IO\" = false }}\n"),
+            "bad.toml:8:",
+            &["overrides user", "twice", "emails ignore case"],
+        ),
+        (
+            "[[feature_flags]]\nkey = \"f\"\nname = \"F\"\ntype = \"int\"\ndefault = \"ten\"\n".into(),
+            "bad.toml:5:11",
+            &["`\"ten\"` is not a value of flag `f` (type int", "write a whole number"],
+        ),
+        (
+            "[[applications]]\nname = \"W\"\ntype = \"reg\"\n[applications.tokens]\nrole = true\n".into(),
+            "bad.toml:5:1",
+            &["unknown field `role`", "remove or rename the field"],
+        ),
+        (
+            format!("{org}allowed_domains = [\"acme.test\", \"https://www.acme.test\"]\n"),
+            "bad.toml:4:33",
+            &["allowed domain `https://www.acme.test` of organization org_a is not a domain", "as `acme.com`"],
         ),
     ];
     for (text, at, words) in cases {
@@ -386,6 +462,54 @@ fn a_bad_seed_stops_the_emulator_before_it_listens_naming_file_line_and_column()
             assert!(err.contains(word), "{word} not in: {err}");
         }
         assert!(out.stdout.is_empty(), "it never listened: {err}");
+    }
+}
+
+#[test]
+fn every_problem_in_a_seed_is_reported_at_once_in_file_order_with_its_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "[[roles]]\nkey = \"admin\"\nname = \"Admin\"\n\
+         [[users]]\nemail = \"bob\"\n\
+         [[memberships]]\nuser = \"ann@x.io\"\norganization = \"org_x\"\nroles = [\"admn\"]\n",
+    )
+    .unwrap();
+    let out = cli(dir.path(), &["--seed", "bad.toml"])
+        .wait_with_output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(out.stdout.is_empty(), "it never listened: {err}");
+    assert!(err.contains("bad.toml: 4 problems"), "{err}");
+    let expected = [
+        (
+            "bad.toml:5:9: `bob` is not an email address",
+            "fix: write an address",
+        ),
+        (
+            "bad.toml:7:8: a membership names user `ann@x.io`",
+            "fix: add a [[users]] entry with email = \"ann@x.io\"",
+        ),
+        (
+            "bad.toml:8:16: the membership of ann@x.io names organization `org_x`",
+            "or use one of `org_",
+        ),
+        (
+            "bad.toml:9:10: the membership of ann@x.io in org_x names role `admn`",
+            "or use one of `admin`",
+        ),
+    ];
+    let mut from = 0;
+    for (problem, fix) in expected {
+        let at = err[from..]
+            .find(problem)
+            .unwrap_or_else(|| panic!("{problem} not after byte {from} of: {err}"));
+        from += at;
+        let next = err[from..]
+            .find(fix)
+            .unwrap_or_else(|| panic!("{fix} not after {problem}: {err}"));
+        from += next;
     }
 }
 
@@ -443,7 +567,7 @@ fn the_readme_seed_example_loads_and_its_quoted_error_is_exact() {
     let refused = Seed::load(&path).unwrap_err().to_string();
     let quoted = "tenant.toml:21:10: the membership of alice@acme.test in org_acme names role \
                   `admn`, which no [[roles]] entry defines";
-    assert!(refused.ends_with(quoted), "{refused}");
+    assert!(refused.contains(&format!("/{quoted}\n")), "{refused}");
     assert!(
         section.contains(&quoted.replace("role `", "role\n`")),
         "README quotes it"

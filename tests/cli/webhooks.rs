@@ -267,6 +267,11 @@ fn creating_a_user_delivers_a_signed_user_created_event() {
     assert_eq!(log[0]["attempt"], 1);
     assert_eq!(log[0]["status"], 200);
     assert_eq!(log[0]["endpoint"], receiver.url.as_str());
+    // It keeps the payload as sent, decoded, but never the signed JWS: that would verify if
+    // replayed to the endpoint by anyone reading the log.
+    assert_eq!(log[0]["payload"], verified);
+    let listed = serde_json::to_string(&log).unwrap();
+    assert!(!listed.contains(got.body.split('.').nth(2).unwrap()));
 }
 
 #[test]

@@ -25,7 +25,7 @@ pub(super) async fn authorize(
     if claims.issuer() != Some(state.issuer()) {
         return Err(unauthorized("The token was issued by another issuer"));
     }
-    if !claims.live_at(crate::clock::now()) {
+    if !claims.live_at(state.now()) {
         return Err(ApiError::unauthorized(
             "TOKEN_EXPIRED",
             "The access token has expired",

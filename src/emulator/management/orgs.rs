@@ -275,6 +275,7 @@ struct UpdateOrganization {
     is_allow_registrations: Option<bool>,
     is_auto_membership_enabled: Option<bool>,
     allowed_domains: Option<Vec<String>>,
+    is_auto_join_domain_list: Option<bool>,
     is_suspended: Option<bool>,
 }
 
@@ -309,6 +310,9 @@ async fn update_organization(
         }
         if let Some(domains) = body.allowed_domains {
             org.allowed_domains = domains;
+        }
+        if let Some(on) = body.is_auto_join_domain_list {
+            org.is_auto_join_domain_list = on;
         }
         if let Some(suspended) = body.is_suspended {
             org.suspended_on = suspended.then(|| {
