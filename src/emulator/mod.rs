@@ -513,7 +513,7 @@ fn admin_routes() -> Router<Arc<State>> {
             "/_emulator/faults",
             post(
                 |AxumState(state): AxumState<Arc<State>>,
-                 axum::Json(fault): axum::Json<faults::Fault>| async move {
+                 management::body::Body(fault): management::body::Body<faults::Fault>| async move {
                     state.inject(fault);
                     axum::http::StatusCode::NO_CONTENT
                 },

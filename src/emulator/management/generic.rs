@@ -12,13 +12,13 @@
 //! path under one of them asks the tenant ([`Tenant::has_parent`]) whether it exists.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State as AxumState;
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
 use super::Shared;
+use super::body::Raw;
 use super::page::PageQuery;
 use super::shape;
 use crate::emulator::error::ApiError;
@@ -62,7 +62,7 @@ pub(super) async fn serve(
     AxumState(state): AxumState<Shared>,
     method: Method,
     uri: Uri,
-    body: Bytes,
+    Raw(body): Raw,
 ) -> Result<Response, ApiError> {
     let path = uri.path();
     // Kinde's paths have no trailing slash; trimming one would hand `/api/v1/users/` to this

@@ -5,9 +5,10 @@
 mod apis;
 mod applications;
 mod auth;
-mod body;
+pub(super) mod body;
 mod generic;
 mod page;
+mod params;
 mod shape;
 mod users;
 // Organizations, roles, permissions, feature flags, properties (issue 12).

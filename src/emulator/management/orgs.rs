@@ -2,7 +2,7 @@
 //! stored: an empty list is a valid answer). Feature-flag overrides and property values of an
 //! organization live in `flags` and `properties`.
 
-use axum::extract::{Path, Query, State as AxumState};
+use axum::extract::State as AxumState;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::Shared;
 use super::body::{Body, Nothing, Success, success};
 use super::page::PageQuery;
+use super::params::{Path, Query};
 use crate::emulator::error::ApiError;
 use crate::emulator::tenant::{Member, Organization, Tenant};
 use crate::emulator::webhooks::{self, Source};

@@ -1,6 +1,6 @@
 //! Users: list (filtered, paged), get one, create, update, delete.
 
-use axum::extract::{Query, State as AxumState};
+use axum::extract::State as AxumState;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::Shared;
 use super::body::{Body, Nothing, Success, success};
 use super::page::PageQuery;
+use super::params::Query;
 use crate::emulator::error::ApiError;
 use crate::emulator::tenant::User;
 use crate::emulator::webhooks::{self, Source};
