@@ -586,9 +586,15 @@ fn every_operation_in_the_spec_is_answered_on_its_schema() {
                 body["urls"] = serde_json::json!(["https://app.example/cb"]);
             }
             fit_to_rules(method, template, &mut body);
-            // Webhook endpoints must be URLs (https, or http on loopback).
-            if template.starts_with("/api/v1/webhooks") && body.get("endpoint").is_some() {
-                body["endpoint"] = serde_json::json!("https://app.example/hook");
+            // Webhook endpoints must be URLs (https, or http on loopback), and event types
+            // Kinde's (the spec gives no example of either).
+            if template.starts_with("/api/v1/webhooks") {
+                if body.get("endpoint").is_some() {
+                    body["endpoint"] = serde_json::json!("https://app.example/hook");
+                }
+                if body.get("event_types").is_some() {
+                    body["event_types"] = serde_json::json!(["user.created"]);
+                }
             }
             body
         });
