@@ -487,6 +487,7 @@ fn load_or_seed(
 fn router(state: Arc<State>) -> Router {
     oidc::routes()
         .merge(management::routes(state.clone()))
+        .merge(management::public_routes())
         .merge(sample::routes())
         .merge(login::routes())
         .fallback(oidc::not_found)

@@ -55,6 +55,9 @@ pub struct Tenant {
     /// only: set here through a state file or `State::update`.
     #[serde(default)]
     pub token_settings: BTreeMap<String, TokenSettings>,
+    /// The environment's logos by type (`light`, `dark`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub environment_logos: BTreeMap<String, Logo>,
     /// Fields this version does not know, kept as they were.
     #[serde(flatten)]
     pub extra: Extra,
@@ -355,6 +358,7 @@ impl Tenant {
             properties: Vec::new(),
             property_categories: Vec::new(),
             token_settings: BTreeMap::new(),
+            environment_logos: BTreeMap::new(),
             extra: Extra::new(),
             index: UserIndex::default(),
         };
@@ -401,6 +405,7 @@ impl Tenant {
             properties: self.properties.clone(),
             property_categories: self.property_categories.clone(),
             token_settings: self.token_settings.clone(),
+            environment_logos: self.environment_logos.clone(),
             extra: self.extra.clone(),
             index: UserIndex::default(),
         }
@@ -676,9 +681,77 @@ pub struct Organization {
     /// Members, in the order they joined.
     #[serde(default)]
     pub members: Vec<Member>,
+    /// Its logos by type (`light`, `dark`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub logos: BTreeMap<String, Logo>,
     /// Fields this version does not know, kept as they were.
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+/// An uploaded logo: the image as stored and served.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Logo {
+    /// The uploaded file's name.
+    pub file_name: String,
+    /// Its image type, e.g. `image/png`.
+    pub content_type: String,
+    /// The image.
+    pub data: Blob,
+    /// A digest of the image, put in its URL (`cache=`) so a new logo is a new URL.
+    pub cache: String,
+    /// When it was uploaded, RFC 3339.
+    pub uploaded_on: String,
+    /// Fields this version does not know, kept as they were.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl Logo {
+    /// A logo of `data`, uploaded now.
+    pub fn new(file_name: &str, content_type: &str, data: Vec<u8>) -> Logo {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &data);
+        Logo {
+            file_name: file_name.into(),
+            content_type: content_type.into(),
+            cache: digest.as_ref()[..16]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+            data: Blob(data.into()),
+            uploaded_on: now_rfc3339(),
+            extra: Extra::new(),
+        }
+    }
+}
+
+/// Bytes shared rather than copied when the tenant is (a snapshot, a catalog copy), stored as
+/// base64 in the state file.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Blob(pub std::sync::Arc<[u8]>);
+
+impl std::fmt::Debug for Blob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Blob({} bytes)", self.0.len())
+    }
+}
+
+impl Serialize for Blob {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use base64::Engine as _;
+        serializer.serialize_str(&base64::engine::general_purpose::STANDARD.encode(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Blob {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use base64::Engine as _;
+        let text = String::deserialize(deserializer)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map(|bytes| Blob(bytes.into()))
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 impl Organization {
@@ -696,6 +769,7 @@ impl Organization {
             allowed_domains: Vec::new(),
             created_on: now_rfc3339(),
             members: Vec::new(),
+            logos: BTreeMap::new(),
             extra: Extra::new(),
         }
     }

@@ -804,6 +804,16 @@ fn single(tenant: &Tenant, key: &str, issuer: &str) -> Value {
     if let Some(Value::Object(stored)) = tenant.collections.singles.get(key) {
         merge(&mut value, stored);
     }
+    if key == "/api/v1/environment" {
+        for (kind, field) in [("light", "logo"), ("dark", "logo_dark")] {
+            value[field] = tenant
+                .environment_logos
+                .get(kind)
+                .map_or(Value::Null, |logo| {
+                    Value::String(super::logos::url(issuer, None, kind, logo))
+                });
+        }
+    }
     value
 }
 

@@ -7,6 +7,8 @@ mod applications;
 mod auth;
 pub(super) mod body;
 mod generic;
+mod logos;
+mod multipart;
 mod page;
 mod params;
 mod shape;
@@ -29,6 +31,11 @@ pub(super) use applications::ORG_CODE;
 /// The state every handler gets.
 type Shared = Arc<State>;
 
+/// What the Management API links to and anyone may fetch: the logo images.
+pub(super) fn public_routes() -> Router<Shared> {
+    logos::public_routes()
+}
+
 /// Every Management API route, behind the token and scope check.
 pub(super) fn routes(state: Shared) -> Router<Shared> {
     Router::new()
@@ -36,6 +43,7 @@ pub(super) fn routes(state: Shared) -> Router<Shared> {
         .merge(applications::routes())
         .merge(apis::routes())
         .merge(orgs::routes())
+        .merge(logos::routes())
         .merge(roles::routes())
         .merge(permissions::routes())
         .merge(flags::routes())
