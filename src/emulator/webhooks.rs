@@ -310,9 +310,9 @@ fn user(tenant: &Tenant, id: &str) -> Value {
         "email": found.map(|u| u.email.clone()),
         "first_name": found.map(|u| u.first_name.clone()),
         "last_name": found.map(|u| u.last_name.clone()),
-        "username": Value::Null,
-        "phone": Value::Null,
-        "is_suspended": false,
+        "username": found.and_then(|u| u.primary("username")),
+        "phone": found.and_then(|u| u.primary("phone")),
+        "is_suspended": found.is_some_and(|u| u.is_suspended),
         "is_password_reset_requested": false,
         "organizations": organizations,
     })

@@ -466,3 +466,139 @@ fn sign_ins_start_sessions_and_deleting_them_signs_the_user_out_everywhere() {
     let (status, answer) = call(&w, &token, "GET", "/api/v1/users/kp_nobody/sessions", None);
     assert_eq!(status, 400, "{answer}");
 }
+
+#[test]
+fn a_deleted_users_sessions_and_refresh_tokens_end_with_it() {
+    let w = World::with(Options {
+        auto_login: true,
+        ..Options::default()
+    });
+    let token = w.token();
+    let bob = user_id(&w, "bob@example.com");
+    let (_, back, cookie) = authorize(&w, &[("login_hint", "bob@example.com")], None);
+    let cookie = cookie.expect("a sign-in sets the session cookie");
+    let tokens = exchange(&w, &param(&back, "code").unwrap());
+    let refresh_token = tokens["refresh_token"].as_str().unwrap().to_string();
+    // A code issued before the deletion, not yet exchanged.
+    let (_, unspent, _) = authorize(&w, &[("prompt", "none")], Some(&cookie));
+    let unspent = param(&unspent, "code").expect("the session signs bob in silently");
+
+    ok(
+        &w,
+        &token,
+        "DELETE",
+        &format!("/api/v1/user?id={bob}"),
+        None,
+    );
+    // The browser's session no longer signs anyone in.
+    let (_, back, _) = authorize(&w, &[("prompt", "none")], Some(&cookie));
+    assert_eq!(
+        param(&back, "error").as_deref(),
+        Some("login_required"),
+        "{back}"
+    );
+    let (status, body) = refresh(&w, &refresh_token);
+    assert_eq!(
+        (status, &body["error"]),
+        (400, &json!("invalid_grant")),
+        "{body}"
+    );
+    let secret = w.web_app().client_secret.unwrap();
+    let (status, body) = crate::http::post_form(
+        &format!("{}/oauth2/token", w.issuer()),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &unspent),
+            ("redirect_uri", CALLBACK),
+            ("client_id", &w.web_app_id()),
+            ("client_secret", &secret),
+        ],
+        None,
+    );
+    assert_eq!(
+        (status, &body["error"]),
+        (400, &json!("invalid_grant")),
+        "{body}"
+    );
+}
+
+#[test]
+fn a_username_identity_is_the_users_username_in_the_api_and_its_profile() {
+    let spec = crate::spec::spec();
+    let w = World::with(Options {
+        auto_login: true,
+        ..Options::default()
+    });
+    let token = w.token();
+    let made = ok(
+        &w,
+        &token,
+        "POST",
+        "/api/v1/user",
+        Some(json!({"identities": [
+            {"type": "email", "details": {"email": "dana.new@example.com"}},
+            {"type": "username", "details": {"username": "Carol"}},
+            {"type": "phone", "details": {"phone": "+61400000000", "phone_country_id": "au"}}]})),
+    );
+    let carol = made["id"].as_str().unwrap().to_string();
+    let kinds: Vec<&str> = made["identities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["email", "username", "phone"], "{made}");
+    let user = ok(&w, &token, "GET", &format!("/api/v1/user?id={carol}"), None);
+    crate::spec::check_response(&spec, "GET", "/api/v1/user", 200, &user);
+    assert_eq!(
+        (&user["username"], &user["phone"]),
+        (&json!("Carol"), &json!("+61400000000")),
+        "{user}"
+    );
+    // Usernames are case-insensitive: another user cannot take it in other letters.
+    let (status, answer) = call(
+        &w,
+        &token,
+        "POST",
+        "/api/v1/user",
+        Some(json!({"identities": [{"type": "username", "details": {"username": "carol"}}]})),
+    );
+    assert_eq!(status, 400, "{answer}");
+
+    let (_, back, _) = authorize(&w, &[("login_hint", "dana.new@example.com")], None);
+    let tokens = exchange(&w, &param(&back, "code").unwrap());
+    let profile_url = format!("{}/oauth2/v2/user_profile", w.issuer());
+    let bearer = format!("Bearer {}", tokens["access_token"].as_str().unwrap());
+    let (status, profile) = crate::http::get_json(&profile_url, Some(&bearer));
+    assert_eq!(status, 200, "{profile}");
+    assert_eq!(profile["preferred_username"], "Carol", "{profile}");
+
+    // The username deleted, the user has none.
+    let listed = ok(
+        &w,
+        &token,
+        "GET",
+        &format!("/api/v1/users/{carol}/identities"),
+        None,
+    );
+    let username = listed["identities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["type"] == "username")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok(
+        &w,
+        &token,
+        "DELETE",
+        &format!("/api/v1/identities/{username}"),
+        None,
+    );
+    let user = ok(&w, &token, "GET", &format!("/api/v1/user?id={carol}"), None);
+    assert!(user.get("username").is_none(), "{user}");
+    let (_, profile) = crate::http::get_json(&profile_url, Some(&bearer));
+    assert_eq!(profile["preferred_username"], Value::Null, "{profile}");
+}

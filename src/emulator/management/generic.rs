@@ -6,10 +6,11 @@
 //! a known path with another method, 405.
 //!
 //! Collections hold JSON objects with a string `id`; a nested collection's created items also
-//! live in the top-level collection of the same name when the spec has one (identities are
-//! created under a user and read at `/api/v1/identities/{id}`). Users, applications, APIs,
-//! organizations, roles, permissions, properties and feature flags are the typed tenant's, so a
-//! path under one of them asks the tenant ([`Tenant::has_parent`]) whether it exists.
+//! live in the top-level collection of the same name when the spec has one (an item made at
+//! `/a/{id}/b` is read at `/b/{b_id}`). Users (with their identities and sessions),
+//! applications, APIs, organizations, roles, permissions, properties and feature flags are the
+//! typed tenant's, so a path under one of them asks the tenant ([`Tenant::has_parent`]) whether
+//! it exists.
 
 use axum::Json;
 use axum::extract::State as AxumState;

@@ -7,6 +7,7 @@ mod applications;
 mod auth;
 pub(super) mod body;
 mod generic;
+mod identities;
 mod logos;
 mod multipart;
 mod page;
@@ -40,6 +41,7 @@ pub(super) fn public_routes() -> Router<Shared> {
 pub(super) fn routes(state: Shared) -> Router<Shared> {
     Router::new()
         .merge(users::routes())
+        .merge(identities::routes())
         .merge(applications::routes())
         .merge(apis::routes())
         .merge(orgs::routes())
