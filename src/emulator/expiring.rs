@@ -82,6 +82,14 @@ impl<V> Expiring<V> {
             .map(|e| &e.value)
     }
 
+    /// The entry `id`, to change it, if there and not expired at `now`.
+    pub(super) fn get_mut(&mut self, id: &str, now: u64) -> Option<&mut V> {
+        self.entries
+            .get_mut(id)
+            .filter(|e| e.expires_at > now)
+            .map(|e| &mut e.value)
+    }
+
     /// Remove the entry `id` whatever its expiry.
     pub(super) fn remove(&mut self, id: &str) {
         self.entries.remove(id);

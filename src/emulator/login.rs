@@ -2,7 +2,7 @@
 //! `authorization_code` and `refresh_token` grants with PKCE, user and ID tokens with Kinde's
 //! claims, `/oauth2/v2/user_profile` and `/logout`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use axum::Json;
@@ -41,6 +41,10 @@ const HELD: usize = 10_000;
 const HELD_REFRESH: usize = 100_000;
 /// The session cookie.
 const SESSION_COOKIE: &str = "kinde_emulator_session";
+/// How long a session lasts without activity (a sign-in through it, a refresh of its tokens).
+/// Kinde makes this a per-application setting and does not document its default; the emulator
+/// takes its refresh-token lifetime, so a session outlives its tokens only if they are refreshed.
+const SESSION_TIMEOUT: u64 = REFRESH_TOKEN_TTL;
 
 /// A validated authorization request, waiting for a sign-in.
 #[derive(Debug, Clone)]
@@ -63,6 +67,10 @@ pub(super) struct AuthRequest {
     /// The user was created by this sign-in (a sign-up): the organization joined gives them
     /// the roles marked "Assign to new users".
     signed_up: bool,
+    /// The browser's session cookie, when the sign-in ran in its session.
+    session: Option<String>,
+    /// The browser's `User-Agent`, for the session.
+    user_agent: Option<String>,
 }
 
 /// An issued code, or a refresh token's grant.
@@ -77,6 +85,36 @@ pub(super) struct Grant {
     /// The access token last issued on this grant and its expiry: a refresh while it is live
     /// returns it unchanged, as Kinde does.
     access: Option<(String, u64)>,
+    /// The session (its cookie) the sign-in ran in: a refresh is activity in it.
+    session: Option<String>,
+    /// The user's [`Logins::epoch`] when issued: ending the user's sessions moves it on, and
+    /// so revokes every code and refresh token issued before.
+    epoch: u64,
+}
+
+/// A browser's signed-in session: what `GET /api/v1/users/{id}/sessions` lists.
+#[derive(Debug, Clone)]
+pub(super) struct Session {
+    /// `session_0x` + 32 hex; not the cookie, which signs a browser in.
+    pub(super) id: String,
+    pub(super) user_id: String,
+    /// The application of the last sign-in through it.
+    pub(super) client_id: String,
+    /// The organization of the last sign-in through it.
+    pub(super) org_code: Option<String>,
+    /// Seconds since the epoch.
+    pub(super) started_on: u64,
+    /// The last activity, seconds since the epoch.
+    pub(super) updated_on: u64,
+    pub(super) initial_user_agent: Option<String>,
+    pub(super) last_user_agent: Option<String>,
+}
+
+impl Session {
+    /// When it ends without further activity, seconds since the epoch.
+    pub(super) fn expires_on(&self) -> u64 {
+        self.updated_on.saturating_add(SESSION_TIMEOUT)
+    }
 }
 
 /// Sign-in state kept by a running emulator, each kind expiring and bounded (see [`Expiring`]).
@@ -87,9 +125,13 @@ pub(super) struct Logins {
     picking: Expiring<(AuthRequest, String)>,
     codes: Expiring<Grant>,
     refresh: Expiring<Grant>,
-    /// Session cookie to user id. Kinde does not document a session lifetime here: a session
-    /// ends on logout, reset, or once [`HELD`] newer ones exist.
-    sessions: Expiring<String>,
+    /// Sessions by cookie. A session ends on logout, reset, [`SESSION_TIMEOUT`] without
+    /// activity, or once [`HELD`] newer ones exist.
+    sessions: Expiring<Session>,
+    /// Each user's session cookies, so a user's sessions are found without a scan.
+    user_sessions: HashMap<String, Vec<String>>,
+    /// Per user, how many times its sessions were ended ([`Grant::epoch`]).
+    epochs: HashMap<String, u64>,
 }
 
 impl Default for Logins {
@@ -100,6 +142,8 @@ impl Default for Logins {
             codes: Expiring::new(HELD),
             refresh: Expiring::new(HELD_REFRESH),
             sessions: Expiring::new(HELD),
+            user_sessions: HashMap::new(),
+            epochs: HashMap::new(),
         }
     }
 }
@@ -124,6 +168,77 @@ impl Logins {
             refresh_tokens: self.refresh.len(),
             sessions: self.sessions.len(),
         }
+    }
+
+    /// Start a session for `user_id`: its cookie.
+    fn start_session(&mut self, user_id: &str, now: u64, user_agent: Option<&str>) -> String {
+        let cookie = random_hex(16);
+        // A session's end is its last activity plus the timeout, which activity moves on: the
+        // map only bounds how many are held, and [`Logins::session`] checks the timeout.
+        self.sessions.insert(
+            cookie.clone(),
+            Session {
+                id: format!("session_0x{}", random_hex(16)),
+                user_id: user_id.into(),
+                client_id: String::new(),
+                org_code: None,
+                started_on: now,
+                updated_on: now,
+                initial_user_agent: user_agent.map(String::from),
+                last_user_agent: user_agent.map(String::from),
+            },
+            u64::MAX,
+            now,
+        );
+        let cookies = self.user_sessions.entry(user_id.into()).or_default();
+        // Sessions the map dropped (the oldest, past its bound) leave the user's list here.
+        let sessions = &self.sessions;
+        cookies.retain(|c| sessions.get(c, now).is_some());
+        cookies.push(cookie.clone());
+        cookie
+    }
+
+    /// The live session of `cookie`; one past its timeout is ended.
+    fn session(&mut self, cookie: &str, now: u64) -> Option<&mut Session> {
+        if self
+            .sessions
+            .get(cookie, now)
+            .is_some_and(|s| s.expires_on() <= now)
+        {
+            self.end_session(cookie);
+        }
+        self.sessions.get_mut(cookie, now)
+    }
+
+    fn end_session(&mut self, cookie: &str) {
+        let user = self.sessions.take(cookie, 0).map(|s| s.user_id);
+        if let Some(user) = user
+            && let Some(cookies) = self.user_sessions.get_mut(&user)
+        {
+            cookies.retain(|c| c != cookie);
+            if cookies.is_empty() {
+                self.user_sessions.remove(&user);
+            }
+        }
+    }
+
+    /// End every session of `user_id` and revoke its codes and refresh tokens: O(its
+    /// sessions), the grants refused when next presented ([`Grant::epoch`]).
+    fn end_user(&mut self, user_id: &str) {
+        for cookie in self.user_sessions.remove(user_id).unwrap_or_default() {
+            self.sessions.remove(&cookie);
+        }
+        *self.epochs.entry(user_id.into()).or_default() += 1;
+    }
+
+    fn epoch(&self, user_id: &str) -> u64 {
+        self.epochs.get(user_id).copied().unwrap_or(0)
+    }
+
+    /// Whether `grant` (unexpired: the maps drop expired ones) was issued since its user's
+    /// sessions last ended.
+    fn current(&self, grant: &Grant) -> bool {
+        grant.epoch == self.epoch(&grant.user_id)
     }
 }
 
@@ -182,13 +297,26 @@ fn back_to_client(redirect_uri: &str, params: &[(&str, &str)], state: Option<&st
     Redirect::to(url.as_str()).into_response()
 }
 
-fn session_user(state: &State, headers: &HeaderMap) -> Option<String> {
+/// The browser's live session: its cookie and its user.
+fn session_of(state: &State, headers: &HeaderMap) -> Option<(String, String)> {
     let cookies = headers.get(header::COOKIE)?.to_str().ok()?;
-    let id = cookies
+    let cookie = cookies
         .split(';')
         .find_map(|c| c.trim().strip_prefix(&format!("{SESSION_COOKIE}=")))?;
     let now = state.now();
-    state.logins.lock().ok()?.sessions.get(id, now).cloned()
+    let mut logins = state.logins.lock().ok()?;
+    let user = logins.session(cookie, now)?.user_id.clone();
+    Some((cookie.to_string(), user))
+}
+
+/// Note a sign-in of `user_id` with `email` on its identity (Kinde's `total_logins`).
+fn record_login(state: &State, user_id: &str, email: Option<&str>) {
+    state.update_users(|t, touched| {
+        if let Some(at) = t.user_position(user_id) {
+            t.record_login(at, email);
+            touched.push(user_id.to_string());
+        }
+    });
 }
 
 async fn authorize(
@@ -309,15 +437,24 @@ async fn authorize(
             .map(String::from),
         silent: params.get("prompt") == Some("none"),
         signed_up: false,
+        session: None,
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(512).collect()),
     };
     // The TypeScript SDK still sends the deprecated `start_page=registration` for register.
     let prompt = params
         .get("prompt")
         .or_else(|| (params.get("start_page") == Some("registration")).then_some("create"));
-    let session = session_user(&state, &headers);
+    let session = session_of(&state, &headers);
+    let mut request = request;
     if prompt == Some("none") {
         return match session {
-            Some(user) => issue_code(&state, request, &user),
+            Some((cookie, user)) => {
+                request.session = Some(cookie);
+                issue_code(&state, request, &user)
+            }
             None => fail("login_required", "User authentication is required"),
         };
     }
@@ -332,9 +469,18 @@ async fn authorize(
             }
             .map(|u| u.id.clone())
         });
+        // The browser's session goes on when it is this user's; a sign-in is recorded.
+        let mut signed_in_as = |id: &str, email: Option<&str>| match &session {
+            Some((cookie, user)) if user == id => request.session = Some(cookie.clone()),
+            _ => record_login(&state, id, email),
+        };
         match (known, hint) {
-            (Some(id), None) => return issue_code(&state, request, &id),
-            (Some(id), Some(_)) if prompt != Some("create") => {
+            (Some(id), None) => {
+                signed_in_as(&id, None);
+                return issue_code(&state, request, &id);
+            }
+            (Some(id), Some(hint)) if prompt != Some("create") => {
+                signed_in_as(&id, Some(&hint));
                 return issue_code(&state, request, &id);
             }
             (_, Some(email)) if email.contains('@') => {
@@ -346,8 +492,9 @@ async fn authorize(
         }
     }
     if prompt.is_none()
-        && let Some(user) = session
+        && let Some((cookie, user)) = session
     {
+        request.session = Some(cookie);
         return issue_code(&state, request, &user);
     }
     if prompt == Some("create") {
@@ -514,20 +661,10 @@ fn signed_in(
     if signed_up {
         webhooks::emit(state, "user.created", Source::User, &user_id);
     }
-    let session = random_hex(16);
-    let now = state.now();
-    if let Ok(mut logins) = state.logins.lock() {
-        logins
-            .sessions
-            .insert(session.clone(), user_id.clone(), u64::MAX, now);
-    }
-    let mut response = issue_code(state, request, &user_id);
-    if let Ok(cookie) =
-        format!("{SESSION_COOKIE}={session}; Path=/; HttpOnly; SameSite=Lax").parse()
-    {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    response
+    record_login(state, &user_id, Some(email));
+    // A sign-in starts a new session (when the code is issued), whatever the browser held.
+    request.session = None;
+    issue_code(state, request, &user_id)
 }
 
 /// Kinde gives the roles flagged "Assign to new users" (`is_default_role`) to every new sign-up;
@@ -836,7 +973,27 @@ fn mint_code(
     let code = random_hex(24);
     let now = state.now();
     let (redirect_uri, client_state) = (request.redirect_uri.clone(), request.state.clone());
+    // The session the sign-in ran in goes on; otherwise one starts, and the browser gets it.
+    let mut started = None;
     if let Ok(mut logins) = state.logins.lock() {
+        let going_on = request
+            .session
+            .clone()
+            .filter(|c| logins.session(c, now).is_some_and(|s| s.user_id == user_id));
+        let cookie = going_on.unwrap_or_else(|| {
+            let cookie = logins.start_session(user_id, now, request.user_agent.as_deref());
+            started = Some(cookie.clone());
+            cookie
+        });
+        if let Some(session) = logins.sessions.get_mut(&cookie, now) {
+            session.client_id = request.client_id.clone();
+            session.org_code = org_code.clone();
+            session.updated_on = now;
+            if request.user_agent.is_some() {
+                session.last_user_agent = request.user_agent.clone();
+            }
+        }
+        let epoch = logins.epoch(user_id);
         logins.codes.insert(
             code.clone(),
             Grant {
@@ -845,13 +1002,22 @@ fn mint_code(
                 org_code,
                 auth_time: now,
                 access: None,
+                session: Some(cookie),
+                epoch,
             },
             now + CODE_TTL,
             now,
         );
     }
     webhooks::emit(state, "user.authenticated", Source::User, user_id);
-    back_to_client(&redirect_uri, &[("code", &code)], client_state.as_deref())
+    let mut response = back_to_client(&redirect_uri, &[("code", &code)], client_state.as_deref());
+    if let Some(cookie) = started
+        && let Ok(cookie) =
+            format!("{SESSION_COOKIE}={cookie}; Path=/; HttpOnly; SameSite=Lax").parse()
+    {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
 }
 
 /// The client must authenticate as the app the grant was issued to: its secret when sent (or
@@ -895,7 +1061,7 @@ pub(super) fn authorization_code(
         .logins
         .lock()
         .ok()
-        .and_then(|mut l| l.codes.take(code, state.now()))
+        .and_then(|mut l| l.codes.take(code, state.now()).filter(|g| l.current(g)))
         .ok_or_else(|| {
             OAuthError::invalid_grant(
                 "The authorization code is invalid, expired, or was already used",
@@ -941,12 +1107,19 @@ pub(super) fn refresh_token(
     let token = form.get("refresh_token").ok_or_else(|| {
         OAuthError::invalid_request("The request is missing the required parameter refresh_token")
     })?;
-    // Rotation: the presented refresh token is spent.
+    // Rotation: the presented refresh token is spent. A good one is activity in its session.
+    let now = state.now();
     let grant = state
         .logins
         .lock()
         .ok()
-        .and_then(|mut l| l.refresh.take(token, state.now()))
+        .and_then(|mut l| {
+            let grant = l.refresh.take(token, now).filter(|g| l.current(g))?;
+            if let Some(session) = grant.session.as_deref().and_then(|c| l.session(c, now)) {
+                session.updated_on = now;
+            }
+            Some(grant)
+        })
         .ok_or_else(|| {
             OAuthError::invalid_grant("The refresh token is invalid, expired, or was already used")
         })?;
@@ -1007,14 +1180,32 @@ async fn revoke(
     Ok(StatusCode::OK)
 }
 
-/// A suspended user's sign-ins end: refresh tokens, unspent codes and sessions (Kinde: "a
-/// suspended user can sign in to no org"). Unsuspending brings none of them back.
+/// The user's sign-ins end: its sessions, unspent codes and refresh tokens, as for a suspended
+/// user (Kinde: "a suspended user can sign in to no org") or `DELETE
+/// /api/v1/users/{id}/sessions`. Unsuspending brings none of them back.
 pub(super) fn end_user(state: &State, user_id: &str) {
     if let Ok(mut logins) = state.logins.lock() {
-        logins.refresh.retain(|g| g.user_id != user_id);
-        logins.codes.retain(|g| g.user_id != user_id);
-        logins.sessions.retain(|user| user != user_id);
+        logins.end_user(user_id);
     }
+}
+
+/// The user's live sessions, oldest first.
+pub(super) fn sessions_of(state: &State, user_id: &str) -> Vec<Session> {
+    let now = state.now();
+    let Ok(logins) = state.logins.lock() else {
+        return Vec::new();
+    };
+    let mut out: Vec<Session> = logins
+        .user_sessions
+        .get(user_id)
+        .into_iter()
+        .flatten()
+        .filter_map(|cookie| logins.sessions.get(cookie, now))
+        .filter(|s| s.expires_on() > now)
+        .cloned()
+        .collect();
+    out.sort_by_key(|s| s.started_on);
+    out
 }
 
 /// A suspended organization's tokens are revoked and its sessions end (Kinde); unsuspending
@@ -1032,7 +1223,11 @@ pub(super) fn end_organization(state: &State, org_code: &str) {
             .collect();
         logins.refresh.retain(|g| !in_org(g));
         logins.codes.retain(|g| !in_org(g));
-        logins.sessions.retain(|user| !users.contains(user));
+        for user in users {
+            for cookie in logins.user_sessions.get(&user).cloned().unwrap_or_default() {
+                logins.end_session(&cookie);
+            }
+        }
     }
 }
 
@@ -1400,7 +1595,7 @@ struct Profile {
     /// Sign-in here needs no email proof; every address counts as verified.
     email_verified: bool,
     picture: Option<String>,
-    /// The emulator keeps no usernames.
+    /// The user's primary username identity, if it has one.
     preferred_username: Option<String>,
     updated_at: u64,
 }
@@ -1434,7 +1629,7 @@ async fn user_profile(
         email: user.email.clone(),
         email_verified: true,
         picture: None,
-        preferred_username: None,
+        preferred_username: user.primary("username").map(String::from),
         updated_at: state.now(),
     }))
 }
@@ -1468,7 +1663,7 @@ async fn logout(
             if let Some(id) = cookie.trim().strip_prefix(&format!("{SESSION_COOKIE}="))
                 && let Ok(mut logins) = state.logins.lock()
             {
-                logins.sessions.remove(id);
+                logins.end_session(id);
             }
         }
     }

@@ -516,6 +516,7 @@ fn load_or_seed(
 fn router(state: Arc<State>) -> Router {
     oidc::routes()
         .merge(management::routes(state.clone()))
+        .merge(management::public_routes())
         .merge(sample::routes())
         .merge(login::routes())
         .fallback(oidc::not_found)
@@ -542,7 +543,7 @@ fn admin_routes() -> Router<Arc<State>> {
             "/_emulator/faults",
             post(
                 |AxumState(state): AxumState<Arc<State>>,
-                 axum::Json(fault): axum::Json<faults::Fault>| async move {
+                 management::body::Body(fault): management::body::Body<faults::Fault>| async move {
                     state.inject(fault);
                     axum::http::StatusCode::NO_CONTENT
                 },

@@ -55,6 +55,9 @@ pub struct Tenant {
     /// only: set here through a state file or `State::update`.
     #[serde(default)]
     pub token_settings: BTreeMap<String, TokenSettings>,
+    /// The environment's logos by type (`light`, `dark`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub environment_logos: BTreeMap<String, Logo>,
     /// Fields this version does not know, kept as they were.
     #[serde(flatten)]
     pub extra: Extra,
@@ -85,13 +88,70 @@ impl Collections {
     }
 }
 
-/// Positions in `users` by id and by lower-case email, so a look-up or a page is not a scan.
+/// Positions in `users` by id, by lower-case email (the user's and its email identities'), by
+/// username and phone, and by identity id, so a look-up or a page is not a scan.
 #[derive(Debug, Clone, Default)]
 struct UserIndex {
     by_id: HashMap<String, usize>,
     by_email: HashMap<String, usize>,
+    /// `username:<name>` and `phone:<number>`, lower case.
+    by_login: HashMap<String, usize>,
+    by_identity: HashMap<String, usize>,
     /// How many users (from the front) are indexed.
     indexed: usize,
+}
+
+impl UserIndex {
+    /// Index `user` at `at`; an entry already there stays unless `replace` (a user changed in
+    /// place takes its keys; a duplicate in a loaded file does not steal the first one's).
+    fn add(&mut self, at: usize, user: &User, replace: bool) {
+        let put = |map: &mut HashMap<String, usize>, key: String| {
+            if replace {
+                map.insert(key, at);
+            } else {
+                map.entry(key).or_insert(at);
+            }
+        };
+        put(&mut self.by_id, user.id.clone());
+        put(&mut self.by_email, user.email.to_lowercase());
+        for identity in &user.identities {
+            put(&mut self.by_identity, identity.id.clone());
+            match identity.login_key() {
+                Some(Login::Email(email)) => put(&mut self.by_email, email),
+                Some(Login::Other(key)) => put(&mut self.by_login, key),
+                None => {}
+            }
+        }
+    }
+
+    /// Drop the entries of `identity` (and of the address `email`, when given) that point at
+    /// `at`: the user no longer has them.
+    fn forget(&mut self, at: usize, identity: Option<&Identity>, email: Option<&str>) {
+        let drop = |map: &mut HashMap<String, usize>, key: &str| {
+            if map.get(key) == Some(&at) {
+                map.remove(key);
+            }
+        };
+        if let Some(identity) = identity {
+            drop(&mut self.by_identity, &identity.id);
+            match identity.login_key() {
+                Some(Login::Email(email)) => drop(&mut self.by_email, &email),
+                Some(Login::Other(key)) => drop(&mut self.by_login, &key),
+                None => {}
+            }
+        }
+        if let Some(email) = email {
+            drop(&mut self.by_email, &email.to_lowercase());
+        }
+    }
+}
+
+/// What an identity signs in with, as the index keys it.
+enum Login {
+    /// A lower-case email address.
+    Email(String),
+    /// `username:<name>` or `phone:<number>`, lower case.
+    Other(String),
 }
 
 /// An application. Its `id` is its client id, as in Kinde.
@@ -195,23 +255,133 @@ pub struct User {
     /// Suspended: signs in to no organization, and its refresh tokens are revoked.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub is_suspended: bool,
+    /// The ways it signs in, oldest first: its email (the primary one is `email`), username,
+    /// phone, and any added later. Missing in state files from before identities: loading gives
+    /// such a user its email identity.
+    #[serde(default)]
+    pub identities: Vec<Identity>,
     /// Fields this version does not know, kept as they were.
     #[serde(flatten)]
     pub extra: Extra,
 }
 
+/// One way a user signs in (Kinde's identity).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Identity {
+    /// `identity_` + 32 hex.
+    pub id: String,
+    /// `email`, `username`, `phone`, `enterprise` or `social`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The value: the address, the username, the number.
+    pub name: String,
+    /// The primary identity of its type (the primary email is the user's email).
+    #[serde(default)]
+    pub is_primary: bool,
+    /// Confirmed (the emulator sends no verification, so true unless created unverified).
+    #[serde(default)]
+    pub is_confirmed: bool,
+    /// Creation time, RFC 3339.
+    pub created_on: String,
+    /// The social or enterprise connection it signs in through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_id: Option<String>,
+    /// A phone identity's country, e.g. `au`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_country_id: Option<String>,
+    /// The last sign-in with it, RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_login_on: Option<String>,
+    /// Sign-ins with it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub total_logins: u64,
+    /// Fields this version does not know, kept as they were.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl Identity {
+    /// A new identity of `kind` with value `name`, created now.
+    pub fn new(kind: &str, name: &str) -> Identity {
+        Identity {
+            id: format!("identity_{}", random_hex(16)),
+            kind: kind.into(),
+            name: name.into(),
+            is_primary: false,
+            is_confirmed: true,
+            created_on: now_rfc3339(),
+            connection_id: None,
+            phone_country_id: None,
+            last_login_on: None,
+            total_logins: 0,
+            extra: Extra::new(),
+        }
+    }
+
+    /// The key that makes it unique in the business: emails, usernames and phone numbers are
+    /// one user's each; social and enterprise identities are their connection's affair.
+    fn login_key(&self) -> Option<Login> {
+        let value = self.name.to_lowercase();
+        match self.kind.as_str() {
+            "email" => Some(Login::Email(value)),
+            "username" | "phone" => Some(Login::Other(format!("{}:{value}", self.kind))),
+            _ => None,
+        }
+    }
+}
+
 impl User {
     /// A new user with a fresh `kp_` id, created now.
     pub fn new(email: &str, first_name: &str, last_name: &str) -> User {
-        User {
+        let mut user = User {
             id: format!("kp_{}", random_hex(16)),
             email: email.into(),
             first_name: first_name.into(),
             last_name: last_name.into(),
             created_on: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
             is_suspended: false,
+            identities: Vec::new(),
             extra: Extra::new(),
+        };
+        user.give_email_identity();
+        user
+    }
+
+    /// A user from before identities has one: its email, primary.
+    fn give_email_identity(&mut self) {
+        if self.identities.is_empty() && !self.email.is_empty() {
+            let mut identity = Identity::new("email", &self.email);
+            identity.is_primary = true;
+            self.identities.push(identity);
         }
+    }
+
+    /// Whether `email` (any case) is its email or one of its email identities.
+    pub fn has_email(&self, email: &str) -> bool {
+        self.email.eq_ignore_ascii_case(email)
+            || self
+                .identities
+                .iter()
+                .any(|i| i.kind == "email" && i.name.eq_ignore_ascii_case(email))
+    }
+
+    /// The identity with id `id`.
+    pub fn identity(&self, id: &str) -> Option<&Identity> {
+        self.identities.iter().find(|i| i.id == id)
+    }
+
+    /// The value of its primary identity of `kind` (its first of that kind when none is).
+    pub fn primary(&self, kind: &str) -> Option<&str> {
+        let mut of_kind = self.identities.iter().filter(|i| i.kind == kind);
+        let first = of_kind.clone().next();
+        of_kind
+            .find(|i| i.is_primary)
+            .or(first)
+            .map(|i| i.name.as_str())
     }
 }
 
@@ -355,6 +525,7 @@ impl Tenant {
             properties: Vec::new(),
             property_categories: Vec::new(),
             token_settings: BTreeMap::new(),
+            environment_logos: BTreeMap::new(),
             extra: Extra::new(),
             index: UserIndex::default(),
         };
@@ -377,11 +548,7 @@ impl Tenant {
             self.index = UserIndex::default();
         }
         for (at, user) in self.users.iter().enumerate().skip(self.index.indexed) {
-            self.index.by_id.entry(user.id.clone()).or_insert(at);
-            self.index
-                .by_email
-                .entry(user.email.to_lowercase())
-                .or_insert(at);
+            self.index.add(at, user, false);
         }
         self.index.indexed = self.users.len();
     }
@@ -401,6 +568,7 @@ impl Tenant {
             properties: self.properties.clone(),
             property_categories: self.property_categories.clone(),
             token_settings: self.token_settings.clone(),
+            environment_logos: self.environment_logos.clone(),
             extra: self.extra.clone(),
             index: UserIndex::default(),
         }
@@ -412,10 +580,132 @@ impl Tenant {
     }
 
     /// The user whose email is `email`, ignoring case (Kinde's emails are case-insensitive).
+    /// Its email identities count: a user signs in with any of them.
     pub fn user_by_email(&self, email: &str) -> Option<&User> {
         self.indexed(self.index.by_email.get(&email.to_lowercase()), |u| {
-            u.email.eq_ignore_ascii_case(email)
+            u.has_email(email)
         })
+    }
+
+    /// The user with the `username` or `phone` identity `value`, ignoring case.
+    pub fn user_by_login(&self, kind: &str, value: &str) -> Option<&User> {
+        let key = format!("{kind}:{}", value.to_lowercase());
+        self.indexed(self.index.by_login.get(&key), |u| {
+            u.identities
+                .iter()
+                .any(|i| i.kind == kind && i.name.eq_ignore_ascii_case(value))
+        })
+    }
+
+    /// The user holding the identity `id`, and where it is in `users`.
+    pub fn user_by_identity(&self, id: &str) -> Option<(usize, &User)> {
+        let user = self.indexed(self.index.by_identity.get(id), |u| u.identity(id).is_some())?;
+        Some((self.user_position(&user.id)?, user))
+    }
+
+    /// Add `identity` to the user at `at` (a position from [`Tenant::user_position`]).
+    pub fn add_identity(&mut self, at: usize, identity: Identity) {
+        if let Some(user) = self.users.get_mut(at) {
+            user.identities.push(identity);
+            self.index.add(at, &self.users[at], true);
+        }
+    }
+
+    /// Take identity `id` from the user at `at`. A primary email taken, the user's email
+    /// becomes its next email identity's (made primary), or none.
+    pub fn remove_identity(&mut self, at: usize, id: &str) -> Option<Identity> {
+        let user = self.users.get_mut(at)?;
+        let gone = user
+            .identities
+            .remove(user.identities.iter().position(|i| i.id == id)?);
+        let mut old_email = None;
+        if gone.kind == "email" && user.email.eq_ignore_ascii_case(&gone.name) {
+            old_email = Some(std::mem::take(&mut user.email));
+            if let Some(next) = user.identities.iter_mut().find(|i| i.kind == "email") {
+                next.is_primary = true;
+                user.email = next.name.clone();
+            }
+        }
+        self.index.forget(at, Some(&gone), old_email.as_deref());
+        self.index.add(at, &self.users[at], true);
+        Some(gone)
+    }
+
+    /// Make identity `id` of the user at `at` the primary of its type; a primary email is the
+    /// user's email.
+    pub fn make_primary(&mut self, at: usize, id: &str) {
+        let Some(user) = self.users.get_mut(at) else {
+            return;
+        };
+        let Some(kind) = user.identity(id).map(|i| i.kind.clone()) else {
+            return;
+        };
+        for identity in user.identities.iter_mut().filter(|i| i.kind == kind) {
+            identity.is_primary = identity.id == id;
+        }
+        if kind == "email"
+            && let Some(identity) = user.identity(id)
+        {
+            user.email = identity.name.clone();
+        }
+    }
+
+    /// Change the email of the user at `at`: its primary email identity takes the new address
+    /// (one is made if it has none), and the old address no longer finds it.
+    pub fn change_email(&mut self, at: usize, email: &str) {
+        let Some(user) = self.users.get_mut(at) else {
+            return;
+        };
+        // One of its own addresses already: that one becomes primary.
+        if let Some(id) = user
+            .identities
+            .iter()
+            .find(|i| i.kind == "email" && i.name.eq_ignore_ascii_case(email))
+            .map(|i| i.id.clone())
+        {
+            self.make_primary(at, &id);
+            return;
+        }
+        let old = std::mem::replace(&mut user.email, email.to_string());
+        let primary = user
+            .identities
+            .iter()
+            .position(|i| i.kind == "email" && i.name.eq_ignore_ascii_case(&old));
+        let old_identity = primary.map(|p| user.identities[p].clone());
+        match primary {
+            Some(p) => user.identities[p].name = email.to_string(),
+            None => {
+                let mut identity = Identity::new("email", email);
+                identity.is_primary = !user.identities.iter().any(|i| i.kind == "email");
+                user.identities.push(identity);
+            }
+        }
+        self.index.forget(at, old_identity.as_ref(), Some(&old));
+        self.index.add(at, &self.users[at], true);
+    }
+
+    /// Note a sign-in of the user at `at` with its email identity `email` (its primary one when
+    /// not found): one more login, and its time.
+    pub fn record_login(&mut self, at: usize, email: Option<&str>) {
+        let Some(user) = self.users.get_mut(at) else {
+            return;
+        };
+        let primary = user.email.clone();
+        let wanted = email.unwrap_or(&primary);
+        let found = user
+            .identities
+            .iter()
+            .position(|i| i.kind == "email" && i.name.eq_ignore_ascii_case(wanted))
+            .or_else(|| user.identities.iter().position(|i| i.is_primary))
+            .or(if user.identities.is_empty() {
+                None
+            } else {
+                Some(0)
+            });
+        if let Some(identity) = found.map(|at| &mut user.identities[at]) {
+            identity.total_logins += 1;
+            identity.last_login_on = Some(now_rfc3339());
+        }
     }
 
     /// The user at an indexed position if it still is the one sought; a scan when the index
@@ -498,6 +788,7 @@ impl Tenant {
             )
         })?;
         tenant.ensure_default_organization();
+        tenant.give_email_identities();
         tenant.reindex();
         Ok(Some(tenant))
     }
@@ -532,6 +823,8 @@ impl Tenant {
                 self.users.push(user);
             }
         }
+        // Journal lines from before identities hold users without them.
+        self.give_email_identities();
         self.index = UserIndex::default();
         self.reindex();
     }
@@ -595,8 +888,15 @@ impl Tenant {
             if let Some(&at) = self.index.by_id.get(id)
                 && let Some(user) = self.users.get(at).filter(|u| &u.id == id)
             {
-                self.index.by_email.insert(user.email.to_lowercase(), at);
+                self.index.add(at, user, true);
             }
+        }
+    }
+
+    /// Give every user from before identities its email identity (once, on load).
+    pub(super) fn give_email_identities(&mut self) {
+        for user in &mut self.users {
+            user.give_email_identity();
         }
     }
 
@@ -682,9 +982,77 @@ pub struct Organization {
     /// Members, in the order they joined.
     #[serde(default)]
     pub members: Vec<Member>,
+    /// Its logos by type (`light`, `dark`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub logos: BTreeMap<String, Logo>,
     /// Fields this version does not know, kept as they were.
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+/// An uploaded logo: the image as stored and served.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Logo {
+    /// The uploaded file's name.
+    pub file_name: String,
+    /// Its image type, e.g. `image/png`.
+    pub content_type: String,
+    /// The image.
+    pub data: Blob,
+    /// A digest of the image, put in its URL (`cache=`) so a new logo is a new URL.
+    pub cache: String,
+    /// When it was uploaded, RFC 3339.
+    pub uploaded_on: String,
+    /// Fields this version does not know, kept as they were.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl Logo {
+    /// A logo of `data`, uploaded now.
+    pub fn new(file_name: &str, content_type: &str, data: Vec<u8>) -> Logo {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &data);
+        Logo {
+            file_name: file_name.into(),
+            content_type: content_type.into(),
+            cache: digest.as_ref()[..16]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+            data: Blob(data.into()),
+            uploaded_on: now_rfc3339(),
+            extra: Extra::new(),
+        }
+    }
+}
+
+/// Bytes shared rather than copied when the tenant is (a snapshot, a catalog copy), stored as
+/// base64 in the state file.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Blob(pub std::sync::Arc<[u8]>);
+
+impl std::fmt::Debug for Blob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Blob({} bytes)", self.0.len())
+    }
+}
+
+impl Serialize for Blob {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use base64::Engine as _;
+        serializer.serialize_str(&base64::engine::general_purpose::STANDARD.encode(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Blob {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use base64::Engine as _;
+        let text = String::deserialize(deserializer)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map(|bytes| Blob(bytes.into()))
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 impl Organization {
@@ -703,6 +1071,7 @@ impl Organization {
             is_auto_join_domain_list: false,
             created_on: now_rfc3339(),
             members: Vec::new(),
+            logos: BTreeMap::new(),
             extra: Extra::new(),
         }
     }
@@ -1165,6 +1534,58 @@ mod tests {
         assert_eq!(defaults.len(), 1);
         assert_eq!(defaults[0].members.len(), tenant.users.len());
         assert!(defaults[0].code.starts_with("org_") && defaults[0].code.len() == 15);
+    }
+
+    #[test]
+    fn a_state_file_from_before_identities_gives_each_user_its_email_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, mut json) = saved(dir.path());
+        for user in json["users"].as_array_mut().unwrap() {
+            user.as_object_mut().unwrap().remove("identities");
+        }
+        std::fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
+        let tenant = Tenant::load(&path).unwrap().unwrap();
+        for user in &tenant.users {
+            assert_eq!(user.identities.len(), 1, "{user:?}");
+            let identity = &user.identities[0];
+            assert_eq!(
+                (identity.kind.as_str(), &identity.name),
+                ("email", &user.email)
+            );
+            assert!(identity.is_primary && identity.id.starts_with("identity_"));
+            let (_, found) = tenant.user_by_identity(&identity.id).unwrap();
+            assert_eq!(found.id, user.id);
+        }
+    }
+
+    #[test]
+    fn identities_are_found_by_value_and_id_and_forgotten_when_removed() {
+        let mut t = Tenant::seed("k".into());
+        let alice = t.users[0].id.clone();
+        let at = t.user_position(&alice).unwrap();
+        let work = Identity::new("email", "Alice.Work@example.com");
+        let name = Identity::new("username", "alice");
+        let (work_id, name_id) = (work.id.clone(), name.id.clone());
+        t.add_identity(at, work);
+        t.add_identity(at, name);
+        assert_eq!(t.user_by_email("alice.work@EXAMPLE.com").unwrap().id, alice);
+        assert_eq!(t.user_by_login("username", "ALICE").unwrap().id, alice);
+        assert_eq!(t.user_by_identity(&work_id).unwrap().1.id, alice);
+        // The primary email made the work one, then the work one removed: back to the first.
+        t.make_primary(at, &work_id);
+        assert_eq!(t.users[at].email, "Alice.Work@example.com");
+        t.remove_identity(at, &work_id).unwrap();
+        assert_eq!(t.users[at].email, "alice@example.com");
+        assert!(t.users[at].identities[0].is_primary);
+        assert!(t.user_by_email("alice.work@example.com").is_none());
+        assert!(t.user_by_identity(&work_id).is_none());
+        t.remove_identity(at, &name_id).unwrap();
+        assert!(t.user_by_login("username", "alice").is_none());
+        // A new address for the user: the old one finds no one.
+        t.change_email(at, "a@example.org");
+        assert!(t.user_by_email("alice@example.com").is_none());
+        assert_eq!(t.user_by_email("A@example.org").unwrap().id, alice);
+        assert_eq!(t.users[at].identities.len(), 1);
     }
 
     #[test]

@@ -349,12 +349,80 @@ fn user(tenant: &Tenant, id: &str) -> Value {
         "email": found.map(|u| u.email.clone()),
         "first_name": found.map(|u| u.first_name.clone()),
         "last_name": found.map(|u| u.last_name.clone()),
-        "username": Value::Null,
-        "phone": Value::Null,
-        "is_suspended": false,
+        "username": found.and_then(|u| u.primary("username")),
+        "phone": found.and_then(|u| u.primary("phone")),
+        "is_suspended": found.is_some_and(|u| u.is_suspended),
         "is_password_reset_requested": false,
         "organizations": organizations,
     })
+}
+
+/// Every event type Kinde documents, the ones a webhook may subscribe to: sign-in, passkey,
+/// management and billing events. The emulator sends those its state changes produce; the rest
+/// (billing, passkeys, access requests, subscribers) are accepted and never sent.
+pub(super) const EVENT_TYPES: &[&str] = &[
+    "organization.created",
+    "user.created",
+    "user.authentication_failed",
+    "user.authenticated",
+    "subscriber.created",
+    "access_request.created",
+    "passkey.added",
+    "passkey.removed",
+    "role.created",
+    "role.updated",
+    "role.deleted",
+    "permission.created",
+    "permission.updated",
+    "permission.deleted",
+    "organization.updated",
+    "organization.deleted",
+    "user.updated",
+    "user.deleted",
+    "customer.agreement_cancelled",
+    "customer.agreement_created",
+    "customer.invoice_overdue",
+    "customer.meter_usage_updated",
+    "customer.payment_failed",
+    "customer.payment_succeeded",
+    "customer.plan_created",
+    "customer.plan_assigned",
+    "customer.plan_changed",
+];
+
+/// A webhook's `event_types`: at least one, each an event type Kinde has; Kinde's 400 naming
+/// the first that is not.
+pub(super) fn check_event_types(types: &Value) -> Result<(), ApiError> {
+    let invalid = |message: String| ApiError::bad_request("INVALID_EVENT_TYPE", message);
+    let Some(types) = types.as_array() else {
+        return Err(invalid(
+            "`event_types` must be a list of event types".into(),
+        ));
+    };
+    if types.is_empty() {
+        return Err(invalid(
+            "`event_types` must name at least one event type".into(),
+        ));
+    }
+    for kind in types {
+        let name = kind.as_str().unwrap_or("");
+        if !EVENT_TYPES.contains(&name) {
+            return Err(invalid(format!(
+                "`event_types`: {kind} is not an event type (GET /api/v1/event_types lists them)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// An event type's display name: `user.authentication_failed` is "User authentication failed".
+pub(super) fn event_name(key: &str) -> String {
+    let words = key.replace(['.', '_'], " ");
+    let mut chars = words.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// Kinde requires an https endpoint; the emulator also takes http on a loopback host, where a

@@ -39,6 +39,9 @@ pub struct Operation {
     pub body: bool,
     /// Top-level fields the request body's schema requires.
     pub body_required: &'static [&'static str],
+    /// The JSON request body's shape, in the format of `response` (`""`: no JSON body); a
+    /// choice between schemas (`oneOf`, `anyOf`) is `{"t":""}`, any value.
+    pub request: &'static str,
     /// The success response's shape as compact JSON (`""`: no JSON body): `{"t":"o","p":{..},
     /// "r":[..]}` an object with its properties and required names, `{"t":"a","i":..}` an
     /// array of items, `{"t":"s","e":[..]}` a string (with its allowed values when the spec

@@ -13,10 +13,12 @@ mod export;
 mod fake;
 mod grants;
 mod help;
+mod identities;
 mod init;
 mod json;
 mod links;
 mod login;
+mod logos;
 mod orgs;
 mod register;
 mod register_apps;
@@ -32,6 +34,7 @@ mod spec;
 mod token;
 #[cfg(unix)]
 pub mod tty;
+mod validation;
 mod verify;
 mod webhooks;
 
@@ -244,6 +247,62 @@ pub mod http {
             let res = req.send().await.unwrap();
             let status = res.status().as_u16();
             (status, res.json().await.unwrap_or(Value::Null))
+        })
+    }
+
+    /// Any request, with an optional bearer token and body (its content type given), without
+    /// following redirects: (status, Content-Type, body bytes).
+    pub fn raw(
+        method: &str,
+        url: &str,
+        token: Option<&str>,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> (u16, Option<String>, Vec<u8>) {
+        block_on(async {
+            let client = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap();
+            let mut req = client.request(method.parse().unwrap(), url);
+            if let Some(token) = token {
+                req = req.bearer_auth(token);
+            }
+            if let Some((content_type, bytes)) = body {
+                req = req.header("content-type", content_type).body(bytes);
+            }
+            let res = req.send().await.unwrap();
+            let status = res.status().as_u16();
+            let content_type = res
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_string());
+            (status, content_type, res.bytes().await.unwrap().to_vec())
+        })
+    }
+
+    /// GET as a browser holding `cookie`, without following redirects: (status, Location,
+    /// body bytes).
+    pub fn get_with_cookie(url: &str, cookie: &str) -> (u16, Option<String>, Vec<u8>) {
+        block_on(async {
+            let client = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap();
+            let res = client
+                .get(url)
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap();
+            let location = res
+                .headers()
+                .get("location")
+                .map(|l| l.to_str().unwrap().to_string());
+            (
+                res.status().as_u16(),
+                location,
+                res.bytes().await.unwrap().to_vec(),
+            )
         })
     }
 

@@ -518,3 +518,45 @@ fn signing_up_and_in_sends_user_events_from_the_user() {
     assert_eq!(failed["type"], "user.authentication_failed");
     assert_eq!(failed["data"], json!({"user": {"id": id}}));
 }
+
+#[test]
+fn user_events_carry_the_users_username_phone_and_suspension() {
+    let w = World::new();
+    let token = w.token();
+    let receiver = Receiver::start(vec![Some(200), Some(200)]);
+    hook(&w, &token, &receiver.url, &["user.created", "user.updated"]);
+    let made = ok(
+        &w,
+        &token,
+        "POST",
+        "/api/v1/user",
+        Some(json!({"identities": [
+            {"type": "email", "details": {"email": "eve@example.org"}},
+            {"type": "username", "details": {"username": "eve"}},
+            {"type": "phone", "details": {"phone": "+61400000001"}}]})),
+    );
+    let id = made["id"].as_str().unwrap().to_string();
+    ok(
+        &w,
+        &token,
+        "PATCH",
+        &format!("/api/v1/user?id={id}"),
+        Some(json!({"is_suspended": true})),
+    );
+    let got = receiver.wait_for(2);
+    let by_type = |kind: &str| {
+        got.iter()
+            .map(|r| r.payload())
+            .find(|p| p["type"] == kind)
+            .unwrap_or_else(|| panic!("no {kind}"))
+    };
+    let created = by_type("user.created");
+    let user = &created["data"]["user"];
+    assert_eq!(
+        (&user["username"], &user["phone"], &user["is_suspended"]),
+        (&json!("eve"), &json!("+61400000001"), &json!(false)),
+        "{created}"
+    );
+    let updated = by_type("user.updated");
+    assert_eq!(updated["data"]["user"]["is_suspended"], true, "{updated}");
+}

@@ -1,7 +1,7 @@
 //! APIs: list, get, create, delete, which applications are authorised for one, its scopes (list,
 //! create, get, update, delete), and the scopes granted to each authorised application.
 
-use axum::extract::{Path, State as AxumState};
+use axum::extract::State as AxumState;
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::Shared;
 use super::applications;
 use super::body::{Body, Nothing, Outcome, Success, success};
+use super::params::Path;
 use crate::emulator::error::ApiError;
 use crate::emulator::tenant::{Api, ApiScope, Authorization, Tenant, random_hex};
 

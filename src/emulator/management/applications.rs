@@ -1,7 +1,7 @@
 //! Applications: list (sorted, paged), create (answering the client secret once, as Kinde
 //! does), get, update, delete, and their callback and logout URL lists.
 
-use axum::extract::{Path, Query, State as AxumState};
+use axum::extract::State as AxumState;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::Shared;
 use super::body::{Body, Nothing, Outcome, Success, success};
 use super::page::PageQuery;
+use super::params::{Path, Query};
 use crate::emulator::error::ApiError;
 use crate::emulator::redirect;
 use crate::emulator::tenant::{Application, Extra, Tenant, random_hex, random_secret};

@@ -11,7 +11,7 @@ use crate::emulator::error::ApiError;
 
 /// A JSON request body; a body that is not JSON, or not of the expected shape, is Kinde's
 /// `INVALID_REQUEST_BODY` rather than axum's plain-text rejection.
-pub(super) struct Body<T>(pub(super) T);
+pub(in crate::emulator) struct Body<T>(pub(in crate::emulator) T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
@@ -28,6 +28,27 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
                 invalid("The request body must be a JSON object".into())
             }
         })
+    }
+}
+
+/// The request body as sent, any content type; one that cannot be read is Kinde's 400 (or 413
+/// over the limit) as JSON, not axum's plain-text rejection.
+pub(super) struct Raw(pub(super) Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for Raw {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        Bytes::from_request(request, state)
+            .await
+            .map(Raw)
+            .map_err(|e| {
+                ApiError::new(
+                    e.status(),
+                    "INVALID_REQUEST_BODY",
+                    format!("The request body cannot be read: {}", e.body_text()),
+                )
+            })
     }
 }
 

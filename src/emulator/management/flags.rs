@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, Query, State as AxumState};
+use axum::extract::State as AxumState;
 use axum::http::StatusCode;
 use axum::routing::{patch, post, put};
 use axum::{Json, Router};
@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Shared;
 use super::body::{Body, Nothing, Success, success};
+use super::params::{Path, Query};
 use crate::emulator::error::ApiError;
 use crate::emulator::tenant::{Extra, FeatureFlag, Tenant};
 

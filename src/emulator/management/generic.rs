@@ -6,19 +6,20 @@
 //! a known path with another method, 405.
 //!
 //! Collections hold JSON objects with a string `id`; a nested collection's created items also
-//! live in the top-level collection of the same name when the spec has one (identities are
-//! created under a user and read at `/api/v1/identities/{id}`). Users, applications, APIs,
-//! organizations, roles, permissions, properties and feature flags are the typed tenant's, so a
-//! path under one of them asks the tenant ([`Tenant::has_parent`]) whether it exists.
+//! live in the top-level collection of the same name when the spec has one (an item made at
+//! `/a/{id}/b` is read at `/b/{b_id}`). Users (with their identities and sessions),
+//! applications, APIs, organizations, roles, permissions, properties and feature flags are the
+//! typed tenant's, so a path under one of them asks the tenant ([`Tenant::has_parent`]) whether
+//! it exists.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State as AxumState;
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
 use super::Shared;
+use super::body::Raw;
 use super::page::PageQuery;
 use super::shape;
 use crate::emulator::error::ApiError;
@@ -62,7 +63,7 @@ pub(super) async fn serve(
     AxumState(state): AxumState<Shared>,
     method: Method,
     uri: Uri,
-    body: Bytes,
+    Raw(body): Raw,
 ) -> Result<Response, ApiError> {
     let path = uri.path();
     // Kinde's paths have no trailing slash; trimming one would hand `/api/v1/users/` to this
@@ -83,10 +84,13 @@ pub(super) async fn serve(
         // this method, and a generic item would be a ghost the typed tenant never sees.
         return Err(unknown_method(op));
     }
-    if path.starts_with(webhooks::COLLECTION)
-        && let Some(endpoint) = call.body.get("endpoint")
-    {
-        webhooks::check_endpoint(endpoint.as_str().unwrap_or(""))?;
+    if path.starts_with(webhooks::COLLECTION) {
+        if let Some(endpoint) = call.body.get("endpoint") {
+            webhooks::check_endpoint(endpoint.as_str().unwrap_or(""))?;
+        }
+        if let Some(types) = call.body.get("event_types") {
+            webhooks::check_event_types(types)?;
+        }
     }
     let issuer = state.issuer().to_string();
     let answer = if method == Method::GET {
@@ -330,9 +334,10 @@ impl Call {
                 .map(|(_, v)| v.clone())
         };
         let window = PageQuery::new(param("page_size"), param("next_token")).window()?;
-        let mut items: Vec<Value> = listed(tenant, key).cloned().collect();
+        let items: Vec<Value> = listed(tenant, key).cloned().collect();
         if items.is_empty() {
-            items = builtin(key);
+            // Kinde's global lists (event types, timezones) come whole: they take no paging.
+            return Ok(Answer::Page(builtin(key), None));
         }
         let (page, next) = window.cut(items);
         Ok(Answer::Page(page, next))
@@ -550,9 +555,10 @@ impl Call {
     }
 }
 
-/// The body as a JSON object; Kinde's 400 when it is required and absent, not an object, or
-/// missing a field the spec requires.
-fn read_body(op: &Operation, body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+/// The body as a JSON object; Kinde's 400 when it is required and absent, not an object,
+/// missing a field the spec requires, or breaking the operation's request schema ([`shape::check`]
+/// names the field).
+fn read_body(op: &'static Operation, body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     let invalid = |message: String| ApiError::bad_request("INVALID_REQUEST_BODY", message);
     if body.iter().all(u8::is_ascii_whitespace) {
         if op.body || !op.body_required.is_empty() {
@@ -562,7 +568,7 @@ fn read_body(op: &Operation, body: &[u8]) -> Result<Map<String, Value>, ApiError
     }
     let value: Value = serde_json::from_slice(body)
         .map_err(|_| invalid("The request body must be a JSON object".into()))?;
-    let Value::Object(map) = value else {
+    let Value::Object(map) = &value else {
         return Err(invalid("The request body must be a JSON object".into()));
     };
     if let Some(missing) = op
@@ -572,6 +578,14 @@ fn read_body(op: &Operation, body: &[u8]) -> Result<Map<String, Value>, ApiError
     {
         return Err(invalid(format!("The request body needs `{missing}`")));
     }
+    if let Some(schema) = shape::request_of(op) {
+        shape::check(schema, &value, "").map_err(invalid)?;
+    }
+    let Value::Object(mut map) = value else {
+        return Err(invalid("The request body must be a JSON object".into()));
+    };
+    // An optional field sent as null is as good as absent, and is not kept.
+    map.retain(|_, v| !v.is_null());
     Ok(map)
 }
 
@@ -791,6 +805,16 @@ fn single(tenant: &Tenant, key: &str, issuer: &str) -> Value {
     if let Some(Value::Object(stored)) = tenant.collections.singles.get(key) {
         merge(&mut value, stored);
     }
+    if key == "/api/v1/environment" {
+        for (kind, field) in [("light", "logo"), ("dark", "logo_dark")] {
+            value[field] = tenant
+                .environment_logos
+                .get(kind)
+                .map_or(Value::Null, |logo| {
+                    Value::String(super::logos::url(issuer, None, kind, logo))
+                });
+        }
+    }
     value
 }
 
@@ -816,14 +840,19 @@ fn builtin(key: &str) -> Vec<Value> {
             ("software_development", "Software development"),
             ("financial_services", "Financial services"),
         ],
-        "/api/v1/event_types" => &[
-            ("user.created", "User created"),
-            ("user.updated", "User updated"),
-            ("user.deleted", "User deleted"),
-            ("organization.created", "Organization created"),
-            ("role.created", "Role created"),
-            ("permission.created", "Permission created"),
-        ],
+        "/api/v1/event_types" => {
+            return webhooks::EVENT_TYPES
+                .iter()
+                .map(|key| {
+                    serde_json::json!({
+                        "id": key,
+                        "code": key,
+                        "name": webhooks::event_name(key),
+                        "origin": "kinde",
+                    })
+                })
+                .collect();
+        }
         _ => &[],
     };
     pairs

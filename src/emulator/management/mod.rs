@@ -5,9 +5,13 @@
 mod apis;
 mod applications;
 mod auth;
-mod body;
+pub(super) mod body;
 mod generic;
+mod identities;
+mod logos;
+mod multipart;
 mod page;
+mod params;
 mod shape;
 mod users;
 // Organizations, roles, permissions, feature flags, properties (issue 12).
@@ -28,13 +32,20 @@ pub(super) use applications::ORG_CODE;
 /// The state every handler gets.
 type Shared = Arc<State>;
 
+/// What the Management API links to and anyone may fetch: the logo images.
+pub(super) fn public_routes() -> Router<Shared> {
+    logos::public_routes()
+}
+
 /// Every Management API route, behind the token and scope check.
 pub(super) fn routes(state: Shared) -> Router<Shared> {
     Router::new()
         .merge(users::routes())
+        .merge(identities::routes())
         .merge(applications::routes())
         .merge(apis::routes())
         .merge(orgs::routes())
+        .merge(logos::routes())
         .merge(roles::routes())
         .merge(permissions::routes())
         .merge(flags::routes())

@@ -1,16 +1,16 @@
-//! Organizations: CRUD, members, each member's roles and direct permissions, and logos (none
-//! stored: an empty list is a valid answer). Feature-flag overrides and property values of an
-//! organization live in `flags` and `properties`.
+//! Organizations: CRUD, members, each member's roles and direct permissions. Feature-flag
+//! overrides, property values and logos of an organization live in `flags`, `properties` and
+//! `logos`.
 
-use axum::extract::{Path, Query, State as AxumState};
-use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
+use axum::extract::State as AxumState;
+use axum::routing::{delete, get};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::Shared;
 use super::body::{Body, Nothing, Success, success};
 use super::page::PageQuery;
+use super::params::{Path, Query};
 use crate::emulator::error::ApiError;
 use crate::emulator::tenant::{Member, Organization, Tenant};
 use crate::emulator::webhooks::{self, Source};
@@ -49,11 +49,6 @@ pub(super) fn routes() -> Router<Shared> {
         .route(
             "/api/v1/organizations/{org_code}/users/{user_id}/permissions/{permission_id}",
             delete(remove_member_permission),
-        )
-        .route("/api/v1/organizations/{org_code}/logos", get(logos))
-        .route(
-            "/api/v1/organizations/{org_code}/logos/{kind}",
-            post(no_logo).delete(no_logo),
         )
 }
 
@@ -115,7 +110,12 @@ struct OrganizationBody {
 }
 
 impl OrganizationBody {
-    fn of(org: &Organization) -> Self {
+    fn of(org: &Organization, issuer: &str) -> Self {
+        let logo = |kind: &str| {
+            org.logos
+                .get(kind)
+                .map(|logo| super::logos::url(issuer, Some(&org.code), kind, logo))
+        };
         OrganizationBody {
             code: org.code.clone(),
             name: org.name.clone(),
@@ -123,8 +123,8 @@ impl OrganizationBody {
             is_default: org.is_default,
             external_id: org.external_id.clone(),
             is_auto_membership_enabled: org.is_auto_membership_enabled,
-            logo: None,
-            logo_dark: None,
+            logo: logo("light"),
+            logo_dark: logo("dark"),
             favicon_svg: None,
             favicon_fallback: None,
             allowed_domains: org.allowed_domains.clone(),
@@ -150,7 +150,8 @@ async fn get_organization(
     let code = query.code.filter(|c| !c.is_empty()).ok_or_else(|| {
         ApiError::bad_request("MISSING_PARAMETER", "The code query parameter is required")
     })?;
-    state.read(|t| Ok(Json(OrganizationBody::of(find(t, &code)?))))
+    let issuer = state.issuer();
+    state.read(|t| Ok(Json(OrganizationBody::of(find(t, &code)?, issuer))))
 }
 
 /// One entry of `GET /api/v1/organizations`.
@@ -796,27 +797,4 @@ async fn remove_member_permission(
         Ok(())
     })?;
     Ok(success(Nothing {}))
-}
-
-#[derive(Serialize)]
-struct Logos {
-    logos: [Nothing; 0],
-}
-
-/// No logos are stored: an empty list, Kinde's answer for an org without any.
-async fn logos(
-    AxumState(state): AxumState<Shared>,
-    Path(code): Path<String>,
-) -> Result<Json<Success<Logos>>, ApiError> {
-    state.read(|t| find(t, &code).map(|_| ()))?;
-    Ok(success(Logos { logos: [] }))
-}
-
-/// Logo uploads are not kept; the org must exist.
-async fn no_logo(
-    AxumState(state): AxumState<Shared>,
-    Path((code, _kind)): Path<(String, String)>,
-) -> Result<(StatusCode, Json<Success<Nothing>>), ApiError> {
-    state.read(|t| find(t, &code).map(|_| ()))?;
-    Ok((StatusCode::OK, success(Nothing {})))
 }

@@ -1,6 +1,6 @@
 //! Permissions: list, create, update, delete. Deleting one takes it from roles and members.
 
-use axum::extract::{Path, Query, State as AxumState};
+use axum::extract::State as AxumState;
 use axum::http::StatusCode;
 use axum::routing::{get, patch};
 use axum::{Json, Router};
@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::Shared;
 use super::body::{Body, Nothing, Success, success};
 use super::page::PageQuery;
+use super::params::{Path, Query};
 use super::roles::PermissionBody;
 use crate::emulator::error::ApiError;
 use crate::emulator::tenant::{Extra, Permission, random_uuid};

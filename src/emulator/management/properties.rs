@@ -1,6 +1,6 @@
 //! Properties and property categories, and the property values of users and organizations.
 
-use axum::extract::{Path, Query, State as AxumState};
+use axum::extract::State as AxumState;
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Json, Router};
@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Shared;
 use super::body::{Body, Nothing, Success, success};
+use super::params::{Path, Query};
 use super::roles::NewId;
 use crate::emulator::error::ApiError;
 use crate::emulator::tenant::{Extra, Property, PropertyCategory, Tenant, random_hex};

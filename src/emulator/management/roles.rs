@@ -1,7 +1,7 @@
 //! Roles: CRUD and each role's permissions. Roles belong to the business; members hold them
 //! per organization (`orgs`).
 
-use axum::extract::{Path, Query, State as AxumState};
+use axum::extract::State as AxumState;
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::Shared;
 use super::body::{Body, Nothing, Success, success};
 use super::page::PageQuery;
+use super::params::{Path, Query};
 use crate::emulator::error::ApiError;
 use crate::emulator::tenant::{Extra, Role, Tenant, random_uuid};
 use crate::emulator::webhooks::{self, Source};

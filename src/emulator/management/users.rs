@@ -1,6 +1,7 @@
-//! Users: list (filtered, paged), get one, create, update, delete.
+//! Users: list (filtered, paged), get one, create, update, delete. Their identities and
+//! sessions are in `identities`.
 
-use axum::extract::{Query, State as AxumState};
+use axum::extract::State as AxumState;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -8,8 +9,9 @@ use serde::{Deserialize, Serialize};
 use super::Shared;
 use super::body::{Body, Nothing, Success, success};
 use super::page::PageQuery;
+use super::params::Query;
 use crate::emulator::error::ApiError;
-use crate::emulator::tenant::User;
+use crate::emulator::tenant::{Identity, Tenant, User};
 use crate::emulator::webhooks::{self, Source};
 
 pub(super) fn routes() -> Router<Shared> {
@@ -31,11 +33,16 @@ struct UserBody {
     email: Email,
     first_name: String,
     last_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    phone: Option<String>,
     is_suspended: bool,
     created_on: String,
     total_sign_ins: u64,
     failed_sign_ins: u64,
-    identities: [Identity; 1],
+    last_signed_in: Option<String>,
+    identities: Vec<IdentityRef>,
 }
 
 /// The name the address goes by.
@@ -47,10 +54,12 @@ enum Email {
     Preferred(String),
 }
 
+/// An identity as a user's body lists it: the spec's `user.identities` items declare only
+/// these two (the rest is at `/api/v1/users/{id}/identities`).
 #[derive(Serialize)]
-struct Identity {
+struct IdentityRef {
     #[serde(rename = "type")]
-    kind: &'static str,
+    kind: String,
     identity: String,
 }
 
@@ -61,14 +70,26 @@ impl UserBody {
             email: email(user.email.clone()),
             first_name: user.first_name.clone(),
             last_name: user.last_name.clone(),
+            username: user.primary("username").map(String::from),
+            phone: user.primary("phone").map(String::from),
             is_suspended: user.is_suspended,
             created_on: user.created_on.clone(),
-            total_sign_ins: 0,
+            total_sign_ins: user.identities.iter().map(|i| i.total_logins).sum(),
             failed_sign_ins: 0,
-            identities: [Identity {
-                kind: "email",
-                identity: user.email.clone(),
-            }],
+            // RFC 3339 times in one zone sort as text.
+            last_signed_in: user
+                .identities
+                .iter()
+                .filter_map(|i| i.last_login_on.clone())
+                .max(),
+            identities: user
+                .identities
+                .iter()
+                .map(|i| IdentityRef {
+                    kind: i.kind.clone(),
+                    identity: i.name.clone(),
+                })
+                .collect(),
         }
     }
 }
@@ -150,6 +171,7 @@ struct Profile {
 struct NewIdentity {
     #[serde(rename = "type")]
     kind: Option<String>,
+    is_verified: Option<bool>,
     details: Option<IdentityDetails>,
 }
 
@@ -157,6 +179,7 @@ struct NewIdentity {
 struct IdentityDetails {
     email: Option<String>,
     phone: Option<String>,
+    phone_country_id: Option<String>,
     username: Option<String>,
 }
 
@@ -170,7 +193,7 @@ struct Created {
 #[derive(Serialize)]
 struct CreatedIdentity {
     #[serde(rename = "type")]
-    kind: &'static str,
+    kind: String,
     result: CreatedResult,
 }
 
@@ -183,13 +206,13 @@ async fn create_user(
     AxumState(state): AxumState<Shared>,
     Body(body): Body<CreateUser>,
 ) -> Result<Json<Created>, ApiError> {
-    check_identities(&body.identities)?;
+    let identities = check_identities(&body.identities)?;
     let org_code = body.organization_code.filter(|c| !c.is_empty());
-    let email = body
-        .identities
+    // The first email is the user's; every identity given is one of its ways to sign in.
+    let email = identities
         .iter()
-        .find(|i| i.kind.as_deref() == Some("email"))
-        .and_then(|i| i.details.as_ref()?.email.clone())
+        .find(|i| i.kind == "email")
+        .map(|i| i.name.clone())
         .unwrap_or_default();
     let (first, last) = body
         .profile
@@ -200,15 +223,18 @@ async fn create_user(
             )
         })
         .unwrap_or_default();
-    let user = User::new(&email, &first, &last);
+    let mut user = User::new(&email, &first, &last);
+    user.identities.clear();
+    for identity in &identities {
+        let mut identity = identity.clone();
+        identity.is_primary = !user.identities.iter().any(|i| i.kind == identity.kind);
+        user.identities.push(identity);
+    }
     let id = user.id.clone();
     // Checked and added under one lock: two creates of one email make one user.
     state.update_users(|t, touched| {
-        if !email.is_empty() && t.user_by_email(&email).is_some() {
-            return Err(ApiError::bad_request(
-                "USER_ALREADY_EXISTS",
-                format!("A user with email {email} already exists"),
-            ));
+        for identity in &identities {
+            taken(t, identity)?;
         }
         if let Some(code) = &org_code
             && t.organization(code).is_none()
@@ -229,24 +255,46 @@ async fn create_user(
         Ok(())
     })?;
     webhooks::emit(&state, "user.created", Source::Api, &id);
-    let identities = if email.is_empty() {
-        Vec::new()
-    } else {
-        vec![CreatedIdentity {
-            kind: "email",
-            result: CreatedResult { created: true },
-        }]
-    };
     Ok(Json(Created {
         id,
         created: true,
-        identities,
+        identities: identities
+            .iter()
+            .map(|i| CreatedIdentity {
+                kind: i.kind.clone(),
+                result: CreatedResult { created: true },
+            })
+            .collect(),
     }))
 }
 
-/// The spec's identity types (`email`, `phone`, `username`), each with its detail, and an email
-/// that is an address: Kinde's 400 otherwise.
-fn check_identities(identities: &[NewIdentity]) -> Result<(), ApiError> {
+/// Kinde's 400 when another user already signs in with `identity`'s email, username or phone.
+pub(super) fn taken(t: &Tenant, identity: &Identity) -> Result<(), ApiError> {
+    let holder = match identity.kind.as_str() {
+        "email" => t.user_by_email(&identity.name),
+        kind @ ("username" | "phone") => t.user_by_login(kind, &identity.name),
+        _ => None,
+    };
+    match holder {
+        Some(_) if identity.kind == "email" => Err(ApiError::bad_request(
+            "USER_ALREADY_EXISTS",
+            format!("A user with email {} already exists", identity.name),
+        )),
+        Some(_) => Err(ApiError::bad_request(
+            "IDENTITY_ALREADY_EXISTS",
+            format!(
+                "A user with {} {} already exists",
+                identity.kind, identity.name
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The spec's identity types (`email`, `phone`, `username`), each with its detail, an email
+/// that is an address, and no value twice: the identities to make, or Kinde's 400.
+fn check_identities(identities: &[NewIdentity]) -> Result<Vec<Identity>, ApiError> {
+    let mut out: Vec<Identity> = Vec::new();
     for identity in identities {
         let kind = identity.kind.as_deref().unwrap_or("");
         let details = identity.details.as_ref();
@@ -261,7 +309,7 @@ fn check_identities(identities: &[NewIdentity]) -> Result<(), ApiError> {
                 ));
             }
         };
-        let Some(given) = given.filter(|v| !v.trim().is_empty()) else {
+        let Some(given) = given.map(str::trim).filter(|v| !v.is_empty()) else {
             return Err(ApiError::bad_request(
                 "INVALID_IDENTITY",
                 format!("A {kind} identity needs details.{kind}"),
@@ -273,12 +321,25 @@ fn check_identities(identities: &[NewIdentity]) -> Result<(), ApiError> {
                 "The email identity is not a valid email address",
             ));
         }
+        if out
+            .iter()
+            .any(|o| o.kind == kind && o.name.eq_ignore_ascii_case(given))
+        {
+            return Err(ApiError::bad_request(
+                "INVALID_IDENTITY",
+                format!("The {kind} {given} is given twice"),
+            ));
+        }
+        let mut made = Identity::new(kind, given);
+        made.is_confirmed = identity.is_verified.unwrap_or(true);
+        made.phone_country_id = details.and_then(|d| d.phone_country_id.clone());
+        out.push(made);
     }
-    Ok(())
+    Ok(out)
 }
 
 /// One `@` between a non-empty local part and a dotted domain, no spaces or control characters.
-fn is_email(address: &str) -> bool {
+pub(super) fn is_email(address: &str) -> bool {
     let Some((local, domain)) = address.split_once('@') else {
         return false;
     };
@@ -296,7 +357,7 @@ fn required_id(query: UserId) -> Result<String, ApiError> {
     })
 }
 
-fn user_not_found(id: &str) -> ApiError {
+pub(super) fn user_not_found(id: &str) -> ApiError {
     ApiError::bad_request("USER_INVALID", format!("No user with id {id}"))
 }
 
@@ -337,15 +398,17 @@ async fn update_user(
         }
         let at = t.user_position(&id).ok_or_else(|| user_not_found(&id))?;
         touched.push(id.clone());
+        if let Some(email) = body.email.filter(|e| !e.is_empty())
+            && !t.users[at].email.eq_ignore_ascii_case(&email)
+        {
+            t.change_email(at, &email);
+        }
         let user = &mut t.users[at];
         if let Some(first) = body.given_name {
             user.first_name = first;
         }
         if let Some(last) = body.family_name {
             user.last_name = last;
-        }
-        if let Some(email) = body.email.filter(|e| !e.is_empty()) {
-            user.email = email;
         }
         if let Some(suspended) = body.is_suspended {
             user.is_suspended = suspended;
@@ -377,6 +440,8 @@ async fn delete_user(
         t.remove_user(at);
         Ok::<_, ApiError>(())
     })?;
+    // Its sessions end with it, and its codes and refresh tokens are refused.
+    crate::emulator::login::end_user(&state, &id);
     webhooks::emit(&state, "user.deleted", Source::Api, &id);
     Ok(success(Nothing {}))
 }
