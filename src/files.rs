@@ -192,6 +192,17 @@ fn parent_of(path: &Path) -> PathBuf {
 
 /// A new temporary file beside `target`, created exclusively and without following links, so a
 /// link planted at a predictable name cannot redirect the write.
+/// Whether [`write`] could replace `path`: not a symlink, and its directory takes the temporary
+/// file the write starts with (created and removed here). For a check before an action whose
+/// result must then be written, such as an app created in Kinde whose client id goes to `.env`.
+pub fn probe_write(path: &Path) -> Result<(), Error> {
+    refuse_symlink(path)?;
+    let (temp, file) = create_temp(&parent_of(path), path, Access::Private)?;
+    drop(file);
+    let _ = fs::remove_file(temp);
+    Ok(())
+}
+
 fn create_temp(dir: &Path, target: &Path, access: Access) -> Result<(PathBuf, fs::File), Error> {
     let name = target
         .file_name()
@@ -291,6 +302,20 @@ fn sync_dir(dir: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_probe_leaves_nothing_and_fails_where_a_write_would() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = dir.path().join(".env");
+        probe_write(&env).unwrap();
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0, "no file left");
+        assert!(probe_write(&dir.path().join("missing/.env")).is_err());
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(dir.path().join("elsewhere"), &env).unwrap();
+            assert!(probe_write(&env).is_err(), "never through a symlink");
+        }
+    }
 
     #[cfg(unix)]
     fn mode(path: &Path) -> u32 {

@@ -116,6 +116,19 @@ fn writable_target(path: &Path, force: bool) -> Result<(), Error> {
         ))
         .with_hint(format!("create it first (`mkdir -p {}`)", parent.display())));
     }
+    // `.env` and its profiles hold the secrets: an export over one (even with --force) would
+    // leave them only in a backup.
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    if name == ".env" || name.starts_with(".env.") {
+        return Err(Error::input(format!(
+            "--output {}: that is a secrets file, and export writes kinde.toml",
+            path.display()
+        ))
+        .with_hint("write to kinde.toml (or another .toml file) instead"));
+    }
     if force {
         files::refuse_symlink(path)?;
     }
@@ -172,7 +185,8 @@ fn write(path: &Path, text: &str, force: bool) -> Result<Option<PathBuf>, Error>
     let backup = match std::fs::read(path) {
         Ok(previous) => {
             let backup = backup_path(path);
-            files::write(&backup, &previous, Access::Shared)?;
+            // Owner-only whatever the file was: what it held is not this command's to share.
+            files::write(&backup, &previous, Access::Private)?;
             Some(backup)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,

@@ -35,8 +35,9 @@ pub struct RegisterArgs {
     #[arg(long)]
     pub prune: bool,
     /// Drift check for CI: plan without applying, never prompt, and exit 1 when the tenant
-    /// differs from kinde.toml or conflicts with it, or has roles, permissions or feature flags
-    /// the file does not declare (once it has that section); 0 when it matches.
+    /// differs from kinde.toml or conflicts with it, or has roles, permissions, feature flags or
+    /// organization flag values the file does not declare (once it has that section); 0 when
+    /// it matches.
     #[arg(long, conflicts_with_all = ["dry_run", "yes"])]
     pub check: bool,
     /// With --check: also write the result as JUnit XML to FILE (a test case per change).
@@ -292,8 +293,13 @@ fn check(mut report: Report<'_>, junit_file: Option<&Path>) -> Result<u8, Error>
             if plan.changes.iter().any(Change::is_removal) || !report.undeclared.is_empty() {
                 fixes.push("`cargo kinde register --prune` removes what it does not list");
             }
+            let declare = if report.undeclared.is_empty() {
+                ""
+            } else {
+                "; or declare them in kinde.toml (`cargo kinde export` shows the tenant as kinde.toml)"
+            };
             ui::status(&format!(
-                "{} drift: the tenant differs from kinde.toml ({} change(s), {} not in kinde.toml, {} conflict(s)); {}; or add them to kinde.toml (`cargo kinde export` shows the tenant as kinde.toml)",
+                "{} drift: the tenant differs from kinde.toml ({} change(s), {} undeclared item(s) marked `?` above, {} conflict(s)); {}{declare}",
                 paint(style::BAD, "✗"),
                 plan.changes.len(),
                 report.undeclared.len(),

@@ -231,11 +231,12 @@ impl AppRecord {
     }
 
     /// Whether [`AppRecord::save`] can succeed, checked before the app is created so a write
-    /// that would be refused (a symlinked `.env` or `kinde.toml`, a `kinde.toml` whose `[app]`
-    /// cannot take the client id) stops the run before Kinde has an app nobody recorded.
+    /// that would be refused (a symlinked `.env` or `kinde.toml`, a directory that takes no new
+    /// file, a `kinde.toml` whose `[app]` cannot take the client id) stops the run before Kinde
+    /// has an app nobody recorded.
     pub fn preflight(&self) -> Result<(), Error> {
-        crate::files::refuse_symlink(&self.dotenv)?;
-        crate::files::refuse_symlink(&self.toml)?;
+        crate::files::probe_write(&self.dotenv)?;
+        crate::files::probe_write(&self.toml)?;
         let text =
             std::fs::read_to_string(&self.toml).map_err(|e| Error::file("read", &self.toml, e))?;
         let edited = with_client_id(&text, self.profile.as_deref(), "preflight")

@@ -243,8 +243,13 @@ impl Snapshot {
             callback_urls: self.app.as_ref().map_or(0, |a| a.callback_urls.len()),
             logout_urls: self.app.as_ref().map_or(0, |a| a.logout_urls.len()),
             apis: self.apis.len(),
-            permissions: self.permissions.len(),
-            roles: self.roles.len(),
+            // Keys kinde.toml refuses are written as comments, not entries.
+            permissions: self
+                .permissions
+                .iter()
+                .filter(|p| usable_key(&p.key))
+                .count(),
+            roles: self.roles.iter().filter(|r| usable_key(&r.key)).count(),
             feature_flags: self.flags.len(),
             organizations: self.organizations.len(),
         }

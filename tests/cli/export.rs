@@ -332,6 +332,29 @@ fn output_never_replaces_a_file_without_force_and_keeps_it_with_force() {
         std::fs::read_to_string(w.path("kinde.toml.bak.1")).unwrap(),
         written
     );
+    // Backups are the owner's only, whatever the file was.
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(w.path("kinde.toml.bak"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{mode:o}");
+    }
+
+    // The secrets file is never export's to write, --force or not.
+    let env_before = std::fs::read(w.path(".env")).ok();
+    for output in [".env", ".env.staging"] {
+        let out = export(&w, &["--output", output, "--force"]);
+        assert_eq!(out.status.code(), Some(2), "{output}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("that is a secrets file"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(std::fs::read(w.path(".env")).ok(), env_before);
+    assert!(!w.path(".env.staging").exists());
 
     // --force needs --output: it has nothing to replace on stdout.
     let out = export(&w, &["--force"]);

@@ -39,10 +39,12 @@ pub struct Desired {
     pub apis: Vec<DesiredApi>,
     /// Whether URLs and authorisations the file does not list are removed.
     pub prune: bool,
-    /// Whether the callback URL list is managed: kinde.toml has `callback_urls` (or a
-    /// `[login]` port). A list the file does not mention is never read, shown or pruned.
+    /// Whether kinde.toml holds the whole callback URL list (it has `callback_urls`): only then
+    /// is a URL it does not list shown, and pruned with `--prune`. Without it, the `[login]`
+    /// loopback callback is added and nothing else touched; a list the file does not mention at
+    /// all is never read.
     pub manage_callback_urls: bool,
-    /// Whether the logout URL list is managed: kinde.toml has `logout_urls`.
+    /// Whether kinde.toml holds the whole logout URL list (it has `logout_urls`).
     pub manage_logout_urls: bool,
     /// `[[permissions]]` and `[[roles]]` (issue 13).
     pub roles: roles::DesiredRoles,
@@ -109,8 +111,8 @@ impl Desired {
             .collect::<Result<_, Error>>()?;
         Ok(Desired {
             app,
-            manage_callback_urls: config.callback_urls_declared || !callback_urls.is_empty(),
-            manage_logout_urls: config.logout_urls_declared || !logout_urls.is_empty(),
+            manage_callback_urls: config.callback_urls_declared,
+            manage_logout_urls: config.logout_urls_declared,
             callback_urls,
             logout_urls,
             apis,
@@ -126,11 +128,21 @@ impl Desired {
         self.manages(UrlKind::Callback) || self.manages(UrlKind::Logout)
     }
 
-    /// Whether `kind`'s list is kinde.toml's to plan (and, with `--prune`, to prune).
+    /// Whether `kind`'s list is read and planned (URLs added); see [`Desired::holds_whole`] for
+    /// what is pruned.
     fn manages(&self, kind: UrlKind) -> bool {
         match kind {
             UrlKind::Callback => self.manage_callback_urls || !self.callback_urls.is_empty(),
             UrlKind::Logout => self.manage_logout_urls || !self.logout_urls.is_empty(),
+        }
+    }
+
+    /// Whether kinde.toml lists `kind`'s URLs whole, so one it does not list is drift and
+    /// `--prune` removes it.
+    pub fn holds_whole(&self, kind: UrlKind) -> bool {
+        match kind {
+            UrlKind::Callback => self.manage_callback_urls,
+            UrlKind::Logout => self.manage_logout_urls,
         }
     }
 }
@@ -1346,6 +1358,17 @@ pub enum Conflict {
         /// Where the override is written (`kinde.toml:LINE:COLUMN`).
         at: String,
     },
+    /// An organization overrides a flag only the tenant has with a value not of its type.
+    OverrideDoesNotFit {
+        /// The organization's external id.
+        external_id: String,
+        /// Flag key.
+        key: String,
+        /// What is wrong and how to fix it.
+        why: String,
+        /// Where the override is written (`kinde.toml:LINE:COLUMN`).
+        at: String,
+    },
     /// Several organizations of the tenant have the external id `kinde.toml` declares.
     DuplicateExternalId {
         /// The external id.
@@ -1394,6 +1417,15 @@ impl fmt::Display for Conflict {
             } => write!(
                 f,
                 "{at}: organization `{external_id}` overrides feature flag `{key}`, which neither kinde.toml nor the tenant has: declare it under [[feature_flags]]"
+            ),
+            Conflict::OverrideDoesNotFit {
+                external_id,
+                key,
+                why,
+                at,
+            } => write!(
+                f,
+                "{at}: organization `{external_id}`'s value for feature flag `{key}` {why}"
             ),
             Conflict::DuplicateExternalId { external_id, codes } => write!(
                 f,
@@ -1592,7 +1624,8 @@ pub fn plan(desired: &Desired, current: &Current) -> Plan {
             (UrlKind::Logout, &desired.logout_urls),
         ] {
             if let Some(have) = current.urls(kind).filter(|_| desired.manages(kind)) {
-                plan_urls(&mut plan, kind, app, wanted, have, desired.prune);
+                let whole = desired.holds_whole(kind);
+                plan_urls(&mut plan, kind, app, wanted, have, whole, desired.prune);
             }
         }
     }
@@ -1633,6 +1666,7 @@ fn plan_urls(
     app: &str,
     wanted: &[String],
     have: &[String],
+    whole: bool,
     prune: bool,
 ) {
     let resource = |url: &String| Resource::Url {
@@ -1655,7 +1689,9 @@ fn plan_urls(
         .filter(|u| !wanted.contains(u))
         .cloned()
         .collect();
-    if extra.is_empty() {
+    // Only a list kinde.toml holds whole has extras: the `[login]` loopback callback alone
+    // claims nothing about the app's other callbacks.
+    if extra.is_empty() || !whole {
         return;
     }
     if prune {
@@ -1819,6 +1855,8 @@ mod tests {
             app: Some(WEB.into()),
             callback_urls: strings(&["https://app.acme.example/callback"]),
             logout_urls: strings(&["https://app.acme.example"]),
+            manage_callback_urls: true,
+            manage_logout_urls: true,
             apis: vec![DesiredApi {
                 name: "Acme API".into(),
                 audience: AUD.into(),
@@ -1829,6 +1867,57 @@ mod tests {
             roles: roles::DesiredRoles::default(),
             ..Desired::default()
         }
+    }
+
+    #[test]
+    fn the_login_loopback_alone_adds_its_callback_and_claims_no_other() {
+        // kinde.toml without `callback_urls`, with `[login] port`: the loopback is wanted, the
+        // app's own callbacks are none of the file's business, even with --prune.
+        let mut want = desired();
+        want.manage_callback_urls = false;
+        want.callback_urls = strings(&["http://127.0.0.1:53180/callback"]);
+        want.prune = true;
+        let mut tenant = fresh();
+        tenant.callback_urls = Some(strings(&["https://app.acme.example/auth/callback"]));
+        let plan = plan(&want, &tenant);
+        assert!(plan.changes.contains(&Change::AddUrls {
+            kind: UrlKind::Callback,
+            app: WEB.into(),
+            urls: strings(&["http://127.0.0.1:53180/callback"]),
+        }));
+        let touches_callbacks = |c: &Change| {
+            matches!(
+                c,
+                Change::RemoveUrls {
+                    kind: UrlKind::Callback,
+                    ..
+                }
+            )
+        };
+        assert!(
+            !plan.changes.iter().any(touches_callbacks),
+            "{:?}",
+            plan.changes
+        );
+        assert!(
+            !plan.unmanaged.iter().any(|r| matches!(
+                r,
+                Resource::Url {
+                    kind: UrlKind::Callback,
+                    ..
+                }
+            )),
+            "{:?}",
+            plan.unmanaged
+        );
+        // With `callback_urls` in the file the list is its whole: the other callback goes.
+        want.manage_callback_urls = true;
+        assert!(
+            super::plan(&want, &tenant)
+                .changes
+                .iter()
+                .any(touches_callbacks)
+        );
     }
 
     /// A fresh tenant: the two apps, no URLs, only the Management API.

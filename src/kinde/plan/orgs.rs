@@ -90,6 +90,30 @@ pub(super) async fn read(client: &Client, desired: &Desired) -> Result<TenantFla
     Ok((Some(flags), Some(orgs)))
 }
 
+/// Kinde's flag types kinde.toml can declare.
+const DECLARABLE: [&str; 3] = ["bool", "str", "int"];
+
+/// Whether `value` (as kinde.toml's text) is a value of a tenant flag of Kinde's type `kind`.
+fn fits(kind: &str, value: &str) -> Result<(), String> {
+    let name = crate::config::file::FlagKind::name_of(kind);
+    match kind {
+        "bool" if value == "true" || value == "false" => Ok(()),
+        "int" if value.parse::<i32>().is_ok() => Ok(()),
+        "str" => Ok(()),
+        "bool" | "int" => Err(format!(
+            "is `{value}`, but the flag is {name} in Kinde; write {}",
+            if kind == "bool" {
+                "true or false, unquoted"
+            } else {
+                "a whole number, unquoted"
+            }
+        )),
+        _ => Err(format!(
+            "is a {name} flag in Kinde, which kinde.toml cannot set; set its value in the Kinde admin and remove it here"
+        )),
+    }
+}
+
 /// Creates, renames and overrides of the organizations `kinde.toml` declares.
 pub(super) fn plan_orgs(plan: &mut Plan, desired: &Desired, current: &Current) {
     let (Some(wanted), Some(have)) = (&desired.organizations, &current.organizations) else {
@@ -154,6 +178,20 @@ pub(super) fn plan_orgs(plan: &mut Plan, desired: &Desired, current: &Current) {
                 });
                 continue;
             }
+            // A flag only the tenant has: the value must be one of its type, or the apply fails
+            // midway on Kinde's 400.
+            if default.is_none()
+                && let Some(tenant_flag) = env.get(key)
+                && let Err(why) = fits(&tenant_flag.kind, value)
+            {
+                plan.conflicts.push(Conflict::OverrideDoesNotFit {
+                    external_id: org.external_id.clone(),
+                    key: key.clone(),
+                    why,
+                    at: org.sites.get(key).cloned().unwrap_or_default(),
+                });
+                continue;
+            }
             // Without an override of its own the organization follows the environment, whose
             // value becomes the declared default once this plan is applied.
             let after_plan = own(key)
@@ -183,6 +221,12 @@ pub(super) fn plan_orgs(plan: &mut Plan, desired: &Desired, current: &Current) {
                 continue;
             }
             let Some(value) = own(key) else { continue };
+            // A value of a flag kinde.toml cannot declare (a JSON flag) is neither drift nor
+            // pruned, as the flag itself.
+            let kind = env.get(key).map_or("", |f| f.kind.as_str());
+            if !DECLARABLE.contains(&kind) {
+                continue;
+            }
             // A flag pruned in this plan takes its overrides with it.
             let flag_pruned = desired.prune
                 && desired
@@ -356,6 +400,68 @@ mod tests {
         let again = plan(desired, current);
         assert_eq!(again.changes, [], "a second plan changes nothing");
         first
+    }
+
+    #[test]
+    fn a_tenant_only_flag_is_checked_and_its_json_values_left_alone() {
+        // The tenant has an org-level boolean and a JSON flag kinde.toml does not declare; Acme
+        // exists with its own value of each.
+        let mut current = fresh();
+        let flags = current.flags.as_mut().unwrap();
+        flags.insert("beta".into(), value("bool", "false"));
+        flags.insert("layout".into(), value("json", "{}"));
+        current.organizations.as_mut().unwrap().push(TenantOrg {
+            code: "org_acme".into(),
+            name: "Acme".into(),
+            external_id: Some("acme".into()),
+            is_default: false,
+            flags: [
+                ("beta".to_string(), value("bool", "true")),
+                ("layout".to_string(), value("json", "{\"a\":1}")),
+            ]
+            .into(),
+        });
+        let mut want = Desired {
+            organizations: Some(vec![Organization {
+                external_id: "acme".into(),
+                name: "Acme".into(),
+                feature_flags: [("beta".to_string(), "true".to_string())].into(),
+                sites: BTreeMap::new(),
+            }]),
+            prune: true,
+            ..Desired::default()
+        };
+        let plan = plan(&want, &current);
+        assert_eq!(
+            plan.changes,
+            [],
+            "the JSON value is neither pruned nor changed"
+        );
+        assert_eq!(plan.conflicts, []);
+        assert!(
+            !plan
+                .unmanaged
+                .iter()
+                .any(|r| r.to_string().contains("layout")),
+            "nor drift: {:?}",
+            plan.unmanaged
+        );
+        // A value not of the tenant flag's type is a located conflict, not a 400 midway.
+        let org = &mut want.organizations.as_mut().unwrap()[0];
+        org.feature_flags.insert("beta".into(), "maybe".into());
+        org.sites.insert("beta".into(), "kinde.toml:7:8".into());
+        org.feature_flags.insert("layout".into(), "x".into());
+        let plan = super::super::plan(&want, &current);
+        let conflicts: Vec<String> = plan.conflicts.iter().map(ToString::to_string).collect();
+        assert_eq!(conflicts.len(), 2, "{conflicts:?}");
+        assert!(
+            conflicts[0].starts_with("kinde.toml:7:8: organization `acme`'s value for feature flag `beta` is `maybe`, but the flag is boolean in Kinde"),
+            "{conflicts:?}"
+        );
+        assert!(
+            conflicts[1].contains("kinde.toml cannot set"),
+            "{conflicts:?}"
+        );
     }
 
     #[test]
