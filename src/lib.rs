@@ -22,6 +22,8 @@ pub mod oauth;
 pub mod scaffold;
 pub mod secret;
 pub mod smoke;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod ui;
 pub mod urls;
 
