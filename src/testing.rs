@@ -115,6 +115,32 @@ impl From<crate::error::Error> for Error {
 
 /// A token a service must refuse, made from a real one by [`Kinde::forged`]. Each is wrong in
 /// one way only, so a service that accepts it has exactly that hole.
+///
+/// A service's test sends each and expects [`Forgery::expected_status`]:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use cargo_kinde::testing::{Forgery, Kinde};
+///
+/// let kinde = Kinde::start().await?;
+/// let token = kinde
+///     .user("alice@example.com")
+///     .permissions(["read:orders"])
+///     .audience("https://api.acme.test")
+///     .access_token()
+///     .await?;
+/// for forgery in Forgery::ALL {
+///     let bad = kinde.forged(forgery, &token)?;
+///     // let status = client.get(url).bearer_auth(&bad).send().await?.status();
+///     // assert_eq!(status, forgery.expected_status(), "{forgery}");
+///     assert_ne!(bad, token, "{forgery}");
+/// }
+/// assert_eq!("alg-none".parse::<Forgery>()?, Forgery::AlgNone);
+/// assert_eq!(Forgery::MissingPermission.expected_status(), 403);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Forgery {
@@ -210,7 +236,27 @@ impl std::str::FromStr for Forgery {
     }
 }
 
-/// A feature flag's value in a token: Kinde's three flag types.
+/// A feature flag's value in a token: Kinde's three flag types, from `bool`, integers and
+/// strings.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let kinde = cargo_kinde::testing::Kinde::start().await?;
+/// let token = kinde
+///     .user("alice@example.com")
+///     .feature_flag("beta", true)
+///     .feature_flag("theme", "dark")
+///     .feature_flag("max_orders", 5)
+///     .access_token()
+///     .await?;
+/// let flags = &cargo_kinde::jwt::decode(&token)?.claims["feature_flags"];
+/// assert_eq!(flags["beta"], serde_json::json!({"t": "b", "v": true}));
+/// assert_eq!(flags["theme"], serde_json::json!({"t": "s", "v": "dark"}));
+/// assert_eq!(flags["max_orders"], serde_json::json!({"t": "i", "v": 5}));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FlagValue {
     /// A `bool` flag (`{"t": "b"}`).
@@ -332,6 +378,22 @@ impl Builder {
 
     /// Serve HTTPS with a local CA kept in `dir` (created and reused): the service under test
     /// must trust [`Kinde::ca_file`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let kinde = cargo_kinde::testing::Kinde::builder().tls(dir.path()).start().await?;
+    /// assert!(kinde.issuer().starts_with("https://127.0.0.1:"));
+    /// let ca = std::fs::read(kinde.ca_file().expect("with TLS, a CA"))?;
+    /// let http = reqwest::Client::builder()
+    ///     .tls_certs_merge([reqwest::Certificate::from_pem(&ca)?])
+    ///     .build()?;
+    /// let jwks = http.get(kinde.jwks_url()).send().await?.error_for_status()?;
+    /// assert!(jwks.text().await?.contains("RS256"));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn tls(mut self, dir: impl Into<PathBuf>) -> Builder {
         self.tls_dir = Some(dir.into());
         self
@@ -376,7 +438,30 @@ impl Builder {
 }
 
 /// A local Kinde for a test: the emulator in-process on `127.0.0.1:0`, stopped when dropped.
-/// See the [module documentation](self) for an example.
+/// See the [module documentation](self) for a token verified as a service would.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let kinde = cargo_kinde::testing::Kinde::start().await?;   // in-process, 127.0.0.1:0
+/// kinde.issuer();                 // issuer URL
+/// kinde.jwks_url();               // JWKS URL the service under test is configured with
+/// let token: String = kinde
+///     .user("alice@example.com")  // created if missing
+///     .org("org_acme")            // organization code; created if missing
+///     .permissions(["read:orders"])
+///     .roles(["admin"])
+///     .feature_flag("beta", true)
+///     .audience("https://api.acme.test")
+///     .access_token()
+///     .await?;
+/// let m2m: String = kinde.m2m("orders-worker").audience("https://api.acme.test")
+///     .scopes(["read:orders"]).access_token().await?;
+/// let bad: String = kinde.forged(cargo_kinde::testing::Forgery::Expired, &token)?;
+/// kinde.reset().await?;           // back to the seed
+/// # Ok(())
+/// # }
+/// ```
 pub struct Kinde {
     emulator: Emulator,
     /// The foreign key of [`Forgery::ForeignKey`], made on first use (RSA key generation).
@@ -410,6 +495,22 @@ impl Kinde {
     }
 
     /// The JWKS URL (`<issuer>/.well-known/jwks`), as discovery names it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let kinde = cargo_kinde::testing::Kinde::start().await?;
+    /// assert_eq!(kinde.jwks_url(), format!("{}/.well-known/jwks", kinde.issuer()));
+    /// let discovery: serde_json::Value =
+    ///     reqwest::get(format!("{}/.well-known/openid-configuration", kinde.issuer()))
+    ///         .await?
+    ///         .json()
+    ///         .await?;
+    /// assert_eq!(discovery["issuer"], kinde.issuer());
+    /// assert_eq!(discovery["jwks_uri"], kinde.jwks_url());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn jwks_url(&self) -> String {
         format!("{}/.well-known/jwks", self.issuer())
     }
@@ -442,6 +543,29 @@ impl Kinde {
 
     /// A user token for `email` (the user is created when missing). Set what it holds, then
     /// [`UserToken::access_token`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let kinde = cargo_kinde::testing::Kinde::start().await?;
+    /// let token = kinde
+    ///     .user("alice@example.com")
+    ///     .org("org_acme")
+    ///     .permissions(["read:orders"])
+    ///     .roles(["admin"])
+    ///     .audience("https://api.acme.test")
+    ///     .access_token()
+    ///     .await?;
+    /// let claims = cargo_kinde::jwt::decode(&token)?.claims;
+    /// assert_eq!(claims["aud"], serde_json::json!(["https://api.acme.test"]));
+    /// assert_eq!(claims["org_code"], "org_acme");
+    /// assert_eq!(claims["permissions"], serde_json::json!(["read:orders"]));
+    /// assert_eq!(claims["roles"][0]["key"], "admin");
+    /// assert_eq!(claims["scp"], serde_json::json!(["openid", "profile", "email"]));
+    /// assert!(claims["sub"].as_str().unwrap().starts_with("kp_"));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn user(&self, email: &str) -> UserToken<'_> {
         UserToken {
             kinde: self,
@@ -458,6 +582,25 @@ impl Kinde {
 
     /// A machine-to-machine token for the M2M application named `name` (created when missing).
     /// Set its audience and scopes, then [`M2mToken::access_token`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let kinde = cargo_kinde::testing::Kinde::start().await?;
+    /// let m2m = kinde
+    ///     .m2m("orders-worker")
+    ///     .audience("https://api.acme.test")
+    ///     .scopes(["read:orders"])
+    ///     .access_token()
+    ///     .await?;
+    /// let claims = cargo_kinde::jwt::decode(&m2m)?.claims;
+    /// assert_eq!(claims["gty"], serde_json::json!(["client_credentials"]));
+    /// assert_eq!(claims["scp"], serde_json::json!(["read:orders"]));
+    /// assert_eq!(claims["scope"], "read:orders");
+    /// assert!(claims.get("sub").is_none());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn m2m(&self, name: &str) -> M2mToken<'_> {
         M2mToken {
             kinde: self,
@@ -589,6 +732,20 @@ impl Kinde {
 
     /// Go back to the tenant the emulator started with (its seed, and kinde.toml's changes):
     /// what tests added is gone. The signing keys stay, so a JWKS the service cached holds.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let kinde = cargo_kinde::testing::Kinde::start().await?;
+    /// kinde.user("zed@example.com").org("org_zed").access_token().await?;
+    /// let state = kinde.emulator().state();
+    /// assert!(state.read(|t| t.organization("org_zed").is_some()));
+    /// kinde.reset().await?;
+    /// assert!(state.read(|t| t.organization("org_zed").is_none()));
+    /// assert!(state.read(|t| t.user_by_email("zed@example.com").is_none()));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn reset(&self) -> Result<(), Error> {
         self.emulator.state().reset();
         Ok(())
