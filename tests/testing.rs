@@ -2,6 +2,9 @@
 //! `jsonwebtoken` against the JWKS the emulator serves, as a service would, and every claim is
 //! checked; each forgery fails verification for its own reason and no other.
 
+use std::path::Path;
+use std::process::Command;
+
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -635,3 +638,145 @@ async fn a_flag_of_another_type_is_refused_and_changes_nothing() -> Result {
     );
     Ok(())
 }
+
+/// The outside crate's manifest: `cargo-kinde` from this checkout as a user's service takes it
+/// (`features` the dependency's feature list), with the verifier a service would use.
+fn outside_manifest(root: &str, features: &str) -> String {
+    format!(
+        r#"[package]
+name = "orders-service"
+version = "0.0.0"
+edition = "2024"
+publish = false
+
+[workspace]
+
+[dev-dependencies]
+cargo-kinde = {{ path = {root:?}, {features} }}
+# A service's own verifier (the versions this checkout already builds).
+jsonwebtoken = {{ version = "11", default-features = false, features = ["aws_lc_rs"] }}
+reqwest = {{ version = "0.13", default-features = false, features = ["json"] }}
+serde_json = "1"
+tokio = {{ version = "1", features = ["macros", "rt"] }}
+
+[profile.dev.package.aws-lc-sys]
+opt-level = 3
+"#
+    )
+}
+
+/// A crate outside this workspace depends on this checkout the way a user's service would
+/// (`default-features = false, features = ["testing"]`), runs the API exactly as the issue and
+/// the README write it as its own test, and has no CLI dependency in its tree.
+///
+/// Slow the first time (a clean build of the emulator's dependencies, minutes on two cores);
+/// it runs in the normal suite with its own target directory under `target/tmp/`, kept between
+/// runs (not the workspace's `target/debug`, which the running `cargo test` holds locked), so
+/// later runs rebuild only this checkout.
+#[test]
+fn a_crate_outside_the_workspace_uses_the_testing_feature_without_the_cli() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("testing-outside");
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name);
+    std::fs::write(
+        path("Cargo.toml"),
+        outside_manifest(root, r#"default-features = false, features = ["testing"]"#),
+    )
+    .unwrap();
+    std::fs::create_dir_all(path("src")).unwrap();
+    std::fs::write(path("src/lib.rs"), "").unwrap();
+    std::fs::create_dir_all(path("tests")).unwrap();
+    std::fs::write(path("tests/auth.rs"), OUTSIDE_TEST).unwrap();
+    // The same dependency versions as this checkout, so nothing new is resolved or fetched.
+    std::fs::copy(Path::new(root).join("Cargo.lock"), path("Cargo.lock")).unwrap();
+    let cargo = || {
+        let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        cmd.current_dir(dir.path())
+            .env("CARGO_TARGET_DIR", &target)
+            .env_remove("RUSTFLAGS");
+        cmd
+    };
+    let tree = cargo()
+        .args(["tree", "--prefix", "none", "--edges", "all"])
+        .output()
+        .unwrap();
+    let tree_text = String::from_utf8_lossy(&tree.stdout);
+    assert!(
+        tree.status.success(),
+        "{}",
+        String::from_utf8_lossy(&tree.stderr)
+    );
+    assert!(tree_text.contains("cargo-kinde v"), "{tree_text}");
+    assert!(
+        tree_text.contains("axum v"),
+        "the emulator is built: {tree_text}"
+    );
+    for cli_only in [
+        "clap",
+        "dialoguer",
+        "minijinja",
+        "toml_edit",
+        "similar v",
+        "include_dir",
+        "cargo_metadata",
+        "jaq-",
+    ] {
+        assert!(
+            !tree_text.lines().any(|l| l.starts_with(cli_only)),
+            "{cli_only} is in the tree:\n{tree_text}"
+        );
+    }
+    let out = cargo().args(["test", "--test", "auth"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("test result: ok. 1 passed"), "{stdout}");
+}
+
+/// The outside crate's test: the API exactly as the issue writes it, the token verified as a
+/// service would verify it, against `jwks_url()`.
+const OUTSIDE_TEST: &str = r#"
+use jsonwebtoken::{decode, decode_header, errors::ErrorKind, jwk::JwkSet, Algorithm, DecodingKey, Validation};
+
+#[tokio::test]
+async fn orders_api_tokens() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let kinde = cargo_kinde::testing::Kinde::start().await?;   // in-process, 127.0.0.1:0
+    kinde.issuer();                 // issuer URL (String or &str)
+    kinde.jwks_url();               // JWKS URL the service under test is configured with
+    let token: String = kinde
+        .user("alice@example.com")  // created if missing
+        .org("org_acme")            // organization code; created if missing
+        .permissions(["read:orders"])
+        .roles(["admin"])
+        .feature_flag("beta", true)
+        .audience("https://api.acme.test")
+        .access_token()
+        .await?;
+    let m2m: String = kinde.m2m("orders-worker").audience("https://api.acme.test")
+        .scopes(["read:orders"]).access_token().await?;
+    let bad: String = kinde.forged(cargo_kinde::testing::Forgery::Expired, &token)?;
+
+    let jwks: JwkSet = reqwest::get(kinde.jwks_url()).await?.json().await?;
+    let mut rules = Validation::new(Algorithm::RS256);
+    rules.set_audience(&["https://api.acme.test"]);
+    rules.set_issuer(&[kinde.issuer()]);
+    let verify = |token: &str| {
+        let kid = decode_header(token)?.kid.unwrap_or_default();
+        let key = DecodingKey::from_jwk(jwks.find(&kid).ok_or(ErrorKind::InvalidKeyFormat)?)?;
+        decode::<serde_json::Value>(token, &key, &rules).map(|data| data.claims)
+    };
+    let claims = verify(&token)?;
+    assert_eq!(claims["org_code"], "org_acme");
+    assert_eq!(claims["permissions"], serde_json::json!(["read:orders"]));
+    assert_eq!(claims["feature_flags"]["beta"], serde_json::json!({"t": "b", "v": true}));
+    assert_eq!(verify(&m2m)?["scp"], serde_json::json!(["read:orders"]));
+    assert_eq!(verify(&bad).unwrap_err().into_kind(), ErrorKind::ExpiredSignature);
+
+    kinde.reset().await?;           // back to the seed
+    Ok(())
+}
+"#;
