@@ -9,7 +9,6 @@ use toml_edit::{DocumentMut, Item, TableLike};
 use super::Config;
 use super::file::File;
 use crate::error::Error;
-use crate::kinde::apply::AppRecorder;
 use crate::secret::Secret;
 
 /// Where `register` writes what it learnt of a created or adopted app.
@@ -77,28 +76,6 @@ impl AppRecord {
     /// The `.env` path, for messages.
     pub fn dotenv(&self) -> &Path {
         &self.dotenv
-    }
-}
-
-impl AppRecorder for AppRecord {
-    fn save(&self, client_id: &str, secret: Option<&Secret>) -> Result<Vec<String>, Error> {
-        let saved = AppRecord::save(self, client_id, secret)?;
-        let secret = if saved.secret {
-            format!(
-                " and its secret to {} (KINDE_CLIENT_SECRET)",
-                self.dotenv.display()
-            )
-        } else {
-            String::new()
-        };
-        Ok(vec![format!(
-            "wrote client_id {client_id} to {}{secret}",
-            self.toml.display()
-        )])
-    }
-
-    fn secret_home(&self) -> String {
-        self.dotenv.display().to_string()
     }
 }
 

@@ -47,6 +47,30 @@ pub trait AppRecorder: Sync {
     fn secret_home(&self) -> String;
 }
 
+/// The CLI's recorder: `kinde.toml` and `.env` (here, not in `config`, which `kinde` builds on).
+#[cfg(feature = "cli")]
+impl AppRecorder for crate::config::record::AppRecord {
+    fn save(&self, client_id: &str, secret: Option<&Secret>) -> Result<Vec<String>, Error> {
+        let saved = crate::config::record::AppRecord::save(self, client_id, secret)?;
+        let secret = if saved.secret {
+            format!(
+                " and its secret to {} (KINDE_CLIENT_SECRET)",
+                self.dotenv.display()
+            )
+        } else {
+            String::new()
+        };
+        Ok(vec![format!(
+            "wrote client_id {client_id} to {}{secret}",
+            self.toml.display()
+        )])
+    }
+
+    fn secret_home(&self) -> String {
+        self.dotenv.display().to_string()
+    }
+}
+
 /// [`apply`], keeping a created or adopted `[app]`'s client id and secret with `record` (a
 /// plan that creates the app fails without one: its secret would be lost). Returns what was
 /// kept, and what is left for the user to do, one line each.
