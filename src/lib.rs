@@ -5,6 +5,7 @@
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -17,9 +18,12 @@ pub mod jwt;
 pub mod kinde;
 pub mod net;
 pub mod oauth;
+#[cfg(feature = "cli")]
 pub mod scaffold;
 pub mod secret;
 pub mod smoke;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod ui;
 pub mod urls;
 

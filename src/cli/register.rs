@@ -207,8 +207,9 @@ pub async fn run(global: &GlobalArgs, args: RegisterArgs) -> Result<u8, Error> {
             return Ok(exit::OK);
         }
     }
-    let record = crate::config::app::AppRecord::for_config(&ctx.config);
-    let outcome = apply::apply_recording(&client, &plan.changes, record.as_ref(), |change| {
+    let record = crate::config::record::AppRecord::for_config(&ctx.config);
+    let record = record.as_ref().map(|r| r as &dyn apply::AppRecorder);
+    let outcome = apply::apply_recording(&client, &plan.changes, record, |change| {
         ui::status(&format!("  {} {change}", paint(style::OK, "✓")));
     })
     .await;

@@ -399,9 +399,16 @@ async fn register_in_emulator(
     };
     let file = file.file_name().map_or(file.as_os_str(), |name| name);
     let file = std::path::Path::new(file);
+    let record = crate::config::record::AppRecord::for_config(&ctx.config);
     let changes = tokio::time::timeout(
         options.left(),
-        crate::kinde::apply::sync(&ctx.config, client),
+        crate::kinde::apply::sync(
+            &ctx.config,
+            client,
+            record
+                .as_ref()
+                .map(|r| r as &dyn crate::kinde::apply::AppRecorder),
+        ),
     )
     .await
     .map_err(|_| Error::network(options.out_of_time()))?

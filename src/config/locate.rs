@@ -29,18 +29,31 @@ pub(super) fn locate(options: &LoadOptions) -> Result<(Option<PathBuf>, PathBuf)
     Ok((None, options.cwd.clone()))
 }
 
-/// The workspace root of the cargo project owning `manifest`.
+/// The workspace root of the cargo project owning `manifest`, as `cargo locate-project
+/// --workspace` reports it (cargo itself, so the library needs no cargo metadata parser).
 pub fn workspace_root(manifest: &Path) -> Result<PathBuf, Error> {
-    let metadata = cargo_metadata::MetadataCommand::new()
-        .manifest_path(manifest)
-        .no_deps()
-        .exec()
-        .map_err(|e| {
-            Error::input(format!(
-                "cannot read the cargo workspace at {}: {e}",
-                manifest.display()
-            ))
-            .with_hint("pass the path of a Cargo.toml with --manifest-path")
-        })?;
-    Ok(metadata.workspace_root.into_std_path_buf())
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let failed = |why: String| {
+        Error::input(format!(
+            "cannot read the cargo workspace at {}: {why}",
+            manifest.display()
+        ))
+        .with_hint("pass the path of a Cargo.toml with --manifest-path")
+    };
+    let out = std::process::Command::new(cargo)
+        .args(["locate-project", "--workspace", "--message-format", "plain"])
+        .arg("--manifest-path")
+        .arg(manifest)
+        .output()
+        .map_err(|e| failed(format!("cannot run cargo: {e}")))?;
+    if !out.status.success() {
+        return Err(failed(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ));
+    }
+    let workspace_manifest = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    workspace_manifest
+        .parent()
+        .map(Path::to_path_buf)
+        .ok_or_else(|| failed("cargo named no workspace manifest".into()))
 }

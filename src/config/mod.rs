@@ -8,6 +8,8 @@ pub mod env;
 pub mod file;
 pub mod flags;
 pub mod locate;
+#[cfg(feature = "cli")]
+pub mod record;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -59,6 +59,32 @@ impl SigningKey {
         SigningKey { kid, pair }
     }
 
+    /// A new RSA-2048 key claiming `kid`, another key's id: what signs a forged token that a
+    /// verifier must refuse although its `kid` matches one in the JWKS.
+    pub fn impostor(kid: &str) -> Result<Self, Error> {
+        let mut key = Self::generate()?;
+        key.kid = kid.to_string();
+        Ok(key)
+    }
+
+    /// The public key as PEM (`-----BEGIN PUBLIC KEY-----`, SubjectPublicKeyInfo), as
+    /// `openssl rsa -pubout` writes it.
+    pub fn public_key_pem(&self) -> Result<String, Error> {
+        let der: aws_lc_rs::encoding::PublicKeyX509Der<'static> =
+            self.pair
+                .public_key()
+                .as_der()
+                .map_err(|_| Error::input("cannot encode the emulator's public key"))?;
+        let body = STANDARD.encode(der.as_ref());
+        let mut pem = String::from("-----BEGIN PUBLIC KEY-----\n");
+        for line in body.as_bytes().chunks(64) {
+            pem.push_str(&String::from_utf8_lossy(line));
+            pem.push('\n');
+        }
+        pem.push_str("-----END PUBLIC KEY-----\n");
+        Ok(pem)
+    }
+
     /// The stored form: base64 PKCS#8.
     pub fn to_stored(&self) -> Result<String, Error> {
         let der = self

@@ -1020,6 +1020,56 @@ fn mint_code(
     response
 }
 
+/// A sign-in without a page or a code, for `cargo_kinde::testing`: `user_id` signs in to
+/// `client_id` as with `prompt=none` (the organization chosen by [`choose_organization`]), and
+/// the grant becomes tokens through [`tokens`], as a code exchange at `/oauth2/token` would.
+#[cfg(feature = "testing")]
+pub(super) fn silent_sign_in(
+    state: &State,
+    client_id: &str,
+    user_id: &str,
+    org_code: Option<&str>,
+    audiences: &[String],
+    scopes: &[String],
+) -> Result<Response, OAuthError> {
+    let request = AuthRequest {
+        client_id: client_id.to_string(),
+        redirect_uri: String::new(),
+        state: None,
+        scopes: scopes.to_vec(),
+        audiences: audiences.to_vec(),
+        code_challenge: None,
+        nonce: None,
+        login_hint: None,
+        org_code: org_code.map(String::from),
+        is_create_org: false,
+        org_name: None,
+        silent: true,
+        signed_up: false,
+        session: None,
+        user_agent: None,
+    };
+    let org_code = match choose_organization(state, &request, user_id) {
+        OrgChoice::Into(org) => org,
+        OrgChoice::Refused(_, description) => return Err(OAuthError::invalid_grant(description)),
+        // A silent request picks the first organization itself.
+        OrgChoice::Pick(orgs) => orgs.into_iter().next().map(|(code, _)| code),
+    };
+    webhooks::emit(state, "user.authenticated", Source::User, user_id);
+    let now = state.now();
+    let epoch = state.logins.lock().map_or(0, |l| l.epoch(user_id));
+    let grant = Grant {
+        request,
+        user_id: user_id.to_string(),
+        org_code,
+        auth_time: now,
+        access: None,
+        session: None,
+        epoch,
+    };
+    tokens(state, &grant, None)
+}
+
 /// The client must authenticate as the app the grant was issued to: its secret when sent (or
 /// required by a missing PKCE challenge), and PKCE's verifier when a challenge was sent.
 fn check_client(

@@ -18,6 +18,8 @@ pub mod jws;
 pub mod keys;
 mod login;
 mod management;
+#[cfg(feature = "testing")]
+pub(crate) mod mint;
 mod oidc;
 mod persist;
 mod protocol;
@@ -106,7 +108,7 @@ pub struct State {
     /// Webhook deliveries: the queue to the dispatcher and the delivery log.
     hooks: webhooks::Hooks,
     /// What `POST /_emulator/reset` goes back to (its keys aside).
-    baseline: Tenant,
+    baseline: RwLock<Tenant>,
     /// The emulator's time: token stamps and lifetimes, code and sign-in expiry.
     clock: crate::clock::Clock,
 }
@@ -316,9 +318,14 @@ impl State {
     /// webhook delivery log and deliveries still queued or retrying, the request counts, the
     /// recorded writes, and faults added at run time (those given at start are back).
     pub fn reset(&self) {
+        let baseline = self
+            .baseline
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         self.update(|t| {
             let keys = std::mem::take(&mut t.keys);
-            *t = self.baseline.clone();
+            *t = baseline;
             t.keys = keys;
         });
         *self.logins.lock().unwrap_or_else(|p| p.into_inner()) = login::Logins::default();
@@ -329,6 +336,14 @@ impl State {
             .unwrap_or_else(|p| p.into_inner())
             .clear();
         *self.counts.lock().unwrap_or_else(|p| p.into_inner()) = stats::Counts::default();
+    }
+
+    /// Make the tenant as it is now what [`State::reset`] goes back to: `cargo_kinde::testing`
+    /// seeds from kinde.toml through the Management API after start, and that is part of its seed.
+    #[cfg(feature = "testing")]
+    pub(crate) fn rebase(&self) {
+        let now = self.read(Tenant::clone);
+        *self.baseline.write().unwrap_or_else(|p| p.into_inner()) = now;
     }
 
     /// The `.env` lines pointing cargo-kinde and Kinde's SDKs at this emulator.
@@ -441,7 +456,7 @@ pub async fn start(options: Options) -> Result<Running, Error> {
         logins: Mutex::new(login::Logins::default()),
         auto_login: options.auto_login,
         hooks,
-        baseline,
+        baseline: RwLock::new(baseline),
         clock: crate::clock::Clock::default(),
     });
     let app = router(state.clone());
@@ -700,6 +715,7 @@ async fn record(AxumState(state): AxumState<Arc<State>>, request: Request, next:
 pub struct Emulator {
     state: Arc<State>,
     addr: SocketAddr,
+    ca: Option<CaFiles>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -726,7 +742,11 @@ impl Emulator {
                 runtime.block_on(async move {
                     match start(options).await {
                         Ok(running) => {
-                            let _ = ready_tx.send(Ok((running.state.clone(), running.addr)));
+                            let _ = ready_tx.send(Ok((
+                                running.state.clone(),
+                                running.addr,
+                                running.ca.clone(),
+                            )));
                             let _ = stop_rx.await;
                             // Dropping has no one to report a failed last save to.
                             let _ = running.stop().await;
@@ -738,12 +758,13 @@ impl Emulator {
                 });
             })
             .map_err(|e| Error::network(format!("cannot start the emulator thread: {e}")))?;
-        let (state, addr) = ready_rx
+        let (state, addr, ca) = ready_rx
             .recv()
             .map_err(|_| Error::network("the emulator thread stopped before it was ready"))??;
         Ok(Emulator {
             state,
             addr,
+            ca,
             stop: Some(stop_tx),
             thread: Some(thread),
         })
@@ -762,6 +783,11 @@ impl Emulator {
     /// Its state: tenant, counters, keys.
     pub fn state(&self) -> &Arc<State> {
         &self.state
+    }
+
+    /// With TLS: the CA file and the bundle (system roots plus the CA).
+    pub fn ca(&self) -> Option<&CaFiles> {
+        self.ca.as_ref()
     }
 }
 

@@ -165,7 +165,7 @@ struct M2mToken {
     token_type: &'static str,
 }
 
-fn client_credentials(
+pub(super) fn client_credentials(
     state: &State,
     headers: &HeaderMap,
     form: &Form,

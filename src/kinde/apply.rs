@@ -10,8 +10,8 @@ use super::plan::{self, ApiRef, Change, Current, Desired};
 use super::resources::flags::FlagDefinition;
 use super::resources::roles::RoleFields;
 use crate::config::Config;
-use crate::config::app::AppRecord;
 use crate::error::Error;
+use crate::secret::Secret;
 
 /// Where applying stopped: the changes before `applied` went through, the one at `applied`
 /// failed with `error`, and the rest were not tried.
@@ -35,17 +35,62 @@ pub async fn apply(
         .map(drop)
 }
 
-/// [`apply`], writing a created or adopted `[app]`'s client id and secret where `record` says
-/// (a plan that creates the app fails without one: its secret would be lost). Returns what was
-/// written, and what is left for the user to do, one line each.
+/// Where a created or adopted `[app]`'s client id and secret are kept: the CLI writes them into
+/// `kinde.toml` and `.env` (`config::record`); `cargo_kinde::testing` keeps them in memory.
+pub trait AppRecorder: Sync {
+    /// Keep `client_id` and, when Kinde returned one, the secret; the lines telling the user
+    /// what was kept where.
+    fn save(&self, client_id: &str, secret: Option<&Secret>) -> Result<Vec<String>, Error>;
+
+    /// Where the app's secret belongs, for the line asking the user to copy it there when Kinde
+    /// did not return it.
+    fn secret_home(&self) -> String;
+
+    /// Whether [`AppRecorder::save`] can succeed, checked before the app is created.
+    fn preflight(&self) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+/// The CLI's recorder: `kinde.toml` and `.env` (here, not in `config`, which `kinde` builds on).
+#[cfg(feature = "cli")]
+impl AppRecorder for crate::config::record::AppRecord {
+    fn save(&self, client_id: &str, secret: Option<&Secret>) -> Result<Vec<String>, Error> {
+        let saved = crate::config::record::AppRecord::save(self, client_id, secret)?;
+        let secret = if saved.secret {
+            format!(
+                " and its secret to {} (KINDE_CLIENT_SECRET)",
+                self.dotenv.display()
+            )
+        } else {
+            String::new()
+        };
+        Ok(vec![format!(
+            "wrote client_id {client_id} to {}{secret}",
+            self.toml.display()
+        )])
+    }
+
+    fn secret_home(&self) -> String {
+        self.dotenv.display().to_string()
+    }
+
+    fn preflight(&self) -> Result<(), Error> {
+        crate::config::record::AppRecord::preflight(self)
+    }
+}
+
+/// [`apply`], keeping a created or adopted `[app]`'s client id and secret with `record` (a
+/// plan that creates the app fails without one: its secret would be lost). Returns what was
+/// kept, and what is left for the user to do, one line each.
 pub async fn apply_recording(
     client: &Client,
     changes: &[Change],
-    record: Option<&AppRecord>,
+    record: Option<&dyn AppRecorder>,
     mut on_applied: impl FnMut(&Change),
 ) -> Result<Vec<String>, Stopped> {
     let mut ids = Ids {
-        record: record.cloned(),
+        record,
         ..Ids::default()
     };
     // Where the created app goes is checked before anything is written to the tenant.
@@ -66,9 +111,14 @@ pub async fn apply_recording(
     Ok(ids.notices)
 }
 
-/// Make the tenant match `config` without pruning, for a fresh tenant (`smoke --emulator`).
-/// Returns the number of changes applied; a conflict is an input error and changes nothing.
-pub async fn sync(config: &Config, client: &Client) -> Result<usize, Error> {
+/// Make the tenant match `config` without pruning, for a fresh tenant (`smoke --emulator`,
+/// `cargo_kinde::testing`), keeping a created `[app]` with `record`. Returns the number of
+/// changes applied; a conflict is an input error and changes nothing.
+pub async fn sync(
+    config: &Config,
+    client: &Client,
+    record: Option<&dyn AppRecorder>,
+) -> Result<usize, Error> {
     let desired = Desired::from_config(config, false)?;
     let current = Current::read(client, &desired).await?;
     let plan = plan::plan(&desired, &current);
@@ -77,16 +127,15 @@ pub async fn sync(config: &Config, client: &Client) -> Result<usize, Error> {
             "kinde.toml conflicts with the tenant: {conflict}"
         )));
     }
-    let record = AppRecord::for_config(config);
-    apply_recording(client, &plan.changes, record.as_ref(), |_| {})
+    apply_recording(client, &plan.changes, record, |_| {})
         .await
         .map_err(|stopped| stopped.error)?;
     Ok(plan.changes.len())
 }
 
 /// Ids of what this run created, for the changes that refer to it.
-#[derive(Debug, Default)]
-struct Ids {
+#[derive(Default)]
+struct Ids<'a> {
     /// API id by audience.
     apis: BTreeMap<String, String>,
     /// Scope id by (API id, key).
@@ -100,13 +149,13 @@ struct Ids {
     orgs: BTreeMap<String, String>,
     /// The client id of the `[app]` created or adopted, for changes naming [`plan::apps::NEW_APP`].
     app: Option<String>,
-    /// Where to write the `[app]`'s client id and secret.
-    record: Option<AppRecord>,
+    /// Where to keep the `[app]`'s client id and secret.
+    record: Option<&'a dyn AppRecorder>,
     /// What was written and what is left to do.
     notices: Vec<String>,
 }
 
-impl Ids {
+impl Ids<'_> {
     /// `app`, or the created app's client id in place of [`plan::apps::NEW_APP`].
     fn app(&self, app: &str) -> Result<String, Error> {
         if app != plan::apps::NEW_APP {
@@ -163,7 +212,7 @@ impl Ids {
     }
 }
 
-async fn apply_one(client: &Client, change: &Change, ids: &mut Ids) -> Result<(), Error> {
+async fn apply_one(client: &Client, change: &Change, ids: &mut Ids<'_>) -> Result<(), Error> {
     match change {
         Change::AddUrls { kind, app, urls } => client.add_urls(*kind, &ids.app(app)?, urls).await,
         Change::RemoveUrls { kind, app, urls } => {
@@ -273,35 +322,35 @@ async fn apply_one(client: &Client, change: &Change, ids: &mut Ids) -> Result<()
             role, ids: remove, ..
         } => client.change_role_permissions(role, remove, false).await,
         Change::CreateApplication { name, app_type } => {
-            let record = ids.record.clone().ok_or_else(no_record)?;
+            let record = ids.record.ok_or_else(no_record)?;
             let created = client
                 .create_application(name, app_type.kinde_type())
                 .await?;
             let id = created.client_id;
             ids.app = Some(id.clone());
-            let saved = record
+            let notices = record
                 .save(&id, created.client_secret.as_ref())
                 .map_err(|e| {
                     e.context(format!("application `{name}` was created with client id {id}, but it could not be recorded"))
                         .with_hint(format!("add `client_id = \"{id}\"` under [app] in kinde.toml (a rerun of register also finds the app by name); its secret is in the Kinde admin under the app's keys"))
                 })?;
-            ids.notices.push(recorded(&record, &id, saved.secret));
+            ids.notices.extend(notices);
             Ok(())
         }
         Change::AdoptApplication { id, name, app_type } => {
-            let record = ids.record.clone().ok_or_else(no_record)?;
+            let record = ids.record.ok_or_else(no_record)?;
             let secret = if app_type.has_secret() {
                 client.application_secret(id).await?
             } else {
                 None
             };
-            let saved = record.save(id, secret.as_ref())?;
+            let notices = record.save(id, secret.as_ref())?;
             ids.app = Some(id.clone());
-            ids.notices.push(recorded(&record, id, saved.secret));
-            if app_type.has_secret() && !saved.secret {
+            ids.notices.extend(notices);
+            if app_type.has_secret() && secret.is_none() {
                 ids.notices.push(format!(
                     "Kinde did not return the client secret of `{name}`: copy it from the Kinde admin (Applications > {name} > App keys) into {} as KINDE_CLIENT_SECRET",
-                    record.dotenv().display()
+                    record.secret_home()
                 ));
             }
             Ok(())
@@ -317,7 +366,7 @@ async fn apply_one(client: &Client, change: &Change, ids: &mut Ids) -> Result<()
 }
 
 /// Feature flags and organizations.
-async fn apply_tenancy(client: &Client, change: &Change, ids: &mut Ids) -> Result<(), Error> {
+async fn apply_tenancy(client: &Client, change: &Change, ids: &mut Ids<'_>) -> Result<(), Error> {
     match change {
         Change::CreateFlag {
             key,
@@ -379,16 +428,4 @@ fn no_record() -> Error {
     Error::input(
         "register creates the [app] application only with a kinde.toml to write its client id into",
     )
-}
-
-fn recorded(record: &AppRecord, id: &str, secret: bool) -> String {
-    let secret = if secret {
-        format!(
-            " and its secret to {} (KINDE_CLIENT_SECRET)",
-            record.dotenv().display()
-        )
-    } else {
-        String::new()
-    };
-    format!("wrote client_id {id} to {}{secret}", record.toml.display())
 }

@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod client;
 /// `cargo kinde export`: the tenant read and written as kinde.toml.
+#[cfg(feature = "cli")]
 pub mod export;
 /// The operation table, generated from the spec by `cargo xtask codegen`.
 #[rustfmt::skip]

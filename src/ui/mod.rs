@@ -1,7 +1,9 @@
 //! All output: results on stdout, messages on stderr, colour by `--color` / `NO_COLOR`, and
 //! prompts only when a person is there to answer.
 
+#[cfg(feature = "cli")]
 pub mod browser;
+#[cfg(feature = "cli")]
 pub mod prompt;
 
 use std::io::{IsTerminal, Write};

@@ -81,17 +81,36 @@ fn ci() -> Result<(), String> {
         "warnings",
     ]);
     run_step("cargo clippy -D warnings", clippy)?;
+    // The slim install (the CLI without the emulator) and the library for users' tests (the
+    // emulator without the CLI) each build on their own.
     let mut slim = cargo();
     slim.args([
         "clippy",
         "--no-default-features",
+        "--features",
+        "cli",
         "--lib",
         "--bins",
         "--",
         "-D",
         "warnings",
     ]);
-    run_step("cargo clippy --no-default-features", slim)?;
+    run_step("cargo clippy --no-default-features --features cli", slim)?;
+    let mut testing = cargo();
+    testing.args([
+        "clippy",
+        "--no-default-features",
+        "--features",
+        "testing",
+        "--lib",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    run_step(
+        "cargo clippy --no-default-features --features testing",
+        testing,
+    )?;
     codegen::run(true)?;
     ensure_chromium()?;
     // The tests that lint init's CI files run (and fail on findings) only with the linters.

@@ -28,6 +28,8 @@ pub const LAYERS: &[(&str, u8)] = &[
     ("doctor", 6),
     ("emulator", 6),
     ("smoke", 7),
+    // `cargo_kinde::testing`: the emulator and `register` for users' tests.
+    ("testing", 7),
     ("cli", 8),
 ];
 
