@@ -728,7 +728,12 @@ impl Emulator {
         let thread = std::thread::Builder::new()
             .name("kinde-emulator".into())
             .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_current_thread()
+                // Clients (a test suite's parallel tests) are served at once: a thread per core,
+                // at most four, each token costing an RSA signature.
+                let threads = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
+                let runtime = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(threads)
+                    .thread_name("kinde-emulator")
                     .enable_all()
                     .build()
                 {
