@@ -304,18 +304,15 @@ fn context_text(value: &clap::error::ContextValue) -> String {
 pub fn run(cli: Cli) -> Result<u8, Error> {
     // A command is one task at a time: one thread starts fastest. The emulator serves clients
     // at once, and each token is an RSA signature (about 1 ms of CPU): it gets a thread per core.
+    let mut builder = tokio::runtime::Builder::new_current_thread();
     #[cfg(feature = "emulator")]
-    let serves = matches!(cli.command, Command::Emulator(_));
-    #[cfg(not(feature = "emulator"))]
-    let serves = false;
-    let runtime = if serves {
-        tokio::runtime::Builder::new_multi_thread()
-    } else {
-        tokio::runtime::Builder::new_current_thread()
+    if matches!(cli.command, Command::Emulator(_)) {
+        builder = tokio::runtime::Builder::new_multi_thread();
     }
-    .enable_all()
-    .build()
-    .map_err(|e| Error::local("cannot start the async runtime", e))?;
+    let runtime = builder
+        .enable_all()
+        .build()
+        .map_err(|e| Error::local("cannot start the async runtime", e))?;
     runtime.block_on(async move {
         match cli.command {
             Command::Token(args) => token::run(&cli.global, args).await,

@@ -458,6 +458,37 @@ write-out = "%{{http_code}} %{{time_total}}\n"
         USERS + 5,
         ms(first)
     );
+    // The request alone: 200 first pages through one keep-alive curl, each timed by curl
+    // (`time_total`), so neither process start-up nor connection set-up is in it.
+    let pages = dir.join("list-users.curl");
+    let block = format!(
+        r#"url = "{issuer}/api/v1/users"
+header = "Authorization: Bearer {token}"
+output = "/dev/null"
+write-out = "%{{http_code}} %{{time_total}}\n"
+"#
+    );
+    std::fs::write(&pages, vec![block.as_str(); 200].join("next\n")).map_err(|e| e.to_string())?;
+    let out = Command::new("curl")
+        .args(["-s", "-K"])
+        .arg(&pages)
+        .output()
+        .map_err(|e| format!("curl: {e}"))?;
+    let _ = std::fs::remove_file(&pages);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let served: Vec<Duration> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("200 ")?.parse::<f64>().ok())
+        .map(Duration::from_secs_f64)
+        .collect();
+    if served.len() != 200 {
+        return Err(format!("listed {} of 200 first pages", served.len()));
+    }
+    println!(
+        "| `--state`: list users, first page of {}, the request alone (keep-alive, median of 200) | {} | | | |",
+        USERS + 5,
+        ms(median(served))
+    );
     let last = format!("?page_size=500&next_token={}", offset_token(USERS - 495));
     let deep = time(RUNS, || run_quiet(&mut list(&last)))?;
     println!(
