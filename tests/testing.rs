@@ -692,8 +692,12 @@ fn a_crate_outside_the_workspace_uses_the_testing_feature_without_the_cli() {
     std::fs::copy(Path::new(root).join("Cargo.lock"), path("Cargo.lock")).unwrap();
     let cargo = || {
         let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        // No debug info and no incremental state: this build is run once and thrown away, and
+        // both cost build time the suite pays on every fresh checkout.
         cmd.current_dir(dir.path())
             .env("CARGO_TARGET_DIR", &target)
+            .env("CARGO_PROFILE_DEV_DEBUG", "false")
+            .env("CARGO_INCREMENTAL", "0")
             .env_remove("RUSTFLAGS");
         cmd
     };
