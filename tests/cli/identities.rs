@@ -7,6 +7,8 @@ use serde_json::{Value, json};
 
 use crate::World;
 use crate::http::raw;
+// The sign-in steps the organization tests take too.
+use crate::orgs::{exchange, param, user_id};
 
 /// The seeded web app's callback.
 const CALLBACK: &str = "http://localhost:3000/api/auth/kinde_callback";
@@ -27,12 +29,6 @@ fn ok(w: &World, token: &str, method: &str, path: &str, body: Option<Value>) -> 
         "{method} {path}: {status} {answer}"
     );
     answer
-}
-
-fn user_id(w: &World, email: &str) -> String {
-    w.emulator
-        .state()
-        .read(|t| t.user_by_email(email).unwrap().id.clone())
 }
 
 /// `/oauth2/auth` for the web app as a browser with `cookie`: (status, Location, the session
@@ -82,29 +78,6 @@ fn authorize(
                 session,
             )
         })
-}
-
-fn param(url: &url::Url, name: &str) -> Option<String> {
-    url.query_pairs()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
-}
-
-fn exchange(w: &World, code: &str) -> Value {
-    let secret = w.web_app().client_secret.unwrap();
-    let (status, body) = crate::http::post_form(
-        &format!("{}/oauth2/token", w.issuer()),
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", CALLBACK),
-            ("client_id", &w.web_app_id()),
-            ("client_secret", &secret),
-        ],
-        None,
-    );
-    assert_eq!(status, 200, "{body}");
-    body
 }
 
 fn refresh(w: &World, token: &str) -> (u16, Value) {

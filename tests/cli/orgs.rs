@@ -76,14 +76,14 @@ fn authorize(w: &World, extra: &[(&str, &str)]) -> url::Url {
     url::Url::parse(&location.unwrap()).unwrap()
 }
 
-fn param(url: &url::Url, name: &str) -> Option<String> {
+pub(crate) fn param(url: &url::Url, name: &str) -> Option<String> {
     url.query_pairs()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
 }
 
 /// Exchange a code for the token response.
-fn exchange(w: &World, code: &str) -> Value {
+pub(crate) fn exchange(w: &World, code: &str) -> Value {
     let secret = w.web_app().client_secret.unwrap();
     let (status, body) = crate::http::post_form(
         &format!("{}/oauth2/token", w.issuer()),
@@ -109,7 +109,7 @@ fn sign_in(w: &World, email: &str, extra: &[(&str, &str)]) -> Value {
     exchange(w, &code)
 }
 
-fn user_id(w: &World, email: &str) -> String {
+pub(crate) fn user_id(w: &World, email: &str) -> String {
     w.emulator
         .state()
         .read(|t| t.user_by_email(email).unwrap().id.clone())
