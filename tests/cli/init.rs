@@ -245,14 +245,14 @@ fn interactive_init_asks_checks_live_and_re_asks_a_bad_domain() {
     term.expect("Management (M2M) app client id");
     term.send_line(&w.management_id());
     term.expect("client secret");
-    term.send_line("wrong-secret");
+    term.send_secret("wrong-secret");
     term.expect("invalid_client");
     // The id is offered again as typed: Enter keeps it.
     term.expect("Management (M2M) app client id");
     term.expect(&w.management_id());
     term.send_line("");
     term.expect("client secret");
-    term.send_line(&w.management_secret());
+    term.send_secret(&w.management_secret());
     term.expect("can get a Management API token");
     term.expect("Application your users sign in to");
     term.expect("(Back-end web app, ");
@@ -262,7 +262,7 @@ fn interactive_init_asks_checks_live_and_re_asks_a_bad_domain() {
     // A back-end app has a secret: asked for, hidden, and kept in .env.
     term.expect("The app's client secret");
     let app_secret = w.web_app().client_secret.unwrap();
-    term.send_line(&app_secret);
+    term.send_secret(&app_secret);
     term.expect("Callback URL of your app");
     term.send_line("");
     term.expect("Logout URL");
@@ -528,7 +528,7 @@ fn an_unreachable_domain_can_be_kept() {
     term.expect("Management (M2M) app client id");
     term.send_line("m2m-id");
     term.expect("client secret");
-    term.send_line("m2m-secret");
+    term.send_secret("m2m-secret");
     term.expect("Application client id");
     term.send_line("app-id");
     term.expect("Callback URL of your app");

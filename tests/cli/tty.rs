@@ -92,6 +92,33 @@ impl Terminal {
         }
     }
 
+    /// Type a secret at a hidden prompt. The prompt turns echo off with `TCSAFLUSH`, which
+    /// discards anything typed before: wait until echo is off (a person sees the prompt, the test
+    /// only its text, which is printed first), then type.
+    pub fn send_secret(&mut self, text: &str) {
+        use std::os::fd::AsRawFd;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            // SAFETY: tcgetattr fills a zeroed termios for a descriptor we own; a pty's master
+            // reports the terminal's modes as the child set them.
+            let echo = unsafe {
+                let mut modes: libc::termios = std::mem::zeroed();
+                libc::tcgetattr(self.master.as_raw_fd(), &mut modes) == 0
+                    && modes.c_lflag & libc::ECHO != 0
+            };
+            if !echo {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "echo never went off for the secret; saw:\n{}",
+                strip_ansi(&self.seen)
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.send_line(text);
+    }
+
     pub fn send_line(&mut self, text: &str) {
         self.master
             .write_all(format!("{text}\r").as_bytes())
@@ -175,10 +202,14 @@ fn missing_credentials_are_asked_for_hidden_and_saved_to_dotenv() {
     term.expect("Management (M2M) app client id");
     term.send_line(&w.management_id());
     term.expect("Management (M2M) app client secret");
-    term.send_line(&secret);
+    term.send_secret(&secret);
     term.expect("Save to");
     term.send_line("y");
     let (code, seen) = term.finish();
+    assert!(
+        !seen.contains(&secret[..]),
+        "the secret was shown on the terminal"
+    );
     assert_eq!(code, 0, "{seen}");
     assert!(!seen.contains(&secret), "the secret was echoed: {seen}");
     assert!(
@@ -239,10 +270,14 @@ fn an_awkward_secret_is_saved_quoted_and_read_back() {
         cmd
     });
     term.expect("Management (M2M) app client secret");
-    term.send_line(&secret);
+    term.send_secret(&secret);
     term.expect("Save to");
     term.send_line("y");
     let (code, seen) = term.finish();
+    assert!(
+        !seen.contains(&secret[..]),
+        "the secret was shown on the terminal"
+    );
     assert_eq!(code, 0, "{seen}");
     let text = std::fs::read_to_string(w.path(".env")).unwrap();
     assert!(
@@ -272,10 +307,14 @@ fn declining_to_save_writes_nothing() {
         cmd
     });
     term.expect("Management (M2M) app client secret");
-    term.send_line(&w.management_secret());
+    term.send_secret(&w.management_secret());
     term.expect("Save to");
     term.send_line("n");
     let (code, seen) = term.finish();
+    assert!(
+        !seen.contains(&w.management_secret()),
+        "the secret was shown on the terminal"
+    );
     assert_eq!(code, 0, "{seen}");
     assert!(!w.path(".env").exists());
     assert!(
