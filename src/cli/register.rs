@@ -337,6 +337,7 @@ fn outcomes(plan: &Plan, names: &BTreeMap<String, String>) -> Vec<Outcome> {
         detail: failure.unwrap_or_default(),
         body: None,
         cause: None,
+        operation: None,
     };
     let mut out = Vec::new();
     for group in plan.groups() {

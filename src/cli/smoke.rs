@@ -1,5 +1,6 @@
 //! `cargo kinde smoke`: endpoint smoke tests and API protection probes, before every deploy.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,7 +14,9 @@ use crate::config::Source;
 use crate::error::{Error, exit};
 use crate::smoke::report::{self, Summary};
 use crate::smoke::runner::{self, Cause, Options, Outcome, Shared, Status, Unavailable};
-use crate::smoke::{self, Check};
+use crate::smoke::openapi::{self, Access, Document};
+use crate::smoke::probes::Probe;
+use crate::smoke::{self, Check, OperationProbe, Step, Target};
 use crate::ui::{self, paint, style};
 
 /// Report formats.
@@ -74,6 +77,25 @@ pub struct SmokeArgs {
     /// they are masked (`a***@example.com`) except in the human report on a terminal outside CI.
     #[arg(long)]
     pub show_pii: bool,
+    /// Probe every operation of this OpenAPI 3.0 / 3.1 document (JSON or YAML) instead of running
+    /// kinde.toml's checks: the protection probes, a token lacking the required permissions (403)
+    /// and a token holding them (not 401/403) for each secured operation; public ones are listed.
+    #[arg(long, value_name = "FILE", requires = "base_url")]
+    pub openapi: Option<PathBuf>,
+    /// With --openapi: the URL the document's paths are appended to (its `servers` are not read).
+    #[arg(long, value_name = "URL", requires = "openapi")]
+    pub base_url: Option<String>,
+    /// With --openapi: the API's audience, in the tokens sent (default: the one [[apis]] entry of
+    /// kinde.toml).
+    #[arg(long, value_name = "AUD", requires = "openapi")]
+    pub audience: Option<String>,
+    /// With --openapi: the value of a path or query parameter (repeatable), over the document's
+    /// examples.
+    #[arg(long, value_name = "NAME=VALUE", requires = "openapi", value_parser = openapi::parse_param)]
+    pub param: Vec<(String, String)>,
+    /// With --openapi: a public operation (no security requirement) fails the run.
+    #[arg(long, requires = "openapi")]
+    pub fail_on_public: bool,
 }
 
 /// A number of seconds above zero, for `--timeout` and `--total-timeout`.
@@ -90,7 +112,8 @@ fn positive_secs(text: &str) -> Result<f64, String> {
 struct Prepared {
     shared: Arc<Shared>,
     checks: Vec<Check>,
-    issuer: crate::urls::Issuer,
+    /// What the first status line says the run does.
+    banner: String,
     /// Missing, refused or unreachable M2M credentials: reported after the report, and its
     /// exit code wins.
     m2m_error: Option<Error>,
@@ -157,14 +180,11 @@ pub async fn run(global: &GlobalArgs, args: SmokeArgs) -> Result<u8, Error> {
     let Prepared {
         shared,
         checks,
-        issuer,
+        banner,
         m2m_error,
         _context,
     } = *prepared;
-    ui::status(&format!(
-        "running {} check(s) against {issuer}",
-        checks.len()
-    ));
+    ui::status(&banner);
     // On a terminal, one line that counts checks as they finish (no dependency needed for it);
     // elsewhere only the report.
     let live = format == Format::Human
@@ -175,7 +195,16 @@ pub async fn run(global: &GlobalArgs, args: SmokeArgs) -> Result<u8, Error> {
             ui::progress(&format!("[{done}/{total}] {}", outcome.name));
         }
     };
-    let outcomes = runner::run(shared.clone(), checks, &options, &progress).await;
+    let mut outcomes = runner::run(shared.clone(), checks, &options, &progress).await;
+    if args.fail_on_public {
+        for o in &mut outcomes {
+            if o.tags.iter().any(|t| t == report::PUBLIC_TAG) {
+                o.status = Status::Fail;
+                o.cause = Some(Cause::Check);
+                o.detail = format!("{} (--fail-on-public)", o.detail);
+            }
+        }
+    }
     if live {
         ui::progress("");
     }
@@ -253,12 +282,39 @@ async fn prepare(
         warnings.push(warning);
     }
     let issuer = ctx.config.issuer()?.clone();
-    let all = smoke::checks(&ctx.config, &issuer);
-    let checks = select(all, &args.only, &args.tag)?;
+    let (checks, banner) = match &args.openapi {
+        Some(file) => {
+            let base_url = args.base_url.as_deref().unwrap_or_default();
+            let all = openapi_checks(&ctx.config, args, file, base_url)?;
+            let operations: BTreeSet<&str> = all.iter().filter_map(Check::operation).collect();
+            let banner = format!(
+                "probing {} operation(s) of {} at {base_url} (tokens from {issuer})",
+                operations.len(),
+                file.display()
+            );
+            (select(all, &args.only, &args.tag)?, banner)
+        }
+        None => {
+            let all = smoke::checks(&ctx.config, &issuer);
+            let checks = select(all, &args.only, &args.tag)?;
+            let banner = format!("running {} check(s) against {issuer}", checks.len());
+            (checks, banner)
+        }
+    };
     if args.list {
         return Ok(Plan::List(checks));
     }
-    let needs_m2m = checks.iter().any(|c| c.step.needs_m2m());
+    // `smoke --openapi` against the emulator mints every token it sends; elsewhere the probes
+    // forge from the M2M token and those needing chosen permissions could not run.
+    let minting_off = match checks.iter().find_map(|c| match &c.step {
+        Step::Operation { target, probe } if !matches!(probe, OperationProbe::Public(_) | OperationProbe::NotProbed(_)) => Some(target.audience.clone()),
+        _ => None,
+    }) {
+        Some(audience) => runner::minting(ctx.http()?, &issuer, audience.as_deref()).await?,
+        None => Some(String::new()),
+    };
+    let minting = args.openapi.is_some() && minting_off.is_none();
+    let needs_m2m = !minting && checks.iter().any(|c| c.step.needs_m2m());
     // Missing credentials fail the checks that need a token, with the reason, and the others
     // still run: the report exists and says what is wrong (the exit code is the error's, 2).
     let (credentials, kinde, mut m2m_error) = if needs_m2m {
@@ -283,6 +339,9 @@ async fn prepare(
         crate::oauth::cache::TokenCache::open_if_any()?,
         &checks,
     );
+    if let Some(why) = &minting_off {
+        shared.minting_off(why);
+    }
     if let Some(e) = &m2m_error {
         shared.tokens_unavailable(&Unavailable::Fail(Cause::of_setup(e), e.to_string()));
     }
@@ -303,7 +362,7 @@ async fn prepare(
     Ok(Plan::Run(Box::new(Prepared {
         shared,
         checks,
-        issuer,
+        banner,
         m2m_error,
         _context: ctx,
     })))
@@ -423,6 +482,131 @@ async fn register_in_emulator(
         file.display()
     ));
     Ok(())
+}
+
+/// The checks of `smoke --openapi FILE`: for each operation of the document, in path order, the
+/// protection probes, a token lacking its permissions and one holding them when it is secured
+/// with a bearer token; one skipped check when it is public or cannot be probed.
+fn openapi_checks(
+    config: &crate::config::Config,
+    args: &SmokeArgs,
+    file: &std::path::Path,
+    base_url: &str,
+) -> Result<Vec<Check>, Error> {
+    match url::Url::parse(base_url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+        _ => {
+            return Err(Error::input(format!(
+                "--base-url `{base_url}` is not an http(s) URL"
+            ))
+            .with_hint("the URL the document's paths follow, e.g. --base-url http://127.0.0.1:3000"));
+        }
+    }
+    let audience = match (&args.audience, config.apis.as_slice()) {
+        (Some(aud), _) => Some(aud.clone()),
+        (None, [api]) => Some(api.audience.clone()),
+        (None, []) => None,
+        (None, apis) => {
+            let audiences: Vec<&str> = apis.iter().map(|a| a.audience.as_str()).collect();
+            return Err(Error::input(format!(
+                "kinde.toml declares {} APIs, so the audience of {} is not known",
+                apis.len(),
+                file.display()
+            ))
+            .with_hint(format!("pass --audience, one of: {}", audiences.join(", "))));
+        }
+    };
+    let document = Document::load(file)?;
+    let params: BTreeMap<String, String> = args.param.iter().cloned().collect();
+    let operations = document.operations(&params, base_url);
+    if operations.is_empty() {
+        return Err(Error::input(format!(
+            "{} has no operations under `paths`",
+            file.display()
+        )));
+    }
+    // What a token lacking an operation's permissions holds: every other one the document names.
+    let named: BTreeSet<String> = operations
+        .iter()
+        .filter_map(|o| match &o.access {
+            Access::Bearer { any_of, .. } => Some(any_of.iter().cloned()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let mut checks = Vec::new();
+    for op in operations {
+        let label = op.label();
+        let mut tags = vec!["openapi".to_string()];
+        tags.extend(op.tags.iter().cloned());
+        let (url, body) = match &op.request {
+            Ok(r) => (r.url.clone(), r.body.clone()),
+            Err(_) => (String::new(), None),
+        };
+        let (permissions, required_any) = match &op.access {
+            Access::Bearer {
+                permissions,
+                any_of,
+            } => (permissions.clone(), any_of.clone()),
+            _ => (Vec::new(), Vec::new()),
+        };
+        let target = Arc::new(Target {
+            label: label.clone(),
+            method: reqwest::Method::from_bytes(op.method.as_bytes())
+                .unwrap_or(reqwest::Method::GET),
+            url,
+            body,
+            audience: audience.clone(),
+            others: named
+                .iter()
+                .filter(|p| !required_any.contains(p))
+                .cloned()
+                .collect(),
+            permissions,
+            required_any,
+        });
+        let check = |name: String, tags: Vec<String>, probe: OperationProbe| Check {
+            name: format!("{label}: {name}"),
+            tags,
+            step: Step::Operation {
+                target: target.clone(),
+                probe,
+            },
+        };
+        match (&op.access, &op.request) {
+            (Access::Public(why), _) => {
+                let mut tags = tags.clone();
+                tags.push(report::PUBLIC_TAG.to_string());
+                checks.push(check("public".into(), tags, OperationProbe::Public(why.clone())));
+            }
+            (Access::Other(why), _) | (Access::Bearer { .. }, Err(why)) => {
+                checks.push(check("not probed".into(), tags, OperationProbe::NotProbed(why.clone())));
+            }
+            (Access::Bearer { .. }, Ok(_)) => {
+                for probe in Probe::ALL {
+                    checks.push(check(
+                        format!("refuses {}", probe.label()),
+                        tags.clone(),
+                        OperationProbe::Protect(probe),
+                    ));
+                }
+                if !target.required_any.is_empty() {
+                    checks.push(check(
+                        format!("refuses a token lacking {}", target.required_any.join(", ")),
+                        tags.clone(),
+                        OperationProbe::Lacking,
+                    ));
+                }
+                let control = if target.permissions.is_empty() {
+                    "accepts a valid token".to_string()
+                } else {
+                    format!("accepts a token holding {}", target.permissions.join(", "))
+                };
+                checks.push(check(control, tags, OperationProbe::Control));
+            }
+        }
+    }
+    Ok(checks)
 }
 
 fn select(all: Vec<Check>, only: &[String], tags: &[String]) -> Result<Vec<Check>, Error> {

@@ -1,5 +1,7 @@
 //! Smoke checks: the model, the default suite, and turning `kinde.toml` into checks.
 
+#[cfg(feature = "cli")]
+pub mod openapi;
 pub mod probes;
 pub mod report;
 pub mod runner;
@@ -86,6 +88,51 @@ pub enum Step {
         /// Which bad token.
         probe: Probe,
     },
+    /// A probe of one operation of an OpenAPI document (`smoke --openapi`).
+    Operation {
+        /// The operation's request and the tokens it needs.
+        target: std::sync::Arc<Target>,
+        /// What is sent.
+        probe: OperationProbe,
+    },
+}
+
+/// One operation of an OpenAPI document, as `smoke --openapi` probes it.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// `GET /orders/{order_id}`: the report groups its checks under it.
+    pub label: String,
+    /// Method.
+    pub method: reqwest::Method,
+    /// Absolute URL, parameters filled.
+    pub url: String,
+    /// A minimal JSON body, for operations that take one.
+    pub body: Option<Value>,
+    /// The API's audience, if known.
+    pub audience: Option<String>,
+    /// The permissions a token needs (a valid token holding them must not be refused).
+    pub permissions: Vec<String>,
+    /// Every permission any of the operation's requirements names: a token without them all
+    /// must be refused with 403.
+    pub required_any: Vec<String>,
+    /// What the token of [`OperationProbe::Lacking`] holds: every other permission the document
+    /// names.
+    pub others: Vec<String>,
+}
+
+/// What one check of an operation sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OperationProbe {
+    /// A bad token (or none): must be refused with 401 (403 accepted).
+    Protect(Probe),
+    /// A valid token lacking the required permissions: must be refused with 403.
+    Lacking,
+    /// A valid token holding the required permissions: must not be refused (401 / 403).
+    Control,
+    /// A public operation (its reason): reported, not probed.
+    Public(String),
+    /// An operation that cannot be probed (its reason: a missing parameter, a non-bearer scheme).
+    NotProbed(String),
 }
 
 impl Step {
@@ -95,6 +142,12 @@ impl Step {
             Step::Http(h) => matches!(h.token, TokenChoice::M2m | TokenChoice::Named(_)),
             Step::Discovery | Step::Jwks => false,
             Step::Probe { probe, .. } => *probe != Probe::NoToken,
+            // The emulator mints these tokens itself; against a tenant, the probes fall back to
+            // the M2M token (decided once the run knows whether minting is available).
+            Step::Operation { probe, .. } => matches!(
+                probe,
+                OperationProbe::Protect(p) if *p != Probe::NoToken
+            ),
             _ => true,
         }
     }
@@ -109,6 +162,16 @@ pub struct Check {
     pub tags: Vec<String>,
     /// What it does.
     pub step: Step,
+}
+
+impl Check {
+    /// The OpenAPI operation it belongs to (`GET /orders/{id}`), for reports grouping by it.
+    pub fn operation(&self) -> Option<&str> {
+        match &self.step {
+            Step::Operation { target, .. } => Some(&target.label),
+            _ => None,
+        }
+    }
 }
 
 /// The checks for `config`: the default suite when `[smoke_suite] defaults` says so (unset: when

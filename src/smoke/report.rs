@@ -120,33 +120,73 @@ impl Outcome {
     }
 }
 
-/// The human report: one line per check, failure details indented, then the summary.
+/// The human report: one line per check, failure details indented, then the summary. Checks of
+/// an OpenAPI operation (`smoke --openapi`) are grouped under it (`GET /orders/{id}`), and the
+/// public operations listed together before the summary.
 pub fn human(
     outcomes: &[Outcome],
     summary: Summary,
     paint: &dyn Fn(Status, &str) -> String,
 ) -> String {
     let mut out = String::new();
+    let mut group: Option<&str> = None;
+    let mut public = Vec::new();
     for o in outcomes {
+        if o.tags.iter().any(|t| t == PUBLIC_TAG) && o.status != Status::Fail {
+            public.push(o);
+            continue;
+        }
         let mark = match o.status {
             Status::Pass => paint(Status::Pass, "✓"),
             Status::Fail => paint(Status::Fail, "✗"),
             Status::Skip => paint(Status::Skip, "-"),
         };
+        let (indent, name) = match o.operation.as_deref() {
+            Some(op) => {
+                if group != Some(op) {
+                    out.push_str(&format!("{op}\n"));
+                    group = Some(op);
+                }
+                let name = o
+                    .name
+                    .strip_prefix(op)
+                    .and_then(|n| n.strip_prefix(": "))
+                    .unwrap_or(&o.name);
+                ("  ", name)
+            }
+            None => {
+                group = None;
+                ("", o.name.as_str())
+            }
+        };
         out.push_str(&format!(
-            "{mark} {} ({} ms): {}\n",
-            o.name, o.duration_ms, o.detail
+            "{indent}{mark} {name} ({} ms): {}\n",
+            o.duration_ms, o.detail
         ));
         if o.status == Status::Fail {
             if let Some(request) = &o.request {
-                out.push_str(&format!("    request: {request}\n"));
+                out.push_str(&format!("{indent}    request: {request}\n"));
             }
             if let Some(status) = o.http_status {
-                out.push_str(&format!("    status:  {status}\n"));
+                out.push_str(&format!("{indent}    status:  {status}\n"));
             }
             if let Some(body) = &o.body {
-                out.push_str(&format!("    body:    {body}\n"));
+                out.push_str(&format!("{indent}    body:    {body}\n"));
             }
+        }
+    }
+    if !public.is_empty() {
+        out.push_str(&format!(
+            "public operations (no security requirement in the document; not probed): {}\n",
+            public.len()
+        ));
+        for o in public {
+            out.push_str(&format!(
+                "  {} {}: {}\n",
+                paint(Status::Skip, "-"),
+                o.operation.as_deref().unwrap_or(&o.name),
+                o.detail.strip_prefix("public: ").unwrap_or(&o.detail)
+            ));
         }
     }
     out.push_str(&format!(
@@ -155,6 +195,9 @@ pub fn human(
     ));
     out
 }
+
+/// The tag of the check that reports a public operation (`smoke --openapi`).
+pub const PUBLIC_TAG: &str = "public";
 
 /// The report of a run, as `--json` / `--format json` print it.
 #[derive(Debug, Clone, Serialize)]
@@ -169,6 +212,10 @@ pub struct Report<'a> {
     pub duration_ms: u64,
     /// Every check's outcome, in order.
     pub checks: &'a [Outcome],
+    /// `smoke --openapi`: the operations without a security requirement (`GET /health`), not
+    /// probed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub public: Vec<String>,
     /// What the run noticed but did not fail on (an old `[[smoke]]` config without
     /// `[smoke_suite]`).
     pub warnings: Vec<String>,
@@ -190,6 +237,11 @@ impl<'a> Report<'a> {
             skipped: summary.skipped,
             duration_ms: summary.wall_ms,
             checks: outcomes,
+            public: outcomes
+                .iter()
+                .filter(|o| o.tags.iter().any(|t| t == PUBLIC_TAG))
+                .filter_map(|o| o.operation.clone())
+                .collect(),
             warnings: Vec::new(),
             output: None,
             error: None,
@@ -239,10 +291,11 @@ pub fn junit_suite(suite: &str, outcomes: &[Outcome], summary: Summary) -> Strin
         humantime::format_rfc3339_seconds(std::time::SystemTime::now())
     ));
     for o in outcomes {
-        let classname = o
-            .tags
-            .first()
-            .map_or(suite.to_string(), |t| format!("{suite}.{t}"));
+        let classname = match (&o.operation, o.tags.first()) {
+            (Some(op), _) => format!("{suite}.{op}"),
+            (None, Some(t)) => format!("{suite}.{t}"),
+            (None, None) => suite.to_string(),
+        };
         out.push_str(&format!(
             "    <testcase name=\"{}\" classname=\"{}\" time=\"{}\"",
             escape(&o.name),
@@ -293,6 +346,7 @@ mod tests {
             detail: "status 500, expected <200>".into(),
             body: Some("{\"e\":\"\u{1}\"}".into()),
             cause: (status == Status::Fail).then_some(Cause::Check),
+            operation: None,
         }
     }
 

@@ -12,7 +12,7 @@ use serde_json::Value;
 use tokio::sync::{OnceCell, Semaphore};
 
 use super::probes::{self, Probe};
-use super::{Check, HttpCheck, Step};
+use super::{Check, HttpCheck, OperationProbe, Step, Target};
 use crate::config::Config;
 use crate::config::file::TokenChoice;
 use crate::error::Error;
@@ -126,6 +126,9 @@ pub struct Outcome {
     /// Why it failed (only on failure).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cause: Option<Cause>,
+    /// The OpenAPI operation it probes (`GET /orders/{id}`), with `smoke --openapi`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operation: Option<String>,
 }
 
 /// Why a check could not do what it tests. The runner reports `Skip` as skipped and `Fail` as
@@ -198,7 +201,104 @@ pub struct Shared {
     jwks: OnceCell<Result<Jwks, Unavailable>>,
     /// The user token, looked up (and refreshed when it expired) once per run.
     user: OnceCell<Result<Secret, Unavailable>>,
+    /// Tokens minted by the emulator (`smoke --openapi`), one at a time (a mint sets the smoke
+    /// user's permissions, then signs), each once per run.
+    minted: tokio::sync::Mutex<Minted>,
+    /// Expired copies of base tokens, signed by the emulator once per base token.
+    expired: tokio::sync::Mutex<HashMap<String, Result<String, Unavailable>>>,
     warnings: Mutex<Vec<String>>,
+}
+
+/// What the emulator minted so far, and whether it can.
+#[derive(Default)]
+struct Minted {
+    /// Why tokens cannot be minted here (a real tenant): the probes needing one are skipped.
+    off: Option<Unavailable>,
+    tokens: HashMap<(Vec<String>, Option<String>), Result<String, Unavailable>>,
+}
+
+/// The user `smoke --openapi` mints tokens for in the emulator, and its organization.
+pub const MINT_USER: &str = "cargo-kinde-smoke@example.com";
+/// The organization of [`MINT_USER`]'s tokens.
+pub const MINT_ORG: &str = "org_cargo_kinde_smoke";
+
+/// Why a probe that needs a minted token could not run against a real tenant.
+fn no_minting(why: &str) -> Unavailable {
+    Unavailable::Skip(format!(
+        "could not run: a valid token with chosen permissions is minted by the emulator only ({why})"
+    ))
+}
+
+/// Whether `issuer` mints tokens with chosen permissions (`POST /_emulator/mint`): `Ok(None)`
+/// when it does, `Ok(Some(reason))` when it is not an emulator (a `*.kinde.com` tenant is not
+/// even asked; anything answering 404 or 405 is not one), `Err` when the emulator refused.
+pub async fn minting(
+    http: &reqwest::Client,
+    issuer: &Issuer,
+    audience: Option<&str>,
+) -> Result<Option<String>, Error> {
+    let host = url::Url::parse(issuer.as_str())
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+        .unwrap_or_default();
+    if host.ends_with(".kinde.com") {
+        return Ok(Some(format!("{issuer} is a Kinde tenant")));
+    }
+    match mint_request(http, issuer, &[], audience).await {
+        Ok(_) => Ok(None),
+        Err(MintError::NotEmulator(why)) => Ok(Some(why)),
+        Err(MintError::Failed(e)) => Err(e),
+    }
+}
+
+enum MintError {
+    NotEmulator(String),
+    Failed(Error),
+}
+
+/// One `POST /_emulator/mint` for [`MINT_USER`] in [`MINT_ORG`] holding exactly `permissions`.
+async fn mint_request(
+    http: &reqwest::Client,
+    issuer: &Issuer,
+    permissions: &[String],
+    audience: Option<&str>,
+) -> Result<String, MintError> {
+    let url = issuer.endpoint("/_emulator/mint");
+    let mut body = serde_json::json!({
+        "email": MINT_USER,
+        "org": MINT_ORG,
+        "permissions": permissions,
+    });
+    if let Some(aud) = audience {
+        body["audience"] = serde_json::json!([aud]);
+    }
+    let reply = crate::net::send(http.post(&url).json(&body), &url, crate::net::TOKEN_LIMIT)
+        .await
+        .map_err(|e| MintError::Failed(e.context("the emulator could not mint a token")))?;
+    let status = reply.status.as_u16();
+    if matches!(status, 404 | 405) {
+        return Err(MintError::NotEmulator(format!(
+            "{url} answered {status}: the issuer is not the emulator"
+        )));
+    }
+    let doc: Value = serde_json::from_slice(&reply.body).unwrap_or_default();
+    if status != 200 {
+        let message = doc
+            .pointer("/errors/0/message")
+            .and_then(Value::as_str)
+            .map_or_else(|| crate::net::excerpt(&reply.text(), 200), String::from);
+        return Err(MintError::Failed(Error::input(format!(
+            "the emulator could not mint a token ({url} answered {status}): {message}"
+        ))));
+    }
+    doc.get("access_token")
+        .and_then(Value::as_str)
+        .map(String::from)
+        .ok_or_else(|| {
+            MintError::Failed(Error::input(format!(
+                "the emulator's answer from {url} has no access_token"
+            )))
+        })
 }
 
 impl Shared {
@@ -222,6 +322,8 @@ impl Shared {
             tokens: HashMap::new(),
             jwks: OnceCell::new(),
             user: OnceCell::new(),
+            minted: tokio::sync::Mutex::new(Minted::default()),
+            expired: tokio::sync::Mutex::new(HashMap::new()),
             warnings: Mutex::new(Vec::new()),
         };
         // Every token the checks can ask for gets its cell now, so concurrent checks share one
@@ -239,6 +341,14 @@ impl Shared {
                     audiences: vec![aud.clone()],
                     scopes: Vec::new(),
                 }),
+                Step::Operation { target, .. } => {
+                    if let Some(aud) = &target.audience {
+                        requests.push(TokenRequest {
+                            audiences: vec![aud.clone()],
+                            scopes: Vec::new(),
+                        });
+                    }
+                }
                 _ => {}
             }
         }
@@ -286,6 +396,37 @@ impl Shared {
         for cell in self.tokens.values() {
             let _ = cell.set(Err(why.clone()));
         }
+    }
+
+    /// Tokens cannot be minted here (`why`, from [`minting`]): the probes that need one are
+    /// skipped with the reason and the protection probes forge from the M2M token.
+    pub fn minting_off(&self, why: &str) {
+        if let Ok(mut minted) = self.minted.try_lock() {
+            minted.off = Some(no_minting(why));
+        }
+    }
+
+    /// A token of the emulator's for the smoke user holding exactly `permissions`, for
+    /// `audience`: minted once per run, one mint at a time. `Skip` where nothing can mint.
+    async fn mint(&self, permissions: &[String], audience: Option<&str>) -> Result<String, Unavailable> {
+        let mut minted = self.minted.lock().await;
+        if let Some(off) = &minted.off {
+            return Err(off.clone());
+        }
+        let key = (permissions.to_vec(), audience.map(String::from));
+        if let Some(found) = minted.tokens.get(&key) {
+            return found.clone();
+        }
+        let result = match mint_request(&self.http, &self.issuer, permissions, audience).await {
+            Ok(token) => Ok(token),
+            Err(MintError::NotEmulator(why)) => {
+                minted.off = Some(no_minting(&why));
+                return Err(no_minting(&why));
+            }
+            Err(MintError::Failed(e)) => Err(Unavailable::error(&e)),
+        };
+        minted.tokens.insert(key, result.clone());
+        result
     }
 
     /// Things the caller may want to warn about (a token that could not be cached).
@@ -557,6 +698,7 @@ impl Outcome {
             detail,
             body: None,
             cause: Some(Cause::of_setup(error)),
+            operation: None,
         };
         outcome.made_safe();
         outcome
@@ -583,6 +725,7 @@ fn outcome(check: &Check, status: Status, detail: String) -> Outcome {
         detail,
         body: None,
         cause: (status == Status::Fail).then_some(Cause::Check),
+        operation: check.operation().map(String::from),
     }
 }
 
@@ -688,7 +831,26 @@ async fn run_one(shared: &Shared, check: &Check) -> Outcome {
             url,
             audience,
             probe,
-        } => run_probe(shared, check, method, url, audience.as_deref(), *probe).await,
+        } => {
+            let target = Target {
+                label: String::new(),
+                method: method.clone(),
+                url: url.clone(),
+                body: None,
+                audience: audience.clone(),
+                permissions: Vec::new(),
+                required_any: Vec::new(),
+                others: Vec::new(),
+            };
+            run_probe(shared, check, &target, *probe, false).await
+        }
+        Step::Operation { target, probe } => match probe {
+            OperationProbe::Protect(p) => run_probe(shared, check, target, *p, true).await,
+            OperationProbe::Lacking => lacking(shared, check, target).await,
+            OperationProbe::Control => control(shared, check, target).await,
+            OperationProbe::Public(why) => outcome(check, Status::Skip, format!("public: {why}; not probed")),
+            OperationProbe::NotProbed(why) => outcome(check, Status::Skip, why.clone()),
+        },
     }
 }
 
@@ -1025,32 +1187,58 @@ async fn callback_registered(shared: &Shared, check: &Check, url: &str) -> Outco
     }
 }
 
+/// Send `target`'s request with `token` (its body, if any); the outcome's request is filled, or
+/// the check failed because nothing answered.
+async fn send_target(
+    shared: &Shared,
+    check: &Check,
+    target: &Target,
+    token: Option<&str>,
+) -> Result<(Answer, Outcome), Outcome> {
+    let request = describe_request(&target.method, &target.url, token.is_some());
+    match send(
+        shared,
+        &target.method,
+        &target.url,
+        token,
+        &[],
+        target.body.as_ref(),
+    )
+    .await
+    {
+        Ok(answer) => {
+            let base = Outcome {
+                request: Some(request),
+                http_status: Some(answer.status),
+                ..pass(check, String::new())
+            };
+            Ok((answer, base))
+        }
+        Err(e) => Err(Outcome {
+            request: Some(request),
+            ..failed_by(check, &e)
+        }),
+    }
+}
+
+/// A bad token (or none) sent to `target`: passes when refused with 401 or 403. With `minted`
+/// (`smoke --openapi`), the token is forged from one the emulator mints holding the operation's
+/// permissions, so a refusal cannot come from a missing permission alone.
 async fn run_probe(
     shared: &Shared,
     check: &Check,
-    method: &Method,
-    url: &str,
-    audience: Option<&str>,
+    target: &Target,
     probe: Probe,
+    minted: bool,
 ) -> Outcome {
-    let token = match forge(shared, audience, probe).await {
+    let permissions = minted.then_some(target.permissions.as_slice());
+    let token = match forge(shared, target.audience.as_deref(), probe, permissions).await {
         Ok(t) => t,
         Err(why) => return why.outcome(check),
     };
-    let request = describe_request(method, url, token.is_some());
-    let answer = match send(shared, method, url, token.as_deref(), &[], None).await {
-        Ok(a) => a,
-        Err(e) => {
-            return Outcome {
-                request: Some(request),
-                ..failed_by(check, &e)
-            };
-        }
-    };
-    let base = Outcome {
-        request: Some(request),
-        http_status: Some(answer.status),
-        ..pass(check, String::new())
+    let (answer, base) = match send_target(shared, check, target, token.as_deref()).await {
+        Ok(sent) => sent,
+        Err(outcome) => return outcome,
     };
     match answer.status {
         401 | 403 => Outcome {
@@ -1076,31 +1264,152 @@ async fn run_probe(
     }
 }
 
+/// A valid token holding every other permission the document names but none the operation
+/// asks for: must be refused with 403.
+async fn lacking(shared: &Shared, check: &Check, target: &Target) -> Outcome {
+    let token = match shared
+        .mint(&target.others, target.audience.as_deref())
+        .await
+    {
+        Ok(t) => t,
+        Err(why) => return why.context("could not mint a token lacking the permissions").outcome(check),
+    };
+    let (answer, base) = match send_target(shared, check, target, Some(&token)).await {
+        Ok(sent) => sent,
+        Err(outcome) => return outcome,
+    };
+    let needed = target.required_any.join(", ");
+    match answer.status {
+        403 => Outcome {
+            detail: "refused with 403".into(),
+            ..base
+        },
+        401 => Outcome {
+            detail: "refused with 401 (403 is the status for a valid token lacking a permission: RFC 6750's insufficient_scope)".into(),
+            ..base
+        },
+        s => Outcome {
+            status: Status::Fail,
+            cause: Some(Cause::Check),
+            detail: format!(
+                "answered {s} instead of 403: it accepted a valid token without {needed}: the route does not check the permission"
+            ),
+            body: Some(excerpt(&answer)),
+            ..base
+        },
+    }
+}
+
+/// A valid token holding the operation's permissions: must not be refused, or the refusals of
+/// the other probes prove nothing.
+async fn control(shared: &Shared, check: &Check, target: &Target) -> Outcome {
+    let token = match shared
+        .mint(&target.permissions, target.audience.as_deref())
+        .await
+    {
+        Ok(t) => t,
+        // Without minting, an operation that needs no permission still gets a valid token: the
+        // M2M app's for the API.
+        Err(Unavailable::Skip(why)) => match (&target.audience, target.permissions.is_empty()) {
+            (Some(aud), true) => match shared
+                .fetch(&TokenRequest {
+                    audiences: vec![aud.clone()],
+                    scopes: Vec::new(),
+                })
+                .await
+            {
+                Ok(t) => t,
+                Err(why) => {
+                    return why
+                        .context(&format!("could not get the M2M token for {aud}"))
+                        .outcome(check);
+                }
+            },
+            _ => return Unavailable::Skip(why).outcome(check),
+        },
+        Err(why) => return why.context("could not mint a token holding the permissions").outcome(check),
+    };
+    let (answer, base) = match send_target(shared, check, target, Some(&token)).await {
+        Ok(sent) => sent,
+        Err(outcome) => return outcome,
+    };
+    match answer.status {
+        s @ (401 | 403) => Outcome {
+            status: Status::Fail,
+            cause: Some(Cause::Check),
+            detail: format!(
+                "answered {s} to a valid token{}: the route refuses a good token, so its refusals prove nothing (check the audience and issuer it expects, and its permission names)",
+                if target.permissions.is_empty() {
+                    String::new()
+                } else {
+                    format!(" holding {}", target.permissions.join(", "))
+                }
+            ),
+            body: Some(excerpt(&answer)),
+            ..base
+        },
+        s => Outcome {
+            detail: format!("accepted: answered {s}"),
+            ..base
+        },
+    }
+}
+
 /// The bad token for `probe`: `Skip` when it cannot be made here, `Fail` when what it is made
 /// from (the M2M token, the JWKS) could not be had.
 async fn forge(
     shared: &Shared,
     audience: Option<&str>,
     probe: Probe,
+    minted: Option<&[String]>,
 ) -> Result<Option<String>, Unavailable> {
     if probe == Probe::NoToken {
         return Ok(None);
     }
-    let m2m = shared
-        .token(&TokenChoice::M2m)
-        .await
-        .and_then(|t| t.ok_or_else(|| Unavailable::check("no token")))
-        .map_err(|why| why.context("could not get the M2M token to forge a bad one from"))?;
-    // A real token for the API when the M2M app is authorised for it, else the management one.
-    let base = match audience {
-        Some(aud) => shared
-            .fetch(&TokenRequest {
-                audiences: vec![aud.to_string()],
-                scopes: Vec::new(),
-            })
+    // `smoke --openapi` against the emulator: forgeries of a token the operation would accept.
+    let minted_base = match minted {
+        Some(permissions) => match shared.mint(permissions, audience).await {
+            Ok(token) => Some((token, permissions)),
+            Err(Unavailable::Skip(_)) => None,
+            Err(why) => return Err(why.context("could not mint a token to forge a bad one from")),
+        },
+        None => None,
+    };
+    if let Some((_, permissions)) = &minted_base
+        && probe == Probe::OtherAudience
+    {
+        if audience.is_none() {
+            return Err(Unavailable::Skip("pass --audience (or declare one [[apis]] entry in kinde.toml) so a token for another audience can be told apart".into()));
+        }
+        // The same permissions without the API's audience.
+        return shared
+            .mint(permissions, None)
             .await
-            .unwrap_or_else(|_| m2m.clone()),
-        None => m2m.clone(),
+            .map(Some)
+            .map_err(|why| why.context("could not mint a token for another audience"));
+    }
+    let (m2m, base) = match minted_base {
+        Some((base, _)) => (None, base),
+        None => {
+            let m2m = shared
+                .token(&TokenChoice::M2m)
+                .await
+                .and_then(|t| t.ok_or_else(|| Unavailable::check("no token")))
+                .map_err(|why| why.context("could not get the M2M token to forge a bad one from"))?;
+            // A real token for the API when the M2M app is authorised for it, else the
+            // management one.
+            let base = match audience {
+                Some(aud) => shared
+                    .fetch(&TokenRequest {
+                        audiences: vec![aud.to_string()],
+                        scopes: Vec::new(),
+                    })
+                    .await
+                    .unwrap_or_else(|_| m2m.clone()),
+                None => m2m.clone(),
+            };
+            (Some(m2m), base)
+        }
     };
     let forged = match probe {
         Probe::NoToken => None,
@@ -1133,7 +1442,7 @@ async fn forge(
                     "the API's audience is the Management API's".into(),
                 ));
             }
-            Some(m2m)
+            m2m
         }
     };
     forged
@@ -1143,6 +1452,16 @@ async fn forge(
 
 /// An expired copy of `base`'s claims, signed by the issuer: only an emulator can make one.
 async fn expired_token(shared: &Shared, base: &str) -> Result<String, Unavailable> {
+    let mut expired = shared.expired.lock().await;
+    if let Some(found) = expired.get(base) {
+        return found.clone();
+    }
+    let result = sign_expired(shared, base).await;
+    expired.insert(base.to_string(), result.clone());
+    result
+}
+
+async fn sign_expired(shared: &Shared, base: &str) -> Result<String, Unavailable> {
     let unavailable = || {
         Unavailable::Skip(
             "signing an expired token needs the emulator (the tenant is not one)".to_string(),
