@@ -12,10 +12,10 @@ use super::GlobalArgs;
 use super::context::Context;
 use crate::config::Source;
 use crate::error::{Error, exit};
-use crate::smoke::report::{self, Summary};
-use crate::smoke::runner::{self, Cause, Options, Outcome, Shared, Status, Unavailable};
 use crate::smoke::openapi::{self, Access, Document};
 use crate::smoke::probes::Probe;
+use crate::smoke::report::{self, Summary};
+use crate::smoke::runner::{self, Cause, Options, Outcome, Shared, Status, Unavailable};
 use crate::smoke::{self, Check, OperationProbe, Step, Target};
 use crate::ui::{self, paint, style};
 
@@ -307,7 +307,14 @@ async fn prepare(
     // `smoke --openapi` against the emulator mints every token it sends; elsewhere the probes
     // forge from the M2M token and those needing chosen permissions could not run.
     let minting_off = match checks.iter().find_map(|c| match &c.step {
-        Step::Operation { target, probe } if !matches!(probe, OperationProbe::Public(_) | OperationProbe::NotProbed(_)) => Some(target.audience.clone()),
+        Step::Operation { target, probe }
+            if !matches!(
+                probe,
+                OperationProbe::Public(_) | OperationProbe::NotProbed(_)
+            ) =>
+        {
+            Some(target.audience.clone())
+        }
         _ => None,
     }) {
         Some(audience) => runner::minting(ctx.http()?, &issuer, audience.as_deref()).await?,
@@ -496,10 +503,11 @@ fn openapi_checks(
     match url::Url::parse(base_url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") => {}
         _ => {
-            return Err(Error::input(format!(
-                "--base-url `{base_url}` is not an http(s) URL"
-            ))
-            .with_hint("the URL the document's paths follow, e.g. --base-url http://127.0.0.1:3000"));
+            return Err(
+                Error::input(format!("--base-url `{base_url}` is not an http(s) URL")).with_hint(
+                    "the URL the document's paths follow, e.g. --base-url http://127.0.0.1:3000",
+                ),
+            );
         }
     }
     let audience = match (&args.audience, config.apis.as_slice()) {
@@ -577,10 +585,18 @@ fn openapi_checks(
             (Access::Public(why), _) => {
                 let mut tags = tags.clone();
                 tags.push(report::PUBLIC_TAG.to_string());
-                checks.push(check("public".into(), tags, OperationProbe::Public(why.clone())));
+                checks.push(check(
+                    "public".into(),
+                    tags,
+                    OperationProbe::Public(why.clone()),
+                ));
             }
             (Access::Other(why), _) | (Access::Bearer { .. }, Err(why)) => {
-                checks.push(check("not probed".into(), tags, OperationProbe::NotProbed(why.clone())));
+                checks.push(check(
+                    "not probed".into(),
+                    tags,
+                    OperationProbe::NotProbed(why.clone()),
+                ));
             }
             (Access::Bearer { .. }, Ok(_)) => {
                 for probe in Probe::ALL {

@@ -123,11 +123,7 @@ impl Document {
 
     /// Every operation, sorted by path (then get, put, post, delete, options, head, patch, trace), its request built against `base_url` with `params`
     /// (`--param name=value`) winning over the document's examples.
-    pub fn operations(
-        &self,
-        params: &BTreeMap<String, String>,
-        base_url: &str,
-    ) -> Vec<Operation> {
+    pub fn operations(&self, params: &BTreeMap<String, String>, base_url: &str) -> Vec<Operation> {
         self.operations_with(params, base_url).unwrap_or_default()
     }
 
@@ -244,9 +240,10 @@ impl Document {
     }
 
     fn scheme(&self, name: &str) -> Option<Value> {
-        let scheme = self
-            .root
-            .pointer(&format!("/components/securitySchemes/{}", pointer_escape(name)))?;
+        let scheme = self.root.pointer(&format!(
+            "/components/securitySchemes/{}",
+            pointer_escape(name)
+        ))?;
         Some(self.resolve(scheme))
     }
 
@@ -780,7 +777,10 @@ paths:
             "http://127.0.0.1:9/api/orders/42"
         );
         let why = ops[5].request.as_ref().unwrap_err();
-        assert!(why.contains("user_id") && why.contains("--param user_id=VALUE"), "{why}");
+        assert!(
+            why.contains("user_id") && why.contains("--param user_id=VALUE"),
+            "{why}"
+        );
         let ops = super::tests::ops(&[("user_id", "a b/c"), ("order_id", "7")]);
         assert_eq!(
             ops[5].request.as_ref().unwrap().url,

@@ -408,7 +408,11 @@ impl Shared {
 
     /// A token of the emulator's for the smoke user holding exactly `permissions`, for
     /// `audience`: minted once per run, one mint at a time. `Skip` where nothing can mint.
-    async fn mint(&self, permissions: &[String], audience: Option<&str>) -> Result<String, Unavailable> {
+    async fn mint(
+        &self,
+        permissions: &[String],
+        audience: Option<&str>,
+    ) -> Result<String, Unavailable> {
         let mut minted = self.minted.lock().await;
         if let Some(off) = &minted.off {
             return Err(off.clone());
@@ -848,7 +852,9 @@ async fn run_one(shared: &Shared, check: &Check) -> Outcome {
             OperationProbe::Protect(p) => run_probe(shared, check, target, *p, true).await,
             OperationProbe::Lacking => lacking(shared, check, target).await,
             OperationProbe::Control => control(shared, check, target).await,
-            OperationProbe::Public(why) => outcome(check, Status::Skip, format!("public: {why}; not probed")),
+            OperationProbe::Public(why) => {
+                outcome(check, Status::Skip, format!("public: {why}; not probed"))
+            }
             OperationProbe::NotProbed(why) => outcome(check, Status::Skip, why.clone()),
         },
     }
@@ -1272,7 +1278,11 @@ async fn lacking(shared: &Shared, check: &Check, target: &Target) -> Outcome {
         .await
     {
         Ok(t) => t,
-        Err(why) => return why.context("could not mint a token lacking the permissions").outcome(check),
+        Err(why) => {
+            return why
+                .context("could not mint a token lacking the permissions")
+                .outcome(check);
+        }
     };
     let (answer, base) = match send_target(shared, check, target, Some(&token)).await {
         Ok(sent) => sent,
@@ -1327,7 +1337,11 @@ async fn control(shared: &Shared, check: &Check, target: &Target) -> Outcome {
             },
             _ => return Unavailable::Skip(why).outcome(check),
         },
-        Err(why) => return why.context("could not mint a token holding the permissions").outcome(check),
+        Err(why) => {
+            return why
+                .context("could not mint a token holding the permissions")
+                .outcome(check);
+        }
     };
     let (answer, base) = match send_target(shared, check, target, Some(&token)).await {
         Ok(sent) => sent,
@@ -1395,7 +1409,9 @@ async fn forge(
                 .token(&TokenChoice::M2m)
                 .await
                 .and_then(|t| t.ok_or_else(|| Unavailable::check("no token")))
-                .map_err(|why| why.context("could not get the M2M token to forge a bad one from"))?;
+                .map_err(|why| {
+                    why.context("could not get the M2M token to forge a bad one from")
+                })?;
             // A real token for the API when the M2M app is authorised for it, else the
             // management one.
             let base = match audience {

@@ -30,6 +30,7 @@ mod secrets;
 mod seed;
 mod sign_in_state;
 mod smoke;
+mod smoke_openapi;
 mod spec;
 mod token;
 #[cfg(unix)]

@@ -1,0 +1,542 @@
+//! `smoke --openapi`: a fixture service on 127.0.0.1:0 verifying the emulator's tokens as a
+//! careful service does (jsonwebtoken, RS256 against the JWKS, `iss`, `aud`, `exp`), with one
+//! route left unprotected and one that forgot its permission check, and the OpenAPI document
+//! describing it.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::{Value, json};
+
+use crate::{World, json, stderr, stdout};
+
+const AUDIENCE: &str = "https://api.acme.test";
+
+struct Service {
+    jwks: JwkSet,
+    issuer: String,
+}
+
+impl Service {
+    /// The claims of a valid bearer token, or 401.
+    fn claims(&self, headers: &HeaderMap) -> Result<Value, StatusCode> {
+        let unauthorized = || StatusCode::UNAUTHORIZED;
+        let token = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(unauthorized)?;
+        let header = jsonwebtoken::decode_header(token).map_err(|_| unauthorized())?;
+        let jwk = header
+            .kid
+            .as_deref()
+            .and_then(|kid| self.jwks.find(kid))
+            .ok_or_else(unauthorized)?;
+        let key = DecodingKey::from_jwk(jwk).map_err(|_| unauthorized())?;
+        let mut rules = Validation::new(Algorithm::RS256);
+        rules.set_audience(&[AUDIENCE]);
+        rules.set_issuer(&[&self.issuer]);
+        jsonwebtoken::decode::<Value>(token, &key, &rules)
+            .map(|t| t.claims)
+            .map_err(|_| unauthorized())
+    }
+
+    /// The claims of a valid token holding `permission`, else 401 or 403.
+    fn allowed(&self, headers: &HeaderMap, permission: &str) -> Result<Value, StatusCode> {
+        let claims = self.claims(headers)?;
+        let held = claims["permissions"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|p| p == permission));
+        if held {
+            Ok(claims)
+        } else {
+            Err(StatusCode::FORBIDDEN)
+        }
+    }
+}
+
+type Shared = State<Arc<Service>>;
+
+async fn get_order(State(s): Shared, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    match s.allowed(&headers, "read:orders") {
+        Ok(_) => Json(json!({"id": id})).into_response(),
+        Err(refused) => refused.into_response(),
+    }
+}
+
+/// 201 only with the body the document's schema requires (`item` and `quantity`), else 422.
+async fn create_order(State(s): Shared, headers: HeaderMap, body: Option<Json<Value>>) -> Response {
+    if let Err(refused) = s.allowed(&headers, "write:orders") {
+        return refused.into_response();
+    }
+    match body {
+        Some(Json(b)) if b["item"].is_string() && b["quantity"].as_i64() >= Some(1) => {
+            (StatusCode::CREATED, Json(b)).into_response()
+        }
+        _ => StatusCode::UNPROCESSABLE_ENTITY.into_response(),
+    }
+}
+
+/// The document says it needs `read:reports`: it checks nothing at all.
+async fn reports() -> Response {
+    Json(json!({"reports": []})).into_response()
+}
+
+/// The document says it needs `delete:orders`: it checks the token, not the permission.
+async fn delete_order(State(s): Shared, headers: HeaderMap) -> Response {
+    match s.claims(&headers) {
+        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Err(refused) => refused.into_response(),
+    }
+}
+
+/// Any valid token; 404 for another user than `kp_42`.
+async fn get_user(State(s): Shared, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    match s.claims(&headers) {
+        Ok(_) if id == "kp_42" => Json(json!({"id": id})).into_response(),
+        Ok(_) => StatusCode::NOT_FOUND.into_response(),
+        Err(refused) => refused.into_response(),
+    }
+}
+
+async fn health() -> &'static str {
+    "ok"
+}
+
+/// Start the fixture service against `issuer`'s JWKS; its base URL.
+fn start(issuer: &str) -> String {
+    let issuer = issuer.to_string();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let jwks: JwkSet = reqwest::get(format!("{issuer}/.well-known/jwks.json"))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let service = Arc::new(Service { jwks, issuer });
+            let app = axum::Router::new()
+                .route("/orders", post(create_order))
+                .route("/orders/{id}", get(get_order).delete(delete_order))
+                .route("/reports", get(reports))
+                .route("/users/{user_id}", get(get_user))
+                .route("/health", get(health))
+                .with_state(service);
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(format!("http://{}", listener.local_addr().unwrap()))
+                .unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    rx.recv().unwrap()
+}
+
+const OPENAPI: &str = r##"
+openapi: 3.1.0
+info: {title: Orders, version: "1.0"}
+security:
+  - kinde: []
+components:
+  securitySchemes:
+    kinde: {type: http, scheme: bearer, bearerFormat: JWT}
+    oauth:
+      type: oauth2
+      flows:
+        clientCredentials:
+          tokenUrl: https://acme.kinde.com/oauth2/token
+          scopes: {read:orders: read, write:orders: write, delete:orders: delete, read:reports: reports}
+  schemas:
+    NewOrder:
+      type: object
+      required: [item, quantity]
+      properties:
+        item: {type: string, example: widget}
+        quantity: {type: integer, minimum: 1}
+        note: {type: string}
+paths:
+  /health:
+    get:
+      security: []
+      responses: {"200": {description: up}}
+  /orders:
+    post:
+      security: [{oauth: [write:orders]}]
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/NewOrder"}
+      responses: {"201": {description: created}}
+  /orders/{id}:
+    parameters:
+      - {name: id, in: path, required: true, schema: {type: string, example: ord_1}}
+    get:
+      security: [{oauth: [read:orders]}]
+      responses: {"200": {description: the order}}
+    delete:
+      security: [{oauth: [delete:orders]}]
+      responses: {"204": {description: deleted}}
+  /reports:
+    get:
+      x-kinde-permissions: [read:reports]
+      responses: {"200": {description: reports}}
+  /users/{user_id}:
+    get:
+      parameters:
+        - {name: user_id, in: path, required: true, schema: {type: string}}
+      responses: {"200": {description: a user}}
+"##;
+
+/// A world with the fixture service and its document; the service's base URL.
+fn fixture() -> (World, String) {
+    let w = World::new();
+    let base = start(&w.issuer());
+    w.write("openapi.yaml", OPENAPI);
+    (w, base)
+}
+
+fn smoke_openapi(w: &World, base: &str) -> assert_cmd::Command {
+    let mut cmd = w.cmd();
+    cmd.args([
+        "smoke",
+        "--openapi",
+        "openapi.yaml",
+        "--base-url",
+        base,
+        "--audience",
+        AUDIENCE,
+    ]);
+    cmd
+}
+
+/// (status, detail) of the check named `name` in a JSON report.
+fn check(doc: &Value, name: &str) -> (String, String) {
+    let c = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no check `{name}` in {doc:#}"));
+    (
+        c["status"].as_str().unwrap().to_string(),
+        c["detail"].as_str().unwrap().to_string(),
+    )
+}
+
+const PROBES: [&str; 6] = [
+    "no token",
+    "a tampered signature",
+    "alg: none",
+    "HS256 signed with the public key",
+    "an expired token",
+    "a token for another audience",
+];
+
+#[test]
+fn finds_the_unprotected_route_the_missing_permission_check_and_the_public_route() {
+    let (w, base) = fixture();
+    let out = smoke_openapi(&w, &base)
+        .args(["--param", "user_id=kp_42", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let doc = json(&out);
+    // (a) marked secured, answers anyone: every probe fails, first of all "no token".
+    let (status, detail) = check(&doc, "GET /reports: refuses no token");
+    assert_eq!(status, "fail");
+    assert!(
+        detail.contains("answered 200") && detail.contains("not protected at all"),
+        "{detail}"
+    );
+    // (b) checks the token but not the permission: the bad tokens are refused, the valid token
+    // lacking `delete:orders` is not.
+    for probe in PROBES {
+        let (status, detail) = check(&doc, &format!("DELETE /orders/{{id}}: refuses {probe}"));
+        assert_eq!(status, "pass", "{probe}: {detail}");
+    }
+    let (status, detail) = check(
+        &doc,
+        "DELETE /orders/{id}: refuses a token lacking delete:orders",
+    );
+    assert_eq!(status, "fail");
+    assert!(
+        detail.contains("answered 204") && detail.contains("does not check the permission"),
+        "{detail}"
+    );
+    // (c) public, not probed, not a failure.
+    let (status, detail) = check(&doc, "GET /health: public");
+    assert_eq!(status, "skip");
+    assert!(detail.contains("security: []"), "{detail}");
+    assert_eq!(doc["public"], json!(["GET /health"]));
+    // The properly protected routes pass everything, the control included.
+    for op in ["GET /orders/{id}", "POST /orders", "GET /users/{user_id}"] {
+        let checks: Vec<&Value> = doc["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["operation"] == op)
+            .collect();
+        assert!(checks.len() >= 7, "{op}: {checks:?}");
+        for c in checks {
+            assert_eq!(c["status"], "pass", "{op}: {c}");
+        }
+    }
+    // The minimal body satisfied the schema (the route answers 422 without it), the path
+    // parameter came from the example and from --param.
+    let created = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "POST /orders: accepts a token holding write:orders")
+        .unwrap();
+    assert_eq!(created["http_status"], 201, "{created}");
+    let user = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "GET /users/{user_id}: accepts a valid token")
+        .unwrap();
+    assert_eq!(user["http_status"], 200, "{user}");
+    assert_eq!(
+        user["request"],
+        format!("GET {base}/users/kp_42 (Authorization: Bearer ***)")
+    );
+    let order = check(&doc, "GET /orders/{id}: refuses no token");
+    assert_eq!(order.0, "pass");
+    assert!(
+        doc["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["request"] == format!("GET {base}/orders/ord_1"))
+    );
+}
+
+#[test]
+fn the_human_report_groups_checks_by_operation_and_lists_public_ones() {
+    let (w, base) = fixture();
+    let out = smoke_openapi(&w, &base)
+        .args(["--param", "user_id=kp_42"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(
+        text.contains("GET /reports\n  ✗ refuses no token ("),
+        "{text}"
+    );
+    assert!(
+        text.contains("DELETE /orders/{id}\n  ✓ refuses no token ("),
+        "{text}"
+    );
+    assert!(
+        text.contains("  ✗ refuses a token lacking delete:orders ("),
+        "{text}"
+    );
+    assert!(
+        text.contains("public operations (no security requirement in the document; not probed): 1\n  - GET /health: `security: []`"),
+        "{text}"
+    );
+    assert!(
+        stderr(&out).contains("probing 6 operation(s) of openapi.yaml"),
+        "{}",
+        stderr(&out)
+    );
+    // JUnit: a test case per probe, classed by operation.
+    let out = smoke_openapi(&w, &base)
+        .args(["--param", "user_id=kp_42", "--format", "junit"])
+        .output()
+        .unwrap();
+    let xml = stdout(&out);
+    let parsed = roxmltree::Document::parse(&xml).unwrap();
+    let failed: Vec<String> = parsed
+        .descendants()
+        .filter(|n| n.has_tag_name("failure"))
+        .filter_map(|n| n.parent())
+        .map(|c| c.attribute("name").unwrap().to_string())
+        .collect();
+    assert!(
+        failed.contains(&"DELETE /orders/{id}: refuses a token lacking delete:orders".to_string()),
+        "{failed:?}"
+    );
+    assert!(
+        failed
+            .iter()
+            .all(|f| f.starts_with("GET /reports") || f.starts_with("DELETE /orders")),
+        "{failed:?}"
+    );
+    assert!(xml.contains("classname=\"smoke.GET /reports\""), "{xml}");
+}
+
+#[test]
+fn a_required_parameter_without_a_value_skips_its_operation_with_the_flag_to_pass() {
+    let (w, base) = fixture();
+    let out = smoke_openapi(&w, &base)
+        .args(["--json", "--only", "GET /users/{user_id}: not probed"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (status, detail) = check(&json(&out), "GET /users/{user_id}: not probed");
+    assert_eq!(status, "skip");
+    assert!(detail.contains("pass --param user_id=VALUE"), "{detail}");
+    // Following it probes the operation.
+    let out = smoke_openapi(&w, &base)
+        .args(["--json", "--param", "user_id=kp_42", "--tag", "openapi"])
+        .output()
+        .unwrap();
+    let doc = json(&out);
+    assert_eq!(
+        check(&doc, "GET /users/{user_id}: accepts a valid token").0,
+        "pass"
+    );
+}
+
+#[test]
+fn fail_on_public_fails_the_run_on_a_public_operation() {
+    let (w, base) = fixture();
+    w.write(
+        "public.yaml",
+        "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /health:\n    get:\n      responses: {'200': {description: ok}}\n",
+    );
+    let run = |extra: &[&str]| {
+        w.cmd()
+            .args([
+                "smoke",
+                "--openapi",
+                "public.yaml",
+                "--base-url",
+                &base,
+                "--json",
+            ])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (status, detail) = check(&json(&out), "GET /health: public");
+    assert_eq!(status, "skip");
+    assert!(detail.contains("no security requirement"), "{detail}");
+    let out = run(&["--fail-on-public"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(check(&json(&out), "GET /health: public").0, "fail");
+}
+
+#[test]
+fn a_bad_openapi_document_is_an_input_error_naming_the_file_and_the_fault() {
+    let (w, base) = fixture();
+    let cases = [
+        ("swagger.yaml", "swagger: '2.0'\npaths: {}\n", "Swagger 2.0"),
+        ("broken.yaml", "openapi: 3.1.0\npaths: [\n", "invalid YAML"),
+        (
+            "typo.json",
+            r#"{"openapi": "3.0.3", "paths": {"/a": {"get": {"security": [{"kinde": []}]}}}}"#,
+            "`paths./a.get.security[0]` names the security scheme `kinde`, which `components.securitySchemes` does not define",
+        ),
+    ];
+    for (file, text, fault) in cases {
+        w.write(file, text);
+        let out = w
+            .cmd()
+            .args(["smoke", "--openapi", file, "--base-url", &base])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{file}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("{file} is not a usable OpenAPI document")),
+            "{err}"
+        );
+        assert!(err.contains(fault), "{file}: {err}");
+    }
+    let out = w
+        .cmd()
+        .args(["smoke", "--openapi", "missing.yaml", "--base-url", &base])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5), "a file that cannot be read, as everywhere");
+    assert!(stderr(&out).contains("missing.yaml"), "{}", stderr(&out));
+    // --base-url goes with --openapi, and must be a URL.
+    w.cmd()
+        .args(["smoke", "--openapi", "openapi.yaml"])
+        .assert()
+        .code(2);
+    let out = w
+        .cmd()
+        .args([
+            "smoke",
+            "--openapi",
+            "openapi.yaml",
+            "--base-url",
+            "localhost:3000",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("is not an http(s) URL"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn where_nothing_mints_tokens_the_probes_needing_one_could_not_run_and_the_rest_do() {
+    let (w, base) = fixture();
+    // The M2M app is authorised for the API, as against a real tenant after `register`.
+    w.write(
+        "kinde.toml",
+        &format!(
+            "[[apis]]\nname = \"Orders\"\naudience = \"{AUDIENCE}\"\nauthorize = [\"management\"]\n"
+        ),
+    );
+    w.cmd().args(["register", "--yes"]).assert().success();
+    // A tenant answers 404 where the emulator mints.
+    w.inject("404@/_emulator/mint");
+    let out = w
+        .cmd()
+        .args(["smoke", "--openapi", "openapi.yaml", "--base-url", &base])
+        .args(["--param", "user_id=kp_42", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let doc = json(&out);
+    for name in [
+        "GET /orders/{id}: refuses a token lacking read:orders",
+        "GET /orders/{id}: accepts a token holding read:orders",
+        "DELETE /orders/{id}: refuses a token lacking delete:orders",
+    ] {
+        let (status, detail) = check(&doc, name);
+        assert_eq!(status, "skip", "{name}: {detail}");
+        assert!(
+            detail.starts_with("could not run: a valid token with chosen permissions is minted by the emulator only")
+                && detail.contains("answered 404"),
+            "{name}: {detail}"
+        );
+    }
+    // The protection probes run with the M2M token (the audience comes from kinde.toml's one
+    // [[apis]] entry), and still find the unprotected route.
+    assert_eq!(check(&doc, "GET /orders/{id}: refuses alg: none").0, "pass");
+    assert_eq!(
+        check(&doc, "GET /orders/{id}: refuses an expired token").0,
+        "pass"
+    );
+    assert_eq!(check(&doc, "GET /reports: refuses no token").0, "fail");
+    // A route needing no permission gets the M2M token as its valid token.
+    let (status, detail) = check(&doc, "GET /users/{user_id}: accepts a valid token");
+    assert_eq!(
+        (status.as_str(), detail.as_str()),
+        ("pass", "accepted: answered 200")
+    );
+}
