@@ -44,29 +44,13 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
-
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde_json::{Map, Value};
 
 use crate::config::{Config, LoadOptions, Setting, Source};
-use crate::emulator::keys::SigningKey;
-use crate::emulator::tenant::{
-    Api, ApiScope, Application, Authorization, Extra, FeatureFlag, Organization, Permission, Role,
-    Tenant, User, random_hex, random_secret, random_uuid,
-};
-use crate::emulator::{Emulator, Options, mint, seed::Seed};
+use crate::emulator::mint::{self, M2mGrant, UserGrant};
+use crate::emulator::{Emulator, Options, seed::Seed};
 use crate::secret::Secret;
 
-/// A user token asks for these scopes unless [`UserToken::scopes`] says otherwise (what Kinde's
-/// SDKs ask for, less `offline`: a test has no use for a refresh token).
-const DEFAULT_USER_SCOPES: [&str; 3] = ["openid", "profile", "email"];
-
-/// What [`Forgery::WrongAudience`] puts in `aud`.
-const WRONG_AUDIENCE: &str = "https://another-api.example";
-/// What [`Forgery::WrongIssuer`] puts in `iss`: another business's Kinde domain.
-const WRONG_ISSUER: &str = "https://another-business.kinde.com";
+pub use crate::emulator::mint::{FlagValue, Forgery};
 
 /// Why a [`Kinde`] call failed: the emulator could not start, a seed or kinde.toml is wrong, the
 /// emulator refused a token (its OAuth error is in the message), or a token given to
@@ -110,219 +94,6 @@ impl From<crate::error::Error> for Error {
             message: error.to_string(),
             source: Some(error),
         }
-    }
-}
-
-/// A token a service must refuse, made from a real one by [`Kinde::forged`]. Each is wrong in
-/// one way only, so a service that accepts it has exactly that hole.
-///
-/// A service's test sends each and expects [`Forgery::expected_status`]:
-///
-/// ```
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// use cargo_kinde::testing::{Forgery, Kinde};
-///
-/// let kinde = Kinde::start().await?;
-/// let token = kinde
-///     .user("alice@example.com")
-///     .permissions(["read:orders"])
-///     .audience("https://api.acme.test")
-///     .access_token()
-///     .await?;
-/// for forgery in Forgery::ALL {
-///     let bad = kinde.forged(forgery, &token)?;
-///     // let status = client.get(url).bearer_auth(&bad).send().await?.status();
-///     // assert_eq!(status, forgery.expected_status(), "{forgery}");
-///     assert_ne!(bad, token, "{forgery}");
-/// }
-/// assert_eq!("alg-none".parse::<Forgery>()?, Forgery::AlgNone);
-/// assert_eq!(Forgery::MissingPermission.expected_status(), 403);
-/// # Ok(())
-/// # }
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Forgery {
-    /// Signed with the served key; `exp` an hour in the past (beyond any clock-skew leeway).
-    Expired,
-    /// Signed with the served key; `nbf` and `iat` an hour in the future.
-    NotYetValid,
-    /// Signed with the served key; `aud` is another API's.
-    WrongAudience,
-    /// Signed with the served key; `iss` is another business's Kinde domain.
-    WrongIssuer,
-    /// Signed with a key the JWKS does not hold, under the `kid` of one it does.
-    ForeignKey,
-    /// `"alg": "none"` and no signature.
-    AlgNone,
-    /// `"alg": "HS256"`, an HMAC keyed with the served public key's PEM (the algorithm
-    /// confusion attack on verifiers that take the algorithm from the token).
-    Hs256WithPublicKey,
-    /// The original header and signature over a changed payload (a permission added, the
-    /// expiry a year later).
-    TamperedPayload,
-    /// Signed with the served key, valid in every way, without the permissions: `permissions`
-    /// and `scp` empty (`scope` too for an M2M token). The answer expected is 403, not 401.
-    MissingPermission,
-    /// Signed with the served key, valid in every way, for another organization: `org_code`
-    /// another code (`org_name` dropped). The answer expected is 403 (or 404), not 401.
-    OtherOrganization,
-}
-
-impl Forgery {
-    /// Every forgery, in the order of the enum.
-    pub const ALL: [Forgery; 10] = [
-        Forgery::Expired,
-        Forgery::NotYetValid,
-        Forgery::WrongAudience,
-        Forgery::WrongIssuer,
-        Forgery::ForeignKey,
-        Forgery::AlgNone,
-        Forgery::Hs256WithPublicKey,
-        Forgery::TamperedPayload,
-        Forgery::MissingPermission,
-        Forgery::OtherOrganization,
-    ];
-
-    /// Its name in kebab case, e.g. `expired`, `hs256-with-public-key`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Forgery::Expired => "expired",
-            Forgery::NotYetValid => "not-yet-valid",
-            Forgery::WrongAudience => "wrong-audience",
-            Forgery::WrongIssuer => "wrong-issuer",
-            Forgery::ForeignKey => "foreign-key",
-            Forgery::AlgNone => "alg-none",
-            Forgery::Hs256WithPublicKey => "hs256-with-public-key",
-            Forgery::TamperedPayload => "tampered-payload",
-            Forgery::MissingPermission => "missing-permission",
-            Forgery::OtherOrganization => "other-organization",
-        }
-    }
-
-    /// The status a service should answer a request carrying it with: 401 for a token that is
-    /// not valid, 403 for a valid one that lacks the right ([`Forgery::MissingPermission`],
-    /// [`Forgery::OtherOrganization`]).
-    pub fn expected_status(self) -> u16 {
-        match self {
-            Forgery::MissingPermission | Forgery::OtherOrganization => 403,
-            _ => 401,
-        }
-    }
-}
-
-impl fmt::Display for Forgery {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl std::str::FromStr for Forgery {
-    type Err = Error;
-
-    /// A name as [`Forgery::name`] gives it.
-    fn from_str(name: &str) -> Result<Forgery, Error> {
-        Forgery::ALL
-            .into_iter()
-            .find(|f| f.name() == name)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Forgery::ALL.iter().map(|f| f.name()).collect();
-                Error::new(format!(
-                    "`{name}` is not a forgery; one of: {}",
-                    names.join(", ")
-                ))
-            })
-    }
-}
-
-/// A feature flag's value in a token: Kinde's three flag types, from `bool`, integers and
-/// strings.
-///
-/// ```
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let kinde = cargo_kinde::testing::Kinde::start().await?;
-/// let token = kinde
-///     .user("alice@example.com")
-///     .feature_flag("beta", true)
-///     .feature_flag("theme", "dark")
-///     .feature_flag("max_orders", 5)
-///     .access_token()
-///     .await?;
-/// let flags = &cargo_kinde::jwt::decode(&token)?.claims["feature_flags"];
-/// assert_eq!(flags["beta"], serde_json::json!({"t": "b", "v": true}));
-/// assert_eq!(flags["theme"], serde_json::json!({"t": "s", "v": "dark"}));
-/// assert_eq!(flags["max_orders"], serde_json::json!({"t": "i", "v": 5}));
-/// # Ok(())
-/// # }
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FlagValue {
-    /// A `bool` flag (`{"t": "b"}`).
-    Bool(bool),
-    /// An `int` flag (`{"t": "i"}`).
-    Int(i64),
-    /// A `str` flag (`{"t": "s"}`).
-    Str(String),
-}
-
-impl FlagValue {
-    /// The flag type as the tenant names it.
-    fn kind(&self) -> &'static str {
-        match self {
-            FlagValue::Bool(_) => "bool",
-            FlagValue::Int(_) => "int",
-            FlagValue::Str(_) => "str",
-        }
-    }
-
-    /// The value as the Management API sends it (a string).
-    fn text(&self) -> String {
-        match self {
-            FlagValue::Bool(b) => b.to_string(),
-            FlagValue::Int(i) => i.to_string(),
-            FlagValue::Str(s) => s.clone(),
-        }
-    }
-
-    /// The default of a flag a test creates: off, zero, empty, so only the override counts.
-    fn zero(&self) -> &'static str {
-        match self {
-            FlagValue::Bool(_) => "false",
-            FlagValue::Int(_) => "0",
-            FlagValue::Str(_) => "",
-        }
-    }
-}
-
-impl From<bool> for FlagValue {
-    fn from(value: bool) -> FlagValue {
-        FlagValue::Bool(value)
-    }
-}
-
-impl From<i64> for FlagValue {
-    fn from(value: i64) -> FlagValue {
-        FlagValue::Int(value)
-    }
-}
-
-impl From<i32> for FlagValue {
-    fn from(value: i32) -> FlagValue {
-        FlagValue::Int(value.into())
-    }
-}
-
-impl From<&str> for FlagValue {
-    fn from(value: &str) -> FlagValue {
-        FlagValue::Str(value.to_string())
-    }
-}
-
-impl From<String> for FlagValue {
-    fn from(value: String) -> FlagValue {
-        FlagValue::Str(value)
     }
 }
 
@@ -424,10 +195,7 @@ impl Builder {
                 .map_err(|e| Error::new(format!("the emulator did not start: {e}")))??,
             Err(_) => Emulator::spawn(options)?,
         };
-        let kinde = Kinde {
-            emulator,
-            impostor: OnceLock::new(),
-        };
+        let kinde = Kinde { emulator };
         if let Some(path) = &self.kinde_toml {
             kinde.register(path).await?;
             // kinde.toml is part of what `reset` goes back to.
@@ -464,8 +232,6 @@ impl Builder {
 /// ```
 pub struct Kinde {
     emulator: Emulator,
-    /// The foreign key of [`Forgery::ForeignKey`], made on first use (RSA key generation).
-    impostor: OnceLock<SigningKey>,
 }
 
 impl fmt::Debug for Kinde {
@@ -629,105 +395,7 @@ impl Kinde {
     /// # }
     /// ```
     pub fn forged(&self, forgery: Forgery, token: &str) -> Result<String, Error> {
-        let state = self.emulator.state();
-        state.check_signature(token).map_err(|why| {
-            Error::new(format!(
-                "forged() takes a token this emulator issued: {why}"
-            ))
-        })?;
-        let token = token.trim();
-        let mut parts = token.splitn(3, '.');
-        let (Some(header), Some(payload)) = (parts.next(), parts.next()) else {
-            return Err(Error::new("the token has no payload"));
-        };
-        let mut claims: Map<String, Value> = URL_SAFE_NO_PAD
-            .decode(payload)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .ok_or_else(|| Error::new("the token's payload is not a JSON object"))?;
-        let now = crate::clock::now();
-        let number = |claims: &Map<String, Value>, name: &str| {
-            claims.get(name).and_then(Value::as_u64).unwrap_or(now)
-        };
-        let lifetime = number(&claims, "exp").saturating_sub(number(&claims, "iat"));
-        match forgery {
-            Forgery::Expired => {
-                let exp = now.saturating_sub(3600);
-                claims.insert("exp".into(), exp.into());
-                claims.insert("iat".into(), exp.saturating_sub(lifetime).into());
-            }
-            Forgery::NotYetValid => {
-                let nbf = now + 3600;
-                claims.insert("nbf".into(), nbf.into());
-                claims.insert("iat".into(), nbf.into());
-                claims.insert("exp".into(), (nbf + lifetime.max(60)).into());
-            }
-            Forgery::WrongAudience => {
-                claims.insert("aud".into(), Value::from(vec![WRONG_AUDIENCE]));
-            }
-            Forgery::WrongIssuer => {
-                claims.insert("iss".into(), WRONG_ISSUER.into());
-            }
-            Forgery::MissingPermission => {
-                if claims.contains_key("permissions") {
-                    claims.insert("permissions".into(), Value::Array(Vec::new()));
-                }
-                claims.insert("scp".into(), Value::Array(Vec::new()));
-                if claims.contains_key("scope") {
-                    claims.insert("scope".into(), "".into());
-                }
-            }
-            Forgery::OtherOrganization => {
-                let current = claims.get("org_code").and_then(Value::as_str);
-                let other = loop {
-                    let code = format!("org_{}", &random_hex(6)[..11]);
-                    if Some(code.as_str()) != current {
-                        break code;
-                    }
-                };
-                claims.insert("org_code".into(), other.into());
-                claims.remove("org_name");
-            }
-            Forgery::ForeignKey => {
-                let (kid, _) = mint::active_key(state)?;
-                let impostor = match self.impostor.get() {
-                    Some(key) => key,
-                    None => {
-                        let _ = self.impostor.set(SigningKey::impostor(&kid)?);
-                        self.impostor
-                            .get()
-                            .ok_or_else(|| Error::new("no foreign key"))?
-                    }
-                };
-                return Ok(impostor.sign_jwt(&claims));
-            }
-            Forgery::AlgNone => {
-                let (kid, _) = mint::active_key(state)?;
-                let header = serde_json::json!({"alg": "none", "typ": "JWT", "kid": kid});
-                return Ok(format!("{}.{payload}.", encode(&header)));
-            }
-            Forgery::Hs256WithPublicKey => {
-                let (kid, pem) = mint::active_key(state)?;
-                let header = serde_json::json!({"alg": "HS256", "typ": "JWT", "kid": kid});
-                let input = format!("{}.{payload}", encode(&header));
-                let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, pem.as_bytes());
-                let tag = aws_lc_rs::hmac::sign(&key, input.as_bytes());
-                return Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref())));
-            }
-            Forgery::TamperedPayload => {
-                let mut permissions = claims
-                    .get("permissions")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default();
-                permissions.push("admin:everything".into());
-                claims.insert("permissions".into(), Value::Array(permissions));
-                claims.insert("exp".into(), (number(&claims, "exp") + 365 * 86_400).into());
-                let signature = token.rsplit('.').next().unwrap_or_default();
-                return Ok(format!("{header}.{}.{signature}", encode(&claims)));
-            }
-        }
-        Ok(state.sign(&claims))
+        Ok(mint::forge(self.emulator.state(), forgery, token)?)
     }
 
     /// Go back to the tenant the emulator started with (its seed, and kinde.toml's changes):
@@ -826,10 +494,6 @@ impl crate::kinde::apply::AppRecorder for InMemory {
     }
 }
 
-fn encode<T: serde::Serialize + ?Sized>(value: &T) -> String {
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).unwrap_or_default())
-}
-
 /// A user access token being described; [`UserToken::access_token`] makes what it describes
 /// true in the tenant and has the emulator issue the token.
 #[must_use]
@@ -903,248 +567,17 @@ impl UserToken<'_> {
     /// Make it so in the tenant, then have the emulator issue the token, as it would to the
     /// application after the user signed in.
     pub async fn access_token(self) -> Result<String, Error> {
-        let state = self.kinde.emulator.state();
-        let issuer = state.issuer().to_string();
-        let client_id = match self.app.clone() {
-            Some(id) => id,
-            None => self.kinde.app_id()?,
+        let grant = UserGrant {
+            email: self.email,
+            org: self.org,
+            permissions: self.permissions,
+            roles: self.roles,
+            flags: self.flags,
+            audiences: self.audiences,
+            scopes: self.scopes,
+            app: self.app,
         };
-        if state.read(|t| t.application(&client_id).is_none()) {
-            return Err(Error::new(format!(
-                "no application with client id {client_id}"
-            )));
-        }
-        let scopes = self
-            .scopes
-            .clone()
-            .unwrap_or_else(|| strings(DEFAULT_USER_SCOPES));
-        let email = self.email.clone();
-        // Created as the Management API creates users: in the default organization.
-        let user_id = state.update_users(|t, touched| {
-            if let Some(user) = t.user_by_email(&email) {
-                return user.id.clone();
-            }
-            let user = User::new(&email, "", "");
-            let id = user.id.clone();
-            touched.push(id.clone());
-            t.users.push(user);
-            t.join_default_organization(&id);
-            id
-        });
-        let org_code =
-            state.update(|t| self.describe(t, &issuer, &client_id, &user_id, &scopes))?;
-        Ok(mint::user_access_token(
-            state,
-            &client_id,
-            &user_id,
-            org_code.as_deref(),
-            &self.audiences,
-            &scopes,
-        )
-        .await?)
-    }
-
-    /// Put what the token describes into the tenant; the organization it is for.
-    fn describe(
-        &self,
-        t: &mut Tenant,
-        issuer: &str,
-        client_id: &str,
-        user_id: &str,
-        scopes: &[String],
-    ) -> Result<Option<String>, Error> {
-        // Checked before anything changes, so a refused token leaves the tenant as it was.
-        for (key, value) in &self.flags {
-            if let Some(flag) = t.feature_flag(key).filter(|f| f.kind != value.kind()) {
-                return Err(Error::new(format!(
-                    "feature flag `{key}` is a `{}` flag, not `{}`",
-                    flag.kind,
-                    value.kind()
-                )));
-            }
-        }
-        let org_code = match &self.org {
-            Some(code) => {
-                if t.organization(code).is_none() {
-                    let mut org = Organization::new(code);
-                    org.code = code.clone();
-                    t.organizations.push(org);
-                }
-                Some(code.clone())
-            }
-            None => t
-                .organizations_of(user_id)
-                .find(|o| !o.is_suspended)
-                .map(|o| o.code.clone()),
-        };
-        if let Some(code) = &org_code {
-            let permissions = self
-                .permissions
-                .as_ref()
-                .map(|keys| keys.iter().map(|k| permission_id(t, k)).collect::<Vec<_>>());
-            let roles = self
-                .roles
-                .as_ref()
-                .map(|keys| keys.iter().map(|k| role_id(t, k)).collect::<Vec<_>>());
-            if let Some(org) = t.organization_mut(code) {
-                org.join(user_id);
-                if let Some(member) = org.member_mut(user_id) {
-                    if let Some(permissions) = permissions {
-                        member.permissions = permissions;
-                    }
-                    if let Some(roles) = roles {
-                        member.roles = roles;
-                    }
-                }
-            }
-        }
-        if self.roles.is_some() {
-            t.token_settings
-                .entry(client_id.to_string())
-                .or_default()
-                .roles = true;
-        }
-        for (key, value) in &self.flags {
-            set_flag(t, key, value, org_code.as_deref(), user_id);
-        }
-        let api_scopes: Vec<String> = scopes
-            .iter()
-            .filter(|s| {
-                !["openid", "profile", "email", "offline", "offline_access"].contains(&s.as_str())
-            })
-            .cloned()
-            .collect();
-        for audience in &self.audiences {
-            let api = api_for(t, issuer, audience);
-            add_scopes(api, &api_scopes);
-            authorize(api, client_id, &[]);
-        }
-        Ok(org_code)
-    }
-}
-
-/// The id of permission `key`, created when missing.
-fn permission_id(t: &mut Tenant, key: &str) -> String {
-    if let Some(p) = t.permissions.iter().find(|p| p.key == key) {
-        return p.id.clone();
-    }
-    let id = random_uuid();
-    t.permissions.push(Permission {
-        id: id.clone(),
-        key: key.to_string(),
-        name: key.to_string(),
-        description: String::new(),
-        extra: Extra::new(),
-    });
-    id
-}
-
-/// The id of role `key`, created without permissions when missing.
-fn role_id(t: &mut Tenant, key: &str) -> String {
-    if let Some(r) = t.roles.iter().find(|r| r.key == key) {
-        return r.id.clone();
-    }
-    let id = random_uuid();
-    t.roles.push(Role {
-        id: id.clone(),
-        key: key.to_string(),
-        name: key.to_string(),
-        description: None,
-        is_default_role: false,
-        permissions: Vec::new(),
-        extra: Extra::new(),
-    });
-    id
-}
-
-/// Flag `key` (of `value`'s type, checked before) is `value` for `user_id` in `org`: the user's override, or the organization's or
-/// the environment's when the flag allows no more specific level.
-fn set_flag(t: &mut Tenant, key: &str, value: &FlagValue, org: Option<&str>, user_id: &str) {
-    if t.feature_flag(key).is_none() {
-        t.feature_flags.push(FeatureFlag {
-            key: key.to_string(),
-            name: key.to_string(),
-            description: String::new(),
-            kind: value.kind().to_string(),
-            allow_override_level: "usr".into(),
-            default_value: value.zero().to_string(),
-            environment_value: None,
-            organization_values: BTreeMap::new(),
-            user_values: BTreeMap::new(),
-            extra: Extra::new(),
-        });
-    }
-    let Some(flag) = t.feature_flag_mut(key) else {
-        return;
-    };
-    match (flag.allow_override_level.as_str(), org) {
-        ("env", _) | ("org", None) => flag.environment_value = Some(value.text()),
-        ("org", Some(org)) => {
-            flag.organization_values
-                .insert(org.to_string(), value.text());
-        }
-        _ => {
-            flag.user_values.insert(user_id.to_string(), value.text());
-        }
-    }
-}
-
-/// The API whose audience is `audience`, created when missing.
-fn api_for<'t>(t: &'t mut Tenant, issuer: &str, audience: &str) -> &'t mut Api {
-    let at = match t.apis.iter().position(|a| a.audience(issuer) == audience) {
-        Some(at) => at,
-        None => {
-            t.apis.push(Api {
-                id: random_hex(16),
-                name: audience.to_string(),
-                audience: Some(audience.to_string()),
-                is_management_api: false,
-                scopes: Vec::new(),
-                applications: Vec::new(),
-                extra: Extra::new(),
-            });
-            t.apis.len() - 1
-        }
-    };
-    &mut t.apis[at]
-}
-
-/// `scopes` defined on `api`, each added when missing.
-fn add_scopes(api: &mut Api, scopes: &[String]) {
-    for key in scopes {
-        if !api.scopes.iter().any(|s| &s.key == key) {
-            api.scopes.push(ApiScope {
-                id: format!("api_scope_{}", random_hex(16)),
-                key: key.clone(),
-                description: String::new(),
-                extra: Extra::new(),
-            });
-        }
-    }
-}
-
-/// `client_id` authorised for `api`, holding `scopes` at least.
-fn authorize(api: &mut Api, client_id: &str, scopes: &[String]) {
-    let at = match api
-        .applications
-        .iter()
-        .position(|a| a.client_id == client_id)
-    {
-        Some(at) => at,
-        None => {
-            api.applications.push(Authorization {
-                client_id: client_id.to_string(),
-                scopes: Vec::new(),
-                extra: Extra::new(),
-            });
-            api.applications.len() - 1
-        }
-    };
-    let granted = &mut api.applications[at].scopes;
-    for scope in scopes {
-        if !granted.contains(scope) {
-            granted.push(scope.clone());
-        }
+        Ok(mint::user_token(self.kinde.emulator.state(), &grant).await?)
     }
 }
 
@@ -1177,42 +610,12 @@ impl M2mToken<'_> {
     /// Make it so in the tenant, then get the token as the application would: the client
     /// credentials grant, with its client id and secret.
     pub async fn access_token(self) -> Result<String, Error> {
-        let state = self.kinde.emulator.state();
-        let issuer = state.issuer().to_string();
-        let (client_id, secret) = state.update(|t| {
-            let existing = t
-                .applications
-                .iter()
-                .find(|a| a.kind == "m2m" && a.name == self.name)
-                .map(|a| (a.id.clone(), a.client_secret.clone().unwrap_or_default()));
-            let (id, secret) = existing.unwrap_or_else(|| {
-                let app = Application {
-                    id: random_hex(16),
-                    name: self.name.clone(),
-                    kind: "m2m".into(),
-                    client_secret: Some(random_secret()),
-                    redirect_urls: Vec::new(),
-                    logout_urls: Vec::new(),
-                    extra: Extra::new(),
-                };
-                let pair = (
-                    app.id.clone(),
-                    app.client_secret.clone().unwrap_or_default(),
-                );
-                t.applications.push(app);
-                pair
-            });
-            for audience in &self.audiences {
-                let api = api_for(t, &issuer, audience);
-                add_scopes(api, &self.scopes);
-                authorize(api, &id, &self.scopes);
-            }
-            (id, secret)
-        });
-        Ok(
-            mint::m2m_access_token(state, &client_id, &secret, &self.audiences, &self.scopes)
-                .await?,
-        )
+        let grant = M2mGrant {
+            name: self.name,
+            audiences: self.audiences,
+            scopes: self.scopes,
+        };
+        Ok(mint::m2m_token(self.kinde.emulator.state(), &grant).await?)
     }
 }
 

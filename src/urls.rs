@@ -89,6 +89,11 @@ impl Issuer {
         self.endpoint("/api")
     }
 
+    /// The host, lower case (`acme.kinde.com`, `127.0.0.1`).
+    pub fn host(&self) -> &str {
+        self.0.host_str().unwrap_or_default()
+    }
+
     /// Whether the host is a loopback address or `localhost` (the emulator).
     pub fn is_loopback(&self) -> bool {
         is_loopback(&self.0)

@@ -40,7 +40,64 @@ pub struct TokenArgs {
     /// With --user --json: include the refresh token.
     #[arg(long, requires = "user")]
     pub show_refresh_token: bool,
+    /// A user token minted by the emulator for this user (created if missing), no browser.
+    /// Emulator only: a real Kinde tenant issues user tokens through sign-in.
+    #[arg(
+        long = "as",
+        value_name = "EMAIL",
+        conflicts_with_all = ["user", "verify", "no_cache"],
+        help_heading = "Minted by the emulator"
+    )]
+    pub as_user: Option<String>,
+    /// With --as: signed in to this organization (by code; created if missing).
+    #[arg(
+        long,
+        value_name = "ORG_CODE",
+        requires = "as_user",
+        help_heading = "Minted by the emulator"
+    )]
+    pub org: Option<String>,
+    /// With --as: the user's permissions in the organization are exactly these (repeatable).
+    #[arg(
+        long = "permission",
+        value_name = "KEY",
+        requires = "as_user",
+        help_heading = "Minted by the emulator"
+    )]
+    pub permissions: Vec<String>,
+    /// With --as: the user's roles in the organization are exactly these (repeatable).
+    #[arg(
+        long = "role",
+        value_name = "KEY",
+        requires = "as_user",
+        help_heading = "Minted by the emulator"
+    )]
+    pub roles: Vec<String>,
+    /// With --as: a token the API must refuse, wrong in this one way.
+    #[arg(
+        long,
+        value_name = "KIND",
+        requires = "as_user",
+        value_parser = clap::builder::PossibleValuesParser::new(FORGERIES),
+        help_heading = "Minted by the emulator"
+    )]
+    pub forge: Option<String>,
 }
+
+/// The forgeries the emulator makes (`cargo_kinde::testing::Forgery`'s names): what a service
+/// must refuse, 401 for each but `missing-permission` and `other-organization` (403).
+pub const FORGERIES: [&str; 10] = [
+    "expired",
+    "not-yet-valid",
+    "wrong-audience",
+    "wrong-issuer",
+    "foreign-key",
+    "alg-none",
+    "hs256-with-public-key",
+    "tampered-payload",
+    "missing-permission",
+    "other-organization",
+];
 
 /// A token's header and claims, decoded without trust (`--decode`).
 #[derive(Debug, Serialize)]
@@ -91,6 +148,9 @@ pub async fn run(global: &GlobalArgs, args: TokenArgs) -> Result<u8, Error> {
             ..Default::default()
         };
         return super::login::user_token(global, login, args.no_cache).await;
+    }
+    if let Some(email) = args.as_user.clone() {
+        return minted(global, &args, email).await;
     }
     let mut ctx = Context::load(global)?;
     // M2M tokens always come from the Kinde domain, even when a custom domain is configured:
@@ -177,4 +237,134 @@ pub async fn run(global: &GlobalArgs, args: TokenArgs) -> Result<u8, Error> {
         ));
     }
     Ok(exit::OK)
+}
+
+/// What `POST /_emulator/mint` takes (the emulator's wire format).
+#[derive(Debug, Serialize)]
+struct MintRequest<'a> {
+    email: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    org: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    permissions: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    roles: Option<&'a [String]>,
+    audience: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scopes: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    forge: Option<&'a str>,
+}
+
+/// What the emulator answers.
+#[derive(Debug, serde::Deserialize)]
+struct Minted {
+    access_token: String,
+    token_type: String,
+    expires_in: u64,
+    expected_status: Option<u16>,
+}
+
+/// `token --as EMAIL`: a user token minted by the emulator, printed as `token` prints one.
+async fn minted(global: &GlobalArgs, args: &TokenArgs, email: String) -> Result<u8, Error> {
+    let ctx = Context::load(global)?;
+    let issuer = ctx.config.issuer()?.clone();
+    let not_emulator = |why: String| {
+        Error::input(format!(
+            "`token --as` mints tokens only the cargo-kinde emulator signs, and {issuer} {why}"
+        ))
+        .with_hint(
+            "a real Kinde tenant issues user tokens through sign-in: `cargo kinde token --user`; \
+             for minted tokens run against `cargo kinde emulator` (or add `--emulator`)",
+        )
+    };
+    let host = issuer.host();
+    if host == "kinde.com" || host.ends_with(".kinde.com") {
+        return Err(not_emulator("is a Kinde tenant".into()));
+    }
+    let scopes: Vec<String> = args
+        .scopes
+        .iter()
+        .flat_map(|s| s.split_whitespace().map(String::from))
+        .collect();
+    let request = MintRequest {
+        email: &email,
+        org: args.org.as_deref(),
+        permissions: (!args.permissions.is_empty()).then_some(args.permissions.as_slice()),
+        roles: (!args.roles.is_empty()).then_some(args.roles.as_slice()),
+        audience: &args.audiences,
+        scopes: (!scopes.is_empty()).then_some(scopes),
+        forge: args.forge.as_deref(),
+    };
+    let url = issuer.endpoint("/_emulator/mint");
+    ui::debug(&format!("POST {url}"));
+    let reply = crate::net::send(
+        ctx.http()?.post(&url).json(&request),
+        &url,
+        crate::net::TOKEN_LIMIT,
+    )
+    .await?;
+    if matches!(reply.status.as_u16(), 404 | 405) {
+        return Err(not_emulator(format!(
+            "is not one (it answered {} to POST /_emulator/mint)",
+            reply.status
+        )));
+    }
+    let minted: Option<Minted> = serde_json::from_slice(&reply.body).ok();
+    let minted = match minted {
+        Some(minted) if reply.status.is_success() => minted,
+        _ => {
+            // The emulator's errors are Kinde's `{"errors": [{"code", "message"}]}`.
+            let message = serde_json::from_slice::<Value>(&reply.body)
+                .ok()
+                .and_then(|body| {
+                    body["errors"][0]["message"]
+                        .as_str()
+                        .map(crate::net::server_line)
+                })
+                .unwrap_or_else(|| format!("it answered {}", reply.status));
+            let error = if reply.status.is_client_error() {
+                Error::input(format!("the emulator refused to mint the token: {message}"))
+            } else {
+                Error::network(format!("the emulator could not mint the token: {message}"))
+            };
+            return Err(error);
+        }
+    };
+    let now = crate::clock::now();
+    let decoded = crate::jwt::decode(&minted.access_token).ok();
+    let shown = TokenReport {
+        access_token: &minted.access_token,
+        token_type: &minted.token_type,
+        expires_in: minted.expires_in,
+        expires_at: now + minted.expires_in,
+        scope: None,
+        cached: false,
+        decoded: Decoded {
+            header: decoded.as_ref().map(|d| &d.header),
+            claims: decoded.as_ref().map(|d| &d.claims),
+        },
+        verification: None,
+    };
+    ui::show(&shown, |r| print_token(r.access_token, args.decode));
+    if let (Some(kind), Some(status)) = (&args.forge, minted.expected_status) {
+        ui::status(&format!(
+            "forged ({kind}): an API verifying it must answer {status}"
+        ));
+    }
+    Ok(exit::OK)
+}
+
+#[cfg(all(test, feature = "emulator"))]
+mod tests {
+    /// `--forge`'s values are the emulator's forgeries, so none is offered that the emulator
+    /// would refuse and none is missing.
+    #[test]
+    fn forge_values_are_the_emulators_forgeries() {
+        let emulator: Vec<&str> = crate::emulator::mint::Forgery::ALL
+            .iter()
+            .map(|f| f.name())
+            .collect();
+        assert_eq!(super::FORGERIES.to_vec(), emulator);
+    }
 }

@@ -1023,7 +1023,6 @@ fn mint_code(
 /// A sign-in without a page or a code, for `cargo_kinde::testing`: `user_id` signs in to
 /// `client_id` as with `prompt=none` (the organization chosen by [`choose_organization`]), and
 /// the grant becomes tokens through [`tokens`], as a code exchange at `/oauth2/token` would.
-#[cfg(feature = "testing")]
 pub(super) fn silent_sign_in(
     state: &State,
     client_id: &str,

@@ -18,7 +18,6 @@ pub mod jws;
 pub mod keys;
 mod login;
 mod management;
-#[cfg(feature = "testing")]
 pub(crate) mod mint;
 mod oidc;
 mod persist;
@@ -111,6 +110,9 @@ pub struct State {
     baseline: RwLock<Tenant>,
     /// The emulator's time: token stamps and lifetimes, code and sign-in expiry.
     clock: crate::clock::Clock,
+    /// The foreign key forged tokens are signed with (`mint::Forgery::ForeignKey`), made on
+    /// first use.
+    impostor: std::sync::OnceLock<SigningKey>,
 }
 
 /// A Management API write as received, for tests that check request shapes.
@@ -458,6 +460,7 @@ pub async fn start(options: Options) -> Result<Running, Error> {
         hooks,
         baseline: RwLock::new(baseline),
         clock: crate::clock::Clock::default(),
+        impostor: std::sync::OnceLock::new(),
     });
     let app = router(state.clone());
     let (shutdown, on_shutdown) = tokio::sync::oneshot::channel::<()>();
@@ -541,6 +544,7 @@ fn router(state: Arc<State>) -> Router {
         ))
         .merge(admin_routes())
         .merge(sample::admin_routes())
+        .merge(mint::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             count_and_log,

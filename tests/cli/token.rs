@@ -475,3 +475,248 @@ fn the_missing_credentials_hint_works_when_followed() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `token --as` against the emulator, as a user runs it: (exit code, stdout, stderr).
+fn minted(w: &World, extra: &[&str]) -> (i32, String, String) {
+    let out = w
+        .cmd()
+        .args(["token", "--as", "alice@example.com"])
+        .args(extra)
+        .output()
+        .unwrap();
+    (out.status.code().unwrap_or(-1), stdout(&out), stderr(&out))
+}
+
+#[test]
+fn as_mints_a_user_token_holding_the_org_and_permissions_that_verifies() {
+    let w = World::new();
+    let (code, token, err) = minted(
+        &w,
+        &[
+            "--org",
+            "org_acme",
+            "--permission",
+            "read:orders",
+            "--permission",
+            "create:orders",
+            "--role",
+            "clerk",
+            "--audience",
+            "https://api.acme.test",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let token = token.trim();
+    w.emulator.state().check_signature(token).unwrap();
+    let claims = serde_json::Value::Object(cargo_kinde::jwt::decode(token).unwrap().claims);
+    assert_eq!(claims["org_code"], "org_acme");
+    assert_eq!(
+        claims["permissions"],
+        serde_json::json!(["create:orders", "read:orders"])
+    );
+    assert_eq!(claims["roles"][0]["key"], "clerk");
+    assert_eq!(claims["aud"], serde_json::json!(["https://api.acme.test"]));
+    // The tenant says so too: the user, a member of the new organization.
+    let state = w.emulator.state();
+    let user_id = state.read(|t| t.user_by_email("alice@example.com").unwrap().id.clone());
+    assert_eq!(claims["sub"], user_id.as_str());
+    assert!(state.read(|t| {
+        t.organization("org_acme")
+            .unwrap()
+            .member(&user_id)
+            .is_some()
+    }));
+    // A service verifying it against the JWKS accepts it.
+    w.cmd()
+        .args(["verify", "--audience", "https://api.acme.test", "-"])
+        .write_stdin(token)
+        .assert()
+        .success();
+    assert_eq!(
+        w.count("POST /oauth2/token"),
+        0,
+        "no client credentials needed"
+    );
+}
+
+#[test]
+fn forged_tokens_fail_verification_except_the_two_that_lack_a_right() {
+    let w = World::new();
+    for kind in [
+        "expired",
+        "not-yet-valid",
+        "wrong-audience",
+        "wrong-issuer",
+        "foreign-key",
+        "alg-none",
+        "hs256-with-public-key",
+        "tampered-payload",
+        "missing-permission",
+        "other-organization",
+    ] {
+        let (code, token, err) = minted(
+            &w,
+            &[
+                "--org",
+                "org_acme",
+                "--permission",
+                "read:orders",
+                "--audience",
+                "https://api.acme.test",
+                "--forge",
+                kind,
+            ],
+        );
+        assert_eq!(code, 0, "{kind}: {err}");
+        let lacks_a_right = matches!(kind, "missing-permission" | "other-organization");
+        let expected = if lacks_a_right { 403 } else { 401 };
+        assert!(
+            err.contains(&format!("must answer {expected}")),
+            "{kind}: {err}"
+        );
+        let verified = w
+            .cmd()
+            .args(["verify", "--audience", "https://api.acme.test", "-"])
+            .write_stdin(token.trim())
+            .output()
+            .unwrap();
+        assert_eq!(
+            verified.status.success(),
+            lacks_a_right,
+            "{kind}: {}",
+            stderr(&verified)
+        );
+        if lacks_a_right {
+            let claims = json(
+                &w.cmd()
+                    .args([
+                        "--json",
+                        "token",
+                        "--as",
+                        "alice@example.com",
+                        "--org",
+                        "org_acme",
+                        "--forge",
+                        kind,
+                    ])
+                    .output()
+                    .unwrap(),
+            )["claims"]
+                .clone();
+            if kind == "missing-permission" {
+                assert_eq!(claims["permissions"], serde_json::json!([]), "{claims}");
+            } else {
+                assert_ne!(claims["org_code"], "org_acme", "{claims}");
+            }
+        }
+    }
+}
+
+#[test]
+fn as_is_refused_against_a_real_tenant_before_any_request() {
+    let w = World::new();
+    let out = w
+        .cmd()
+        .env("KINDE_DOMAIN", "https://acme.kinde.com")
+        .args(["token", "--as", "alice@example.com", "--forge", "expired"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty());
+    let err = stderr(&out);
+    assert!(
+        err.contains("https://acme.kinde.com is a Kinde tenant"),
+        "{err}"
+    );
+    assert!(err.contains("token --user"), "{err}");
+}
+
+#[test]
+fn as_is_refused_by_a_server_that_is_not_the_emulator() {
+    use crate::fake::{Answer, serve};
+    let w = World::new();
+    let server = serve(|_| Answer::text(404, "Not Found"));
+    let out = w
+        .cmd()
+        .env("KINDE_DOMAIN", &server.url)
+        .args(["token", "--as", "alice@example.com"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("is not one (it answered 404"), "{err}");
+}
+
+#[test]
+fn the_emulator_explains_what_it_cannot_mint() {
+    let w = World::new();
+    let (code, _, err) = minted(&w, &["--org", "org_acme"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = {
+        let out = w
+            .cmd()
+            .args(["token", "--as", "not-an-email"])
+            .output()
+            .unwrap();
+        (out.status.code(), stdout(&out), stderr(&out))
+    };
+    assert_eq!(code, Some(2), "{err}");
+    assert!(out.is_empty());
+    assert!(
+        err.contains("`not-an-email` is not an email address"),
+        "{err}"
+    );
+    let url = format!("{}/_emulator/mint", w.issuer());
+    let (status, _, _) = crate::http::raw("POST", &url, None, Some(("text/plain", b"{}".to_vec())));
+    assert_eq!(status, 415, "a form or text from a web page is refused");
+    for (body, says) in [
+        (
+            r#"{}"#,
+            "either a user (`email`) or an M2M application (`m2m`)",
+        ),
+        (
+            r#"{"m2m":"worker","org":"org_acme"}"#,
+            "`org` is for user tokens",
+        ),
+        (
+            r#"{"email":"a@b.c","forge":"sideways"}"#,
+            "`sideways` is not a forgery",
+        ),
+        (
+            r#"{"email":"a@b.c","feature_flags":{"beta":[1]}}"#,
+            "not a boolean, an integer or a string",
+        ),
+        (
+            r#"{"email":"a@b.c","surprise":1}"#,
+            "unknown field `surprise`",
+        ),
+    ] {
+        let (status, _, bytes) = crate::http::raw(
+            "POST",
+            &url,
+            None,
+            Some(("application/json", body.as_bytes().to_vec())),
+        );
+        let reply: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(status, 400, "{body}: {reply}");
+        let message = reply["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{body}: {message}");
+    }
+    // An M2M token by application name, with the scope granted.
+    let (status, _, bytes) = crate::http::raw(
+        "POST",
+        &url,
+        None,
+        Some((
+            "application/json",
+            br#"{"m2m":"orders-worker","audience":"https://api.acme.test","scopes":["read:orders"]}"#.to_vec(),
+        )),
+    );
+    assert_eq!(status, 200);
+    let reply: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let token = reply["access_token"].as_str().unwrap();
+    w.emulator.state().check_signature(token).unwrap();
+    let claims = serde_json::Value::Object(cargo_kinde::jwt::decode(token).unwrap().claims);
+    assert_eq!(claims["scp"], serde_json::json!(["read:orders"]));
+    assert_eq!(claims["gty"], serde_json::json!(["client_credentials"]));
+}
