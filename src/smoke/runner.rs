@@ -237,11 +237,8 @@ pub async fn minting(
     issuer: &Issuer,
     audience: Option<&str>,
 ) -> Result<Option<String>, Error> {
-    let host = url::Url::parse(issuer.as_str())
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
-        .unwrap_or_default();
-    if host.ends_with(".kinde.com") {
+    let host = issuer.host();
+    if host == "kinde.com" || host.ends_with(".kinde.com") {
         return Ok(Some(format!("{issuer} is a Kinde tenant")));
     }
     match mint_request(http, issuer, &[], audience).await {
@@ -286,7 +283,10 @@ async fn mint_request(
         let message = doc
             .pointer("/errors/0/message")
             .and_then(Value::as_str)
-            .map_or_else(|| crate::net::excerpt(&reply.text(), 200), String::from);
+            .map_or_else(
+                || crate::net::excerpt(&reply.text(), 200),
+                crate::net::server_line,
+            );
         return Err(MintError::Failed(Error::input(format!(
             "the emulator could not mint a token ({url} answered {status}): {message}"
         ))));

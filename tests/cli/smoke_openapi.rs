@@ -142,6 +142,68 @@ fn start(issuer: &str) -> String {
     rx.recv().unwrap()
 }
 
+/// A proxy to `emulator` that answers 404 to `POST /_emulator/mint`, as a real tenant does; its URL.
+/// Its discovery document names it as the issuer.
+fn without_minting(emulator: &str) -> String {
+    async fn forward(
+        State((upstream, own)): State<(String, String)>,
+        request: axum::extract::Request,
+    ) -> Response {
+        let path = request.uri().path().to_string();
+        if path == "/_emulator/mint" {
+            return StatusCode::NOT_FOUND.into_response();
+        }
+        let url = format!("{upstream}{}", request.uri());
+        let mut out = reqwest::Client::new().request(request.method().clone(), url);
+        for name in ["authorization", "content-type", "accept"] {
+            if let Some(value) = request.headers().get(name) {
+                out = out.header(name, value.as_bytes());
+            }
+        }
+        // The Management API's audience is the emulator's own URL.
+        let encoded = |url: &str| url.replace(':', "%3A").replace('/', "%2F");
+        let body = axum::body::to_bytes(request.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let body = String::from_utf8_lossy(&body)
+            .replace(&own, &upstream)
+            .replace(&encoded(&own), &encoded(&upstream));
+        let answer = out.body(body).send().await.unwrap();
+        let status = StatusCode::from_u16(answer.status().as_u16()).unwrap();
+        let kind = answer
+            .headers()
+            .get("content-type")
+            .map(|v| v.as_bytes().to_vec())
+            .unwrap_or_default();
+        let mut bytes = answer.bytes().await.unwrap().to_vec();
+        if path == "/.well-known/openid-configuration" {
+            bytes = String::from_utf8(bytes)
+                .unwrap()
+                .replace(&upstream, &own)
+                .into_bytes();
+        }
+        (status, [("content-type", kind)], bytes).into_response()
+    }
+    let emulator = emulator.to_string();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let own = format!("http://{}", listener.local_addr().unwrap());
+            tx.send(own.clone()).unwrap();
+            let app = axum::Router::new()
+                .fallback(forward)
+                .with_state((emulator, own));
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    rx.recv().unwrap()
+}
+
 const OPENAPI: &str = r##"
 openapi: 3.1.0
 info: {title: Orders, version: "1.0"}
@@ -465,7 +527,11 @@ fn a_bad_openapi_document_is_an_input_error_naming_the_file_and_the_fault() {
         .args(["smoke", "--openapi", "missing.yaml", "--base-url", &base])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(5), "a file that cannot be read, as everywhere");
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "a file that cannot be read, as everywhere"
+    );
     assert!(stderr(&out).contains("missing.yaml"), "{}", stderr(&out));
     // --base-url goes with --openapi, and must be a URL.
     w.cmd()
@@ -503,14 +569,21 @@ fn where_nothing_mints_tokens_the_probes_needing_one_could_not_run_and_the_rest_
     );
     w.cmd().args(["register", "--yes"]).assert().success();
     // A tenant answers 404 where the emulator mints.
-    w.inject("404@/_emulator/mint");
+    let tenant = without_minting(&w.issuer());
     let out = w
         .cmd()
+        .env("KINDE_DOMAIN", &tenant)
         .args(["smoke", "--openapi", "openapi.yaml", "--base-url", &base])
         .args(["--param", "user_id=kp_42", "--json"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}\n{}",
+        stderr(&out),
+        stdout(&out)
+    );
     let doc = json(&out);
     for name in [
         "GET /orders/{id}: refuses a token lacking read:orders",
