@@ -16,6 +16,10 @@
 //!   permissions and 100 organizations holds (issue 13's goal: under 1 s; `cargo xtask bench plan`
 //!   runs only this).
 //!
+//! - openapi: `smoke --openapi` of a generated document of 200 operations (100 paths, GET and POST
+//!   with a body) against a local axum service verifying the emulator's tokens on each route, with
+//!   its permission (issue 14's goal: under 2 s; `cargo xtask bench openapi` runs only this).
+//!
 //! `cargo xtask bench startup` runs only the start-up and token rows, cached `token` against
 //! `--version` included.
 
@@ -99,10 +103,10 @@ pub fn run() -> Result<(), String> {
     let part = std::env::args().nth(2);
     if let Some(other) = part
         .as_deref()
-        .filter(|p| !["startup", "persistence", "plan"].contains(p))
+        .filter(|p| !["startup", "persistence", "plan", "openapi"].contains(p))
     {
         return Err(format!(
-            "bench: unknown part `{other}`; usage: cargo xtask bench [startup | persistence | plan]"
+            "bench: unknown part `{other}`; usage: cargo xtask bench [startup | persistence | plan | openapi]"
         ));
     }
     // `CARGO_KINDE_BIN` measures another build (e.g. an older commit's) without building.
@@ -120,11 +124,13 @@ pub fn run() -> Result<(), String> {
     let result = match part.as_deref() {
         Some("persistence") => persistence(&bin, &dir),
         Some("plan") => plan_speed(&bin, &dir),
+        Some("openapi") => openapi_speed(&bin, &dir),
         // Start-up and token rows only (no emulator start-up loop, smoke, newman or persistence).
         Some("startup") => measure(&bin, &dir, false),
         _ => measure(&bin, &dir, true)
             .and_then(|()| persistence(&bin, &dir))
-            .and_then(|()| plan_speed(&bin, &dir)),
+            .and_then(|()| plan_speed(&bin, &dir))
+            .and_then(|()| openapi_speed(&bin, &dir)),
     };
     let _ = std::fs::remove_dir_all(&dir);
     result
@@ -720,6 +726,178 @@ fn plan_speed(bin: &Path, dir: &Path) -> Result<(), String> {
     };
     println!(
         "| plan: `register --check` of a matching tenant, {declared} (process included, median of 10; goal < 1 s) | {} | | | |",
+        ms(took)
+    );
+    drop(emulator);
+    Ok(())
+}
+
+/// Paths of the `openapi` bench's service, each with a GET and a POST.
+const OPENAPI_PATHS: usize = 100;
+/// Distinct permissions its routes need.
+const OPENAPI_PERMISSIONS: usize = 10;
+const OPENAPI_AUDIENCE: &str = "https://api.bench.test";
+
+/// The permission route `i` needs (`read:r3` / `write:r3`).
+fn bench_permission(i: usize, write: bool) -> String {
+    let verb = if write { "write" } else { "read" };
+    format!("{verb}:r{}", i % OPENAPI_PERMISSIONS)
+}
+
+/// The OpenAPI document of the bench's service: `/r{i}/items/{id}` with an example id, GET and a
+/// POST whose body has two required properties, each secured with its permission.
+fn bench_openapi() -> String {
+    let mut paths = serde_json::Map::new();
+    for i in 0..OPENAPI_PATHS {
+        let op = |write: bool| {
+            let mut op = serde_json::json!({
+                "security": [{"oauth": [bench_permission(i, write)]}],
+                "responses": {"200": {"description": "ok"}}
+            });
+            if write {
+                op["requestBody"] = serde_json::json!({"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Item"}}}});
+            }
+            op
+        };
+        paths.insert(
+            format!("/r{i}/items/{{id}}"),
+            serde_json::json!({
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "example": 7}}],
+                "get": op(false),
+                "post": op(true),
+            }),
+        );
+    }
+    serde_json::json!({
+        "openapi": "3.1.0",
+        "info": {"title": "bench", "version": "1"},
+        "components": {
+            "securitySchemes": {"oauth": {"type": "oauth2", "flows": {"clientCredentials": {"tokenUrl": "https://x/oauth2/token", "scopes": {}}}}},
+            "schemas": {"Item": {"type": "object", "required": ["name", "count"], "properties": {"name": {"type": "string"}, "count": {"type": "integer", "minimum": 1}}}}
+        },
+        "paths": paths,
+    })
+    .to_string()
+}
+
+/// Start the bench's service on 127.0.0.1:0, verifying RS256 tokens against `issuer`'s JWKS
+/// (`iss`, `aud`, `exp`) and each route's permission; its URL. It runs until the bench exits.
+fn bench_service(issuer: &str) -> Result<String, String> {
+    use axum::http::{HeaderMap, StatusCode};
+    use jsonwebtoken::jwk::JwkSet;
+    use std::sync::Arc;
+
+    let out = Command::new("curl")
+        .args(["-sf", &format!("{issuer}/.well-known/jwks.json")])
+        .output()
+        .map_err(|e| format!("curl: {e}"))?;
+    let jwks: JwkSet = serde_json::from_slice(&out.stdout).map_err(|e| format!("the JWKS: {e}"))?;
+    let mut rules = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    rules.set_audience(&[OPENAPI_AUDIENCE]);
+    rules.set_issuer(&[issuer]);
+    let check = Arc::new(move |headers: &HeaderMap, permission: &str| -> StatusCode {
+        let Some(token) = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+        else {
+            return StatusCode::UNAUTHORIZED;
+        };
+        let claims = jsonwebtoken::decode_header(token)
+            .ok()
+            .and_then(|h| h.kid)
+            .and_then(|kid| jwks.find(&kid))
+            .and_then(|jwk| jsonwebtoken::DecodingKey::from_jwk(jwk).ok())
+            .and_then(|key| jsonwebtoken::decode::<serde_json::Value>(token, &key, &rules).ok());
+        match claims {
+            None => StatusCode::UNAUTHORIZED,
+            Some(c)
+                if c.claims["permissions"]
+                    .as_array()
+                    .is_some_and(|p| p.iter().any(|p| p == permission)) =>
+            {
+                StatusCode::OK
+            }
+            Some(_) => StatusCode::FORBIDDEN,
+        }
+    });
+    let mut app = axum::Router::new();
+    for i in 0..OPENAPI_PATHS {
+        let route = |write: bool| {
+            let (check, permission) = (check.clone(), bench_permission(i, write));
+            move |headers: HeaderMap| async move { check(&headers, &permission) }
+        };
+        app = app.route(
+            &format!("/r{i}/items/{{id}}"),
+            axum::routing::get(route(false)).post(route(true)),
+        );
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(r) => r,
+            Err(e) => return drop(tx.send(Err(e.to_string()))),
+        };
+        runtime.block_on(async move {
+            let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
+                Ok(l) => l,
+                Err(e) => return drop(tx.send(Err(e.to_string()))),
+            };
+            let url = listener.local_addr().map(|a| format!("http://{a}"));
+            let _ = tx.send(url.map_err(|e| e.to_string()));
+            let _ = axum::serve(listener, app).await;
+        });
+    });
+    rx.recv().map_err(|e| e.to_string())?
+}
+
+/// `smoke --openapi` of 200 operations against the local service (issue 14: under 2 s).
+fn openapi_speed(bin: &Path, dir: &Path) -> Result<(), String> {
+    let work = dir.join("openapi");
+    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    let emulator = Emulator::start(bin, &work.join(".env"), &[])?;
+    let base = bench_service(&emulator.issuer)?;
+    std::fs::write(work.join("openapi.json"), bench_openapi()).map_err(|e| e.to_string())?;
+    let smoke = || {
+        let mut cmd = Command::new(bin);
+        cmd.args([
+            "kinde",
+            "smoke",
+            "--openapi",
+            "openapi.json",
+            "--base-url",
+            &base,
+        ])
+        .args(["--audience", OPENAPI_AUDIENCE, "--format", "json"])
+        .current_dir(&work)
+        .envs(emulator.vars())
+        .env("CARGO_KINDE_CACHE_DIR", work.join("cache"))
+        .env("CI", "true");
+        cmd
+    };
+    // Every probe must pass, or the time would be of a different run.
+    let out = smoke().output().map_err(|e| e.to_string())?;
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
+        format!(
+            "smoke --openapi printed no JSON report ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })?;
+    if !out.status.success() || report["failed"] != 0 {
+        return Err(format!(
+            "smoke --openapi failed {} check(s): {}",
+            report["failed"],
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let took = time(5, || run_quiet(&mut smoke()))?;
+    println!(
+        "| `smoke --openapi`, {} operations, {} probes, against a local axum service verifying each token (process and token minting included, median of 5; goal < 2 s) | {} | | | |",
+        OPENAPI_PATHS * 2,
+        report["passed"],
         ms(took)
     );
     drop(emulator);
