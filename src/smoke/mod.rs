@@ -144,10 +144,12 @@ impl Step {
             Step::Probe { probe, .. } => *probe != Probe::NoToken,
             // The emulator mints these tokens itself; against a tenant, the probes fall back to
             // the M2M token (decided once the run knows whether minting is available).
-            Step::Operation { probe, .. } => matches!(
-                probe,
-                OperationProbe::Protect(p) if *p != Probe::NoToken
-            ),
+            Step::Operation { probe, .. } => match probe {
+                OperationProbe::Protect(p) => *p != Probe::NoToken,
+                // The M2M token for the API, when the operation needs no permission.
+                OperationProbe::Control => true,
+                _ => false,
+            },
             _ => true,
         }
     }

@@ -185,7 +185,10 @@ pub fn human(
                 "  {} {}: {}\n",
                 paint(Status::Skip, "-"),
                 o.operation.as_deref().unwrap_or(&o.name),
-                o.detail.strip_prefix("public: ").unwrap_or(&o.detail)
+                o.detail
+                    .strip_prefix("public: ")
+                    .and_then(|d| d.strip_suffix("; not probed"))
+                    .unwrap_or(&o.detail)
             ));
         }
     }
