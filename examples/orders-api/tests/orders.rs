@@ -295,6 +295,24 @@ async fn an_m2m_app_acts_through_its_granted_scopes_in_every_organization() -> R
         r#"Bearer realm="orders-api", error="insufficient_scope", scope="create:orders""#
     );
 
+    // Asking for no scope gets every granted one in `scope`, with `scp` empty, as Kinde does.
+    let unasked = kinde
+        .m2m("orders-worker")
+        .audience(AUDIENCE)
+        .access_token()
+        .await?;
+    let claims = cargo_kinde::jwt::decode(&unasked)?.claims;
+    assert_eq!(
+        (&claims["scp"], &claims["scope"]),
+        (&json!([]), &json!("read:orders"))
+    );
+    let listed = http
+        .get(format!("{service}/orgs/org_acme/orders"))
+        .bearer_auth(&unasked)
+        .send()
+        .await?;
+    assert_eq!(listed.status(), StatusCode::OK);
+
     // Forged from an M2M token, each is refused the same way (OtherOrganization gives it an
     // org_code, so it is an org-scoped app's token for another organization).
     let orders = format!("{service}/orgs/org_acme/orders");
