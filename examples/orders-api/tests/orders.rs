@@ -23,12 +23,13 @@ async fn serve(config: Config) -> Result<String> {
     Ok(url)
 }
 
-/// The service pointed at `kinde`.
+/// The service pointed at `kinde` as it would be at `https://<business>.kinde.com`.
 async fn serve_for(kinde: &Kinde) -> Result<String> {
     serve(Config {
-        issuer: kinde.issuer().to_string(),
-        jwks_url: kinde.jwks_url(),
-        ..Config::new(kinde.issuer(), AUDIENCE)
+        issuer: kinde.issuer().to_string(), // what `iss` must be
+        audience: AUDIENCE.to_string(),     // what `aud` must hold
+        jwks_url: kinde.jwks_url(),         // where the signing keys are
+        jwks_refetch_interval: Duration::from_secs(60),
     })
     .await
 }
@@ -402,4 +403,26 @@ async fn an_unreachable_jwks_is_503_not_401() -> Result {
         .await?;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     Ok(())
+}
+
+/// The repository README walks through this file: the code it quotes must be this file's.
+#[test]
+fn the_readme_quotes_this_file_as_it_is() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("../../README.md")).unwrap();
+    let this = std::fs::read_to_string(root.join("tests/orders.rs")).unwrap();
+    let start = readme
+        .find("### The example service")
+        .expect("the README's section");
+    let section = &readme[start..];
+    let section = &section[..section.find("\n## ").unwrap_or(section.len())];
+    let blocks: Vec<&str> = section
+        .split("```rust\n")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("```").map(|(block, _)| block))
+        .collect();
+    assert_eq!(blocks.len(), 2, "the helpers and the forgery test");
+    for block in blocks {
+        assert!(this.contains(block), "not in tests/orders.rs:\n{block}");
+    }
 }
