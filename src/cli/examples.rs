@@ -5,7 +5,10 @@ Examples:
   cargo kinde token                                   # M2M token for the Management API
   cargo kinde token --audience https://api.acme.com --decode
   curl -H \"Authorization: Bearer $(cargo kinde token)\" https://acme.kinde.com/api/v1/users
-  cargo kinde token --user --json                     # a user token (browser sign-in once)";
+  cargo kinde token --user --json                     # a user token (browser sign-in once)
+  cargo kinde token --as alice@example.com --org org_acme --permission read:orders \\
+    --audience https://api.acme.test                  # minted by the emulator, no browser
+  cargo kinde token --as alice@example.com --audience https://api.acme.test --forge expired";
 pub const VERIFY: &str = "\
 Examples:
   cargo kinde token | cargo kinde verify

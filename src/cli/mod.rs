@@ -98,7 +98,7 @@ pub struct GlobalArgs {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Get a machine-to-machine access token (client credentials).
+    /// Get an access token: M2M, a user's (--user), or one the emulator mints (--as).
     #[command(after_help = examples::TOKEN)]
     Token(token::TokenArgs),
     /// Verify a JWT against the issuer's JWKS: signature, issuer, audience, lifetime, scopes.

@@ -15,10 +15,12 @@ use crate::ui;
 /// Arguments of `cargo kinde token`.
 #[derive(Debug, Args)]
 pub struct TokenArgs {
-    /// Audience to request (repeatable). Default: the Kinde Management API (<domain>/api).
+    /// Audience to request (repeatable). Default: the Kinde Management API (<domain>/api); with
+    /// --as, none.
     #[arg(long = "audience", value_name = "AUD")]
     pub audiences: Vec<String>,
-    /// Scope to request (repeatable, or space-separated). Default: every scope granted.
+    /// Scope to request (repeatable, or space-separated). Default: every scope granted; with
+    /// --as, `openid profile email`, which given scopes add to.
     #[arg(long = "scope", value_name = "SCOPE")]
     pub scopes: Vec<String>,
     /// Print the decoded header and claims instead of the token.
@@ -45,7 +47,7 @@ pub struct TokenArgs {
     #[arg(
         long = "as",
         value_name = "EMAIL",
-        conflicts_with_all = ["user", "verify", "no_cache"],
+        conflicts_with_all = ["user", "verify"],
         help_heading = "Minted by the emulator"
     )]
     pub as_user: Option<String>,
@@ -57,7 +59,8 @@ pub struct TokenArgs {
         help_heading = "Minted by the emulator"
     )]
     pub org: Option<String>,
-    /// With --as: the user's permissions in the organization are exactly these (repeatable).
+    /// With --as: the user's direct permissions in the organization become these (repeatable;
+    /// the roles' permissions add to them; kept as they were when not given).
     #[arg(
         long = "permission",
         value_name = "KEY",
@@ -65,7 +68,8 @@ pub struct TokenArgs {
         help_heading = "Minted by the emulator"
     )]
     pub permissions: Vec<String>,
-    /// With --as: the user's roles in the organization are exactly these (repeatable).
+    /// With --as: the user's roles in the organization become these (repeatable; kept as they
+    /// were when not given). Turns on the app's `roles` claim.
     #[arg(
         long = "role",
         value_name = "KEY",
@@ -73,7 +77,8 @@ pub struct TokenArgs {
         help_heading = "Minted by the emulator"
     )]
     pub roles: Vec<String>,
-    /// With --as: a token the API must refuse, wrong in this one way.
+    /// With --as: a token the API must refuse, wrong in this one way: 401, or 403 for
+    /// missing-permission and other-organization.
     #[arg(
         long,
         value_name = "KIND",
@@ -118,6 +123,11 @@ struct TokenReport<'a> {
     #[serde(flatten)]
     decoded: Decoded<'a>,
     verification: Option<&'a crate::jwt::verify::Report>,
+    /// `--forge`: the forgery, and the status an API verifying the token must answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    forgery: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expected_status: Option<u16>,
 }
 
 /// A token on stdout as the human output of `token` and `login` print it: the token itself, or
@@ -214,6 +224,8 @@ pub async fn run(global: &GlobalArgs, args: TokenArgs) -> Result<u8, Error> {
         cached: token.cached,
         decoded: parts,
         verification: report.as_ref(),
+        forgery: None,
+        expected_status: None,
     };
     ui::show(&shown, |r| print_token(r.access_token, args.decode));
     if let Some(report) = report {
@@ -243,6 +255,8 @@ pub async fn run(global: &GlobalArgs, args: TokenArgs) -> Result<u8, Error> {
 #[derive(Debug, Serialize)]
 struct MintRequest<'a> {
     email: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     org: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -275,25 +289,51 @@ async fn minted(global: &GlobalArgs, args: &TokenArgs, email: String) -> Result<
         ))
         .with_hint(
             "a real Kinde tenant issues user tokens through sign-in: `cargo kinde token --user`; \
-             for minted tokens run against `cargo kinde emulator` (or add `--emulator`)",
+             for minted tokens, start `cargo kinde emulator --env-file .env` and use that .env",
         )
     };
-    let host = issuer.host();
+    let host = issuer.host().trim_end_matches('.');
     if host == "kinde.com" || host.ends_with(".kinde.com") {
         return Err(not_emulator("is a Kinde tenant".into()));
     }
-    let scopes: Vec<String> = args
+    if global.emulator {
+        ui::warn(
+            "the embedded emulator (--emulator) stops with this command, and its key with it: \
+             no service can verify this token; for one that verifies, start \
+             `cargo kinde emulator --env-file .env` and run without --emulator",
+        );
+    }
+    let asked: Vec<String> = args
         .scopes
         .iter()
         .flat_map(|s| s.split_whitespace().map(String::from))
         .collect();
+    const OIDC: [&str; 3] = ["openid", "profile", "email"];
+    if args.audiences.is_empty()
+        && let Some(scope) = asked
+            .iter()
+            .find(|s| !OIDC.contains(&s.as_str()) && !s.starts_with("offline"))
+    {
+        return Err(Error::input(format!(
+            "`--scope {scope}` is an API's scope, and a token carries it only for that API"
+        ))
+        .with_hint("add the API's --audience"));
+    }
+    let mut scopes: Vec<String> = OIDC.map(String::from).to_vec();
+    for scope in asked {
+        if !scopes.contains(&scope) {
+            scopes.push(scope);
+        }
+    }
+    let client_id = ctx.config.app_client_id.as_ref().map(|s| s.value.as_str());
     let request = MintRequest {
         email: &email,
+        client_id,
         org: args.org.as_deref(),
         permissions: (!args.permissions.is_empty()).then_some(args.permissions.as_slice()),
         roles: (!args.roles.is_empty()).then_some(args.roles.as_slice()),
         audience: &args.audiences,
-        scopes: (!scopes.is_empty()).then_some(scopes),
+        scopes: Some(scopes),
         forge: args.forge.as_deref(),
     };
     let url = issuer.endpoint("/_emulator/mint");
@@ -304,47 +344,62 @@ async fn minted(global: &GlobalArgs, args: &TokenArgs, email: String) -> Result<
         crate::net::TOKEN_LIMIT,
     )
     .await?;
-    if matches!(reply.status.as_u16(), 404 | 405) {
-        return Err(not_emulator(format!(
-            "is not one (it answered {} to POST /_emulator/mint)",
-            reply.status
-        )));
-    }
-    let minted: Option<Minted> = serde_json::from_slice(&reply.body).ok();
-    let minted = match minted {
-        Some(minted) if reply.status.is_success() => minted,
+    let body: Option<Value> = serde_json::from_slice(&reply.body).ok();
+    // Only the emulator's own answers are taken as such: a token, or Kinde's error body. Any
+    // other answer (a 404, a redirect, a login page, a proxy's error) is another server.
+    let refusal = body
+        .as_ref()
+        .and_then(|b| b["errors"][0]["message"].as_str())
+        .map(crate::net::server_line);
+    let minted: Option<Minted> = body.and_then(|b| serde_json::from_value(b).ok());
+    let minted = match (minted, refusal) {
+        (Some(minted), _) if reply.status.is_success() => minted,
+        (_, Some(message)) if reply.status.as_u16() == 400 => {
+            return Err(Error::input(format!(
+                "the emulator refused to mint the token: {message}"
+            )));
+        }
+        (_, Some(message)) if reply.status.is_server_error() => {
+            return Err(Error::network(format!(
+                "the emulator could not mint the token: {message}"
+            )));
+        }
         _ => {
-            // The emulator's errors are Kinde's `{"errors": [{"code", "message"}]}`.
-            let message = serde_json::from_slice::<Value>(&reply.body)
-                .ok()
-                .and_then(|body| {
-                    body["errors"][0]["message"]
-                        .as_str()
-                        .map(crate::net::server_line)
-                })
-                .unwrap_or_else(|| format!("it answered {}", reply.status));
-            let error = if reply.status.is_client_error() {
-                Error::input(format!("the emulator refused to mint the token: {message}"))
-            } else {
-                Error::network(format!("the emulator could not mint the token: {message}"))
-            };
-            return Err(error);
+            return Err(not_emulator(format!(
+                "is not one (it answered {} to POST /_emulator/mint)",
+                reply.status
+            )));
         }
     };
-    let now = crate::clock::now();
     let decoded = crate::jwt::decode(&minted.access_token).ok();
+    let claims = decoded.as_ref().map(|d| &d.claims);
+    let expires_at = claims
+        .and_then(|c| c.get("exp"))
+        .and_then(Value::as_u64)
+        .unwrap_or_else(|| crate::clock::now() + minted.expires_in);
+    let scope = claims
+        .and_then(|c| c.get("scp"))
+        .and_then(Value::as_array)
+        .map(|scp| {
+            scp.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(" ")
+        });
     let shown = TokenReport {
         access_token: &minted.access_token,
         token_type: &minted.token_type,
         expires_in: minted.expires_in,
-        expires_at: now + minted.expires_in,
-        scope: None,
+        expires_at,
+        scope: scope.as_deref(),
         cached: false,
         decoded: Decoded {
             header: decoded.as_ref().map(|d| &d.header),
-            claims: decoded.as_ref().map(|d| &d.claims),
+            claims,
         },
         verification: None,
+        forgery: args.forge.as_deref(),
+        expected_status: minted.expected_status,
     };
     ui::show(&shown, |r| print_token(r.access_token, args.decode));
     if let (Some(kind), Some(status)) = (&args.forge, minted.expected_status) {

@@ -38,7 +38,8 @@ const WRONG_AUDIENCE: &str = "https://another-api.example";
 /// What [`Forgery::WrongIssuer`] puts in `iss`: another business's Kinde domain.
 const WRONG_ISSUER: &str = "https://another-business.kinde.com";
 
-/// A token a service must refuse, made from a real one by `Kinde::forged` (in `cargo_kinde::testing`) or `cargo kinde token --forge`. Each is wrong in
+/// A token a service must refuse, made from a real one by `Kinde::forged`
+/// (`cargo_kinde::testing`) or `cargo kinde token --forge`. Each is wrong in
 /// one way only, so a service that accepts it has exactly that hole.
 ///
 /// A service's test sends each and expects [`Forgery::expected_status`]:
@@ -301,9 +302,39 @@ pub(crate) async fn user_token(state: &State, grant: &UserGrant) -> Result<Strin
         .clone()
         .unwrap_or_else(|| DEFAULT_USER_SCOPES.map(String::from).to_vec());
     let email = grant.email.trim().to_string();
-    if !email.contains('@') {
+    if !email
+        .split_once('@')
+        .is_some_and(|(name, domain)| !name.is_empty() && domain.contains('.'))
+    {
         return Err(Error::input(format!("`{email}` is not an email address")));
     }
+    check_names("org", grant.org.iter())?;
+    check_names("permissions", grant.permissions.iter().flatten())?;
+    check_names("roles", grant.roles.iter().flatten())?;
+    check_names("feature_flags", grant.flags.iter().map(|(key, _)| key))?;
+    // Checked before anything changes, so a refused token leaves the tenant as it was.
+    state.read(|t| {
+        if let Some(api) = grant
+            .audiences
+            .iter()
+            .find_map(|aud| t.apis.iter().find(|a| a.is_management_api && &a.audience(&issuer) == aud))
+        {
+            return Err(Error::input(format!(
+                "{} is the Kinde Management API, which Kinde gives to M2M applications only, not in user tokens",
+                api.audience(&issuer)
+            )));
+        }
+        for (key, value) in &grant.flags {
+            if let Some(flag) = t.feature_flag(key).filter(|f| f.kind != value.kind()) {
+                return Err(Error::input(format!(
+                    "feature flag `{key}` is a `{}` flag, not `{}`",
+                    flag.kind,
+                    value.kind()
+                )));
+            }
+        }
+        Ok(())
+    })?;
     // Created as the Management API creates users: in the default organization.
     let user_id = state.update_users(|t, touched| {
         if let Some(user) = t.user_by_email(&email) {
@@ -337,16 +368,6 @@ fn describe(
     user_id: &str,
     scopes: &[String],
 ) -> Result<Option<String>, Error> {
-    // Checked before anything changes, so a refused token leaves the tenant as it was.
-    for (key, value) in &grant.flags {
-        if let Some(flag) = t.feature_flag(key).filter(|f| f.kind != value.kind()) {
-            return Err(Error::input(format!(
-                "feature flag `{key}` is a `{}` flag, not `{}`",
-                flag.kind,
-                value.kind()
-            )));
-        }
-    }
     let org_code = match &grant.org {
         Some(code) => {
             if t.organization(code).is_none() {
@@ -361,6 +382,11 @@ fn describe(
             .find(|o| !o.is_suspended)
             .map(|o| o.code.clone()),
     };
+    if org_code.is_none() && (grant.permissions.is_some() || grant.roles.is_some()) {
+        return Err(Error::input(
+            "permissions and roles are held in an organization, and the user is in none: name one (`org`)",
+        ));
+    }
     if let Some(code) = &org_code {
         let permissions = grant
             .permissions
@@ -410,6 +436,28 @@ fn describe(
 /// credentials grant, with its client id and secret.
 pub(crate) async fn m2m_token(state: &State, grant: &M2mGrant) -> Result<String, Error> {
     let issuer = state.issuer().to_string();
+    check_names("m2m", [&grant.name])?;
+    check_names("scopes", grant.scopes.iter())?;
+    // The Management API's scopes are Kinde's: a grant may pick among them, never add one.
+    state.read(|t| {
+        let Some(api) = t
+            .apis
+            .iter()
+            .find(|a| a.is_management_api && grant.audiences.contains(&a.audience(&issuer)))
+        else {
+            return Ok(());
+        };
+        match grant
+            .scopes
+            .iter()
+            .find(|s| !api.scopes.iter().any(|d| &d.key == *s))
+        {
+            Some(unknown) => Err(Error::input(format!(
+                "`{unknown}` is not a scope of the Kinde Management API"
+            ))),
+            None => Ok(()),
+        }
+    })?;
     let (client_id, secret) = state.update(|t| {
         let existing = t
             .applications
@@ -507,17 +555,15 @@ pub(crate) fn forge(state: &State, forgery: Forgery, token: &str) -> Result<Stri
         }
         Forgery::ForeignKey => {
             let (kid, _) = active_key(state)?;
-            let impostor = match state.impostor.get() {
-                Some(key) => key,
-                None => {
-                    let _ = state.impostor.set(SigningKey::impostor(&kid)?);
-                    state
-                        .impostor
-                        .get()
-                        .ok_or_else(|| Error::input("no foreign key"))?
-                }
-            };
-            return Ok(impostor.sign_jwt(&claims));
+            // Made on first use, and again after a key rotation: it claims the active `kid`.
+            let mut impostor = state.impostor.lock().unwrap_or_else(|p| p.into_inner());
+            if impostor.as_ref().is_none_or(|key| key.kid() != kid) {
+                *impostor = Some(SigningKey::impostor(&kid)?);
+            }
+            let key = impostor
+                .as_ref()
+                .ok_or_else(|| Error::input("no foreign key"))?;
+            return Ok(key.sign_jwt(&claims));
         }
         Forgery::AlgNone => {
             let (kid, _) = active_key(state)?;
@@ -546,6 +592,19 @@ pub(crate) fn forge(state: &State, forgery: Forgery, token: &str) -> Result<Stri
         }
     }
     Ok(state.sign(&claims))
+}
+
+/// Codes, keys and names are not empty and hold no white space.
+fn check_names<'a>(field: &str, values: impl IntoIterator<Item = &'a String>) -> Result<(), Error> {
+    match values
+        .into_iter()
+        .find(|v| v.is_empty() || v.chars().any(char::is_whitespace))
+    {
+        Some(bad) => Err(Error::input(format!(
+            "`{field}`: {bad:?} is not a code, key or name (empty, or with white space)"
+        ))),
+        None => Ok(()),
+    }
 }
 
 fn encode<T: serde::Serialize + ?Sized>(value: &T) -> String {
@@ -661,21 +720,32 @@ async fn mint(
             };
             m2m_token(&state, &grant).await
         }
-        _ => {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                "Name a user (`email`) or an M2M application (`m2m`), not both".into(),
+            ));
+        }
+        (None, None) => {
             return Err(invalid(
                 "Name either a user (`email`) or an M2M application (`m2m`)".into(),
             ));
         }
     }
-    .map_err(|e| invalid(e.to_string()))?;
+    .map_err(refusal)?;
     let token = match forgery {
         // The foreign key is an RSA key generation the first time: off the server's threads.
         Some(forgery) => {
             let state = state.clone();
             tokio::task::spawn_blocking(move || forge(&state, forgery, &token))
                 .await
-                .map_err(|e| invalid(format!("cannot forge the token: {e}")))?
-                .map_err(|e| invalid(e.to_string()))?
+                .map_err(|e| {
+                    ApiError::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "INTERNAL_ERROR",
+                        format!("cannot forge the token: {e}"),
+                    )
+                })?
+                .map_err(refusal)?
         }
         None => token,
     };
@@ -691,6 +761,20 @@ async fn mint(
         expected_status: forgery.map(Forgery::expected_status),
     })
     .into_response())
+}
+
+/// An error minting: the request's fault (400, with its hint) or the emulator's (500).
+fn refusal(error: Error) -> ApiError {
+    let message = match error.hint() {
+        Some(hint) => format!("{error} (hint: {hint})"),
+        None => error.to_string(),
+    };
+    match error.root() {
+        Error::Input { .. } | Error::Auth { .. } => {
+            ApiError::bad_request("INVALID_REQUEST", message)
+        }
+        _ => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", message),
+    }
 }
 
 /// A flag value from JSON: a boolean, an integer or a string, as Kinde's three flag types.

@@ -112,7 +112,7 @@ pub struct State {
     clock: crate::clock::Clock,
     /// The foreign key forged tokens are signed with (`mint::Forgery::ForeignKey`), made on
     /// first use.
-    impostor: std::sync::OnceLock<SigningKey>,
+    impostor: Mutex<Option<SigningKey>>,
 }
 
 /// A Management API write as received, for tests that check request shapes.
@@ -460,7 +460,7 @@ pub async fn start(options: Options) -> Result<Running, Error> {
         hooks,
         baseline: RwLock::new(baseline),
         clock: crate::clock::Clock::default(),
-        impostor: std::sync::OnceLock::new(),
+        impostor: Mutex::new(None),
     });
     let app = router(state.clone());
     let (shutdown, on_shutdown) = tokio::sync::oneshot::channel::<()>();
@@ -542,9 +542,15 @@ fn router(state: Arc<State>) -> Router {
             state.clone(),
             inject_faults,
         ))
-        .merge(admin_routes())
-        .merge(sample::admin_routes())
-        .merge(mint::routes())
+        .merge(
+            admin_routes()
+                .merge(sample::admin_routes())
+                .merge(mint::routes())
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    local_only,
+                )),
+        )
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             count_and_log,
@@ -653,6 +659,49 @@ async fn inject_faults(
         // panic hook, so nothing is printed.
         faults::Action::Drop => std::panic::resume_unwind(Box::new("injected connection drop")),
     }
+}
+
+/// The `/_emulator/*` controls answer only requests addressed to the emulator itself: a `Host`
+/// that is a loopback name or the issuer's host, and no `Origin` but the issuer's. They need no
+/// token (a test's convenience), so a web page that rebinds its own name to 127.0.0.1 (DNS
+/// rebinding) must not reach them: it would mint tokens, or reset the tenant. Answered 403 with
+/// Kinde's error body.
+async fn local_only(
+    AxumState(state): AxumState<Arc<State>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let issuer = url::Url::parse(state.issuer()).ok();
+    let issuer_host = issuer.as_ref().and_then(url::Url::host_str);
+    let host_ok = request
+        .headers()
+        .get(axum::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| url::Url::parse(&format!("http://{v}")).ok())
+        .is_some_and(|u| {
+            let loopback = match u.host() {
+                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                None => false,
+            };
+            loopback || u.host_str() == issuer_host
+        });
+    let origin_ok = request
+        .headers()
+        .get(axum::http::header::ORIGIN)
+        .is_none_or(|origin| {
+            let issuer_origin = issuer.as_ref().map(|u| u.origin().ascii_serialization());
+            origin.to_str().ok().map(|o| o.trim_end_matches('/')) == issuer_origin.as_deref()
+        });
+    if host_ok && origin_ok {
+        return next.run(request).await;
+    }
+    axum::response::IntoResponse::into_response(error::ApiError::new(
+        axum::http::StatusCode::FORBIDDEN,
+        "NOT_LOCAL",
+        "The /_emulator controls answer only requests addressed to the emulator (Host: 127.0.0.1, localhost or the issuer's host; no other Origin)",
+    ))
 }
 
 async fn count_and_log(

@@ -576,7 +576,13 @@ fn forged_tokens_fail_verification_except_the_two_that_lack_a_right() {
         );
         let verified = w
             .cmd()
-            .args(["verify", "--audience", "https://api.acme.test", "-"])
+            .args([
+                "--json",
+                "verify",
+                "--audience",
+                "https://api.acme.test",
+                "-",
+            ])
             .write_stdin(token.trim())
             .output()
             .unwrap();
@@ -586,8 +592,27 @@ fn forged_tokens_fail_verification_except_the_two_that_lack_a_right() {
             "{kind}: {}",
             stderr(&verified)
         );
+        // Refused for the reason the forgery is named for, not any other.
+        let failed: Vec<String> = json(&verified)["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["status"] == "fail")
+            .map(|c| c["name"].as_str().unwrap().to_string())
+            .collect();
+        let expected: &[&str] = match kind {
+            "expired" => &["expiry"],
+            "not-yet-valid" => &["not_before", "issued_at"],
+            "wrong-audience" => &["audience"],
+            "wrong-issuer" => &["issuer"],
+            "foreign-key" | "tampered-payload" => &["signature"],
+            "alg-none" => &["format"],
+            "hs256-with-public-key" => &["algorithm"],
+            _ => &[],
+        };
+        assert_eq!(failed, expected, "{kind}");
         if lacks_a_right {
-            let claims = json(
+            let report = json(
                 &w.cmd()
                     .args([
                         "--json",
@@ -601,8 +626,10 @@ fn forged_tokens_fail_verification_except_the_two_that_lack_a_right() {
                     ])
                     .output()
                     .unwrap(),
-            )["claims"]
-                .clone();
+            );
+            assert_eq!(report["forgery"], kind);
+            assert_eq!(report["expected_status"], 403);
+            let claims = report["claims"].clone();
             if kind == "missing-permission" {
                 assert_eq!(claims["permissions"], serde_json::json!([]), "{claims}");
             } else {
@@ -635,16 +662,130 @@ fn as_is_refused_against_a_real_tenant_before_any_request() {
 fn as_is_refused_by_a_server_that_is_not_the_emulator() {
     use crate::fake::{Answer, serve};
     let w = World::new();
-    let server = serve(|_| Answer::text(404, "Not Found"));
+    // A missing route, a redirect, a WAF, a login page, a proxy's error, an error body with a
+    // success status: none is the emulator.
+    for (status, body) in [
+        (404, "Not Found"),
+        (301, ""),
+        (403, "Forbidden"),
+        (200, "<html>sign in</html>"),
+        (502, "Bad Gateway"),
+        (201, r#"{"errors":[{"code":"X","message":"x"}]}"#),
+    ] {
+        let server = serve(move |_| Answer::text(status, body));
+        let out = w
+            .cmd()
+            .env("KINDE_DOMAIN", &server.url)
+            .args(["token", "--as", "alice@example.com"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{status}: {}", stderr(&out));
+        assert!(stdout(&out).is_empty());
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("is not one (it answered {status}")),
+            "{err}"
+        );
+        assert!(err.contains("token --user"), "{err}");
+    }
+}
+
+#[test]
+fn scopes_add_to_openid_and_an_api_scope_needs_its_audience() {
+    let w = World::new();
+    let (code, _, err) = minted(&w, &["--scope", "read:orders"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("`--scope read:orders` is an API's scope"),
+        "{err}"
+    );
+    assert!(err.contains("add the API's --audience"), "{err}");
+    let (code, token, err) = minted(
+        &w,
+        &[
+            "--scope",
+            "read:orders",
+            "--audience",
+            "https://api.acme.test",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let claims = cargo_kinde::jwt::decode(token.trim()).unwrap().claims;
+    assert_eq!(
+        claims["scp"],
+        serde_json::json!(["openid", "profile", "email", "read:orders"])
+    );
+}
+
+#[test]
+fn as_with_the_embedded_emulator_warns_that_nothing_can_verify_the_token() {
+    let w = World::new();
     let out = w
-        .cmd()
-        .env("KINDE_DOMAIN", &server.url)
-        .args(["token", "--as", "alice@example.com"])
+        .bare()
+        .args([
+            "--emulator",
+            "token",
+            "--as",
+            "alice@example.com",
+            "--decode",
+        ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    let err = stderr(&out);
-    assert!(err.contains("is not one (it answered 404"), "{err}");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no service can verify this token"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stdout(&out).contains("\"sub\": \"kp_"), "{}", stdout(&out));
+}
+
+#[test]
+fn the_mint_controls_answer_only_requests_addressed_to_the_emulator() {
+    let w = World::new();
+    let url = format!("{}/_emulator/mint", w.issuer());
+    let port = url::Url::parse(&w.issuer()).unwrap().port().unwrap();
+    let send = |headers: &[(&str, String)]| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async {
+                let mut req = reqwest::Client::new()
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(r#"{"email":"mallory@example.com"}"#);
+                for (name, value) in headers {
+                    req = req.header(*name, value);
+                }
+                let res = req.send().await.unwrap();
+                (res.status().as_u16(), res.text().await.unwrap())
+            })
+    };
+    // A page that rebound its own name to 127.0.0.1 sends its name as Host, or its Origin.
+    for headers in [
+        vec![("host", format!("evil.example:{port}"))],
+        vec![("origin", "http://evil.example".to_string())],
+        vec![("origin", format!("http://localhost:{port}.evil.example"))],
+    ] {
+        let (status, text) = send(&headers);
+        assert_eq!(status, 403, "{headers:?}: {text}");
+        assert!(text.contains("NOT_LOCAL"), "{text}");
+    }
+    assert!(
+        w.emulator
+            .state()
+            .read(|t| t.user_by_email("mallory@example.com").is_none()),
+        "a refused request changed the tenant"
+    );
+    for headers in [
+        vec![],
+        vec![("host", format!("localhost:{port}"))],
+        vec![("origin", w.issuer())],
+    ] {
+        let (status, text) = send(&headers);
+        assert_eq!(status, 200, "{headers:?}: {text}");
+    }
 }
 
 #[test]
@@ -690,7 +831,23 @@ fn the_emulator_explains_what_it_cannot_mint() {
             r#"{"email":"a@b.c","surprise":1}"#,
             "unknown field `surprise`",
         ),
+        (r#"{"email":"a@b.c","m2m":"w"}"#, "not both"),
+        (r#"{"email":"@b.c"}"#, "is not an email address"),
+        (r#"{"email":"a@b.c","org":""}"#, "`org`: \"\" is not a code"),
+        (
+            r#"{"email":"a@b.c","permissions":["read orders"]}"#,
+            "`permissions`: \"read orders\"",
+        ),
+        (
+            r#"{"m2m":"w","audience":"MGMT","scopes":["root:everything"]}"#,
+            "`root:everything` is not a scope of the Kinde Management API",
+        ),
+        (
+            r#"{"email":"a@b.c","audience":"MGMT"}"#,
+            "M2M applications only",
+        ),
     ] {
+        let body = body.replace("MGMT", &format!("{}/api", w.issuer()));
         let (status, _, bytes) = crate::http::raw(
             "POST",
             &url,
