@@ -96,6 +96,10 @@ pub struct SmokeArgs {
     /// With --openapi: a public operation (no security requirement) fails the run.
     #[arg(long, requires = "openapi")]
     pub fail_on_public: bool,
+    /// With --openapi, against the emulator: the organization (code) the minted tokens are for,
+    /// when the API checks it (e.g. the one its `--param org_code=...` names).
+    #[arg(long, value_name = "ORG_CODE", requires = "openapi")]
+    pub org: Option<String>,
 }
 
 /// A number of seconds above zero, for `--timeout` and `--total-timeout`.
@@ -348,6 +352,9 @@ async fn prepare(
     );
     if let Some(why) = &minting_off {
         shared.minting_off(why);
+    }
+    if let Some(org) = &args.org {
+        shared.mint_in(org);
     }
     if let Some(e) = &m2m_error {
         shared.tokens_unavailable(&Unavailable::Fail(Cause::of_setup(e), e.to_string()));

@@ -214,6 +214,8 @@ pub struct Shared {
 struct Minted {
     /// Why tokens cannot be minted here (a real tenant): the probes needing one are skipped.
     off: Option<Unavailable>,
+    /// The organization the tokens are for (`--org`); [`MINT_ORG`] when none is given.
+    org: Option<String>,
     tokens: HashMap<(Vec<String>, Option<String>), Result<String, Unavailable>>,
 }
 
@@ -241,7 +243,7 @@ pub async fn minting(
     if host == "kinde.com" || host.ends_with(".kinde.com") {
         return Ok(Some(format!("{issuer} is a Kinde tenant")));
     }
-    match mint_request(http, issuer, &[], audience).await {
+    match mint_request(http, issuer, MINT_ORG, &[], audience).await {
         Ok(_) => Ok(None),
         Err(MintError::NotEmulator(why)) => Ok(Some(why)),
         Err(MintError::Failed(e)) => Err(e),
@@ -253,17 +255,18 @@ enum MintError {
     Failed(Error),
 }
 
-/// One `POST /_emulator/mint` for [`MINT_USER`] in [`MINT_ORG`] holding exactly `permissions`.
+/// One `POST /_emulator/mint` for [`MINT_USER`] in `org` holding exactly `permissions`.
 async fn mint_request(
     http: &reqwest::Client,
     issuer: &Issuer,
+    org: &str,
     permissions: &[String],
     audience: Option<&str>,
 ) -> Result<String, MintError> {
     let url = issuer.endpoint("/_emulator/mint");
     let mut body = serde_json::json!({
         "email": MINT_USER,
-        "org": MINT_ORG,
+        "org": org,
         "permissions": permissions,
     });
     if let Some(aud) = audience {
@@ -406,6 +409,13 @@ impl Shared {
         }
     }
 
+    /// Minted tokens are for organization `org` (`--org`: the one the API's paths name).
+    pub fn mint_in(&self, org: &str) {
+        if let Ok(mut minted) = self.minted.try_lock() {
+            minted.org = Some(org.to_string());
+        }
+    }
+
     /// A token of the emulator's for the smoke user holding exactly `permissions`, for
     /// `audience`: minted once per run, one mint at a time. `Skip` where nothing can mint.
     async fn mint(
@@ -421,7 +431,9 @@ impl Shared {
         if let Some(found) = minted.tokens.get(&key) {
             return found.clone();
         }
-        let result = match mint_request(&self.http, &self.issuer, permissions, audience).await {
+        let org = minted.org.clone().unwrap_or_else(|| MINT_ORG.to_string());
+        let result = match mint_request(&self.http, &self.issuer, &org, permissions, audience).await
+        {
             Ok(token) => Ok(token),
             Err(MintError::NotEmulator(why)) => {
                 minted.off = Some(no_minting(&why));

@@ -613,3 +613,216 @@ fn where_nothing_mints_tokens_the_probes_needing_one_could_not_run_and_the_rest_
         ("pass", "accepted: answered 200")
     );
 }
+
+/// The example service (examples/orders-api) as its OpenAPI document describes it, plus two
+/// routes someone added later and got wrong: invoices with no check at all, and a delete that
+/// verifies the token but forgot its permission. A public health check besides.
+const EXAMPLE_OPENAPI: &str = r##"
+openapi: 3.0.3
+info: {title: Orders API (examples/orders-api), version: "1.0"}
+security:
+  - kinde: []
+components:
+  securitySchemes:
+    kinde:
+      type: oauth2
+      flows:
+        clientCredentials:
+          tokenUrl: https://acme.kinde.com/oauth2/token
+          scopes: {read:orders: read, create:orders: place, delete:orders: delete, read:invoices: invoices}
+  parameters:
+    org:
+      {name: org_code, in: path, required: true, schema: {type: string, example: org_acme}}
+  schemas:
+    NewOrder:
+      type: object
+      required: [item, quantity]
+      properties:
+        item: {type: string}
+        quantity: {type: integer, minimum: 1}
+paths:
+  /health:
+    get:
+      security: []
+      responses: {"200": {description: up}}
+  /orgs/{org_code}/orders:
+    parameters: [{$ref: "#/components/parameters/org"}]
+    get:
+      security: [{kinde: [read:orders]}]
+      responses: {"200": {description: the organization's orders}}
+    post:
+      security: [{kinde: [create:orders]}]
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/NewOrder"}
+      responses: {"201": {description: placed}}
+  /orgs/{org_code}/orders/{id}:
+    parameters:
+      - {$ref: "#/components/parameters/org"}
+      - {name: id, in: path, required: true, schema: {type: integer, example: 1}}
+    delete:
+      security: [{kinde: [delete:orders]}]
+      responses: {"204": {description: deleted}}
+  /orgs/{org_code}/invoices:
+    parameters: [{$ref: "#/components/parameters/org"}]
+    get:
+      security: [{kinde: [read:invoices]}]
+      responses: {"200": {description: invoices}}
+"##;
+
+/// Serve `orders_api::app` for `issuer`, with the two faulty routes and a health check; its
+/// base URL.
+fn start_example(issuer: &str) -> String {
+    use orders_api::{Caller, Config, Verifier};
+    let config = Config::new(issuer, AUDIENCE);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            // Deliberately wrong: no token check at all.
+            async fn invoices() -> Json<Value> {
+                Json(json!({"invoices": []}))
+            }
+            // Deliberately wrong: the token is verified, its permission never checked.
+            async fn delete_order(_caller: Caller) -> StatusCode {
+                StatusCode::NO_CONTENT
+            }
+            let added = axum::Router::new()
+                .route("/orgs/{org_code}/invoices", get(invoices))
+                .route(
+                    "/orgs/{org_code}/orders/{id}",
+                    axum::routing::delete(delete_order),
+                )
+                .route("/health", get(health))
+                .with_state(Arc::new(Verifier::new(&config)));
+            let app = orders_api::app(config).merge(added);
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(format!("http://{}", listener.local_addr().unwrap()))
+                .unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    rx.recv().unwrap()
+}
+
+#[test]
+fn finds_the_holes_left_in_the_example_service_and_passes_its_own_routes() {
+    let w = World::new();
+    let base = start_example(&w.issuer());
+    w.write("orders.yaml", EXAMPLE_OPENAPI);
+    let out = w
+        .cmd()
+        .args([
+            "--json",
+            "smoke",
+            "--openapi",
+            "orders.yaml",
+            "--base-url",
+            &base,
+            "--audience",
+            AUDIENCE,
+            "--org",
+            "org_acme",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let doc = json(&out);
+    let failed: Vec<&str> = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "fail")
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    // The unprotected route fails every probe; the delete fails only the missing permission.
+    assert!(
+        failed.contains(&"GET /orgs/{org_code}/invoices: refuses no token"),
+        "{failed:?}"
+    );
+    assert!(
+        failed.iter().all(|name| name
+            .starts_with("GET /orgs/{org_code}/invoices:")
+            || *name == "DELETE /orgs/{org_code}/orders/{id}: refuses a token lacking delete:orders"),
+        "{failed:?}"
+    );
+    assert!(
+        failed.contains(
+            &"DELETE /orgs/{org_code}/orders/{id}: refuses a token lacking delete:orders"
+        ),
+        "{failed:?}"
+    );
+    assert_eq!(doc["public"], json!(["GET /health"]));
+    // The example's own routes pass every probe, and their controls got through: the list, and
+    // an order placed with the body built from the schema, in the organization of the path.
+    for op in [
+        "GET /orgs/{org_code}/orders",
+        "POST /orgs/{org_code}/orders",
+    ] {
+        let checks: Vec<&Value> = doc["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["operation"] == op)
+            .collect();
+        assert!(checks.len() >= 8, "{op}: {checks:?}");
+        assert!(
+            checks.iter().all(|c| c["status"] == "pass"),
+            "{op}: {checks:?}"
+        );
+    }
+    let (status, _) = check(
+        &doc,
+        "POST /orgs/{org_code}/orders: accepts a token holding create:orders",
+    );
+    assert_eq!(status, "pass");
+    let placed = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| {
+            c["name"] == "POST /orgs/{org_code}/orders: accepts a token holding create:orders"
+        })
+        .unwrap();
+    assert_eq!(placed["http_status"], 201, "{placed}");
+    assert_eq!(
+        placed["request"],
+        format!("POST {base}/orgs/org_acme/orders (Authorization: Bearer ***)")
+    );
+}
+
+#[test]
+fn tokens_for_another_organization_than_the_paths_fail_the_control_visibly() {
+    // Without --org the minted tokens are for smoke's own organization, which the example
+    // refuses for org_acme's paths: the control says the route refuses a good token instead of
+    // passing unseen.
+    let w = World::new();
+    let base = start_example(&w.issuer());
+    w.write("orders.yaml", EXAMPLE_OPENAPI);
+    let out = w
+        .cmd()
+        .args([
+            "--json",
+            "smoke",
+            "--openapi",
+            "orders.yaml",
+            "--base-url",
+            &base,
+            "--audience",
+            AUDIENCE,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let (status, detail) = check(
+        &json(&out),
+        "GET /orgs/{org_code}/orders: accepts a token holding read:orders",
+    );
+    assert_eq!(status, "fail");
+    assert!(detail.contains("403"), "{detail}");
+}
