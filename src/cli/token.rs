@@ -296,6 +296,7 @@ async fn minted(global: &GlobalArgs, args: &TokenArgs, email: String) -> Result<
     if host == "kinde.com" || host.ends_with(".kinde.com") {
         return Err(not_emulator("is a Kinde tenant".into()));
     }
+    #[cfg(feature = "emulator")]
     if global.emulator {
         ui::warn(
             "the embedded emulator (--emulator) stops with this command, and its key with it: \
