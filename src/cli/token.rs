@@ -9,6 +9,7 @@ use super::GlobalArgs;
 use super::context::Context;
 use super::verify;
 use crate::error::{Error, exit};
+use crate::oauth::mint::MintError;
 use crate::oauth::{self, ClientCredentials, cache::TokenCache};
 use crate::ui;
 
@@ -270,15 +271,6 @@ struct MintRequest<'a> {
     forge: Option<&'a str>,
 }
 
-/// What the emulator answers.
-#[derive(Debug, serde::Deserialize)]
-struct Minted {
-    access_token: String,
-    token_type: String,
-    expires_in: u64,
-    expected_status: Option<u16>,
-}
-
 /// `token --as EMAIL`: a user token minted by the emulator, printed as `token` prints one.
 async fn minted(global: &GlobalArgs, args: &TokenArgs, email: String) -> Result<u8, Error> {
     let ctx = Context::load(global)?;
@@ -292,8 +284,7 @@ async fn minted(global: &GlobalArgs, args: &TokenArgs, email: String) -> Result<
              for minted tokens, start `cargo kinde emulator --env-file .env` and use that .env",
         )
     };
-    let host = issuer.host().trim_end_matches('.');
-    if host == "kinde.com" || host.ends_with(".kinde.com") {
+    if crate::oauth::mint::is_kinde_domain(&issuer) {
         return Err(not_emulator("is a Kinde tenant".into()));
     }
     #[cfg(feature = "emulator")]
@@ -337,40 +328,15 @@ async fn minted(global: &GlobalArgs, args: &TokenArgs, email: String) -> Result<
         scopes: Some(scopes),
         forge: args.forge.as_deref(),
     };
-    let url = issuer.endpoint("/_emulator/mint");
-    ui::debug(&format!("POST {url}"));
-    let reply = crate::net::send(
-        ctx.http()?.post(&url).json(&request),
-        &url,
-        crate::net::TOKEN_LIMIT,
-    )
-    .await?;
-    let body: Option<Value> = serde_json::from_slice(&reply.body).ok();
-    // Only the emulator's own answers are taken as such: a token, or Kinde's error body. Any
-    // other answer (a 404, a redirect, a login page, a proxy's error) is another server.
-    let refusal = body
-        .as_ref()
-        .and_then(|b| b["errors"][0]["message"].as_str())
-        .map(crate::net::server_line);
-    let minted: Option<Minted> = body.and_then(|b| serde_json::from_value(b).ok());
-    let minted = match (minted, refusal) {
-        (Some(minted), _) if reply.status.is_success() => minted,
-        (_, Some(message)) if reply.status.as_u16() == 400 => {
+    let minted = match crate::oauth::mint::mint(ctx.http()?, &issuer, &request).await {
+        Ok(minted) => minted,
+        Err(MintError::NotEmulator(why)) => return Err(not_emulator(why)),
+        Err(MintError::Refused(message)) => {
             return Err(Error::input(format!(
                 "the emulator refused to mint the token: {message}"
             )));
         }
-        (_, Some(message)) if reply.status.is_server_error() => {
-            return Err(Error::network(format!(
-                "the emulator could not mint the token: {message}"
-            )));
-        }
-        _ => {
-            return Err(not_emulator(format!(
-                "is not one (it answered {} to POST /_emulator/mint)",
-                reply.status
-            )));
-        }
+        Err(MintError::Failed(e)) => return Err(e),
     };
     let decoded = crate::jwt::decode(&minted.access_token).ok();
     let claims = decoded.as_ref().map(|d| &d.claims);

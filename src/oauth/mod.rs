@@ -3,6 +3,7 @@
 pub mod cache;
 pub mod discovery;
 pub mod login;
+pub mod mint;
 
 use crate::clock::now;
 

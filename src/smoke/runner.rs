@@ -20,6 +20,7 @@ use crate::jwt::jwks::{self, Jwk, Jwks, KeySource};
 use crate::jwt::verify::{self, Expectations};
 use crate::kinde::client::Client;
 use crate::oauth::cache::TokenCache;
+use crate::oauth::mint::MintError;
 use crate::oauth::{self, AccessToken, ClientCredentials};
 use crate::secret::Secret;
 use crate::urls::Issuer;
@@ -209,6 +210,9 @@ pub struct Shared {
     warnings: Mutex<Vec<String>>,
 }
 
+/// A minted token's permissions, audience and forgery.
+type MintKey = (Vec<String>, Option<String>, Option<&'static str>);
+
 /// What the emulator minted so far, and whether it can.
 #[derive(Default)]
 struct Minted {
@@ -216,7 +220,7 @@ struct Minted {
     off: Option<Unavailable>,
     /// The organization the tokens are for (`--org`); [`MINT_ORG`] when none is given.
     org: Option<String>,
-    tokens: HashMap<(Vec<String>, Option<String>), Result<String, Unavailable>>,
+    tokens: HashMap<MintKey, Result<String, Unavailable>>,
 }
 
 /// The user `smoke --openapi` mints tokens for in the emulator, and its organization.
@@ -233,26 +237,20 @@ fn no_minting(why: &str) -> Unavailable {
 
 /// Whether `issuer` mints tokens with chosen permissions (`POST /_emulator/mint`): `Ok(None)`
 /// when it does, `Ok(Some(reason))` when it is not an emulator (a `*.kinde.com` tenant is not
-/// even asked; anything answering 404 or 405 is not one), `Err` when the emulator refused.
+/// even asked; any answer but the emulator's is not one), `Err` when the emulator refused.
 pub async fn minting(
     http: &reqwest::Client,
     issuer: &Issuer,
     audience: Option<&str>,
 ) -> Result<Option<String>, Error> {
-    let host = issuer.host();
-    if host == "kinde.com" || host.ends_with(".kinde.com") {
-        return Ok(Some(format!("{issuer} is a Kinde tenant")));
-    }
-    match mint_request(http, issuer, MINT_ORG, &[], audience).await {
+    match mint_request(http, issuer, MINT_ORG, &[], audience, None).await {
         Ok(_) => Ok(None),
         Err(MintError::NotEmulator(why)) => Ok(Some(why)),
+        Err(MintError::Refused(message)) => Err(Error::input(format!(
+            "the emulator could not mint a token: {message}"
+        ))),
         Err(MintError::Failed(e)) => Err(e),
     }
-}
-
-enum MintError {
-    NotEmulator(String),
-    Failed(Error),
 }
 
 /// One `POST /_emulator/mint` for [`MINT_USER`] in `org` holding exactly `permissions`.
@@ -262,8 +260,8 @@ async fn mint_request(
     org: &str,
     permissions: &[String],
     audience: Option<&str>,
+    forge: Option<&str>,
 ) -> Result<String, MintError> {
-    let url = issuer.endpoint("/_emulator/mint");
     let mut body = serde_json::json!({
         "email": MINT_USER,
         "org": org,
@@ -272,35 +270,15 @@ async fn mint_request(
     if let Some(aud) = audience {
         body["audience"] = serde_json::json!([aud]);
     }
-    let reply = crate::net::send(http.post(&url).json(&body), &url, crate::net::TOKEN_LIMIT)
+    if let Some(forge) = forge {
+        body["forge"] = serde_json::json!(forge);
+    }
+    crate::oauth::mint::mint(http, issuer, &body)
         .await
-        .map_err(|e| MintError::Failed(e.context("the emulator could not mint a token")))?;
-    let status = reply.status.as_u16();
-    if matches!(status, 404 | 405) {
-        return Err(MintError::NotEmulator(format!(
-            "{url} answered {status}: the issuer is not the emulator"
-        )));
-    }
-    let doc: Value = serde_json::from_slice(&reply.body).unwrap_or_default();
-    if status != 200 {
-        let message = doc
-            .pointer("/errors/0/message")
-            .and_then(Value::as_str)
-            .map_or_else(
-                || crate::net::excerpt(&reply.text(), 200),
-                crate::net::server_line,
-            );
-        return Err(MintError::Failed(Error::input(format!(
-            "the emulator could not mint a token ({url} answered {status}): {message}"
-        ))));
-    }
-    doc.get("access_token")
-        .and_then(Value::as_str)
-        .map(String::from)
-        .ok_or_else(|| {
-            MintError::Failed(Error::input(format!(
-                "the emulator's answer from {url} has no access_token"
-            )))
+        .map(|minted| minted.access_token)
+        .map_err(|e| match e {
+            MintError::NotEmulator(why) => MintError::NotEmulator(format!("{issuer} {why}")),
+            other => other,
         })
 }
 
@@ -409,6 +387,11 @@ impl Shared {
         }
     }
 
+    /// Whether tokens cannot be minted here (a real tenant).
+    async fn minting_is_off(&self) -> bool {
+        self.minted.lock().await.off.is_some()
+    }
+
     /// Minted tokens are for organization `org` (`--org`: the one the API's paths name).
     pub fn mint_in(&self, org: &str) {
         if let Ok(mut minted) = self.minted.try_lock() {
@@ -417,28 +400,41 @@ impl Shared {
     }
 
     /// A token of the emulator's for the smoke user holding exactly `permissions`, for
-    /// `audience`: minted once per run, one mint at a time. `Skip` where nothing can mint.
+    /// `audience` (made wrong the one way `forge` names, when given): minted once per run, one
+    /// mint at a time. `Skip` where nothing can mint.
     async fn mint(
         &self,
         permissions: &[String],
         audience: Option<&str>,
+        forge: Option<&'static str>,
     ) -> Result<String, Unavailable> {
         let mut minted = self.minted.lock().await;
         if let Some(off) = &minted.off {
             return Err(off.clone());
         }
-        let key = (permissions.to_vec(), audience.map(String::from));
+        let key = (permissions.to_vec(), audience.map(String::from), forge);
         if let Some(found) = minted.tokens.get(&key) {
             return found.clone();
         }
         let org = minted.org.clone().unwrap_or_else(|| MINT_ORG.to_string());
-        let result = match mint_request(&self.http, &self.issuer, &org, permissions, audience).await
+        let result = match mint_request(
+            &self.http,
+            &self.issuer,
+            &org,
+            permissions,
+            audience,
+            forge,
+        )
+        .await
         {
             Ok(token) => Ok(token),
             Err(MintError::NotEmulator(why)) => {
                 minted.off = Some(no_minting(&why));
                 return Err(no_minting(&why));
             }
+            Err(MintError::Refused(message)) => Err(Unavailable::error(&Error::input(format!(
+                "the emulator could not mint a token: {message}"
+            )))),
             Err(MintError::Failed(e)) => Err(Unavailable::error(&e)),
         };
         minted.tokens.insert(key, result.clone());
@@ -1254,10 +1250,30 @@ async fn run_probe(
         Ok(t) => t,
         Err(why) => return why.outcome(check),
     };
+    // A forged token is as good as the real one it came from for whoever reads the report.
+    if let Some(token) = &token {
+        crate::secret::register(token);
+    }
     let (answer, base) = match send_target(shared, check, target, token.as_deref()).await {
         Ok(sent) => sent,
         Err(outcome) => return outcome,
     };
+    // Forged from a token that lacks the operation's permissions (a real tenant mints none),
+    // a 403 may be the permission check alone: it proves nothing about the token's checks.
+    if minted
+        && answer.status == 403
+        && !target.permissions.is_empty()
+        && shared.minting_is_off().await
+    {
+        return Outcome {
+            status: Status::Skip,
+            detail: format!(
+                "inconclusive: refused with 403, which the permission check alone answers to a token without {} (the emulator mints one holding them)",
+                target.permissions.join(", ")
+            ),
+            ..base
+        };
+    }
     match answer.status {
         401 | 403 => Outcome {
             detail: format!("refused with {}", answer.status),
@@ -1286,7 +1302,7 @@ async fn run_probe(
 /// asks for: must be refused with 403.
 async fn lacking(shared: &Shared, check: &Check, target: &Target) -> Outcome {
     let token = match shared
-        .mint(&target.others, target.audience.as_deref())
+        .mint(&target.others, target.audience.as_deref(), None)
         .await
     {
         Ok(t) => t,
@@ -1326,7 +1342,7 @@ async fn lacking(shared: &Shared, check: &Check, target: &Target) -> Outcome {
 /// the other probes prove nothing.
 async fn control(shared: &Shared, check: &Check, target: &Target) -> Outcome {
     let token = match shared
-        .mint(&target.permissions, target.audience.as_deref())
+        .mint(&target.permissions, target.audience.as_deref(), None)
         .await
     {
         Ok(t) => t,
@@ -1394,7 +1410,7 @@ async fn forge(
     }
     // `smoke --openapi` against the emulator: forgeries of a token the operation would accept.
     let minted_base = match minted {
-        Some(permissions) => match shared.mint(permissions, audience).await {
+        Some(permissions) => match shared.mint(permissions, audience, None).await {
             Ok(token) => Some((token, permissions)),
             Err(Unavailable::Skip(_)) => None,
             Err(why) => return Err(why.context("could not mint a token to forge a bad one from")),
@@ -1407,15 +1423,43 @@ async fn forge(
         if audience.is_none() {
             return Err(Unavailable::Skip("pass --audience (or declare one [[apis]] entry in kinde.toml) so a token for another audience can be told apart".into()));
         }
-        // The same permissions without the API's audience.
+        // The same token, signed by the emulator, for another API's audience.
         return shared
-            .mint(permissions, None)
+            .mint(permissions, audience, Some("wrong-audience"))
             .await
             .map(Some)
             .map_err(|why| why.context("could not mint a token for another audience"));
     }
     let (m2m, base) = match minted_base {
         Some((base, _)) => (None, base),
+        // `smoke --openapi` against a real tenant: forged from the M2M app's token for the API
+        // only. The Management API token is never sent to the service under test (nor a copy
+        // of it with a broken signature, from which it could be rebuilt).
+        None if minted.is_some() => {
+            let never = "the Management API token is never sent to the service under test";
+            if probe == Probe::OtherAudience {
+                return Err(Unavailable::Skip(format!(
+                    "could not run against a real tenant: the only token for another audience is the Management API's, and {never}"
+                )));
+            }
+            let Some(aud) = audience else {
+                return Err(Unavailable::Skip(format!(
+                    "could not run: pass --audience so the bad token is forged from a token for the API ({never})"
+                )));
+            };
+            let base = shared
+                .fetch(&TokenRequest {
+                    audiences: vec![aud.to_string()],
+                    scopes: Vec::new(),
+                })
+                .await
+                .map_err(|_| {
+                    Unavailable::Skip(format!(
+                        "could not run: the M2M app got no token for {aud} (authorise it for the API), and {never}"
+                    ))
+                })?;
+            (None, base)
+        }
         None => {
             let m2m = shared
                 .token(&TokenChoice::M2m)

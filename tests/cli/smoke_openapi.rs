@@ -105,6 +105,34 @@ async fn get_user(State(s): Shared, headers: HeaderMap, Path(id): Path<String>) 
     }
 }
 
+/// Checks the `read:audit` permission of a token it never verifies (only the no-minting test's
+/// document lists it): forged tokens lacking the permission get 403, holding it 200.
+async fn audit(headers: HeaderMap) -> Response {
+    use base64::Engine as _;
+    let claims = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|t| t.split('.').nth(1))
+        .and_then(|p| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(p)
+                .ok()
+        })
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+    match claims {
+        None => StatusCode::UNAUTHORIZED.into_response(),
+        Some(c)
+            if c["permissions"]
+                .as_array()
+                .is_some_and(|p| p.iter().any(|p| p == "read:audit")) =>
+        {
+            Json(json!({"audit": []})).into_response()
+        }
+        Some(_) => StatusCode::FORBIDDEN.into_response(),
+    }
+}
+
 async fn health() -> &'static str {
     "ok"
 }
@@ -132,6 +160,7 @@ fn start(issuer: &str) -> String {
                 .route("/reports", get(reports))
                 .route("/users/{user_id}", get(get_user))
                 .route("/health", get(health))
+                .route("/audit", get(audit))
                 .with_state(service);
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send(format!("http://{}", listener.local_addr().unwrap()))
@@ -568,6 +597,11 @@ fn where_nothing_mints_tokens_the_probes_needing_one_could_not_run_and_the_rest_
         ),
     );
     w.cmd().args(["register", "--yes"]).assert().success();
+    // And a route that checks a permission in a token it never verifies.
+    w.write(
+        "openapi.yaml",
+        &format!("{OPENAPI}  /audit:\n    get:\n      x-kinde-permissions: [read:audit]\n      responses: {{\"200\": {{description: audit}}}}\n"),
+    );
     // A tenant answers 404 where the emulator mints.
     let tenant = without_minting(&w.issuer());
     let out = w
@@ -612,6 +646,47 @@ fn where_nothing_mints_tokens_the_probes_needing_one_could_not_run_and_the_rest_
         (status.as_str(), detail.as_str()),
         ("pass", "accepted: answered 200")
     );
+    // The only token for another audience is the Management API's: never sent to the service.
+    let (status, detail) = check(
+        &doc,
+        "GET /orders/{id}: refuses a token for another audience",
+    );
+    assert_eq!(status, "skip", "{detail}");
+    assert!(
+        detail.contains("never sent to the service under test"),
+        "{detail}"
+    );
+    // Forged from a token without read:audit, a 403 may be the permission check alone: not a
+    // pass (the route verifies nothing), reported as inconclusive.
+    let (status, detail) = check(&doc, "GET /audit: refuses alg: none");
+    assert_eq!(status, "skip", "{detail}");
+    assert!(
+        detail.starts_with("inconclusive: refused with 403"),
+        "{detail}"
+    );
+}
+
+#[test]
+fn against_the_emulator_a_route_that_never_verifies_its_token_is_found() {
+    let (w, base) = fixture();
+    w.write(
+        "openapi.yaml",
+        &format!("{OPENAPI}  /audit:\n    get:\n      x-kinde-permissions: [read:audit]\n      responses: {{\"200\": {{description: audit}}}}\n"),
+    );
+    let out = smoke_openapi(&w, &base)
+        .args(["--param", "user_id=kp_42", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let doc = json(&out);
+    // Forgeries of a token holding read:audit: the route accepts them.
+    for probe in ["a tampered signature", "alg: none", "an expired token"] {
+        let (status, detail) = check(&doc, &format!("GET /audit: refuses {probe}"));
+        assert_eq!(status, "fail", "{probe}: {detail}");
+    }
+    // Another API's token, signed by the emulator, holding the permission: accepted too.
+    let (status, detail) = check(&doc, "GET /audit: refuses a token for another audience");
+    assert_eq!(status, "fail", "{detail}");
 }
 
 /// The example service (examples/orders-api) as its OpenAPI document describes it, plus two

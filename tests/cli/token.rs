@@ -683,7 +683,9 @@ fn as_is_refused_by_a_server_that_is_not_the_emulator() {
         assert!(stdout(&out).is_empty());
         let err = stderr(&out);
         assert!(
-            err.contains(&format!("is not one (it answered {status}")),
+            err.contains(&format!(
+                "is not the cargo-kinde emulator (it answered {status}"
+            )),
             "{err}"
         );
         assert!(err.contains("token --user"), "{err}");
