@@ -613,7 +613,9 @@ fn openapi_checks(
                         OperationProbe::Protect(probe),
                     ));
                 }
-                if !target.required_any.is_empty() {
+                // When one alternative needs no permission, any valid token may pass: nothing
+                // to lack.
+                if !target.permissions.is_empty() {
                     checks.push(check(
                         format!("refuses a token lacking {}", target.required_any.join(", ")),
                         tags.clone(),

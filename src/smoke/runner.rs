@@ -1390,6 +1390,15 @@ async fn control(shared: &Shared, check: &Check, target: &Target) -> Outcome {
             body: Some(excerpt(&answer)),
             ..base
         },
+        s if s >= 500 => Outcome {
+            status: Status::Fail,
+            cause: Some(Cause::Check),
+            detail: format!(
+                "answered {s} to a valid token: the route fails, so its refusals of bad tokens prove nothing"
+            ),
+            body: Some(excerpt(&answer)),
+            ..base
+        },
         s => Outcome {
             detail: format!("accepted: answered {s}"),
             ..base

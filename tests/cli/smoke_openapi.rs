@@ -133,6 +133,14 @@ async fn audit(headers: HeaderMap) -> Response {
     }
 }
 
+/// Refuses bad tokens, then fails on every good one.
+async fn broken(State(s): Shared, headers: HeaderMap) -> Response {
+    match s.claims(&headers) {
+        Ok(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        Err(refused) => refused.into_response(),
+    }
+}
+
 async fn health() -> &'static str {
     "ok"
 }
@@ -161,6 +169,7 @@ fn start(issuer: &str) -> String {
                 .route("/users/{user_id}", get(get_user))
                 .route("/health", get(health))
                 .route("/audit", get(audit))
+                .route("/broken", get(broken))
                 .with_state(service);
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send(format!("http://{}", listener.local_addr().unwrap()))
@@ -900,4 +909,66 @@ fn tokens_for_another_organization_than_the_paths_fail_the_control_visibly() {
     );
     assert_eq!(status, "fail");
     assert!(detail.contains("403"), "{detail}");
+}
+
+#[test]
+fn an_alternative_needing_no_permission_leaves_nothing_to_lack_and_a_failing_route_fails() {
+    let (w, base) = fixture();
+    w.write(
+        "alternatives.yaml",
+        r##"
+openapi: 3.0.3
+info: {title: t, version: "1"}
+components:
+  securitySchemes:
+    kinde: {type: http, scheme: bearer}
+    oauth:
+      type: oauth2
+      flows: {clientCredentials: {tokenUrl: https://acme.kinde.com/oauth2/token, scopes: {read:orders: r}}}
+paths:
+  /users/{user_id}:
+    get:
+      security: [{oauth: [read:orders]}, {kinde: []}]
+      parameters: [{name: user_id, in: path, required: true, schema: {type: string, example: kp_42}}]
+      responses: {"200": {description: a user}}
+  /broken:
+    get:
+      security: [{kinde: []}]
+      responses: {"200": {description: never}}
+"##,
+    );
+    let out = w
+        .cmd()
+        .args([
+            "--json",
+            "smoke",
+            "--openapi",
+            "alternatives.yaml",
+            "--base-url",
+            &base,
+        ])
+        .args(["--audience", AUDIENCE])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let doc = json(&out);
+    let names: Vec<&str> = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    // Any valid token may read the user: no "lacking" probe, and the control holds nothing.
+    assert!(
+        !names.iter().any(|n| n.contains("refuses a token lacking")),
+        "{names:?}"
+    );
+    assert_eq!(
+        check(&doc, "GET /users/{user_id}: accepts a valid token").0,
+        "pass"
+    );
+    // A route that answers 500 to a good token is not working: its control fails.
+    let (status, detail) = check(&doc, "GET /broken: accepts a valid token");
+    assert_eq!(status, "fail", "{detail}");
+    assert!(detail.contains("answered 500 to a valid token"), "{detail}");
 }
