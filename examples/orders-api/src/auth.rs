@@ -24,15 +24,23 @@ const LEEWAY: u64 = 30;
 /// Verifies access tokens: RS256 only (whatever the token's header says), signed by a key of
 /// the JWKS (fetched on first use, fetched again for a `kid` it does not hold, at most once per
 /// [`Config::jwks_refetch_interval`]), issued by [`Config::issuer`] for [`Config::audience`],
-/// inside its `exp` and `nbf`.
+/// inside its `exp` and `nbf`. While the last fetch failed, a token whose key is not cached is
+/// answered 503: the keys are unavailable, the token may be fine.
 pub struct Verifier {
     jwks_url: String,
     refetch_interval: Duration,
     rules: Validation,
     http: reqwest::Client,
     keys: RwLock<HashMap<String, DecodingKey>>,
-    /// When the JWKS was last fetched; held while fetching, so one request fetches at a time.
-    fetched: Mutex<Option<Instant>>,
+    /// The last fetch of the JWKS; held while fetching, so one request fetches at a time.
+    last_fetch: Mutex<Option<Fetch>>,
+}
+
+/// A fetch of the JWKS: when it ended, and whether it failed.
+#[derive(Clone, Copy)]
+struct Fetch {
+    at: Instant,
+    failed: bool,
 }
 
 impl Verifier {
@@ -54,7 +62,7 @@ impl Verifier {
                 .build()
                 .unwrap_or_default(),
             keys: RwLock::default(),
-            fetched: Mutex::default(),
+            last_fetch: Mutex::default(),
         }
     }
 
@@ -73,25 +81,37 @@ impl Verifier {
             .map_err(AuthError::invalid)
     }
 
-    /// The key `kid`, from the cached JWKS or, if it is not there, from a fresh one.
+    /// The key `kid`, from the cached JWKS or, if it is not there, from a fresh one. While the
+    /// last fetch failed, a key the cache lacks is unavailable (503), not the token's fault.
     async fn key(&self, kid: &str) -> Result<DecodingKey, AuthError> {
         if let Some(key) = self.keys.read().await.get(kid) {
             return Ok(key.clone());
         }
-        let mut fetched = self.fetched.lock().await;
+        let mut last = self.last_fetch.lock().await;
         // Another request may have fetched it while this one waited.
         if let Some(key) = self.keys.read().await.get(kid) {
             return Ok(key.clone());
         }
-        let unknown = || AuthError::Invalid("the token's key is not in the JWKS".into());
-        if fetched.is_some_and(|at| at.elapsed() < self.refetch_interval) {
-            return Err(unknown());
+        if last.is_none_or(|fetch| fetch.at.elapsed() >= self.refetch_interval) {
+            let fetched = self.fetch().await;
+            *last = Some(Fetch {
+                at: Instant::now(),
+                failed: fetched.is_err(),
+            });
+            if let Ok(keys) = fetched {
+                let key = keys.get(kid).cloned();
+                *self.keys.write().await = keys;
+                if let Some(key) = key {
+                    return Ok(key);
+                }
+            }
         }
-        *fetched = Some(Instant::now());
-        let keys = self.fetch().await?;
-        let key = keys.get(kid).cloned();
-        *self.keys.write().await = keys;
-        key.ok_or_else(unknown)
+        match *last {
+            Some(Fetch { failed: true, .. }) => Err(AuthError::Unavailable),
+            _ => Err(AuthError::Invalid(
+                "the token's key is not in the JWKS".into(),
+            )),
+        }
     }
 
     /// The JWKS's RSA signing keys by `kid`.

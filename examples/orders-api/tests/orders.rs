@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use cargo_kinde::emulator::faults::{Fault, FaultKind};
 use cargo_kinde::testing::{Forgery, Kinde};
 use orders_api::Config;
 use reqwest::StatusCode;
@@ -389,19 +390,88 @@ async fn an_unreachable_jwks_is_503_not_401() -> Result {
         ..Config::new(kinde.issuer(), AUDIENCE)
     })
     .await?;
-    let token = kinde
-        .user("alice@example.com")
-        .org("org_acme")
-        .permissions(["read:orders"])
-        .audience(AUDIENCE)
-        .access_token()
-        .await?;
-    let response = reqwest::Client::new()
-        .get(format!("{service}/orgs/org_acme/orders"))
-        .bearer_auth(&token)
-        .send()
-        .await?;
-    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let token = reader(&kinde).await?;
+    let http = reqwest::Client::new();
+    for attempt in ["first", "second"] {
+        let response = http
+            .get(format!("{service}/orgs/org_acme/orders"))
+            .bearer_auth(&token)
+            .send()
+            .await?;
+        assert_eq!(
+            response.status(),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{attempt}"
+        );
+    }
+    Ok(())
+}
+
+/// `token` with its header replaced by one naming a `kid` no JWKS holds.
+fn naming_an_unknown_key(token: &str) -> String {
+    // {"alg":"RS256","kid":"not-in-the-jwks"}, base64url
+    let header = "eyJhbGciOiJSUzI1NiIsImtpZCI6Im5vdC1pbi10aGUtandrcyJ9";
+    let (_, rest) = token.split_once('.').unwrap_or_default();
+    format!("{header}.{rest}")
+}
+
+#[tokio::test]
+async fn while_the_jwks_fails_tokens_get_503_until_a_fetch_succeeds() -> Result {
+    let kinde = Kinde::start().await?;
+    let state = kinde.emulator().state();
+    let jwks_fetches = || state.count("GET /.well-known/jwks");
+    let outage = Fault::new("/.well-known/jwks", FaultKind::Status { status: 503 });
+    let http = reqwest::Client::new();
+    let token = reader(&kinde).await?;
+    let status = |service: &str, token: &str| {
+        let request = http
+            .get(format!("{service}/orgs/org_acme/orders"))
+            .bearer_auth(token);
+        async move { Ok::<_, reqwest::Error>(request.send().await?.status()) }
+    };
+    let patient = serve(Config {
+        jwks_refetch_interval: Duration::from_secs(24 * 3600),
+        ..Config::new(kinde.issuer(), AUDIENCE)
+    })
+    .await?;
+    let eager = serve(Config {
+        jwks_refetch_interval: Duration::ZERO,
+        ..Config::new(kinde.issuer(), AUDIENCE)
+    })
+    .await?;
+
+    state.inject(outage.clone());
+    for attempt in ["first", "second"] {
+        let refused = status(&patient, &token).await?;
+        assert_eq!(
+            refused,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{attempt}, not 401"
+        );
+    }
+    assert_eq!(jwks_fetches(), 1, "fetched once within the interval");
+    state.clear_faults();
+    let refused = status(&patient, &token).await?;
+    assert_eq!(
+        refused,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the interval holds"
+    );
+    assert_eq!(jwks_fetches(), 1);
+
+    // With no interval, each request tries again; once one fetch succeeds, tokens verify, and
+    // a key the JWKS does not hold is the token's fault again: 401.
+    state.inject(outage);
+    for attempt in ["first", "second"] {
+        let refused = status(&eager, &token).await?;
+        assert_eq!(refused, StatusCode::SERVICE_UNAVAILABLE, "{attempt}");
+    }
+    assert_eq!(jwks_fetches(), 3);
+    state.clear_faults();
+    assert_eq!(status(&eager, &token).await?, StatusCode::OK);
+    let unknown = naming_an_unknown_key(&token);
+    assert_eq!(status(&eager, &unknown).await?, StatusCode::UNAUTHORIZED);
+    assert_eq!(jwks_fetches(), 5);
     Ok(())
 }
 
