@@ -22,17 +22,36 @@ use crate::Config;
 const LEEWAY: u64 = 30;
 
 /// Verifies access tokens: RS256 only (whatever the token's header says), signed by a key of
-/// the JWKS (fetched on first use, fetched again for a `kid` it does not hold, at most once per
-/// [`Config::jwks_refetch_interval`]), issued by [`Config::issuer`] for [`Config::audience`],
-/// inside its `exp` and `nbf`.
+/// the JWKS, issued by [`Config::issuer`] for [`Config::audience`], inside its `exp` and `nbf`.
+///
+/// The JWKS is fetched on first use, and again for a `kid` the cached set does not hold or once
+/// the set is older than [`Config::jwks_max_age`], but at most once per
+/// [`Config::jwks_refetch_interval`]. A fetch replaces the set, so a key removed from the JWKS
+/// stops verifying; a failed one keeps it. While the last fetch failed, a token whose key is
+/// not cached is answered 503: the keys are unavailable, the token may be fine.
 pub struct Verifier {
     jwks_url: String,
     refetch_interval: Duration,
+    max_age: Duration,
     rules: Validation,
     http: reqwest::Client,
-    keys: RwLock<HashMap<String, DecodingKey>>,
-    /// When the JWKS was last fetched; held while fetching, so one request fetches at a time.
-    fetched: Mutex<Option<Instant>>,
+    keys: RwLock<KeySet>,
+    /// The last fetch of the JWKS; held while fetching, so one request fetches at a time.
+    last_fetch: Mutex<Option<Fetch>>,
+}
+
+/// The JWKS's keys, and when they were fetched (never, before the first fetch that succeeded).
+#[derive(Default)]
+struct KeySet {
+    by_kid: HashMap<String, DecodingKey>,
+    fetched: Option<Instant>,
+}
+
+/// A fetch of the JWKS: when it ended, and whether it failed.
+#[derive(Clone, Copy)]
+struct Fetch {
+    at: Instant,
+    failed: bool,
 }
 
 impl Verifier {
@@ -48,13 +67,14 @@ impl Verifier {
         Verifier {
             jwks_url: config.jwks_url.clone(),
             refetch_interval: config.jwks_refetch_interval,
+            max_age: config.jwks_max_age,
             rules,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .build()
                 .unwrap_or_default(),
             keys: RwLock::default(),
-            fetched: Mutex::default(),
+            last_fetch: Mutex::default(),
         }
     }
 
@@ -73,25 +93,45 @@ impl Verifier {
             .map_err(AuthError::invalid)
     }
 
-    /// The key `kid`, from the cached JWKS or, if it is not there, from a fresh one.
+    /// The key `kid`, from the cached JWKS or, if it is not there or the set is too old, from a
+    /// fresh one. While the last fetch failed, a key the cache lacks is unavailable (503), not the
+    /// token's fault.
     async fn key(&self, kid: &str) -> Result<DecodingKey, AuthError> {
-        if let Some(key) = self.keys.read().await.get(kid) {
-            return Ok(key.clone());
+        if let Some(key) = self.cached(kid, true).await {
+            return Ok(key);
         }
-        let mut fetched = self.fetched.lock().await;
+        let mut last = self.last_fetch.lock().await;
         // Another request may have fetched it while this one waited.
-        if let Some(key) = self.keys.read().await.get(kid) {
-            return Ok(key.clone());
+        if let Some(key) = self.cached(kid, true).await {
+            return Ok(key);
         }
-        let unknown = || AuthError::Invalid("the token's key is not in the JWKS".into());
-        if fetched.is_some_and(|at| at.elapsed() < self.refetch_interval) {
-            return Err(unknown());
+        if last.is_none_or(|fetch| fetch.at.elapsed() >= self.refetch_interval) {
+            let fetched = self.fetch().await;
+            let at = Instant::now();
+            let failed = fetched.is_err();
+            *last = Some(Fetch { at, failed });
+            if let Ok(by_kid) = fetched {
+                let fetched = Some(at);
+                *self.keys.write().await = KeySet { by_kid, fetched };
+            }
         }
-        *fetched = Some(Instant::now());
-        let keys = self.fetch().await?;
-        let key = keys.get(kid).cloned();
-        *self.keys.write().await = keys;
-        key.ok_or_else(unknown)
+        // The set just fetched, or the one before if no fetch was due or it failed.
+        if let Some(key) = self.cached(kid, false).await {
+            return Ok(key);
+        }
+        match *last {
+            Some(Fetch { failed: true, .. }) => Err(AuthError::Unavailable),
+            _ => Err(AuthError::Invalid(
+                "the token's key is not in the JWKS".into(),
+            )),
+        }
+    }
+
+    /// The cached key `kid`; if `fresh`, only from a set younger than the maximum age.
+    async fn cached(&self, kid: &str, fresh: bool) -> Option<DecodingKey> {
+        let keys = self.keys.read().await;
+        let young = keys.fetched.is_some_and(|at| at.elapsed() < self.max_age);
+        (young || !fresh).then(|| keys.by_kid.get(kid).cloned())?
     }
 
     /// The JWKS's RSA signing keys by `kid`.

@@ -46,11 +46,15 @@ pub struct Config {
     /// The least time between two fetches of the JWKS for a `kid` it did not hold (so tokens
     /// naming made-up keys cannot make the service hammer Kinde).
     pub jwks_refetch_interval: Duration,
+    /// How long a fetched key set is trusted: the first request after it is older fetches the
+    /// JWKS again (within the refetch interval's limit) and replaces it, so a key removed from
+    /// the JWKS stops verifying.
+    pub jwks_max_age: Duration,
 }
 
 impl Config {
     /// The configuration for `issuer` (a trailing `/` is dropped) and `audience`, with Kinde's
-    /// JWKS URL and a one-minute refetch interval.
+    /// JWKS URL, a one-minute refetch interval and a ten-minute maximum age of the key set.
     pub fn new(issuer: &str, audience: &str) -> Config {
         let issuer = issuer.trim_end_matches('/').to_string();
         Config {
@@ -58,6 +62,7 @@ impl Config {
             issuer,
             audience: audience.to_string(),
             jwks_refetch_interval: Duration::from_secs(60),
+            jwks_max_age: Duration::from_secs(600),
         }
     }
 }

@@ -2,8 +2,10 @@
 //! the emulator's issuer and JWKS URL, as it would be with `https://<business>.kinde.com`, and
 //! every token it gets is a real Kinde-shaped token, or one forged from it.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use cargo_kinde::emulator::faults::{Fault, FaultKind};
 use cargo_kinde::testing::{Forgery, Kinde};
 use orders_api::Config;
 use reqwest::StatusCode;
@@ -30,6 +32,7 @@ async fn serve_for(kinde: &Kinde) -> Result<String> {
         audience: AUDIENCE.to_string(),     // what `aud` must hold
         jwks_url: kinde.jwks_url(),         // where the signing keys are
         jwks_refetch_interval: Duration::from_secs(60),
+        jwks_max_age: Duration::from_secs(600),
     })
     .await
 }
@@ -389,19 +392,153 @@ async fn an_unreachable_jwks_is_503_not_401() -> Result {
         ..Config::new(kinde.issuer(), AUDIENCE)
     })
     .await?;
-    let token = kinde
-        .user("alice@example.com")
-        .org("org_acme")
-        .permissions(["read:orders"])
-        .audience(AUDIENCE)
-        .access_token()
-        .await?;
-    let response = reqwest::Client::new()
-        .get(format!("{service}/orgs/org_acme/orders"))
-        .bearer_auth(&token)
-        .send()
-        .await?;
-    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let token = reader(&kinde).await?;
+    let http = reqwest::Client::new();
+    for attempt in ["first", "second"] {
+        let response = http
+            .get(format!("{service}/orgs/org_acme/orders"))
+            .bearer_auth(&token)
+            .send()
+            .await?;
+        assert_eq!(
+            response.status(),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{attempt}"
+        );
+    }
+    Ok(())
+}
+
+/// `token` with its header replaced by one naming a `kid` no JWKS holds.
+fn naming_an_unknown_key(token: &str) -> String {
+    // {"alg":"RS256","kid":"not-in-the-jwks"}, base64url
+    let header = "eyJhbGciOiJSUzI1NiIsImtpZCI6Im5vdC1pbi10aGUtandrcyJ9";
+    let (_, rest) = token.split_once('.').unwrap_or_default();
+    format!("{header}.{rest}")
+}
+
+#[tokio::test]
+async fn while_the_jwks_fails_tokens_get_503_until_a_fetch_succeeds() -> Result {
+    let kinde = Kinde::start().await?;
+    let state = kinde.emulator().state();
+    let jwks_fetches = || state.count("GET /.well-known/jwks");
+    let outage = Fault::new("/.well-known/jwks", FaultKind::Status { status: 503 });
+    let http = reqwest::Client::new();
+    let token = reader(&kinde).await?;
+    let status = |service: &str, token: &str| {
+        let request = http
+            .get(format!("{service}/orgs/org_acme/orders"))
+            .bearer_auth(token);
+        async move { Ok::<_, reqwest::Error>(request.send().await?.status()) }
+    };
+    let patient = serve(Config {
+        jwks_refetch_interval: Duration::from_secs(24 * 3600),
+        ..Config::new(kinde.issuer(), AUDIENCE)
+    })
+    .await?;
+    let eager = serve(Config {
+        jwks_refetch_interval: Duration::ZERO,
+        ..Config::new(kinde.issuer(), AUDIENCE)
+    })
+    .await?;
+
+    state.inject(outage.clone());
+    for attempt in ["first", "second"] {
+        let refused = status(&patient, &token).await?;
+        assert_eq!(
+            refused,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{attempt}, not 401"
+        );
+    }
+    assert_eq!(jwks_fetches(), 1, "fetched once within the interval");
+    state.clear_faults();
+    let refused = status(&patient, &token).await?;
+    assert_eq!(
+        refused,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the interval holds"
+    );
+    assert_eq!(jwks_fetches(), 1);
+
+    // With no interval, each request tries again; once one fetch succeeds, tokens verify, and
+    // a key the JWKS does not hold is the token's fault again: 401.
+    state.inject(outage);
+    for attempt in ["first", "second"] {
+        let refused = status(&eager, &token).await?;
+        assert_eq!(refused, StatusCode::SERVICE_UNAVAILABLE, "{attempt}");
+    }
+    assert_eq!(jwks_fetches(), 3);
+    state.clear_faults();
+    assert_eq!(status(&eager, &token).await?, StatusCode::OK);
+    let unknown = naming_an_unknown_key(&token);
+    assert_eq!(status(&eager, &unknown).await?, StatusCode::UNAUTHORIZED);
+    assert_eq!(jwks_fetches(), 5);
+    Ok(())
+}
+
+/// A JWKS this test controls, served on 127.0.0.1:0: its URL, and the set to change (`None`:
+/// answered 503).
+async fn serve_jwks(set: Value) -> Result<(String, Arc<Mutex<Option<Value>>>)> {
+    let served = Arc::new(Mutex::new(Some(set)));
+    let shared = served.clone();
+    let jwks = move || async move {
+        let set = shared.lock().unwrap().clone();
+        set.map(axum::Json).ok_or(StatusCode::SERVICE_UNAVAILABLE)
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/.well-known/jwks", listener.local_addr()?);
+    let router = axum::Router::new().route("/.well-known/jwks", axum::routing::get(jwks));
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    Ok((url, served))
+}
+
+#[tokio::test]
+async fn a_key_removed_from_the_jwks_is_refused_once_the_key_set_is_too_old() -> Result {
+    let kinde = Kinde::start().await?;
+    let http = reqwest::Client::new();
+    let emulator_jwks = || async {
+        let response = http.get(kinde.jwks_url()).send().await?;
+        response.json::<Value>().await
+    };
+    // The emulator keeps a rotated-out key in its JWKS, so this test serves its own copy.
+    let (jwks_url, served) = serve_jwks(emulator_jwks().await?).await?;
+    let service = serve(Config {
+        jwks_url,
+        jwks_refetch_interval: Duration::ZERO,
+        jwks_max_age: Duration::ZERO,
+        ..Config::new(kinde.issuer(), AUDIENCE)
+    })
+    .await?;
+    let url = format!("{service}/orgs/org_acme/orders");
+    let status = |token: &str| {
+        let request = http.get(&url).bearer_auth(token);
+        async move { Ok::<_, reqwest::Error>(request.send().await?.status()) }
+    };
+
+    let old = reader(&kinde).await?;
+    assert_eq!(status(&old).await?, StatusCode::OK);
+    let kid = kinde.emulator().state().rotate_key()?;
+    let new = reader(&kinde).await?;
+    let mut set = emulator_jwks().await?;
+    assert_eq!(set["keys"].as_array().map(Vec::len), Some(2), "both keys");
+    *served.lock().unwrap() = Some(set.clone());
+    assert_eq!(status(&new).await?, StatusCode::OK);
+    assert_eq!(status(&old).await?, StatusCode::OK);
+
+    // The old key is withdrawn (compromised, say): the service drops it on its next fetch.
+    set["keys"]
+        .as_array_mut()
+        .ok_or("no keys")?
+        .retain(|key| key["kid"] == kid);
+    *served.lock().unwrap() = Some(set);
+    assert_eq!(status(&old).await?, StatusCode::UNAUTHORIZED);
+    assert_eq!(status(&new).await?, StatusCode::OK);
+
+    // While the JWKS cannot be fetched, the set fetched last still verifies.
+    *served.lock().unwrap() = None;
+    assert_eq!(status(&new).await?, StatusCode::OK);
+    assert_eq!(status(&old).await?, StatusCode::SERVICE_UNAVAILABLE);
     Ok(())
 }
 
