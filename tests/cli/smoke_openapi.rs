@@ -972,3 +972,80 @@ paths:
     assert_eq!(status, "fail", "{detail}");
     assert!(detail.contains("answered 500 to a valid token"), "{detail}");
 }
+
+/// 30 levels of a schema whose two required properties `$ref` the next one: 2^30 values if built.
+fn exponential_document() -> String {
+    let mut doc = String::from(
+        "openapi: 3.1.0\ninfo: {title: t, version: \"1\"}\nsecurity: [{kinde: []}]\ncomponents:\n  securitySchemes:\n    kinde: {type: http, scheme: bearer}\n  schemas:\n",
+    );
+    for i in 0..30 {
+        let next = format!("{{$ref: \"#/components/schemas/S{}\"}}", i + 1);
+        doc.push_str(&format!(
+            "    S{i}: {{type: object, required: [a, b], properties: {{a: {next}, b: {next}}}}}\n"
+        ));
+    }
+    doc.push_str(
+        "    S30: {type: string}\npaths:\n  /deep:\n    post:\n      requestBody: {content: {application/json: {schema: {$ref: \"#/components/schemas/S0\"}}}}\n      responses: {\"200\": {description: ok}}\n",
+    );
+    doc
+}
+
+#[test]
+fn hostile_documents_are_refused_or_bounded_instead_of_hanging() {
+    let (w, base) = fixture();
+    // A schema reusing one `$ref` at every level: listed at once, its operation not probed.
+    w.write("deep.yaml", &exponential_document());
+    let smoke = |file: &str, extra: &[&str]| {
+        w.cmd()
+            .args(["smoke", "--openapi", file, "--base-url", &base])
+            .args(["--audience", AUDIENCE])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = smoke("deep.yaml", &["--list"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("POST /deep: not probed"),
+        "{}",
+        stdout(&out)
+    );
+    let out = smoke("deep.yaml", &["--json"]);
+    let (status, detail) = check(&json(&out), "POST /deep: not probed");
+    assert_eq!(status, "skip");
+    assert!(
+        detail.contains("would have more than 10000 values")
+            && detail.contains("give the media type an `example`"),
+        "{detail}"
+    );
+
+    // YAML aliases: 2 000 values repeated 1 100 times.
+    let values = vec!["1"; 2000].join(", ");
+    let uses = vec!["*a"; 1100].join(", ");
+    w.write(
+        "laughs.yaml",
+        &format!("openapi: 3.1.0\nx-a: &a [{values}]\nx-b: [{uses}]\npaths: {{}}\n"),
+    );
+    let out = smoke("laughs.yaml", &["--list"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "laughs.yaml is not a usable OpenAPI document: the document expands to more than 2000000 values (YAML aliases"
+        ),
+        "{}",
+        stderr(&out)
+    );
+
+    // A file over 16 MiB is not read.
+    let huge = std::fs::File::create(w.path("huge.yaml")).unwrap();
+    huge.set_len(16 * 1024 * 1024 + 1).unwrap();
+    let out = smoke("huge.yaml", &["--list"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "huge.yaml is not a usable OpenAPI document: it is 16777217 bytes, over the limit of 16777216 bytes (16 MiB)"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}
