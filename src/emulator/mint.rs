@@ -436,7 +436,10 @@ fn describe(
 /// credentials grant, with its client id and secret.
 pub(crate) async fn m2m_token(state: &State, grant: &M2mGrant) -> Result<String, Error> {
     let issuer = state.issuer().to_string();
-    check_names("m2m", [&grant.name])?;
+    // An application's name is free text ("Orders worker"); only an empty one names nothing.
+    if grant.name.trim().is_empty() {
+        return Err(Error::input("`m2m`: an application needs a name"));
+    }
     check_names("scopes", grant.scopes.iter())?;
     // The Management API's scopes are Kinde's: a grant may pick among them, never add one.
     state.read(|t| {

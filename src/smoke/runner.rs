@@ -1261,6 +1261,7 @@ async fn run_probe(
     // Forged from a token that lacks the operation's permissions (a real tenant mints none),
     // a 403 may be the permission check alone: it proves nothing about the token's checks.
     if minted
+        && probe != Probe::NoToken
         && answer.status == 403
         && !target.permissions.is_empty()
         && shared.minting_is_off().await

@@ -109,6 +109,10 @@ async fn get_user(State(s): Shared, headers: HeaderMap, Path(id): Path<String>) 
 /// document lists it): forged tokens lacking the permission get 403, holding it 200.
 async fn audit(headers: HeaderMap) -> Response {
     use base64::Engine as _;
+    // No credentials at all: 403 (a refusal all the same).
+    if !headers.contains_key("authorization") {
+        return StatusCode::FORBIDDEN.into_response();
+    }
     let claims = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -672,6 +676,12 @@ fn where_nothing_mints_tokens_the_probes_needing_one_could_not_run_and_the_rest_
     assert!(
         detail.starts_with("inconclusive: refused with 403"),
         "{detail}"
+    );
+    // Without any token, a 403 is a refusal all the same.
+    let (status, detail) = check(&doc, "GET /audit: refuses no token");
+    assert_eq!(
+        (status.as_str(), detail.as_str()),
+        ("pass", "refused with 403")
     );
 }
 

@@ -861,6 +861,22 @@ fn the_emulator_explains_what_it_cannot_mint() {
         let message = reply["errors"][0]["message"].as_str().unwrap();
         assert!(message.contains(says), "{body}: {message}");
     }
+    // An application's name is free text, and an empty one is refused.
+    for (body, status) in [
+        (
+            r#"{"m2m":"Orders worker","audience":"https://api.acme.test"}"#,
+            200,
+        ),
+        (r#"{"m2m":" ","audience":"https://api.acme.test"}"#, 400),
+    ] {
+        let (got, _, bytes) = crate::http::raw(
+            "POST",
+            &url,
+            None,
+            Some(("application/json", body.as_bytes().to_vec())),
+        );
+        assert_eq!(got, status, "{body}: {}", String::from_utf8_lossy(&bytes));
+    }
     // An M2M token by application name, with the scope granted.
     let (status, _, bytes) = crate::http::raw(
         "POST",
