@@ -109,11 +109,13 @@ impl Verifier {
             let fetched = self.fetch().await;
             let at = Instant::now();
             let failed = fetched.is_err();
-            *last = Some(Fetch { at, failed });
+            // The keys first: if this request is dropped while it waits for the write lock,
+            // no fetch is recorded, and the next request fetches again.
             if let Ok(by_kid) = fetched {
                 let fetched = Some(at);
                 *self.keys.write().await = KeySet { by_kid, fetched };
             }
+            *last = Some(Fetch { at, failed });
         }
         // The set just fetched, or the one before if no fetch was due or it failed.
         if let Some(key) = self.cached(kid, false).await {
