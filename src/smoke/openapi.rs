@@ -303,13 +303,13 @@ impl<'d> Walk<'d> {
         };
         for (path, item) in paths {
             self.spend(1 + path.len() / 64);
-            let item = self.resolve(item);
+            let item = self.resolve_at(item, &format!("paths.{path}"))?;
             let Some(item) = item.as_object() else {
                 return Err(format!("`paths.{path}` is not a mapping"));
             };
             for method in METHODS {
                 let Some(op) = item.get(method) else { continue };
-                let op = self.resolve(op);
+                let op = self.resolve_at(op, &format!("paths.{path}.{method}"))?;
                 let Some(op_map) = op.as_object() else {
                     return Err(format!("`paths.{path}.{method}` is not a mapping"));
                 };
@@ -380,11 +380,14 @@ impl<'d> Walk<'d> {
                 if !self.afford(scopes) {
                     self.check()?;
                 }
-                let scheme = self.scheme(name).ok_or_else(|| {
-                    format!(
-                        "`{whose}[{i}]` names the security scheme `{name}`, which `components.securitySchemes` does not define"
-                    )
-                })?;
+                let scheme = self
+                    .scheme(name)
+                    .ok_or_else(|| {
+                        format!(
+                            "`{whose}[{i}]` names the security scheme `{name}`, which `components.securitySchemes` does not define"
+                        )
+                    })?
+                    ?;
                 if scheme_kind(scheme) == SchemeKind::Bearer {
                     is_bearer = true;
                     permissions.extend(strings(Some(scopes)));
@@ -415,12 +418,33 @@ impl<'d> Walk<'d> {
         })
     }
 
-    fn scheme(&self, name: &str) -> Option<&'d Value> {
+    fn scheme(&self, name: &str) -> Option<Result<&'d Value, String>> {
         let scheme = self.root.pointer(&format!(
             "/components/securitySchemes/{}",
             pointer_escape(name)
         ))?;
-        Some(self.resolve(scheme))
+        Some(self.resolve_at(scheme, &format!("components.securitySchemes.{name}")))
+    }
+
+    /// [`Walk::resolve`], where a `$ref` that cannot be followed is an error naming `at`: a path
+    /// item or an operation behind a reference to another file would otherwise vanish from the
+    /// run without a word.
+    fn resolve_at(&self, value: &'d Value, at: &str) -> Result<&'d Value, String> {
+        let resolved = self.resolve(value);
+        if !resolved.is_null() {
+            if let Some(r) = resolved.get("$ref").and_then(Value::as_str) {
+                return Err(format!(
+                    "`{at}` is `$ref: {r}`, a reference to another file; smoke --openapi reads one document: bundle it first (e.g. `npx @redocly/cli bundle`)"
+                ));
+            }
+            return Ok(resolved);
+        }
+        match value.get("$ref").and_then(Value::as_str) {
+            Some(r) => Err(format!(
+                "`{at}` is `$ref: {r}`, which points at nothing in the document (or at a chain of more than 16 references)"
+            )),
+            None => Ok(resolved),
+        }
     }
 
     /// `value` itself, or what its local `$ref` (`#/...`) points at (followed up to 16 times).
@@ -1474,6 +1498,39 @@ paths:
         assert!(why.contains("duplicate key `security`"), "{why}");
         let why = Document::parse(r#"{"openapi": "3.0.3", "openapi": "3.1.0"}"#).unwrap_err();
         assert!(why.contains("duplicate key `openapi`"), "{why}");
+    }
+
+    #[test]
+    fn references_that_cannot_be_followed_are_named_not_dropped() {
+        let head = "openapi: 3.1.0\ncomponents:\n  securitySchemes:\n    kinde: {type: http, scheme: bearer}\n    split: {$ref: 'schemes.yaml#/kinde'}\npaths:\n";
+        let why = |paths: &str| Document::parse(&format!("{head}{paths}")).unwrap_err();
+        let e = why("  /orders: {$ref: 'paths/orders.yaml'}\n");
+        assert!(
+            e.contains("`paths./orders` is `$ref: paths/orders.yaml`, a reference to another file"),
+            "{e}"
+        );
+        assert!(e.contains("bundle it first"), "{e}");
+        let e = why("  /orders:\n    get: {$ref: 'ops.yaml#/list'}\n");
+        assert!(
+            e.contains("`paths./orders.get` is `$ref: ops.yaml#/list`"),
+            "{e}"
+        );
+        let e = why("  /orders:\n    get: {$ref: '#/x-missing'}\n");
+        assert!(e.contains("points at nothing in the document"), "{e}");
+        let e = why("  /orders:\n    get: {security: [{split: []}], responses: {}}\n");
+        assert!(
+            e.contains("`components.securitySchemes.split` is `$ref: schemes.yaml#/kinde`"),
+            "{e}"
+        );
+        // A local reference still works.
+        let ok = Document::parse(&format!(
+            "{head}  /orders: {{$ref: '#/x-item'}}\nx-item:\n  get: {{security: [{{kinde: [read:orders]}}], responses: {{}}}}\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            ok.operations(&BTreeMap::new(), "http://127.0.0.1:9").len(),
+            1
+        );
     }
 
     #[test]
