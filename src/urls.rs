@@ -98,6 +98,12 @@ impl Issuer {
     pub fn is_loopback(&self) -> bool {
         is_loopback(&self.0)
     }
+
+    /// Whether `url` is on the issuer's own origin (scheme, host and port): a token the issuer
+    /// made may go back to it, and to nowhere else it does not belong.
+    pub fn is_own_origin(&self, url: &str) -> bool {
+        Url::parse(url).is_ok_and(|u| u.origin() == self.0.origin())
+    }
 }
 
 impl fmt::Display for Issuer {

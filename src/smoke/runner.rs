@@ -318,10 +318,15 @@ impl Shared {
                 Step::Probe {
                     audience: Some(aud),
                     ..
-                } => requests.push(TokenRequest {
-                    audiences: vec![aud.clone()],
-                    scopes: Vec::new(),
-                }),
+                } => {
+                    // The API's token, and every declared API's: a token for another
+                    // audience, where the emulator cannot mint one.
+                    let others = shared.config.apis.iter().map(|a| &a.audience);
+                    requests.extend(std::iter::once(aud).chain(others).map(|aud| TokenRequest {
+                        audiences: vec![aud.clone()],
+                        scopes: Vec::new(),
+                    }));
+                }
                 Step::Operation { target, .. } => {
                     if let Some(aud) = &target.audience {
                         requests.push(TokenRequest {
@@ -1246,7 +1251,15 @@ async fn run_probe(
     minted: bool,
 ) -> Outcome {
     let permissions = minted.then_some(target.permissions.as_slice());
-    let token = match forge(shared, target.audience.as_deref(), probe, permissions).await {
+    let token = match forge(
+        shared,
+        &target.url,
+        target.audience.as_deref(),
+        probe,
+        permissions,
+    )
+    .await
+    {
         Ok(t) => t,
         Err(why) => return why.outcome(check),
     };
@@ -1411,6 +1424,7 @@ async fn control(shared: &Shared, check: &Check, target: &Target) -> Outcome {
 /// from (the M2M token, the JWKS) could not be had.
 async fn forge(
     shared: &Shared,
+    url: &str,
     audience: Option<&str>,
     probe: Probe,
     minted: Option<&[String]>,
@@ -1470,6 +1484,11 @@ async fn forge(
                 })?;
             (None, base)
         }
+        // A `[[protect]]` URL other than the issuer's own: as for `smoke --openapi`, the
+        // Management API token never goes there.
+        None if !shared.issuer.is_own_origin(url) => {
+            return protect_forge(shared, audience, probe).await;
+        }
         None => {
             let m2m = shared
                 .token(&TokenChoice::M2m)
@@ -1497,23 +1516,7 @@ async fn forge(
         Probe::NoToken => None,
         Probe::TamperedSignature => probes::tampered(&base),
         Probe::AlgNone => probes::alg_none(&base),
-        Probe::Hs256PublicKey => {
-            let jwks = shared
-                .jwks()
-                .await
-                .map_err(|why| why.context("could not read the JWKS"))?;
-            let kid = crate::jwt::decode(&base).ok().and_then(|d| {
-                d.header
-                    .get("kid")
-                    .and_then(Value::as_str)
-                    .map(String::from)
-            });
-            let key = kid
-                .and_then(|k| jwks.find(&k).cloned())
-                .or_else(|| jwks.keys.first().cloned())
-                .ok_or_else(|| Unavailable::check("the JWKS has no key"))?;
-            probes::hs256_with_public_key(&base, &key)
-        }
+        Probe::Hs256PublicKey => hs256_forgery(shared, &base).await?,
         Probe::Expired => return expired_token(shared, &base).await.map(Some),
         Probe::OtherAudience => {
             let Some(aud) = audience else {
@@ -1526,6 +1529,106 @@ async fn forge(
             }
             m2m
         }
+    };
+    forged
+        .map(Some)
+        .ok_or_else(|| Unavailable::check("the base token does not decode"))
+}
+
+/// `base` signed with HS256 keyed with the issuer's public key for its `kid` (else the first).
+async fn hs256_forgery(shared: &Shared, base: &str) -> Result<Option<String>, Unavailable> {
+    let jwks = shared
+        .jwks()
+        .await
+        .map_err(|why| why.context("could not read the JWKS"))?;
+    let kid = crate::jwt::decode(base).ok().and_then(|d| {
+        d.header
+            .get("kid")
+            .and_then(Value::as_str)
+            .map(String::from)
+    });
+    let key = kid
+        .and_then(|k| jwks.find(&k).cloned())
+        .or_else(|| jwks.keys.first().cloned())
+        .ok_or_else(|| Unavailable::check("the JWKS has no key"))?;
+    Ok(probes::hs256_with_public_key(base, &key))
+}
+
+/// The bad token for a `[[protect]]` probe of a service other than the issuer, made from the
+/// M2M app's token for the API or, without one, a token the emulator mints for the smoke user;
+/// never from the Management API token, whose copy with a broken signature would let the
+/// service (or its logs) rebuild it. The other-audience probe sends a token the emulator mints
+/// for another audience, else the M2M app's token for another `[[apis]]` entry.
+async fn protect_forge(
+    shared: &Shared,
+    audience: Option<&str>,
+    probe: Probe,
+) -> Result<Option<String>, Unavailable> {
+    let never = "the Management API token is never sent to a service other than the issuer";
+    let skip_on_tenant = |found: Result<String, Unavailable>| match found {
+        Ok(token) => Ok(Some(token)),
+        Err(Unavailable::Skip(_)) => Ok(None),
+        Err(why) => Err(why),
+    };
+    if probe == Probe::OtherAudience {
+        let Some(aud) = audience else {
+            return Err(Unavailable::Skip(format!(
+                "set `audience` on the [[protect]] entry so a token for another audience can be told apart ({never})"
+            )));
+        };
+        if let Some(token) =
+            skip_on_tenant(shared.mint(&[], Some(aud), Some("wrong-audience")).await)?
+        {
+            return Ok(Some(token));
+        }
+        let management = shared.issuer.management_audience();
+        for other in shared.config.apis.iter().map(|a| a.audience.as_str()) {
+            if other == aud || other == management {
+                continue;
+            }
+            let request = TokenRequest {
+                audiences: vec![other.to_string()],
+                scopes: Vec::new(),
+            };
+            if let Ok(token) = shared.fetch(&request).await {
+                return Ok(Some(token));
+            }
+        }
+        return Err(Unavailable::Skip(format!(
+            "could not run against a real tenant: the M2M app got a token for no other [[apis]] entry of kinde.toml (authorise it for a second API), and {never}"
+        )));
+    }
+    let for_api = match audience {
+        Some(aud) => shared
+            .fetch(&TokenRequest {
+                audiences: vec![aud.to_string()],
+                scopes: Vec::new(),
+            })
+            .await
+            .ok(),
+        None => None,
+    };
+    let base = match for_api {
+        Some(token) => token,
+        None => match skip_on_tenant(shared.mint(&[], audience, None).await)? {
+            Some(token) => token,
+            None => {
+                return Err(Unavailable::Skip(format!(
+                    "could not run: {} ({never})",
+                    match audience {
+                        Some(aud) => format!("the M2M app got no token for {aud}: authorise it for the API"),
+                        None => "set `audience` on the [[protect]] entry, for the API the M2M app is authorised for".to_string(),
+                    }
+                )));
+            }
+        },
+    };
+    let forged = match probe {
+        Probe::NoToken | Probe::OtherAudience => return Ok(None),
+        Probe::TamperedSignature => probes::tampered(&base),
+        Probe::AlgNone => probes::alg_none(&base),
+        Probe::Hs256PublicKey => hs256_forgery(shared, &base).await?,
+        Probe::Expired => return expired_token(shared, &base).await.map(Some),
     };
     forged
         .map(Some)

@@ -1269,3 +1269,184 @@ fn registered_checks_reuse_the_runs_token_and_fail_with_its_reason() {
         stdout(&out)
     );
 }
+
+/// A service other than the issuer that refuses every request with 401 and keeps the bearer
+/// tokens it was sent; its base URL.
+fn recording_service() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use axum::http::{HeaderMap, StatusCode};
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = seen.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let app = axum::Router::new().fallback(move |headers: HeaderMap| {
+                let kept = kept.clone();
+                async move {
+                    if let Some(token) = headers
+                        .get("authorization")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.strip_prefix("Bearer "))
+                    {
+                        kept.lock().unwrap().push(token.to_string());
+                    }
+                    StatusCode::UNAUTHORIZED
+                }
+            });
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(format!("http://{}", listener.local_addr().unwrap()))
+                .unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    (rx.recv().unwrap(), seen)
+}
+
+/// The `aud` of each token (its payload read without any check): a forgery keeps the claims of
+/// the token it was made from.
+fn audiences(tokens: &[String]) -> Vec<String> {
+    use base64::Engine;
+    tokens
+        .iter()
+        .filter_map(|t| t.split('.').nth(1))
+        .filter_map(|p| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(p)
+                .ok()
+        })
+        .filter_map(|p| serde_json::from_slice::<serde_json::Value>(&p).ok())
+        .map(|claims| claims["aud"].to_string())
+        .collect()
+}
+
+const PROTECTED_ELSEWHERE: &str = r#"
+[[apis]]
+name = "Acme API"
+audience = "https://api.acme.example"
+authorize = ["management"]
+
+[[apis]]
+name = "Billing"
+audience = "https://billing.acme.example"
+authorize = ["management"]
+
+[[protect]]
+name = "with audience"
+url = "SERVICE/orders"
+audience = "https://api.acme.example"
+
+[[protect]]
+name = "without audience"
+url = "SERVICE/orders"
+"#;
+
+fn probe_status(doc: &serde_json::Value, name: &str) -> (String, String) {
+    let check = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {doc}"));
+    (
+        check["status"].as_str().unwrap().to_string(),
+        check["detail"].as_str().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn protect_probes_of_another_service_never_send_the_management_api_token() {
+    let w = World::new();
+    let (service, seen) = recording_service();
+    w.write(
+        "kinde.toml",
+        &PROTECTED_ELSEWHERE.replace("SERVICE", &service),
+    );
+    w.cmd().args(["register", "--yes"]).assert().success();
+    let out = smoke(&w).arg("--json").output().unwrap();
+    let doc = json(&out);
+    // The emulator mints what the M2M app has no token for: every probe runs but one.
+    for who in ["with audience", "without audience"] {
+        for probe in [
+            "no token",
+            "a tampered signature",
+            "alg: none",
+            "HS256 signed with the public key",
+            "an expired token",
+        ] {
+            let (status, detail) = probe_status(&doc, &format!("{who}: refuses {probe}"));
+            assert_eq!(status, "pass", "{who}, {probe}: {detail}");
+        }
+    }
+    let (status, detail) =
+        probe_status(&doc, "with audience: refuses a token for another audience");
+    assert_eq!(status, "pass", "{detail}");
+    let (status, detail) = probe_status(
+        &doc,
+        "without audience: refuses a token for another audience",
+    );
+    assert_eq!(status, "skip", "{detail}");
+    assert!(detail.contains("set `audience`"), "{detail}");
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 9, "9 probes send a token");
+    let management = format!("{}/api", w.issuer());
+    for aud in audiences(&seen) {
+        assert!(
+            !aud.contains(&management),
+            "the Management API token was sent: {aud}"
+        );
+    }
+}
+
+#[test]
+fn against_a_tenant_the_other_audience_probe_sends_another_apis_token() {
+    let w = World::new();
+    let (service, seen) = recording_service();
+    w.write(
+        "kinde.toml",
+        &PROTECTED_ELSEWHERE.replace("SERVICE", &service),
+    );
+    w.cmd().args(["register", "--yes"]).assert().success();
+    // A tenant answers 404 where the emulator mints.
+    let tenant = crate::smoke_openapi::without_minting(&w.issuer());
+    let out = smoke(&w)
+        .env("KINDE_DOMAIN", &tenant)
+        .arg("--json")
+        .output()
+        .unwrap();
+    let doc = json(&out);
+    let (status, detail) =
+        probe_status(&doc, "with audience: refuses a token for another audience");
+    assert_eq!(status, "pass", "{detail}");
+    for probe in [
+        "a tampered signature",
+        "alg: none",
+        "HS256 signed with the public key",
+    ] {
+        let (status, detail) = probe_status(&doc, &format!("with audience: refuses {probe}"));
+        assert_eq!(status, "pass", "{probe}: {detail}");
+        // Nothing to forge from without the API's token: never the Management API's.
+        let (status, detail) = probe_status(&doc, &format!("without audience: refuses {probe}"));
+        assert_eq!(status, "skip", "{probe}: {detail}");
+        assert!(
+            detail.contains("the Management API token is never sent"),
+            "{detail}"
+        );
+    }
+    let seen = seen.lock().unwrap().clone();
+    let audiences = audiences(&seen);
+    assert!(
+        audiences
+            .iter()
+            .any(|a| a.contains("https://billing.acme.example")),
+        "{audiences:?}"
+    );
+    for aud in &audiences {
+        assert!(
+            !aud.contains("/api\""),
+            "the Management API token was sent: {aud}"
+        );
+    }
+}

@@ -186,7 +186,7 @@ fn start(issuer: &str) -> String {
 
 /// A proxy to `emulator` that answers 404 to `POST /_emulator/mint`, as a real tenant does; its URL.
 /// Its discovery document names it as the issuer.
-fn without_minting(emulator: &str) -> String {
+pub(crate) fn without_minting(emulator: &str) -> String {
     async fn forward(
         State((upstream, own)): State<(String, String)>,
         request: axum::extract::Request,
