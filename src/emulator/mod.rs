@@ -11,6 +11,7 @@
 //! `POST /_emulator/reset` returns to), `persist` (saving it off the request path),
 //! `stats` (request counts by route), `faults` (injected failures).
 
+mod cors;
 mod error;
 mod expiring;
 pub mod faults;
@@ -541,6 +542,10 @@ fn router(state: Arc<State>) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             inject_faults,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            cors::cors,
         ))
         .merge(
             admin_routes()

@@ -171,3 +171,133 @@ fn headless_chromium_signs_in_through_the_emulator() {
         "the sign-in went through the page's form"
     );
 }
+
+/// What a front-end app's page does with Kinde's browser SDKs, in plain JavaScript: PKCE
+/// (S256 with WebCrypto), the sign-in redirect, then from its own origin the code exchange (with
+/// `credentials: "include"` and a `Kinde-SDK` header, so the browser sends a preflight), the
+/// profile and a refresh; the outcome is written into the page.
+const SPA_PAGE: &str = r#"<!doctype html><html><body><pre id="out">pending</pre><script>
+const issuer = "ISSUER", client = "CLIENT", back = location.origin + "/callback";
+const out = document.getElementById("out");
+const b64url = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+const post = (body) => fetch(issuer + "/oauth2/token", {
+  method: "POST", credentials: "include",
+  headers: {"Content-Type": "application/x-www-form-urlencoded", "Kinde-SDK": "React/5.0.0"},
+  body: new URLSearchParams(body),
+});
+(async () => {
+  try {
+    if (location.pathname === "/") {
+      const verifier = b64url(crypto.getRandomValues(new Uint8Array(32)));
+      sessionStorage.setItem("verifier", verifier);
+      const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier));
+      location.href = issuer + "/oauth2/auth?" + new URLSearchParams({
+        response_type: "code", client_id: client, redirect_uri: back, state: "st4te-of-the-page",
+        scope: "openid profile email offline", code_challenge: b64url(new Uint8Array(digest)),
+        code_challenge_method: "S256", login_hint: "bob@example.com",
+      });
+      return;
+    }
+    const code = new URLSearchParams(location.search).get("code");
+    const tokens = await (await post({grant_type: "authorization_code", client_id: client, code,
+      code_verifier: sessionStorage.getItem("verifier"), redirect_uri: back})).json();
+    const profile = await (await fetch(issuer + "/oauth2/v2/user_profile", {
+      headers: {Authorization: "Bearer " + tokens.access_token}})).json();
+    const refreshed = await post({grant_type: "refresh_token", client_id: client,
+      refresh_token: tokens.refresh_token});
+    const keys = await (await fetch(issuer + "/.well-known/jwks.json")).json();
+    if (!tokens.access_token) { out.textContent = "EXCHANGE " + location.search + JSON.stringify(tokens); return; }
+    out.textContent = "SIGNED-IN " + profile.email + " refresh " + refreshed.status + " keys " + keys.keys.length;
+  } catch (e) {
+    out.textContent = "FAILED " + e;
+  }
+})();
+</script></body></html>"#;
+
+/// Serve `page` at every path of 127.0.0.1:0; the port.
+fn serve_page(page: String) -> u16 {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let app = axum::Router::new().fallback(move || {
+                let page = page.clone();
+                async move { axum::response::Html(page) }
+            });
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap().port()).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    rx.recv().unwrap()
+}
+
+/// The page's final DOM after headless Chromium opened `url`.
+fn dump_dom(browser: &std::path::Path, url: &str) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(["--virtual-time-budget=20000", "--dump-dom"])
+        .arg(url)
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_front_end_apps_page_signs_in_and_calls_the_emulator_from_its_own_origin() {
+    let Some(browser) = chromium() else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "chromium is required in CI: `cargo xtask ci` installs it (apt-get install chromium)"
+        );
+        eprintln!("skipped: no chromium on this machine");
+        return;
+    };
+    let w = World::new();
+    let client = cargo_kinde::emulator::tenant::random_hex(16);
+    let page = SPA_PAGE
+        .replace("ISSUER", &w.issuer())
+        .replace("CLIENT", &client);
+    let port = serve_page(page);
+    // A front-end app (no secret) whose callback is on the page's origin, localhost:PORT.
+    w.emulator.state().update(|t| {
+        t.applications
+            .push(cargo_kinde::emulator::tenant::Application {
+                id: client.clone(),
+                name: "React app".into(),
+                kind: "spa".into(),
+                client_secret: None,
+                redirect_urls: vec![format!("http://localhost:{port}/callback")],
+                logout_urls: vec![],
+                extra: Default::default(),
+            });
+    });
+    let dom = dump_dom(&browser, &format!("http://localhost:{port}/"));
+    assert!(
+        dom.contains("SIGNED-IN bob@example.com refresh 200 keys 1"),
+        "the page could not finish: {dom}"
+    );
+    assert_eq!(w.count("POST /oauth2/token"), 2, "exchange and refresh");
+    // The same page on an origin no application registered (127.0.0.1 is not localhost): the
+    // browser withholds the token endpoint's answer from it.
+    let dom = dump_dom(
+        &browser,
+        &format!("http://127.0.0.1:{port}/callback?code=x"),
+    );
+    assert!(dom.contains("FAILED TypeError"), "{dom}");
+}

@@ -5,6 +5,7 @@ mod api;
 mod browser;
 mod cache;
 mod config;
+mod cors;
 mod discovery;
 mod doctor;
 mod dotenv;
