@@ -5,7 +5,7 @@
 //! preflight). A page on another origin reads those answers only when the server allows it.
 //!
 //! Allowed: the discovery document and the key set (public, any origin); the token,
-//! revocation and profile endpoints for the origins of the callback and logout URLs registered
+//! revocation and profile endpoints and the Account API for the origins of the callback and logout URLs registered
 //! on the tenant's applications (a wildcard entry's host pattern included), which is where a
 //! front-end app signing in through Kinde lives. Nothing else (the Management API, the sign-in
 //! pages, `/_emulator/*`) is ever opened to another origin.
@@ -44,7 +44,7 @@ pub(super) async fn cors(
 ) -> Response {
     let path = request.uri().path();
     let public = PUBLIC.contains(&path);
-    if !public && !FOR_APPS.contains(&path) {
+    if !public && !FOR_APPS.contains(&path) && !path.starts_with("/account_api/") {
         return next.run(request).await;
     }
     let Some(origin) = request

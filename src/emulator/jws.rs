@@ -100,6 +100,11 @@ impl Claims {
         self.0.get("sub").and_then(Value::as_str)
     }
 
+    /// `org_code`: the organization a user's token was issued for.
+    pub fn org_code(&self) -> Option<&str> {
+        self.0.get("org_code").and_then(Value::as_str)
+    }
+
     /// `azp`, the client the token was issued to.
     pub fn authorized_party(&self) -> Option<&Value> {
         self.0.get("azp")

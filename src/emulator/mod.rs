@@ -11,6 +11,7 @@
 //! `POST /_emulator/reset` returns to), `persist` (saving it off the request path),
 //! `stats` (request counts by route), `faults` (injected failures).
 
+mod account;
 mod cors;
 mod error;
 mod expiring;
@@ -534,6 +535,7 @@ fn load_or_seed(
 
 fn router(state: Arc<State>) -> Router {
     oidc::routes()
+        .merge(account::routes())
         .merge(management::routes(state.clone()))
         .merge(management::public_routes())
         .merge(sample::routes())

@@ -175,7 +175,7 @@ fn headless_chromium_signs_in_through_the_emulator() {
 /// What a front-end app's page does with Kinde's browser SDKs, in plain JavaScript: PKCE
 /// (S256 with WebCrypto), the sign-in redirect, then from its own origin the code exchange (with
 /// `credentials: "include"` and a `Kinde-SDK` header, so the browser sends a preflight), the
-/// profile and a refresh; the outcome is written into the page.
+/// profile, the Account API's roles and a refresh; the outcome is written into the page.
 const SPA_PAGE: &str = r#"<!doctype html><html><body><pre id="out">pending</pre><script>
 const issuer = "ISSUER", client = "CLIENT", back = location.origin + "/callback";
 const out = document.getElementById("out");
@@ -203,11 +203,14 @@ const post = (body) => fetch(issuer + "/oauth2/token", {
       code_verifier: sessionStorage.getItem("verifier"), redirect_uri: back})).json();
     const profile = await (await fetch(issuer + "/oauth2/v2/user_profile", {
       headers: {Authorization: "Bearer " + tokens.access_token}})).json();
+    // As js-utils' getRoles() does when the token has no `roles` claim (the default).
+    const account = await (await fetch(issuer + "/account_api/v1/roles", {headers: {
+      Authorization: "Bearer " + tokens.access_token, "Content-Type": "application/json"}})).json();
     const refreshed = await post({grant_type: "refresh_token", client_id: client,
       refresh_token: tokens.refresh_token});
     const keys = await (await fetch(issuer + "/.well-known/jwks.json")).json();
     if (!tokens.access_token) { out.textContent = "EXCHANGE " + location.search + JSON.stringify(tokens); return; }
-    out.textContent = "SIGNED-IN " + profile.email + " refresh " + refreshed.status + " keys " + keys.keys.length;
+    out.textContent = "SIGNED-IN " + profile.email + " refresh " + refreshed.status + " keys " + keys.keys.length + " roles " + Array.isArray(account.data.roles);
   } catch (e) {
     out.textContent = "FAILED " + e;
   }
@@ -289,7 +292,7 @@ fn a_front_end_apps_page_signs_in_and_calls_the_emulator_from_its_own_origin() {
     });
     let dom = dump_dom(&browser, &format!("http://localhost:{port}/"));
     assert!(
-        dom.contains("SIGNED-IN bob@example.com refresh 200 keys 1"),
+        dom.contains("SIGNED-IN bob@example.com refresh 200 keys 1 roles true"),
         "the page could not finish: {dom}"
     );
     assert_eq!(w.count("POST /oauth2/token"), 2, "exchange and refresh");

@@ -1,6 +1,7 @@
 //! Integration tests: the `cargo-kinde` binary against an emulator started in-process, one per
 //! test, on 127.0.0.1 with a free port.
 
+mod account;
 mod api;
 mod browser;
 mod cache;
