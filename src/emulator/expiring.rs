@@ -110,6 +110,11 @@ impl<V> Expiring<V> {
         self.entries.values().map(|e| &e.value)
     }
 
+    /// Every entry's id and value.
+    pub(super) fn entries(&self) -> impl Iterator<Item = (&str, &V)> {
+        self.entries.iter().map(|(id, e)| (id.as_str(), &e.value))
+    }
+
     /// How many entries are held (expired ones included until an insert drops them).
     pub(super) fn len(&self) -> usize {
         self.entries.len()

@@ -254,7 +254,7 @@ pub(super) fn routes() -> Router<Arc<State>> {
         .route("/logout", get(logout))
 }
 
-fn page(status: StatusCode, title: &str, body: &str) -> Response {
+pub(super) fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} · Kinde emulator</title>\
          <style>body{{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem;color:#111}}\
@@ -265,7 +265,7 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
     (status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
 }
 
-fn escape(text: &str) -> String {
+pub(super) fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -1031,6 +1031,33 @@ pub(super) fn silent_sign_in(
     audiences: &[String],
     scopes: &[String],
 ) -> Result<Response, OAuthError> {
+    let grant = silent_grant(state, client_id, user_id, org_code, audiences, scopes)?;
+    tokens(state, &grant, None)
+}
+
+/// The device flow's tokens once `user_id` approved on the device page: an access token for
+/// `client_id` (the organization chosen as for a silent sign-in) and its lifetime. No refresh
+/// token: Kinde's device flow does not swap tokens.
+pub(super) fn device_sign_in(
+    state: &State,
+    client_id: &str,
+    user_id: &str,
+    audiences: &[String],
+    scopes: &[String],
+) -> Result<(String, u64), OAuthError> {
+    let scopes: Vec<String> = scopes.iter().filter(|s| *s != "offline").cloned().collect();
+    let grant = silent_grant(state, client_id, user_id, None, audiences, &scopes)?;
+    user_tokens(state, &grant, None).map(|t| (t.access_token, t.expires_in))
+}
+
+fn silent_grant(
+    state: &State,
+    client_id: &str,
+    user_id: &str,
+    org_code: Option<&str>,
+    audiences: &[String],
+    scopes: &[String],
+) -> Result<Grant, OAuthError> {
     let request = AuthRequest {
         client_id: client_id.to_string(),
         redirect_uri: String::new(),
@@ -1057,7 +1084,7 @@ pub(super) fn silent_sign_in(
     webhooks::emit(state, "user.authenticated", Source::User, user_id);
     let now = state.now();
     let epoch = state.logins.lock().map_or(0, |l| l.epoch(user_id));
-    let grant = Grant {
+    Ok(Grant {
         request,
         user_id: user_id.to_string(),
         org_code,
@@ -1065,8 +1092,7 @@ pub(super) fn silent_sign_in(
         access: None,
         session: None,
         epoch,
-    };
-    tokens(state, &grant, None)
+    })
 }
 
 /// The client must authenticate as the app the grant was issued to: its secret when sent (or
@@ -1473,6 +1499,15 @@ fn tokens(
     grant: &Grant,
     reuse: Option<(String, u64)>,
 ) -> Result<Response, OAuthError> {
+    user_tokens(state, grant, reuse).map(no_store)
+}
+
+/// [`tokens`]' answer before it is sent.
+fn user_tokens(
+    state: &State,
+    grant: &Grant,
+    reuse: Option<(String, u64)>,
+) -> Result<UserTokens, OAuthError> {
     let request = &grant.request;
     let now = state.now();
     let iss = state.issuer();
@@ -1621,14 +1656,14 @@ fn tokens(
         }
         refresh
     });
-    Ok(no_store(UserTokens {
+    Ok(UserTokens {
         access_token,
         expires_in: access_exp.saturating_sub(now),
         id_token,
         scope: scopes.join(" "),
         token_type: "Bearer",
         refresh_token,
-    }))
+    })
 }
 
 /// `/oauth2/v2/user_profile`.

@@ -13,6 +13,7 @@
 
 mod account;
 mod cors;
+mod device;
 mod error;
 mod expiring;
 pub mod faults;
@@ -105,6 +106,8 @@ pub struct State {
     start_faults: Vec<faults::Fault>,
     recorded: Mutex<std::collections::VecDeque<Kept>>,
     logins: Mutex<login::Logins>,
+    /// Device flow requests (RFC 8628).
+    devices: Mutex<device::Devices>,
     auto_login: bool,
     /// Webhook deliveries: the queue to the dispatcher and the delivery log.
     hooks: webhooks::Hooks,
@@ -333,6 +336,7 @@ impl State {
             t.keys = keys;
         });
         *self.logins.lock().unwrap_or_else(|p| p.into_inner()) = login::Logins::default();
+        *self.devices.lock().unwrap_or_else(|p| p.into_inner()) = device::Devices::default();
         self.hooks.reset();
         *self.faults.lock().unwrap_or_else(|p| p.into_inner()) = self.start_faults.clone();
         self.recorded
@@ -458,6 +462,7 @@ pub async fn start(options: Options) -> Result<Running, Error> {
         start_faults: options.faults.clone(),
         recorded: Mutex::new(std::collections::VecDeque::new()),
         logins: Mutex::new(login::Logins::default()),
+        devices: Mutex::new(device::Devices::default()),
         auto_login: options.auto_login,
         hooks,
         baseline: RwLock::new(baseline),
@@ -536,6 +541,7 @@ fn load_or_seed(
 fn router(state: Arc<State>) -> Router {
     oidc::routes()
         .merge(account::routes())
+        .merge(device::routes())
         .merge(management::routes(state.clone()))
         .merge(management::public_routes())
         .merge(sample::routes())
@@ -593,10 +599,16 @@ fn admin_routes() -> Router<Arc<State>> {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .held();
+                let devices = state
+                    .devices
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .held();
                 axum::Json(Stats {
                     requests: state.counts(),
                     writes: state.writes(),
                     sign_ins,
+                    device_requests: devices,
                 })
             }),
         )
@@ -642,6 +654,8 @@ struct Stats {
     requests: BTreeMap<String, u64>,
     writes: u64,
     sign_ins: login::Held,
+    /// Device flow requests held.
+    device_requests: usize,
 }
 
 async fn inject_faults(

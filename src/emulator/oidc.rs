@@ -42,6 +42,7 @@ struct Discovery {
     userinfo_endpoint: String,
     end_session_endpoint: String,
     revocation_endpoint: String,
+    device_authorization_endpoint: String,
     jwks_uri: String,
     response_types_supported: &'static [&'static str],
     grant_types_supported: &'static [&'static str],
@@ -62,9 +63,15 @@ async fn discovery(AxumState(state): AxumState<Shared>) -> Json<Discovery> {
         userinfo_endpoint: format!("{iss}/oauth2/v2/user_profile"),
         end_session_endpoint: format!("{iss}/logout"),
         revocation_endpoint: format!("{iss}/oauth2/revoke"),
+        device_authorization_endpoint: format!("{iss}/oauth2/device/auth"),
         jwks_uri: format!("{iss}/.well-known/jwks"),
         response_types_supported: &["code"],
-        grant_types_supported: &["authorization_code", "refresh_token", "client_credentials"],
+        grant_types_supported: &[
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            super::device::GRANT_TYPE,
+        ],
         subject_types_supported: &["public"],
         id_token_signing_alg_values_supported: &["RS256"],
         token_endpoint_auth_methods_supported: &["client_secret_post", "client_secret_basic"],
@@ -132,6 +139,7 @@ async fn token(
         "client_credentials" => client_credentials(&state, &headers, &form),
         "authorization_code" => super::login::authorization_code(&state, &headers, &form),
         "refresh_token" => super::login::refresh_token(&state, &headers, &form),
+        super::device::GRANT_TYPE => super::device::token(&state, &headers, &form),
         other => Err(OAuthError::unsupported_grant_type(format!(
             "The grant type {other} is not supported by this endpoint"
         ))),

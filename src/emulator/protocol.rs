@@ -162,6 +162,26 @@ impl OAuthError {
         Self::new("unsupported_grant_type", description)
     }
 
+    /// The device flow's user has not answered yet (RFC 8628 §3.5).
+    pub(super) fn authorization_pending(description: impl Into<String>) -> Self {
+        Self::new("authorization_pending", description)
+    }
+
+    /// The device flow's client polls faster than its interval (RFC 8628 §3.5).
+    pub(super) fn slow_down(description: impl Into<String>) -> Self {
+        Self::new("slow_down", description)
+    }
+
+    /// The user said no (RFC 8628 §3.5).
+    pub(super) fn access_denied(description: impl Into<String>) -> Self {
+        Self::new("access_denied", description)
+    }
+
+    /// The device code expired before the user answered (RFC 8628 §3.5).
+    pub(super) fn expired_token(description: impl Into<String>) -> Self {
+        Self::new("expired_token", description)
+    }
+
     fn new(error: &'static str, description: impl Into<String>) -> Self {
         OAuthError {
             error,

@@ -7,6 +7,7 @@ mod browser;
 mod cache;
 mod config;
 mod cors;
+mod device;
 mod discovery;
 mod doctor;
 mod dotenv;
