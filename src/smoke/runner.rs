@@ -1565,6 +1565,13 @@ async fn protect_forge(
     probe: Probe,
 ) -> Result<Option<String>, Unavailable> {
     let never = "the Management API token is never sent to a service other than the issuer";
+    // The M2M credentials must work (the token is fetched, never sent): without them the probe
+    // fails with their reason, as every check needing a token does.
+    shared
+        .token(&TokenChoice::M2m)
+        .await
+        .and_then(|t| t.ok_or_else(|| Unavailable::check("no token")))
+        .map_err(|why| why.context("could not get the M2M token to forge a bad one from"))?;
     let skip_on_tenant = |found: Result<String, Unavailable>| match found {
         Ok(token) => Ok(Some(token)),
         Err(Unavailable::Skip(_)) => Ok(None),
