@@ -59,13 +59,26 @@ fn caller(state: &State, headers: &HeaderMap) -> Result<Caller, ApiError> {
             "The access token has expired",
         ));
     }
+    if claims.issuer() != Some(state.issuer()) {
+        return Err(ApiError::unauthorized(
+            "UNAUTHORIZED",
+            "The token was not issued by this tenant",
+        ));
+    }
+    // An ID token names the issuer among its audiences; an access token never does.
+    if claims.audiences().contains(&state.issuer()) {
+        return Err(ApiError::unauthorized(
+            "UNAUTHORIZED",
+            "The Account API takes an access token, not an ID token",
+        ));
+    }
     let user_id = claims
         .subject()
-        .filter(|id| state.read(|t| t.user(id).is_some()))
+        .filter(|id| state.read(|t| t.user(id).is_some_and(|u| !u.is_suspended)))
         .ok_or_else(|| {
             ApiError::unauthorized(
                 "UNAUTHORIZED",
-                "The Account API takes a user's access token (this one is not a user's)",
+                "The Account API takes a user's access token (this one is not a user's, or the user is suspended)",
             )
         })?
         .to_string();

@@ -7,7 +7,8 @@
 //! Allowed: the discovery document and the key set (public, any origin); the token,
 //! revocation and profile endpoints and the Account API for the origins of the callback and logout URLs registered
 //! on the tenant's applications (a wildcard entry's host pattern included), which is where a
-//! front-end app signing in through Kinde lives. Nothing else (the Management API, the sign-in
+//! front-end app signing in through Kinde lives (any application's: the emulator keeps one list
+//! for the tenant, not one per client). Nothing else (the Management API, the sign-in
 //! pages, `/_emulator/*`) is ever opened to another origin.
 
 use std::sync::Arc;
@@ -53,7 +54,13 @@ pub(super) async fn cors(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
     else {
-        return next.run(request).await;
+        // The answer depends on `Origin`: a cache (the key set is cacheable) must not hand a
+        // page the copy fetched without one.
+        let mut response = next.run(request).await;
+        response
+            .headers_mut()
+            .append(header::VARY, HeaderValue::from_static("Origin"));
+        return response;
     };
     let allowed = public || registered(&state, &origin);
     let preflight = request.method() == Method::OPTIONS

@@ -40,6 +40,10 @@ const HELD: usize = 10_000;
 /// (RFC 8628 §6.1).
 const LETTERS: &[u8] = b"BCDFGHJKLMNPQRSTVWXZ";
 
+/// How many scopes (and audiences) a device request may ask for, and how long each may be.
+const MAX_VALUES: usize = 64;
+const MAX_VALUE_LEN: usize = 512;
+
 /// The grant type of the device's polls.
 pub(super) const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
@@ -123,6 +127,32 @@ fn user_code() -> String {
     code
 }
 
+/// The "Device and IoT" application `client_id`, or why it may not use the device flow.
+fn device_app(state: &State, client_id: &str) -> Result<(), OAuthError> {
+    state.read(|t| {
+        let app = t.application(client_id).ok_or_else(|| {
+            OAuthError::invalid_client("Client authentication failed: unknown client")
+        })?;
+        if app.kind != "device" {
+            return Err(OAuthError::unauthorized_client(
+                "The client is not authorized to use the device authorization grant: it is not a \"Device and IoT\" application",
+            ));
+        }
+        Ok(())
+    })
+}
+
+/// At most [`MAX_VALUES`] values of at most [`MAX_VALUE_LEN`] bytes each: a device app's
+/// client id is public, so what a request asks for is kept only within bounds.
+fn bounded(values: Vec<String>, name: &str) -> Result<Vec<String>, OAuthError> {
+    if values.len() > MAX_VALUES || values.iter().any(|v| v.len() > MAX_VALUE_LEN) {
+        return Err(OAuthError::invalid_request(format!(
+            "At most {MAX_VALUES} values of {name}, each at most {MAX_VALUE_LEN} bytes"
+        )));
+    }
+    Ok(values)
+}
+
 /// What a person types: case, spaces and dashes do not matter.
 fn normalise(code: &str) -> String {
     code.chars()
@@ -144,19 +174,9 @@ async fn device_authorization(
             "The request is missing the required parameter client_id (the emulator has no default device app)",
         )
     })?;
-    state.read(|t| {
-        let app = t.application(&credentials.id).ok_or_else(|| {
-            OAuthError::invalid_client("Client authentication failed: unknown client")
-        })?;
-        if app.kind != "device" {
-            return Err(OAuthError::unauthorized_client(
-                "The client is not authorized to use the device authorization grant: it is not a \"Device and IoT\" application",
-            ));
-        }
-        Ok(())
-    })?;
-    let scopes: Vec<String> = unique(form.all("scope"));
-    let audiences: Vec<String> = unique(form.all("audience"));
+    device_app(&state, &credentials.id)?;
+    let scopes: Vec<String> = bounded(unique(form.all("scope")), "scope")?;
+    let audiences: Vec<String> = bounded(unique(form.all("audience")), "audience")?;
     let now = state.now();
     let device_code = format!("kinde_dc_{}", random_hex(24));
     let mut devices = state.devices.lock().unwrap_or_else(|p| p.into_inner());
@@ -224,8 +244,8 @@ pub(super) fn token(
                 "The device code was issued to another client",
             ));
         }
+        // Terminal answers stay until the entry is forgotten, so a retried poll gets them again.
         if request.expires_at <= now {
-            devices.requests.remove(device_code);
             return Err(OAuthError::expired_token(
                 "The device code has expired: start again with /oauth2/device/auth",
             ));
@@ -248,7 +268,6 @@ pub(super) fn token(
                 ));
             }
             Answer::Denied => {
-                devices.requests.remove(device_code);
                 return Err(OAuthError::access_denied("The user denied the request"));
             }
             Answer::Approved(_) => devices.requests.take(device_code, now),
@@ -266,6 +285,8 @@ pub(super) fn token(
             "The device code is invalid or unknown",
         ));
     };
+    // The app may have been deleted, or changed, since the flow started.
+    device_app(state, &client_id)?;
     let (access_token, expires_in) =
         device_sign_in(state, &client_id, &user_id, &audiences, &scopes)?;
     Ok(no_store(DeviceTokens {
@@ -361,6 +382,13 @@ async fn device_answer(AxumState(state): AxumState<Arc<State>>, body: Bytes) -> 
     let form = Form::parse(&body);
     let code = normalise(form.get("user_code").unwrap_or(""));
     let now = state.now();
+    if form.get("deny").is_none() && form.get("email").is_none() {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Pick a user",
+            "<p>The form needs <code>email</code> (the user who approves) or <code>deny=1</code>.</p>",
+        );
+    }
     let user_id = match form.get("email") {
         Some(email) if form.get("deny").is_none() => {
             match state.read(|t| {

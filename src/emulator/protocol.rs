@@ -45,13 +45,11 @@ impl Form {
 /// `items` without repeats, first occurrence kept: a repeated audience or scope appears once in
 /// a token, as at Kinde.
 pub(super) fn unique(items: Vec<String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::with_capacity(items.len());
-    for item in items {
-        if !out.contains(&item) {
-            out.push(item);
-        }
-    }
-    out
+    let mut seen = std::collections::HashSet::with_capacity(items.len());
+    items
+        .into_iter()
+        .filter(|item| seen.insert(item.clone()))
+        .collect()
 }
 
 /// The credentials a client presented.

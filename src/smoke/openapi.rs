@@ -454,7 +454,9 @@ impl<'d> Walk<'d> {
             match current.get("$ref").and_then(Value::as_str) {
                 Some(r) if r.starts_with('#') => {
                     self.spend(text_cost(r));
-                    match self.root.pointer(&r[1..]) {
+                    // A URI fragment: `#/paths/~1users~1%7Bid%7D` names `/users/{id}`.
+                    let pointer = percent_encoding::percent_decode_str(&r[1..]).decode_utf8_lossy();
+                    match self.root.pointer(&pointer) {
                         Some(target) => current = target,
                         None => return &NULL,
                     }
@@ -1521,6 +1523,15 @@ paths:
         assert!(
             e.contains("`components.securitySchemes.split` is `$ref: schemes.yaml#/kinde`"),
             "{e}"
+        );
+        // A percent-encoded pointer is followed (`~1` for `/`, `%7B` for `{`).
+        let ok = Document::parse(&format!(
+            "{head}  /orders/{{id}}:\n    get: {{security: [{{kinde: []}}], responses: {{}}}}\n  /o/{{id}}: {{$ref: '#/paths/~1orders~1%7Bid%7D'}}\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            ok.operations(&BTreeMap::new(), "http://127.0.0.1:9").len(),
+            2
         );
         // A local reference still works.
         let ok = Document::parse(&format!(

@@ -1577,6 +1577,17 @@ async fn protect_forge(
         Err(Unavailable::Skip(_)) => Ok(None),
         Err(why) => Err(why),
     };
+    // A token for the Management API's own audience is the Management API token.
+    let management = shared.issuer.management_audience();
+    let is_management = |aud: &str| {
+        let aud = aud.trim_end_matches('/');
+        aud == management || aud == format!("{management}/v1")
+    };
+    if audience.is_some_and(is_management) {
+        return Err(Unavailable::Skip(format!(
+            "the entry's audience is the Management API's, and {never}"
+        )));
+    }
     if probe == Probe::OtherAudience {
         let Some(aud) = audience else {
             return Err(Unavailable::Skip(format!(
@@ -1588,9 +1599,8 @@ async fn protect_forge(
         {
             return Ok(Some(token));
         }
-        let management = shared.issuer.management_audience();
         for other in shared.config.apis.iter().map(|a| a.audience.as_str()) {
-            if other == aud || other == management {
+            if other == aud || is_management(other) {
                 continue;
             }
             let request = TokenRequest {
@@ -1605,15 +1615,28 @@ async fn protect_forge(
             "could not run against a real tenant: the M2M app got a token for no other [[apis]] entry of kinde.toml (authorise it for a second API), and {never}"
         )));
     }
-    let for_api = match audience {
-        Some(aud) => shared
+    // The M2M app's token for the API; a refusal (not authorised for it) falls back to a minted
+    // token, a network failure fails the probe with its cause.
+    let (for_api, refused) = match audience {
+        Some(aud) => match shared
             .fetch(&TokenRequest {
                 audiences: vec![aud.to_string()],
                 scopes: Vec::new(),
             })
             .await
-            .ok(),
-        None => None,
+        {
+            Ok(token) => (Some(token), None),
+            Err(Unavailable::Fail(Cause::Network, why)) => {
+                return Err(Unavailable::Fail(
+                    Cause::Network,
+                    format!(
+                        "could not get the M2M app's token for {aud} to forge a bad one from: {why}"
+                    ),
+                ));
+            }
+            Err(Unavailable::Fail(_, why) | Unavailable::Skip(why)) => (None, Some(why)),
+        },
+        None => (None, None),
     };
     let base = match for_api {
         Some(token) => token,
@@ -1622,9 +1645,10 @@ async fn protect_forge(
             None => {
                 return Err(Unavailable::Skip(format!(
                     "could not run: {} ({never})",
-                    match audience {
-                        Some(aud) => format!("the M2M app got no token for {aud}: authorise it for the API"),
-                        None => "set `audience` on the [[protect]] entry, for the API the M2M app is authorised for".to_string(),
+                    match (audience, refused) {
+                        (Some(aud), Some(why)) => format!("the M2M app got no token for {aud} ({why}): authorise it for the API"),
+                        (Some(aud), None) => format!("the M2M app got no token for {aud}: authorise it for the API"),
+                        (None, _) => "set `audience` on the [[protect]] entry, for the API the M2M app is authorised for".to_string(),
                     }
                 )));
             }

@@ -135,3 +135,39 @@ fn only_a_live_user_token_reads_the_account_api() {
     assert_eq!(status, 401);
     assert_eq!(body["errors"][0]["code"], "TOKEN_EXPIRED");
 }
+
+#[test]
+fn an_id_token_or_a_suspended_users_token_is_refused() {
+    let w = World::new();
+    let token = alice(&w);
+    let state = w.emulator.state();
+    // An ID token for alice, signed by the emulator: its audiences name the issuer.
+    let claims = cargo_kinde::jwt::decode(&token).unwrap().claims;
+    let id_token = state.sign(&json!({
+        "iss": w.issuer(), "sub": claims["sub"], "aud": [claims["azp"], w.issuer()],
+        "exp": state.now() + 600, "iat": state.now(),
+    }));
+    let (status, body) = account(&w, "roles", Some(&id_token));
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ID token"),
+        "{body}"
+    );
+    // Another issuer's claims under the emulator's key.
+    let foreign = state.sign(&json!({
+        "iss": "https://other.example", "sub": claims["sub"], "exp": state.now() + 600,
+    }));
+    assert_eq!(account(&w, "roles", Some(&foreign)).0, 401);
+    let user_id = claims["sub"].as_str().unwrap().to_string();
+    state.update(|t| {
+        t.users
+            .iter_mut()
+            .find(|u| u.id == user_id)
+            .unwrap()
+            .is_suspended = true;
+    });
+    assert_eq!(account(&w, "roles", Some(&token)).0, 401);
+}

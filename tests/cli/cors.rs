@@ -186,6 +186,23 @@ fn discovery_and_the_key_set_are_readable_from_any_origin() {
 }
 
 #[test]
+fn a_cacheable_answer_fetched_without_origin_still_varies_on_it() {
+    let w = world();
+    let (_, headers) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let response = reqwest::get(format!("{}/.well-known/jwks.json", w.issuer()))
+                .await
+                .unwrap();
+            (response.status(), response.headers().clone())
+        });
+    assert!(header(&headers, "vary").unwrap().contains("Origin"));
+    assert_eq!(header(&headers, "access-control-allow-origin"), None);
+}
+
+#[test]
 fn a_wildcard_callback_allows_the_origins_it_matches() {
     let w = World::new();
     let app = w.web_app_id();

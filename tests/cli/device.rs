@@ -159,12 +159,17 @@ fn a_denied_or_expired_code_ends_the_polling() {
     let (status, page) = answer(&w, denied["user_code"].as_str().unwrap(), None);
     assert_eq!(status, 200);
     assert!(page.contains("Access denied"), "{page}");
-    let (_, body) = poll(&w, &client, denied["device_code"].as_str().unwrap());
-    assert_eq!(body["error"], "access_denied", "{body}");
+    // A retried poll (its answer lost) gets the same answer.
+    for _ in 0..2 {
+        let (_, body) = poll(&w, &client, denied["device_code"].as_str().unwrap());
+        assert_eq!(body["error"], "access_denied", "{body}");
+    }
     let expired = start(&w, &client);
     w.emulator.state().advance_clock(601);
-    let (_, body) = poll(&w, &client, expired["device_code"].as_str().unwrap());
-    assert_eq!(body["error"], "expired_token", "{body}");
+    for _ in 0..2 {
+        let (_, body) = poll(&w, &client, expired["device_code"].as_str().unwrap());
+        assert_eq!(body["error"], "expired_token", "{body}");
+    }
     // Its user code no longer opens the approval page.
     let (status, _, _) = raw(
         "GET",
@@ -219,5 +224,56 @@ fn only_a_device_app_starts_the_flow_and_only_for_itself() {
             .unwrap()
             .iter()
             .any(|g| g == "urn:ietf:params:oauth:grant-type:device_code")
+    );
+}
+
+#[test]
+fn a_form_without_a_user_or_deny_changes_nothing_and_requests_are_bounded() {
+    let (w, client) = world();
+    let started = start(&w, &client);
+    let user_code = started["user_code"].as_str().unwrap();
+    let (status, _, page) = raw(
+        "POST",
+        &format!("{}/device", w.issuer()),
+        None,
+        Some((
+            "application/x-www-form-urlencoded",
+            format!("user_code={user_code}&email=").into_bytes(),
+        )),
+    );
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&page));
+    // Still waiting for the user, not denied.
+    let (_, body) = poll(&w, &client, started["device_code"].as_str().unwrap());
+    assert_eq!(body["error"], "authorization_pending", "{body}");
+    // A public client cannot make the emulator hold whatever it sends.
+    let scopes: Vec<String> = (0..65).map(|i| format!("s{i}")).collect();
+    let mut form: Vec<(&str, &str)> = vec![("client_id", &client)];
+    form.extend(scopes.iter().map(|s| ("scope", s.as_str())));
+    let (status, body) = post_form(&format!("{}/oauth2/device/auth", w.issuer()), &form, None);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request")),
+        "{body}"
+    );
+}
+
+#[test]
+fn a_device_app_deleted_after_the_start_gets_no_token() {
+    let (w, client) = world();
+    let started = start(&w, &client);
+    let (status, _) = answer(
+        &w,
+        started["user_code"].as_str().unwrap(),
+        Some("bob@example.com"),
+    );
+    assert_eq!(status, 200);
+    w.emulator
+        .state()
+        .update(|t| t.applications.retain(|a| a.id != client));
+    let (status, body) = poll(&w, &client, started["device_code"].as_str().unwrap());
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client")),
+        "{body}"
     );
 }

@@ -1450,3 +1450,31 @@ fn against_a_tenant_the_other_audience_probe_sends_another_apis_token() {
         );
     }
 }
+
+#[test]
+fn a_protect_entry_for_the_management_apis_audience_sends_nothing_made_from_its_token() {
+    let w = World::new();
+    let (service, seen) = recording_service();
+    w.write(
+        "kinde.toml",
+        &format!(
+            "[[protect]]\nname = \"admin\"\nurl = \"{service}/admin\"\naudience = \"{}/api\"\n",
+            w.issuer()
+        ),
+    );
+    let out = smoke(&w).arg("--json").output().unwrap();
+    let doc = json(&out);
+    for probe in [
+        "a tampered signature",
+        "alg: none",
+        "HS256 signed with the public key",
+    ] {
+        let (status, detail) = probe_status(&doc, &format!("admin: refuses {probe}"));
+        assert_eq!(status, "skip", "{probe}: {detail}");
+        assert!(detail.contains("Management API's"), "{detail}");
+    }
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "only the no-token probe sends a request, without a token"
+    );
+}
