@@ -11,12 +11,13 @@ use serde::Serialize;
 use super::GlobalArgs;
 use super::context::Context;
 use crate::config::Source;
+use crate::config::file::TokenChoice;
 use crate::error::{Error, exit};
 use crate::smoke::openapi::{self, Access, Document};
 use crate::smoke::probes::Probe;
 use crate::smoke::report::{self, Summary};
 use crate::smoke::runner::{self, Cause, Options, Outcome, Shared, Status, Unavailable};
-use crate::smoke::{self, Check, OperationProbe, Step, Target};
+use crate::smoke::{self, Check, HttpCheck, OperationProbe, Step, Target};
 use crate::ui::{self, paint, style};
 
 /// Report formats.
@@ -301,6 +302,30 @@ async fn prepare(
         None => {
             let all = smoke::checks(&ctx.config, &issuer);
             let checks = select(all, &args.only, &args.tag)?;
+            // The default token of a check is the Management API's: a tenant-admin token sent
+            // to another service (and its logs) deserves a word, unless the tenant is local.
+            if !issuer.is_loopback() {
+                for check in &checks {
+                    if let Step::Http(HttpCheck {
+                        token: TokenChoice::M2m,
+                        url,
+                        ..
+                    }) = &check.step
+                        && !issuer.is_own_origin(url)
+                    {
+                        let host = url::Url::parse(url)
+                            .ok()
+                            .and_then(|u| u.host_str().map(String::from))
+                            .unwrap_or_default();
+                        let warning = format!(
+                            "check `{}` sends the Management API token (the default `token = \"m2m\"`) to {host}, which is not the issuer: give it `token = \"NAME\"` with a [tokens.NAME] for your API's audience, or `token = \"none\"`",
+                            check.name
+                        );
+                        ui::warn(&warning);
+                        warnings.push(warning);
+                    }
+                }
+            }
             let banner = format!("running {} check(s) against {issuer}", checks.len());
             (checks, banner)
         }

@@ -1478,3 +1478,38 @@ fn a_protect_entry_for_the_management_apis_audience_sends_nothing_made_from_its_
         "only the no-token probe sends a request, without a token"
     );
 }
+
+#[test]
+fn a_check_sending_the_management_api_token_to_another_service_is_warned_about() {
+    let w = World::new();
+    w.write(
+        "kinde.toml",
+        "[[smoke]]\nname = \"staging\"\nurl = \"https://staging.acme.example/orders\"\n\n\
+         [[smoke]]\nname = \"public\"\nurl = \"https://staging.acme.example/health\"\ntoken = \"none\"\n\n\
+         [[smoke]]\nname = \"users\"\nurl = \"{issuer}/api/v1/users\"\n",
+    );
+    // A real tenant's domain: listing needs no request.
+    let out = w
+        .bare()
+        .env("KINDE_DOMAIN", "https://acme.kinde.com")
+        .args(["smoke", "--list"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("check `staging` sends the Management API token (the default `token = \"m2m\"`) to staging.acme.example"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("`public`") && !err.contains("`users`"),
+        "{err}"
+    );
+    // Against the emulator the tokens are its own: no warning.
+    let out = smoke(&w).arg("--list").output().unwrap();
+    assert!(
+        !stderr(&out).contains("sends the Management API token"),
+        "{}",
+        stderr(&out)
+    );
+}
