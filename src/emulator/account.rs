@@ -49,7 +49,7 @@ struct Caller {
 
 fn caller(state: &State, headers: &HeaderMap) -> Result<Caller, ApiError> {
     let claims = bearer(headers)
-        .and_then(|token| state.check_signature(token).ok())
+        .and_then(|token| state.check_token(token).ok())
         .ok_or_else(|| {
             ApiError::unauthorized("UNAUTHORIZED", "A valid user access token is required")
         })?;

@@ -28,9 +28,10 @@ const PUBLIC: [&str; 3] = [
 ];
 
 /// What a front-end app calls from its own origin.
-const FOR_APPS: [&str; 4] = [
+const FOR_APPS: [&str; 5] = [
     "/oauth2/token",
     "/oauth2/revoke",
+    "/oauth2/introspect",
     "/oauth2/v2/user_profile",
     "/oauth2/userinfo",
 ];

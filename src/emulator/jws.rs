@@ -100,6 +100,21 @@ impl Claims {
         self.0.get("sub").and_then(Value::as_str)
     }
 
+    /// `jti`, the token's id.
+    pub fn jti(&self) -> Option<&str> {
+        self.0.get("jti").and_then(Value::as_str)
+    }
+
+    /// `exp`, seconds since the epoch.
+    pub fn expiry(&self) -> Option<u64> {
+        self.0.get("exp").and_then(Value::as_u64)
+    }
+
+    /// `iat`, seconds since the epoch.
+    pub fn issued_at(&self) -> Option<u64> {
+        self.0.get("iat").and_then(Value::as_u64)
+    }
+
     /// `org_code`: the organization a user's token was issued for.
     pub fn org_code(&self) -> Option<&str> {
         self.0.get("org_code").and_then(Value::as_str)

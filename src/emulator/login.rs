@@ -249,6 +249,7 @@ pub(super) fn routes() -> Router<Arc<State>> {
         .route("/oauth2/auth/register", post(register))
         .route("/oauth2/auth/organization", post(pick_organization))
         .route("/oauth2/revoke", post(revoke))
+        .route("/oauth2/introspect", post(introspect))
         .route("/oauth2/v2/user_profile", get(user_profile))
         .route("/oauth2/userinfo", get(user_profile))
         .route("/logout", get(logout))
@@ -1234,6 +1235,15 @@ async fn revoke(
         OAuthError::invalid_request("The request is missing the required parameter token")
     })?;
     check_client(&state, Some(&credentials), &credentials.id)?;
+    // An access token of this client's: refused from now on wherever a bearer token is taken.
+    if let Ok(claims) = state.check_signature(token)
+        && claims
+            .authorized_party()
+            .and_then(serde_json::Value::as_str)
+            == Some(credentials.id.as_str())
+    {
+        state.revoke(&claims);
+    }
     let now = state.now();
     if let Ok(mut logins) = state.logins.lock() {
         let client = credentials.id.as_str();
@@ -1253,6 +1263,59 @@ async fn revoke(
         }
     }
     Ok(StatusCode::OK)
+}
+
+/// `POST /oauth2/introspect` (RFC 7662; Kinde: form `token`, optional `token_type_hint`, the
+/// caller's bearer token): `{"active": true, "aud", "client_id", "exp", "iat"}` for a live,
+/// unrevoked access token of this tenant or a live refresh token, else `{"active": false}`.
+/// The caller authenticates with a live access token of the tenant, or as a client
+/// (`client_id` and, for a confidential app, `client_secret`).
+async fn introspect(
+    AxumState(state): AxumState<Arc<State>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, OAuthError> {
+    let form = Form::parse(&body);
+    let caller_ok = match bearer(&headers) {
+        Some(token) => state
+            .check_token(token)
+            .is_ok_and(|c| c.live_at(state.now()) && c.issuer() == Some(state.issuer())),
+        None => match ClientCredentials::from_request(&headers, &form) {
+            Some(credentials) => check_client(&state, Some(&credentials), &credentials.id).is_ok(),
+            None => false,
+        },
+    };
+    if !caller_ok {
+        return Err(OAuthError::invalid_client(
+            "Introspection needs a live access token of this tenant (Authorization: Bearer) or the client's credentials",
+        ));
+    }
+    let token = form.get("token").ok_or_else(|| {
+        OAuthError::invalid_request("The request is missing the required parameter token")
+    })?;
+    let now = state.now();
+    let refresh = state
+        .logins
+        .lock()
+        .ok()
+        .and_then(|l| l.refresh.get(token, now).filter(|g| l.current(g)).cloned());
+    let answer = if let Some(grant) = refresh {
+        serde_json::json!({"active": true, "client_id": grant.request.client_id, "token_type": "refresh_token"})
+    } else {
+        match state.check_token(token) {
+            Ok(claims) if claims.live_at(now) && claims.issuer() == Some(state.issuer()) => {
+                serde_json::json!({
+                    "active": true,
+                    "aud": claims.audiences(),
+                    "client_id": claims.authorized_party(),
+                    "exp": claims.expiry(),
+                    "iat": claims.issued_at(),
+                })
+            }
+            _ => serde_json::json!({"active": false}),
+        }
+    };
+    Ok(no_store(answer))
 }
 
 /// The user's sign-ins end: its sessions, unspent codes and refresh tokens, as for a suspended
@@ -1689,7 +1752,7 @@ async fn user_profile(
     headers: HeaderMap,
 ) -> Result<Json<Profile>, ApiError> {
     let claims = bearer(&headers)
-        .and_then(|token| state.check_signature(token).ok())
+        .and_then(|token| state.check_token(token).ok())
         .ok_or_else(|| {
             ApiError::unauthorized("UNAUTHORIZED", "A valid user access token is required")
         })?;

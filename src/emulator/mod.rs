@@ -108,6 +108,8 @@ pub struct State {
     logins: Mutex<login::Logins>,
     /// Device flow requests (RFC 8628).
     devices: Mutex<device::Devices>,
+    /// Ids (`jti`) of revoked access tokens, each until it expires.
+    revoked: Mutex<expiring::Expiring<()>>,
     auto_login: bool,
     /// Webhook deliveries: the queue to the dispatcher and the delivery log.
     hooks: webhooks::Hooks,
@@ -293,6 +295,34 @@ impl State {
         jws::verify(token, &keys)
     }
 
+    /// [`State::check_signature`], and not revoked (`POST /oauth2/revoke`): what every endpoint
+    /// taking a bearer token asks.
+    pub fn check_token(&self, token: &str) -> Result<jws::Claims, &'static str> {
+        let claims = self.check_signature(token)?;
+        let revoked = claims.jti().is_some_and(|jti| {
+            self.revoked
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(jti, self.now())
+                .is_some()
+        });
+        if revoked {
+            return Err("The access token has been revoked");
+        }
+        Ok(claims)
+    }
+
+    /// From now on [`State::check_token`] refuses the token `claims` describe (until it expires).
+    fn revoke(&self, claims: &jws::Claims) {
+        if let (Some(jti), Some(exp)) = (claims.jti(), claims.expiry()) {
+            let now = self.now();
+            self.revoked
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(jti.to_string(), (), exp, now);
+        }
+    }
+
     /// Sign `claims` with the active key.
     pub fn sign<T: serde::Serialize + ?Sized>(&self, claims: &T) -> String {
         let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
@@ -337,6 +367,7 @@ impl State {
         });
         *self.logins.lock().unwrap_or_else(|p| p.into_inner()) = login::Logins::default();
         *self.devices.lock().unwrap_or_else(|p| p.into_inner()) = device::Devices::default();
+        *self.revoked.lock().unwrap_or_else(|p| p.into_inner()) = expiring::Expiring::new(100_000);
         self.hooks.reset();
         *self.faults.lock().unwrap_or_else(|p| p.into_inner()) = self.start_faults.clone();
         self.recorded
@@ -463,6 +494,7 @@ pub async fn start(options: Options) -> Result<Running, Error> {
         recorded: Mutex::new(std::collections::VecDeque::new()),
         logins: Mutex::new(login::Logins::default()),
         devices: Mutex::new(device::Devices::default()),
+        revoked: Mutex::new(expiring::Expiring::new(100_000)),
         auto_login: options.auto_login,
         hooks,
         baseline: RwLock::new(baseline),

@@ -84,7 +84,7 @@ async fn protected(AxumState(state): AxumState<Arc<State>>, headers: HeaderMap) 
     let Some(token) = bearer(&headers) else {
         return refuse("a bearer token is required");
     };
-    let claims = match state.check_signature(token) {
+    let claims = match state.check_token(token) {
         Ok(claims) => claims,
         Err(reason) => return refuse(reason),
     };

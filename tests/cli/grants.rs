@@ -521,3 +521,102 @@ fn the_user_profile_has_kindes_fields() {
     assert!(profile.get("preferred_username").is_some(), "{profile}");
     assert_eq!(profile["id"], profile["sub"]);
 }
+
+#[test]
+fn introspection_tells_live_tokens_from_expired_revoked_and_foreign_ones() {
+    let w = auto_world();
+    let tokens = sign_in(
+        &w,
+        &[
+            ("login_hint", "alice@example.com"),
+            ("scope", "openid offline"),
+        ],
+    );
+    let access = tokens["access_token"].as_str().unwrap();
+    let m2m = w.token();
+    let introspect = |token: &str, caller: Option<&str>| {
+        let (status, _, body) = crate::http::raw(
+            "POST",
+            &format!("{}/oauth2/introspect", w.issuer()),
+            caller,
+            Some((
+                "application/x-www-form-urlencoded",
+                format!("token={token}").into_bytes(),
+            )),
+        );
+        (
+            status,
+            serde_json::from_slice::<serde_json::Value>(&body).unwrap_or_default(),
+        )
+    };
+    // Without a caller's token or credentials: refused.
+    let (status, body) = introspect(access, None);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client")),
+        "{body}"
+    );
+    let (status, body) = introspect(access, Some(&m2m));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["active"], true);
+    assert_eq!(body["client_id"], w.web_app_id());
+    assert!(body["exp"].as_u64().unwrap() > body["iat"].as_u64().unwrap());
+    let (_, body) = introspect(tokens["refresh_token"].as_str().unwrap(), Some(&m2m));
+    assert_eq!(body["active"], true, "{body}");
+    let (_, body) = introspect("not-a-token", Some(&m2m));
+    assert_eq!(body, serde_json::json!({"active": false}));
+    // Revoked: inactive, and refused where a bearer token is taken.
+    let secret = w.web_app().client_secret.unwrap();
+    let (status, _) = crate::http::post_form(
+        &format!("{}/oauth2/revoke", w.issuer()),
+        &[
+            ("token", access),
+            ("client_id", &w.web_app_id()),
+            ("client_secret", &secret),
+        ],
+        None,
+    );
+    assert_eq!(status, 200);
+    let (_, body) = introspect(access, Some(&m2m));
+    assert_eq!(body, serde_json::json!({"active": false}));
+    let (status, _) = crate::http::get_json(
+        &format!("{}/oauth2/v2/user_profile", w.issuer()),
+        Some(&format!("Bearer {access}")),
+    );
+    assert_eq!(status, 401);
+    // Expired: inactive.
+    w.emulator.state().advance_clock(100_000);
+    let fresh = w.token();
+    let (_, body) = introspect(&m2m, Some(&fresh));
+    assert_eq!(body, serde_json::json!({"active": false}));
+}
+
+#[test]
+fn a_revoked_m2m_token_no_longer_opens_the_management_api() {
+    let w = World::new();
+    let token = w.token();
+    let users = format!("{}/api/v1/users", w.issuer());
+    assert_eq!(
+        crate::http::get_json(&users, Some(&format!("Bearer {token}"))).0,
+        200
+    );
+    let (status, _) = crate::http::post_form(
+        &format!("{}/oauth2/revoke", w.issuer()),
+        &[
+            ("token", &token),
+            ("client_id", &w.management_id()),
+            ("client_secret", &w.management_secret()),
+        ],
+        None,
+    );
+    assert_eq!(status, 200);
+    let (status, body) = crate::http::get_json(&users, Some(&format!("Bearer {token}")));
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("revoked"),
+        "{body}"
+    );
+}

@@ -21,7 +21,7 @@ pub(super) async fn authorize(
     let unauthorized = |message: &str| ApiError::unauthorized("UNAUTHORIZED", message);
     let token = bearer(request.headers())
         .ok_or_else(|| unauthorized("Missing bearer token in the Authorization header"))?;
-    let claims = state.check_signature(token).map_err(unauthorized)?;
+    let claims = state.check_token(token).map_err(unauthorized)?;
     if claims.issuer() != Some(state.issuer()) {
         return Err(unauthorized("The token was issued by another issuer"));
     }
