@@ -6,6 +6,10 @@
 //! `@kinde/webhooks` `decodeWebhook` must verify a webhook the emulator delivers.
 //! `@kinde-oss/kinde-typescript-sdk` must sign a user in, register one and create an organization
 //! through the emulator's pages (`login()` → callback → `handleRedirectToApp()` → `getUser()`).
+//! `@kinde-oss/kinde-auth-pkce-js` (its UMD build, in a page on its own `http://localhost` origin)
+//! must sign a user in inside headless Chromium: `login()` with a `login_hint`, the code exchanged
+//! from the page (the emulator's CORS), then `getUser()`, `getAccessToken()` (a token the
+//! emulator signed), `getPermissions()` and `getRoles()` (the Account API).
 
 use std::path::Path;
 use std::process::Command;
@@ -35,6 +39,7 @@ pub fn run_with(build: bool) -> Result<(), String> {
         "management-api.mjs",
         "webhooks.mjs",
         "typescript-sdk.mjs",
+        "pkce-js.mjs",
     ] {
         std::fs::copy(root().join("xtask/interop").join(file), work.join(file))
             .map_err(|e| format!("cannot copy {file}: {e}"))?;
@@ -44,6 +49,7 @@ pub fn run_with(build: bool) -> Result<(), String> {
         "@kinde/management-api-js",
         "@kinde/webhooks",
         "@kinde-oss/kinde-typescript-sdk",
+        "@kinde-oss/kinde-auth-pkce-js",
     ]
     .iter()
     .all(|p| work.join("node_modules").join(p).is_dir());
@@ -52,7 +58,7 @@ pub fn run_with(build: bool) -> Result<(), String> {
         npm.args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
             .current_dir(&work);
         run_step(
-            "npm install @kinde/jwt-validator @kinde/management-api-js @kinde/webhooks @kinde-oss/kinde-typescript-sdk",
+            "npm install @kinde/jwt-validator @kinde/management-api-js @kinde/webhooks @kinde-oss/kinde-typescript-sdk @kinde-oss/kinde-auth-pkce-js",
             npm,
         )?;
     }
@@ -106,6 +112,27 @@ pub fn run_with(build: bool) -> Result<(), String> {
         "@kinde/webhooks decodeWebhook verifies a delivered user.created, over https",
         hooks,
     );
+    // Its own front-end app and role: nothing the other checks read.
+    let browser = match crate::chromium() {
+        Some(chromium) => {
+            let mut page = from_env_file("node");
+            page.arg("pkce-js.mjs").arg(chromium);
+            run_step(
+                "@kinde-oss/kinde-auth-pkce-js signs in inside headless Chromium, from its own origin, over https",
+                page,
+            )
+        }
+        // `cargo xtask ci` installs it first.
+        None if std::env::var_os("CI").is_some() => {
+            Err("chromium is required in CI for the kinde-auth-pkce-js check".into())
+        }
+        None => {
+            eprintln!(
+                "==> @kinde-oss/kinde-auth-pkce-js: skipped, no chromium on this machine (apt-get install chromium)"
+            );
+            Ok(())
+        }
+    };
     let python = python_sdk(&work).and_then(|python| {
         let mut client = from_env_file(&python.to_string_lossy());
         client.arg("management.py");
@@ -120,6 +147,7 @@ pub fn run_with(build: bool) -> Result<(), String> {
         .and(signed_in)
         .and(managed)
         .and(webhooks)
+        .and(browser)
         .and(python)
         .and(third_party)
 }

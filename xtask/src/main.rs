@@ -188,16 +188,21 @@ fn fresh_copy() -> Result<(), String> {
     Ok(())
 }
 
-/// The browser test needs Debian's chromium; CI machines run as root and can install it.
-fn ensure_chromium() -> Result<(), String> {
-    if [
+/// Chromium where Debian (or Google) installs it, as the browser test looks for it.
+pub fn chromium() -> Option<PathBuf> {
+    [
         "/usr/bin/chromium",
         "/usr/bin/chromium-browser",
         "/usr/bin/google-chrome",
     ]
     .iter()
-    .any(|p| Path::new(p).exists())
-    {
+    .map(PathBuf::from)
+    .find(|p| p.exists())
+}
+
+/// The browser test needs Debian's chromium; CI machines run as root and can install it.
+fn ensure_chromium() -> Result<(), String> {
+    if chromium().is_some() {
         return Ok(());
     }
     let root_user = Command::new("id")
