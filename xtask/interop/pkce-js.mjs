@@ -211,10 +211,11 @@ const browse = () => new Promise((resolve) => {
 });
 // Now and then (about one run in ten here) Chromium dumps nothing: its virtual time ran out
 // while the first page was navigating to the emulator's sign-in page, before that page had a
-// document. Nothing was signed in then; it is tried again, at most twice, and said so.
+// document. Nothing was signed in then; it is tried again, at most four times (a try takes a
+// second or two; the first proof run in CI-like conditions needed one), and said so.
 let dom = await browse();
-for (let retry = 1; !dom && !trail.some((t) => t.includes("?code=")) && retry <= 2; retry++) {
-  console.log(`Chromium dumped no DOM (the page's server was asked for: ${trail.join(", ")}); again (${retry}/2)`);
+for (let retry = 1; !dom && !trail.some((t) => t.includes("?code=")) && retry <= 4; retry++) {
+  console.log(`Chromium dumped no DOM (the page's server was asked for: ${trail.join(", ")}); again (${retry}/4)`);
   trail.length = 0;
   dom = await browse();
 }
