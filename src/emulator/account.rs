@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use super::State;
 use super::error::ApiError;
 use super::protocol::bearer;
-use super::tenant::Tenant;
+use super::tenant::{Member, Tenant};
 
 pub(super) fn routes() -> Router<Arc<State>> {
     Router::new()
@@ -121,13 +121,40 @@ fn page(items: Vec<(String, Value)>, paging: &Paging) -> Result<(Vec<Value>, Val
     ))
 }
 
-fn member_roles<'t>(t: &'t Tenant, who: &Caller) -> Vec<&'t super::tenant::Role> {
+/// The caller's membership of the token's organization.
+fn membership<'t>(t: &'t Tenant, who: &Caller) -> Option<&'t Member> {
     who.org_code
         .as_deref()
         .and_then(|code| t.organization(code))
         .and_then(|org| org.member(&who.user_id))
+}
+
+fn member_roles<'t>(t: &'t Tenant, who: &Caller) -> Vec<&'t super::tenant::Role> {
+    membership(t, who)
         .map(|m| m.roles.iter().filter_map(|id| t.role(id)).collect())
         .unwrap_or_default()
+}
+
+/// One page of a list of the caller's: `{"data": {field: [...]}, "metadata"}`, with the
+/// token's `org_code` beside the items when `with_org`. `items` (cursor, item) are read under
+/// the tenant's lock.
+fn listed(
+    state: &State,
+    headers: &HeaderMap,
+    paging: &Paging,
+    field: &str,
+    with_org: bool,
+    items: impl FnOnce(&Tenant, &Caller) -> Vec<(String, Value)>,
+) -> Result<Json<Value>, ApiError> {
+    let who = caller(state, headers)?;
+    let items = state.read(|t| items(t, &who));
+    let (items, metadata) = page(items, paging)?;
+    let mut data = serde_json::Map::new();
+    if with_org {
+        data.insert("org_code".into(), json!(who.org_code));
+    }
+    data.insert(field.into(), Value::Array(items));
+    Ok(Json(json!({"data": data, "metadata": metadata})))
 }
 
 async fn roles(
@@ -135,9 +162,8 @@ async fn roles(
     headers: HeaderMap,
     Query(paging): Query<Paging>,
 ) -> Result<Json<Value>, ApiError> {
-    let who = caller(&state, &headers)?;
-    let items = state.read(|t| {
-        member_roles(t, &who)
+    listed(&state, &headers, &paging, "roles", true, |t, who| {
+        member_roles(t, who)
             .into_iter()
             .map(|r| {
                 (
@@ -146,12 +172,7 @@ async fn roles(
                 )
             })
             .collect()
-    });
-    let (roles, metadata) = page(items, &paging)?;
-    Ok(Json(json!({
-        "data": {"org_code": who.org_code, "roles": roles},
-        "metadata": metadata,
-    })))
+    })
 }
 
 async fn permissions(
@@ -159,18 +180,12 @@ async fn permissions(
     headers: HeaderMap,
     Query(paging): Query<Paging>,
 ) -> Result<Json<Value>, ApiError> {
-    let who = caller(&state, &headers)?;
-    let items = state.read(|t| {
-        let mut ids: Vec<&String> = member_roles(t, &who)
+    listed(&state, &headers, &paging, "permissions", true, |t, who| {
+        let mut ids: Vec<&String> = member_roles(t, who)
             .into_iter()
             .flat_map(|r| r.permissions.iter())
             .collect();
-        if let Some(member) = who
-            .org_code
-            .as_deref()
-            .and_then(|code| t.organization(code))
-            .and_then(|org| org.member(&who.user_id))
-        {
+        if let Some(member) = membership(t, who) {
             ids.extend(member.permissions.iter());
         }
         ids.sort();
@@ -184,12 +199,7 @@ async fn permissions(
                 )
             })
             .collect()
-    });
-    let (permissions, metadata) = page(items, &paging)?;
-    Ok(Json(json!({
-        "data": {"org_code": who.org_code, "permissions": permissions},
-        "metadata": metadata,
-    })))
+    })
 }
 
 /// A flag's value as the Account API gives it, and its type's name there.
@@ -210,27 +220,28 @@ async fn feature_flags(
     headers: HeaderMap,
     Query(paging): Query<Paging>,
 ) -> Result<Json<Value>, ApiError> {
-    let who = caller(&state, &headers)?;
-    let items = state.read(|t| {
-        t.feature_flags
-            .iter()
-            .map(|f| {
-                let (kind, value) = flag_value(
-                    &f.kind,
-                    f.value_for(who.org_code.as_deref(), Some(&who.user_id)),
-                );
-                (
-                    f.key.clone(),
-                    json!({"key": f.key, "name": f.name, "type": kind, "value": value}),
-                )
-            })
-            .collect()
-    });
-    let (flags, metadata) = page(items, &paging)?;
-    Ok(Json(json!({
-        "data": {"feature_flags": flags},
-        "metadata": metadata,
-    })))
+    listed(
+        &state,
+        &headers,
+        &paging,
+        "feature_flags",
+        false,
+        |t, who| {
+            t.feature_flags
+                .iter()
+                .map(|f| {
+                    let (kind, value) = flag_value(
+                        &f.kind,
+                        f.value_for(who.org_code.as_deref(), Some(&who.user_id)),
+                    );
+                    (
+                        f.key.clone(),
+                        json!({"key": f.key, "name": f.name, "type": kind, "value": value}),
+                    )
+                })
+                .collect()
+        },
+    )
 }
 
 async fn properties(
@@ -238,8 +249,7 @@ async fn properties(
     headers: HeaderMap,
     Query(paging): Query<Paging>,
 ) -> Result<Json<Value>, ApiError> {
-    let who = caller(&state, &headers)?;
-    let items = state.read(|t| {
+    listed(&state, &headers, &paging, "properties", false, |t, who| {
         t.properties
             .iter()
             .filter(|p| p.context == "usr" && !p.is_private)
@@ -251,12 +261,7 @@ async fn properties(
                 ))
             })
             .collect()
-    });
-    let (properties, metadata) = page(items, &paging)?;
-    Ok(Json(json!({
-        "data": {"properties": properties},
-        "metadata": metadata,
-    })))
+    })
 }
 
 async fn entitlements(

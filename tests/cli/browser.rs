@@ -219,23 +219,11 @@ const post = (body) => fetch(issuer + "/oauth2/token", {
 
 /// Serve `page` at every path of 127.0.0.1:0; the port.
 fn serve_page(page: String) -> u16 {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let app = axum::Router::new().fallback(move || {
-                let page = page.clone();
-                async move { axum::response::Html(page) }
-            });
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap().port()).unwrap();
-            axum::serve(listener, app).await.unwrap();
-        });
-    });
-    rx.recv().unwrap()
+    crate::serve(axum::Router::new().fallback(move || {
+        let page = page.clone();
+        async move { axum::response::Html(page) }
+    }))
+    .port()
 }
 
 /// The page's final DOM after headless Chromium opened `url`.

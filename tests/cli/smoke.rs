@@ -1276,33 +1276,20 @@ fn recording_service() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>
     use axum::http::{HeaderMap, StatusCode};
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let kept = seen.clone();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let app = axum::Router::new().fallback(move |headers: HeaderMap| {
-                let kept = kept.clone();
-                async move {
-                    if let Some(token) = headers
-                        .get("authorization")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.strip_prefix("Bearer "))
-                    {
-                        kept.lock().unwrap().push(token.to_string());
-                    }
-                    StatusCode::UNAUTHORIZED
-                }
-            });
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(format!("http://{}", listener.local_addr().unwrap()))
-                .unwrap();
-            axum::serve(listener, app).await.unwrap();
-        });
+    let app = axum::Router::new().fallback(move |headers: HeaderMap| {
+        let kept = kept.clone();
+        async move {
+            if let Some(token) = headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+            {
+                kept.lock().unwrap().push(token.to_string());
+            }
+            StatusCode::UNAUTHORIZED
+        }
     });
-    (rx.recv().unwrap(), seen)
+    (format!("http://{}", crate::serve(app)), seen)
 }
 
 /// The `aud` of each token (its payload read without any check): a forgery keeps the claims of
@@ -1343,19 +1330,6 @@ name = "without audience"
 url = "SERVICE/orders"
 "#;
 
-fn probe_status(doc: &serde_json::Value, name: &str) -> (String, String) {
-    let check = doc["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap_or_else(|| panic!("no {name} in {doc}"));
-    (
-        check["status"].as_str().unwrap().to_string(),
-        check["detail"].as_str().unwrap().to_string(),
-    )
-}
-
 #[test]
 fn protect_probes_of_another_service_never_send_the_management_api_token() {
     let w = World::new();
@@ -1376,14 +1350,15 @@ fn protect_probes_of_another_service_never_send_the_management_api_token() {
             "HS256 signed with the public key",
             "an expired token",
         ] {
-            let (status, detail) = probe_status(&doc, &format!("{who}: refuses {probe}"));
+            let (status, detail) =
+                crate::smoke_openapi::check(&doc, &format!("{who}: refuses {probe}"));
             assert_eq!(status, "pass", "{who}, {probe}: {detail}");
         }
     }
     let (status, detail) =
-        probe_status(&doc, "with audience: refuses a token for another audience");
+        crate::smoke_openapi::check(&doc, "with audience: refuses a token for another audience");
     assert_eq!(status, "pass", "{detail}");
-    let (status, detail) = probe_status(
+    let (status, detail) = crate::smoke_openapi::check(
         &doc,
         "without audience: refuses a token for another audience",
     );
@@ -1418,17 +1393,19 @@ fn against_a_tenant_the_other_audience_probe_sends_another_apis_token() {
         .unwrap();
     let doc = json(&out);
     let (status, detail) =
-        probe_status(&doc, "with audience: refuses a token for another audience");
+        crate::smoke_openapi::check(&doc, "with audience: refuses a token for another audience");
     assert_eq!(status, "pass", "{detail}");
     for probe in [
         "a tampered signature",
         "alg: none",
         "HS256 signed with the public key",
     ] {
-        let (status, detail) = probe_status(&doc, &format!("with audience: refuses {probe}"));
+        let (status, detail) =
+            crate::smoke_openapi::check(&doc, &format!("with audience: refuses {probe}"));
         assert_eq!(status, "pass", "{probe}: {detail}");
         // Nothing to forge from without the API's token: never the Management API's.
-        let (status, detail) = probe_status(&doc, &format!("without audience: refuses {probe}"));
+        let (status, detail) =
+            crate::smoke_openapi::check(&doc, &format!("without audience: refuses {probe}"));
         assert_eq!(status, "skip", "{probe}: {detail}");
         assert!(
             detail.contains("the Management API token is never sent"),
@@ -1469,7 +1446,8 @@ fn a_protect_entry_for_the_management_apis_audience_sends_nothing_made_from_its_
         "alg: none",
         "HS256 signed with the public key",
     ] {
-        let (status, detail) = probe_status(&doc, &format!("admin: refuses {probe}"));
+        let (status, detail) =
+            crate::smoke_openapi::check(&doc, &format!("admin: refuses {probe}"));
         assert_eq!(status, "skip", "{probe}: {detail}");
         assert!(detail.contains("Management API's"), "{detail}");
     }

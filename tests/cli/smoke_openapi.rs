@@ -325,7 +325,7 @@ fn smoke_openapi(w: &World, base: &str) -> assert_cmd::Command {
 }
 
 /// (status, detail) of the check named `name` in a JSON report.
-fn check(doc: &Value, name: &str) -> (String, String) {
+pub(crate) fn check(doc: &Value, name: &str) -> (String, String) {
     let c = doc["checks"]
         .as_array()
         .unwrap()
